@@ -1,0 +1,122 @@
+/* See bench_util.h. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+
+void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out)
+{
+	static const struct option opts[] = {
+		{"quick", no_argument, NULL, 'q'}, {"seed", required_argument, NULL, 's'},
+		{"reps", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*out = (struct bench_opts){.quick = false, .seed = 42, .reps = 5, .min_secs = 1.0};
+	while ((c = getopt_long(argc, argv, "qs:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			out->quick = true;
+			break;
+		case 's':
+			out->seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			out->reps = (unsigned)atoi(optarg);
+			if (out->reps == 0 || out->reps > 100) {
+				fprintf(stderr, "%s: --reps must be 1..100\n", argv[0]);
+				exit(2);
+			}
+			break;
+		case 'h':
+			printf("usage: %s [--quick] [--seed N] [--reps N]\n\n%s\n", argv[0], help);
+			exit(0);
+		default:
+			fprintf(stderr, "usage: %s [--quick] [--seed N] [--reps N] [--help]\n",
+				argv[0]);
+			exit(2);
+		}
+	}
+	if (out->quick) {
+		out->reps = out->reps > 3 ? 3 : out->reps;
+		out->min_secs = 0.05;
+	}
+}
+
+void bench_samples_init(struct bench_samples *s, size_t cap)
+{
+	*s = (struct bench_samples){.ns = malloc(cap * sizeof(uint64_t)), .cap = cap};
+	if (s->ns == NULL) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+}
+
+void bench_samples_fini(struct bench_samples *s)
+{
+	free(s->ns);
+	s->ns = NULL;
+}
+
+void bench_samples_add(struct bench_samples *s, uint64_t ns)
+{
+	if (s->n < s->cap)
+		s->ns[s->n++] = ns;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t pct(const struct bench_samples *s, double p)
+{
+	if (s->n == 0)
+		return 0;
+	size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
+	return s->ns[i];
+}
+
+struct bench_result bench_summarise(struct bench_samples *s)
+{
+	struct bench_result r = {0};
+
+	qsort(s->ns, s->n, sizeof(uint64_t), cmp_u64);
+	if (s->elapsed_ns > 0)
+		r.ops_per_s = (double)s->ops * 1e9 / (double)s->elapsed_ns;
+	r.p50_ns = pct(s, 0.50);
+	r.p99_ns = pct(s, 0.99);
+	r.p999_ns = pct(s, 0.999);
+	return r;
+}
+
+static int cmp_rate(const void *a, const void *b)
+{
+	double x = ((const struct bench_result *)a)->ops_per_s;
+	double y = ((const struct bench_result *)b)->ops_per_s;
+	return x < y ? -1 : x > y;
+}
+
+struct bench_result bench_median(struct bench_result *r, size_t n)
+{
+	qsort(r, n, sizeof(*r), cmp_rate);
+	return r[n / 2];
+}
+
+void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
+		 const struct bench_result *r, double ratio)
+{
+	printf("{\"bench\":\"%s\",\"case\":\"%s\",\"impl\":\"%s\"%s%s,\"ops_per_s\":%.1f,"
+	       "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu",
+	       bench, case_name, impl, extra ? "," : "", extra ? extra : "", r->ops_per_s,
+	       (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
+	       (unsigned long long)r->p999_ns);
+	if (ratio >= 0)
+		printf(",\"ratio_vs_baseline\":%.3f", ratio);
+	printf("}\n");
+	fflush(stdout);
+}

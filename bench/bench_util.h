@@ -1,0 +1,71 @@
+/*
+ * bench_util: shared plumbing of the bench/ programs (BENCH.md).
+ *
+ * A bench parses the common flags (--quick, --seed, --reps, --help), runs
+ * each case's fast and baseline implementations in alternation for `reps`
+ * repetitions, keeps per-op latency samples, and prints one JSON line per
+ * (case, impl) with the median repetition's rate and percentiles.
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct bench_opts {
+	bool quick;      /* shorten everything (CI smoke) */
+	uint64_t seed;   /* data generator seed */
+	unsigned reps;   /* repetitions per case and impl; median reported */
+	double min_secs; /* measured time per repetition */
+};
+
+/*
+ * Parses argv; prints `help` (what one op is, what the cases mean) for
+ * --help and exits 0; exits 2 on a bad flag.
+ */
+void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out);
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Latency samples of one repetition. */
+struct bench_samples {
+	uint64_t *ns; /* per-op latencies */
+	size_t n, cap;
+	uint64_t ops;       /* ops done (may exceed n when sampling) */
+	uint64_t elapsed_ns;
+};
+
+void bench_samples_init(struct bench_samples *s, size_t cap);
+void bench_samples_fini(struct bench_samples *s);
+/* Records one latency; drops samples beyond capacity (ops still count). */
+void bench_samples_add(struct bench_samples *s, uint64_t ns);
+
+/* Summary of one repetition. */
+struct bench_result {
+	double ops_per_s;
+	uint64_t p50_ns, p99_ns, p999_ns;
+};
+
+/* Sorts the samples and summarises them. */
+struct bench_result bench_summarise(struct bench_samples *s);
+
+/* The repetition with the median ops_per_s of `n` results. */
+struct bench_result bench_median(struct bench_result *r, size_t n);
+
+/*
+ * Prints one JSON line: {"bench":..,"case":..,"impl":.., <extra>,
+ * "ops_per_s":..,"p50_ns":..,"p99_ns":..,"p999_ns":.. [, "ratio_vs_baseline"]}.
+ * `extra` is a pre-formatted fragment of further keys ("\"hosts\":100") or
+ * NULL; ratio < 0 leaves ratio_vs_baseline out.
+ */
+void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
+		 const struct bench_result *r, double ratio);
+
+#endif

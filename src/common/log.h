@@ -1,0 +1,41 @@
+/*
+ * log: JSON-lines logging to stderr (one object per line: ts, level,
+ * module, msg), the format operators feed to their log pipelines.
+ *
+ * The level is one process-wide atomic, changeable at run time (the daemon's
+ * PUT /logging-level). Thread-safe: each line is formatted into a stack
+ * buffer and written with one write(2), so lines from threads never
+ * interleave. Lines longer than LOG_LINE_MAX are truncated, never split.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO = 1,
+	LOG_WARN = 2,
+	LOG_ERROR = 3,
+};
+
+#define LOG_LINE_MAX 4096
+
+/* Sets / reads the process-wide threshold. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* "debug", "info", "warn", "error" (also "warning"); false if unknown. */
+bool log_level_parse(const char *name, enum log_level *out);
+const char *log_level_name(enum log_level level);
+
+/* Writes one line if level >= threshold. `module` is a short static name. */
+void log_write(enum log_level level, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(mod, ...) log_write(LOG_DEBUG, mod, __VA_ARGS__)
+#define log_info(mod, ...) log_write(LOG_INFO, mod, __VA_ARGS__)
+#define log_warn(mod, ...) log_write(LOG_WARN, mod, __VA_ARGS__)
+#define log_error(mod, ...) log_write(LOG_ERROR, mod, __VA_ARGS__)
+
+#endif

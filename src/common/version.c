@@ -1,0 +1,7 @@
+/* See version.h; PEL_VERSION_STRING comes from CMakeLists.txt. */
+#include "version.h"
+
+const char *pel_version(void)
+{
+	return PEL_VERSION_STRING;
+}
