@@ -97,12 +97,13 @@ static uint8_t *build_event(unsigned n, uint64_t seed, size_t *len)
 		char host[64], rack[32];
 		Mesos__V1__Offer *o = calloc(1, sizeof(*o));
 		mesos__v1__offer__init(o);
-		o->id = id_msg(sizeof(Mesos__V1__OfferID), (void (*)(void *))mesos__v1__offer_id__init,
-			       "offer-%u", i);
-		o->framework_id = id_msg(sizeof(Mesos__V1__FrameworkID),
-					 (void (*)(void *))mesos__v1__framework_id__init, "fw-%u", 0);
+		o->id = id_msg(sizeof(Mesos__V1__OfferID),
+		               (void (*)(void *))mesos__v1__offer_id__init, "offer-%u", i);
+		o->framework_id =
+		    id_msg(sizeof(Mesos__V1__FrameworkID),
+		           (void (*)(void *))mesos__v1__framework_id__init, "fw-%u", 0);
 		o->agent_id = id_msg(sizeof(Mesos__V1__AgentID),
-				     (void (*)(void *))mesos__v1__agent_id__init, "agent-%u", i);
+		                     (void (*)(void *))mesos__v1__agent_id__init, "agent-%u", i);
 		snprintf(host, sizeof(host), "host-%05u.dc1.example.com", i);
 		o->hostname = strdup(host);
 		o->n_resources = 4;
@@ -128,7 +129,7 @@ static uint8_t *build_event(unsigned n, uint64_t seed, size_t *len)
 }
 
 static struct bench_result run(const uint8_t *buf, size_t len, bool fast,
-			       const struct bench_opts *o)
+                               const struct bench_opts *o)
 {
 	struct bench_samples s;
 	struct arena a;
@@ -142,7 +143,7 @@ static struct bench_result run(const uint8_t *buf, size_t len, bool fast,
 		if (t >= deadline && s.ops >= 10)
 			break;
 		ProtobufCMessage *m = protobuf_c_message_unpack(
-			&mesos__v1__scheduler__event__descriptor, fast ? &alloc : NULL, len, buf);
+		    &mesos__v1__scheduler__event__descriptor, fast ? &alloc : NULL, len, buf);
 		if (m == NULL) {
 			fprintf(stderr, "bench_codec: unpack failed\n");
 			exit(1);
@@ -164,9 +165,9 @@ static struct bench_result run(const uint8_t *buf, size_t len, bool fast,
 int main(int argc, char **argv)
 {
 	static const char help[] =
-		"One op: decode one Mesos OFFERS event (mesos.v1.scheduler.Event) and free it.\n"
-		"fast = protobuf-c into a bump arena reset per event; baseline = protobuf-c\n"
-		"with malloc/free. Cases: offers=1 and offers=200 offers per event.";
+	    "One op: decode one Mesos OFFERS event (mesos.v1.scheduler.Event) and free it.\n"
+	    "fast = protobuf-c into a bump arena reset per event; baseline = protobuf-c\n"
+	    "with malloc/free. Cases: offers=1 and offers=200 offers per event.";
 	static const unsigned cases[] = {1, 200};
 	struct bench_opts o;
 

@@ -9,9 +9,11 @@
 void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out)
 {
 	static const struct option opts[] = {
-		{"quick", no_argument, NULL, 'q'}, {"seed", required_argument, NULL, 's'},
-		{"reps", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"quick", no_argument, NULL, 'q'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"reps", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -36,7 +38,7 @@ void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out
 			exit(0);
 		default:
 			fprintf(stderr, "usage: %s [--quick] [--seed N] [--reps N] [--help]\n",
-				argv[0]);
+			        argv[0]);
 			exit(2);
 		}
 	}
@@ -108,7 +110,7 @@ struct bench_result bench_median(struct bench_result *r, size_t n)
 }
 
 void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
-		 const struct bench_result *r, double ratio)
+                 const struct bench_result *r, double ratio)
 {
 	printf("{\"bench\":\"%s\",\"case\":\"%s\",\"impl\":\"%s\"%s%s,\"ops_per_s\":%.1f,"
 	       "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu",

@@ -38,7 +38,7 @@ static inline uint64_t bench_now_ns(void)
 struct bench_samples {
 	uint64_t *ns; /* per-op latencies */
 	size_t n, cap;
-	uint64_t ops;       /* ops done (may exceed n when sampling) */
+	uint64_t ops; /* ops done (may exceed n when sampling) */
 	uint64_t elapsed_ns;
 };
 
@@ -66,6 +66,6 @@ struct bench_result bench_median(struct bench_result *r, size_t n);
  * NULL; ratio < 0 leaves ratio_vs_baseline out.
  */
 void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
-		 const struct bench_result *r, double ratio);
+                 const struct bench_result *r, double ratio);
 
 #endif

@@ -2,7 +2,7 @@
  * fuzz_decode: arbitrary bytes as every RPC request type of every service
  * in the schema, and as mesos.v1.scheduler.Event (what the master sends).
  *
- * Whatever protobuf-c accepts is re-encoded, decoded again, and must
+ * Whatever proto_decode (the daemon's decoder) accepts is re-encoded, decoded again, and must
  * re-encode to the same bytes: a decoder that accepts a message it then
  * cannot reproduce would corrupt what the daemon stores or forwards.
  */
@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_codec.h"
 #include "proto_registry.h"
 
 static void check_one(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size, data);
+	const char *why;
+	ProtobufCMessage *m = proto_decode(d, data, size, NULL, &why);
 	if (m == NULL)
 		return;
 	size_t n = protobuf_c_message_get_packed_size(m);

@@ -12,10 +12,10 @@
 static _Atomic int log_threshold = LOG_INFO;
 
 static const char *const level_names[] = {
-	[LOG_DEBUG] = "debug",
-	[LOG_INFO] = "info",
-	[LOG_WARN] = "warn",
-	[LOG_ERROR] = "error",
+    [LOG_DEBUG] = "debug",
+    [LOG_INFO] = "info",
+    [LOG_WARN] = "warn",
+    [LOG_ERROR] = "error",
 };
 
 void log_set_level(enum log_level level)
@@ -97,8 +97,8 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	len = strftime(line, sizeof(line), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
 	len += (size_t)snprintf(line + len, sizeof(line) - len,
-				".%06ldZ\",\"level\":\"%s\",\"module\":\"", ts.tv_nsec / 1000,
-				log_level_name(level));
+	                        ".%06ldZ\",\"level\":\"%s\",\"module\":\"", ts.tv_nsec / 1000,
+	                        log_level_name(level));
 	json_escape(line, sizeof(line) - 16, &len, module ? module : "-");
 	memcpy(line + len, "\",\"msg\":\"", 9);
 	len += 9;

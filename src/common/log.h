@@ -31,7 +31,7 @@ const char *log_level_name(enum log_level level);
 
 /* Writes one line if level >= threshold. `module` is a short static name. */
 void log_write(enum log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_debug(mod, ...) log_write(LOG_DEBUG, mod, __VA_ARGS__)
 #define log_info(mod, ...) log_write(LOG_INFO, mod, __VA_ARGS__)

@@ -14,8 +14,7 @@
 
 noreturn void pel_assert_fail(const char *expr, const char *file, int line, const char *func);
 
-#define PEL_ASSERT(expr)                                                                           \
-	((expr) ? (void)0 : pel_assert_fail(#expr, __FILE__, __LINE__, __func__))
+#define PEL_ASSERT(expr) ((expr) ? (void)0 : pel_assert_fail(#expr, __FILE__, __LINE__, __func__))
 
 #ifdef PELOTON_DEBUG_CHECKS
 #define PEL_DEBUG_ASSERT(expr) PEL_ASSERT(expr)

@@ -13,22 +13,22 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: pelotond [options]\n"
-		     "\n"
-		     "Peloton-compatible cluster scheduler on Apache Mesos.\n"
-		     "\n"
-		     "options:\n"
-		     "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
-		     "  -V, --version          print the version and exit\n"
-		     "  -h, --help             print this help and exit\n");
+	             "\n"
+	             "Peloton-compatible cluster scheduler on Apache Mesos.\n"
+	             "\n"
+	             "options:\n"
+	             "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
+	             "  -V, --version          print the version and exit\n"
+	             "  -h, --help             print this help and exit\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"log-level", required_argument, NULL, 'l'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	enum log_level level;
 	int c;

@@ -3,14 +3,14 @@
 
 #include "proto_registry.h"
 
-#define REGISTRY_FIND(arr, n, key)                                          \
-	do {                                                                     \
-		if ((key) == NULL)                                                  \
-			return NULL;                                                     \
-		for (size_t i_ = 0; i_ < (n); i_++)                                  \
-			if (strcmp((arr)[i_]->name, (key)) == 0)                        \
-				return (arr)[i_];                                            \
-		return NULL;                                                         \
+#define REGISTRY_FIND(arr, n, key)                               \
+	do {                                                     \
+		if ((key) == NULL)                               \
+			return NULL;                             \
+		for (size_t i_ = 0; i_ < (n); i_++)              \
+			if (strcmp((arr)[i_]->name, (key)) == 0) \
+				return (arr)[i_];                \
+		return NULL;                                     \
 	} while (0)
 
 const ProtobufCMessageDescriptor *proto_registry_message(const char *full_name)

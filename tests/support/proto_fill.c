@@ -37,11 +37,11 @@ static bool is_map_entry(const ProtobufCMessageDescriptor *md)
 }
 
 static ProtobufCMessage *fill_message(const ProtobufCMessageDescriptor *desc, unsigned depth,
-				      uint32_t seed, unsigned level);
+                                      uint32_t seed, unsigned level);
 
 /* Writes one value of field f into slot; returns false on allocation failure. */
 static bool fill_value(const ProtobufCFieldDescriptor *f, void *slot, uint32_t h, unsigned depth,
-		       unsigned level, bool *absent)
+                       unsigned level, bool *absent)
 {
 	char buf[64];
 
@@ -131,7 +131,7 @@ static size_t type_size(ProtobufCType t)
 }
 
 static bool fill_repeated(const ProtobufCFieldDescriptor *f, char *base, uint32_t seed,
-			  unsigned depth, unsigned level)
+                          unsigned depth, unsigned level)
 {
 	size_t sz = type_size(f->type);
 	size_t *count = (size_t *)(base + f->quantifier_offset);
@@ -158,7 +158,8 @@ static bool fill_repeated(const ProtobufCFieldDescriptor *f, char *base, uint32_
 			const ProtobufCFieldDescriptor *kf = &e->descriptor->fields[0];
 			char *kslot = (char *)e + kf->offset;
 			if (kf->type == PROTOBUF_C_TYPE_STRING)
-				snprintf(*(char **)kslot, strlen(*(char **)kslot) + 1, "k%u", i + 1);
+				snprintf(*(char **)kslot, strlen(*(char **)kslot) + 1, "k%u",
+				         i + 1);
 			else if (type_size(kf->type) == 8)
 				*(uint64_t *)kslot = i + 1;
 			else
@@ -169,7 +170,7 @@ static bool fill_repeated(const ProtobufCFieldDescriptor *f, char *base, uint32_
 }
 
 static ProtobufCMessage *fill_message(const ProtobufCMessageDescriptor *desc, unsigned depth,
-				      uint32_t seed, unsigned level)
+                                      uint32_t seed, unsigned level)
 {
 	ProtobufCMessage *msg = calloc(1, desc->sizeof_message);
 	unsigned oneof_seen[64];
@@ -214,7 +215,7 @@ fail:
 }
 
 ProtobufCMessage *proto_fill_new(const ProtobufCMessageDescriptor *desc, unsigned depth,
-				 uint32_t seed)
+                                 uint32_t seed)
 {
 	return fill_message(desc, depth, seed, 0);
 }

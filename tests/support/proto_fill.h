@@ -22,6 +22,6 @@
 
 /* Returns a new filled message, or NULL on allocation failure. */
 ProtobufCMessage *proto_fill_new(const ProtobufCMessageDescriptor *desc, unsigned depth,
-				 uint32_t seed);
+                                 uint32_t seed);
 
 #endif

@@ -79,7 +79,7 @@ static int recode(const char *dir, const ProtobufCMessageDescriptor *d)
 		protobuf_c_message_pack(m, out);
 		if (n2 != n || memcmp(in, out, n) != 0)
 			fprintf(stderr, "%s: protobuf-c re-encoding differs (%zu vs %zu bytes)\n",
-				d->name, n2, n);
+			        d->name, n2, n);
 		else
 			rc = 0;
 		free(out);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "proto_codec.h"
 #include "proto_fill.h"
 #include "proto_registry.h"
 
@@ -74,17 +75,17 @@ static void test_registry_lookup(void **state)
 {
 	(void)state;
 	static const char *const services[] = {
-		"peloton.api.job.JobManager",
-		"peloton.api.job.svc.JobService",
-		"peloton.api.task.TaskManager",
-		"peloton.api.task.svc.TaskService",
-		"peloton.api.respool.ResourceManager",
-		"peloton.api.update.svc.UpdateService",
-		"peloton.api.volume.svc.VolumeService",
-		"peloton.private.resmgr.ResourceManagerService",
-		"peloton.private.hostmgr.hostsvc.InternalHostService",
-		"peloton.private.eventstream.EventStreamService",
-		"peloton.private.resmgr.taskqueue.TaskQueue",
+	    "peloton.api.job.JobManager",
+	    "peloton.api.job.svc.JobService",
+	    "peloton.api.task.TaskManager",
+	    "peloton.api.task.svc.TaskService",
+	    "peloton.api.respool.ResourceManager",
+	    "peloton.api.update.svc.UpdateService",
+	    "peloton.api.volume.svc.VolumeService",
+	    "peloton.private.resmgr.ResourceManagerService",
+	    "peloton.private.hostmgr.hostsvc.InternalHostService",
+	    "peloton.private.eventstream.EventStreamService",
+	    "peloton.private.resmgr.taskqueue.TaskQueue",
 	};
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
 		if (proto_registry_service(services[i]) == NULL)
@@ -117,13 +118,32 @@ static void test_truncated_bytes_refused_or_parsed(void **state)
 	free(b);
 }
 
+/* The fuzzer's first finding: tag 0 via a non-canonical varint is refused. */
+static void test_decode_refuses_field_zero(void **state)
+{
+	(void)state;
+	static const uint8_t field_zero[] = {0x80, 0x00, 0x10, 0x10, 0x10};
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+	const ProtobufCMessageDescriptor *d = proto_registry_message("peloton.api.job.GetRequest");
+	const char *why = NULL;
+
+	assert_null(proto_decode(d, field_zero, sizeof(field_zero), NULL, &why));
+	assert_string_equal(why, "field number 0");
+	assert_null(proto_decode(d, garbage, sizeof(garbage), NULL, &why));
+	assert_string_equal(why, "malformed protobuf");
+	ProtobufCMessage *m = proto_decode(d, field_zero + 3, 2, NULL, &why);
+	assert_non_null(m); /* field 2 = 16: an unknown but valid field is kept */
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_message_roundtrips),
-		cmocka_unit_test(test_filled_messages_are_not_empty),
-		cmocka_unit_test(test_registry_lookup),
-		cmocka_unit_test(test_truncated_bytes_refused_or_parsed),
+	    cmocka_unit_test(test_every_message_roundtrips),
+	    cmocka_unit_test(test_filled_messages_are_not_empty),
+	    cmocka_unit_test(test_registry_lookup),
+	    cmocka_unit_test(test_truncated_bytes_refused_or_parsed),
+	    cmocka_unit_test(test_decode_refuses_field_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
