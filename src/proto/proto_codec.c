@@ -19,7 +19,8 @@ static bool tags_valid(const ProtobufCMessage *m)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *arr =
+			    *(ProtobufCMessage *const *const *)(base + f->offset);
 			for (size_t k = 0; k < n; k++)
 				if (!tags_valid(arr[k]))
 					return false;
@@ -36,7 +37,7 @@ static bool tags_valid(const ProtobufCMessage *m)
 }
 
 ProtobufCMessage *proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-			       size_t len, ProtobufCAllocator *alloc, const char **why)
+                               size_t len, ProtobufCAllocator *alloc, const char **why)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(desc, alloc, len, buf);
 

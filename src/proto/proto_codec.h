@@ -25,6 +25,6 @@
  * NULL for malloc. Thread-safe; allocates only through `alloc`.
  */
 ProtobufCMessage *proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-			       size_t len, ProtobufCAllocator *alloc, const char **why);
+                               size_t len, ProtobufCAllocator *alloc, const char **why);
 
 #endif
