@@ -1,0 +1,139 @@
+/* Filter matching; see hostmatch.h. */
+#include <math.h>
+#include <string.h>
+
+#include "hostmatch.h"
+
+static const char *const result_names[HOSTMATCH_N_RESULTS] = {
+    [HOSTMATCH_UNKNOWN] = "UNKNOWN",
+    [HOSTMATCH_MATCH] = "MATCH",
+    [HOSTMATCH_INSUFFICIENT_RESOURCES] = "INSUFFICIENT_OFFER_RESOURCES",
+    [HOSTMATCH_MISMATCH_CONSTRAINTS] = "MISMATCH_CONSTRAINTS",
+    [HOSTMATCH_MISMATCH_GPU] = "MISMATCH_GPU",
+    [HOSTMATCH_MISMATCH_STATUS] = "MISMATCH_STATUS",
+    [HOSTMATCH_MISMATCH_MAX_HOST_LIMIT] = "MISMATCH_MAX_HOST_LIMIT",
+    [HOSTMATCH_NO_OFFER] = "NO_OFFER",
+};
+
+const char *hostmatch_result_name(enum hostmatch_result r)
+{
+	if ((unsigned)r >= HOSTMATCH_N_RESULTS)
+		return "UNKNOWN";
+	return result_names[r];
+}
+
+uint64_t hostmatch_label_hash(const char *text)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static uint32_t label_count(const struct hostmatch_label *want,
+                            const struct hostmatch_label *labels, uint32_t n)
+{
+	uint32_t count = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (labels[i].hash == want->hash && strcmp(labels[i].text, want->text) == 0)
+			count++;
+	return count;
+}
+
+bool hostmatch_constraint_ok(const struct hostmatch_node *n, const struct hostmatch_label *labels,
+                             uint32_t n_labels)
+{
+	if (n == NULL)
+		return true;
+	switch (n->kind) {
+	case HOSTMATCH_NODE_LABEL: {
+		if (!n->host_kind)
+			return true;
+		uint32_t c = label_count(&n->label, labels, n_labels);
+		if (n->condition == HOSTMATCH_LESS_THAN)
+			return c < n->requirement;
+		if (n->condition == HOSTMATCH_EQUAL)
+			return c == n->requirement;
+		return c > n->requirement;
+	}
+	case HOSTMATCH_NODE_AND:
+		for (uint32_t i = 0; i < n->n_children; i++)
+			if (!hostmatch_constraint_ok(&n->children[i], labels, n_labels))
+				return false;
+		return true;
+	case HOSTMATCH_NODE_OR:
+		for (uint32_t i = 0; i < n->n_children; i++)
+			if (hostmatch_constraint_ok(&n->children[i], labels, n_labels))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+enum hostmatch_result hostmatch_check(const struct hostmatch_filter *f,
+                                      const struct hostmatch_host *h)
+{
+	const struct hostmatch_res *a = &h->free, *m = &f->min;
+
+	if (m->gpus == 0 && a->gpus > 0)
+		return HOSTMATCH_MISMATCH_GPU;
+	if (a->cpus < m->cpus || a->mem_mb < m->mem_mb || a->disk_mb < m->disk_mb ||
+	    a->gpus < m->gpus || h->n_ports < f->num_ports)
+		return HOSTMATCH_INSUFFICIENT_RESOURCES;
+	if (!hostmatch_constraint_ok(f->constraint, h->labels, h->n_labels))
+		return HOSTMATCH_MISMATCH_CONSTRAINTS;
+	return HOSTMATCH_MATCH;
+}
+
+static bool res_valid(double v)
+{
+	return isfinite(v) && v >= 0;
+}
+
+static bool node_valid(const struct hostmatch_node *n, unsigned depth, const char **why)
+{
+	if (depth > 32) {
+		*why = "constraint tree deeper than 32 levels";
+		return false;
+	}
+	switch (n->kind) {
+	case HOSTMATCH_NODE_LABEL:
+		if (n->condition < HOSTMATCH_LESS_THAN || n->condition > HOSTMATCH_GREATER_THAN) {
+			*why = "label constraint with an unknown condition";
+			return false;
+		}
+		if (n->label.text == NULL || n->label.text[0] == '\0') {
+			*why = "label constraint without a label";
+			return false;
+		}
+		return true;
+	case HOSTMATCH_NODE_AND:
+	case HOSTMATCH_NODE_OR:
+		if (n->n_children > 0 && n->children == NULL) {
+			*why = "and/or constraint with missing children";
+			return false;
+		}
+		for (uint32_t i = 0; i < n->n_children; i++)
+			if (!node_valid(&n->children[i], depth + 1, why))
+				return false;
+		return true;
+	}
+	*why = "unknown constraint type";
+	return false;
+}
+
+bool hostmatch_filter_valid(const struct hostmatch_filter *f, const char **why)
+{
+	const struct hostmatch_res *m = &f->min;
+
+	if (!res_valid(m->cpus) || !res_valid(m->mem_mb) || !res_valid(m->disk_mb) ||
+	    !res_valid(m->gpus)) {
+		*why = "resource minimum is negative or not a number";
+		return false;
+	}
+	return f->constraint == NULL || node_valid(f->constraint, 0, why);
+}
