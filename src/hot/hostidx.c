@@ -457,11 +457,37 @@ struct hostidx *hostidx_create(const struct hostidx_config *cfg)
 void hostidx_destroy(struct hostidx *idx)
 {
 	struct cds_lfht_iter it;
-	struct offer_ref *r;
 
 	if (idx == NULL)
 		return;
 	rcu_barrier(); /* run pending callbacks (bucket nodes, snapshots) first */
+	if (idx->offers != NULL) {
+		/* unlink every ref, then free them once the table is gone */
+		struct offer_ref *dead = NULL;
+		struct cds_lfht_node *n;
+		rcu_read_lock();
+		cds_lfht_for_each(idx->offers, &it, n)
+		{
+			struct offer_ref *r = caa_container_of(n, struct offer_ref, node);
+			cds_lfht_del(idx->offers, n);
+			r->host = (struct hostidx_host *)dead; /* reuse as a free list */
+			dead = r;
+		}
+		rcu_read_unlock();
+		cds_lfht_destroy(idx->offers, NULL);
+		while (dead != NULL) {
+			struct offer_ref *next = (struct offer_ref *)dead->host;
+			free(dead);
+			dead = next;
+		}
+	}
+	if (idx->by_name != NULL) {
+		struct cds_lfht_node *n;
+		rcu_read_lock();
+		cds_lfht_for_each(idx->by_name, &it, n) cds_lfht_del(idx->by_name, n);
+		rcu_read_unlock();
+		cds_lfht_destroy(idx->by_name, NULL);
+	}
 	for (struct hostidx_host *h = idx->all, *next; h != NULL; h = next) {
 		next = h->all_next;
 		if (h->bnode != NULL)
@@ -470,19 +496,6 @@ void hostidx_destroy(struct hostidx *idx)
 		free(h->hostname);
 		h->magic = 0;
 		free(h);
-	}
-	if (idx->offers != NULL) {
-		cds_lfht_for_each_entry(idx->offers, &it, r, node)
-		{
-			cds_lfht_del(idx->offers, &r->node);
-			free(r);
-		}
-		cds_lfht_destroy(idx->offers, NULL);
-	}
-	if (idx->by_name != NULL) {
-		struct cds_lfht_node *n;
-		cds_lfht_for_each(idx->by_name, &it, n) cds_lfht_del(idx->by_name, n);
-		cds_lfht_destroy(idx->by_name, NULL);
 	}
 	pthread_mutex_destroy(&idx->wlock);
 	free(idx);
