@@ -1,0 +1,90 @@
+/*
+ * hostsvc: the protobuf face of the host index (InternalHostService's
+ * AcquireHostOffers, ReleaseHostOffers, ClusterCapacity) and the ingestion
+ * of Mesos offers into it.
+ *
+ * The hot path (src/hot/hostidx) speaks plain C; this module converts at
+ * the edge: a HostFilter becomes a hostmatch_filter (constraint trees
+ * flattened into one array), granted leases become HostOffer messages, and
+ * mesos.v1.Offer messages become hostidx_offer_in records. RPC callers name
+ * hosts, not leases, so the leases granted through this edge are kept here
+ * by hostname until ReleaseHostOffers (or a launch) gives them back.
+ *
+ * Responses are built with malloc in protobuf-c's unpacked layout: free
+ * them with protobuf_c_message_free_unpacked(&resp->base, NULL).
+ * Thread-safe: the lease table has its own mutex (the edge is not the hot
+ * path; placement workers use hostidx directly). Calling threads must be
+ * registered with liburcu.
+ */
+#ifndef HOSTSVC_H
+#define HOSTSVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostidx.h"
+#include "mesos/v1/mesos.pb-c.h"
+#include "peloton/private/hostmgr/hostsvc/hostsvc.pb-c.h"
+
+typedef Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersRequest hostsvc_acquire_req;
+typedef Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersResponse hostsvc_acquire_resp;
+typedef Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersRequest hostsvc_release_req;
+typedef Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersResponse hostsvc_release_resp;
+typedef Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse hostsvc_capacity_resp;
+typedef Peloton__Private__Hostmgr__Hostsvc__HostFilter hostsvc_filter_pb;
+
+struct hostsvc;
+
+/* Returns a service over `idx` (borrowed; outlives the service), or NULL. */
+struct hostsvc *hostsvc_create(struct hostidx *idx, enum hostidx_order order);
+
+/* Releases every lease still held through the edge, then frees. NULL ok. */
+void hostsvc_destroy(struct hostsvc *svc);
+
+/* A HostFilter converted for hostmatch; owns its node array and texts. */
+struct hostsvc_filter {
+	struct hostmatch_filter f;
+	uint32_t max_hosts;
+	struct hostmatch_node *nodes;
+	uint32_t n_nodes;
+	char **texts;
+};
+
+/*
+ * Converts and validates a HostFilter (NULL = match anything, one host).
+ * Returns 0, or -1 with a message in err (nothing to free).
+ * Free a converted filter with hostsvc_filter_fini.
+ */
+int hostsvc_filter_from_pb(const hostsvc_filter_pb *pb, struct hostsvc_filter *out, char *err,
+                           size_t errlen);
+void hostsvc_filter_fini(struct hostsvc_filter *f);
+
+/*
+ * AcquireHostOffers. Always returns a response (NULL only on ENOMEM): an
+ * invalid filter gets error.invalidHostFilter with the reason and nothing
+ * claimed; otherwise hostOffers and filterResultCounts.
+ */
+hostsvc_acquire_resp *hostsvc_acquire(struct hostsvc *svc, const hostsvc_acquire_req *req,
+                                      uint64_t now_ns);
+
+/*
+ * ReleaseHostOffers: gives back each named host this edge holds. Hosts it
+ * does not hold change nothing; they are counted in *not_held (may be
+ * NULL) and logged. Returns a response, NULL on ENOMEM.
+ */
+hostsvc_release_resp *hostsvc_release(struct hostsvc *svc, const hostsvc_release_req *req,
+                                      uint32_t *not_held);
+
+/* ClusterCapacity: offered ("resources") and physical totals per kind. */
+hostsvc_capacity_resp *hostsvc_capacity(struct hostsvc *svc);
+
+/*
+ * Adds Mesos offers to the index (all or none): scalars cpus, mem, disk,
+ * gpus and the ports ranges; resources with a role other than "*" or with
+ * a reservation count as reserved; attributes become "name=value" labels.
+ * Returns 0, or -1 with errno and a message in err.
+ */
+int hostsvc_ingest_offers(struct hostsvc *svc, Mesos__V1__Offer *const *offers, size_t n,
+                          uint64_t now_ns, char *err, size_t errlen);
+
+#endif
