@@ -20,6 +20,12 @@
  * Cases: hosts in {10000, 50000} x max_hosts in {1, 10, 100} x threads
  * (acquiring) in {1, 2} x churn in {0, 10000} offer events/s from a writer
  * thread (each event: rescind a host's offer, add a new one).
+ *
+ * Edge lines ("edge,hosts=...,max_hosts=1|10"): one op = decode an
+ * AcquireHostOffersRequest (proto_decode), src/svc/hostsvc acquire, encode
+ * the AcquireHostOffersResponse; p50/p99 cover those three; the hosts are
+ * then released through ReleaseHostOffers. These lines have no baseline
+ * (upstream's RPC edge is Go/YARPC, not modelled), hence no ratio.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,6 +38,8 @@
 
 #include "bench_util.h"
 #include "hostidx.h"
+#include "hostsvc.h"
+#include "proto_codec.h"
 
 #define MAX_THREADS 2
 #define N_FILTERS 16
@@ -393,6 +401,130 @@ static double fit_ratio(const struct hostmatch_filter *f)
 	return (double)fit / (double)n_specs;
 }
 
+/* --- the protobuf edge ----------------------------------------------------- */
+
+/* Encodes filters[i] as an AcquireHostOffersRequest with maxHosts = max. */
+static uint8_t *edge_request(const struct hostmatch_filter *f, uint32_t max, size_t *len)
+{
+	hostsvc_acquire_req req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__ACQUIRE_HOST_OFFERS_REQUEST__INIT;
+	hostsvc_filter_pb filter = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
+	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
+	Peloton__Private__Hostmgr__Hostsvc__QuantityControl q =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__QUANTITY_CONTROL__INIT;
+	Peloton__Api__Task__ResourceConfig min = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+	Peloton__Api__Task__Constraint c = PELOTON__API__TASK__CONSTRAINT__INIT;
+	Peloton__Api__Task__LabelConstraint lc = PELOTON__API__TASK__LABEL_CONSTRAINT__INIT;
+	Peloton__Api__Peloton__Label label = PELOTON__API__PELOTON__LABEL__INIT;
+	char key[48];
+
+	min.cpulimit = f->min.cpus;
+	min.memlimitmb = f->min.mem_mb;
+	min.disklimitmb = f->min.disk_mb;
+	min.gpulimit = f->min.gpus;
+	rc.minimum = &min;
+	rc.numports = f->num_ports;
+	q.maxhosts = max;
+	filter.resourceconstraint = &rc;
+	filter.quantity = &q;
+	if (f->constraint != NULL) {
+		const char *eq = strchr(f->constraint->label.text, '=');
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - f->constraint->label.text),
+		         f->constraint->label.text);
+		label.key = key;
+		label.value = (char *)eq + 1;
+		lc.kind = PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__HOST;
+		lc.condition =
+		    (Peloton__Api__Task__LabelConstraint__Condition)f->constraint->condition;
+		lc.requirement = f->constraint->requirement;
+		lc.label = &label;
+		c.type = PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT;
+		c.labelconstraint = &lc;
+		filter.schedulingconstraint = &c;
+	}
+	req.filter = &filter;
+	*len = protobuf_c_message_get_packed_size(&req.base);
+	uint8_t *buf = malloc(*len);
+	protobuf_c_message_pack(&req.base, buf);
+	return buf;
+}
+
+/*
+ * One op: decode the request bytes (proto_decode), hostsvc_acquire, encode
+ * the response, release the hosts through ReleaseHostOffers. One thread.
+ */
+static struct rep run_edge(uint32_t max, double secs)
+{
+	struct hostsvc *svc = hostsvc_create(idx, HOSTIDX_PACK);
+	uint8_t *reqs[N_FILTERS], out[1 << 16];
+	size_t lens[N_FILTERS];
+	struct bench_samples s;
+	uint64_t granted = 0;
+	struct rep res = {0};
+
+	for (int i = 0; i < N_FILTERS; i++)
+		reqs[i] = edge_request(&filters[i], max, &lens[i]);
+	bench_samples_init(&s, 1u << 22);
+	uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	for (uint32_t i = 0;; i++) {
+		uint64_t a = bench_now_ns();
+		if (a >= end)
+			break;
+		const char *why;
+		ProtobufCMessage *m = proto_decode(
+		    &peloton__private__hostmgr__hostsvc__acquire_host_offers_request__descriptor,
+		    reqs[i % N_FILTERS], lens[i % N_FILTERS], NULL, &why);
+		hostsvc_acquire_resp *r = hostsvc_acquire(svc, (hostsvc_acquire_req *)m, a);
+		if (r == NULL || protobuf_c_message_get_packed_size(&r->base) > sizeof(out)) {
+			fprintf(stderr, "bench_acquire: edge acquire failed\n");
+			exit(1);
+		}
+		protobuf_c_message_pack(&r->base, out);
+		bench_samples_add(&s, bench_now_ns() - a);
+		hostsvc_release_req rel =
+		    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RELEASE_HOST_OFFERS_REQUEST__INIT;
+		rel.n_hostoffers = r->n_hostoffers;
+		rel.hostoffers = r->hostoffers;
+		granted += r->n_hostoffers;
+		hostsvc_release_resp *rr = hostsvc_release(svc, &rel, NULL);
+		protobuf_c_message_free_unpacked(&rr->base, NULL);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		protobuf_c_message_free_unpacked(m, NULL);
+		s.ops++;
+	}
+	s.elapsed_ns = bench_now_ns() - t0;
+	res.r = bench_summarise(&s);
+	res.granted_per_op = s.ops ? (double)granted / (double)s.ops : 0;
+	bench_samples_fini(&s);
+	for (int i = 0; i < N_FILTERS; i++)
+		free(reqs[i]);
+	hostsvc_destroy(svc);
+	return res;
+}
+
+static void edge_cases(const struct bench_opts *o, size_t hosts)
+{
+	static const uint32_t maxes[] = {1, 10};
+	for (int mi = 0; mi < 2; mi++) {
+		struct rep reps[100];
+		char cname[96], extra[160];
+		snprintf(cname, sizeof(cname), "edge,hosts=%zu,max_hosts=%u,threads=1,churn=0",
+		         hosts, maxes[mi]);
+		if (!bench_selected(o, cname))
+			continue;
+		for (unsigned r = 0; r < o->reps; r++)
+			reps[r] = run_edge(maxes[mi], o->min_secs);
+		qsort(reps, o->reps, sizeof(reps[0]), cmp_rep);
+		snprintf(extra, sizeof(extra),
+		         "\"hosts\":%zu,\"max_hosts\":%u,\"threads\":1,\"churn\":0,"
+		         "\"hosts_granted_per_op\":%.2f",
+		         hosts, maxes[mi], reps[o->reps / 2].granted_per_op);
+		/* no baseline: upstream's edge (Go, YARPC) is not modelled here */
+		bench_print("bench_acquire", cname, "fast", extra, &reps[o->reps / 2].r, -1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const char help[] =
@@ -420,6 +552,12 @@ int main(int argc, char **argv)
 			for (int threads = 1; threads <= MAX_THREADS; threads++)
 				for (int churn = 0; churn <= 1; churn++) {
 					struct rep fr[100], br[100];
+					char cname[96], extra[256];
+					snprintf(cname, sizeof(cname),
+					         "hosts=%zu,max_hosts=%u,threads=%d,churn=%d",
+					         hosts, maxes[mi], threads, churn ? 10000 : 0);
+					if (!bench_selected(&o, cname))
+						continue;
 					for (unsigned r = 0; r < o.reps; r++) {
 						struct run_cfg c = {false, maxes[mi], threads,
 						                    churn ? 10000 : 0, o.min_secs};
@@ -430,10 +568,6 @@ int main(int argc, char **argv)
 					qsort(br, o.reps, sizeof(br[0]), cmp_rep);
 					qsort(fr, o.reps, sizeof(fr[0]), cmp_rep);
 					struct rep *b = &br[o.reps / 2], *f = &fr[o.reps / 2];
-					char cname[96], extra[256];
-					snprintf(cname, sizeof(cname),
-					         "hosts=%zu,max_hosts=%u,threads=%d,churn=%d",
-					         hosts, maxes[mi], threads, churn ? 10000 : 0);
 					for (int k = 0; k < 2; k++) {
 						struct rep *x = k ? f : b;
 						snprintf(
@@ -449,6 +583,7 @@ int main(int argc, char **argv)
 						              : -1);
 					}
 				}
+		edge_cases(&o, hosts);
 		hostidx_destroy(idx);
 		for (size_t i = 0; i < base.n_slots; i++)
 			free(base.slots[i]);

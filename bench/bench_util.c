@@ -9,17 +9,18 @@
 void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out)
 {
 	static const struct option opts[] = {
-	    {"quick", no_argument, NULL, 'q'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"reps", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"quick", no_argument, NULL, 'q'},      {"seed", required_argument, NULL, 's'},
+	    {"reps", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {"only", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	*out = (struct bench_opts){.quick = false, .seed = 42, .reps = 5, .min_secs = 1.0};
-	while ((c = getopt_long(argc, argv, "qs:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qs:r:ho:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			out->only = optarg;
+			break;
 		case 'q':
 			out->quick = true;
 			break;
@@ -34,11 +35,15 @@ void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out
 			}
 			break;
 		case 'h':
-			printf("usage: %s [--quick] [--seed N] [--reps N]\n\n%s\n", argv[0], help);
+			printf("usage: %s [--quick] [--seed N] [--reps N] [--only "
+			       "CASE-SUBSTRING]\n\n%s\n",
+			       argv[0], help);
 			exit(0);
 		default:
-			fprintf(stderr, "usage: %s [--quick] [--seed N] [--reps N] [--help]\n",
-			        argv[0]);
+			fprintf(
+			    stderr,
+			    "usage: %s [--quick] [--seed N] [--reps N] [--only CASE] [--help]\n",
+			    argv[0]);
 			exit(2);
 		}
 	}
@@ -46,6 +51,11 @@ void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out
 		out->reps = out->reps > 3 ? 3 : out->reps;
 		out->min_secs = 0.05;
 	}
+}
+
+bool bench_selected(const struct bench_opts *o, const char *name)
+{
+	return o->only == NULL || strstr(name, o->only) != NULL;
 }
 
 void bench_samples_init(struct bench_samples *s, size_t cap)

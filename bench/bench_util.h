@@ -15,14 +15,19 @@
 #include <time.h>
 
 struct bench_opts {
-	bool quick;      /* shorten everything (CI smoke) */
-	uint64_t seed;   /* data generator seed */
-	unsigned reps;   /* repetitions per case and impl; median reported */
-	double min_secs; /* measured time per repetition */
+	bool quick;       /* shorten everything (CI smoke) */
+	uint64_t seed;    /* data generator seed */
+	unsigned reps;    /* repetitions per case and impl; median reported */
+	double min_secs;  /* measured time per repetition */
+	const char *only; /* run only cases whose name contains this (NULL: all) */
 };
 
+/* True when case `name` is selected by --only. */
+bool bench_selected(const struct bench_opts *o, const char *name);
+
 /*
- * Parses argv; prints `help` (what one op is, what the cases mean) for
+ * Parses argv (--quick, --seed N, --reps N, --only SUBSTRING, --help); prints `help` (what one op
+ * is, what the cases mean) for
  * --help and exits 0; exits 2 on a bad flag.
  */
 void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out);

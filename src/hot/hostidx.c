@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* inline read-side primitives (liburcu is LGPL-2.1; this inlines its headers) */
+#define _LGPL_SOURCE
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 #include <urcu/rculist.h>
