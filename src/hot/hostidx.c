@@ -557,6 +557,25 @@ void hostidx_destroy(struct hostidx *idx)
 
 /* --- writers ------------------------------------------------------------------ */
 
+/* Writers run under the index mutex and inside a read-side section (lfht). */
+static void writer_enter(struct hostidx *idx)
+{
+	pthread_mutex_lock(&idx->wlock);
+	rcu_read_lock();
+}
+
+/* Leaves the writer section; returns 0, or -1 with errno = err. */
+static int writer_leave(struct hostidx *idx, int err)
+{
+	rcu_read_unlock();
+	pthread_mutex_unlock(&idx->wlock);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static bool res_ok(const struct hostmatch_res *r)
 {
 	return isfinite(r->cpus) && r->cpus >= 0 && isfinite(r->mem_mb) && r->mem_mb >= 0 &&
@@ -624,20 +643,13 @@ int hostidx_add_offers(struct hostidx *idx, const struct hostidx_offer_in *offer
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
+	writer_enter(idx);
 	for (size_t i = 0; i < n && err == 0; i++)
 		err = offer_in_valid(idx, &offers[i], offers, i);
 	/* Validated: only ENOMEM can stop the loop below part-way. */
 	for (size_t i = 0; i < n && err == 0; i++)
 		err = add_one(idx, &offers[i]);
-	rcu_read_unlock();
-	pthread_mutex_unlock(&idx->wlock);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return writer_leave(idx, err);
 }
 
 static bool drop_by_id(const struct hostidx_offer *o, const void *id)
@@ -669,17 +681,10 @@ int hostidx_rescind(struct hostidx *idx, const char *offer_id)
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
+	writer_enter(idx);
 	struct offer_ref *r = offer_find(idx, offer_id);
 	err = r ? host_drop(idx, r->host, drop_by_id, offer_id) : ENOENT;
-	rcu_read_unlock();
-	pthread_mutex_unlock(&idx->wlock);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return writer_leave(idx, err);
 }
 
 static bool drop_older(const struct hostidx_offer *o, const void *limit)
@@ -691,8 +696,7 @@ size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns)
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
+	writer_enter(idx);
 	for (struct hostidx_host *h = idx->all; h != NULL; h = h->all_next) {
 		size_t k = 0;
 		for (uint32_t i = 0; h->snap && i < h->snap->n_offers; i++)
@@ -700,8 +704,7 @@ size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns)
 		if (k > 0 && host_drop(idx, h, drop_older, &older_than_ns) == 0)
 			n += k;
 	}
-	rcu_read_unlock();
-	pthread_mutex_unlock(&idx->wlock);
+	writer_leave(idx, 0);
 	return n;
 }
 
@@ -720,8 +723,7 @@ int hostidx_remove_host(struct hostidx *idx, const char *hostname)
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
+	writer_enter(idx);
 	struct hostidx_host *h = host_find(idx, hostname);
 	uint64_t st = h ? atomic_load(&h->status) : 0;
 	if (h == NULL || ST_STATE(st) == HOSTIDX_REMOVED) {
@@ -733,13 +735,7 @@ int hostidx_remove_host(struct hostidx *idx, const char *hostname)
 		host_drop(idx, h, drop_all, NULL); /* to NULL: cannot fail */
 		atomic_fetch_sub(&idx->n_live, 1);
 	}
-	rcu_read_unlock();
-	pthread_mutex_unlock(&idx->wlock);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return writer_leave(idx, err);
 }
 
 size_t hostidx_expire_leases(struct hostidx *idx, uint64_t now_ns)
