@@ -561,15 +561,19 @@ int main(int argc, char **argv)
 					for (unsigned r = 0; r < o.reps; r++) {
 						struct run_cfg c = {false, maxes[mi], threads,
 						                    churn ? 10000 : 0, o.min_secs};
-						br[r] = run_once(&c);
+						bool want_b = !o.impl || o.impl[0] == 'b';
+						bool want_f = !o.impl || o.impl[0] == 'f';
+						br[r] = want_b ? run_once(&c) : (struct rep){0};
 						c.fast = true;
-						fr[r] = run_once(&c);
+						fr[r] = want_f ? run_once(&c) : (struct rep){0};
 					}
 					qsort(br, o.reps, sizeof(br[0]), cmp_rep);
 					qsort(fr, o.reps, sizeof(fr[0]), cmp_rep);
 					struct rep *b = &br[o.reps / 2], *f = &fr[o.reps / 2];
 					for (int k = 0; k < 2; k++) {
 						struct rep *x = k ? f : b;
+						if (o.impl && o.impl[0] != (k ? 'f' : 'b'))
+							continue;
 						snprintf(
 						    extra, sizeof(extra),
 						    "\"hosts\":%zu,\"max_hosts\":%u,\"threads\":%d,"
@@ -579,8 +583,9 @@ int main(int argc, char **argv)
 						    x->examined_per_op, x->granted_per_op);
 						bench_print("bench_acquire", cname,
 						            k ? "fast" : "baseline", extra, &x->r,
-						            k ? f->r.ops_per_s / b->r.ops_per_s
-						              : -1);
+						            k && !o.impl
+						                ? f->r.ops_per_s / b->r.ops_per_s
+						                : -1);
 					}
 				}
 		edge_cases(&o, hosts);

@@ -9,17 +9,28 @@
 void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out)
 {
 	static const struct option opts[] = {
-	    {"quick", no_argument, NULL, 'q'},      {"seed", required_argument, NULL, 's'},
-	    {"reps", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {"only", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0},
+	    {"quick", no_argument, NULL, 'q'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"reps", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"only", required_argument, NULL, 'o'},
+	    {"impl", required_argument, NULL, 'i'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	*out = (struct bench_opts){.quick = false, .seed = 42, .reps = 5, .min_secs = 1.0};
-	while ((c = getopt_long(argc, argv, "qs:r:ho:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qs:r:ho:i:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out->only = optarg;
+			break;
+		case 'i':
+			if (strcmp(optarg, "fast") != 0 && strcmp(optarg, "baseline") != 0) {
+				fprintf(stderr, "%s: --impl must be fast or baseline\n", argv[0]);
+				exit(2);
+			}
+			out->impl = optarg;
 			break;
 		case 'q':
 			out->quick = true;
@@ -40,10 +51,10 @@ void bench_parse(int argc, char **argv, const char *help, struct bench_opts *out
 			       argv[0], help);
 			exit(0);
 		default:
-			fprintf(
-			    stderr,
-			    "usage: %s [--quick] [--seed N] [--reps N] [--only CASE] [--help]\n",
-			    argv[0]);
+			fprintf(stderr,
+			        "usage: %s [--quick] [--seed N] [--reps N] [--only CASE] [--impl "
+			        "I] [--help]\n",
+			        argv[0]);
 			exit(2);
 		}
 	}

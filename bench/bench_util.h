@@ -20,13 +20,15 @@ struct bench_opts {
 	unsigned reps;    /* repetitions per case and impl; median reported */
 	double min_secs;  /* measured time per repetition */
 	const char *only; /* run only cases whose name contains this (NULL: all) */
+	const char *impl; /* "fast" or "baseline": run only that (profiling); NULL: both */
 };
 
 /* True when case `name` is selected by --only. */
 bool bench_selected(const struct bench_opts *o, const char *name);
 
 /*
- * Parses argv (--quick, --seed N, --reps N, --only SUBSTRING, --help); prints `help` (what one op
+ * Parses argv (--quick, --seed N, --reps N, --only SUBSTRING, --impl fast|baseline,
+ * --help); prints `help` (what one op
  * is, what the cases mean) for
  * --help and exits 0; exits 2 on a bad flag.
  */
