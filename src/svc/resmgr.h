@@ -1,0 +1,195 @@
+/*
+ * resmgr: the resource manager core — gangs from PENDING through admission
+ * to the ready queues, placements, launches, status updates, kills,
+ * timeouts and preemption (resmgr.proto, resmgrsvc.proto).
+ *
+ * Data:
+ *  - the task table (liburcu cds_lfht keyed by task id): every task the
+ *    resource manager knows; its state word changes only through
+ *    taskstate_cas (src/hot/taskstate.h), so invalid moves are refused;
+ *  - per leaf pool, a pending queue in SchedulingPolicy PriorityFIFO order
+ *    (higher priority first, FIFO within a priority), under the pool's
+ *    mutex;
+ *  - one ready queue (src/hot/gangq, lock-free) per TaskType, and one
+ *    placements queue.
+ *
+ * Admission (resmgr_admit): for each leaf pool, while the head gang fits —
+ * for every kind, allocation + gang <= entitlement, and for non-preemptible
+ * tasks allocation_np + gang <= reservation — the whole gang moves
+ * PENDING -> READY and into its type's ready queue; the first gang that
+ * does not fit stops the pool (no overtaking inside a pool). A gang is
+ * admitted whole or not at all.
+ *
+ * Timeouts are driven by resmgr_tick(now) from one timer (a scan of the
+ * task table), never a thread per task: PLACING longer than placing_ns goes
+ * back to READY (its gang re-queued), LAUNCHING longer than launching_ns
+ * back to PLACED (its placement re-queued).
+ *
+ * The clock is injected (cfg.now), so tests run timeouts without sleeping.
+ * Threads calling in must be registered with liburcu.
+ */
+#ifndef RESMGR_H
+#define RESMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "respool.h"
+#include "taskstate.h"
+
+enum resmgr_task_type {
+	RM_TYPE_UNKNOWN = 0, /* in DequeueGangs: any type */
+	RM_TYPE_BATCH = 1,
+	RM_TYPE_STATELESS = 2,
+	RM_TYPE_STATEFUL = 3,
+	RM_TYPE_DAEMON = 4,
+	RM_N_TYPES = 5,
+};
+
+/* One task as enqueued (strings borrowed for the call). */
+struct resmgr_task_spec {
+	const char *id; /* peloton task id, "<job>-<instance>" */
+	const char *job_id;
+	double res[RES_N]; /* cpu cores, memory MB, disk MB, gpus */
+	uint32_t priority;
+	bool preemptible;
+	enum resmgr_task_type type;
+	uint32_t num_ports;
+};
+
+struct resmgr_gang_spec {
+	const struct resmgr_task_spec *tasks;
+	size_t n_tasks;
+};
+
+struct resmgr_config {
+	struct respool_tree *pools;    /* borrowed; outlives the resource manager */
+	uint64_t placing_timeout_ns;   /* 0 = 10 min */
+	uint64_t launching_timeout_ns; /* 0 = 20 min */
+	uint32_t preempt_periods;      /* over-entitled periods before preempting; 0 = 5 */
+	uint32_t queue_capacity;       /* per ready queue; 0 = 65536 gangs */
+	uint64_t (*now)(void *arg);    /* clock; NULL = CLOCK_MONOTONIC */
+	void *now_arg;
+};
+
+/* Why a task was refused (EnqueueGangsFailure.FailedTask, SetPlacementsFailure). */
+enum resmgr_fail {
+	RM_OK = 0,
+	RM_ALREADY_EXISTS, /* task id known and not finished */
+	RM_POOL_NOT_FOUND, /* respool unknown */
+	RM_POOL_NOT_LEAF,  /* tasks go to leaf pools only */
+	RM_INVALID_TASK,   /* missing id, negative or NaN resources, bad type */
+	RM_NOT_FOUND,      /* unknown task */
+	RM_INVALID_STATE,  /* the task is not in a state this call applies to */
+	RM_NO_MEMORY,
+};
+
+const char *resmgr_fail_name(enum resmgr_fail f);
+
+struct resmgr;
+
+struct resmgr *resmgr_create(const struct resmgr_config *cfg);
+void resmgr_destroy(struct resmgr *rm);
+
+/*
+ * EnqueueGangs: each gang's tasks enter PENDING in `pool_id` (a leaf).
+ * A gang with any refused task is refused whole: fail[g] gets the first
+ * reason (caller's array of n entries; may be NULL). Returns the number of
+ * gangs accepted. Tasks already known (not terminal) are RM_ALREADY_EXISTS.
+ */
+size_t resmgr_enqueue_gangs(struct resmgr *rm, const char *pool_id,
+                            const struct resmgr_gang_spec *gangs, size_t n, enum resmgr_fail *fail);
+
+/* Runs admission over every leaf pool; returns the number of tasks admitted. */
+size_t resmgr_admit(struct resmgr *rm);
+
+/* Recomputes entitlement from capacity and runs admission. */
+size_t resmgr_entitle(struct resmgr *rm, const double capacity[RES_N]);
+
+/*
+ * A dequeued gang: its task ids (borrowed until resmgr_gang_free).
+ * Tasks move READY -> PLACING.
+ */
+struct resmgr_gang_out {
+	size_t n_tasks;
+	const char **task_ids;
+	enum resmgr_task_type type;
+	void *opaque;
+};
+
+/*
+ * DequeueGangs: up to `limit` gangs of `type` (UNKNOWN: any), waiting up to
+ * timeout_ns when none is ready. Tasks killed meanwhile are skipped (a gang
+ * left with none is dropped). Returns how many were written to out[].
+ */
+size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_t limit,
+                            uint64_t timeout_ns, struct resmgr_gang_out *out);
+void resmgr_gang_free(struct resmgr_gang_out *g);
+
+/* A placement of some tasks on one host. */
+struct resmgr_placement {
+	const char *hostname;
+	const char *agent_id;
+	const char *const *task_ids;
+	size_t n_tasks;
+	const uint32_t *ports;
+	size_t n_ports;
+};
+
+/*
+ * SetPlacements: each placement's tasks PLACING -> PLACED, then the
+ * placement joins the placements queue. A placement with a task not in
+ * PLACING is refused whole (fail[i]). Returns placements accepted.
+ */
+size_t resmgr_set_placements(struct resmgr *rm, const struct resmgr_placement *p, size_t n,
+                             enum resmgr_fail *fail);
+
+/* A placement handed to the launcher (owned; free with resmgr_placement_free). */
+struct resmgr_placement_out {
+	char *hostname, *agent_id;
+	char **task_ids;
+	size_t n_tasks;
+	uint32_t *ports;
+	size_t n_ports;
+};
+
+/*
+ * GetPlacements: up to `limit`, waiting up to timeout_ns; tasks PLACED ->
+ * LAUNCHING. Tasks killed meanwhile are dropped from the placement.
+ */
+size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_ns,
+                             struct resmgr_placement_out *out);
+void resmgr_placement_free(struct resmgr_placement_out *p);
+
+/*
+ * NotifyTaskUpdates: applies a task event (LAUNCHED, STARTING, RUNNING,
+ * terminal ones). Terminal states release the task's allocation and
+ * demand. Returns RM_OK, RM_NOT_FOUND or RM_INVALID_STATE (stale or
+ * duplicate update: nothing changes).
+ */
+enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum taskevent ev);
+
+/* KillTasks: RM_OK, RM_NOT_FOUND or RM_INVALID_STATE (already terminal). */
+enum resmgr_fail resmgr_kill(struct resmgr *rm, const char *task_id);
+
+/* Timeouts (see above); returns how many tasks moved. */
+size_t resmgr_tick(struct resmgr *rm);
+
+/*
+ * Preemption period: a leaf pool whose allocation exceeds its entitlement
+ * (any kind) for preempt_periods consecutive calls gets enough of its
+ * running preemptible tasks, lowest priority first then most recently
+ * started, moved RUNNING -> PREEMPTING to cover the excess. Returns how
+ * many; fetch them with resmgr_get_preemptible.
+ */
+size_t resmgr_preempt_tick(struct resmgr *rm);
+size_t resmgr_get_preemptible(struct resmgr *rm, char **ids, size_t max);
+
+/* State of a task (TASK_UNKNOWN if not known). */
+enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id);
+
+/* Tasks per state (GetActiveTasks summary): counts[TASK_N_STATES]. */
+void resmgr_count_states(struct resmgr *rm, size_t counts[TASK_N_STATES]);
+
+#endif
