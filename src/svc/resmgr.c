@@ -41,6 +41,8 @@ struct rm_task {
 	double res[RES_N];
 	uint32_t priority, num_ports;
 	bool preemptible, charged; /* charged: counted in its pool's allocation */
+	int tlist;                 /* timer list it is on: TL_NONE / TL_PLACING / TL_LAUNCHING */
+	struct rm_task *tprev, *tnext;
 	enum resmgr_task_type type;
 	char *job_id;
 	char id[];
@@ -80,8 +82,21 @@ struct rm_pool {
 	uint32_t over_periods;
 };
 
+/*
+ * The timer: one list per timed state, in order of entry into that state.
+ * Every entry happens under rm->lk with a non-decreasing clock, so each
+ * list is sorted by since_ns and a tick pops expired tasks from the head:
+ * O(expired) per tick, no scan, no thread per task.
+ */
+enum { TL_NONE = 0, TL_PLACING = 1, TL_LAUNCHING = 2, TL_N = 3 };
+
+struct timer_list {
+	struct rm_task *head, *tail;
+};
+
 struct resmgr {
 	struct resmgr_config cfg;
+	struct timer_list timers[TL_N];
 	pthread_mutex_t lk;
 	struct cds_lfht *tasks;
 	struct gangq *ready[RM_N_TYPES];
@@ -159,6 +174,44 @@ struct resmgr *resmgr_create(const struct resmgr_config *cfg)
 }
 
 /* --- objects (under rm->lk) -------------------------------------------------- */
+
+static void timer_del(struct resmgr *rm, struct rm_task *t)
+{
+	struct timer_list *l = &rm->timers[t->tlist];
+	if (t->tlist == TL_NONE)
+		return;
+	if (t->tprev)
+		t->tprev->tnext = t->tnext;
+	else
+		l->head = t->tnext;
+	if (t->tnext)
+		t->tnext->tprev = t->tprev;
+	else
+		l->tail = t->tprev;
+	t->tprev = t->tnext = NULL;
+	t->tlist = TL_NONE;
+}
+
+/* Puts t on the timer list of the state it is in now (appended: newest). */
+static void timer_sync(struct resmgr *rm, struct rm_task *t)
+{
+	uint32_t st = atomic_load(&t->state);
+	int want = st == TASK_PLACING ? TL_PLACING : st == TASK_LAUNCHING ? TL_LAUNCHING : TL_NONE;
+	if (want == t->tlist)
+		return;
+	timer_del(rm, t);
+	if (want == TL_NONE)
+		return;
+	struct timer_list *l = &rm->timers[want];
+	t->tlist = want;
+	t->tprev = l->tail;
+	t->tnext = NULL;
+	if (l->tail)
+		l->tail->tnext = t;
+	else
+		l->head = t;
+	l->tail = t;
+}
 
 static void gang_unref(struct rm_gang *g)
 {
@@ -618,8 +671,8 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
 	}
 	if (got == 0)
 		return 0;
-	uint64_t t_now = now(rm);
 	pthread_mutex_lock(&rm->lk);
+	uint64_t t_now = now(rm); /* under the lock: timer lists stay sorted */
 	for (size_t i = 0; i < got; i++) {
 		struct rm_gang *g = q[i];
 		struct resmgr_gang_out *o = &out[n];
@@ -632,8 +685,10 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
 			if (t->gang != g)
 				continue;
 			atomic_store(&t->since_ns, t_now);
-			if (taskstate_cas(&t->state, TEV_DEQUEUE, NULL) == TASK_PLACING)
+			if (taskstate_cas(&t->state, TEV_DEQUEUE, NULL) == TASK_PLACING) {
 				o->task_ids[o->n_tasks++] = t->id;
+				timer_sync(rm, t);
+			}
 		}
 		gang_unref(g);         /* the queue's reference; tasks keep theirs */
 		if (o->n_tasks == 0) { /* every task killed meanwhile: dropped */
@@ -738,8 +793,8 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 	size_t got = gangq_dequeue_mpmc(rm->placements, q, limit, timeout_ns);
 	if (got == 0)
 		return 0;
-	uint64_t t_now = now(rm);
 	pthread_mutex_lock(&rm->lk);
+	uint64_t t_now = now(rm); /* under the lock: timer lists stay sorted */
 	for (size_t i = 0; i < got; i++) {
 		struct rm_placement *p = q[i];
 		struct resmgr_placement_out *o = &out[n];
@@ -753,8 +808,10 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 				struct rm_task *t = p->tasks[k];
 				atomic_store(&t->since_ns, t_now);
 				if (t->placement == p &&
-				    taskstate_cas(&t->state, TEV_LAUNCH, NULL) == TASK_LAUNCHING)
+				    taskstate_cas(&t->state, TEV_LAUNCH, NULL) == TASK_LAUNCHING) {
 					o->task_ids[o->n_tasks++] = strdup(t->id);
+					timer_sync(rm, t);
+				}
 			}
 			memcpy(o->ports, p->ports, p->n_ports * sizeof(uint32_t));
 			o->n_ports = p->n_ports;
@@ -814,6 +871,7 @@ enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum task
 		f = RM_INVALID_STATE; /* stale or duplicate update: nothing changes */
 	} else {
 		atomic_store(&t->since_ns, now(rm));
+		timer_sync(rm, t);
 		if (to == TASK_RUNNING)
 			t->started_ns = now(rm);
 		if (to == TASK_LAUNCHED)
@@ -846,6 +904,7 @@ static size_t placing_timeout(struct resmgr *rm, struct rm_task *t)
 		if (g->tasks[i]->gang == g &&
 		    taskstate_cas(&g->tasks[i]->state, TEV_PLACING_TIMEOUT, NULL) == TASK_READY) {
 			atomic_store(&g->tasks[i]->since_ns, now(rm));
+			timer_sync(rm, g->tasks[i]);
 			moved++;
 		}
 	if (moved > 0) {
@@ -868,6 +927,7 @@ static size_t launching_timeout(struct resmgr *rm, struct rm_task *t)
 		if (x->placement == p &&
 		    taskstate_cas(&x->state, TEV_LAUNCHING_TIMEOUT, NULL) == TASK_PLACED) {
 			atomic_store(&x->since_ns, now(rm));
+			timer_sync(rm, x);
 			moved++;
 		}
 	}
@@ -878,27 +938,32 @@ static size_t launching_timeout(struct resmgr *rm, struct rm_task *t)
 	return moved;
 }
 
+/* Pops expired tasks off one timer list. */
+static size_t expire(struct resmgr *rm, int list, uint64_t t_now, uint64_t timeout)
+{
+	size_t moved = 0;
+	struct rm_task *t;
+
+	while ((t = rm->timers[list].head) != NULL) {
+		uint64_t since = atomic_load(&t->since_ns);
+		if (since + timeout >= t_now)
+			break; /* sorted: the rest are younger */
+		moved += list == TL_PLACING ? placing_timeout(rm, t) : launching_timeout(rm, t);
+		if (t->tlist == list && rm->timers[list].head == t)
+			timer_del(rm, t); /* not moved (no gang/placement): never retried */
+	}
+	return moved;
+}
+
 size_t resmgr_tick(struct resmgr *rm)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *n;
-	size_t moved = 0;
-	uint64_t t_now = now(rm);
+	size_t moved;
 
 	pthread_mutex_lock(&rm->lk);
+	uint64_t t_now = now(rm);
 	overflow_flush(rm);
-	rcu_read_lock();
-	cds_lfht_for_each(rm->tasks, &it, n)
-	{
-		struct rm_task *t = caa_container_of(n, struct rm_task, node);
-		uint32_t st = atomic_load(&t->state);
-		uint64_t age = t_now - atomic_load(&t->since_ns);
-		if (st == TASK_PLACING && age > rm->cfg.placing_timeout_ns)
-			moved += placing_timeout(rm, t);
-		else if (st == TASK_LAUNCHING && age > rm->cfg.launching_timeout_ns)
-			moved += launching_timeout(rm, t);
-	}
-	rcu_read_unlock();
+	moved = expire(rm, TL_PLACING, t_now, rm->cfg.placing_timeout_ns);
+	moved += expire(rm, TL_LAUNCHING, t_now, rm->cfg.launching_timeout_ns);
 	pthread_mutex_unlock(&rm->lk);
 	return moved;
 }

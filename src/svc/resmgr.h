@@ -20,8 +20,9 @@
  * does not fit stops the pool (no overtaking inside a pool). A gang is
  * admitted whole or not at all.
  *
- * Timeouts are driven by resmgr_tick(now) from one timer (a scan of the
- * task table), never a thread per task: PLACING longer than placing_ns goes
+ * Timeouts are driven by resmgr_tick() from one timer structure (per timed
+ * state, a list in order of entry, popped from the head: O(expired) per
+ * tick), never a thread per task: PLACING longer than placing_ns goes
  * back to READY (its gang re-queued), LAUNCHING longer than launching_ns
  * back to PLACED (its placement re-queued).
  *
