@@ -529,16 +529,24 @@ static bool gang_fits(const struct rm_pool *p, const struct rm_gang *g,
 	return true;
 }
 
-static void charge(struct resmgr *rm, struct rm_task *t, double sign)
+/* Counts t in (sign > 0) or out of its pool's allocation; the tree's copy
+ * of the numbers is updated by the caller with the summed delta d[]. */
+static void charge_local(struct rm_task *t, double sign, double d[RES_N])
 {
-	double d[RES_N];
 	for (int k = 0; k < RES_N; k++) {
-		d[k] = sign * t->res[k];
-		t->pool->alloc[k] += d[k];
+		double v = sign * t->res[k];
+		d[k] += v;
+		t->pool->alloc[k] += v;
 		if (!t->preemptible)
-			t->pool->alloc_np[k] += d[k];
+			t->pool->alloc_np[k] += v;
 	}
 	t->charged = sign > 0;
+}
+
+static void charge(struct resmgr *rm, struct rm_task *t, double sign)
+{
+	double d[RES_N] = {0};
+	charge_local(t, sign, d);
 	respool_add_allocation(rm->cfg.pools, t->pool->id, d);
 }
 
@@ -586,6 +594,8 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 {
 	struct respool_usage u;
 	size_t admitted = 0;
+	double delta[RES_N] = {0}; /* allocation added, reported to the tree once */
+	uint64_t t_now = now(rm);
 
 	if (respool_usage(rm->cfg.pools, p->id, &u) != 0)
 		return 0; /* pool deleted under us: its tasks stay pending */
@@ -611,15 +621,17 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 			struct rm_task *t = g->tasks[i];
 			if (t->gang != g)
 				continue; /* killed and enqueued again in another gang */
-			atomic_store(&t->since_ns, now(rm));
+			atomic_store(&t->since_ns, t_now);
 			if (taskstate_cas(&t->state, TEV_ADMIT, NULL) == TASK_READY) {
-				charge(rm, t, 1);
+				charge_local(t, 1, delta);
 				admitted++;
 			}
 		}
 		/* the pending queue's reference moves to the ready queue */
 		ready_push(rm, g);
 	}
+	if (admitted > 0)
+		respool_add_allocation(rm->cfg.pools, p->id, delta);
 	return admitted;
 }
 
