@@ -45,6 +45,9 @@ struct rm_task {
 	struct rm_task *tprev, *tnext;
 	enum resmgr_task_type type;
 	char *job_id;
+	char *hostname; /* of its last placement */
+	void *payload;
+	size_t payload_len;
 	char id[];
 };
 
@@ -294,6 +297,8 @@ void resmgr_destroy(struct resmgr *rm)
 		while (dead != NULL) {
 			struct rm_task *next = (struct rm_task *)dead->pool;
 			free(dead->job_id);
+			free(dead->hostname);
+			free(dead->payload);
 			free(dead);
 			dead = next;
 		}
@@ -408,6 +413,14 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	}
 	free(t->job_id);
 	t->job_id = s->job_id ? strdup(s->job_id) : NULL;
+	free(t->payload);
+	t->payload = NULL;
+	t->payload_len = 0;
+	if (s->payload != NULL && s->payload_len > 0 &&
+	    (t->payload = malloc(s->payload_len)) != NULL) {
+		memcpy(t->payload, s->payload, s->payload_len);
+		t->payload_len = s->payload_len;
+	}
 	memcpy(t->res, s->res, sizeof(t->res));
 	t->priority = s->priority;
 	t->preemptible = s->preemptible;
@@ -689,15 +702,22 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
 		struct rm_gang *g = q[i];
 		struct resmgr_gang_out *o = &out[n];
 		o->task_ids = calloc(g->n_tasks, sizeof(char *));
+		o->payloads = calloc(g->n_tasks, sizeof(void *));
+		o->payload_lens = calloc(g->n_tasks, sizeof(size_t));
 		o->n_tasks = 0;
 		o->type = g->type;
-		o->opaque = NULL;
-		for (size_t k = 0; o->task_ids && k < g->n_tasks; k++) {
+		for (size_t k = 0; o->task_ids && o->payloads && o->payload_lens && k < g->n_tasks;
+		     k++) {
 			struct rm_task *t = g->tasks[k];
 			if (t->gang != g)
 				continue;
 			atomic_store(&t->since_ns, t_now);
 			if (taskstate_cas(&t->state, TEV_DEQUEUE, NULL) == TASK_PLACING) {
+				if (t->payload_len > 0 &&
+				    (o->payloads[o->n_tasks] = malloc(t->payload_len)) != NULL) {
+					memcpy(o->payloads[o->n_tasks], t->payload, t->payload_len);
+					o->payload_lens[o->n_tasks] = t->payload_len;
+				}
 				o->task_ids[o->n_tasks++] = t->id;
 				timer_sync(rm, t);
 			}
@@ -717,9 +737,12 @@ void resmgr_gang_free(struct resmgr_gang_out *g)
 {
 	if (g == NULL)
 		return;
+	for (size_t i = 0; g->payloads && i < g->n_tasks; i++)
+		free(g->payloads[i]);
+	free(g->payloads);
+	free(g->payload_lens);
 	free(g->task_ids);
-	g->task_ids = NULL;
-	g->n_tasks = 0;
+	*g = (struct resmgr_gang_out){0};
 }
 
 static struct rm_placement *placement_new(const struct resmgr_placement *in)
@@ -1087,6 +1110,34 @@ size_t resmgr_get_preemptible(struct resmgr *rm, char **ids, size_t max)
 	rm->n_preemptible -= n;
 	pthread_mutex_unlock(&rm->lk);
 	return n;
+}
+
+void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_view *, void *),
+                         void *arg)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	/* under rm->lk: hostname and payload are replaced under it */
+	pthread_mutex_lock(&rm->lk);
+	rcu_read_lock();
+	cds_lfht_for_each(rm->tasks, &it, n)
+	{
+		struct rm_task *t = caa_container_of(n, struct rm_task, node);
+		struct resmgr_task_view v = {
+		    .id = t->id,
+		    .job_id = t->job_id,
+		    .pool_id = t->pool ? t->pool->id : NULL,
+		    .hostname = t->hostname,
+		    .state = atomic_load(&t->state),
+		    .type = t->type,
+		    .payload = t->payload,
+		    .payload_len = t->payload_len,
+		};
+		cb(&v, arg);
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&rm->lk);
 }
 
 enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id)

@@ -57,6 +57,9 @@ struct resmgr_task_spec {
 	bool preemptible;
 	enum resmgr_task_type type;
 	uint32_t num_ports;
+	const void *payload; /* opaque bytes kept with the task (the service edge
+	                      * keeps the packed resmgr.Task); copied; may be NULL */
+	size_t payload_len;
 };
 
 struct resmgr_gang_spec {
@@ -109,14 +112,15 @@ size_t resmgr_admit(struct resmgr *rm);
 size_t resmgr_entitle(struct resmgr *rm, const double capacity[RES_N]);
 
 /*
- * A dequeued gang: its task ids (borrowed until resmgr_gang_free).
- * Tasks move READY -> PLACING.
+ * A dequeued gang: its task ids and payloads (owned by the gang_out until
+ * resmgr_gang_free). Tasks move READY -> PLACING.
  */
 struct resmgr_gang_out {
 	size_t n_tasks;
 	const char **task_ids;
+	void **payloads; /* copies of each task's payload (NULL if none) */
+	size_t *payload_lens;
 	enum resmgr_task_type type;
-	void *opaque;
 };
 
 /*
@@ -186,6 +190,20 @@ size_t resmgr_tick(struct resmgr *rm);
  */
 size_t resmgr_preempt_tick(struct resmgr *rm);
 size_t resmgr_get_preemptible(struct resmgr *rm, char **ids, size_t max);
+
+/* A read-only view of one task, valid during a resmgr_foreach_task callback. */
+struct resmgr_task_view {
+	const char *id, *job_id, *pool_id;
+	const char *hostname; /* set from its placement; NULL before */
+	enum taskstate state;
+	enum resmgr_task_type type;
+	const void *payload;
+	size_t payload_len;
+};
+
+/* Calls cb for every known task (GetActiveTasks, GetTasksByHosts). */
+void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_view *, void *),
+                         void *arg);
 
 /* State of a task (TASK_UNKNOWN if not known). */
 enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id);
