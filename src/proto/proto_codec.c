@@ -1,5 +1,6 @@
 /* Hardened decoding; see proto_codec.h. */
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "proto_codec.h"
 
@@ -50,5 +51,37 @@ ProtobufCMessage *proto_decode(const ProtobufCMessageDescriptor *desc, const uin
 		*why = "field number 0";
 		return NULL;
 	}
+	return m;
+}
+
+uint8_t *proto_pack_alloc(const ProtobufCMessage *m, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n ? n : 1);
+
+	if (buf == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	*len = n;
+	return buf;
+}
+
+ProtobufCMessage *proto_clone(const ProtobufCMessage *m)
+{
+	size_t n;
+	uint8_t *buf;
+
+	if (m == NULL || (buf = proto_pack_alloc(m, &n)) == NULL)
+		return NULL;
+	ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
+	free(buf);
+	return c;
+}
+
+ProtobufCMessage *proto_new(const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *m = malloc(desc->sizeof_message);
+	if (m != NULL)
+		protobuf_c_message_init(desc, m);
 	return m;
 }

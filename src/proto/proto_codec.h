@@ -27,4 +27,16 @@
 ProtobufCMessage *proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
                                size_t len, ProtobufCAllocator *alloc, const char **why);
 
+/*
+ * A deep copy of m (pack + unpack), allocated with malloc in the unpacked
+ * layout; NULL on ENOMEM or for NULL. Free with protobuf_c_message_free_unpacked.
+ */
+ProtobufCMessage *proto_clone(const ProtobufCMessage *m);
+
+/* A new zero-initialised message of type desc (malloc), or NULL. */
+ProtobufCMessage *proto_new(const ProtobufCMessageDescriptor *desc);
+
+/* Packs m into a new malloc'd buffer; *len gets its size. NULL on ENOMEM. */
+uint8_t *proto_pack_alloc(const ProtobufCMessage *m, size_t *len);
+
 #endif

@@ -784,8 +784,11 @@ static enum resmgr_fail set_one(struct resmgr *rm, const struct resmgr_placement
 		struct rm_task *t = task_find(rm, in->task_ids[i]);
 		atomic_store(&t->since_ns, t_now);
 		if (taskstate_cas(&t->state, TEV_PLACE, NULL) != TASK_PLACED)
-			continue; /* killed between the check and now */
-		task_detach(t);   /* leaves its gang */
+			continue;  /* killed between the check and now */
+		timer_sync(rm, t); /* off the PLACING timer */
+		task_detach(t);    /* leaves its gang */
+		free(t->hostname);
+		t->hostname = strdup(p->hostname);
 		t->placement = p;
 		p->refs++;
 		p->tasks[p->n_tasks++] = t;
@@ -1138,6 +1141,22 @@ void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_
 	}
 	rcu_read_unlock();
 	pthread_mutex_unlock(&rm->lk);
+}
+
+void *resmgr_task_payload(struct resmgr *rm, const char *task_id, size_t *len)
+{
+	void *copy = NULL;
+
+	pthread_mutex_lock(&rm->lk);
+	rcu_read_lock();
+	struct rm_task *t = task_id ? task_find(rm, task_id) : NULL;
+	if (t != NULL && t->payload_len > 0 && (copy = malloc(t->payload_len)) != NULL) {
+		memcpy(copy, t->payload, t->payload_len);
+		*len = t->payload_len;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&rm->lk);
+	return copy;
 }
 
 enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id)

@@ -205,6 +205,9 @@ struct resmgr_task_view {
 void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_view *, void *),
                          void *arg);
 
+/* A malloc'd copy of a task's payload (*len set), or NULL if unknown/none. */
+void *resmgr_task_payload(struct resmgr *rm, const char *task_id, size_t *len);
+
 /* State of a task (TASK_UNKNOWN if not known). */
 enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id);
 
