@@ -1108,9 +1108,11 @@ size_t resmgr_get_preemptible(struct resmgr *rm, char **ids, size_t max)
 	pthread_mutex_lock(&rm->lk);
 	for (; n < max && n < rm->n_preemptible; n++)
 		ids[n] = rm->preemptible[n];
-	memmove(rm->preemptible, rm->preemptible + n,
-	        (rm->n_preemptible - n) * sizeof(*rm->preemptible));
-	rm->n_preemptible -= n;
+	if (n > 0) {
+		memmove(rm->preemptible, rm->preemptible + n,
+		        (rm->n_preemptible - n) * sizeof(*rm->preemptible));
+		rm->n_preemptible -= n;
+	}
 	pthread_mutex_unlock(&rm->lk);
 	return n;
 }
