@@ -80,7 +80,8 @@ static void complete(const struct resmgr_placement_out *po)
 	for (size_t i = 0; i < po->n_tasks; i++) {
 		const char *id = po->task_ids[i];
 		if (resmgr_notify(rm, id, TEV_LAUNCHED) != RM_OK) {
-			fprintf(stderr, "%s in %s\n", id, taskstate_name(resmgr_task_state(rm, id)));
+			fprintf(stderr, "%s in %s\n", id,
+			        taskstate_name(resmgr_task_state(rm, id)));
 			abort();
 		}
 		PEL_ASSERT(resmgr_notify(rm, id, TEV_RUNNING) == RM_OK);
