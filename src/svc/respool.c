@@ -25,6 +25,8 @@ struct pool {
 	double allocation[RES_N];  /* same */
 	double entitlement[RES_N]; /* output of respool_entitle */
 	int64_t active_tasks;
+	void *payload; /* the edge's config bytes */
+	size_t payload_len;
 };
 
 struct respool_tree {
@@ -142,6 +144,7 @@ void respool_tree_destroy(struct respool_tree *t)
 	for (size_t i = 0; i < t->n_all; i++) {
 		free(t->all[i]->name);
 		free(t->all[i]->kids);
+		free(t->all[i]->payload);
 		free(t->all[i]);
 	}
 	if (t->n_all == 0 && t->root) {
@@ -151,6 +154,18 @@ void respool_tree_destroy(struct respool_tree *t)
 	free(t->all);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);
+}
+
+/* Keeps a copy of the config's payload (best effort: none on ENOMEM). */
+static void set_payload(struct pool *p, const struct respool_config *c)
+{
+	free(p->payload);
+	p->payload = NULL;
+	p->payload_len = 0;
+	if (c->payload != NULL && c->payload_len > 0 && (p->payload = malloc(c->payload_len))) {
+		memcpy(p->payload, c->payload, c->payload_len);
+		p->payload_len = c->payload_len;
+	}
 }
 
 /* R1, R4: the config on its own. */
@@ -243,6 +258,7 @@ int respool_create(struct respool_tree *t, const struct respool_config *cfg, cha
 	new_id(p->id);
 	memcpy(p->res, res, sizeof(res));
 	p->parent = parent;
+	set_payload(p, cfg);
 	if (!push((void ***)&t->all, &t->n_all, &t->cap_all, p)) {
 		free(p->name);
 		free(p);
@@ -325,6 +341,7 @@ int respool_update(struct respool_tree *t, const char *id, const struct respool_
 	free(p->name);
 	p->name = name;
 	memcpy(p->res, res, sizeof(res));
+	set_payload(p, cfg);
 	rc = 0;
 out:
 	pthread_rwlock_unlock(&t->lock);
@@ -341,7 +358,7 @@ int respool_delete(struct respool_tree *t, const char *id, struct respool_error 
 		fail(err, RESPOOL_NOT_FOUND, "pool '%s' not found%s", id ? id : "",
 		     p == t->root ? " (the root cannot be deleted)" : "");
 	} else if (p->n_kids > 0) { /* R6 */
-		fail(err, RESPOOL_IS_BUSY, "pool '%s' has %zu child pools", p->name, p->n_kids);
+		fail(err, RESPOOL_IS_NOT_LEAF, "pool '%s' has %zu child pools", p->name, p->n_kids);
 	} else if (p->active_tasks > 0) {
 		fail(err, RESPOOL_IS_BUSY, "pool '%s' has %lld active tasks", p->name,
 		     (long long)p->active_tasks);
@@ -350,6 +367,7 @@ int respool_delete(struct respool_tree *t, const char *id, struct respool_error 
 		remove_ptr((void **)t->all, &t->n_all, p);
 		free(p->name);
 		free(p->kids);
+		free(p->payload);
 		free(p);
 		rc = 0;
 	}
@@ -574,6 +592,60 @@ void respool_entitle(struct respool_tree *t, const double capacity[RES_N])
 		divide(t->root, k);
 	}
 	pthread_rwlock_unlock(&t->lock);
+}
+
+int respool_info(struct respool_tree *t, const char *id, struct respool_info *info)
+{
+	int rc = -1;
+
+	memset(info, 0, sizeof(*info));
+	pthread_rwlock_rdlock(&t->lock);
+	struct pool *p = find(t, id);
+	if (p != NULL) {
+		snprintf(info->id, sizeof(info->id), "%s", p->id);
+		snprintf(info->parent_id, sizeof(info->parent_id), "%s",
+			 p->parent ? p->parent->id : "");
+		info->child_ids = calloc(p->n_kids ? p->n_kids : 1, sizeof(char *));
+		rc = info->child_ids ? 0 : -1;
+		for (size_t i = 0; rc == 0 && i < p->n_kids; i++) {
+			if ((info->child_ids[i] = strdup(p->kids[i]->id)) == NULL)
+				rc = -1;
+			else
+				info->n_children++;
+		}
+		if (rc == 0 && p->payload_len > 0) {
+			info->payload = malloc(p->payload_len);
+			if (info->payload != NULL) {
+				memcpy(info->payload, p->payload, p->payload_len);
+				info->payload_len = p->payload_len;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (rc != 0)
+		respool_info_fini(info);
+	return rc;
+}
+
+void respool_info_fini(struct respool_info *info)
+{
+	for (size_t i = 0; info->child_ids && i < info->n_children; i++)
+		free(info->child_ids[i]);
+	free(info->child_ids);
+	free(info->payload);
+	memset(info, 0, sizeof(*info));
+}
+
+char **respool_list(struct respool_tree *t, size_t *n)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	char **ids = calloc(t->n_all ? t->n_all : 1, sizeof(char *));
+	*n = 0;
+	for (size_t i = 0; ids && i < t->n_all; i++)
+		if ((ids[*n] = strdup(t->all[i]->id)) != NULL)
+			(*n)++;
+	pthread_rwlock_unlock(&t->lock);
+	return ids;
 }
 
 int respool_usage(struct respool_tree *t, const char *id, struct respool_usage *out)

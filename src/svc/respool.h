@@ -15,8 +15,8 @@
  *      finite; kinds are "cpu", "memory", "disk", "gpu", each at most once;
  *   R5 the children's reservations (per kind) do not exceed the parent's
  *      reservation (the root's is unbounded);
- *   R6 a pool with children or with active tasks cannot be deleted
- *      (RESPOOL_IS_BUSY);
+ *   R6 a pool with children (RESPOOL_IS_NOT_LEAF) or with active tasks
+ *      (RESPOOL_IS_BUSY) cannot be deleted;
  *   R7 a pool cannot be moved under itself or its own descendant.
  *
  * Thread-safety: one rwlock around the tree; readers (lookups, admission
@@ -50,6 +50,9 @@ struct respool_config {
 	const char *parent_id; /* NULL or "" = the root */
 	struct respool_res res[RES_N];
 	bool res_set[RES_N]; /* kinds given; others default to 0 / 0 / 1 */
+	const void *payload; /* opaque bytes kept with the pool (the edge keeps the
+			      * packed ResourcePoolConfig); copied; may be NULL */
+	size_t payload_len;
 };
 
 /* Outcome of an operation; maps onto respool.proto's error messages. */
@@ -114,6 +117,22 @@ int respool_set_active_tasks(struct respool_tree *t, const char *id, int64_t del
 
 /* Recomputes every pool's entitlement from the cluster capacity. */
 void respool_entitle(struct respool_tree *t, const double capacity[RES_N]);
+
+/* A pool's identity and links (for Get / Query). Free with respool_info_fini. */
+struct respool_info {
+	char id[40], parent_id[40]; /* parent_id "" for the root */
+	char **child_ids;
+	size_t n_children;
+	void *payload;
+	size_t payload_len;
+};
+
+/* Fills info for pool id; -1 if unknown or ENOMEM. */
+int respool_info(struct respool_tree *t, const char *id, struct respool_info *info);
+void respool_info_fini(struct respool_info *info);
+
+/* Ids of every pool, root first (caller frees each and the array). */
+char **respool_list(struct respool_tree *t, size_t *n);
 
 /* A pool's numbers (entitlement as of the last respool_entitle). */
 struct respool_usage {

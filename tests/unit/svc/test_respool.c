@@ -102,7 +102,7 @@ static void test_validation(void **state)
 	x = cfg("a", b, 10, 20, 1); /* R7: under its own child */
 	expect_err(respool_update(t, a, &x, &e), &e, RESPOOL_INVALID_CONFIG,
 	           "cannot move pool 'a' under itself or a descendant");
-	expect_err(respool_delete(t, a, &e), &e, RESPOOL_IS_BUSY, /* R6 */
+	expect_err(respool_delete(t, a, &e), &e, RESPOOL_IS_NOT_LEAF, /* R6 */
 	           "pool 'a' has 1 child pools");
 	assert_int_equal(respool_set_active_tasks(t, b, 2), 0);
 	expect_err(respool_delete(t, b, &e), &e, RESPOOL_IS_BUSY, "pool 'b' has 2 active tasks");

@@ -1,0 +1,33 @@
+/*
+ * respoolsvc: the protobuf face of the resource pool tree — the v0
+ * peloton.api.respool.ResourceManager service (CreateResourcePool,
+ * GetResourcePool, DeleteResourcePool, UpdateResourcePool,
+ * LookupResourcePoolID, Query). Errors go into the response's `error`
+ * fields with OK status, as the v0 API does.
+ *
+ * The pool tree stores each pool's packed ResourcePoolConfig, so Get and
+ * Query return the config a client created (owning team, LDAP groups,
+ * description, policy) next to the live ids, children and usage.
+ * Responses are malloc'd in protobuf-c's unpacked layout; free with
+ * protobuf_c_message_free_unpacked(&resp->base, NULL). NULL only on ENOMEM.
+ */
+#ifndef RESPOOLSVC_H
+#define RESPOOLSVC_H
+
+#include "peloton/api/respool/respool.pb-c.h"
+#include "respool.h"
+
+Peloton__Api__Respool__CreateResponse *
+respoolsvc_create(struct respool_tree *t, const Peloton__Api__Respool__CreateRequest *r);
+Peloton__Api__Respool__GetResponse *respoolsvc_get(struct respool_tree *t,
+                                                   const Peloton__Api__Respool__GetRequest *r);
+Peloton__Api__Respool__DeleteResponse *
+respoolsvc_delete(struct respool_tree *t, const Peloton__Api__Respool__DeleteRequest *r);
+Peloton__Api__Respool__UpdateResponse *
+respoolsvc_update(struct respool_tree *t, const Peloton__Api__Respool__UpdateRequest *r);
+Peloton__Api__Respool__LookupResponse *
+respoolsvc_lookup(struct respool_tree *t, const Peloton__Api__Respool__LookupRequest *r);
+Peloton__Api__Respool__QueryResponse *
+respoolsvc_query(struct respool_tree *t, const Peloton__Api__Respool__QueryRequest *r);
+
+#endif
