@@ -604,7 +604,7 @@ int respool_info(struct respool_tree *t, const char *id, struct respool_info *in
 	if (p != NULL) {
 		snprintf(info->id, sizeof(info->id), "%s", p->id);
 		snprintf(info->parent_id, sizeof(info->parent_id), "%s",
-			 p->parent ? p->parent->id : "");
+		         p->parent ? p->parent->id : "");
 		info->child_ids = calloc(p->n_kids ? p->n_kids : 1, sizeof(char *));
 		rc = info->child_ids ? 0 : -1;
 		for (size_t i = 0; rc == 0 && i < p->n_kids; i++) {

@@ -51,7 +51,7 @@ struct respool_config {
 	struct respool_res res[RES_N];
 	bool res_set[RES_N]; /* kinds given; others default to 0 / 0 / 1 */
 	const void *payload; /* opaque bytes kept with the pool (the edge keeps the
-			      * packed ResourcePoolConfig); copied; may be NULL */
+	                      * packed ResourcePoolConfig); copied; may be NULL */
 	size_t payload_len;
 };
 
