@@ -111,6 +111,13 @@ struct resmgr {
 	char **preemptible;
 	size_t n_preemptible, cap_preemptible;
 	_Atomic uint64_t type_rr; /* round-robin start for DequeueGangs(UNKNOWN) */
+	/* the driver */
+	struct resmgr_driver_config drv;
+	pthread_t drv_thread;
+	bool drv_running;
+	pthread_mutex_t drv_mu;
+	pthread_cond_t drv_cv;
+	bool drv_stop;
 };
 
 static const char *const fail_names[] = {
@@ -163,6 +170,8 @@ struct resmgr *resmgr_create(const struct resmgr_config *cfg)
 	if (!rm->cfg.now)
 		rm->cfg.now = mono_ns;
 	pthread_mutex_init(&rm->lk, NULL);
+	pthread_mutex_init(&rm->drv_mu, NULL);
+	pthread_cond_init(&rm->drv_cv, NULL);
 	rm->tasks = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	bool ok = rm->tasks != NULL;
 	for (int t = 0; t < RM_N_TYPES && ok; t++)
@@ -253,6 +262,7 @@ void resmgr_destroy(struct resmgr *rm)
 
 	if (rm == NULL)
 		return;
+	resmgr_stop(rm);
 	/* queued objects hold references: drop them */
 	for (int t = 0; t < RM_N_TYPES; t++)
 		while (rm->ready[t] && (k = gangq_dequeue_mpmc(rm->ready[t], q, 64, 0)) > 0)
@@ -310,6 +320,8 @@ void resmgr_destroy(struct resmgr *rm)
 		free(rm->preemptible[i]);
 	free(rm->preemptible);
 	pthread_mutex_destroy(&rm->lk);
+	pthread_mutex_destroy(&rm->drv_mu);
+	pthread_cond_destroy(&rm->drv_cv);
 	free(rm);
 }
 
@@ -1186,4 +1198,94 @@ void resmgr_count_states(struct resmgr *rm, size_t counts[TASK_N_STATES])
 			counts[st]++;
 	}
 	rcu_read_unlock();
+}
+
+/* --- the periodic driver --------------------------------------------------------- */
+
+static bool moved_much(double a, double b)
+{
+	double m = a > b ? a : b;
+	return m > 0 && fabs(a - b) > 0.1 * m;
+}
+
+static void *driver_main(void *arg)
+{
+	struct resmgr *rm = arg;
+	const struct resmgr_driver_config *c = &rm->drv;
+	double cap[RES_N] = {0}, last_cap[RES_N] = {0}, last_demand = -1;
+	uint64_t last_ent = 0, last_pre = 0;
+
+	rcu_register_thread();
+	pthread_mutex_lock(&rm->drv_mu);
+	while (!rm->drv_stop) {
+		pthread_mutex_unlock(&rm->drv_mu);
+		uint64_t t = mono_ns(NULL);
+		struct respool_usage root;
+		double demand = respool_usage(rm->cfg.pools, "root", &root) == 0
+		                    ? root.demand[RES_CPU] + root.demand[RES_MEMORY]
+		                    : 0;
+		if (c->capacity)
+			c->capacity(c->capacity_arg, cap);
+		bool sharp = moved_much(demand, last_demand) ||
+		             moved_much(cap[RES_CPU], last_cap[RES_CPU]) ||
+		             moved_much(cap[RES_MEMORY], last_cap[RES_MEMORY]);
+		if (t - last_ent >= (uint64_t)c->entitle_ms * 1000000ull || sharp) {
+			respool_entitle(rm->cfg.pools, cap);
+			memcpy(last_cap, cap, sizeof(cap));
+			last_demand = demand;
+			last_ent = t;
+		}
+		resmgr_admit(rm);
+		resmgr_tick(rm);
+		if (t - last_pre >= (uint64_t)c->preempt_ms * 1000000ull) {
+			resmgr_preempt_tick(rm);
+			last_pre = t;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)c->admit_ms * 1000000ull;
+		ts.tv_sec += (time_t)(ns / 1000000000ull);
+		ts.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_mutex_lock(&rm->drv_mu);
+		if (!rm->drv_stop)
+			pthread_cond_timedwait(&rm->drv_cv, &rm->drv_mu, &ts);
+	}
+	pthread_mutex_unlock(&rm->drv_mu);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int resmgr_start(struct resmgr *rm, const struct resmgr_driver_config *cfg)
+{
+	if (rm->drv_running) {
+		errno = EBUSY;
+		return -1;
+	}
+	rm->drv = cfg ? *cfg : (struct resmgr_driver_config){0};
+	if (!rm->drv.admit_ms)
+		rm->drv.admit_ms = 100;
+	if (!rm->drv.entitle_ms)
+		rm->drv.entitle_ms = 10000;
+	if (!rm->drv.preempt_ms)
+		rm->drv.preempt_ms = 60000;
+	rm->drv_stop = false;
+	int err = pthread_create(&rm->drv_thread, NULL, driver_main, rm);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	rm->drv_running = true;
+	return 0;
+}
+
+void resmgr_stop(struct resmgr *rm)
+{
+	if (rm == NULL || !rm->drv_running)
+		return;
+	pthread_mutex_lock(&rm->drv_mu);
+	rm->drv_stop = true;
+	pthread_cond_signal(&rm->drv_cv);
+	pthread_mutex_unlock(&rm->drv_mu);
+	pthread_join(rm->drv_thread, NULL);
+	rm->drv_running = false;
 }

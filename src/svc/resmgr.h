@@ -208,6 +208,25 @@ void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_
 /* A malloc'd copy of a task's payload (*len set), or NULL if unknown/none. */
 void *resmgr_task_payload(struct resmgr *rm, const char *task_id, size_t *len);
 
+/*
+ * The periodic driver: one thread that every admit_ms runs admission and
+ * the timeouts; every entitle_ms (and sooner when the cluster capacity or
+ * the total demand moved by more than 10% since the last computation)
+ * recomputes entitlement from capacity(); every preempt_ms runs a
+ * preemption period. Zero periods take the defaults (100 ms, 10 s, 60 s).
+ */
+struct resmgr_driver_config {
+	uint32_t admit_ms, entitle_ms, preempt_ms;
+	void (*capacity)(void *arg, double out[RES_N]); /* e.g. from the host index */
+	void *capacity_arg;
+};
+
+/* Starts the driver thread; 0, or -1 with errno. One driver per resmgr. */
+int resmgr_start(struct resmgr *rm, const struct resmgr_driver_config *cfg);
+
+/* Stops and joins the driver (no-op if not started). */
+void resmgr_stop(struct resmgr *rm);
+
 /* State of a task (TASK_UNKNOWN if not known). */
 enum taskstate resmgr_task_state(struct resmgr *rm, const char *task_id);
 

@@ -316,6 +316,32 @@ static void test_preemption(void **state)
 	assert_true(fabs(alloc() - 4) < 1e-9);
 }
 
+static void fixed_capacity(void *arg, double out[RES_N])
+{
+	(void)arg;
+	out[RES_CPU] = 10;
+	out[RES_MEMORY] = out[RES_DISK] = out[RES_GPU] = 0;
+}
+
+/* The driver admits on its own (waits for the state, no timing assertion). */
+static void test_driver(void **state)
+{
+	(void)state;
+	struct resmgr_task_spec t = task("drv-0", 1, 0, true);
+	struct resmgr_driver_config dc = {.admit_ms = 1, .capacity = fixed_capacity};
+	assert_int_equal(resmgr_start(fx.rm, &dc), 0);
+	assert_int_equal(resmgr_start(fx.rm, &dc), -1); /* one driver */
+	assert_int_equal(enqueue(&t, 1), RM_OK);
+	struct resmgr_gang_out g;
+	/* blocks until the driver admitted the task (the test's TIMEOUT bounds it) */
+	while (resmgr_dequeue_gangs(fx.rm, RM_TYPE_BATCH, 1, 100000000, &g) == 0)
+		;
+	assert_string_equal(g.task_ids[0], "drv-0");
+	resmgr_gang_free(&g);
+	resmgr_stop(fx.rm);
+	resmgr_stop(fx.rm); /* idempotent */
+}
+
 int main(void)
 {
 	rcu_register_thread();
@@ -328,6 +354,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kills, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preemption, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_driver, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();
