@@ -66,7 +66,6 @@ struct gangq *gangq_create(uint32_t capacity)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* capacity - 1 usable slots, as documented (one kept as a margin) */
 	q->mask = size - 1;
 	for (uint64_t i = 0; i < size; i++)
 		atomic_init(&q->cells[i].seq, i);
@@ -107,10 +106,6 @@ bool gangq_enqueue_mpmc(struct gangq *q, void *gang)
 		uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - pos);
 		if (dif == 0) {
-			/* full at capacity - 1: keep one slot between the laps */
-			if (pos - atomic_load_explicit(&q->deq_pos, memory_order_relaxed) >=
-			    q->mask)
-				return false;
 			if (atomic_compare_exchange_weak_explicit(&q->enq_pos, &pos, pos + 1,
 			                                          memory_order_relaxed,
 			                                          memory_order_relaxed))
@@ -130,7 +125,9 @@ bool gangq_enqueue_mpmc(struct gangq *q, void *gang)
 	 * consumer orders its registration before its re-check (Dekker).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&q->deq_pos, memory_order_relaxed) == pos)
+	/* waiters first: its line is read-mostly, deq_pos is the consumers' */
+	if (atomic_load_explicit(&q->waiters, memory_order_relaxed) > 0 &&
+	    atomic_load_explicit(&q->deq_pos, memory_order_relaxed) == pos)
 		wake_one(q);
 	return true;
 }

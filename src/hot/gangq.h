@@ -25,7 +25,7 @@
  *    before their load with seq_cst).
  *
  * LIMITATIONS
- *  - Bounded: enqueue fails (returns false) when `capacity - 1` gangs are
+ *  - Bounded: enqueue fails (returns false) when `capacity` gangs are
  *    queued; the caller keeps the gang pending and retries (backpressure).
  *  - FIFO per producer; across producers, order is the order of slot
  *    reservation.
@@ -48,7 +48,7 @@
 struct gangq;
 
 /*
- * Returns a queue holding up to capacity - 1 gangs (capacity is rounded up
+ * Returns a queue holding up to `capacity` gangs (capacity is rounded up
  * to a power of two, at least 4), or NULL with errno ENOMEM / EINVAL.
  */
 struct gangq *gangq_create(uint32_t capacity);

@@ -28,20 +28,20 @@ static void test_fifo_full_null(void **state)
 {
 	(void)state;
 	struct gangq *q = gangq_create(8);
-	uintptr_t items[8];
+	uintptr_t items[9];
 	void *out[16];
 	assert_non_null(q);
 	assert_false(gangq_enqueue_mpmc(q, NULL));
 	size_t n = 0;
-	while (n < 8 && gangq_enqueue_mpmc(q, &items[n]))
+	while (n < 9 && gangq_enqueue_mpmc(q, &items[n]))
 		n++;
-	assert_int_equal(n, 7); /* capacity - 1 */
-	assert_int_equal(gangq_len(q), 7);
+	assert_int_equal(n, 8); /* capacity */
+	assert_int_equal(gangq_len(q), 8);
 	assert_int_equal(gangq_dequeue_mpmc(q, out, 3, 0), 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_ptr_equal(out[i], &items[i]);
-	assert_int_equal(gangq_dequeue_mpmc(q, out, 16, 0), 4);
-	assert_ptr_equal(out[3], &items[6]);
+	assert_int_equal(gangq_dequeue_mpmc(q, out, 16, 0), 5);
+	assert_ptr_equal(out[4], &items[7]);
 	assert_int_equal(gangq_dequeue_mpmc(q, out, 16, 0), 0);
 	assert_int_equal(gangq_len(q), 0);
 	gangq_destroy(q);
