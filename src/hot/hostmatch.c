@@ -44,34 +44,47 @@ static uint32_t label_count(const struct hostmatch_label *want,
 	return count;
 }
 
-bool hostmatch_constraint_ok(const struct hostmatch_node *n, const struct hostmatch_label *labels,
-                             uint32_t n_labels)
+static bool compare(enum hostmatch_condition c, uint32_t count, uint32_t req)
+{
+	if (c == HOSTMATCH_LESS_THAN)
+		return count < req;
+	if (c == HOSTMATCH_EQUAL)
+		return count == req;
+	return count > req;
+}
+
+bool hostmatch_constraint_eval(const struct hostmatch_node *n, const struct hostmatch_label *labels,
+                               uint32_t n_labels, hostmatch_task_count_f task_count, void *arg)
 {
 	if (n == NULL)
 		return true;
 	switch (n->kind) {
-	case HOSTMATCH_NODE_LABEL: {
+	case HOSTMATCH_NODE_LABEL:
 		if (!n->host_kind)
-			return true;
-		uint32_t c = label_count(&n->label, labels, n_labels);
-		if (n->condition == HOSTMATCH_LESS_THAN)
-			return c < n->requirement;
-		if (n->condition == HOSTMATCH_EQUAL)
-			return c == n->requirement;
-		return c > n->requirement;
-	}
+			return task_count == NULL ||
+			       compare(n->condition, task_count(arg, &n->label), n->requirement);
+		return compare(n->condition, label_count(&n->label, labels, n_labels),
+		               n->requirement);
 	case HOSTMATCH_NODE_AND:
 		for (uint32_t i = 0; i < n->n_children; i++)
-			if (!hostmatch_constraint_ok(&n->children[i], labels, n_labels))
+			if (!hostmatch_constraint_eval(&n->children[i], labels, n_labels,
+			                               task_count, arg))
 				return false;
 		return true;
 	case HOSTMATCH_NODE_OR:
 		for (uint32_t i = 0; i < n->n_children; i++)
-			if (hostmatch_constraint_ok(&n->children[i], labels, n_labels))
+			if (hostmatch_constraint_eval(&n->children[i], labels, n_labels, task_count,
+			                              arg))
 				return true;
 		return false;
 	}
 	return false;
+}
+
+bool hostmatch_constraint_ok(const struct hostmatch_node *n, const struct hostmatch_label *labels,
+                             uint32_t n_labels)
+{
+	return hostmatch_constraint_eval(n, labels, n_labels, NULL, NULL);
 }
 
 enum hostmatch_result hostmatch_check(const struct hostmatch_filter *f,

@@ -104,6 +104,17 @@ enum hostmatch_result hostmatch_check(const struct hostmatch_filter *f,
 bool hostmatch_constraint_ok(const struct hostmatch_node *n, const struct hostmatch_label *labels,
                              uint32_t n_labels);
 
+/* Counts the tasks on a host carrying `label` (TASK-kind constraints). */
+typedef uint32_t (*hostmatch_task_count_f)(void *arg, const struct hostmatch_label *label);
+
+/*
+ * As hostmatch_constraint_ok, and TASK-kind leaves compare task_count()
+ * (the tasks on the host with that label) with their requirement; with
+ * task_count NULL they are true.
+ */
+bool hostmatch_constraint_eval(const struct hostmatch_node *n, const struct hostmatch_label *labels,
+                               uint32_t n_labels, hostmatch_task_count_f task_count, void *arg);
+
 /*
  * Validates a filter: resources finite and >= 0, node kinds and conditions
  * known, AND/OR with children only through `children`, depth <= 32.
