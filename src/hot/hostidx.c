@@ -930,43 +930,93 @@ static bool in_snap(const struct hostidx_offer *o, const void *held)
 	return false;
 }
 
+/* Is lease still held and are all its snapshot's offers still there? (writer) */
+static bool lease_consumable(const struct hostidx_lease *l)
+{
+	const struct hostidx_host *h = l->host;
+	const struct hostidx_snap *held = l->snap;
+	bool ok = h->snap != NULL && held != NULL &&
+	          atomic_load(&h->status) == ST_MAKE(l->token, HOSTIDX_PLACING);
+
+	for (uint32_t i = 0; ok && i < held->n_offers; i++)
+		ok = in_snap(&held->offers[i], h->snap);
+	return ok;
+}
+
+void hostidx_offer_ids_fini(struct hostidx_offer_ids *o)
+{
+	for (uint32_t i = 0; o && o->ids && i < o->n; i++)
+		free(o->ids[i]);
+	if (o != NULL) {
+		free(o->ids);
+		o->ids = NULL;
+		o->n = 0;
+	}
+}
+
+int hostidx_consume_all(struct hostidx *idx, struct hostidx_lease *leases, size_t n,
+                        struct hostidx_offer_ids *out)
+{
+	int err = 0;
+	size_t i;
+
+	if (idx == NULL || (n > 0 && (leases == NULL || out == NULL))) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(out, 0, n * sizeof(*out));
+	writer_enter(idx);
+	/* check every lease first: all or nothing */
+	for (i = 0; i < n && err == 0; i++)
+		if (leases[i].host == NULL || !lease_consumable(&leases[i]))
+			err = ESTALE;
+	/* copy the offer ids before anything is dropped */
+	for (i = 0; i < n && err == 0; i++) {
+		const struct hostidx_snap *held = leases[i].snap;
+		out[i].ids = calloc(held->n_offers ? held->n_offers : 1, sizeof(char *));
+		for (uint32_t k = 0; out[i].ids && k < held->n_offers; k++)
+			if ((out[i].ids[out[i].n] = strdup(held->offers[k].id)) != NULL)
+				out[i].n++;
+		if (out[i].ids == NULL || out[i].n != held->n_offers)
+			err = ENOMEM;
+	}
+	for (i = 0; i < n && err == 0; i++) {
+		/* dropping the host's last offers allocates nothing; only offers that
+		 * arrived while PLACING force a new snapshot (and could hit ENOMEM) */
+		if (host_drop(idx, leases[i].host, in_snap, leases[i].snap) != 0)
+			err = ENOMEM; /* earlier hosts are spent: reported, see header */
+	}
+	writer_leave(idx, 0);
+	for (i = 0; i < n; i++) {
+		hostidx_release(idx, &leases[i]); /* PLACING -> READY (harmless if stale) */
+		if (err != 0)
+			hostidx_offer_ids_fini(&out[i]);
+	}
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 int hostidx_consume(struct hostidx *idx, struct hostidx_lease *lease, char **ids, size_t cap)
 {
-	int n = -1, err = ESTALE;
+	struct hostidx_offer_ids o;
 
 	if (idx == NULL || lease == NULL || lease->host == NULL || (cap > 0 && ids == NULL)) {
 		errno = EINVAL;
 		return -1;
 	}
-	struct hostidx_host *h = lease->host;
-	const struct hostidx_snap *held = lease->snap;
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
-	uint64_t st = atomic_load(&h->status);
-	bool all_there = h->snap != NULL && held != NULL;
-	for (uint32_t i = 0; all_there && i < held->n_offers; i++)
-		all_there = in_snap(&held->offers[i], h->snap);
-	if (st != ST_MAKE(lease->token, HOSTIDX_PLACING) || !all_there) {
-		err = ESTALE;
-	} else if (held->n_offers > cap) {
-		err = ENOSPC;
-	} else {
-		size_t k = 0;
-		for (; k < held->n_offers && (ids[k] = strdup(held->offers[k].id)) != NULL; k++)
-			;
-		if (k == held->n_offers && host_drop(idx, h, in_snap, held) == 0) {
-			n = (int)k;
-		} else {
-			while (k > 0)
-				free(ids[--k]);
-			err = ENOMEM;
-		}
+	if (lease->snap != NULL && lease->snap->n_offers > cap) {
+		hostidx_release(idx, lease);
+		errno = ENOSPC;
+		return -1;
 	}
-	rcu_read_unlock();
-	pthread_mutex_unlock(&idx->wlock);
-	hostidx_release(idx, lease); /* PLACING -> READY (fails harmlessly if stale) */
-	if (n < 0)
-		errno = err;
+	if (hostidx_consume_all(idx, lease, 1, &o) != 0)
+		return -1;
+	memcpy(ids, o.ids, o.n * sizeof(char *));
+	int n = (int)o.n;
+	free(o.ids);
 	return n;
 }
 

@@ -189,6 +189,24 @@ bool hostidx_release_by_name(struct hostidx *idx, const char *hostname);
  */
 int hostidx_consume(struct hostidx *idx, struct hostidx_lease *lease, char **ids, size_t cap);
 
+/* Offer ids spent by one consumed lease (malloc'd; free with _fini). */
+struct hostidx_offer_ids {
+	char **ids;
+	uint32_t n;
+};
+void hostidx_offer_ids_fini(struct hostidx_offer_ids *o);
+
+/*
+ * Launch of several hosts at once (a gang on several hosts): under one
+ * writer section, checks that every lease is still held with all its
+ * offers, and only then takes them all out of the index; out[i] gets lease
+ * i's offer ids. All or nothing: on -1 (errno ESTALE) nothing was taken.
+ * The leases are consumed either way (hosts back to READY). ENOMEM while
+ * dropping can leave earlier hosts spent (-1, errno ENOMEM; logged).
+ */
+int hostidx_consume_all(struct hostidx *idx, struct hostidx_lease *leases, size_t n,
+                        struct hostidx_offer_ids *out);
+
 /* Lease accessors: valid while the lease is held. */
 const char *hostidx_lease_hostname(const struct hostidx_lease *lease);
 const char *hostidx_lease_agent_id(const struct hostidx_lease *lease);

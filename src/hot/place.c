@@ -103,9 +103,9 @@ static void order_hosts(const struct place_host *hosts, size_t n, uint32_t *orde
 	}
 }
 
-size_t place_assign(const struct place_shape *s, size_t n, struct place_host *hosts,
-		    size_t n_hosts, enum place_strategy strategy, uint32_t *order, int32_t *host_of,
-		    uint32_t *ports)
+size_t place_assign(const struct place_shape *s, size_t n, struct place_host *hosts, size_t n_hosts,
+                    enum place_strategy strategy, uint32_t *order, int32_t *host_of,
+                    uint32_t *ports)
 {
 	size_t placed = 0;
 

@@ -75,8 +75,8 @@ struct place_host {
  * port cursors are updated.
  */
 size_t place_assign(const struct place_shape *shape, size_t n, struct place_host *hosts,
-		    size_t n_hosts, enum place_strategy strategy, uint32_t *order, int32_t *host_of,
-		    uint32_t *ports);
+                    size_t n_hosts, enum place_strategy strategy, uint32_t *order, int32_t *host_of,
+                    uint32_t *ports);
 
 /* True when one more task of `shape` fits host h now. */
 bool place_fits(const struct place_shape *shape, const struct place_host *h);

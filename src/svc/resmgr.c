@@ -66,6 +66,8 @@ struct rm_placement {
 	char *hostname, *agent_id;
 	uint32_t *ports;
 	size_t n_ports;
+	char **offer_ids;
+	size_t n_offer_ids;
 	struct rm_task **tasks;
 	size_t n_tasks;
 	int refs;
@@ -240,6 +242,9 @@ static void placement_unref(struct rm_placement *p)
 		free(p->agent_id);
 		free(p->ports);
 		free(p->tasks);
+		for (size_t i = 0; i < p->n_offer_ids; i++)
+			free(p->offer_ids[i]);
+		free(p->offer_ids);
 		free(p);
 	}
 }
@@ -774,6 +779,17 @@ static struct rm_placement *placement_new(const struct resmgr_placement *in)
 	if (in->n_ports)
 		memcpy(p->ports, in->ports, in->n_ports * sizeof(*p->ports));
 	p->n_ports = in->n_ports;
+	if (in->n_offer_ids > 0) {
+		p->offer_ids = calloc(in->n_offer_ids, sizeof(char *));
+		for (size_t i = 0; p->offer_ids && i < in->n_offer_ids; i++)
+			if ((p->offer_ids[i] = strdup(in->offer_ids[i])) != NULL)
+				p->n_offer_ids++;
+		if (p->n_offer_ids != in->n_offer_ids) {
+			p->refs = 1;
+			placement_unref(p);
+			return NULL;
+		}
+	}
 	return p;
 }
 
@@ -865,6 +881,10 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 			}
 			memcpy(o->ports, p->ports, p->n_ports * sizeof(uint32_t));
 			o->n_ports = p->n_ports;
+			o->offer_ids = calloc(p->n_offer_ids ? p->n_offer_ids : 1, sizeof(char *));
+			for (size_t k = 0; o->offer_ids && k < p->n_offer_ids; k++)
+				if ((o->offer_ids[o->n_offer_ids] = strdup(p->offer_ids[k])))
+					o->n_offer_ids++;
 		}
 		placement_unref(p);    /* the queue's */
 		if (o->n_tasks == 0) { /* killed meanwhile, or out of memory: dropped */
@@ -884,6 +904,9 @@ void resmgr_placement_free(struct resmgr_placement_out *p)
 	for (size_t i = 0; p->task_ids && i < p->n_tasks; i++)
 		free(p->task_ids[i]);
 	free(p->task_ids);
+	for (size_t i = 0; p->offer_ids && i < p->n_offer_ids; i++)
+		free(p->offer_ids[i]);
+	free(p->offer_ids);
 	free(p->hostname);
 	free(p->agent_id);
 	free(p->ports);
@@ -1002,6 +1025,22 @@ static size_t expire(struct resmgr *rm, int list, uint64_t t_now, uint64_t timeo
 		if (t->tlist == list && rm->timers[list].head == t)
 			timer_del(rm, t); /* not moved (no gang/placement): never retried */
 	}
+	return moved;
+}
+
+size_t resmgr_return_tasks(struct resmgr *rm, const char *const *task_ids, size_t n)
+{
+	size_t moved = 0;
+
+	pthread_mutex_lock(&rm->lk);
+	rcu_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		struct rm_task *t = task_find(rm, task_ids[i]);
+		if (t != NULL && atomic_load(&t->state) == TASK_PLACING)
+			moved += placing_timeout(rm, t); /* the same move, asked for early */
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&rm->lk);
 	return moved;
 }
 

@@ -132,6 +132,13 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
                             uint64_t timeout_ns, struct resmgr_gang_out *out);
 void resmgr_gang_free(struct resmgr_gang_out *g);
 
+/*
+ * Hands PLACING tasks back (the placement engine gave up after its
+ * retries): each task's whole gang goes PLACING -> READY and back into its
+ * ready queue. Returns the number of tasks moved.
+ */
+size_t resmgr_return_tasks(struct resmgr *rm, const char *const *task_ids, size_t n);
+
 /* A placement of some tasks on one host. */
 struct resmgr_placement {
 	const char *hostname;
@@ -140,6 +147,8 @@ struct resmgr_placement {
 	size_t n_tasks;
 	const uint32_t *ports;
 	size_t n_ports;
+	const char *const *offer_ids; /* the host's offers this placement spends */
+	size_t n_offer_ids;
 };
 
 /*
@@ -157,6 +166,8 @@ struct resmgr_placement_out {
 	size_t n_tasks;
 	uint32_t *ports;
 	size_t n_ports;
+	char **offer_ids;
+	size_t n_offer_ids;
 };
 
 /*

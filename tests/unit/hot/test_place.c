@@ -89,11 +89,12 @@ static void test_task_constraint_within_round(void **state)
 	/* at most 1 task labelled job=web per host: TASK kind, LESS_THAN 1 */
 	struct hostmatch_label web = {hostmatch_label_hash("job=web"), "job=web"};
 	struct hostmatch_node c = {.kind = HOSTMATCH_NODE_LABEL,
-				   .host_kind = false,
-				   .condition = HOSTMATCH_LESS_THAN,
-				   .requirement = 1,
-				   .label = web};
-	struct place_shape s = {.res = {1, 1, 0, 0}, .constraint = &c, .labels = &web, .n_labels = 1};
+	                           .host_kind = false,
+	                           .condition = HOSTMATCH_LESS_THAN,
+	                           .requirement = 1,
+	                           .label = web};
+	struct place_shape s = {
+	    .res = {1, 1, 0, 0}, .constraint = &c, .labels = &web, .n_labels = 1};
 	struct place_host h[3] = {host(8, 8192), host(8, 8192), host(8, 8192)};
 	uint32_t order[3];
 	int32_t at[4];
@@ -107,10 +108,10 @@ static void test_task_constraint_within_round(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pack_fills_fullest_first),
-		cmocka_unit_test(test_spread_one_per_host_first),
-		cmocka_unit_test(test_ports_and_limits),
-		cmocka_unit_test(test_task_constraint_within_round),
+	    cmocka_unit_test(test_pack_fills_fullest_first),
+	    cmocka_unit_test(test_spread_one_per_host_first),
+	    cmocka_unit_test(test_ports_and_limits),
+	    cmocka_unit_test(test_task_constraint_within_round),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

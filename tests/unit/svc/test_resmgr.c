@@ -178,7 +178,7 @@ static void place(const char *id, const char *host)
 {
 	const char *ids[1] = {id};
 	uint32_t ports[1] = {31000};
-	struct resmgr_placement p = {host, "agent-1", ids, 1, ports, 1};
+	struct resmgr_placement p = {host, "agent-1", ids, 1, ports, 1, NULL, 0};
 	enum resmgr_fail f;
 	assert_int_equal(resmgr_set_placements(fx.rm, &p, 1, &f), 1);
 	assert_int_equal(f, RM_OK);
@@ -197,13 +197,13 @@ static void test_full_path_and_updates(void **state)
 	resmgr_gang_free(&g);
 
 	const char *bad_ids[1] = {"nope"};
-	struct resmgr_placement bad = {"h", "a", bad_ids, 1, NULL, 0};
+	struct resmgr_placement bad = {"h", "a", bad_ids, 1, NULL, 0, NULL, 0};
 	assert_int_equal(resmgr_set_placements(fx.rm, &bad, 1, &f), 0);
 	assert_int_equal(f, RM_NOT_FOUND);
 	place("run-0", "host-1");
 	assert_int_equal(resmgr_task_state(fx.rm, "run-0"), TASK_PLACED);
 	const char *ids[1] = {"run-0"};
-	struct resmgr_placement again = {"h", "a", ids, 1, NULL, 0};
+	struct resmgr_placement again = {"h", "a", ids, 1, NULL, 0, NULL, 0};
 	assert_int_equal(resmgr_set_placements(fx.rm, &again, 1, &f), 0);
 	assert_int_equal(f, RM_INVALID_STATE); /* not PLACING anymore */
 

@@ -104,8 +104,10 @@ static void *consumer(void *arg)
 			for (size_t k = 0; k < g[i].n_tasks; k++)
 				PEL_ASSERT(atomic_fetch_add(&dequeued[task_no(g[i].task_ids[k])],
 				                            1) == 0); /* exactly once */
-			struct resmgr_placement p = {"host",       "agent", g[i].task_ids,
-			                             g[i].n_tasks, NULL,    0};
+			struct resmgr_placement p = {.hostname = "host",
+			                             .agent_id = "agent",
+			                             .task_ids = g[i].task_ids,
+			                             .n_tasks = g[i].n_tasks};
 			enum resmgr_fail f;
 			PEL_ASSERT(resmgr_set_placements(rm, &p, 1, &f) == 1);
 			resmgr_gang_free(&g[i]);

@@ -187,7 +187,7 @@ static void test_updates_kills_queries(void **state)
 	assert_int_equal(resmgr_dequeue_gangs(rm, RM_TYPE_UNKNOWN, 1, 0, &go), 1);
 	resmgr_gang_free(&go);
 	const char *ids[1] = {"job-2-0"};
-	struct resmgr_placement p = {"h", "a", ids, 1, NULL, 0};
+	struct resmgr_placement p = {"h", "a", ids, 1, NULL, 0, NULL, 0};
 	resmgr_set_placements(rm, &p, 1, NULL);
 	struct resmgr_placement_out po;
 	assert_int_equal(resmgr_get_placements(rm, 1, 0, &po), 1);

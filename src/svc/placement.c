@@ -1,0 +1,860 @@
+/* Placement engine: worker rounds from ready gangs to placements; see placement.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu.h>
+
+#include "hostsvc.h"
+#include "log.h"
+#include "placement.h"
+#include "proto_codec.h"
+#include "peloton/private/resmgr/resmgr.pb-c.h"
+
+#define MAX_GROUP 4096 /* tasks per acquire */
+
+typedef Peloton__Private__Resmgr__Task task_pb;
+
+/* One task of a gang being placed. */
+struct ptask {
+	const char *id;            /* borrowed from the gang_out */
+	struct hostsvc_filter flt; /* resources, ports, constraint */
+	uint8_t *key;              /* packed HostFilter: tasks with equal keys share a shape */
+	size_t key_len;
+	struct hostmatch_label *labels; /* the task's own labels ("key=value") */
+	char **label_texts;
+	uint32_t n_labels;
+	bool bad;
+	/* result */
+	int32_t lease; /* index into the round's leases, -1 if not placed */
+	uint32_t *ports;
+};
+
+/* A gang held between attempts. */
+struct held_gang {
+	struct held_gang *next;
+	struct resmgr_gang_out g;
+	struct ptask *tasks;
+	uint32_t attempts;
+	uint64_t due_ns;
+};
+
+/* Tasks this engine placed on one host (for TASK-kind constraints). */
+struct host_tasks {
+	struct host_tasks *next;
+	char *hostname;
+	char **task_ids;
+	struct hostmatch_label **labels; /* per task, n_labels[i] each */
+	uint32_t *n_labels;
+	size_t n, cap;
+};
+
+struct why_entry {
+	struct why_entry *next;
+	struct placement_why w;
+	char id[];
+};
+
+#define WHY_BUCKETS 4096
+#define HT_BUCKETS 4096
+
+struct placement {
+	struct placement_config cfg;
+	pthread_mutex_t mu; /* held list, why table, host_tasks */
+	struct held_gang *held;
+	struct why_entry *why[WHY_BUCKETS];
+	struct host_tasks *ht[HT_BUCKETS];
+	pthread_t *threads;
+	unsigned n_threads;
+	_Atomic int stop;
+	_Atomic uint64_t rounds, placed, retried, handed_back, acquired;
+};
+
+static uint64_t mono_ns(void *arg)
+{
+	struct timespec ts;
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now(struct placement *pl)
+{
+	return pl->cfg.now(pl->cfg.now_arg);
+}
+
+struct placement *placement_create(const struct placement_config *cfg)
+{
+	struct placement *pl;
+
+	if (cfg == NULL || cfg->rm == NULL || cfg->idx == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pl = calloc(1, sizeof(*pl));
+	if (pl == NULL)
+		return NULL;
+	pl->cfg = *cfg;
+	if (!pl->cfg.workers)
+		pl->cfg.workers = 2;
+	if (!pl->cfg.batch)
+		pl->cfg.batch = 10;
+	if (!pl->cfg.dequeue_timeout_ns)
+		pl->cfg.dequeue_timeout_ns = 100000000ull;
+	if (!pl->cfg.max_rounds)
+		pl->cfg.max_rounds = 3;
+	if (!pl->cfg.backoff_ns)
+		pl->cfg.backoff_ns = 100000000ull;
+	if (!pl->cfg.now)
+		pl->cfg.now = mono_ns;
+	pthread_mutex_init(&pl->mu, NULL);
+	return pl;
+}
+
+/* --- task decoding ------------------------------------------------------------ */
+
+static void ptask_fini(struct ptask *t)
+{
+	hostsvc_filter_fini(&t->flt);
+	free(t->key);
+	for (uint32_t i = 0; i < t->n_labels; i++)
+		free(t->label_texts[i]);
+	free(t->label_texts);
+	free(t->labels);
+	free(t->ports);
+}
+
+/* Builds the task's filter and labels from its resmgr.Task payload. */
+static void ptask_init(struct ptask *t, const char *id, const void *payload, size_t len)
+{
+	char err[128];
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->lease = -1;
+	task_pb *task = payload ? (task_pb *)protobuf_c_message_unpack(
+					  &peloton__private__resmgr__task__descriptor, NULL, len, payload)
+				: NULL;
+	if (task == NULL) {
+		t->bad = true;
+		return;
+	}
+	Peloton__Private__Hostmgr__Hostsvc__HostFilter f =
+		PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
+	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc =
+		PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
+	rc.minimum = task->resource;
+	rc.numports = task->numports;
+	f.resourceconstraint = &rc;
+	f.schedulingconstraint = task->constraint;
+	t->key = proto_pack_alloc(&f.base, &t->key_len);
+	t->bad = t->key == NULL || hostsvc_filter_from_pb(&f, &t->flt, err, sizeof(err)) != 0;
+	if (task->labels && task->labels->n_labels > 0) {
+		uint32_t n = (uint32_t)task->labels->n_labels;
+		t->labels = calloc(n, sizeof(*t->labels));
+		t->label_texts = calloc(n, sizeof(char *));
+		for (uint32_t i = 0; t->labels && t->label_texts && i < n; i++) {
+			const Mesos__V1__Label *l = task->labels->labels[i];
+			size_t sz = strlen(l->key) + (l->value ? strlen(l->value) : 0) + 2;
+			char *txt = malloc(sz);
+			if (txt == NULL)
+				break;
+			snprintf(txt, sz, "%s=%s", l->key, l->value ? l->value : "");
+			t->label_texts[t->n_labels] = txt;
+			t->labels[t->n_labels] = (struct hostmatch_label){hostmatch_label_hash(txt), txt};
+			t->n_labels++;
+		}
+	}
+	protobuf_c_message_free_unpacked(&task->base, NULL);
+}
+
+static bool same_shape(const struct ptask *a, const struct ptask *b)
+{
+	return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0 &&
+	       a->n_labels == b->n_labels;
+}
+
+static bool has_task_leaves(const struct hostmatch_node *n)
+{
+	if (n == NULL)
+		return false;
+	if (n->kind == HOSTMATCH_NODE_LABEL)
+		return !n->host_kind;
+	for (uint32_t i = 0; i < n->n_children; i++)
+		if (has_task_leaves(&n->children[i]))
+			return true;
+	return false;
+}
+
+/* --- tasks per host (TASK-kind constraints) ---------------------------------- */
+
+static size_t ht_bucket(const char *host)
+{
+	return hostmatch_label_hash(host) % HT_BUCKETS;
+}
+
+static struct host_tasks *ht_find(struct placement *pl, const char *host, bool create)
+{
+	struct host_tasks **pp = &pl->ht[ht_bucket(host)];
+	for (struct host_tasks *h = *pp; h != NULL; h = h->next)
+		if (strcmp(h->hostname, host) == 0)
+			return h;
+	if (!create)
+		return NULL;
+	struct host_tasks *h = calloc(1, sizeof(*h));
+	if (h == NULL || (h->hostname = strdup(host)) == NULL) {
+		free(h);
+		return NULL;
+	}
+	h->next = *pp;
+	*pp = h;
+	return h;
+}
+
+/* Records a placed task with labels on host (under pl->mu). */
+static void ht_add(struct placement *pl, const char *host, const struct ptask *t)
+{
+	struct host_tasks *h = ht_find(pl, host, true);
+	if (h == NULL)
+		return;
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 8;
+		char **ids = realloc(h->task_ids, nc * sizeof(*ids));
+		if (ids)
+			h->task_ids = ids;
+		struct hostmatch_label **ls = realloc(h->labels, nc * sizeof(*ls));
+		if (ls)
+			h->labels = ls;
+		uint32_t *ns = realloc(h->n_labels, nc * sizeof(*ns));
+		if (ns)
+			h->n_labels = ns;
+		if (!ids || !ls || !ns)
+			return;
+		h->cap = nc;
+	}
+	struct hostmatch_label *copy = calloc(t->n_labels, sizeof(*copy));
+	char *id = strdup(t->id);
+	if (copy == NULL || id == NULL) {
+		free(copy);
+		free(id);
+		return;
+	}
+	for (uint32_t i = 0; i < t->n_labels; i++)
+		copy[i] = (struct hostmatch_label){t->labels[i].hash, strdup(t->labels[i].text)};
+	h->task_ids[h->n] = id;
+	h->labels[h->n] = copy;
+	h->n_labels[h->n] = t->n_labels;
+	h->n++;
+}
+
+struct ht_ctx {
+	struct placement *pl;
+	const char *host;
+};
+
+/* Live tasks on the host carrying `label`; drops finished ones as it goes. */
+static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
+{
+	struct ht_ctx *c = arg;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&c->pl->mu);
+	struct host_tasks *h = ht_find(c->pl, c->host, false);
+	for (size_t i = 0; h != NULL && i < h->n;) {
+		enum taskstate st = resmgr_task_state(c->pl->cfg.rm, h->task_ids[i]);
+		if (st == TASK_UNKNOWN || taskstate_terminal(st)) {
+			for (uint32_t k = 0; k < h->n_labels[i]; k++)
+				free((char *)h->labels[i][k].text);
+			free(h->labels[i]);
+			free(h->task_ids[i]);
+			h->n--;
+			h->task_ids[i] = h->task_ids[h->n];
+			h->labels[i] = h->labels[h->n];
+			h->n_labels[i] = h->n_labels[h->n];
+			continue;
+		}
+		for (uint32_t k = 0; k < h->n_labels[i]; k++)
+			if (h->labels[i][k].hash == label->hash &&
+			    strcmp(h->labels[i][k].text, label->text) == 0) {
+				n++;
+				break;
+			}
+		i++;
+	}
+	pthread_mutex_unlock(&c->pl->mu);
+	return n;
+}
+
+/* --- why pending -------------------------------------------------------------- */
+
+static void why_note(struct placement *pl, const char *id, const uint32_t *counts, uint64_t t,
+		     bool handed_back)
+{
+	size_t b = hostmatch_label_hash(id) % WHY_BUCKETS;
+	struct why_entry *e;
+
+	pthread_mutex_lock(&pl->mu);
+	for (e = pl->why[b]; e != NULL && strcmp(e->id, id) != 0; e = e->next)
+		;
+	if (e == NULL && (e = calloc(1, sizeof(*e) + strlen(id) + 1)) != NULL) {
+		strcpy(e->id, id);
+		e->next = pl->why[b];
+		pl->why[b] = e;
+	}
+	if (e != NULL) {
+		e->w.attempts++;
+		e->w.last_attempt_ns = t;
+		memcpy(e->w.counts, counts, sizeof(e->w.counts));
+		e->w.handed_back = handed_back;
+	}
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static void why_forget(struct placement *pl, const char *id)
+{
+	size_t b = hostmatch_label_hash(id) % WHY_BUCKETS;
+
+	pthread_mutex_lock(&pl->mu);
+	for (struct why_entry **pp = &pl->why[b]; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct why_entry *e = *pp;
+			*pp = e->next;
+			free(e);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pl->mu);
+}
+
+int placement_why(struct placement *pl, const char *task_id, struct placement_why *out)
+{
+	int rc = -1;
+	size_t b = hostmatch_label_hash(task_id) % WHY_BUCKETS;
+
+	pthread_mutex_lock(&pl->mu);
+	for (struct why_entry *e = pl->why[b]; e != NULL; e = e->next) {
+		if (strcmp(e->id, task_id) == 0) {
+			*out = e->w;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return rc;
+}
+
+void placement_why_render(const struct placement_why *w, char *buf, size_t len)
+{
+	static const char *const names[PLREASON_N] = {
+		[HOSTMATCH_INSUFFICIENT_RESOURCES] = "insufficient resources",
+		[HOSTMATCH_MISMATCH_CONSTRAINTS] = "constraint mismatch",
+		[HOSTMATCH_MISMATCH_GPU] = "GPU hosts reserved for GPU tasks",
+		[HOSTMATCH_MISMATCH_STATUS] = "held by another placement",
+		[HOSTMATCH_MISMATCH_MAX_HOST_LIMIT] = "not examined (enough hosts found)",
+		[HOSTMATCH_NO_OFFER] = "no offer",
+		[PLREASON_GANG_INCOMPLETE] = "gang incomplete",
+		[PLREASON_BAD_TASK] = "invalid task",
+	};
+	uint32_t total = 0;
+	size_t n;
+
+	for (int i = 1; i < PLREASON_N; i++)
+		if (i != PLREASON_GANG_INCOMPLETE && i != PLREASON_BAD_TASK)
+			total += w->counts[i];
+	n = (size_t)snprintf(buf, len, "%u/%u hosts", w->counts[HOSTMATCH_MATCH], total);
+	const char *sep = ": ";
+	for (int i = 2; i < PLREASON_N && n < len; i++) {
+		if (w->counts[i] == 0 || names[i] == NULL)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%u %s", sep, w->counts[i], names[i]);
+		sep = ", ";
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, " (attempt %u%s)", w->attempts,
+			 w->handed_back ? ", handed back to the resource manager" : "");
+}
+
+void placement_get_stats(struct placement *pl, struct placement_stats *out)
+{
+	*out = (struct placement_stats){
+		.rounds = atomic_load(&pl->rounds),
+		.placed = atomic_load(&pl->placed),
+		.retried = atomic_load(&pl->retried),
+		.handed_back = atomic_load(&pl->handed_back),
+		.acquired_hosts = atomic_load(&pl->acquired),
+	};
+}
+
+/* --- a round ------------------------------------------------------------------ */
+
+/* A gang in this round. */
+struct unit {
+	struct held_gang *h; /* owns the gang_out and ptasks */
+	bool placed;
+};
+
+/* Tasks of one shape acquired and decided together. */
+struct group {
+	struct ptask *rep;
+	struct ptask **members;
+	size_t n, cap;
+	struct unit **units; /* the unit of each member */
+	struct hostidx_lease *leases;
+	uint32_t n_leases;
+	uint32_t counts[HOSTMATCH_N_RESULTS];
+	struct place_host *hosts;
+};
+
+static void held_free(struct held_gang *h)
+{
+	for (size_t i = 0; h->tasks && i < h->g.n_tasks; i++)
+		ptask_fini(&h->tasks[i]);
+	free(h->tasks);
+	resmgr_gang_free(&h->g);
+	free(h);
+}
+
+static bool group_add(struct group *g, struct ptask *t, struct unit *u)
+{
+	if (g->n == g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 16;
+		struct ptask **m = realloc(g->members, nc * sizeof(*m));
+		if (m == NULL)
+			return false;
+		g->members = m;
+		struct unit **us = realloc(g->units, nc * sizeof(*us));
+		if (us == NULL)
+			return false;
+		g->units = us;
+		g->cap = nc;
+	}
+	g->members[g->n] = t;
+	g->units[g->n] = u;
+	g->n++;
+	return true;
+}
+
+/* Acquires hosts for the group and decides; members get lease indexes and ports. */
+static void group_decide(struct placement *pl, struct group *g, const struct ht_ctx *ctxs_unused)
+{
+	const char *why;
+	struct ptask *rep = g->rep;
+	uint32_t want = g->n < MAX_GROUP ? (uint32_t)g->n : MAX_GROUP;
+	(void)ctxs_unused;
+
+	g->leases = calloc(want, sizeof(*g->leases));
+	g->hosts = calloc(want, sizeof(*g->hosts));
+	struct ht_ctx *ctx = calloc(want, sizeof(*ctx));
+	uint32_t *order = calloc(want, sizeof(*order));
+	int32_t *host_of = calloc(g->n, sizeof(*host_of));
+	uint32_t *ports = calloc(g->n * (rep->flt.f.num_ports ? rep->flt.f.num_ports : 1), sizeof(uint32_t));
+	if (!g->leases || !g->hosts || !ctx || !order || !host_of || !ports)
+		goto out;
+	struct hostidx_acquire_out out = {.leases = g->leases, .cap = want};
+	enum hostidx_order ord = pl->cfg.strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
+	if (hostidx_acquire(pl->cfg.idx, &rep->flt.f, want, ord, now(pl), &out, &why) != 0)
+		goto out;
+	g->n_leases = out.n;
+	memcpy(g->counts, out.counts, sizeof(g->counts));
+	atomic_fetch_add(&pl->acquired, out.n);
+	bool task_leaves = has_task_leaves(rep->flt.f.constraint);
+	for (uint32_t i = 0; i < out.n; i++) {
+		const struct hostmatch_host *v = hostidx_lease_view(&g->leases[i]);
+		struct place_host *h = &g->hosts[i];
+		*h = (struct place_host){.free = v->free, .labels = v->labels, .n_labels = v->n_labels};
+		h->n_ranges = hostidx_lease_ranges(&g->leases[i], &h->ranges);
+		if (task_leaves) {
+			ctx[i] = (struct ht_ctx){pl, hostidx_lease_hostname(&g->leases[i])};
+			h->task_count = ht_count;
+			h->task_count_arg = &ctx[i];
+		}
+	}
+	struct place_shape shape = {.res = rep->flt.f.min,
+				    .num_ports = rep->flt.f.num_ports,
+				    .constraint = rep->flt.f.constraint,
+				    .labels = rep->labels,
+				    .n_labels = rep->n_labels};
+	place_assign(&shape, g->n, g->hosts, out.n, pl->cfg.strategy, order, host_of, ports);
+	for (size_t i = 0; i < g->n; i++) {
+		struct ptask *t = g->members[i];
+		t->lease = host_of[i];
+		if (t->lease >= 0 && shape.num_ports > 0) {
+			t->ports = malloc(shape.num_ports * sizeof(uint32_t));
+			if (t->ports == NULL)
+				t->lease = -1;
+			else
+				memcpy(t->ports, ports + i * shape.num_ports,
+				       shape.num_ports * sizeof(uint32_t));
+		}
+	}
+out:
+	free(ctx);
+	free(order);
+	free(host_of);
+	free(ports);
+}
+
+/* Does some placed member of g use lease li? */
+static bool lease_used(const struct group *g, uint32_t li)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->members[i]->lease == (int32_t)li && g->units[i]->placed)
+			return true;
+	return false;
+}
+
+/* A host a placed task uses: which group and lease. */
+struct spent {
+	struct group *g;
+	uint32_t li;
+};
+
+/* SetPlacements for the tasks of (g, li) on `host`, spending `ids`. */
+static size_t set_one_host(struct placement *pl, struct group *g, uint32_t li, const char *host,
+			   const char *agent, const struct hostidx_offer_ids *ids)
+{
+	const char *task_ids[MAX_GROUP];
+	uint32_t ports[MAX_GROUP];
+	size_t nt = 0, np = 0;
+	enum resmgr_fail f;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct ptask *t = g->members[i];
+		if (t->lease != (int32_t)li || !g->units[i]->placed || nt >= MAX_GROUP)
+			continue;
+		task_ids[nt++] = t->id;
+		for (uint32_t p = 0; p < g->rep->flt.f.num_ports && np < MAX_GROUP; p++)
+			ports[np++] = t->ports[p];
+	}
+	struct resmgr_placement rp = {
+		.hostname = host,
+		.agent_id = agent ? agent : "",
+		.task_ids = task_ids,
+		.n_tasks = nt,
+		.ports = ports,
+		.n_ports = np,
+		.offer_ids = (const char *const *)ids->ids,
+		.n_offer_ids = ids->n,
+	};
+	if (resmgr_set_placements(pl->cfg.rm, &rp, 1, &f) != 1) {
+		/* killed while placing: the offers were spent for nothing and come
+		 * back from Mesos, since no ACCEPT uses them */
+		log_info("placement", "placement on %s refused: %s", host, resmgr_fail_name(f));
+		return 0;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		struct ptask *t = g->members[i];
+		if (t->lease != (int32_t)li || !g->units[i]->placed)
+			continue;
+		if (t->n_labels > 0) {
+			pthread_mutex_lock(&pl->mu);
+			ht_add(pl, host, t);
+			pthread_mutex_unlock(&pl->mu);
+		}
+		if (pl->cfg.on_placed)
+			pl->cfg.on_placed(pl->cfg.on_placed_arg, t->id);
+	}
+	return nt;
+}
+
+/*
+ * Commits the round: releases hosts no placed task uses, then spends every
+ * used host in ONE hostidx_consume_all — all or nothing, so a gang spread
+ * over several hosts (or groups) is never half placed — and sets the
+ * placements. If the offers moved under us, nothing is spent and every
+ * gang of the round retries.
+ */
+static size_t round_commit(struct placement *pl, struct group *groups, size_t ng)
+{
+	size_t n_used = 0, placed = 0, cap = 0;
+
+	for (size_t i = 0; i < ng; i++)
+		cap += groups[i].n_leases;
+	struct spent *sp = calloc(cap ? cap : 1, sizeof(*sp));
+	struct hostidx_lease *leases = calloc(cap ? cap : 1, sizeof(*leases));
+	struct hostidx_offer_ids *ids = calloc(cap ? cap : 1, sizeof(*ids));
+	const char **hosts = calloc(cap ? cap : 1, sizeof(char *));
+	char **agents = calloc(cap ? cap : 1, sizeof(char *));
+	bool ok = sp && leases && ids && hosts && agents;
+
+	for (size_t i = 0; i < ng; i++) {
+		struct group *g = &groups[i];
+		for (uint32_t li = 0; li < g->n_leases; li++) {
+			if (ok && lease_used(g, li)) {
+				sp[n_used] = (struct spent){g, li};
+				leases[n_used] = g->leases[li];
+				hosts[n_used] = hostidx_lease_hostname(&g->leases[li]);
+				agents[n_used] = strdup(hostidx_lease_agent_id(&g->leases[li]));
+				n_used++;
+			} else {
+				hostidx_release(pl->cfg.idx, &g->leases[li]);
+			}
+		}
+	}
+	if (n_used > 0 && (!ok || hostidx_consume_all(pl->cfg.idx, leases, n_used, ids) != 0)) {
+		for (size_t i = 0; i < ng; i++) /* nothing spent: every gang retries */
+			for (size_t m = 0; m < groups[i].n; m++)
+				groups[i].units[m]->placed = false;
+		n_used = 0;
+	}
+	for (size_t k = 0; k < n_used; k++) {
+		placed += set_one_host(pl, sp[k].g, sp[k].li, hosts[k], agents[k], &ids[k]);
+		hostidx_offer_ids_fini(&ids[k]);
+	}
+	for (size_t k = 0; agents && k < cap; k++)
+		free(agents[k]);
+	free(agents);
+	free(hosts);
+	free(ids);
+	free(leases);
+	free(sp);
+	return placed;
+}
+
+static void group_fini(struct group *g)
+{
+	free(g->members);
+	free(g->units);
+	free(g->leases);
+	free(g->hosts);
+}
+
+/* Decodes a freshly dequeued gang into a held record. */
+static struct held_gang *hold(struct resmgr_gang_out *g)
+{
+	struct held_gang *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->g = *g;
+	h->tasks = calloc(g->n_tasks ? g->n_tasks : 1, sizeof(*h->tasks));
+	if (h->tasks == NULL) {
+		free(h);
+		return NULL;
+	}
+	for (size_t i = 0; i < g->n_tasks; i++)
+		ptask_init(&h->tasks[i], g->task_ids[i], g->payloads[i], g->payload_lens[i]);
+	return h;
+}
+
+/* Collects the round's gangs: due retries first, then new ones. */
+static size_t collect(struct placement *pl, struct unit *units, size_t max)
+{
+	size_t n = 0;
+	uint64_t t = now(pl);
+
+	pthread_mutex_lock(&pl->mu);
+	for (struct held_gang **pp = &pl->held; *pp != NULL && n < max;) {
+		if ((*pp)->due_ns <= t) {
+			units[n++] = (struct unit){.h = *pp};
+			*pp = (*pp)->next;
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+	bool waiting = pl->held != NULL;
+	pthread_mutex_unlock(&pl->mu);
+	if (n < max) {
+		struct resmgr_gang_out gs[256];
+		size_t want = max - n < 256 ? max - n : 256;
+		/* block only when there is nothing else to do */
+		uint64_t timeout = n > 0 ? 0 : waiting ? 1000000 : pl->cfg.dequeue_timeout_ns;
+		size_t got = resmgr_dequeue_gangs(pl->cfg.rm, RM_TYPE_UNKNOWN, want, timeout, gs);
+		for (size_t i = 0; i < got; i++) {
+			struct held_gang *h = hold(&gs[i]);
+			if (h == NULL) { /* ENOMEM: the PLACING timeout brings it back */
+				resmgr_gang_free(&gs[i]);
+				continue;
+			}
+			units[n++] = (struct unit){.h = h};
+		}
+	}
+	return n;
+}
+
+/* Builds the groups: single-task gangs by shape, each bigger gang on its own. */
+static size_t make_groups(struct unit *units, size_t n, struct group *groups, size_t max_groups)
+{
+	size_t ng = 0;
+
+	for (size_t u = 0; u < n; u++) {
+		struct held_gang *h = units[u].h;
+		units[u].placed = true; /* until a task says otherwise */
+		size_t first_group_of_unit = ng;
+		for (size_t k = 0; k < h->g.n_tasks; k++) {
+			struct ptask *t = &h->tasks[k];
+			t->lease = -1;
+			if (t->bad) {
+				units[u].placed = false;
+				continue;
+			}
+			/* a single-task gang may share any group; a gang only its own */
+			size_t from = h->g.n_tasks == 1 ? 0 : first_group_of_unit;
+			struct group *g = NULL;
+			for (size_t i = from; i < ng && g == NULL; i++)
+				if (same_shape(groups[i].rep, t) &&
+				    (h->g.n_tasks > 1 || groups[i].units[0]->h->g.n_tasks == 1))
+					g = &groups[i];
+			if (g == NULL && ng < max_groups) {
+				g = &groups[ng++];
+				memset(g, 0, sizeof(*g));
+				g->rep = t;
+			}
+			if (g == NULL || !group_add(g, t, &units[u]))
+				units[u].placed = false;
+		}
+	}
+	return ng;
+}
+
+/* Files an unplaced gang for a retry, or hands it back after max_rounds. */
+static void retry_or_return(struct placement *pl, struct unit *u, const struct group *groups,
+			    size_t ng)
+{
+	struct held_gang *h = u->h;
+	uint64_t t = now(pl);
+	uint32_t counts[PLREASON_N];
+
+	h->attempts++;
+	bool give_up = h->attempts >= pl->cfg.max_rounds;
+	for (size_t k = 0; k < h->g.n_tasks; k++) {
+		struct ptask *task = &h->tasks[k];
+		memset(counts, 0, sizeof(counts));
+		for (size_t i = 0; i < ng; i++)
+			for (size_t m = 0; m < groups[i].n; m++)
+				if (groups[i].members[m] == task)
+					memcpy(counts, groups[i].counts, sizeof(groups[i].counts));
+		if (task->bad)
+			counts[PLREASON_BAD_TASK] = 1;
+		else if (task->lease >= 0)
+			counts[PLREASON_GANG_INCOMPLETE] = 1; /* it fitted; the gang did not */
+		why_note(pl, task->id, counts, t, give_up);
+	}
+	if (give_up) {
+		resmgr_return_tasks(pl->cfg.rm, h->g.task_ids, h->g.n_tasks);
+		atomic_fetch_add(&pl->handed_back, h->g.n_tasks);
+		held_free(h);
+		return;
+	}
+	atomic_fetch_add(&pl->retried, h->g.n_tasks);
+	h->due_ns = t + (pl->cfg.backoff_ns << (h->attempts - 1 < 20 ? h->attempts - 1 : 20));
+	pthread_mutex_lock(&pl->mu);
+	h->next = pl->held;
+	pl->held = h;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+size_t placement_round(struct placement *pl)
+{
+	struct unit units[256];
+	struct group groups[256];
+	size_t placed = 0;
+	size_t max = pl->cfg.batch < 256 ? pl->cfg.batch : 256;
+
+	size_t n = collect(pl, units, max);
+	if (n == 0)
+		return 0;
+	atomic_fetch_add(&pl->rounds, 1);
+	size_t ng = make_groups(units, n, groups, 256);
+	for (size_t i = 0; i < ng; i++)
+		group_decide(pl, &groups[i], NULL);
+	/* a gang is placed only if every task of it got a host */
+	for (size_t i = 0; i < ng; i++)
+		for (size_t m = 0; m < groups[i].n; m++)
+			if (groups[i].members[m]->lease < 0)
+				groups[i].units[m]->placed = false;
+	placed = round_commit(pl, groups, ng);
+	for (size_t u = 0; u < n; u++) {
+		if (units[u].placed) {
+			for (size_t k = 0; k < units[u].h->g.n_tasks; k++)
+				why_forget(pl, units[u].h->tasks[k].id);
+			held_free(units[u].h);
+		} else {
+			retry_or_return(pl, &units[u], groups, ng);
+		}
+	}
+	for (size_t i = 0; i < ng; i++)
+		group_fini(&groups[i]);
+	atomic_fetch_add(&pl->placed, placed);
+	return placed;
+}
+
+/* --- threads ------------------------------------------------------------------ */
+
+static void *worker(void *arg)
+{
+	struct placement *pl = arg;
+	rcu_register_thread();
+	while (!atomic_load(&pl->stop))
+		placement_round(pl);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int placement_start(struct placement *pl)
+{
+	if (pl->threads != NULL) {
+		errno = EBUSY;
+		return -1;
+	}
+	pl->threads = calloc(pl->cfg.workers, sizeof(pthread_t));
+	if (pl->threads == NULL)
+		return -1;
+	atomic_store(&pl->stop, 0);
+	for (unsigned i = 0; i < pl->cfg.workers; i++) {
+		if (pthread_create(&pl->threads[i], NULL, worker, pl) != 0)
+			break;
+		pl->n_threads++;
+	}
+	return pl->n_threads == pl->cfg.workers ? 0 : -1;
+}
+
+void placement_stop(struct placement *pl)
+{
+	if (pl == NULL || pl->threads == NULL)
+		return;
+	atomic_store(&pl->stop, 1);
+	for (unsigned i = 0; i < pl->n_threads; i++)
+		pthread_join(pl->threads[i], NULL);
+	free(pl->threads);
+	pl->threads = NULL;
+	pl->n_threads = 0;
+}
+
+void placement_destroy(struct placement *pl)
+{
+	if (pl == NULL)
+		return;
+	placement_stop(pl);
+	/* gangs held for a retry go back to the resource manager now */
+	while (pl->held != NULL) {
+		struct held_gang *h = pl->held;
+		pl->held = h->next;
+		resmgr_return_tasks(pl->cfg.rm, h->g.task_ids, h->g.n_tasks);
+		held_free(h);
+	}
+	for (size_t b = 0; b < WHY_BUCKETS; b++)
+		for (struct why_entry *e = pl->why[b], *next; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	for (size_t b = 0; b < HT_BUCKETS; b++)
+		for (struct host_tasks *h = pl->ht[b], *next; h != NULL; h = next) {
+			next = h->next;
+			for (size_t i = 0; i < h->n; i++) {
+				for (uint32_t k = 0; k < h->n_labels[i]; k++)
+					free((char *)h->labels[i][k].text);
+				free(h->labels[i]);
+				free(h->task_ids[i]);
+			}
+			free(h->task_ids);
+			free(h->labels);
+			free(h->n_labels);
+			free(h->hostname);
+			free(h);
+		}
+	pthread_mutex_destroy(&pl->mu);
+	free(pl);
+}

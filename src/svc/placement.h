@@ -1,0 +1,91 @@
+/*
+ * placement: the placement engine — worker threads that turn READY gangs
+ * into placements.
+ *
+ * A round (placement_round): DequeueGangs from the resource manager → each
+ * task's resmgr.Task (its payload) becomes a HostFilter (resources, ports,
+ * constraint) → tasks of single-task gangs are grouped by identical filter
+ * → per group one hostidx_acquire with maxHosts = group size → the pure
+ * decision (src/hot/place) assigns tasks and ports → every host that got
+ * tasks has its offers consumed (the placement carries the offer ids for
+ * the ACCEPT; Mesos re-offers the unused remainder) and the rest are
+ * released → SetPlacements. A multi-task gang is placed whole or not at
+ * all: its groups are acquired and decided together and, if any task does
+ * not fit, every host it claimed is released untouched.
+ *
+ * Tasks that did not fit wait with exponential backoff (backoff, 2x, 4x,
+ * ...) and are retried by later rounds; after max_rounds attempts they go
+ * back to the resource manager (PLACING -> READY). For each, the engine
+ * keeps the attempts, the last attempt time and the per-reason host counts
+ * of its last attempt (placement_why).
+ *
+ * TASK-kind constraints count the tasks this engine placed on a host that
+ * are still alive in the resource manager, plus those placed earlier in the
+ * same decision.
+ */
+#ifndef PLACEMENT_H
+#define PLACEMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostidx.h"
+#include "place.h"
+#include "resmgr.h"
+
+struct placement_config {
+	struct resmgr *rm;
+	struct hostidx *idx;
+	unsigned workers;             /* threads for placement_start; 0 = 2 */
+	size_t batch;                 /* gangs per DequeueGangs; 0 = 10 */
+	uint64_t dequeue_timeout_ns;  /* 0 = 100 ms */
+	enum place_strategy strategy; /* default pack */
+	uint32_t max_rounds;          /* attempts before handing back; 0 = 3 */
+	uint64_t backoff_ns;          /* first retry delay; 0 = 100 ms, doubling */
+	uint64_t (*now)(void *arg);   /* clock; NULL = CLOCK_MONOTONIC */
+	void *now_arg;
+	/* called for every task placed (benchmarks measure latency); may be NULL */
+	void (*on_placed)(void *arg, const char *task_id);
+	void *on_placed_arg;
+};
+
+/* Extra reasons beside HostFilterResult's. */
+enum placement_reason {
+	PLREASON_GANG_INCOMPLETE = HOSTMATCH_N_RESULTS, /* other tasks of the gang did not fit */
+	PLREASON_BAD_TASK,                              /* the task's filter is invalid */
+	PLREASON_N,
+};
+
+/* Why a task is not placed yet. */
+struct placement_why {
+	uint32_t attempts;
+	uint64_t last_attempt_ns;
+	uint32_t counts[PLREASON_N]; /* hosts per HostFilterResult, plus own reasons */
+	bool handed_back;            /* returned to the resource manager */
+};
+
+struct placement;
+
+struct placement *placement_create(const struct placement_config *cfg);
+void placement_destroy(struct placement *pl);
+
+/* Starts / stops the worker threads (stop also returns held retries). */
+int placement_start(struct placement *pl);
+void placement_stop(struct placement *pl);
+
+/* One round on the calling thread (tests); returns tasks placed. */
+size_t placement_round(struct placement *pl);
+
+/* Why `task_id` is not placed: 0 and *out, or -1 if nothing is known. */
+int placement_why(struct placement *pl, const char *task_id, struct placement_why *out);
+
+/* Renders *w as "0/50000 hosts: 41000 insufficient resources, ..." into buf. */
+void placement_why_render(const struct placement_why *w, char *buf, size_t len);
+
+struct placement_stats {
+	uint64_t rounds, placed, retried, handed_back, acquired_hosts;
+};
+void placement_get_stats(struct placement *pl, struct placement_stats *out);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * Placement engine: rounds on small hand-made clusters — grouping, pack,
+ * ports handed to the launch, gang all-or-nothing with retries and the
+ * hand-back to the resource manager, why-pending counts and rendering,
+ * TASK-kind constraints across rounds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <urcu.h>
+
+#include "placement.h"
+#include "proto_codec.h"
+#include "peloton/private/resmgr/resmgr.pb-c.h"
+
+static uint64_t fake_now;
+static uint64_t clock_fn(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static struct respool_tree *pools;
+static struct resmgr *rm;
+static struct hostidx *idx;
+static struct placement *pl;
+static char leaf[40];
+
+static void add_host(const char *name, double cpus, int ports)
+{
+	static int seq;
+	char id[64];
+	static const char *const attrs[] = {"rack=r1"};
+	struct hostidx_range r = {31000, (uint32_t)(31000 + ports - 1)};
+	snprintf(id, sizeof(id), "%s-offer-%d", name, seq++);
+	struct hostidx_offer_in o = {.offer_id = id,
+				     .hostname = name,
+				     .agent_id = name,
+				     .res = {cpus, cpus * 1024, 10000, 0},
+				     .n_ranges = ports ? 1 : 0,
+				     .ranges = &r,
+				     .n_attrs = 1,
+				     .attrs = attrs};
+	assert_int_equal(hostidx_add_offers(idx, &o, 1), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	struct respool_error e;
+	struct respool_config c = {.name = "leaf"};
+	c.res[RES_CPU] = (struct respool_res){0, 1000, 1};
+	c.res[RES_MEMORY] = (struct respool_res){0, 1e9, 1};
+	c.res_set[RES_CPU] = c.res_set[RES_MEMORY] = true;
+	fake_now = 1;
+	pools = respool_tree_create();
+	assert_int_equal(respool_create(pools, &c, leaf, sizeof(leaf), &e), 0);
+	struct resmgr_config rc = {.pools = pools, .now = clock_fn};
+	rm = resmgr_create(&rc);
+	idx = hostidx_create(NULL);
+	struct placement_config pc = {.rm = rm,
+				      .idx = idx,
+				      .dequeue_timeout_ns = 1,
+				      .max_rounds = 2,
+				      .backoff_ns = 10,
+				      .now = clock_fn};
+	pl = placement_create(&pc);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	placement_destroy(pl);
+	resmgr_destroy(rm);
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.placing, 0); /* nothing left held */
+	hostidx_destroy(idx);
+	respool_tree_destroy(pools);
+	return 0;
+}
+
+/* Enqueues one gang of n tasks "<job>-<i>" of `cpus` each, with ports. */
+static void enqueue(const char *job, int n, double cpus, uint32_t ports,
+		    Peloton__Api__Task__Constraint *c, const char *label)
+{
+	struct resmgr_task_spec specs[16];
+	char ids[16][32];
+	void *payloads[16];
+	Mesos__V1__Label l = MESOS__V1__LABEL__INIT, *lp = &l;
+	Mesos__V1__Labels labels = MESOS__V1__LABELS__INIT;
+	if (label) {
+		l.key = "job";
+		l.value = (char *)label;
+		labels.n_labels = 1;
+		labels.labels = &lp;
+	}
+	for (int i = 0; i < n; i++) {
+		Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
+		Peloton__Api__Task__ResourceConfig r = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+		Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
+		snprintf(ids[i], sizeof(ids[i]), "%s-%d", job, i);
+		tid.value = ids[i];
+		r.cpulimit = cpus;
+		r.memlimitmb = cpus * 512;
+		t.id = &tid;
+		t.resource = &r;
+		t.numports = ports;
+		t.constraint = c;
+		t.labels = label ? &labels : NULL;
+		size_t len;
+		payloads[i] = proto_pack_alloc(&t.base, &len);
+		specs[i] = (struct resmgr_task_spec){.id = ids[i],
+						     .job_id = job,
+						     .res = {cpus, cpus * 512, 0, 0},
+						     .preemptible = true,
+						     .type = RM_TYPE_BATCH,
+						     .payload = payloads[i],
+						     .payload_len = len};
+	}
+	struct resmgr_gang_spec g = {specs, (size_t)n};
+	enum resmgr_fail f;
+	resmgr_enqueue_gangs(rm, leaf, &g, 1, &f);
+	assert_int_equal(f, RM_OK);
+	for (int i = 0; i < n; i++)
+		free(payloads[i]);
+	double cap[RES_N] = {1000, 1e9, 0, 0};
+	resmgr_entitle(rm, cap);
+}
+
+static void test_pack_and_ports(void **state)
+{
+	(void)state;
+	add_host("big", 16, 100);
+	add_host("small", 4, 100);
+	for (int i = 0; i < 3; i++) {
+		char job[16];
+		snprintf(job, sizeof(job), "j%d", i);
+		enqueue(job, 1, 1, 2, NULL, NULL);
+	}
+	assert_int_equal(placement_round(pl), 3);
+	struct resmgr_placement_out po[4];
+	size_t n = resmgr_get_placements(rm, 4, 0, po);
+	assert_int_equal(n, 1); /* grouped: one host took all three (pack: the smaller) */
+	assert_string_equal(po[0].hostname, "small");
+	assert_int_equal(po[0].n_tasks, 3);
+	assert_int_equal(po[0].n_ports, 6);
+	for (size_t i = 0; i < 6; i++)
+		for (size_t k = i + 1; k < 6; k++)
+			assert_true(po[0].ports[i] != po[0].ports[k]); /* never the same port */
+	assert_int_equal(po[0].n_offer_ids, 1);
+	resmgr_placement_free(&po[0]);
+	/* the host's offer is spent: the index no longer offers it */
+	assert_int_equal(hostidx_host_state(idx, "small"), HOSTIDX_READY);
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.hosts_with_offers, 1);
+}
+
+static void test_gang_all_or_nothing(void **state)
+{
+	(void)state;
+	struct placement_why w;
+	char text[256];
+	add_host("a", 4, 10);
+	add_host("b", 4, 10);
+	enqueue("gang", 3, 4, 0, NULL, NULL); /* needs 3 hosts of 4 cpus; 2 exist */
+	assert_int_equal(placement_round(pl), 0);
+	assert_int_equal(resmgr_task_state(rm, "gang-0"), TASK_PLACING); /* held for a retry */
+	assert_int_equal(placement_why(pl, "gang-2", &w), 0);
+	assert_int_equal(w.attempts, 1);
+	assert_false(w.handed_back);
+	placement_why_render(&w, text, sizeof(text));
+	assert_non_null(strstr(text, "hosts"));
+	/* both hosts are free again: nothing was half placed */
+	assert_int_equal(hostidx_host_state(idx, "a"), HOSTIDX_READY);
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.hosts_with_offers, 2);
+	fake_now += 1000; /* past the backoff */
+	assert_int_equal(placement_round(pl), 0);
+	assert_int_equal(placement_why(pl, "gang-0", &w), 0);
+	assert_int_equal(w.attempts, 2);
+	assert_true(w.handed_back); /* max_rounds = 2 */
+	assert_int_equal(resmgr_task_state(rm, "gang-0"), TASK_READY);
+	/* a third host arrives: the gang places whole */
+	add_host("c", 4, 10);
+	assert_int_equal(placement_round(pl), 3);
+	assert_int_equal(resmgr_task_state(rm, "gang-1"), TASK_PLACED);
+	assert_int_equal(placement_why(pl, "gang-1", &w), -1); /* placed: forgotten */
+}
+
+static void test_task_constraint_across_rounds(void **state)
+{
+	(void)state;
+	/* at most one task labelled job=web per host */
+	Peloton__Api__Peloton__Label lab = PELOTON__API__PELOTON__LABEL__INIT;
+	Peloton__Api__Task__LabelConstraint lc = PELOTON__API__TASK__LABEL_CONSTRAINT__INIT;
+	Peloton__Api__Task__Constraint c = PELOTON__API__TASK__CONSTRAINT__INIT;
+	lab.key = "job";
+	lab.value = "web";
+	lc.kind = PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__TASK;
+	lc.condition = PELOTON__API__TASK__LABEL_CONSTRAINT__CONDITION__CONDITION_LESS_THAN;
+	lc.requirement = 1;
+	lc.label = &lab;
+	c.type = PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT;
+	c.labelconstraint = &lc;
+	add_host("h1", 16, 10);
+	add_host("h2", 16, 10);
+	enqueue("web0", 1, 1, 0, &c, "web");
+	enqueue("web1", 1, 1, 0, &c, "web");
+	assert_int_equal(placement_round(pl), 2); /* same round: two hosts */
+	struct resmgr_placement_out po[4];
+	assert_int_equal(resmgr_get_placements(rm, 4, 0, po), 2);
+	assert_true(strcmp(po[0].hostname, po[1].hostname) != 0);
+	resmgr_placement_free(&po[0]);
+	resmgr_placement_free(&po[1]);
+	/* the launches re-offer what is left; a third web task has no host */
+	add_host("h1", 15, 10);
+	add_host("h2", 15, 10);
+	enqueue("web2", 1, 1, 0, &c, "web");
+	assert_int_equal(placement_round(pl), 0);
+	struct placement_why w;
+	assert_int_equal(placement_why(pl, "web2-0", &w), 0);
+	/* once web0 finishes, its host is free for the third */
+	assert_int_equal(resmgr_notify(rm, "web0-0", TEV_LAUNCHED), RM_OK);
+	assert_int_equal(resmgr_notify(rm, "web0-0", TEV_SUCCEEDED), RM_OK);
+	fake_now += 1000;
+	assert_int_equal(placement_round(pl), 1);
+}
+
+int main(void)
+{
+	rcu_register_thread();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pack_and_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gang_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_constraint_across_rounds, setup, teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rcu_unregister_thread();
+	return rc;
+}
