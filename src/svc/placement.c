@@ -135,17 +135,18 @@ static void ptask_init(struct ptask *t, const char *id, const void *payload, siz
 	memset(t, 0, sizeof(*t));
 	t->id = id;
 	t->lease = -1;
-	task_pb *task = payload ? (task_pb *)protobuf_c_message_unpack(
-					  &peloton__private__resmgr__task__descriptor, NULL, len, payload)
-				: NULL;
+	task_pb *task = payload
+	                    ? (task_pb *)protobuf_c_message_unpack(
+	                          &peloton__private__resmgr__task__descriptor, NULL, len, payload)
+	                    : NULL;
 	if (task == NULL) {
 		t->bad = true;
 		return;
 	}
 	Peloton__Private__Hostmgr__Hostsvc__HostFilter f =
-		PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
 	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc =
-		PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
 	rc.minimum = task->resource;
 	rc.numports = task->numports;
 	f.resourceconstraint = &rc;
@@ -164,7 +165,8 @@ static void ptask_init(struct ptask *t, const char *id, const void *payload, siz
 				break;
 			snprintf(txt, sz, "%s=%s", l->key, l->value ? l->value : "");
 			t->label_texts[t->n_labels] = txt;
-			t->labels[t->n_labels] = (struct hostmatch_label){hostmatch_label_hash(txt), txt};
+			t->labels[t->n_labels] =
+			    (struct hostmatch_label){hostmatch_label_hash(txt), txt};
 			t->n_labels++;
 		}
 	}
@@ -291,7 +293,7 @@ static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
 /* --- why pending -------------------------------------------------------------- */
 
 static void why_note(struct placement *pl, const char *id, const uint32_t *counts, uint64_t t,
-		     bool handed_back)
+                     bool handed_back)
 {
 	size_t b = hostmatch_label_hash(id) % WHY_BUCKETS;
 	struct why_entry *e;
@@ -349,14 +351,14 @@ int placement_why(struct placement *pl, const char *task_id, struct placement_wh
 void placement_why_render(const struct placement_why *w, char *buf, size_t len)
 {
 	static const char *const names[PLREASON_N] = {
-		[HOSTMATCH_INSUFFICIENT_RESOURCES] = "insufficient resources",
-		[HOSTMATCH_MISMATCH_CONSTRAINTS] = "constraint mismatch",
-		[HOSTMATCH_MISMATCH_GPU] = "GPU hosts reserved for GPU tasks",
-		[HOSTMATCH_MISMATCH_STATUS] = "held by another placement",
-		[HOSTMATCH_MISMATCH_MAX_HOST_LIMIT] = "not examined (enough hosts found)",
-		[HOSTMATCH_NO_OFFER] = "no offer",
-		[PLREASON_GANG_INCOMPLETE] = "gang incomplete",
-		[PLREASON_BAD_TASK] = "invalid task",
+	    [HOSTMATCH_INSUFFICIENT_RESOURCES] = "insufficient resources",
+	    [HOSTMATCH_MISMATCH_CONSTRAINTS] = "constraint mismatch",
+	    [HOSTMATCH_MISMATCH_GPU] = "GPU hosts reserved for GPU tasks",
+	    [HOSTMATCH_MISMATCH_STATUS] = "held by another placement",
+	    [HOSTMATCH_MISMATCH_MAX_HOST_LIMIT] = "not examined (enough hosts found)",
+	    [HOSTMATCH_NO_OFFER] = "no offer",
+	    [PLREASON_GANG_INCOMPLETE] = "gang incomplete",
+	    [PLREASON_BAD_TASK] = "invalid task",
 	};
 	uint32_t total = 0;
 	size_t n;
@@ -374,17 +376,17 @@ void placement_why_render(const struct placement_why *w, char *buf, size_t len)
 	}
 	if (n < len)
 		snprintf(buf + n, len - n, " (attempt %u%s)", w->attempts,
-			 w->handed_back ? ", handed back to the resource manager" : "");
+		         w->handed_back ? ", handed back to the resource manager" : "");
 }
 
 void placement_get_stats(struct placement *pl, struct placement_stats *out)
 {
 	*out = (struct placement_stats){
-		.rounds = atomic_load(&pl->rounds),
-		.placed = atomic_load(&pl->placed),
-		.retried = atomic_load(&pl->retried),
-		.handed_back = atomic_load(&pl->handed_back),
-		.acquired_hosts = atomic_load(&pl->acquired),
+	    .rounds = atomic_load(&pl->rounds),
+	    .placed = atomic_load(&pl->placed),
+	    .retried = atomic_load(&pl->retried),
+	    .handed_back = atomic_load(&pl->handed_back),
+	    .acquired_hosts = atomic_load(&pl->acquired),
 	};
 }
 
@@ -450,7 +452,8 @@ static void group_decide(struct placement *pl, struct group *g, const struct ht_
 	struct ht_ctx *ctx = calloc(want, sizeof(*ctx));
 	uint32_t *order = calloc(want, sizeof(*order));
 	int32_t *host_of = calloc(g->n, sizeof(*host_of));
-	uint32_t *ports = calloc(g->n * (rep->flt.f.num_ports ? rep->flt.f.num_ports : 1), sizeof(uint32_t));
+	uint32_t *ports =
+	    calloc(g->n * (rep->flt.f.num_ports ? rep->flt.f.num_ports : 1), sizeof(uint32_t));
 	if (!g->leases || !g->hosts || !ctx || !order || !host_of || !ports)
 		goto out;
 	struct hostidx_acquire_out out = {.leases = g->leases, .cap = want};
@@ -464,7 +467,8 @@ static void group_decide(struct placement *pl, struct group *g, const struct ht_
 	for (uint32_t i = 0; i < out.n; i++) {
 		const struct hostmatch_host *v = hostidx_lease_view(&g->leases[i]);
 		struct place_host *h = &g->hosts[i];
-		*h = (struct place_host){.free = v->free, .labels = v->labels, .n_labels = v->n_labels};
+		*h = (struct place_host){
+		    .free = v->free, .labels = v->labels, .n_labels = v->n_labels};
 		h->n_ranges = hostidx_lease_ranges(&g->leases[i], &h->ranges);
 		if (task_leaves) {
 			ctx[i] = (struct ht_ctx){pl, hostidx_lease_hostname(&g->leases[i])};
@@ -473,10 +477,10 @@ static void group_decide(struct placement *pl, struct group *g, const struct ht_
 		}
 	}
 	struct place_shape shape = {.res = rep->flt.f.min,
-				    .num_ports = rep->flt.f.num_ports,
-				    .constraint = rep->flt.f.constraint,
-				    .labels = rep->labels,
-				    .n_labels = rep->n_labels};
+	                            .num_ports = rep->flt.f.num_ports,
+	                            .constraint = rep->flt.f.constraint,
+	                            .labels = rep->labels,
+	                            .n_labels = rep->n_labels};
 	place_assign(&shape, g->n, g->hosts, out.n, pl->cfg.strategy, order, host_of, ports);
 	for (size_t i = 0; i < g->n; i++) {
 		struct ptask *t = g->members[i];
@@ -514,7 +518,7 @@ struct spent {
 
 /* SetPlacements for the tasks of (g, li) on `host`, spending `ids`. */
 static size_t set_one_host(struct placement *pl, struct group *g, uint32_t li, const char *host,
-			   const char *agent, const struct hostidx_offer_ids *ids)
+                           const char *agent, const struct hostidx_offer_ids *ids)
 {
 	const char *task_ids[MAX_GROUP];
 	uint32_t ports[MAX_GROUP];
@@ -530,14 +534,14 @@ static size_t set_one_host(struct placement *pl, struct group *g, uint32_t li, c
 			ports[np++] = t->ports[p];
 	}
 	struct resmgr_placement rp = {
-		.hostname = host,
-		.agent_id = agent ? agent : "",
-		.task_ids = task_ids,
-		.n_tasks = nt,
-		.ports = ports,
-		.n_ports = np,
-		.offer_ids = (const char *const *)ids->ids,
-		.n_offer_ids = ids->n,
+	    .hostname = host,
+	    .agent_id = agent ? agent : "",
+	    .task_ids = task_ids,
+	    .n_tasks = nt,
+	    .ports = ports,
+	    .n_ports = np,
+	    .offer_ids = (const char *const *)ids->ids,
+	    .n_offer_ids = ids->n,
 	};
 	if (resmgr_set_placements(pl->cfg.rm, &rp, 1, &f) != 1) {
 		/* killed while placing: the offers were spent for nothing and come
@@ -711,7 +715,7 @@ static size_t make_groups(struct unit *units, size_t n, struct group *groups, si
 
 /* Files an unplaced gang for a retry, or hands it back after max_rounds. */
 static void retry_or_return(struct placement *pl, struct unit *u, const struct group *groups,
-			    size_t ng)
+                            size_t ng)
 {
 	struct held_gang *h = u->h;
 	uint64_t t = now(pl);

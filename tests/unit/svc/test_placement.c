@@ -40,13 +40,13 @@ static void add_host(const char *name, double cpus, int ports)
 	struct hostidx_range r = {31000, (uint32_t)(31000 + ports - 1)};
 	snprintf(id, sizeof(id), "%s-offer-%d", name, seq++);
 	struct hostidx_offer_in o = {.offer_id = id,
-				     .hostname = name,
-				     .agent_id = name,
-				     .res = {cpus, cpus * 1024, 10000, 0},
-				     .n_ranges = ports ? 1 : 0,
-				     .ranges = &r,
-				     .n_attrs = 1,
-				     .attrs = attrs};
+	                             .hostname = name,
+	                             .agent_id = name,
+	                             .res = {cpus, cpus * 1024, 10000, 0},
+	                             .n_ranges = ports ? 1 : 0,
+	                             .ranges = &r,
+	                             .n_attrs = 1,
+	                             .attrs = attrs};
 	assert_int_equal(hostidx_add_offers(idx, &o, 1), 0);
 }
 
@@ -65,11 +65,11 @@ static int setup(void **state)
 	rm = resmgr_create(&rc);
 	idx = hostidx_create(NULL);
 	struct placement_config pc = {.rm = rm,
-				      .idx = idx,
-				      .dequeue_timeout_ns = 1,
-				      .max_rounds = 2,
-				      .backoff_ns = 10,
-				      .now = clock_fn};
+	                              .idx = idx,
+	                              .dequeue_timeout_ns = 1,
+	                              .max_rounds = 2,
+	                              .backoff_ns = 10,
+	                              .now = clock_fn};
 	pl = placement_create(&pc);
 	return 0;
 }
@@ -89,7 +89,7 @@ static int teardown(void **state)
 
 /* Enqueues one gang of n tasks "<job>-<i>" of `cpus` each, with ports. */
 static void enqueue(const char *job, int n, double cpus, uint32_t ports,
-		    Peloton__Api__Task__Constraint *c, const char *label)
+                    Peloton__Api__Task__Constraint *c, const char *label)
 {
 	struct resmgr_task_spec specs[16];
 	char ids[16][32];
@@ -118,12 +118,12 @@ static void enqueue(const char *job, int n, double cpus, uint32_t ports,
 		size_t len;
 		payloads[i] = proto_pack_alloc(&t.base, &len);
 		specs[i] = (struct resmgr_task_spec){.id = ids[i],
-						     .job_id = job,
-						     .res = {cpus, cpus * 512, 0, 0},
-						     .preemptible = true,
-						     .type = RM_TYPE_BATCH,
-						     .payload = payloads[i],
-						     .payload_len = len};
+		                                     .job_id = job,
+		                                     .res = {cpus, cpus * 512, 0, 0},
+		                                     .preemptible = true,
+		                                     .type = RM_TYPE_BATCH,
+		                                     .payload = payloads[i],
+		                                     .payload_len = len};
 	}
 	struct resmgr_gang_spec g = {specs, (size_t)n};
 	enum resmgr_fail f;
@@ -240,9 +240,9 @@ int main(void)
 {
 	rcu_register_thread();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pack_and_ports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gang_all_or_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_task_constraint_across_rounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pack_and_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gang_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_task_constraint_across_rounds, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();
