@@ -36,6 +36,7 @@
 
 #include <urcu.h>
 
+#include "bench_cluster.h"
 #include "bench_util.h"
 #include "hostidx.h"
 #include "hostsvc.h"
@@ -45,76 +46,20 @@
 #define N_FILTERS 16
 #define LEASE_CAP 128
 
-struct host_spec {
-	char name[32];
-	struct hostmatch_res free;
-	uint32_t ports;
-	struct hostmatch_label labels[4]; /* hostname, rack, zone, sku */
-	char texts[4][48];
-	char offer_id[40]; /* the host's current offer in the index */
-};
-
-static struct host_spec *specs;
+static struct bench_host *specs;
 static size_t n_specs;
 static struct hostmatch_filter filters[N_FILTERS];
 static struct hostmatch_node nodes[N_FILTERS];
 
-static uint64_t rng(uint64_t *s)
+static void gen_free(struct bench_host *h, uint64_t *s)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static double unit(uint64_t *s)
-{
-	return (double)(rng(s) >> 11) / 9007199254740992.0;
-}
-
-/* A host's free resources: ~80% allocated overall, fragmented. */
-static void gen_free(struct host_spec *h, uint64_t *s)
-{
-	static const double cpus[] = {16, 24, 32, 48, 64, 96};
-	double cap_cpu = cpus[rng(s) % 6];
-	double cap_mem = cap_cpu * 1024 * (4 + (double)(rng(s) % 5)); /* 4-8 GB per core */
-	if (cap_mem > 768 * 1024)
-		cap_mem = 768 * 1024;
-	double p = unit(s), frac;
-	if (p < 0.80)
-		frac = unit(s) * 0.06; /* nearly full */
-	else if (p < 0.94)
-		frac = 0.03 + unit(s) * 0.06;
-	else
-		frac = 0.16 + unit(s) * 0.5; /* the ~10% with room */
-	h->free.cpus = (double)(int)(cap_cpu * frac * 2) / 2;
-	h->free.mem_mb = (double)(int)(cap_mem * (frac + (unit(s) - 0.5) * 0.04));
-	if (h->free.mem_mb < 0)
-		h->free.mem_mb = 0;
-	h->free.disk_mb = 100000 * frac + 1000;
-	h->free.gpus = 0;
-	h->ports = (uint32_t)(frac * 200);
+	bench_host_gen(h, s, false);
 }
 
 static void gen_hosts(size_t n, uint64_t seed)
 {
-	uint64_t s = seed * 2654435761u + 1;
-	specs = calloc(n, sizeof(*specs));
+	specs = bench_cluster_gen(n, seed, false);
 	n_specs = n;
-	for (size_t i = 0; i < n; i++) {
-		struct host_spec *h = &specs[i];
-		snprintf(h->name, sizeof(h->name), "host-%06zu", i);
-		gen_free(h, &s);
-		if (i % 20 == 7)
-			h->free.gpus = 4; /* 5% with GPUs */
-		snprintf(h->texts[0], 48, "hostname=%s", h->name);
-		snprintf(h->texts[1], 48, "rack=rack-%llu", (unsigned long long)(rng(&s) % 40));
-		snprintf(h->texts[2], 48, "zone=zone-%llu", (unsigned long long)(rng(&s) % 3));
-		snprintf(h->texts[3], 48, "sku=sku-%llu", (unsigned long long)(rng(&s) % 4));
-		for (int k = 0; k < 4; k++)
-			h->labels[k] = (struct hostmatch_label){hostmatch_label_hash(h->texts[k]),
-			                                        h->texts[k]};
-	}
 }
 
 static void gen_filters(void)
@@ -145,7 +90,7 @@ static void gen_filters(void)
 
 struct base_host {
 	struct hostmatch_host view;
-	struct host_spec *spec;
+	struct bench_host *spec;
 	int placing;
 };
 
@@ -210,7 +155,7 @@ static void base_release(struct base_host **got, uint32_t n)
 static struct hostidx *idx;
 static uint64_t offer_seq;
 
-static void fast_offer(struct host_spec *h, uint64_t recv)
+static void fast_offer(struct bench_host *h, uint64_t recv)
 {
 	const char *attrs[3] = {h->texts[1], h->texts[2], h->texts[3]};
 	struct hostidx_range r = {31000, 31000 + (h->ports ? h->ports - 1 : 0)};
@@ -311,8 +256,8 @@ static void *churner(void *arg)
 	while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
 		uint64_t due = (bench_now_ns() - t0) * c->churn / 1000000000ull;
 		for (; done < due; done++) {
-			size_t i = rng(&rs) % n_specs;
-			struct host_spec *h = &specs[i];
+			size_t i = bench_rng(&rs) % n_specs;
+			struct bench_host *h = &specs[i];
 			gen_free(h, &rs);
 			h->free.gpus = i % 20 == 7 ? 4 : 0;
 			if (c->fast) {

@@ -67,13 +67,13 @@ static void offer_host(int h, double cpus, double mem, uint32_t lo, uint32_t hi)
 	struct hostidx_range r = {lo, hi};
 	static const char *const attrs[] = {"zone=a"};
 	struct hostidx_offer_in in = {.offer_id = o->id,
-				      .hostname = host,
-				      .agent_id = host,
-				      .res = {cpus, mem, 100000, 0},
-				      .n_ranges = hi >= lo ? 1 : 0,
-				      .ranges = &r,
-				      .n_attrs = 1,
-				      .attrs = attrs};
+	                              .hostname = host,
+	                              .agent_id = host,
+	                              .res = {cpus, mem, 100000, 0},
+	                              .n_ranges = hi >= lo ? 1 : 0,
+	                              .ranges = &r,
+	                              .n_attrs = 1,
+	                              .attrs = attrs};
 	PEL_ASSERT(hostidx_add_offers(idx, &in, 1) == 0);
 	pthread_mutex_unlock(&offers_mu);
 }
@@ -150,7 +150,8 @@ static void enqueue_job(int j)
 		int n = jobs[j].gang;
 		for (int i = 0; i < n; i++) {
 			Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
-			Peloton__Api__Task__ResourceConfig r = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+			Peloton__Api__Task__ResourceConfig r =
+			    PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
 			Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
 			snprintf(ids[i], sizeof(ids[i]), "j%d-%d", j, start + i);
 			tid.value = ids[i];
@@ -161,13 +162,13 @@ static void enqueue_job(int j)
 			t.numports = jobs[j].ports;
 			size_t len;
 			payloads[i] = proto_pack_alloc(&t.base, &len);
-			specs[i] = (struct resmgr_task_spec){.id = ids[i],
-							     .res = {jobs[j].cpus, jobs[j].cpus * 512, 0,
-								     0},
-							     .preemptible = true,
-							     .type = RM_TYPE_BATCH,
-							     .payload = payloads[i],
-							     .payload_len = len};
+			specs[i] = (struct resmgr_task_spec){
+			    .id = ids[i],
+			    .res = {jobs[j].cpus, jobs[j].cpus * 512, 0, 0},
+			    .preemptible = true,
+			    .type = RM_TYPE_BATCH,
+			    .payload = payloads[i],
+			    .payload_len = len};
 		}
 		struct resmgr_gang_spec g = {specs, (size_t)n};
 		enum resmgr_fail f;
@@ -197,17 +198,16 @@ int main(void)
 		offer_host(h, 8 + (h % 4) * 8, (8 + (h % 4) * 8) * 1024, 31000, 31099);
 	for (int j = 0; j < JOBS; j++) {
 		static const int gangs[] = {1, 1, 2, 4, 8};
-		jobs[j] = (struct job){.gang = gangs[j % 5],
-				       .cpus = 1 + (j % 4) * 2,
-				       .ports = j % 3 == 0 ? 2 : 0};
+		jobs[j] = (struct job){
+		    .gang = gangs[j % 5], .cpus = 1 + (j % 4) * 2, .ports = j % 3 == 0 ? 2 : 0};
 		jobs[j].tasks = (40 + (j * 37) % 160) / jobs[j].gang * jobs[j].gang;
 		total_tasks += jobs[j].tasks;
 		enqueue_job(j);
 	}
 	double cap[RES_N] = {1e9, 1e12, 0, 0};
 	resmgr_entitle(rm, cap);
-	struct placement_config pc = {.rm = rm, .idx = idx, .workers = 2,
-				      .dequeue_timeout_ns = 5000000};
+	struct placement_config pc = {
+	    .rm = rm, .idx = idx, .workers = 2, .dequeue_timeout_ns = 5000000};
 	struct placement *pl = placement_create(&pc);
 	pthread_create(&lt, NULL, launcher, NULL);
 	PEL_ASSERT(placement_start(pl) == 0);
@@ -222,9 +222,10 @@ int main(void)
 	placement_stop(pl);
 	struct placement_stats st;
 	placement_get_stats(pl, &st);
-	fprintf(stderr, "placed %d of %d tasks in %llu rounds (%llu hosts acquired, %llu retried)\n",
-		atomic_load(&n_placed), total_tasks, (unsigned long long)st.rounds,
-		(unsigned long long)st.acquired_hosts, (unsigned long long)st.retried);
+	fprintf(stderr,
+	        "placed %d of %d tasks in %llu rounds (%llu hosts acquired, %llu retried)\n",
+	        atomic_load(&n_placed), total_tasks, (unsigned long long)st.rounds,
+	        (unsigned long long)st.acquired_hosts, (unsigned long long)st.retried);
 	PEL_ASSERT(atomic_load(&n_placed) == total_tasks);
 	for (int j = 0; j < JOBS; j++)
 		for (int k = 0; k < jobs[j].tasks; k++)
