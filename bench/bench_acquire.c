@@ -125,7 +125,7 @@ static uint32_t base_acquire(const struct hostmatch_filter *f, uint32_t max, str
                              uint64_t *rs, uint32_t *examined)
 {
 	uint32_t n = 0;
-	size_t start = rng(rs) & (base.n_slots - 1);
+	size_t start = bench_rng(rs) & (base.n_slots - 1);
 
 	pthread_mutex_lock(&base.mu);
 	for (size_t i = 0; i < base.n_slots && n < max; i++) {
