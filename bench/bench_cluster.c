@@ -35,7 +35,8 @@ void bench_host_gen(struct bench_host *h, uint64_t *s, bool fresh)
 	else
 		frac = 0.16 + bench_unit(s) * 0.5; /* the ~10% with room */
 	h->free.cpus = (double)(int)(cap_cpu * frac * 2) / 2;
-	h->free.mem_mb = (double)(int)(cap_mem * (frac + (fresh ? 0 : (bench_unit(s) - 0.5) * 0.04)));
+	h->free.mem_mb =
+	    (double)(int)(cap_mem * (frac + (fresh ? 0 : (bench_unit(s) - 0.5) * 0.04)));
 	if (h->free.mem_mb < 0)
 		h->free.mem_mb = 0;
 	h->free.disk_mb = 100000 * frac + 1000;
@@ -55,12 +56,14 @@ struct bench_host *bench_cluster_gen(size_t n, uint64_t seed, bool fresh)
 		if (i % 20 == 7)
 			h->free.gpus = h->cap.gpus = 4; /* 5% with GPUs */
 		snprintf(h->texts[0], 48, "hostname=%s", h->name);
-		snprintf(h->texts[1], 48, "rack=rack-%llu", (unsigned long long)(bench_rng(&s) % 40));
-		snprintf(h->texts[2], 48, "zone=zone-%llu", (unsigned long long)(bench_rng(&s) % 3));
+		snprintf(h->texts[1], 48, "rack=rack-%llu",
+		         (unsigned long long)(bench_rng(&s) % 40));
+		snprintf(h->texts[2], 48, "zone=zone-%llu",
+		         (unsigned long long)(bench_rng(&s) % 3));
 		snprintf(h->texts[3], 48, "sku=sku-%llu", (unsigned long long)(bench_rng(&s) % 4));
 		for (int k = 0; k < 4; k++)
 			h->labels[k] = (struct hostmatch_label){hostmatch_label_hash(h->texts[k]),
-								h->texts[k]};
+			                                        h->texts[k]};
 	}
 	return hosts;
 }

@@ -16,9 +16,9 @@
 
 struct bench_host {
 	char name[32];
-	struct hostmatch_res cap;  /* physical size */
-	struct hostmatch_res free; /* what it offers */
-	uint32_t ports;            /* ports offered: 31000 .. 31000 + ports - 1 */
+	struct hostmatch_res cap;         /* physical size */
+	struct hostmatch_res free;        /* what it offers */
+	uint32_t ports;                   /* ports offered: 31000 .. 31000 + ports - 1 */
 	struct hostmatch_label labels[4]; /* hostname, rack, zone, sku */
 	char texts[4][48];
 	char offer_id[40]; /* the benchmark's current offer for it */

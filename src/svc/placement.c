@@ -439,32 +439,16 @@ static bool group_add(struct group *g, struct ptask *t, struct unit *u)
 	return true;
 }
 
-/* Acquires hosts for the group and decides; members get lease indexes and ports. */
-static void group_decide(struct placement *pl, struct group *g, const struct ht_ctx *ctxs_unused)
+static bool spread_first(const struct placement *pl)
 {
-	const char *why;
-	struct ptask *rep = g->rep;
-	uint32_t want = g->n < MAX_GROUP ? (uint32_t)g->n : MAX_GROUP;
-	(void)ctxs_unused;
+	return pl->cfg.strategy == PLACE_SPREAD;
+}
 
-	g->leases = calloc(want, sizeof(*g->leases));
-	g->hosts = calloc(want, sizeof(*g->hosts));
-	struct ht_ctx *ctx = calloc(want, sizeof(*ctx));
-	uint32_t *order = calloc(want, sizeof(*order));
-	int32_t *host_of = calloc(g->n, sizeof(*host_of));
-	uint32_t *ports =
-	    calloc(g->n * (rep->flt.f.num_ports ? rep->flt.f.num_ports : 1), sizeof(uint32_t));
-	if (!g->leases || !g->hosts || !ctx || !order || !host_of || !ports)
-		goto out;
-	struct hostidx_acquire_out out = {.leases = g->leases, .cap = want};
-	enum hostidx_order ord = pl->cfg.strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
-	if (hostidx_acquire(pl->cfg.idx, &rep->flt.f, want, ord, now(pl), &out, &why) != 0)
-		goto out;
-	g->n_leases = out.n;
-	memcpy(g->counts, out.counts, sizeof(g->counts));
-	atomic_fetch_add(&pl->acquired, out.n);
-	bool task_leaves = has_task_leaves(rep->flt.f.constraint);
-	for (uint32_t i = 0; i < out.n; i++) {
+/* Fills place_host records for leases [from, to) of g. */
+static void hosts_from_leases(struct placement *pl, struct group *g, uint32_t from, uint32_t to,
+                              struct ht_ctx *ctx, bool task_leaves)
+{
+	for (uint32_t i = from; i < to; i++) {
 		const struct hostmatch_host *v = hostidx_lease_view(&g->leases[i]);
 		struct place_host *h = &g->hosts[i];
 		*h = (struct place_host){
@@ -476,27 +460,85 @@ static void group_decide(struct placement *pl, struct group *g, const struct ht_
 			h->task_count_arg = &ctx[i];
 		}
 	}
+}
+
+/*
+ * Acquires hosts for the group and decides; members get lease indexes and
+ * ports. Hosts are acquired in passes sized by what the previous pass
+ * learned: one host first, then as many as the remaining tasks need at the
+ * observed tasks-per-host, so a group of small tasks does not claim (and
+ * then release) a host per task.
+ */
+static void group_decide(struct placement *pl, struct group *g)
+{
+	const char *why;
+	struct ptask *rep = g->rep;
+	uint32_t cap = g->n < MAX_GROUP ? (uint32_t)g->n : MAX_GROUP;
+	uint32_t np = rep->flt.f.num_ports;
+	enum hostidx_order ord = pl->cfg.strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
+	bool task_leaves = has_task_leaves(rep->flt.f.constraint);
 	struct place_shape shape = {.res = rep->flt.f.min,
-	                            .num_ports = rep->flt.f.num_ports,
+	                            .num_ports = np,
 	                            .constraint = rep->flt.f.constraint,
 	                            .labels = rep->labels,
 	                            .n_labels = rep->n_labels};
-	place_assign(&shape, g->n, g->hosts, out.n, pl->cfg.strategy, order, host_of, ports);
-	for (size_t i = 0; i < g->n; i++) {
-		struct ptask *t = g->members[i];
-		t->lease = host_of[i];
-		if (t->lease >= 0 && shape.num_ports > 0) {
-			t->ports = malloc(shape.num_ports * sizeof(uint32_t));
-			if (t->ports == NULL)
-				t->lease = -1;
-			else
-				memcpy(t->ports, ports + i * shape.num_ports,
-				       shape.num_ports * sizeof(uint32_t));
+
+	g->leases = calloc(cap, sizeof(*g->leases));
+	g->hosts = calloc(cap, sizeof(*g->hosts));
+	struct ht_ctx *ctx = calloc(cap, sizeof(*ctx));
+	uint32_t *order = calloc(cap, sizeof(*order));
+	struct ptask **left = calloc(g->n, sizeof(*left));
+	int32_t *host_of = calloc(g->n, sizeof(*host_of));
+	uint32_t *ports = calloc(g->n * (np ? np : 1), sizeof(uint32_t));
+	if (!g->leases || !g->hosts || !ctx || !order || !left || !host_of || !ports)
+		goto out;
+	size_t n_left = g->n;
+	memcpy(left, g->members, g->n * sizeof(*left));
+	double per_host = 0; /* tasks per host seen so far */
+	for (int pass = 0; pass < 6 && n_left > 0 && g->n_leases < cap; pass++) {
+		uint32_t want = per_host > 0 ? (uint32_t)((double)n_left / per_host) + 1 : 1;
+		if (pass > 0 && spread_first(pl))
+			want = (uint32_t)n_left; /* spread: a host per task where possible */
+		if (want > cap - g->n_leases)
+			want = cap - g->n_leases;
+		struct hostidx_acquire_out out = {.leases = g->leases + g->n_leases, .cap = want};
+		if (hostidx_acquire(pl->cfg.idx, &rep->flt.f, want, ord, now(pl), &out, &why) !=
+		        0 ||
+		    out.n == 0) {
+			if (pass == 0 || out.n == 0)
+				memcpy(g->counts, out.counts, sizeof(g->counts));
+			break;
 		}
+		memcpy(g->counts, out.counts, sizeof(g->counts));
+		atomic_fetch_add(&pl->acquired, out.n);
+		uint32_t from = g->n_leases;
+		g->n_leases += out.n;
+		hosts_from_leases(pl, g, from, g->n_leases, ctx, task_leaves);
+		size_t got = place_assign(&shape, n_left, g->hosts + from, out.n, pl->cfg.strategy,
+		                          order, host_of, ports);
+		/* record the placed ones, keep the rest for the next pass */
+		size_t kept = 0;
+		for (size_t i = 0; i < n_left; i++) {
+			struct ptask *t = left[i];
+			if (host_of[i] < 0) {
+				left[kept++] = t;
+				continue;
+			}
+			t->lease = (int32_t)from + host_of[i];
+			if (np > 0 && (t->ports = malloc(np * sizeof(uint32_t))) != NULL)
+				memcpy(t->ports, ports + i * np, np * sizeof(uint32_t));
+			else if (np > 0)
+				t->lease = -1;
+		}
+		n_left = kept;
+		per_host = got > 0 ? (double)got / out.n : 0;
+		if (got == 0)
+			break; /* the best hosts left take nothing: the rest will not either */
 	}
 out:
 	free(ctx);
 	free(order);
+	free(left);
 	free(host_of);
 	free(ports);
 }
@@ -763,7 +805,7 @@ size_t placement_round(struct placement *pl)
 	atomic_fetch_add(&pl->rounds, 1);
 	size_t ng = make_groups(units, n, groups, 256);
 	for (size_t i = 0; i < ng; i++)
-		group_decide(pl, &groups[i], NULL);
+		group_decide(pl, &groups[i]);
 	/* a gang is placed only if every task of it got a host */
 	for (size_t i = 0; i < ng; i++)
 		for (size_t m = 0; m < groups[i].n; m++)
