@@ -22,9 +22,7 @@
  *   baseline: modelled on upstream's engine: one task per acquire, the
  *             host map behind one global mutex scanned from a random start
  *             (as in bench_acquire), no grouping; same resource manager.
- * Cases: hosts {10000, 50000} x gang {1, 8} x workers {1, 2}; the baseline
- * places a tenth of the tasks (it is too slow for a million), the rate is
- * per task either way.
+ * Cases: hosts {10000, 50000} x gang {1, 8} x workers {1, 2}.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -104,17 +102,17 @@ static void build_pools(void)
 static void offer(struct bench_host *h, uint32_t port_lo)
 {
 	snprintf(h->offer_id, sizeof(h->offer_id), "%s-%llu", h->name,
-		 (unsigned long long)offer_seq++);
+	         (unsigned long long)offer_seq++);
 	const char *attrs[3] = {h->texts[1], h->texts[2], h->texts[3]};
 	struct hostidx_range r = {port_lo, port_lo + (h->ports ? h->ports - 1 : 0)};
 	struct hostidx_offer_in o = {.offer_id = h->offer_id,
-				     .hostname = h->name,
-				     .agent_id = h->name,
-				     .res = h->free,
-				     .n_ranges = h->ports ? 1 : 0,
-				     .ranges = &r,
-				     .n_attrs = 3,
-				     .attrs = attrs};
+	                             .hostname = h->name,
+	                             .agent_id = h->name,
+	                             .res = h->free,
+	                             .n_ranges = h->ports ? 1 : 0,
+	                             .ranges = &r,
+	                             .n_attrs = 3,
+	                             .attrs = attrs};
 	if (hostidx_add_offers(idx, &o, 1) != 0) {
 		fprintf(stderr, "bench_place: add_offers failed\n");
 		exit(1);
@@ -160,32 +158,50 @@ static void *payload_of(size_t i, const char *id, size_t *len)
 	return proto_pack_alloc(&t.base, len);
 }
 
-/* Enqueues tasks [from, to) in gangs of `gang` and admits them. */
+/* Payloads and ids built before the clock starts (the feeder must be cheap). */
+static void **pre_payloads;
+static size_t *pre_lens;
+static char (*pre_ids)[24];
+
+static void prebuild(size_t tasks)
+{
+	pre_payloads = calloc(tasks, sizeof(void *));
+	pre_lens = calloc(tasks, sizeof(size_t));
+	pre_ids = calloc(tasks, sizeof(*pre_ids));
+	for (size_t i = 0; i < tasks; i++) {
+		snprintf(pre_ids[i], sizeof(pre_ids[i]), "t%zu", i);
+		pre_payloads[i] = payload_of(i, pre_ids[i], &pre_lens[i]);
+	}
+}
+
+static void prebuild_free(size_t tasks)
+{
+	for (size_t i = 0; i < tasks; i++)
+		free(pre_payloads[i]);
+	free(pre_payloads);
+	free(pre_lens);
+	free(pre_ids);
+}
+
+/* Enqueues tasks [from, to) in gangs of `gang` (prebuilt payloads). */
 static void enqueue_range(size_t from, size_t to, size_t gang)
 {
 	for (size_t g0 = from; g0 < to; g0 += gang) {
 		struct resmgr_task_spec specs[8];
-		char ids[8][24];
-		void *payloads[8];
 		size_t n = gang < to - g0 ? gang : to - g0;
 		for (size_t k = 0; k < n; k++) {
 			size_t i = g0 + k;
-			size_t len;
-			snprintf(ids[k], sizeof(ids[k]), "t%zu", i);
-			payloads[k] = payload_of(i, ids[k], &len);
 			specs[k] = (struct resmgr_task_spec){
-				.id = ids[k],
-				.res = {shape_cpu[task_shape(i)], shape_mem[task_shape(i)], 0, 0},
-				.preemptible = true,
-				.type = RM_TYPE_BATCH,
-				.num_ports = shape_ports[task_shape(i)],
-				.payload = payloads[k],
-				.payload_len = len};
+			    .id = pre_ids[i],
+			    .res = {shape_cpu[task_shape(i)], shape_mem[task_shape(i)], 0, 0},
+			    .preemptible = true,
+			    .type = RM_TYPE_BATCH,
+			    .num_ports = shape_ports[task_shape(i)],
+			    .payload = pre_payloads[i],
+			    .payload_len = pre_lens[i]};
 		}
 		struct resmgr_gang_spec gs = {specs, n};
 		resmgr_enqueue_gangs(rm, leaf_ids[(g0 / gang) % LEAVES], &gs, 1, NULL);
-		for (size_t k = 0; k < n; k++)
-			free(payloads[k]);
 	}
 }
 
@@ -273,8 +289,9 @@ static void base_free(void)
 /* One task, one acquire: scan the map under the global mutex. */
 static bool base_place_one(const char *id, const void *payload, size_t len, uint64_t *rs)
 {
-	Peloton__Private__Resmgr__Task *t = (Peloton__Private__Resmgr__Task *)protobuf_c_message_unpack(
-		&peloton__private__resmgr__task__descriptor, NULL, len, payload);
+	Peloton__Private__Resmgr__Task *t =
+	    (Peloton__Private__Resmgr__Task *)protobuf_c_message_unpack(
+	        &peloton__private__resmgr__task__descriptor, NULL, len, payload);
 	if (t == NULL)
 		return false;
 	double cpus = t->resource->cpulimit, mem = t->resource->memlimitmb;
@@ -299,11 +316,11 @@ static bool base_place_one(const char *id, const void *payload, size_t len, uint
 		return false;
 	const char *ids[1] = {id};
 	struct resmgr_placement p = {.hostname = got->h->name,
-				     .agent_id = got->h->name,
-				     .task_ids = ids,
-				     .n_tasks = 1,
-				     .ports = ports,
-				     .n_ports = np};
+	                             .agent_id = got->h->name,
+	                             .task_ids = ids,
+	                             .n_tasks = 1,
+	                             .ports = ports,
+	                             .n_ports = np};
 	resmgr_set_placements(rm, &p, 1, NULL);
 	on_placed(NULL, id);
 	return true;
@@ -320,8 +337,8 @@ static void *base_worker(void *arg)
 		size_t n = resmgr_dequeue_gangs(rm, RM_TYPE_UNKNOWN, 10, 1000000, g);
 		for (size_t i = 0; i < n; i++) {
 			for (size_t k = 0; k < g[i].n_tasks; k++)
-				base_place_one(g[i].task_ids[k], g[i].payloads[k], g[i].payload_lens[k],
-					       &rs);
+				base_place_one(g[i].task_ids[k], g[i].payloads[k],
+				               g[i].payload_lens[k], &rs);
 			resmgr_gang_free(&g[i]);
 		}
 	}
@@ -351,7 +368,8 @@ static struct bench_result latency(size_t n, uint64_t elapsed, size_t placed)
 	bench_samples_init(&s, n ? n : 1);
 	for (size_t i = 0; i < n; i++)
 		if (placed_ns[i] && ready_ns[i])
-			bench_samples_add(&s, placed_ns[i] > ready_ns[i] ? placed_ns[i] - ready_ns[i] : 0);
+			bench_samples_add(
+			    &s, placed_ns[i] > ready_ns[i] ? placed_ns[i] - ready_ns[i] : 0);
 	s.ops = placed;
 	s.elapsed_ns = elapsed;
 	struct bench_result r = bench_summarise(&s);
@@ -360,7 +378,7 @@ static struct bench_result latency(size_t n, uint64_t elapsed, size_t placed)
 }
 
 static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gang, unsigned workers,
-			     uint64_t seed)
+                             uint64_t seed)
 {
 	struct result res = {0};
 	pthread_t lt, bt[4];
@@ -371,6 +389,7 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 	ready_ns = calloc(tasks, sizeof(uint64_t));
 	placed_ns = calloc(tasks, sizeof(uint64_t));
 	atomic_store(&n_placed, 0);
+	prebuild(tasks);
 	enqueue_range(0, tasks, gang);
 	resmgr_admit(rm);
 	uint64_t t0 = bench_now_ns();
@@ -379,11 +398,11 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 	double c0 = cpu_seconds();
 	if (fast) {
 		struct placement_config pc = {.rm = rm,
-					      .idx = idx,
-					      .workers = workers,
-					      .batch = 64,
-					      .dequeue_timeout_ns = 1000000,
-					      .on_placed = on_placed};
+		                              .idx = idx,
+		                              .workers = workers,
+		                              .batch = 64,
+		                              .dequeue_timeout_ns = 1000000,
+		                              .on_placed = on_placed};
 		pl = placement_create(&pc);
 		atomic_store(&stop_launcher, 0);
 		pthread_create(&lt, NULL, launcher, NULL);
@@ -404,7 +423,8 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 	if (fast) {
 		struct placement_stats st;
 		placement_get_stats(pl, &st);
-		res.hosts_per_task = res.placed ? (double)st.acquired_hosts / (double)res.placed : 0;
+		res.hosts_per_task =
+		    res.placed ? (double)st.acquired_hosts / (double)res.placed : 0;
 		placement_stop(pl);
 		atomic_store(&stop_launcher, 1);
 		pthread_join(lt, NULL);
@@ -419,13 +439,14 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 	res.r = latency(tasks, elapsed, res.placed);
 	free(ready_ns);
 	free(placed_ns);
+	prebuild_free(tasks);
 	teardown();
 	return res;
 }
 
 /* Steady mode: feed single-task gangs at `rate` tasks/s for `secs`. */
 static struct result run_steady(size_t hosts_n, double rate, double secs, unsigned workers,
-				uint64_t seed)
+                                uint64_t seed)
 {
 	struct result res = {0};
 	pthread_t lt;
@@ -436,12 +457,13 @@ static struct result run_steady(size_t hosts_n, double rate, double secs, unsign
 	ready_ns = calloc(tasks, sizeof(uint64_t));
 	placed_ns = calloc(tasks, sizeof(uint64_t));
 	atomic_store(&n_placed, 0);
+	prebuild(tasks);
 	struct placement_config pc = {.rm = rm,
-				      .idx = idx,
-				      .workers = workers,
-				      .batch = 64,
-				      .dequeue_timeout_ns = 100000000,
-				      .on_placed = on_placed};
+	                              .idx = idx,
+	                              .workers = workers,
+	                              .batch = 64,
+	                              .dequeue_timeout_ns = 100000000,
+	                              .on_placed = on_placed};
 	struct placement *pl = placement_create(&pc);
 	atomic_store(&stop_launcher, 0);
 	pthread_create(&lt, NULL, launcher, NULL);
@@ -476,38 +498,40 @@ static struct result run_steady(size_t hosts_n, double rate, double secs, unsign
 	res.r = latency(tasks, elapsed, res.placed);
 	free(ready_ns);
 	free(placed_ns);
+	prebuild_free(tasks);
 	teardown();
 	return res;
 }
 
 static int cmp_result(const void *a, const void *b)
 {
-	double x = ((const struct result *)a)->r.ops_per_s, y = ((const struct result *)b)->r.ops_per_s;
+	double x = ((const struct result *)a)->r.ops_per_s,
+	       y = ((const struct result *)b)->r.ops_per_s;
 	return x < y ? -1 : x > y;
 }
 
 static void print(const char *cname, const char *impl, size_t hosts_n, size_t gang, unsigned w,
-		  const char *mode, const struct result *r, double ratio)
+                  const char *mode, const struct result *r, double ratio)
 {
 	char extra[320];
 	snprintf(extra, sizeof(extra),
-		 "\"hosts\":%zu,\"gang\":%zu,\"workers\":%u,\"mode\":\"%s\",\"tasks_placed\":%zu,"
-		 "\"hosts_acquired_per_task\":%.3f,\"cpu_s_per_1k\":%.4f",
-		 hosts_n, gang, w, mode, r->placed, r->hosts_per_task, r->cpu_s_per_1k);
+	         "\"hosts\":%zu,\"gang\":%zu,\"workers\":%u,\"mode\":\"%s\",\"tasks_placed\":%zu,"
+	         "\"hosts_acquired_per_task\":%.3f,\"cpu_s_per_1k\":%.4f",
+	         hosts_n, gang, w, mode, r->placed, r->hosts_per_task, r->cpu_s_per_1k);
 	bench_print("bench_place", cname, impl, extra, &r->r, ratio);
 }
 
 int main(int argc, char **argv)
 {
 	static const char help[] =
-		"One op: one task placed (READY -> PLACED) through the resource manager, the\n"
-		"placement engine and the host index; a thread plays Mesos (spends offers,\n"
-		"re-offers the remainder). max mode: everything READY at t0, run to the last\n"
-		"task; p50/p99 READY->PLACED (queueing dominated). steady mode: single-task\n"
-		"gangs fed at half the max rate; p50/p99 READY->PLACED under that load.\n"
-		"fast = src/svc/placement; baseline = one task per acquire over a host map\n"
-		"behind one mutex (upstream's shape), on a tenth of the tasks.\n"
-		"Cases: hosts {10000,50000} x gang {1,8} x workers {1,2} (+ steady).";
+	    "One op: one task placed (READY -> PLACED) through the resource manager, the\n"
+	    "placement engine and the host index; a thread plays Mesos (spends offers,\n"
+	    "re-offers the remainder). max mode: everything READY at t0, run to the last\n"
+	    "task; p50/p99 READY->PLACED (queueing dominated). steady mode: single-task\n"
+	    "gangs fed at half the max rate; p50/p99 READY->PLACED under that load.\n"
+	    "fast = src/svc/placement; baseline = one task per acquire over a host map\n"
+	    "behind one mutex (upstream's shape), same tasks.\n"
+	    "Cases: hosts {10000,50000} x gang {1,8} x workers {1,2} (+ steady).";
 	static const size_t host_counts[] = {10000, 50000};
 	static const size_t gangs[] = {1, 8};
 	struct bench_opts o;
@@ -521,30 +545,36 @@ int main(int argc, char **argv)
 		for (int gi = 0; gi < 2; gi++)
 			for (unsigned w = 1; w <= 2; w++) {
 				char cname[96];
-				snprintf(cname, sizeof(cname), "hosts=%zu,gang=%zu,workers=%u,mode=max",
-					 hn, gangs[gi], w);
+				snprintf(cname, sizeof(cname),
+				         "hosts=%zu,gang=%zu,workers=%u,mode=max", hn, gangs[gi],
+				         w);
 				if (!bench_selected(&o, cname))
 					continue;
 				struct result f[3], b[3];
 				for (unsigned r = 0; r < reps; r++) {
 					if (!o.impl || o.impl[0] == 'b')
-						b[r] = run_max(false, hn, tasks / 10, gangs[gi], w, o.seed);
+						b[r] =
+						    run_max(false, hn, tasks, gangs[gi], w, o.seed);
 					if (!o.impl || o.impl[0] == 'f')
-						f[r] = run_max(true, hn, tasks, gangs[gi], w, o.seed);
+						f[r] =
+						    run_max(true, hn, tasks, gangs[gi], w, o.seed);
 				}
 				qsort(f, reps, sizeof(f[0]), cmp_result);
 				qsort(b, reps, sizeof(b[0]), cmp_result);
 				if (!o.impl || o.impl[0] == 'b')
-					print(cname, "baseline", hn, gangs[gi], w, "max", &b[reps / 2], -1);
+					print(cname, "baseline", hn, gangs[gi], w, "max",
+					      &b[reps / 2], -1);
 				if (!o.impl || o.impl[0] == 'f')
 					print(cname, "fast", hn, gangs[gi], w, "max", &f[reps / 2],
-					      o.impl ? -1 : f[reps / 2].r.ops_per_s / b[reps / 2].r.ops_per_s);
+					      o.impl ? -1
+					             : f[reps / 2].r.ops_per_s /
+					                   b[reps / 2].r.ops_per_s);
 				if (gangs[gi] == 1 && (!o.impl || o.impl[0] == 'f')) {
 					snprintf(cname, sizeof(cname),
-						 "hosts=%zu,gang=1,workers=%u,mode=steady", hn, w);
+					         "hosts=%zu,gang=1,workers=%u,mode=steady", hn, w);
 					double rate = f[reps / 2].r.ops_per_s / 2;
 					struct result s =
-						run_steady(hn, rate, o.quick ? 0.5 : 3, w, o.seed);
+					    run_steady(hn, rate, o.quick ? 0.5 : 3, w, o.seed);
 					char mode[64];
 					snprintf(mode, sizeof(mode), "steady@%.0f/s", rate);
 					print(cname, "fast", hn, 1, w, mode, &s, -1);

@@ -498,8 +498,9 @@ struct hostidx *hostidx_create(const struct hostidx_config *cfg)
 			for (int c = 0; c < N_COLS; c++)
 				rlist_init(&idx->buckets[g][r][c].head);
 	idx->by_name =
-	    cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	idx->offers = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	    cds_lfht_new(1u << 14, 1u << 14, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	idx->offers =
+	    cds_lfht_new(1u << 14, 1u << 14, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (idx->by_name == NULL || idx->offers == NULL) {
 		hostidx_destroy(idx);
 		errno = ENOMEM;

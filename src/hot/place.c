@@ -62,8 +62,11 @@ static void take_ports(struct place_host *h, uint32_t num, uint32_t *out)
 	}
 }
 
-static void assign_one(const struct place_shape *s, struct place_host *h, uint32_t *ports)
+static void assign_one(const struct place_shape *s, struct place_host *h, uint32_t *ports,
+                       size_t slot)
 {
+	if (ports != NULL)
+		ports += slot * s->num_ports;
 	h->free.cpus -= s->res.cpus;
 	h->free.mem_mb -= s->res.mem_mb;
 	h->free.disk_mb -= s->res.disk_mb;
@@ -116,7 +119,7 @@ size_t place_assign(const struct place_shape *s, size_t n, struct place_host *ho
 		for (size_t k = 0; k < n_hosts && placed < n; k++) {
 			struct place_host *h = &hosts[order[k]];
 			while (placed < n && place_fits(s, h)) {
-				assign_one(s, h, ports + placed * s->num_ports);
+				assign_one(s, h, ports, placed);
 				host_of[placed++] = (int32_t)order[k];
 			}
 		}
@@ -129,7 +132,7 @@ size_t place_assign(const struct place_shape *s, size_t n, struct place_host *ho
 			struct place_host *h = &hosts[order[k]];
 			if (!place_fits(s, h))
 				continue;
-			assign_one(s, h, ports + placed * s->num_ports);
+			assign_one(s, h, ports, placed);
 			host_of[placed++] = (int32_t)order[k];
 			progress = true;
 		}

@@ -174,7 +174,10 @@ struct resmgr *resmgr_create(const struct resmgr_config *cfg)
 	pthread_mutex_init(&rm->lk, NULL);
 	pthread_mutex_init(&rm->drv_mu, NULL);
 	pthread_cond_init(&rm->drv_cv, NULL);
-	rm->tasks = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	/* start big: auto-resize runs in call_rcu threads and lags a burst of
+	 * enqueues, leaving long chains meanwhile */
+	rm->tasks =
+	    cds_lfht_new(1u << 16, 1u << 16, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	bool ok = rm->tasks != NULL;
 	for (int t = 0; t < RM_N_TYPES && ok; t++)
 		ok = (rm->ready[t] = gangq_create(rm->cfg.queue_capacity)) != NULL;
