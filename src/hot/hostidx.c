@@ -886,6 +886,63 @@ int hostidx_acquire(struct hostidx *idx, const struct hostmatch_filter *f, uint3
 	return 0;
 }
 
+int hostidx_peek(struct hostidx *idx, const struct hostmatch_filter *f,
+                 uint32_t counts[HOSTMATCH_N_RESULTS], hostidx_peek_f fn, void *arg,
+                 const char **why)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct hostidx_peek_host *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	*why = NULL;
+	if (idx == NULL || f == NULL || fn == NULL) {
+		*why = "missing argument";
+		errno = EINVAL;
+		return -1;
+	}
+	if (!hostmatch_filter_valid(f, why)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(counts, 0, HOSTMATCH_N_RESULTS * sizeof(counts[0]));
+	rcu_read_lock();
+	cds_lfht_for_each(idx->by_name, &it, node)
+	{
+		struct hostidx_host *h = caa_container_of(node, struct hostidx_host, by_name);
+		uint64_t st = atomic_load_explicit(&h->status, memory_order_acquire);
+		if (ST_STATE(st) == HOSTIDX_REMOVED)
+			continue;
+		struct hostidx_snap *s = snap_deref(h);
+		enum hostmatch_result r = s == NULL ? HOSTMATCH_NO_OFFER
+		                          : ST_STATE(st) != HOSTIDX_READY
+		                              ? HOSTMATCH_MISMATCH_STATUS
+		                              : hostmatch_check(f, &s->view);
+		counts[r]++;
+		if (r != HOSTMATCH_MATCH)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			struct hostidx_peek_host *nv = realloc(v, nc * sizeof(*v));
+			if (nv == NULL) {
+				rc = -1;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = (struct hostidx_peek_host){h->hostname, &s->view, s->ranges, s->n_ranges};
+	}
+	if (rc == 0)
+		fn(arg, v, n);
+	rcu_read_unlock();
+	free(v);
+	if (rc != 0)
+		errno = ENOMEM;
+	return rc;
+}
+
 bool hostidx_release(struct hostidx *idx, struct hostidx_lease *lease)
 {
 	bool ok = false;

@@ -215,6 +215,26 @@ uint32_t hostidx_lease_ranges(const struct hostidx_lease *lease,
                               const struct hostidx_range **ranges);
 uint32_t hostidx_lease_n_offers(const struct hostidx_lease *lease);
 
+/*
+ * Read-only view of every live host for a dry run (placement explain):
+ * nothing is claimed. Each READY host with offers is checked against `f`;
+ * counts[] gets a HostFilterResult per live host (PLACING hosts count as
+ * MISMATCH_STATUS, hosts without offers as NO_OFFER) and `fn` is called
+ * once with the matching hosts. The records point into RCU snapshots and
+ * are valid only during the call. Returns 0, or -1 with errno (EINVAL and
+ * *why for an invalid filter, ENOMEM).
+ */
+struct hostidx_peek_host {
+	const char *hostname;
+	const struct hostmatch_host *view;
+	const struct hostidx_range *ranges;
+	uint32_t n_ranges;
+};
+typedef void (*hostidx_peek_f)(void *arg, const struct hostidx_peek_host *hosts, size_t n);
+int hostidx_peek(struct hostidx *idx, const struct hostmatch_filter *f,
+                 uint32_t counts[HOSTMATCH_N_RESULTS], hostidx_peek_f fn, void *arg,
+                 const char **why);
+
 /* Cluster totals (ClusterCapacity). */
 struct hostidx_capacity {
 	struct hostmatch_res offered;  /* free in current offers */

@@ -1,4 +1,6 @@
 /* The placement decision; see place.h. */
+#define _GNU_SOURCE /* qsort_r */
+#include <stdlib.h>
 #include <string.h>
 
 #include "place.h"
@@ -90,9 +92,32 @@ static int cmp_free(const struct place_host *hosts, uint32_t a, uint32_t b)
 	return (a > b) - (a < b);
 }
 
-/* Insertion sort of host indexes by free resources; n is a round's hosts. */
+struct order_ctx {
+	const struct place_host *hosts;
+	bool asc;
+};
+
+static int cmp_order(const void *a, const void *b, void *arg)
+{
+	const struct order_ctx *c = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int r = cmp_free(c->hosts, x, y);
+	return c->asc ? r : -r;
+}
+
+/*
+ * Host indexes by free resources: insertion sort for a round's few hosts,
+ * qsort for the many of an explain over the whole cluster.
+ */
 static void order_hosts(const struct place_host *hosts, size_t n, uint32_t *order, bool asc)
 {
+	if (n > 64) {
+		struct order_ctx c = {hosts, asc};
+		for (size_t i = 0; i < n; i++)
+			order[i] = (uint32_t)i;
+		qsort_r(order, n, sizeof(*order), cmp_order, &c);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v = (uint32_t)i;
 		size_t j = i;

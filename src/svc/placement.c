@@ -28,6 +28,7 @@ struct ptask {
 	struct hostmatch_label *labels; /* the task's own labels ("key=value") */
 	char **label_texts;
 	uint32_t n_labels;
+	enum place_strategy strategy; /* the engine's, or the task's STRATEGY_LABEL */
 	bool bad;
 	/* result */
 	int32_t lease; /* index into the round's leases, -1 if not placed */
@@ -128,13 +129,46 @@ static void ptask_fini(struct ptask *t)
 	free(t->ports);
 }
 
+/* Copies the task's labels as "key=value" texts; notes a strategy override. */
+static void ptask_labels(struct ptask *t, const Mesos__V1__Labels *labels)
+{
+	if (labels == NULL || labels->n_labels == 0)
+		return;
+	uint32_t n = (uint32_t)labels->n_labels;
+	t->labels = calloc(n, sizeof(*t->labels));
+	t->label_texts = calloc(n, sizeof(char *));
+	for (uint32_t i = 0; t->labels && t->label_texts && i < n; i++) {
+		const Mesos__V1__Label *l = labels->labels[i];
+		const char *v = l->value ? l->value : "";
+		if (strcmp(l->key, PLACEMENT_STRATEGY_LABEL) == 0) {
+			if (strcmp(v, "spread") == 0)
+				t->strategy = PLACE_SPREAD;
+			else if (strcmp(v, "pack") == 0)
+				t->strategy = PLACE_PACK;
+			else
+				log_warn("placement", "task %s: unknown %s \"%s\" (pack or spread)",
+				         t->id, PLACEMENT_STRATEGY_LABEL, v);
+		}
+		size_t sz = strlen(l->key) + strlen(v) + 2;
+		char *txt = malloc(sz);
+		if (txt == NULL)
+			break;
+		snprintf(txt, sz, "%s=%s", l->key, v);
+		t->label_texts[t->n_labels] = txt;
+		t->labels[t->n_labels] = (struct hostmatch_label){hostmatch_label_hash(txt), txt};
+		t->n_labels++;
+	}
+}
+
 /* Builds the task's filter and labels from its resmgr.Task payload. */
-static void ptask_init(struct ptask *t, const char *id, const void *payload, size_t len)
+static void ptask_init(struct ptask *t, const char *id, const void *payload, size_t len,
+                       enum place_strategy strategy)
 {
 	char err[128];
 	memset(t, 0, sizeof(*t));
 	t->id = id;
 	t->lease = -1;
+	t->strategy = strategy;
 	task_pb *task = payload
 	                    ? (task_pb *)protobuf_c_message_unpack(
 	                          &peloton__private__resmgr__task__descriptor, NULL, len, payload)
@@ -153,30 +187,21 @@ static void ptask_init(struct ptask *t, const char *id, const void *payload, siz
 	f.schedulingconstraint = task->constraint;
 	t->key = proto_pack_alloc(&f.base, &t->key_len);
 	t->bad = t->key == NULL || hostsvc_filter_from_pb(&f, &t->flt, err, sizeof(err)) != 0;
-	if (task->labels && task->labels->n_labels > 0) {
-		uint32_t n = (uint32_t)task->labels->n_labels;
-		t->labels = calloc(n, sizeof(*t->labels));
-		t->label_texts = calloc(n, sizeof(char *));
-		for (uint32_t i = 0; t->labels && t->label_texts && i < n; i++) {
-			const Mesos__V1__Label *l = task->labels->labels[i];
-			size_t sz = strlen(l->key) + (l->value ? strlen(l->value) : 0) + 2;
-			char *txt = malloc(sz);
-			if (txt == NULL)
-				break;
-			snprintf(txt, sz, "%s=%s", l->key, l->value ? l->value : "");
-			t->label_texts[t->n_labels] = txt;
-			t->labels[t->n_labels] =
-			    (struct hostmatch_label){hostmatch_label_hash(txt), txt};
-			t->n_labels++;
-		}
-	}
+	ptask_labels(t, task->labels);
 	protobuf_c_message_free_unpacked(&task->base, NULL);
 }
 
 static bool same_shape(const struct ptask *a, const struct ptask *b)
 {
-	return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0 &&
-	       a->n_labels == b->n_labels;
+	if (a->key_len != b->key_len || memcmp(a->key, b->key, a->key_len) != 0 ||
+	    a->n_labels != b->n_labels || a->strategy != b->strategy)
+		return false;
+	/* TASK-kind constraints count a shape's labels: they must agree */
+	for (uint32_t i = 0; i < a->n_labels; i++)
+		if (a->labels[i].hash != b->labels[i].hash ||
+		    strcmp(a->labels[i].text, b->labels[i].text) != 0)
+			return false;
+	return true;
 }
 
 static bool has_task_leaves(const struct hostmatch_node *n)
@@ -390,6 +415,116 @@ void placement_get_stats(struct placement *pl, struct placement_stats *out)
 	};
 }
 
+/* --- explain (dry run) -------------------------------------------------------- */
+
+struct explain_ctx {
+	struct placement *pl;
+	const struct place_shape *shape;
+	struct placement_explain *out;
+	int err;
+};
+
+/* Runs the decision over every matching host, inside the index's read section. */
+static void explain_hosts(void *arg, const struct hostidx_peek_host *ph, size_t n)
+{
+	struct explain_ctx *c = arg;
+	struct placement_explain *e = c->out;
+	uint32_t np = c->shape->num_ports;
+	bool task_leaves = has_task_leaves(c->shape->constraint);
+	struct place_host *hosts = calloc(n ? n : 1, sizeof(*hosts));
+	struct ht_ctx *ctx = calloc(n ? n : 1, sizeof(*ctx));
+	uint32_t *order = calloc(n ? n : 1, sizeof(*order));
+	int32_t *host_of = calloc(e->requested, sizeof(*host_of));
+	uint32_t *ports = calloc((size_t)e->requested * (np ? np : 1), sizeof(uint32_t));
+	e->slots = calloc(e->requested, sizeof(*e->slots));
+	if (!hosts || !ctx || !order || !host_of || !ports || !e->slots) {
+		c->err = ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		hosts[i] = (struct place_host){.free = ph[i].view->free,
+		                               .ranges = ph[i].ranges,
+		                               .n_ranges = ph[i].n_ranges,
+		                               .labels = ph[i].view->labels,
+		                               .n_labels = ph[i].view->n_labels};
+		if (task_leaves) {
+			ctx[i] = (struct ht_ctx){c->pl, ph[i].hostname};
+			hosts[i].task_count = ht_count;
+			hosts[i].task_count_arg = &ctx[i];
+		}
+	}
+	size_t got =
+	    place_assign(c->shape, e->requested, hosts, n, e->strategy, order, host_of, ports);
+	for (size_t i = 0; i < e->requested && got > 0; i++) {
+		if (host_of[i] < 0)
+			continue;
+		struct placement_slot *sl = &e->slots[e->placed];
+		sl->hostname = strdup(ph[host_of[i]].hostname);
+		sl->ports = np ? malloc(np * sizeof(uint32_t)) : NULL;
+		if (sl->hostname == NULL || (np && sl->ports == NULL)) {
+			free(sl->hostname);
+			free(sl->ports);
+			c->err = ENOMEM;
+			break;
+		}
+		if (np)
+			memcpy(sl->ports, ports + i * np, np * sizeof(uint32_t));
+		e->placed++;
+	}
+out:
+	free(hosts);
+	free(ctx);
+	free(order);
+	free(host_of);
+	free(ports);
+}
+
+int placement_explain(struct placement *pl, const void *task, size_t len, uint32_t count,
+                      struct placement_explain *out, char *err, size_t errlen)
+{
+	struct ptask t;
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if (count == 0 || count > 1000000) {
+		snprintf(err, errlen, "count must be 1..1000000, not %u", count);
+		return -1;
+	}
+	ptask_init(&t, "explain", task, len, pl->cfg.strategy);
+	if (t.bad) {
+		ptask_fini(&t);
+		snprintf(err, errlen, "the task does not decode to a valid resmgr.Task filter");
+		return -1;
+	}
+	struct place_shape shape = {.res = t.flt.f.min,
+	                            .num_ports = t.flt.f.num_ports,
+	                            .constraint = t.flt.f.constraint,
+	                            .labels = t.labels,
+	                            .n_labels = t.n_labels};
+	out->requested = count;
+	out->num_ports = shape.num_ports;
+	out->strategy = t.strategy;
+	struct explain_ctx c = {pl, &shape, out, 0};
+	int rc = hostidx_peek(pl->cfg.idx, &t.flt.f, out->counts, explain_hosts, &c, &why);
+	ptask_fini(&t);
+	if (rc != 0 || c.err != 0) {
+		snprintf(err, errlen, "%s", rc != 0 && why ? why : strerror(c.err ? c.err : errno));
+		placement_explain_fini(out);
+		return -1;
+	}
+	return 0;
+}
+
+void placement_explain_fini(struct placement_explain *e)
+{
+	for (uint32_t i = 0; e->slots && i < e->placed; i++) {
+		free(e->slots[i].hostname);
+		free(e->slots[i].ports);
+	}
+	free(e->slots);
+	memset(e, 0, sizeof(*e));
+}
+
 /* --- a round ------------------------------------------------------------------ */
 
 /* A gang in this round. */
@@ -439,11 +574,6 @@ static bool group_add(struct group *g, struct ptask *t, struct unit *u)
 	return true;
 }
 
-static bool spread_first(const struct placement *pl)
-{
-	return pl->cfg.strategy == PLACE_SPREAD;
-}
-
 /* Fills place_host records for leases [from, to) of g. */
 static void hosts_from_leases(struct placement *pl, struct group *g, uint32_t from, uint32_t to,
                               struct ht_ctx *ctx, bool task_leaves)
@@ -475,7 +605,7 @@ static void group_decide(struct placement *pl, struct group *g)
 	struct ptask *rep = g->rep;
 	uint32_t cap = g->n < MAX_GROUP ? (uint32_t)g->n : MAX_GROUP;
 	uint32_t np = rep->flt.f.num_ports;
-	enum hostidx_order ord = pl->cfg.strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
+	enum hostidx_order ord = rep->strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
 	bool task_leaves = has_task_leaves(rep->flt.f.constraint);
 	struct place_shape shape = {.res = rep->flt.f.min,
 	                            .num_ports = np,
@@ -497,7 +627,7 @@ static void group_decide(struct placement *pl, struct group *g)
 	double per_host = 0; /* tasks per host seen so far */
 	for (int pass = 0; pass < 6 && n_left > 0 && g->n_leases < cap; pass++) {
 		uint32_t want = per_host > 0 ? (uint32_t)((double)n_left / per_host) + 1 : 1;
-		if (pass > 0 && spread_first(pl))
+		if (rep->strategy == PLACE_SPREAD)
 			want = (uint32_t)n_left; /* spread: a host per task where possible */
 		if (want > cap - g->n_leases)
 			want = cap - g->n_leases;
@@ -514,7 +644,7 @@ static void group_decide(struct placement *pl, struct group *g)
 		uint32_t from = g->n_leases;
 		g->n_leases += out.n;
 		hosts_from_leases(pl, g, from, g->n_leases, ctx, task_leaves);
-		size_t got = place_assign(&shape, n_left, g->hosts + from, out.n, pl->cfg.strategy,
+		size_t got = place_assign(&shape, n_left, g->hosts + from, out.n, rep->strategy,
 		                          order, host_of, ports);
 		/* record the placed ones, keep the rest for the next pass */
 		size_t kept = 0;
@@ -669,7 +799,7 @@ static void group_fini(struct group *g)
 }
 
 /* Decodes a freshly dequeued gang into a held record. */
-static struct held_gang *hold(struct resmgr_gang_out *g)
+static struct held_gang *hold(const struct placement *pl, struct resmgr_gang_out *g)
 {
 	struct held_gang *h = calloc(1, sizeof(*h));
 	if (h == NULL)
@@ -681,7 +811,8 @@ static struct held_gang *hold(struct resmgr_gang_out *g)
 		return NULL;
 	}
 	for (size_t i = 0; i < g->n_tasks; i++)
-		ptask_init(&h->tasks[i], g->task_ids[i], g->payloads[i], g->payload_lens[i]);
+		ptask_init(&h->tasks[i], g->task_ids[i], g->payloads[i], g->payload_lens[i],
+		           pl->cfg.strategy);
 	return h;
 }
 
@@ -709,7 +840,7 @@ static size_t collect(struct placement *pl, struct unit *units, size_t max)
 		uint64_t timeout = n > 0 ? 0 : waiting ? 1000000 : pl->cfg.dequeue_timeout_ns;
 		size_t got = resmgr_dequeue_gangs(pl->cfg.rm, RM_TYPE_UNKNOWN, want, timeout, gs);
 		for (size_t i = 0; i < got; i++) {
-			struct held_gang *h = hold(&gs[i]);
+			struct held_gang *h = hold(pl, &gs[i]);
 			if (h == NULL) { /* ENOMEM: the PLACING timeout brings it back */
 				resmgr_gang_free(&gs[i]);
 				continue;

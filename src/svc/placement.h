@@ -83,6 +83,39 @@ int placement_why(struct placement *pl, const char *task_id, struct placement_wh
 /* Renders *w as "0/50000 hosts: 41000 insufficient resources, ..." into buf. */
 void placement_why_render(const struct placement_why *w, char *buf, size_t len);
 
+/*
+ * Per-job strategy: a task whose labels carry
+ * `peloton.placement.strategy` = `pack` or `spread` is placed with that
+ * strategy instead of the engine's (the job manager copies JobConfig.labels
+ * onto every task it enqueues, so setting it on the job is enough).
+ */
+#define PLACEMENT_STRATEGY_LABEL "peloton.placement.strategy"
+
+/*
+ * Dry run: where `count` tasks of one shape (a packed resmgr.Task: resource,
+ * numPorts, constraint, labels) would go now and why not, read-only over
+ * the index (nothing is claimed, no offer is spent). Hosts held by a
+ * running placement count as "held by another placement". The decision is
+ * the engine's (strategy, ports, TASK-kind constraints against tasks this
+ * engine placed); it sees the whole cluster at once, where the engine sees
+ * the hosts one acquire returns, so the two can pick different hosts of
+ * equal fitness.
+ */
+struct placement_slot {
+	char *hostname;
+	uint32_t *ports; /* num_ports of them */
+};
+struct placement_explain {
+	uint32_t requested, placed, num_ports;
+	enum place_strategy strategy;
+	uint32_t counts[PLREASON_N];  /* per live host (see placement_why_render) */
+	struct placement_slot *slots; /* placed of them */
+};
+/* 0 and *out (free with _fini), or -1 with a message in err (bad task, ENOMEM). */
+int placement_explain(struct placement *pl, const void *task, size_t len, uint32_t count,
+                      struct placement_explain *out, char *err, size_t errlen);
+void placement_explain_fini(struct placement_explain *e);
+
 struct placement_stats {
 	uint64_t rounds, placed, retried, handed_back, acquired_hosts;
 };

@@ -232,10 +232,16 @@ resmgrsvc_setpl_resp *resmgrsvc_set_placements(struct resmgr *rm, const resmgrsv
 	for (size_t i = 0; r && i < r->n_placements; i++) {
 		const placement_pb *p = r->placements[i];
 		const char **ids = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(char *));
-		if (ids == NULL)
+		const char **offers = calloc(p->n_offerids ? p->n_offerids : 1, sizeof(char *));
+		if (ids == NULL || offers == NULL) {
+			free(ids);
+			free(offers);
 			goto nomem;
+		}
 		for (size_t k = 0; k < p->n_tasks; k++)
 			ids[k] = p->tasks[k] ? p->tasks[k]->value : "";
+		for (size_t k = 0; k < p->n_offerids; k++)
+			offers[k] = p->offerids[k] ? p->offerids[k]->value : "";
 		struct resmgr_placement in = {
 		    .hostname = p->hostname,
 		    .agent_id = p->agentid ? p->agentid->value : "",
@@ -243,10 +249,13 @@ resmgrsvc_setpl_resp *resmgrsvc_set_placements(struct resmgr *rm, const resmgrsv
 		    .n_tasks = p->n_tasks,
 		    .ports = p->ports,
 		    .n_ports = p->n_ports,
+		    .offer_ids = offers,
+		    .n_offer_ids = p->n_offerids,
 		};
 		enum resmgr_fail f;
 		resmgr_set_placements(rm, &in, 1, &f);
 		free(ids);
+		free(offers);
 		if (f == RM_OK)
 			continue;
 		if (failure == NULL &&
@@ -291,8 +300,9 @@ static placement_pb *placement_pb_of(const struct resmgr_placement_out *o)
 	p->agentid = PB_NEW(Mesos__V1__AgentID, mesos__v1__agent_id__descriptor);
 	p->tasks = calloc(o->n_tasks ? o->n_tasks : 1, sizeof(*p->tasks));
 	p->ports = calloc(o->n_ports ? o->n_ports : 1, sizeof(*p->ports));
+	p->offerids = calloc(o->n_offer_ids ? o->n_offer_ids : 1, sizeof(*p->offerids));
 	if (p->hostname == NULL || p->agentid == NULL || p->tasks == NULL || p->ports == NULL ||
-	    (p->agentid->value = strdup(o->agent_id)) == NULL) {
+	    p->offerids == NULL || (p->agentid->value = strdup(o->agent_id)) == NULL) {
 		PB_FREE(p);
 		return NULL;
 	}
@@ -302,6 +312,16 @@ static placement_pb *placement_pb_of(const struct resmgr_placement_out *o)
 			return NULL;
 		}
 		p->n_tasks++;
+	}
+	for (size_t i = 0; i < o->n_offer_ids; i++) {
+		Mesos__V1__OfferID *id =
+		    PB_NEW(Mesos__V1__OfferID, mesos__v1__offer_id__descriptor);
+		if (id == NULL || (id->value = strdup(o->offer_ids[i])) == NULL) {
+			PB_FREE(id);
+			PB_FREE(p);
+			return NULL;
+		}
+		p->offerids[p->n_offerids++] = id;
 	}
 	memcpy(p->ports, o->ports, o->n_ports * sizeof(*p->ports));
 	p->n_ports = o->n_ports;

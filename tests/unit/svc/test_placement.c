@@ -87,6 +87,8 @@ static int teardown(void **state)
 	return 0;
 }
 
+static const char *label_key = "job"; /* the key enqueue's label goes under */
+
 /* Enqueues one gang of n tasks "<job>-<i>" of `cpus` each, with ports. */
 static void enqueue(const char *job, int n, double cpus, uint32_t ports,
                     Peloton__Api__Task__Constraint *c, const char *label)
@@ -97,7 +99,7 @@ static void enqueue(const char *job, int n, double cpus, uint32_t ports,
 	Mesos__V1__Label l = MESOS__V1__LABEL__INIT, *lp = &l;
 	Mesos__V1__Labels labels = MESOS__V1__LABELS__INIT;
 	if (label) {
-		l.key = "job";
+		l.key = (char *)label_key;
 		l.value = (char *)label;
 		labels.n_labels = 1;
 		labels.labels = &lp;
@@ -236,6 +238,90 @@ static void test_task_constraint_across_rounds(void **state)
 	assert_int_equal(placement_round(pl), 1);
 }
 
+static void test_strategy_override(void **state)
+{
+	(void)state;
+	add_host("s1", 8, 10);
+	add_host("s2", 8, 10);
+	add_host("s3", 8, 10);
+	label_key = PLACEMENT_STRATEGY_LABEL;
+	for (int i = 0; i < 3; i++) {
+		char job[16];
+		snprintf(job, sizeof(job), "sp%d", i);
+		enqueue(job, 1, 1, 0, NULL, "spread");
+	}
+	label_key = "job";
+	assert_int_equal(placement_round(pl), 3);
+	struct resmgr_placement_out po[4];
+	size_t n = resmgr_get_placements(rm, 4, 0, po);
+	assert_int_equal(n, 3); /* the engine packs; these tasks asked to spread */
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(po[i].n_tasks, 1);
+		for (size_t k = i + 1; k < n; k++)
+			assert_true(strcmp(po[i].hostname, po[k].hostname) != 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		resmgr_placement_free(&po[i]);
+}
+
+/* A packed resmgr.Task of `cpus` and `ports` (explain's input). */
+static void *task_bytes(double cpus, uint32_t ports, size_t *len)
+{
+	Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
+	Peloton__Api__Task__ResourceConfig r = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+	r.cpulimit = cpus;
+	r.memlimitmb = cpus * 512;
+	t.resource = &r;
+	t.numports = ports;
+	return proto_pack_alloc(&t.base, len);
+}
+
+static void test_explain_is_read_only(void **state)
+{
+	(void)state;
+	struct placement_explain e;
+	char err[128], text[256];
+	size_t len;
+	add_host("big", 16, 100);
+	add_host("small", 4, 100);
+	add_host("tiny", 1, 0);
+	void *t = task_bytes(1, 2, &len);
+	assert_int_equal(placement_explain(pl, t, len, 5, &e, err, sizeof(err)), 0);
+	free(t);
+	assert_int_equal(e.requested, 5);
+	assert_int_equal(e.placed, 5);
+	assert_int_equal(e.counts[HOSTMATCH_MATCH], 2); /* tiny has no ports */
+	assert_int_equal(e.counts[HOSTMATCH_INSUFFICIENT_RESOURCES], 1);
+	/* pack: the fullest host that fits first, then the next */
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(e.slots[i].hostname, "small");
+	assert_string_equal(e.slots[4].hostname, "big");
+	for (int i = 0; i < 4; i++)
+		for (int k = i + 1; k < 4; k++)
+			for (int p = 0; p < 2; p++)
+				for (int q = 0; q < 2; q++)
+					assert_true(e.slots[i].ports[p] != e.slots[k].ports[q]);
+	placement_explain_fini(&e);
+	/* nothing was claimed or spent */
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.placing, 0);
+	assert_int_equal(cap.hosts_with_offers, 3);
+	/* too big for any host: why, per host */
+	t = task_bytes(32, 0, &len);
+	assert_int_equal(placement_explain(pl, t, len, 2, &e, err, sizeof(err)), 0);
+	free(t);
+	assert_int_equal(e.placed, 0);
+	struct placement_why w = {0};
+	memcpy(w.counts, e.counts, sizeof(w.counts));
+	placement_why_render(&w, text, sizeof(text));
+	assert_non_null(strstr(text, "0/3 hosts: 3 insufficient resources"));
+	placement_explain_fini(&e);
+	/* bad input: an error, not a crash */
+	assert_int_equal(placement_explain(pl, "\xff\xff", 2, 1, &e, err, sizeof(err)), -1);
+	assert_int_equal(placement_explain(pl, NULL, 0, 0, &e, err, sizeof(err)), -1);
+}
+
 int main(void)
 {
 	rcu_register_thread();
@@ -243,6 +329,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pack_and_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gang_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_task_constraint_across_rounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_strategy_override, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_explain_is_read_only, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();

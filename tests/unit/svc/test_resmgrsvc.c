@@ -145,6 +145,10 @@ static void test_enqueue_errors_and_roundtrip(void **state)
 	ids[1].value = "ghost";
 	pl[0].n_ports = 2;
 	pl[0].ports = ports;
+	Mesos__V1__OfferID offer = MESOS__V1__OFFER_ID__INIT, *offerp = &offer;
+	offer.value = "offer-42";
+	pl[0].n_offerids = 1;
+	pl[0].offerids = &offerp;
 	resmgrsvc_setpl_req sp = PELOTON__PRIVATE__RESMGR__SET_PLACEMENTS_REQUEST__INIT;
 	sp.n_placements = 2;
 	sp.placements = plp;
@@ -172,6 +176,8 @@ static void test_enqueue_errors_and_roundtrip(void **state)
 	assert_string_equal(g->placements[0]->agentid->value, "agent-7");
 	assert_int_equal(g->placements[0]->n_ports, 2);
 	assert_int_equal(g->placements[0]->ports[1], 31001);
+	assert_int_equal(g->placements[0]->n_offerids, 1); /* the launch spends these */
+	assert_string_equal(g->placements[0]->offerids[0]->value, "offer-42");
 	FREE(g);
 }
 
