@@ -351,6 +351,7 @@ static void *base_worker(void *arg)
 struct result {
 	struct bench_result r;
 	double hosts_per_task, cpu_s_per_1k;
+	uint64_t retried, rounds; /* placement engine stats (fast only) */
 	size_t placed;
 };
 
@@ -425,6 +426,8 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 		placement_get_stats(pl, &st);
 		res.hosts_per_task =
 		    res.placed ? (double)st.acquired_hosts / (double)res.placed : 0;
+		res.retried = st.retried;
+		res.rounds = st.rounds;
 		placement_stop(pl);
 		atomic_store(&stop_launcher, 1);
 		pthread_join(lt, NULL);
@@ -469,6 +472,7 @@ static struct result run_steady(size_t hosts_n, double rate, double secs, unsign
 	pthread_create(&lt, NULL, launcher, NULL);
 	placement_start(pl);
 	uint64_t t0 = bench_now_ns();
+	double c0 = cpu_seconds();
 	size_t fed = 0;
 	while (fed < tasks) {
 		uint64_t due = (uint64_t)((double)(bench_now_ns() - t0) / 1e9 * rate);
@@ -491,6 +495,12 @@ static struct result run_steady(size_t hosts_n, double rate, double secs, unsign
 	}
 	uint64_t elapsed = bench_now_ns() - t0;
 	res.placed = atomic_load(&n_placed);
+	res.cpu_s_per_1k = res.placed ? (cpu_seconds() - c0) / (double)res.placed * 1000 : 0;
+	struct placement_stats st;
+	placement_get_stats(pl, &st);
+	res.hosts_per_task = res.placed ? (double)st.acquired_hosts / (double)res.placed : 0;
+	res.retried = st.retried;
+	res.rounds = st.rounds;
 	placement_stop(pl);
 	atomic_store(&stop_launcher, 1);
 	pthread_join(lt, NULL);
@@ -513,11 +523,13 @@ static int cmp_result(const void *a, const void *b)
 static void print(const char *cname, const char *impl, size_t hosts_n, size_t gang, unsigned w,
                   const char *mode, const struct result *r, double ratio)
 {
-	char extra[320];
+	char extra[400];
 	snprintf(extra, sizeof(extra),
 	         "\"hosts\":%zu,\"gang\":%zu,\"workers\":%u,\"mode\":\"%s\",\"tasks_placed\":%zu,"
-	         "\"hosts_acquired_per_task\":%.3f,\"cpu_s_per_1k\":%.4f",
-	         hosts_n, gang, w, mode, r->placed, r->hosts_per_task, r->cpu_s_per_1k);
+	         "\"hosts_acquired_per_task\":%.3f,\"cpu_s_per_1k\":%.4f,\"rounds\":%llu,"
+	         "\"retried\":%llu",
+	         hosts_n, gang, w, mode, r->placed, r->hosts_per_task, r->cpu_s_per_1k,
+	         (unsigned long long)r->rounds, (unsigned long long)r->retried);
 	bench_print("bench_place", cname, impl, extra, &r->r, ratio);
 }
 

@@ -859,7 +859,6 @@ static size_t make_groups(struct unit *units, size_t n, struct group *groups, si
 	for (size_t u = 0; u < n; u++) {
 		struct held_gang *h = units[u].h;
 		units[u].placed = true; /* until a task says otherwise */
-		size_t first_group_of_unit = ng;
 		for (size_t k = 0; k < h->g.n_tasks; k++) {
 			struct ptask *t = &h->tasks[k];
 			t->lease = -1;
@@ -867,12 +866,15 @@ static size_t make_groups(struct unit *units, size_t n, struct group *groups, si
 				units[u].placed = false;
 				continue;
 			}
-			/* a single-task gang may share any group; a gang only its own */
-			size_t from = h->g.n_tasks == 1 ? 0 : first_group_of_unit;
+			/*
+			 * Gangs share groups too: members are decided in order, so a
+			 * gang's tasks are assigned together; a gang left incomplete
+			 * is unplaced as a whole after the decision, and hosts only
+			 * it used are released untouched (round_commit).
+			 */
 			struct group *g = NULL;
-			for (size_t i = from; i < ng && g == NULL; i++)
-				if (same_shape(groups[i].rep, t) &&
-				    (h->g.n_tasks > 1 || groups[i].units[0]->h->g.n_tasks == 1))
+			for (size_t i = 0; i < ng && g == NULL; i++)
+				if (same_shape(groups[i].rep, t))
 					g = &groups[i];
 			if (g == NULL && ng < max_groups) {
 				g = &groups[ng++];

@@ -450,8 +450,10 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	return RM_OK;
 }
 
+/* Enqueues one gang; adds its demand and tasks to *demand and *n_tasks. */
 static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
-                                    const struct resmgr_gang_spec *gs, const char *pool_id)
+                                    const struct resmgr_gang_spec *gs, double demand[RES_N],
+                                    int64_t *n_tasks)
 {
 	struct rm_gang *g;
 	enum resmgr_fail f = RM_OK;
@@ -478,7 +480,7 @@ static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
 	g->n_tasks = gs->n_tasks;
 	g->type = gs->tasks[0].type;
 	g->priority = gs->tasks[0].priority;
-	double demand[RES_N] = {0};
+	double d[RES_N] = {0};
 	for (size_t i = 0; i < gs->n_tasks; i++) {
 		if ((f = task_prepare(rm, &gs->tasks[i], &g->tasks[i])) != RM_OK)
 			break; /* ENOMEM only: validated above */
@@ -489,7 +491,7 @@ static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
 		atomic_store(&t->since_ns, now(rm));
 		taskstate_cas(&t->state, TEV_ENQUEUE, NULL);
 		for (int k = 0; k < RES_N; k++)
-			demand[k] += t->res[k];
+			d[k] += t->res[k];
 	}
 	if (f != RM_OK || !pending_push(pool, g)) {
 		for (size_t i = 0; i < gs->n_tasks && g->tasks[i]; i++) {
@@ -499,8 +501,9 @@ static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
 		return RM_NO_MEMORY;
 	}
 	g->refs++; /* the pending queue's */
-	respool_add_demand(rm->cfg.pools, pool_id, demand);
-	respool_set_active_tasks(rm->cfg.pools, pool_id, (int64_t)gs->n_tasks);
+	for (int k = 0; k < RES_N; k++)
+		demand[k] += d[k];
+	*n_tasks += (int64_t)gs->n_tasks;
 	return RM_OK;
 }
 
@@ -510,6 +513,8 @@ size_t resmgr_enqueue_gangs(struct resmgr *rm, const char *pool_id,
 	size_t ok = 0;
 	char path[8];
 	enum resmgr_fail pool_fail = RM_OK;
+	double demand[RES_N] = {0};
+	int64_t n_tasks = 0;
 
 	if (pool_id == NULL || respool_path(rm->cfg.pools, pool_id, path, sizeof(path)) != 0)
 		pool_fail = RM_POOL_NOT_FOUND;
@@ -522,10 +527,14 @@ size_t resmgr_enqueue_gangs(struct resmgr *rm, const char *pool_id,
 		pool_fail = RM_NO_MEMORY;
 	for (size_t i = 0; i < n; i++) {
 		enum resmgr_fail f =
-		    pool_fail ? pool_fail : enqueue_one(rm, pool, &gangs[i], pool_id);
+		    pool_fail ? pool_fail : enqueue_one(rm, pool, &gangs[i], demand, &n_tasks);
 		if (fail != NULL)
 			fail[i] = f;
 		ok += f == RM_OK;
+	}
+	if (n_tasks > 0) { /* once per call, not per gang */
+		respool_add_demand(rm->cfg.pools, pool_id, demand);
+		respool_set_active_tasks(rm->cfg.pools, pool_id, n_tasks);
 	}
 	rcu_read_unlock();
 	pthread_mutex_unlock(&rm->lk);

@@ -34,6 +34,10 @@ struct respool_tree {
 	struct pool *root;
 	struct pool **all;
 	size_t n_all, cap_all;
+	/* id -> pool, open addressing over `all` (admission looks pools up per
+	 * gang); rebuilt on create/delete; NULL after ENOMEM: linear search */
+	struct pool **by_id;
+	size_t id_mask;
 };
 
 static const char *const kind_names[RES_N] = {"cpu", "memory", "disk", "gpu"};
@@ -80,10 +84,43 @@ static void new_id(char id[ID_LEN])
 	         b[13], b[14], b[15]);
 }
 
+static size_t id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void index_rebuild(struct respool_tree *t)
+{
+	size_t cap = 16;
+	while (cap < 2 * t->n_all)
+		cap *= 2;
+	free(t->by_id);
+	t->by_id = calloc(cap, sizeof(*t->by_id));
+	if (t->by_id == NULL)
+		return;
+	t->id_mask = cap - 1;
+	for (size_t i = 0; i < t->n_all; i++) {
+		size_t b = id_hash(t->all[i]->id) & t->id_mask;
+		while (t->by_id[b] != NULL)
+			b = (b + 1) & t->id_mask;
+		t->by_id[b] = t->all[i];
+	}
+}
+
 static struct pool *find(struct respool_tree *t, const char *id)
 {
 	if (id == NULL || id[0] == '\0')
 		return t->root;
+	if (t->by_id != NULL) {
+		for (size_t b = id_hash(id) & t->id_mask; t->by_id[b] != NULL;
+		     b = (b + 1) & t->id_mask)
+			if (strcmp(t->by_id[b]->id, id) == 0)
+				return t->by_id[b];
+		return NULL;
+	}
 	for (size_t i = 0; i < t->n_all; i++)
 		if (strcmp(t->all[i]->id, id) == 0)
 			return t->all[i];
@@ -152,6 +189,7 @@ void respool_tree_destroy(struct respool_tree *t)
 		free(t->root);
 	}
 	free(t->all);
+	free(t->by_id);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);
 }
@@ -272,6 +310,7 @@ int respool_create(struct respool_tree *t, const struct respool_config *cfg, cha
 		fail(err, RESPOOL_NO_MEMORY, "out of memory");
 		goto out;
 	}
+	index_rebuild(t);
 	snprintf(id, id_len, "%s", p->id);
 	rc = 0;
 out:
@@ -365,6 +404,7 @@ int respool_delete(struct respool_tree *t, const char *id, struct respool_error 
 	} else {
 		remove_ptr((void **)p->parent->kids, &p->parent->n_kids, p);
 		remove_ptr((void **)t->all, &t->n_all, p);
+		index_rebuild(t);
 		free(p->name);
 		free(p->kids);
 		free(p->payload);

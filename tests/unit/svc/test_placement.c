@@ -238,6 +238,34 @@ static void test_task_constraint_across_rounds(void **state)
 	assert_int_equal(placement_round(pl), 1);
 }
 
+static void test_gangs_share_a_round(void **state)
+{
+	(void)state;
+	add_host("a", 4, 10);
+	add_host("b", 4, 10);
+	add_host("c", 4, 10);
+	enqueue("gx", 2, 4, 0, NULL, NULL); /* same shape: decided in one group */
+	enqueue("gy", 2, 4, 0, NULL, NULL); /* only one host is left for it */
+	assert_int_equal(placement_round(pl), 2);
+	assert_int_equal(resmgr_task_state(rm, "gx-0"), TASK_PLACED);
+	assert_int_equal(resmgr_task_state(rm, "gx-1"), TASK_PLACED);
+	assert_int_equal(resmgr_task_state(rm, "gy-0"), TASK_PLACING); /* whole gang waits */
+	assert_int_equal(resmgr_task_state(rm, "gy-1"), TASK_PLACING);
+	/* the host gy half-used is released with its offer untouched */
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.placing, 0);
+	assert_int_equal(cap.hosts_with_offers, 1);
+	struct resmgr_placement_out po[4];
+	size_t n = resmgr_get_placements(rm, 4, 0, po);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(po[i].n_tasks, 1);
+		assert_int_equal(strncmp(po[i].task_ids[0], "gx-", 3), 0);
+		resmgr_placement_free(&po[i]);
+	}
+}
+
 static void test_strategy_override(void **state)
 {
 	(void)state;
@@ -329,6 +357,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pack_and_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gang_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_task_constraint_across_rounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gangs_share_a_round, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_strategy_override, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_is_read_only, setup, teardown),
 	};
