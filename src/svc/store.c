@@ -1,0 +1,880 @@
+/* Durable state in RocksDB with group commit; see store.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+#include <zstd.h>
+
+#include "log.h"
+#include "store.h"
+
+#define HDR 9
+#define FMT_RAW 0
+#define FMT_ZSTD 1
+#define ZSTD_LEVEL 3
+#define MAX_VALUE (256u << 20) /* refuse to inflate anything larger */
+
+enum op_type { OP_PUT, OP_DEL, OP_DEL_PREFIX };
+
+static const char *const cf_names[STORE_N_CF] = {
+    [STORE_META] = "default", /* RocksDB's default family holds the singletons */
+    [STORE_POOLS] = "pools",
+    [STORE_JOB_CONFIG] = "job_config",
+    [STORE_JOB_RUNTIME] = "job_runtime",
+    [STORE_JOB_INDEX] = "job_index",
+    [STORE_TASK_RUNTIME] = "task_runtime",
+    [STORE_TASK_STATE] = "task_state",
+    [STORE_TASK_EVENTS] = "task_events",
+    [STORE_VOLUMES] = "volumes",
+    [STORE_UPDATES] = "updates",
+};
+
+const char *store_cf_name(enum store_cf cf)
+{
+	return (unsigned)cf < STORE_N_CF ? cf_names[cf] : "unknown";
+}
+
+struct op {
+	uint8_t type, cf;
+	uint64_t expect;
+	size_t koff, klen, voff, vlen; /* into the batch's buffer; the value has its header */
+};
+
+struct store_batch {
+	struct op *ops;
+	size_t n, cap;
+	char *buf;
+	size_t blen, bcap;
+	bool poisoned, has_prefix_delete;
+	struct store *s; /* for its compression threshold; NULL: the default */
+	enum store_status status;
+	store_done_f done;
+	void *arg;
+	struct store_batch *next;
+};
+
+struct store {
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_column_family_handle_t *cf[STORE_N_CF];
+	rocksdb_writeoptions_t *wopts;
+	rocksdb_readoptions_t *ropts;
+	size_t threshold, max_group_bytes;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_batch *head, *tail;
+	bool closing;
+	pthread_t committer;
+	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
+	bool sync;
+};
+
+/* --- batches ------------------------------------------------------------------ */
+
+struct store_batch *store_batch_new(struct store *s)
+{
+	struct store_batch *b = calloc(1, sizeof(struct store_batch));
+	if (b != NULL)
+		b->s = s;
+	return b;
+}
+
+void store_batch_free(struct store_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ops);
+	free(b->buf);
+	free(b);
+}
+
+size_t store_batch_ops(const struct store_batch *b)
+{
+	return b->n;
+}
+
+static bool buf_room(struct store_batch *b, size_t more)
+{
+	if (b->blen + more <= b->bcap)
+		return true;
+	size_t nc = b->bcap ? b->bcap : 256;
+	while (nc < b->blen + more)
+		nc *= 2;
+	char *nb = realloc(b->buf, nc);
+	if (nb == NULL)
+		return false;
+	b->buf = nb;
+	b->bcap = nc;
+	return true;
+}
+
+static struct op *op_add(struct store_batch *b)
+{
+	if (b->poisoned)
+		return NULL;
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 4;
+		struct op *no = realloc(b->ops, nc * sizeof(*no));
+		if (no == NULL) {
+			b->poisoned = true;
+			return NULL;
+		}
+		b->ops = no;
+		b->cap = nc;
+	}
+	return &b->ops[b->n];
+}
+
+static int add_bytes(struct store_batch *b, const void *p, size_t len, size_t *off)
+{
+	if (!buf_room(b, len)) {
+		b->poisoned = true;
+		return -1;
+	}
+	*off = b->blen;
+	if (len)
+		memcpy(b->buf + b->blen, p, len);
+	b->blen += len;
+	return 0;
+}
+
+static void put_u64le(char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (char)(v >> (8 * i));
+}
+
+static uint64_t get_u64le(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)(uint8_t)p[i] << (8 * i);
+	return v;
+}
+
+int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+              const void *val, size_t vlen, uint64_t version, uint64_t expect)
+{
+	struct op *o = op_add(b);
+	if (o == NULL || (unsigned)cf >= STORE_N_CF || klen == 0) {
+		b->poisoned = true;
+		return -1;
+	}
+	*o = (struct op){.type = OP_PUT, .cf = (uint8_t)cf, .expect = expect, .klen = klen};
+	if (add_bytes(b, key, klen, &o->koff) != 0)
+		return -1;
+	/* compress big values here, on the writer's thread, not the committer's */
+	size_t threshold = b->s ? b->s->threshold : 4096;
+	bool z = vlen > threshold;
+	size_t room = HDR + (z ? ZSTD_compressBound(vlen) : vlen);
+	if (!buf_room(b, room)) {
+		b->poisoned = true;
+		return -1;
+	}
+	char *h = b->buf + b->blen;
+	put_u64le(h + 1, version);
+	h[0] = FMT_RAW;
+	size_t plen = vlen;
+	if (z) {
+		size_t c = ZSTD_compress(h + HDR, ZSTD_compressBound(vlen), val, vlen, ZSTD_LEVEL);
+		if (!ZSTD_isError(c) && c < vlen) {
+			h[0] = FMT_ZSTD;
+			plen = c;
+			if (b->s)
+				atomic_fetch_add(&b->s->compressed, 1);
+		} else {
+			z = false;
+		}
+	}
+	if (!z && vlen)
+		memcpy(h + HDR, val, vlen);
+	o->voff = b->blen;
+	o->vlen = HDR + plen;
+	b->blen += o->vlen;
+	b->n++;
+	return 0;
+}
+
+int store_del(struct store_batch *b, enum store_cf cf, const void *key, size_t klen)
+{
+	struct op *o = op_add(b);
+	if (o == NULL || (unsigned)cf >= STORE_N_CF || klen == 0) {
+		b->poisoned = true;
+		return -1;
+	}
+	*o = (struct op){
+	    .type = OP_DEL, .cf = (uint8_t)cf, .expect = STORE_ANY_VERSION, .klen = klen};
+	if (add_bytes(b, key, klen, &o->koff) != 0)
+		return -1;
+	b->n++;
+	return 0;
+}
+
+int store_del_prefix(struct store_batch *b, enum store_cf cf, const void *prefix, size_t plen)
+{
+	struct op *o = op_add(b);
+	if (o == NULL || (unsigned)cf >= STORE_N_CF || plen == 0) {
+		b->poisoned = true;
+		return -1;
+	}
+	*o = (struct op){
+	    .type = OP_DEL_PREFIX, .cf = (uint8_t)cf, .expect = STORE_ANY_VERSION, .klen = plen};
+	if (add_bytes(b, prefix, plen, &o->koff) != 0)
+		return -1;
+	b->n++;
+	b->has_prefix_delete = true;
+	return 0;
+}
+
+/* The first key after every key starting with p (p incremented); 0: none. */
+static size_t prefix_end(const char *p, size_t plen, char *out)
+{
+	memcpy(out, p, plen);
+	while (plen > 0) {
+		if ((uint8_t)out[plen - 1] != 0xff) {
+			out[plen - 1]++;
+			return plen;
+		}
+		plen--;
+	}
+	return 0;
+}
+
+/* --- value decoding ------------------------------------------------------------- */
+
+static void key_text(const char *k, size_t klen, char *out, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < klen && n + 5 < len; i++) {
+		uint8_t c = (uint8_t)k[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, len - n, "\\x%02x", c);
+	}
+	out[n < len ? n : len - 1] = '\0';
+}
+
+/* Decodes a stored value; NULL *out when corrupt (logged, counted). */
+static enum store_status decode(struct store *s, enum store_cf cf, const char *key, size_t klen,
+                                const char *v, size_t vlen, void **out, size_t *olen,
+                                uint64_t *version)
+{
+	const char *why = NULL;
+	*out = NULL;
+	if (vlen < HDR) {
+		why = "shorter than its header";
+	} else if (v[0] == FMT_RAW) {
+		*olen = vlen - HDR;
+		*out = malloc(*olen ? *olen : 1);
+		if (*out == NULL)
+			return STORE_ENOMEM;
+		memcpy(*out, v + HDR, *olen);
+	} else if (v[0] == FMT_ZSTD) {
+		unsigned long long n = ZSTD_getFrameContentSize(v + HDR, vlen - HDR);
+		if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > MAX_VALUE) {
+			why = "bad zstd frame header";
+		} else if ((*out = malloc(n ? n : 1)) == NULL) {
+			return STORE_ENOMEM;
+		} else {
+			size_t got = ZSTD_decompress(*out, n, v + HDR, vlen - HDR);
+			if (ZSTD_isError(got) || got != n) {
+				free(*out);
+				*out = NULL;
+				why = "zstd frame does not decompress";
+			}
+			*olen = n;
+		}
+	} else {
+		why = "unknown value format";
+	}
+	if (why != NULL) {
+		char kt[160];
+		key_text(key, klen, kt, sizeof(kt));
+		log_error("store", "unreadable value in %s at key \"%s\": %s (skipped)", cf_names[cf],
+		          kt, why);
+		atomic_fetch_add(&s->corrupt, 1);
+		return STORE_ECORRUPT;
+	}
+	if (version)
+		*version = get_u64le(v + 1);
+	return STORE_OK;
+}
+
+/* --- open / close ---------------------------------------------------------------- */
+
+static void *committer(void *arg);
+
+struct store *store_open(const struct store_config *cfg, char *err, size_t errlen)
+{
+	char *rerr = NULL;
+	struct store *s;
+
+	if (cfg == NULL || cfg->path == NULL || cfg->path[0] == '\0') {
+		snprintf(err, errlen, "store: no database path given");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "store: out of memory");
+		return NULL;
+	}
+	s->threshold = cfg->compress_threshold ? cfg->compress_threshold : 4096;
+	s->max_group_bytes = cfg->max_group_bytes ? cfg->max_group_bytes : 8u << 20;
+	s->sync = !cfg->no_sync;
+	s->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(s->opts, 1);
+	rocksdb_options_set_create_missing_column_families(s->opts, 1);
+	/* no compression in L0-L1 (hot, rewritten soon), zstd below */
+	int levels[7] = {rocksdb_no_compression,   rocksdb_no_compression,   rocksdb_zstd_compression,
+	                 rocksdb_zstd_compression, rocksdb_zstd_compression, rocksdb_zstd_compression,
+	                 rocksdb_zstd_compression};
+	rocksdb_options_set_num_levels(s->opts, 7);
+	rocksdb_options_set_compression_per_level(s->opts, levels, 7);
+	rocksdb_options_set_bottommost_compression(s->opts, rocksdb_zstd_compression);
+	rocksdb_options_increase_parallelism(s->opts, 2);
+	const char *names[STORE_N_CF];
+	const rocksdb_options_t *cf_opts[STORE_N_CF];
+	for (int i = 0; i < STORE_N_CF; i++) {
+		names[i] = cf_names[i];
+		cf_opts[i] = s->opts;
+	}
+	s->db = rocksdb_open_column_families(s->opts, cfg->path, STORE_N_CF, names, cf_opts, s->cf,
+	                                     &rerr);
+	if (s->db == NULL) {
+		snprintf(err, errlen, "store: cannot open %s: %s", cfg->path,
+		         rerr ? rerr : "unknown error");
+		rocksdb_free(rerr);
+		rocksdb_options_destroy(s->opts);
+		free(s);
+		return NULL;
+	}
+	s->wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wopts, s->sync);
+	s->ropts = rocksdb_readoptions_create();
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->committer, NULL, committer, s) != 0) {
+		snprintf(err, errlen, "store: cannot start the committer thread");
+		s->committer = 0;
+		store_close(s);
+		return NULL;
+	}
+	log_info("store", "opened %s (sync %s, compress above %zu bytes)", cfg->path,
+	         s->sync ? "on" : "off", s->threshold);
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->closing = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->committer)
+		pthread_join(s->committer, NULL);
+	for (int i = 0; i < STORE_N_CF; i++)
+		if (s->cf[i])
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+	rocksdb_close(s->db);
+	rocksdb_writeoptions_destroy(s->wopts);
+	rocksdb_readoptions_destroy(s->ropts);
+	rocksdb_options_destroy(s->opts);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+/* --- group commit ------------------------------------------------------------ */
+
+void store_submit(struct store *s, struct store_batch *b, store_done_f done, void *arg)
+{
+	b->done = done;
+	b->arg = arg;
+	b->next = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->closing) {
+		pthread_mutex_unlock(&s->mu);
+		if (done)
+			done(arg, STORE_ECLOSED);
+		store_batch_free(b);
+		return;
+	}
+	if (s->tail)
+		s->tail->next = b;
+	else
+		s->head = b;
+	s->tail = b;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum store_status st;
+};
+
+static void wake(void *arg, enum store_status st)
+{
+	struct waiter *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->st = st;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+enum store_status store_commit(struct store *s, struct store_batch *b)
+{
+	struct waiter w = {.done = false};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	store_submit(s, b, wake, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	return w.st;
+}
+
+/*
+ * Versions written earlier in the group being built, so a later batch's
+ * expectation sees them: open addressing on (cf, key), reset per group.
+ */
+struct gmap_ent {
+	const char *key;
+	size_t klen;
+	uint8_t cf;
+	uint64_t version;
+};
+struct gmap {
+	struct gmap_ent *e;
+	size_t cap, n;
+};
+
+static uint64_t key_hash(uint8_t cf, const char *k, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ cf;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+	return h ^ (h >> 31);
+}
+
+static struct gmap_ent *gmap_find(struct gmap *m, uint8_t cf, const char *k, size_t n, bool add)
+{
+	if (add && (m->n + 1) * 2 > m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 1024;
+		struct gmap_ent *ne = calloc(nc, sizeof(*ne));
+		if (ne == NULL)
+			return NULL;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (m->e[i].key == NULL)
+				continue;
+			size_t b = key_hash(m->e[i].cf, m->e[i].key, m->e[i].klen) & (nc - 1);
+			while (ne[b].key != NULL)
+				b = (b + 1) & (nc - 1);
+			ne[b] = m->e[i];
+		}
+		free(m->e);
+		m->e = ne;
+		m->cap = nc;
+	}
+	if (m->cap == 0)
+		return NULL;
+	size_t b = key_hash(cf, k, n) & (m->cap - 1);
+	for (; m->e[b].key != NULL; b = (b + 1) & (m->cap - 1))
+		if (m->e[b].cf == cf && m->e[b].klen == n && memcmp(m->e[b].key, k, n) == 0)
+			return &m->e[b];
+	if (!add)
+		return NULL;
+	m->e[b] = (struct gmap_ent){.key = k, .klen = n, .cf = cf};
+	m->n++;
+	return &m->e[b];
+}
+
+static void gmap_reset(struct gmap *m)
+{
+	if (m->n)
+		memset(m->e, 0, m->cap * sizeof(*m->e));
+	m->n = 0;
+}
+
+/* The stored version of (cf, key) as of this group: 0 when absent. */
+static int current_version(struct store *s, struct gmap *m, uint8_t cf, const char *k, size_t n,
+                           uint64_t *out)
+{
+	struct gmap_ent *e = gmap_find(m, cf, k, n, false);
+	if (e != NULL) {
+		*out = e->version;
+		return 0;
+	}
+	char *err = NULL;
+	size_t vlen = 0;
+	char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], k, n, &vlen, &err);
+	if (err != NULL) {
+		log_error("store", "read of %s failed: %s", cf_names[cf], err);
+		rocksdb_free(err);
+		return -1;
+	}
+	*out = v == NULL ? 0 : vlen >= HDR ? get_u64le(v + 1) : UINT64_MAX - 1;
+	rocksdb_free(v);
+	return 0;
+}
+
+/* Checks b's expectations against the group; STORE_OK to include it. */
+static enum store_status batch_check(struct store *s, struct gmap *m, const struct store_batch *b)
+{
+	if (b->poisoned)
+		return STORE_ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct op *o = &b->ops[i];
+		if (o->expect == STORE_ANY_VERSION)
+			continue;
+		uint64_t cur;
+		if (current_version(s, m, o->cf, b->buf + o->koff, o->klen, &cur) != 0)
+			return STORE_EIO;
+		if (cur != o->expect)
+			return STORE_ESTALE;
+	}
+	return STORE_OK;
+}
+
+static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *s,
+                        const struct store_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct op *o = &b->ops[i];
+		const char *k = b->buf + o->koff;
+		rocksdb_column_family_handle_t *cf = s->cf[o->cf];
+		if (o->type == OP_PUT) {
+			rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
+			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
+			if (e != NULL)
+				e->version = get_u64le(b->buf + o->voff + 1);
+		} else if (o->type == OP_DEL) {
+			rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
+			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
+			if (e != NULL)
+				e->version = 0;
+		} else {
+			char end[o->klen];
+			size_t elen = prefix_end(k, o->klen, end);
+			if (elen > 0)
+				rocksdb_writebatch_delete_range_cf(wb, cf, k, o->klen, end, elen);
+		}
+	}
+}
+
+static void *committer(void *arg)
+{
+	struct store *s = arg;
+	struct gmap m = {0};
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (s->head == NULL && !s->closing)
+			pthread_cond_wait(&s->cv, &s->mu);
+		struct store_batch *list = s->head;
+		s->head = s->tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (list == NULL)
+			break; /* closing, and everything queued is done */
+		while (list != NULL) {
+			/* one group: batches up to max_group_bytes; a prefix delete ends it
+			 * (later expectations could not see what it removed) */
+			struct store_batch *g = list, *last = NULL;
+			size_t bytes = 0, nb = 0, nops = 0;
+			rocksdb_writebatch_clear(wb);
+			gmap_reset(&m);
+			for (struct store_batch *b = list; b != NULL; b = b->next) {
+				enum store_status st = batch_check(s, &m, b);
+				b->status = st;
+				if (st == STORE_OK) {
+					batch_apply(&m, wb, s, b);
+					nops += b->n;
+				} else if (st == STORE_ESTALE) {
+					atomic_fetch_add(&s->stale, 1);
+				}
+				bytes += b->blen;
+				nb++;
+				last = b;
+				if (bytes >= s->max_group_bytes || b->has_prefix_delete)
+					break;
+			}
+			list = last->next;
+			last->next = NULL;
+			enum store_status wst = STORE_OK;
+			if (nops > 0) {
+				char *err = NULL;
+				rocksdb_write(s->db, s->wopts, wb, &err);
+				if (err != NULL) {
+					log_error("store", "group write of %zu batches failed: %s", nb,
+					          err);
+					rocksdb_free(err);
+					wst = STORE_EIO;
+				}
+				atomic_fetch_add(&s->syncs, s->sync);
+			}
+			atomic_fetch_add(&s->groups, 1);
+			atomic_fetch_add(&s->batches, nb);
+			atomic_fetch_add(&s->ops, nops);
+			for (struct store_batch *b = g, *next; b != NULL; b = next) {
+				next = b->next;
+				enum store_status st = b->status;
+				if (st == STORE_OK)
+					st = wst;
+				if (b->done)
+					b->done(b->arg, st);
+				store_batch_free(b);
+			}
+		}
+	}
+	rocksdb_writebatch_destroy(wb);
+	free(m.e);
+	return NULL;
+}
+
+/* --- reads ----------------------------------------------------------------------- */
+
+enum store_status store_get(struct store *s, enum store_cf cf, const void *key, size_t klen,
+                            void **val, size_t *vlen, uint64_t *version)
+{
+	char *err = NULL;
+	size_t n = 0, olen = 0;
+	void *out;
+
+	*val = NULL;
+	if ((unsigned)cf >= STORE_N_CF)
+		return STORE_ENOENT;
+	char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], key, klen, &n, &err);
+	if (err != NULL) {
+		log_error("store", "read of %s failed: %s", cf_names[cf], err);
+		rocksdb_free(err);
+		return STORE_EIO;
+	}
+	if (v == NULL)
+		return STORE_ENOENT;
+	enum store_status st = decode(s, cf, key, klen, v, n, &out, &olen, version);
+	rocksdb_free(v);
+	if (st == STORE_OK) {
+		*val = out;
+		if (vlen)
+			*vlen = olen;
+	}
+	return st;
+}
+
+static bool has_prefix(const char *k, size_t klen, const char *p, size_t plen)
+{
+	return klen >= plen && memcmp(k, p, plen) == 0;
+}
+
+long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
+                store_scan_f fn, void *arg)
+{
+	const char *p = prefix;
+	long visited = 0;
+
+	if ((unsigned)cf >= STORE_N_CF)
+		return -1;
+	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->db);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_snapshot(ro, snap);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cf[cf]);
+	if (!reverse) {
+		if (plen)
+			rocksdb_iter_seek(it, p, plen);
+		else
+			rocksdb_iter_seek_to_first(it);
+	} else {
+		char end[plen ? plen : 1];
+		size_t elen = plen ? prefix_end(p, plen, end) : 0;
+		if (elen == 0) {
+			rocksdb_iter_seek_to_last(it);
+		} else {
+			rocksdb_iter_seek_for_prev(it, end, elen);
+			size_t kl;
+			const char *k;
+			if (rocksdb_iter_valid(it) && (k = rocksdb_iter_key(it, &kl)) != NULL &&
+			    kl == elen && memcmp(k, end, elen) == 0)
+				rocksdb_iter_prev(it);
+		}
+	}
+	for (; rocksdb_iter_valid(it); reverse ? rocksdb_iter_prev(it) : rocksdb_iter_next(it)) {
+		size_t kl, vl, olen = 0;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (!has_prefix(k, kl, p, plen))
+			break;
+		const char *v = rocksdb_iter_value(it, &vl);
+		void *out;
+		uint64_t ver = 0;
+		enum store_status st = decode(s, cf, k, kl, v, vl, &out, &olen, &ver);
+		if (st == STORE_ECORRUPT)
+			continue;
+		if (st != STORE_OK) {
+			visited = -1;
+			break;
+		}
+		visited++;
+		bool more = fn(arg, k, kl, out, olen, ver);
+		free(out);
+		if (!more)
+			break;
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_release_snapshot(s->db, snap);
+	return visited;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+	*out = (struct store_stats){
+	    .groups = atomic_load(&s->groups),
+	    .batches = atomic_load(&s->batches),
+	    .ops = atomic_load(&s->ops),
+	    .stale = atomic_load(&s->stale),
+	    .corrupt = atomic_load(&s->corrupt),
+	    .compressed = atomic_load(&s->compressed),
+	    .syncs = atomic_load(&s->syncs),
+	};
+}
+
+uint64_t store_disk_bytes(struct store *s)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < STORE_N_CF; i++) {
+		char *v = rocksdb_property_value_cf(s->db, s->cf[i], "rocksdb.total-sst-files-size");
+		if (v != NULL)
+			total += strtoull(v, NULL, 10);
+		free(v);
+	}
+	return total;
+}
+
+void store_compact(struct store *s)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	for (int i = 0; i < STORE_N_CF; i++) {
+		char *err = NULL;
+		rocksdb_flush_cf(s->db, fo, s->cf[i], &err);
+		rocksdb_free(err);
+		rocksdb_compact_range_cf(s->db, s->cf[i], NULL, 0, NULL, 0);
+	}
+	rocksdb_flushoptions_destroy(fo);
+}
+
+/* --- keys and typed helpers ---------------------------------------------------- */
+
+static void put_be32(char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (char)(v >> (24 - 8 * i));
+}
+
+static void put_be64(char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (char)(v >> (56 - 8 * i));
+}
+
+size_t store_key_job_prefix(char *buf, const char *job)
+{
+	size_t n = strlen(job);
+	memcpy(buf, job, n + 1); /* with its NUL */
+	return n + 1;
+}
+
+size_t store_key_job_config(char *buf, const char *job, uint64_t version)
+{
+	size_t n = store_key_job_prefix(buf, job);
+	put_be64(buf + n, version);
+	return n + 8;
+}
+
+size_t store_key_task(char *buf, const char *job, uint32_t instance)
+{
+	size_t n = store_key_job_prefix(buf, job);
+	put_be32(buf + n, instance);
+	return n + 4;
+}
+
+size_t store_key_task_prefix(char *buf, const char *job, uint32_t instance)
+{
+	return store_key_task(buf, job, instance);
+}
+
+size_t store_key_task_state(char *buf, const char *job, uint32_t state, uint32_t instance)
+{
+	size_t n = store_key_job_prefix(buf, job);
+	put_be32(buf + n, state);
+	put_be32(buf + n + 4, instance);
+	return n + 8;
+}
+
+size_t store_key_task_event(char *buf, const char *job, uint32_t instance, uint64_t time_ns,
+                            uint32_t seq)
+{
+	size_t n = store_key_task(buf, job, instance);
+	put_be64(buf + n, ~time_ns); /* newest first in key order */
+	put_be32(buf + n + 8, ~seq);
+	return n + 12;
+}
+
+int store_task_update(struct store_batch *b, const char *job, uint32_t instance,
+                      const void *runtime, size_t rlen, uint64_t version, uint64_t expect,
+                      uint32_t old_state, uint32_t new_state, const void *event, size_t elen,
+                      uint64_t event_ns, uint32_t event_seq)
+{
+	size_t jl = strlen(job);
+	char k[jl + 24];
+	size_t n = store_key_task(k, job, instance);
+	int rc = store_put(b, STORE_TASK_RUNTIME, k, n, runtime, rlen, version, expect);
+	if (rc == 0 && old_state != new_state) {
+		if (expect != STORE_ABSENT) {
+			n = store_key_task_state(k, job, old_state, instance);
+			rc = store_del(b, STORE_TASK_STATE, k, n);
+		}
+		n = store_key_task_state(k, job, new_state, instance);
+		if (rc == 0)
+			rc = store_put(b, STORE_TASK_STATE, k, n, "", 0, 0, STORE_ANY_VERSION);
+	}
+	if (rc == 0 && event != NULL) {
+		n = store_key_task_event(k, job, instance, event_ns, event_seq);
+		rc = store_put(b, STORE_TASK_EVENTS, k, n, event, elen, 0, STORE_ANY_VERSION);
+	}
+	return rc;
+}
+
+#define FRAMEWORK_KEY "framework_id"
+
+int store_framework_id_put(struct store_batch *b, const char *id)
+{
+	return store_put(b, STORE_META, FRAMEWORK_KEY, strlen(FRAMEWORK_KEY), id, strlen(id), 0,
+	                 STORE_ANY_VERSION);
+}
+
+enum store_status store_framework_id_get(struct store *s, char *buf, size_t len)
+{
+	void *v;
+	size_t n;
+	enum store_status st =
+	    store_get(s, STORE_META, FRAMEWORK_KEY, strlen(FRAMEWORK_KEY), &v, &n, NULL);
+	if (st != STORE_OK)
+		return st;
+	snprintf(buf, len, "%.*s", (int)n, (const char *)v);
+	free(v);
+	return STORE_OK;
+}

@@ -1,0 +1,183 @@
+/*
+ * store: durable state in RocksDB — one database, a column family per
+ * entity, values are the protobuf bytes of the reference messages behind a
+ * 9-byte header, and many writers' batches share one WAL write and one
+ * sync (group commit).
+ *
+ * VALUES: byte 0 = format (0 raw, 1 zstd frame), bytes 1..8 = the entity's
+ * version (ChangeLog.version, little endian; 0 when unversioned), then the
+ * payload. Payloads above `compress_threshold` (default 4 KiB: job configs
+ * with many instanceConfig entries) are zstd-compressed at level 3 — the
+ * fast end of zstd, where a 100 KB JobConfig shrinks ~10x for ~0.2 ms;
+ * small values stay raw (RocksDB's own block compression takes them).
+ * RocksDB compresses no level above L1 and zstd at the bottom.
+ *
+ * KEYS (a job id never contains NUL, so "<job>\0" is an exact prefix;
+ * integers are big-endian so byte order is numeric order):
+ *   meta          "framework_id" and other singletons
+ *   pools         <pool id>                         -> ResourcePoolConfig
+ *   job_config    <job>\0 <version u64>             -> JobConfig
+ *   job_runtime   <job>                             -> job.RuntimeInfo
+ *   job_index     "p" <pool>\0 <job>                   jobs by pool
+ *                 "s" <state u32> <job>                jobs by state
+ *                 "l" <key=value>\0 <job>              jobs by label
+ *                 "r" <job>                         -> the job's index keys
+ *   task_runtime  <job>\0 <instance u32>            -> task.RuntimeInfo
+ *   task_state    <job>\0 <state u32> <instance u32>   a job's tasks by state
+ *   task_events   <job>\0 <instance u32> <~time u64> <seq u32>
+ *                                                   -> TaskEvent, newest first
+ *   volumes       <volume id>                       -> PersistentVolumeInfo
+ *   updates       <update id>                       -> UpdateInfo
+ *
+ * GROUP COMMIT: store_submit queues a batch and returns; one committer
+ * thread takes everything queued, checks each batch's expected versions
+ * (optimistic concurrency: a batch with a stale version is refused whole,
+ * STORE_ESTALE, and nothing of it is written), merges the rest into one
+ * WriteBatch, writes it with one sync, then runs every batch's completion.
+ * A writer learns its batch is durable only from that completion; the
+ * status-update path acknowledges Mesos from it. `sync = false` (an
+ * option) skips the fsync: faster, and a machine crash may lose the last
+ * acknowledged batches (a process crash does not: the WAL is written).
+ *
+ * READS see a consistent snapshot per scan. Unreadable values (bad header,
+ * zstd failure) are reported naming the column family and key, counted,
+ * and skipped.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_cf {
+	STORE_META,
+	STORE_POOLS,
+	STORE_JOB_CONFIG,
+	STORE_JOB_RUNTIME,
+	STORE_JOB_INDEX,
+	STORE_TASK_RUNTIME,
+	STORE_TASK_STATE,
+	STORE_TASK_EVENTS,
+	STORE_VOLUMES,
+	STORE_UPDATES,
+	STORE_N_CF,
+};
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_ESTALE = 1,    /* an expected version did not match: nothing written */
+	STORE_EIO = 2,       /* RocksDB refused the write (message logged) */
+	STORE_ENOENT = 3,    /* no such key */
+	STORE_ECORRUPT = 4,  /* the stored value is unreadable */
+	STORE_ECLOSED = 5,   /* the store is closing */
+	STORE_ENOMEM = 6,
+};
+
+struct store_config {
+	const char *path;             /* database directory (created) */
+	bool no_sync;                 /* true: no fsync per group (see above) */
+	size_t compress_threshold;    /* 0 = 4096 bytes; SIZE_MAX = never */
+	size_t max_group_bytes;       /* 0 = 8 MiB of ops per group */
+};
+
+struct store;
+
+/* The RocksDB column family name of cf (tools, tests). */
+const char *store_cf_name(enum store_cf cf);
+
+/* Opens (creating) the database; NULL with a message in err. */
+struct store *store_open(const struct store_config *cfg, char *err, size_t errlen);
+
+/* Drains queued batches (their completions run), stops, closes. NULL ok. */
+void store_close(struct store *s);
+
+/* A batch of changes applied atomically. */
+struct store_batch;
+/* A new empty batch; s (may be NULL) gives the compression threshold. */
+struct store_batch *store_batch_new(struct store *s);
+void store_batch_free(struct store_batch *b);
+size_t store_batch_ops(const struct store_batch *b);
+
+/* Version to expect: any, or "key absent" (create). */
+#define STORE_ANY_VERSION UINT64_MAX
+#define STORE_ABSENT 0
+
+/*
+ * Puts a value with `version` in its header. With expect != ANY the batch
+ * is refused (STORE_ESTALE) unless the stored version (0 if absent) equals
+ * `expect` at commit time. Returns 0, or -1 (ENOMEM; the batch is then
+ * poisoned and its commit fails with STORE_ENOMEM).
+ */
+int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+              const void *val, size_t vlen, uint64_t version, uint64_t expect);
+int store_del(struct store_batch *b, enum store_cf cf, const void *key, size_t klen);
+/* Deletes every key starting with prefix. */
+int store_del_prefix(struct store_batch *b, enum store_cf cf, const void *prefix, size_t plen);
+
+/* Completion: runs on the committer thread; must be quick. */
+typedef void (*store_done_f)(void *arg, enum store_status st);
+
+/* Queues b (owned by the store from now on); done(arg, status) follows. */
+void store_submit(struct store *s, struct store_batch *b, store_done_f done, void *arg);
+
+/* Submits and waits; returns the status. */
+enum store_status store_commit(struct store *s, struct store_batch *b);
+
+/*
+ * Reads one value: STORE_OK with *val (malloc'd, caller frees), *vlen and
+ * *version (either may be NULL), STORE_ENOENT or STORE_ECORRUPT.
+ */
+enum store_status store_get(struct store *s, enum store_cf cf, const void *key, size_t klen,
+                            void **val, size_t *vlen, uint64_t *version);
+
+/* Scan callback: return false to stop. Value borrowed for the call. */
+typedef bool (*store_scan_f)(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                             uint64_t version);
+
+/*
+ * Calls fn for every key with `prefix` (in key order, or reverse), over one
+ * snapshot. Unreadable values are skipped and counted. Returns the number
+ * of entries visited, or -1 (ENOMEM).
+ */
+long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
+                store_scan_f fn, void *arg);
+
+struct store_stats {
+	uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
+};
+void store_get_stats(struct store *s, struct store_stats *out);
+
+/* Approximate bytes on disk (SST + WAL) of the database. */
+uint64_t store_disk_bytes(struct store *s);
+/* Flushes memtables and compacts everything (benchmarks, tests). */
+void store_compact(struct store *s);
+
+/*
+ * Keys (see the table above). Each writes into buf (room for at least
+ * strlen(id) + 24 bytes) and returns the key length.
+ */
+size_t store_key_job_config(char *buf, const char *job, uint64_t version);
+size_t store_key_task(char *buf, const char *job, uint32_t instance);
+size_t store_key_task_state(char *buf, const char *job, uint32_t state, uint32_t instance);
+size_t store_key_task_event(char *buf, const char *job, uint32_t instance, uint64_t time_ns,
+                            uint32_t seq);
+/* "<job>\0" or "<job>\0<instance>": the prefix of a job's (or task's) keys. */
+size_t store_key_job_prefix(char *buf, const char *job);
+size_t store_key_task_prefix(char *buf, const char *job, uint32_t instance);
+
+/*
+ * Task runtime update as one batch: the runtime (versioned: expect is the
+ * version the writer read), the task_state index moved from old_state to
+ * new_state, and the event (may be NULL). Returns 0 or -1 (ENOMEM).
+ */
+int store_task_update(struct store_batch *b, const char *job, uint32_t instance,
+                      const void *runtime, size_t rlen, uint64_t version, uint64_t expect,
+                      uint32_t old_state, uint32_t new_state, const void *event, size_t elen,
+                      uint64_t event_ns, uint32_t event_seq);
+
+/* Framework id (meta): put into a batch; get (STORE_OK / ENOENT). */
+int store_framework_id_put(struct store_batch *b, const char *id);
+enum store_status store_framework_id_get(struct store *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * store: CRUD per column family, key order of each layout (a job's tasks in
+ * instance order, by state, events newest first), versions (stale writes
+ * refused whole, also within one commit group), zstd round trip, prefix
+ * deletes, an unreadable value skipped and counted, reopen keeps it all.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rocksdb/c.h>
+
+#include "store.h"
+
+static char dir[64];
+static struct store *st;
+
+static struct store *open_store(void)
+{
+	char err[256];
+	struct store_config c = {.path = dir};
+	struct store *s = store_open(&c, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("%s", err);
+	return s;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pel-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	st = open_store();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void put1(enum store_cf cf, const char *k, size_t kl, const char *v, uint64_t ver,
+                 uint64_t expect, enum store_status want)
+{
+	struct store_batch *b = store_batch_new(st);
+	assert_int_equal(store_put(b, cf, k, kl, v, strlen(v), ver, expect), 0);
+	assert_int_equal(store_commit(st, b), want);
+}
+
+static void test_crud_and_versions(void **state)
+{
+	(void)state;
+	void *v;
+	size_t n;
+	uint64_t ver;
+	put1(STORE_POOLS, "p1", 2, "config-a", 1, STORE_ABSENT, STORE_OK);
+	assert_int_equal(store_get(st, STORE_POOLS, "p1", 2, &v, &n, &ver), STORE_OK);
+	assert_int_equal(n, 8);
+	assert_memory_equal(v, "config-a", 8);
+	assert_int_equal(ver, 1);
+	free(v);
+	/* create again: the key exists, refused */
+	put1(STORE_POOLS, "p1", 2, "config-x", 1, STORE_ABSENT, STORE_ESTALE);
+	/* update from version 1: ok; a second writer still holding 1: refused */
+	put1(STORE_POOLS, "p1", 2, "config-b", 2, 1, STORE_OK);
+	put1(STORE_POOLS, "p1", 2, "config-c", 2, 1, STORE_ESTALE);
+	assert_int_equal(store_get(st, STORE_POOLS, "p1", 2, &v, &n, &ver), STORE_OK);
+	assert_memory_equal(v, "config-b", 8);
+	assert_int_equal(ver, 2);
+	free(v);
+	/* a refused batch writes none of its ops */
+	struct store_batch *b = store_batch_new(st);
+	store_put(b, STORE_VOLUMES, "vol", 3, "x", 1, 0, STORE_ANY_VERSION);
+	store_put(b, STORE_POOLS, "p1", 2, "config-d", 8, 3, 1);
+	assert_int_equal(store_commit(st, b), STORE_ESTALE);
+	assert_int_equal(store_get(st, STORE_VOLUMES, "vol", 3, &v, &n, NULL), STORE_ENOENT);
+	/* delete */
+	b = store_batch_new(st);
+	store_del(b, STORE_POOLS, "p1", 2);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	assert_int_equal(store_get(st, STORE_POOLS, "p1", 2, &v, &n, NULL), STORE_ENOENT);
+	struct store_stats ss;
+	store_get_stats(st, &ss);
+	assert_int_equal(ss.stale, 3);
+}
+
+struct seen {
+	uint32_t vals[64];
+	size_t n;
+};
+
+static bool collect(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t version)
+{
+	struct seen *s = arg;
+	(void)key;
+	(void)klen;
+	(void)version;
+	uint32_t x = 0;
+	if (vlen > 0)
+		x = (uint32_t)strtoul(val, NULL, 10);
+	s->vals[s->n++] = x;
+	return s->n < 64;
+}
+
+static void test_layouts(void **state)
+{
+	(void)state;
+	char rt[16], ev[16];
+	/* job A: 12 instances written out of order; job AB shares a prefix */
+	for (uint32_t i = 0; i < 12; i++) {
+		uint32_t inst = (i * 7) % 12;
+		struct store_batch *b = store_batch_new(st);
+		snprintf(rt, sizeof(rt), "%u", inst);
+		assert_int_equal(store_task_update(b, "A", inst, rt, strlen(rt), 1, STORE_ABSENT, 0,
+		                                   inst % 3 == 0 ? 8 : 1, NULL, 0, 0, 0),
+		                 0);
+		assert_int_equal(store_commit(st, b), STORE_OK);
+	}
+	struct store_batch *b = store_batch_new(st);
+	store_task_update(b, "AB", 0, "99", 2, 1, STORE_ABSENT, 0, 1, NULL, 0, 0, 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	char k[64];
+	size_t kl = store_key_job_prefix(k, "A");
+	struct seen s = {0};
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &s), 12);
+	for (uint32_t i = 0; i < 12; i++)
+		assert_int_equal(s.vals[i], i); /* instance order, not AB's */
+	/* tasks of A in state 8 (RUNNING's number is irrelevant here): 0,3,6,9 */
+	kl = store_key_task_state(k, "A", 8, 0) - 4;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_STATE, k, kl, false, collect, &s), 4);
+	/* move instance 3 from 8 to 1: the index follows */
+	b = store_batch_new(st);
+	store_task_update(b, "A", 3, "3", 1, 2, 1, 8, 1, NULL, 0, 0, 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_STATE, k, kl, false, collect, &s), 3);
+	/* events newest first, whatever the write order */
+	uint64_t times[5] = {30, 10, 50, 20, 40};
+	for (int i = 0; i < 5; i++) {
+		b = store_batch_new(st);
+		snprintf(ev, sizeof(ev), "%llu", (unsigned long long)times[i]);
+		kl = store_key_task_event(k, "A", 5, times[i], 0);
+		store_put(b, STORE_TASK_EVENTS, k, kl, ev, strlen(ev), 0, STORE_ANY_VERSION);
+		assert_int_equal(store_commit(st, b), STORE_OK);
+	}
+	kl = store_key_task_prefix(k, "A", 5);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_EVENTS, k, kl, false, collect, &s), 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(s.vals[i], 50 - 10 * i);
+	/* reverse scan: oldest first */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_EVENTS, k, kl, true, collect, &s), 5);
+	assert_int_equal(s.vals[0], 10);
+	/* delete job A's tasks by prefix: AB's survive */
+	b = store_batch_new(st);
+	kl = store_key_job_prefix(k, "A");
+	store_del_prefix(b, STORE_TASK_RUNTIME, k, kl);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &s), 0);
+	kl = store_key_job_prefix(k, "AB");
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &s), 1);
+}
+
+static void test_compression_and_reopen(void **state)
+{
+	(void)state;
+	size_t big = 200000;
+	char *cfg = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		cfg[i] = (char)("instanceConfig "[i % 15] + (i / 5000) % 3);
+	char k[64];
+	size_t kl = store_key_job_config(k, "job-1", 1);
+	struct store_batch *b = store_batch_new(st);
+	store_put(b, STORE_JOB_CONFIG, k, kl, cfg, big, 1, STORE_ABSENT);
+	assert_int_equal(store_framework_id_put(b, "fw-123"), 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	struct store_stats ss;
+	store_get_stats(st, &ss);
+	assert_int_equal(ss.compressed, 1);
+	/* reopen: everything is there */
+	store_close(st);
+	st = open_store();
+	void *v;
+	size_t n;
+	uint64_t ver;
+	assert_int_equal(store_get(st, STORE_JOB_CONFIG, k, kl, &v, &n, &ver), STORE_OK);
+	assert_int_equal(n, big);
+	assert_memory_equal(v, cfg, big);
+	assert_int_equal(ver, 1);
+	free(v);
+	char fw[64];
+	assert_int_equal(store_framework_id_get(st, fw, sizeof(fw)), STORE_OK);
+	assert_string_equal(fw, "fw-123");
+	free(cfg);
+}
+
+static void test_same_group_versions(void **state)
+{
+	(void)state;
+	/* two updates of one key from version 0 queued together: one wins */
+	enum store_status r[2];
+	struct store_batch *b[2];
+	for (int i = 0; i < 2; i++) {
+		b[i] = store_batch_new(st);
+		store_put(b[i], STORE_UPDATES, "u", 1, "v", 1, 1, STORE_ABSENT);
+	}
+	store_submit(st, b[0], NULL, NULL);
+	r[0] = STORE_OK;
+	r[1] = store_commit(st, b[1]);
+	assert_int_equal(r[1], STORE_ESTALE); /* saw the first, in its group or earlier */
+}
+
+/* Writes raw bytes under the store's feet (a torn or foreign value). */
+static void forge(const char *key, const char *val, size_t vlen)
+{
+	const char *names[STORE_N_CF];
+	const rocksdb_options_t *opts[STORE_N_CF];
+	rocksdb_column_family_handle_t *cf[STORE_N_CF];
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *err = NULL;
+	for (int i = 0; i < STORE_N_CF; i++) {
+		names[i] = store_cf_name((enum store_cf)i);
+		opts[i] = o;
+	}
+	rocksdb_t *db = rocksdb_open_column_families(o, dir, STORE_N_CF, names, opts, cf, &err);
+	assert_null(err);
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_put_cf(db, wo, cf[STORE_VOLUMES], key, strlen(key), val, vlen, &err);
+	assert_null(err);
+	for (int i = 0; i < STORE_N_CF; i++)
+		rocksdb_column_family_handle_destroy(cf[i]);
+	rocksdb_writeoptions_destroy(wo);
+	rocksdb_close(db);
+	rocksdb_options_destroy(o);
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	void *v;
+	size_t n;
+	struct store_batch *b = store_batch_new(st);
+	store_put(b, STORE_VOLUMES, "good", 4, "ok", 2, 0, STORE_ANY_VERSION);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	store_close(st);
+	/* a header claiming zstd over bytes that are not, and a value too short */
+	char notzstd[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 'n', 'o', 't', 'z', 's', 't', 'd'};
+	forge("bad-zstd", notzstd, sizeof(notzstd));
+	forge("bad-short", "\0\0", 2);
+	st = open_store();
+	assert_int_equal(store_get(st, STORE_VOLUMES, "bad-zstd", 8, &v, &n, NULL),
+	                 STORE_ECORRUPT);
+	struct seen s = {0};
+	assert_int_equal(store_scan(st, STORE_VOLUMES, "", 0, false, collect, &s), 1);
+	struct store_stats ss;
+	store_get_stats(st, &ss);
+	assert_int_equal(ss.corrupt, 3); /* the get and both in the scan: skipped, counted */
+	/* bad input to the API itself: refused, nothing written */
+	b = store_batch_new(st);
+	assert_int_equal(store_put(b, STORE_N_CF, "k", 1, "v", 1, 0, STORE_ANY_VERSION), -1);
+	assert_int_equal(store_commit(st, b), STORE_ENOMEM);
+	b = store_batch_new(st);
+	assert_int_equal(store_put(b, STORE_VOLUMES, "", 0, "v", 1, 0, STORE_ANY_VERSION), -1);
+	assert_int_equal(store_commit(st, b), STORE_ENOMEM);
+	/* a path that cannot be a database: a clear error */
+	char err[256];
+	struct store_config c = {.path = "/proc/no/such/dir"};
+	assert_null(store_open(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot open"));
+	c.path = NULL;
+	assert_null(store_open(&c, err, sizeof(err)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_crud_and_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compression_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
