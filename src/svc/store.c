@@ -57,6 +57,8 @@ struct store_batch {
 	struct store_batch *next;
 };
 
+struct gmap;
+
 struct store {
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
@@ -69,6 +71,7 @@ struct store {
 	struct store_batch *head, *tail;
 	bool closing;
 	pthread_t committer;
+	struct gmap *vcache; /* committer only: last committed versions */
 	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
 	bool sync;
 };
@@ -295,8 +298,8 @@ static enum store_status decode(struct store *s, enum store_cf cf, const char *k
 	if (why != NULL) {
 		char kt[160];
 		key_text(key, klen, kt, sizeof(kt));
-		log_error("store", "unreadable value in %s at key \"%s\": %s (skipped)", cf_names[cf],
-		          kt, why);
+		log_error("store", "unreadable value in %s at key \"%s\": %s (skipped)",
+		          cf_names[cf], kt, why);
 		atomic_fetch_add(&s->corrupt, 1);
 		return STORE_ECORRUPT;
 	}
@@ -329,13 +332,20 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	s->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(s->opts, 1);
 	rocksdb_options_set_create_missing_column_families(s->opts, 1);
-	/* no compression in L0-L1 (hot, rewritten soon), zstd below */
-	int levels[7] = {rocksdb_no_compression,   rocksdb_no_compression,   rocksdb_zstd_compression,
-	                 rocksdb_zstd_compression, rocksdb_zstd_compression, rocksdb_zstd_compression,
+	/* no compression in L0 (hot, rewritten soon), zstd below */
+	int levels[7] = {rocksdb_no_compression,   rocksdb_zstd_compression,
+	                 rocksdb_zstd_compression, rocksdb_zstd_compression,
+	                 rocksdb_zstd_compression, rocksdb_zstd_compression,
 	                 rocksdb_zstd_compression};
+	if (cfg->no_compression)
+		for (int i = 0; i < 7; i++)
+			levels[i] = rocksdb_no_compression;
 	rocksdb_options_set_num_levels(s->opts, 7);
 	rocksdb_options_set_compression_per_level(s->opts, levels, 7);
-	rocksdb_options_set_bottommost_compression(s->opts, rocksdb_zstd_compression);
+	rocksdb_options_set_bottommost_compression(
+	    s->opts, cfg->no_compression ? rocksdb_no_compression : rocksdb_zstd_compression);
+	if (cfg->no_compression)
+		s->threshold = SIZE_MAX;
 	rocksdb_options_increase_parallelism(s->opts, 2);
 	const char *names[STORE_N_CF];
 	const rocksdb_options_t *cf_opts[STORE_N_CF];
@@ -455,6 +465,7 @@ struct gmap_ent {
 	const char *key;
 	size_t klen;
 	uint8_t cf;
+	bool versioned; /* written with a version or checked: worth caching */
 	uint64_t version;
 };
 struct gmap {
@@ -509,11 +520,53 @@ static void gmap_reset(struct gmap *m)
 	m->n = 0;
 }
 
+/*
+ * The version cache: versions of keys written with a version (task and job
+ * runtimes) as last committed, with copies of their keys, so checking an
+ * expectation rarely reads RocksDB. Merged from a group after its write
+ * succeeded; dropped whole past VCACHE_MAX keys.
+ */
+#define VCACHE_MAX (4u << 20)
+
+static void vcache_clear(struct gmap *v)
+{
+	for (size_t i = 0; i < v->cap; i++)
+		free((char *)v->e[i].key);
+	free(v->e);
+	*v = (struct gmap){0};
+}
+
+static void vcache_merge(struct gmap *v, const struct gmap *g)
+{
+	if (v->n + g->n > VCACHE_MAX)
+		vcache_clear(v);
+	for (size_t i = 0; i < g->cap; i++) {
+		const struct gmap_ent *e = &g->e[i];
+		if (e->key == NULL)
+			continue;
+		struct gmap_ent *c = gmap_find(v, e->cf, e->key, e->klen, false);
+		if (c == NULL && e->versioned) {
+			char *k = malloc(e->klen);
+			if (k == NULL)
+				continue;
+			memcpy(k, e->key, e->klen);
+			if ((c = gmap_find(v, e->cf, k, e->klen, true)) == NULL) {
+				free(k);
+				continue;
+			}
+		}
+		if (c != NULL)
+			c->version = e->version;
+	}
+}
+
 /* The stored version of (cf, key) as of this group: 0 when absent. */
 static int current_version(struct store *s, struct gmap *m, uint8_t cf, const char *k, size_t n,
                            uint64_t *out)
 {
 	struct gmap_ent *e = gmap_find(m, cf, k, n, false);
+	if (e == NULL)
+		e = gmap_find(s->vcache, cf, k, n, false);
 	if (e != NULL) {
 		*out = e->version;
 		return 0;
@@ -558,9 +611,15 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 		rocksdb_column_family_handle_t *cf = s->cf[o->cf];
 		if (o->type == OP_PUT) {
 			rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
+			uint64_t ver = get_u64le(b->buf + o->voff + 1);
+			if (ver == 0 && o->expect == STORE_ANY_VERSION)
+				continue; /* unversioned (events, indexes): nothing to check later
+				           */
 			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
-			if (e != NULL)
-				e->version = get_u64le(b->buf + o->voff + 1);
+			if (e != NULL) {
+				e->version = ver;
+				e->versioned = true;
+			}
 		} else if (o->type == OP_DEL) {
 			rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
 			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
@@ -578,8 +637,10 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 static void *committer(void *arg)
 {
 	struct store *s = arg;
-	struct gmap m = {0};
+	struct gmap m = {0}, vcache = {0};
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+
+	s->vcache = &vcache;
 
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -619,12 +680,16 @@ static void *committer(void *arg)
 				char *err = NULL;
 				rocksdb_write(s->db, s->wopts, wb, &err);
 				if (err != NULL) {
-					log_error("store", "group write of %zu batches failed: %s", nb,
-					          err);
+					log_error("store", "group write of %zu batches failed: %s",
+					          nb, err);
 					rocksdb_free(err);
 					wst = STORE_EIO;
 				}
 				atomic_fetch_add(&s->syncs, s->sync);
+				if (wst == STORE_OK)
+					vcache_merge(&vcache, &m);
+				if (last->has_prefix_delete)
+					vcache_clear(&vcache); /* it cannot tell which keys went */
 			}
 			atomic_fetch_add(&s->groups, 1);
 			atomic_fetch_add(&s->batches, nb);
@@ -642,7 +707,32 @@ static void *committer(void *arg)
 	}
 	rocksdb_writebatch_destroy(wb);
 	free(m.e);
+	vcache_clear(&vcache);
 	return NULL;
+}
+
+enum store_status store_write_direct(struct store *s, struct store_batch *b, bool sync)
+{
+	struct gmap m = {0};
+	char *err = NULL;
+	enum store_status st = b->poisoned ? STORE_ENOMEM : STORE_OK;
+	if (st == STORE_OK) {
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+		rocksdb_writeoptions_set_sync(wo, sync);
+		batch_apply(&m, wb, s, b);
+		rocksdb_write(s->db, wo, wb, &err);
+		if (err != NULL) {
+			log_error("store", "direct write failed: %s", err);
+			rocksdb_free(err);
+			st = STORE_EIO;
+		}
+		rocksdb_writeoptions_destroy(wo);
+		rocksdb_writebatch_destroy(wb);
+	}
+	free(m.e);
+	store_batch_free(b);
+	return st;
 }
 
 /* --- reads ----------------------------------------------------------------------- */
@@ -755,7 +845,8 @@ uint64_t store_disk_bytes(struct store *s)
 {
 	uint64_t total = 0;
 	for (int i = 0; i < STORE_N_CF; i++) {
-		char *v = rocksdb_property_value_cf(s->db, s->cf[i], "rocksdb.total-sst-files-size");
+		char *v =
+		    rocksdb_property_value_cf(s->db, s->cf[i], "rocksdb.total-sst-files-size");
 		if (v != NULL)
 			total += strtoull(v, NULL, 10);
 		free(v);
@@ -767,12 +858,17 @@ void store_compact(struct store *s)
 {
 	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
 	rocksdb_flushoptions_set_wait(fo, 1);
+	rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce */);
 	for (int i = 0; i < STORE_N_CF; i++) {
 		char *err = NULL;
 		rocksdb_flush_cf(s->db, fo, s->cf[i], &err);
 		rocksdb_free(err);
-		rocksdb_compact_range_cf(s->db, s->cf[i], NULL, 0, NULL, 0);
+		/* force a rewrite: a lone L0 file would otherwise move down as is,
+		 * keeping L0's (absent) compression */
+		rocksdb_compact_range_cf_opt(s->db, s->cf[i], co, NULL, 0, NULL, 0);
 	}
+	rocksdb_compactoptions_destroy(co);
 	rocksdb_flushoptions_destroy(fo);
 }
 

@@ -10,7 +10,7 @@
  * with many instanceConfig entries) are zstd-compressed at level 3 — the
  * fast end of zstd, where a 100 KB JobConfig shrinks ~10x for ~0.2 ms;
  * small values stay raw (RocksDB's own block compression takes them).
- * RocksDB compresses no level above L1 and zstd at the bottom.
+ * RocksDB leaves L0 uncompressed and uses zstd from L1 down.
  *
  * KEYS (a job id never contains NUL, so "<job>\0" is an exact prefix;
  * integers are big-endian so byte order is numeric order):
@@ -66,19 +66,20 @@ enum store_cf {
 
 enum store_status {
 	STORE_OK = 0,
-	STORE_ESTALE = 1,    /* an expected version did not match: nothing written */
-	STORE_EIO = 2,       /* RocksDB refused the write (message logged) */
-	STORE_ENOENT = 3,    /* no such key */
-	STORE_ECORRUPT = 4,  /* the stored value is unreadable */
-	STORE_ECLOSED = 5,   /* the store is closing */
+	STORE_ESTALE = 1,   /* an expected version did not match: nothing written */
+	STORE_EIO = 2,      /* RocksDB refused the write (message logged) */
+	STORE_ENOENT = 3,   /* no such key */
+	STORE_ECORRUPT = 4, /* the stored value is unreadable */
+	STORE_ECLOSED = 5,  /* the store is closing */
 	STORE_ENOMEM = 6,
 };
 
 struct store_config {
-	const char *path;             /* database directory (created) */
-	bool no_sync;                 /* true: no fsync per group (see above) */
-	size_t compress_threshold;    /* 0 = 4096 bytes; SIZE_MAX = never */
-	size_t max_group_bytes;       /* 0 = 8 MiB of ops per group */
+	const char *path;          /* database directory (created) */
+	bool no_sync;              /* true: no fsync per group (see above) */
+	size_t compress_threshold; /* 0 = 4096 bytes; SIZE_MAX = never */
+	size_t max_group_bytes;    /* 0 = 8 MiB of ops per group */
+	bool no_compression;       /* no zstd anywhere (benchmarks compare) */
 };
 
 struct store;
@@ -123,6 +124,14 @@ void store_submit(struct store *s, struct store_batch *b, store_done_f done, voi
 
 /* Submits and waits; returns the status. */
 enum store_status store_commit(struct store *s, struct store_batch *b);
+
+/*
+ * Writes b on the calling thread with its own WriteBatch and sync, no
+ * group commit and no version checks (the benchmark's baseline, bulk
+ * loads before versioned writers start: the committer's version cache does
+ * not see these writes). Frees b; returns the status.
+ */
+enum store_status store_write_direct(struct store *s, struct store_batch *b, bool sync);
 
 /*
  * Reads one value: STORE_OK with *val (malloc'd, caller frees), *vlen and

@@ -263,8 +263,7 @@ static void test_bad_values(void **state)
 	forge("bad-zstd", notzstd, sizeof(notzstd));
 	forge("bad-short", "\0\0", 2);
 	st = open_store();
-	assert_int_equal(store_get(st, STORE_VOLUMES, "bad-zstd", 8, &v, &n, NULL),
-	                 STORE_ECORRUPT);
+	assert_int_equal(store_get(st, STORE_VOLUMES, "bad-zstd", 8, &v, &n, NULL), STORE_ECORRUPT);
 	struct seen s = {0};
 	assert_int_equal(store_scan(st, STORE_VOLUMES, "", 0, false, collect, &s), 1);
 	struct store_stats ss;
