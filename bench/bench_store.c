@@ -166,9 +166,11 @@ static void populate(int events)
 			                  STORE_ANY_VERSION, 1, 0, NULL, 0, 0, 0);
 			for (int e = 0; e < events; e++) {
 				char k[64];
-				size_t kl = store_key_task_event(k, job, (uint32_t)(t % n_tasks_per_job),
-				                                 1000000000ull * (uint64_t)(e + 1), 0);
-				store_put(b, STORE_TASK_EVENTS, k, kl, rt, rl, 0, STORE_ANY_VERSION);
+				size_t kl =
+				    store_key_task_event(k, job, (uint32_t)(t % n_tasks_per_job),
+				                         1000000000ull * (uint64_t)(e + 1), 0);
+				store_put(b, STORE_TASK_EVENTS, k, kl, rt, rl, 0,
+				          STORE_ANY_VERSION);
 			}
 		}
 		store_write_direct(st, b, false);
