@@ -20,6 +20,15 @@
 
 enum op_type { OP_PUT, OP_DEL, OP_DEL_PREFIX };
 
+/* (cf, key) -> version; open addressing. */
+struct gmap_ent {
+	const char *key;
+	size_t klen;
+	uint8_t cf;
+	bool versioned; /* written with a version or checked: worth caching */
+	uint64_t version;
+};
+
 static const char *const cf_names[STORE_N_CF] = {
     [STORE_META] = "default", /* RocksDB's default family holds the singletons */
     [STORE_POOLS] = "pools",
@@ -57,7 +66,30 @@ struct store_batch {
 	struct store_batch *next;
 };
 
-struct gmap;
+struct gmap {
+	struct gmap_ent *e;
+	size_t cap, n;
+};
+
+/*
+ * Committers: batches are routed by their first key's entity (the bytes
+ * before the first NUL: the job of a task key), so each committer owns a
+ * partition of the versioned keys and checks them against its own cache.
+ * Two committers writing at once are joined by RocksDB into one WAL write
+ * and sync, and insert into the memtable in parallel.
+ */
+#define N_COMMITTERS 2
+
+struct committer {
+	struct store *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_batch *head, *tail;
+	bool closing;
+	pthread_t th;
+	bool started;
+	struct gmap vcache; /* last committed versions of this partition's keys */
+};
 
 struct store {
 	rocksdb_t *db;
@@ -66,12 +98,7 @@ struct store {
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
 	size_t threshold, max_group_bytes;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct store_batch *head, *tail;
-	bool closing;
-	pthread_t committer;
-	struct gmap *vcache; /* committer only: last committed versions */
+	struct committer cm[N_COMMITTERS];
 	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
 	bool sync;
 };
@@ -366,13 +393,19 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	s->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts, s->sync);
 	s->ropts = rocksdb_readoptions_create();
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	if (pthread_create(&s->committer, NULL, committer, s) != 0) {
-		snprintf(err, errlen, "store: cannot start the committer thread");
-		s->committer = 0;
-		store_close(s);
-		return NULL;
+	for (int i = 0; i < N_COMMITTERS; i++) {
+		struct committer *c = &s->cm[i];
+		c->s = s;
+		pthread_mutex_init(&c->mu, NULL);
+		pthread_cond_init(&c->cv, NULL);
+	}
+	for (int i = 0; i < N_COMMITTERS; i++) {
+		if (pthread_create(&s->cm[i].th, NULL, committer, &s->cm[i]) != 0) {
+			snprintf(err, errlen, "store: cannot start the committer threads");
+			store_close(s);
+			return NULL;
+		}
+		s->cm[i].started = true;
 	}
 	log_info("store", "opened %s (sync %s, compress above %zu bytes)", cfg->path,
 	         s->sync ? "on" : "off", s->threshold);
@@ -383,12 +416,15 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->closing = true;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	if (s->committer)
-		pthread_join(s->committer, NULL);
+	for (int i = 0; i < N_COMMITTERS; i++) {
+		struct committer *c = &s->cm[i];
+		pthread_mutex_lock(&c->mu);
+		c->closing = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		if (c->started)
+			pthread_join(c->th, NULL);
+	}
 	for (int i = 0; i < STORE_N_CF; i++)
 		if (s->cf[i])
 			rocksdb_column_family_handle_destroy(s->cf[i]);
@@ -396,33 +432,52 @@ void store_close(struct store *s)
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
 	rocksdb_options_destroy(s->opts);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
+	for (int i = 0; i < N_COMMITTERS; i++) {
+		pthread_mutex_destroy(&s->cm[i].mu);
+		pthread_cond_destroy(&s->cm[i].cv);
+	}
 	free(s);
 }
 
 /* --- group commit ------------------------------------------------------------ */
+
+/* The committer owning b's first key's entity. */
+static unsigned route(const struct store_batch *b)
+{
+	if (b->n == 0)
+		return 0;
+	const char *k = b->buf + b->ops[0].koff;
+	size_t n = b->ops[0].klen;
+	const char *nul = memchr(k, '\0', n);
+	if (nul != NULL)
+		n = (size_t)(nul - k);
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+	return (unsigned)((h ^ (h >> 32)) % N_COMMITTERS);
+}
 
 void store_submit(struct store *s, struct store_batch *b, store_done_f done, void *arg)
 {
 	b->done = done;
 	b->arg = arg;
 	b->next = NULL;
-	pthread_mutex_lock(&s->mu);
-	if (s->closing) {
-		pthread_mutex_unlock(&s->mu);
+	struct committer *c = &s->cm[route(b)];
+	pthread_mutex_lock(&c->mu);
+	if (c->closing) {
+		pthread_mutex_unlock(&c->mu);
 		if (done)
 			done(arg, STORE_ECLOSED);
 		store_batch_free(b);
 		return;
 	}
-	if (s->tail)
-		s->tail->next = b;
+	if (c->tail)
+		c->tail->next = b;
 	else
-		s->head = b;
-	s->tail = b;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+		c->head = b;
+	c->tail = b;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
 }
 
 struct waiter {
@@ -461,17 +516,6 @@ enum store_status store_commit(struct store *s, struct store_batch *b)
  * Versions written earlier in the group being built, so a later batch's
  * expectation sees them: open addressing on (cf, key), reset per group.
  */
-struct gmap_ent {
-	const char *key;
-	size_t klen;
-	uint8_t cf;
-	bool versioned; /* written with a version or checked: worth caching */
-	uint64_t version;
-};
-struct gmap {
-	struct gmap_ent *e;
-	size_t cap, n;
-};
 
 static uint64_t key_hash(uint8_t cf, const char *k, size_t n)
 {
@@ -561,12 +605,13 @@ static void vcache_merge(struct gmap *v, const struct gmap *g)
 }
 
 /* The stored version of (cf, key) as of this group: 0 when absent. */
-static int current_version(struct store *s, struct gmap *m, uint8_t cf, const char *k, size_t n,
+static int current_version(struct committer *c, struct gmap *m, uint8_t cf, const char *k, size_t n,
                            uint64_t *out)
 {
+	struct store *s = c->s;
 	struct gmap_ent *e = gmap_find(m, cf, k, n, false);
 	if (e == NULL)
-		e = gmap_find(s->vcache, cf, k, n, false);
+		e = gmap_find(&c->vcache, cf, k, n, false);
 	if (e != NULL) {
 		*out = e->version;
 		return 0;
@@ -585,7 +630,8 @@ static int current_version(struct store *s, struct gmap *m, uint8_t cf, const ch
 }
 
 /* Checks b's expectations against the group; STORE_OK to include it. */
-static enum store_status batch_check(struct store *s, struct gmap *m, const struct store_batch *b)
+static enum store_status batch_check(struct committer *c, struct gmap *m,
+                                     const struct store_batch *b)
 {
 	if (b->poisoned)
 		return STORE_ENOMEM;
@@ -594,7 +640,7 @@ static enum store_status batch_check(struct store *s, struct gmap *m, const stru
 		if (o->expect == STORE_ANY_VERSION)
 			continue;
 		uint64_t cur;
-		if (current_version(s, m, o->cf, b->buf + o->koff, o->klen, &cur) != 0)
+		if (current_version(c, m, o->cf, b->buf + o->koff, o->klen, &cur) != 0)
 			return STORE_EIO;
 		if (cur != o->expect)
 			return STORE_ESTALE;
@@ -636,19 +682,19 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 
 static void *committer(void *arg)
 {
-	struct store *s = arg;
-	struct gmap m = {0}, vcache = {0};
+	struct committer *c = arg;
+	struct store *s = c->s;
+	struct gmap m = {0};
+	struct gmap *vcache = &c->vcache;
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 
-	s->vcache = &vcache;
-
 	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		while (s->head == NULL && !s->closing)
-			pthread_cond_wait(&s->cv, &s->mu);
-		struct store_batch *list = s->head;
-		s->head = s->tail = NULL;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_lock(&c->mu);
+		while (c->head == NULL && !c->closing)
+			pthread_cond_wait(&c->cv, &c->mu);
+		struct store_batch *list = c->head;
+		c->head = c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
 		if (list == NULL)
 			break; /* closing, and everything queued is done */
 		while (list != NULL) {
@@ -659,7 +705,7 @@ static void *committer(void *arg)
 			rocksdb_writebatch_clear(wb);
 			gmap_reset(&m);
 			for (struct store_batch *b = list; b != NULL; b = b->next) {
-				enum store_status st = batch_check(s, &m, b);
+				enum store_status st = batch_check(c, &m, b);
 				b->status = st;
 				if (st == STORE_OK) {
 					batch_apply(&m, wb, s, b);
@@ -687,9 +733,9 @@ static void *committer(void *arg)
 				}
 				atomic_fetch_add(&s->syncs, s->sync);
 				if (wst == STORE_OK)
-					vcache_merge(&vcache, &m);
+					vcache_merge(vcache, &m);
 				if (last->has_prefix_delete)
-					vcache_clear(&vcache); /* it cannot tell which keys went */
+					vcache_clear(vcache); /* it cannot tell which keys went */
 			}
 			atomic_fetch_add(&s->groups, 1);
 			atomic_fetch_add(&s->batches, nb);
@@ -707,7 +753,7 @@ static void *committer(void *arg)
 	}
 	rocksdb_writebatch_destroy(wb);
 	free(m.e);
-	vcache_clear(&vcache);
+	vcache_clear(vcache);
 	return NULL;
 }
 
