@@ -268,14 +268,17 @@ static int check_placement(struct pool *parent, struct pool *self, const char *n
 	return 0;
 }
 
-int respool_create(struct respool_tree *t, const struct respool_config *cfg, char *id,
-                   size_t id_len, struct respool_error *err)
+static int create(struct respool_tree *t, const struct respool_config *cfg, const char *want_id,
+                  char *id, size_t id_len, struct respool_error *err)
 {
 	struct respool_res res[RES_N];
 	int rc = -1;
 
 	if (cfg == NULL || id == NULL || id_len < ID_LEN)
 		return fail(err, RESPOOL_INVALID_CONFIG, "missing config or id buffer");
+	if (want_id != NULL && (want_id[0] == '\0' || strlen(want_id) >= ID_LEN))
+		return fail(err, RESPOOL_INVALID_CONFIG, "pool id '%s' is not 1..%d characters",
+		            want_id, ID_LEN - 1);
 	if (check_config(cfg, err) != 0)
 		return -1;
 	effective_res(cfg, res);
@@ -287,13 +290,20 @@ int respool_create(struct respool_tree *t, const struct respool_config *cfg, cha
 	}
 	if (check_placement(parent, NULL, cfg->name, res, err) != 0)
 		goto out;
+	if (want_id != NULL && find(t, want_id) != NULL) {
+		fail(err, RESPOOL_ALREADY_EXISTS, "pool id '%s' exists", want_id);
+		goto out;
+	}
 	struct pool *p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->name = strdup(cfg->name)) == NULL) {
 		free(p);
 		fail(err, RESPOOL_NO_MEMORY, "out of memory");
 		goto out;
 	}
-	new_id(p->id);
+	if (want_id != NULL)
+		snprintf(p->id, ID_LEN, "%s", want_id);
+	else
+		new_id(p->id);
 	memcpy(p->res, res, sizeof(res));
 	p->parent = parent;
 	set_payload(p, cfg);
@@ -316,6 +326,19 @@ int respool_create(struct respool_tree *t, const struct respool_config *cfg, cha
 out:
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
+}
+
+int respool_create(struct respool_tree *t, const struct respool_config *cfg, char *id,
+                   size_t id_len, struct respool_error *err)
+{
+	return create(t, cfg, NULL, id, id_len, err);
+}
+
+int respool_restore(struct respool_tree *t, const char *id, const struct respool_config *cfg,
+                    struct respool_error *err)
+{
+	char out[ID_LEN];
+	return create(t, cfg, id, out, sizeof(out), err);
 }
 
 static bool is_within(const struct pool *p, const struct pool *ancestor)

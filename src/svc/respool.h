@@ -86,6 +86,11 @@ void respool_tree_destroy(struct respool_tree *t);
 int respool_create(struct respool_tree *t, const struct respool_config *cfg, char *id,
                    size_t id_len, struct respool_error *err);
 
+/* Recovery: creates a pool under its stored id (same rules as create;
+ * RESPOOL_ALREADY_EXISTS when the id is taken). */
+int respool_restore(struct respool_tree *t, const char *id, const struct respool_config *cfg,
+                    struct respool_error *err);
+
 /* Replaces a pool's config (name, parent, resources); rules R1-R5, R7. */
 int respool_update(struct respool_tree *t, const char *id, const struct respool_config *cfg,
                    struct respool_error *err);

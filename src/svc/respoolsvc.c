@@ -5,6 +5,8 @@
 
 #include "proto_codec.h"
 #include "respoolsvc.h"
+#include "store.h"
+#include "log.h"
 
 typedef Peloton__Api__Respool__ResourcePoolConfig config_pb;
 typedef Peloton__Api__Respool__ResourcePoolInfo info_pb;
@@ -95,6 +97,104 @@ static int config_of(const config_pb *c, struct respool_config *out, void **payl
 	out->payload = *payload;
 	out->payload_len = plen;
 	return 0;
+}
+
+int respoolsvc_restore(struct respool_tree *t, const char *id, const void *bytes, size_t len,
+                       char *why, size_t wlen)
+{
+	struct respool_config cfg;
+	struct respool_error err;
+	void *payload = NULL;
+	const char *bad = NULL;
+	config_pb *c =
+	    (config_pb *)proto_decode(&peloton__api__respool__resource_pool_config__descriptor,
+	                              (const uint8_t *)bytes, len, NULL, &bad);
+	if (c == NULL) {
+		snprintf(why, wlen, "not a ResourcePoolConfig: %s", bad ? bad : "undecodable");
+		return -1;
+	}
+	int rc = config_of(c, &cfg, &payload, why, wlen);
+	if (rc == 0 && (rc = respool_restore(t, id, &cfg, &err)) != 0)
+		snprintf(why, wlen, "%s", err.msg);
+	free(payload);
+	protobuf_c_message_free_unpacked(&c->base, NULL);
+	return rc;
+}
+
+struct stored_pool {
+	char *id;
+	void *cfg;
+	size_t len;
+	bool done;
+};
+
+struct stored_pools {
+	struct stored_pool *v;
+	size_t n, cap;
+};
+
+static bool keep_pool(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                      uint64_t version)
+{
+	struct stored_pools *p = arg;
+	(void)version;
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 16;
+		struct stored_pool *nv = realloc(p->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return false;
+		p->v = nv;
+		p->cap = nc;
+	}
+	struct stored_pool *e = &p->v[p->n];
+	e->id = strndup(key, klen);
+	e->cfg = malloc(vlen ? vlen : 1);
+	if (e->id == NULL || e->cfg == NULL) {
+		free(e->id);
+		free(e->cfg);
+		return false;
+	}
+	memcpy(e->cfg, val, vlen);
+	e->len = vlen;
+	e->done = false;
+	p->n++;
+	return true;
+}
+
+size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *failed)
+{
+	struct stored_pools p = {0};
+	size_t restored = 0;
+	char why[256];
+
+	store_scan(s, STORE_POOLS, "", 0, false, keep_pool, &p);
+	/* parents first: passes until nothing more can be placed */
+	for (bool progress = true; progress;) {
+		progress = false;
+		for (size_t i = 0; i < p.n; i++) {
+			if (p.v[i].done)
+				continue;
+			if (respoolsvc_restore(t, p.v[i].id, p.v[i].cfg, p.v[i].len, why,
+			                       sizeof(why)) == 0) {
+				p.v[i].done = true;
+				restored++;
+				progress = true;
+			}
+		}
+	}
+	*failed = 0;
+	for (size_t i = 0; i < p.n; i++) {
+		if (!p.v[i].done) {
+			respoolsvc_restore(t, p.v[i].id, p.v[i].cfg, p.v[i].len, why, sizeof(why));
+			log_error("respool", "recovery: pool %s not restored: %s", p.v[i].id, why);
+			(*failed)++;
+		}
+		free(p.v[i].id);
+		free(p.v[i].cfg);
+	}
+	free(p.v);
+	log_info("respool", "recovery: %zu pools restored, %zu refused", restored, *failed);
+	return restored;
 }
 
 Peloton__Api__Respool__CreateResponse *

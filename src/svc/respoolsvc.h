@@ -17,6 +17,16 @@
 #include "peloton/api/respool/respool.pb-c.h"
 #include "respool.h"
 
+/* Recovery: a stored ResourcePoolConfig (its bytes) back into the tree
+ * under its id; 0, or -1 with the reason in why. */
+struct store;
+/* Recovery: every pool in the store back into the tree, parents first;
+ * returns how many, *failed gets those refused (logged with the reason). */
+size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *failed);
+
+int respoolsvc_restore(struct respool_tree *t, const char *id, const void *bytes, size_t len,
+                       char *why, size_t wlen);
+
 Peloton__Api__Respool__CreateResponse *
 respoolsvc_create(struct respool_tree *t, const Peloton__Api__Respool__CreateRequest *r);
 Peloton__Api__Respool__GetResponse *respoolsvc_get(struct respool_tree *t,

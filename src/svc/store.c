@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rocksdb/c.h>
 #include <zstd.h>
@@ -99,6 +100,12 @@ struct store {
 	rocksdb_readoptions_t *ropts;
 	size_t threshold, max_group_bytes;
 	struct committer cm[N_COMMITTERS];
+	/* retention */
+	pthread_t ret_th;
+	bool ret_started, ret_stop;
+	pthread_mutex_t ret_mu;
+	pthread_cond_t ret_cv;
+	uint64_t ret_age_ns, ret_period_ns;
 	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
 	bool sync;
 };
@@ -393,6 +400,8 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	s->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts, s->sync);
 	s->ropts = rocksdb_readoptions_create();
+	pthread_mutex_init(&s->ret_mu, NULL);
+	pthread_cond_init(&s->ret_cv, NULL);
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		c->s = s;
@@ -416,6 +425,13 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->ret_started) {
+		pthread_mutex_lock(&s->ret_mu);
+		s->ret_stop = true;
+		pthread_cond_signal(&s->ret_cv);
+		pthread_mutex_unlock(&s->ret_mu);
+		pthread_join(s->ret_th, NULL);
+	}
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		pthread_mutex_lock(&c->mu);
@@ -436,6 +452,8 @@ void store_close(struct store *s)
 		pthread_mutex_destroy(&s->cm[i].mu);
 		pthread_cond_destroy(&s->cm[i].cv);
 	}
+	pthread_mutex_destroy(&s->ret_mu);
+	pthread_cond_destroy(&s->ret_cv);
 	free(s);
 }
 
@@ -1019,4 +1037,315 @@ enum store_status store_framework_id_get(struct store *s, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, (const char *)v);
 	free(v);
 	return STORE_OK;
+}
+
+/* --- job index, retention, recovery ------------------------------------------ */
+
+/* Appends a u16-length-prefixed key to a growing record. */
+static bool rec_add(char **rec, size_t *len, const char *k, size_t kl)
+{
+	char *n = realloc(*rec, *len + 2 + kl);
+	if (n == NULL)
+		return false;
+	n[*len] = (char)(kl >> 8);
+	n[*len + 1] = (char)kl;
+	memcpy(n + *len + 2, k, kl);
+	*rec = n;
+	*len += 2 + kl;
+	return true;
+}
+
+/* Adds a put of index key kind+part+NUL?+job to b and to the record. */
+static int index_key(struct store_batch *b, char **rec, size_t *rlen, char kind, const void *part,
+                     size_t plen, bool nul, const char *job)
+{
+	size_t jl = strlen(job);
+	char k[1 + plen + 1 + jl];
+	size_t n = 0;
+	k[n++] = kind;
+	memcpy(k + n, part, plen);
+	n += plen;
+	if (nul)
+		k[n++] = '\0';
+	memcpy(k + n, job, jl);
+	n += jl;
+	if (!rec_add(rec, rlen, k, n))
+		return -1;
+	return store_put(b, STORE_JOB_INDEX, k, n, "", 0, 0, STORE_ANY_VERSION);
+}
+
+int store_job_index_set(struct store *s, struct store_batch *b, const char *job, const char *pool,
+                        uint32_t state, const char *const *labels, size_t n_labels,
+                        uint64_t terminal_ns)
+{
+	size_t jl = strlen(job);
+	char rk[1 + jl];
+	rk[0] = 'r';
+	memcpy(rk + 1, job, jl);
+	void *old = NULL;
+	size_t olen = 0;
+	/* drop the keys the previous call set */
+	if (store_get(s, STORE_JOB_INDEX, rk, 1 + jl, &old, &olen, NULL) == STORE_OK) {
+		const char *p = old;
+		for (size_t off = 0; off + 2 <= olen;) {
+			size_t kl = ((size_t)(uint8_t)p[off] << 8) | (uint8_t)p[off + 1];
+			if (off + 2 + kl > olen)
+				break;
+			store_del(b, STORE_JOB_INDEX, p + off + 2, kl);
+			off += 2 + kl;
+		}
+		free(old);
+	}
+	char *rec = NULL;
+	size_t rlen = 0;
+	char st[4] = {(char)(state >> 24), (char)(state >> 16), (char)(state >> 8), (char)state};
+	int rc = index_key(b, &rec, &rlen, 's', st, 4, false, job);
+	if (rc == 0 && pool != NULL && pool[0])
+		rc = index_key(b, &rec, &rlen, 'p', pool, strlen(pool), true, job);
+	for (size_t i = 0; rc == 0 && i < n_labels; i++)
+		rc = index_key(b, &rec, &rlen, 'l', labels[i], strlen(labels[i]), true, job);
+	if (rc == 0 && terminal_ns != 0) {
+		char t[8];
+		put_be64(t, terminal_ns);
+		rc = index_key(b, &rec, &rlen, 't', t, 8, false, job);
+	}
+	if (rc == 0)
+		rc = store_put(b, STORE_JOB_INDEX, rk, 1 + jl, rec ? rec : "", rlen, 0,
+		               STORE_ANY_VERSION);
+	free(rec);
+	return rc;
+}
+
+struct jobs_ctx {
+	size_t skip; /* bytes of the key before the job id */
+	store_job_f fn;
+	void *arg;
+};
+
+static bool job_of_key(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t version)
+{
+	struct jobs_ctx *c = arg;
+	(void)val;
+	(void)vlen;
+	(void)version;
+	if (klen <= c->skip)
+		return true;
+	char job[klen - c->skip + 1];
+	memcpy(job, (const char *)key + c->skip, klen - c->skip);
+	job[klen - c->skip] = '\0';
+	return c->fn(c->arg, job);
+}
+
+long store_jobs_by(struct store *s, char kind, const void *val, size_t vlen, store_job_f fn,
+                   void *arg)
+{
+	if (kind != 'p' && kind != 's' && kind != 'l')
+		return -1;
+	bool nul = kind != 's';
+	char pre[1 + vlen + 1];
+	size_t n = 0;
+	pre[n++] = kind;
+	memcpy(pre + n, val, vlen);
+	n += vlen;
+	if (nul)
+		pre[n++] = '\0';
+	struct jobs_ctx c = {n, fn, arg};
+	return store_scan(s, STORE_JOB_INDEX, pre, n, false, job_of_key, &c);
+}
+
+enum store_status store_purge_job(struct store *s, const char *job)
+{
+	size_t jl = strlen(job);
+	char k[jl + 24];
+	struct store_batch *b = store_batch_new(s);
+	if (b == NULL)
+		return STORE_ENOMEM;
+	store_del(b, STORE_JOB_RUNTIME, job, jl);
+	size_t n = store_key_job_prefix(k, job);
+	static const enum store_cf under[] = {STORE_JOB_CONFIG, STORE_TASK_RUNTIME,
+	                                      STORE_TASK_STATE, STORE_TASK_EVENTS};
+	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
+		store_del_prefix(b, under[i], k, n);
+	/* the index keys, and the record naming them */
+	k[0] = 'r';
+	memcpy(k + 1, job, jl);
+	void *rec = NULL;
+	size_t rlen = 0;
+	if (store_get(s, STORE_JOB_INDEX, k, 1 + jl, &rec, &rlen, NULL) == STORE_OK) {
+		const char *p = rec;
+		for (size_t off = 0; off + 2 <= rlen;) {
+			size_t kl = ((size_t)(uint8_t)p[off] << 8) | (uint8_t)p[off + 1];
+			if (off + 2 + kl > rlen)
+				break;
+			store_del(b, STORE_JOB_INDEX, p + off + 2, kl);
+			off += 2 + kl;
+		}
+		free(rec);
+	}
+	store_del(b, STORE_JOB_INDEX, k, 1 + jl);
+	return store_commit(s, b);
+}
+
+struct old_jobs {
+	char pre_cut[9];
+	char **jobs;
+	size_t n, cap;
+};
+
+static bool collect_old(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                        uint64_t version)
+{
+	struct old_jobs *o = arg;
+	(void)val;
+	(void)vlen;
+	(void)version;
+	if (klen <= 9 || memcmp(key, o->pre_cut, 9) >= 0)
+		return false; /* time order: everything after is newer */
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 64;
+		char **nj = realloc(o->jobs, nc * sizeof(*nj));
+		if (nj == NULL)
+			return false;
+		o->jobs = nj;
+		o->cap = nc;
+	}
+	char *j = malloc(klen - 9 + 1);
+	if (j == NULL)
+		return false;
+	memcpy(j, (const char *)key + 9, klen - 9);
+	j[klen - 9] = '\0';
+	o->jobs[o->n++] = j;
+	return true;
+}
+
+size_t store_purge_terminal(struct store *s, uint64_t older_than_ns)
+{
+	struct old_jobs o = {.n = 0};
+	size_t purged = 0;
+	o.pre_cut[0] = 't';
+	put_be64(o.pre_cut + 1, older_than_ns);
+	store_scan(s, STORE_JOB_INDEX, "t", 1, false, collect_old, &o);
+	for (size_t i = 0; i < o.n; i++) {
+		if (store_purge_job(s, o.jobs[i]) == STORE_OK) {
+			purged++;
+			log_info("store", "retention: purged terminal job %s", o.jobs[i]);
+		}
+		free(o.jobs[i]);
+	}
+	free(o.jobs);
+	return purged;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *retention(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->ret_mu);
+	while (!s->ret_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		uint64_t ns = (uint64_t)until.tv_nsec + s->ret_period_ns;
+		until.tv_sec += (time_t)(ns / 1000000000ull);
+		until.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_cond_timedwait(&s->ret_cv, &s->ret_mu, &until);
+		if (s->ret_stop)
+			break;
+		pthread_mutex_unlock(&s->ret_mu);
+		uint64_t now = wall_ns();
+		store_purge_terminal(s, now > s->ret_age_ns ? now - s->ret_age_ns : 0);
+		pthread_mutex_lock(&s->ret_mu);
+	}
+	pthread_mutex_unlock(&s->ret_mu);
+	return NULL;
+}
+
+int store_retention_start(struct store *s, uint64_t max_age_ns, uint64_t period_ns)
+{
+	if (s->ret_started || period_ns == 0)
+		return -1;
+	s->ret_age_ns = max_age_ns;
+	s->ret_period_ns = period_ns;
+	if (pthread_create(&s->ret_th, NULL, retention, s) != 0)
+		return -1;
+	s->ret_started = true;
+	return 0;
+}
+
+struct rec_ctx {
+	struct store *s;
+	const struct store_recover_ops *ops;
+	void *arg;
+	struct store_recover_stats *st;
+	const char *job; /* tasks: the job being loaded */
+	size_t skip;
+};
+
+static bool rec_pool(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t version)
+{
+	struct rec_ctx *c = arg;
+	(void)version;
+	char id[klen + 1];
+	memcpy(id, key, klen);
+	id[klen] = '\0';
+	c->st->pools++;
+	if (c->ops->pool)
+		c->ops->pool(c->arg, id, val, vlen);
+	return true;
+}
+
+static bool rec_task(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t version)
+{
+	struct rec_ctx *c = arg;
+	if (klen != c->skip + 4)
+		return true;
+	const uint8_t *p = (const uint8_t *)key + c->skip;
+	uint32_t inst = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	c->st->tasks++;
+	if (c->ops->task)
+		c->ops->task(c->arg, c->job, inst, val, vlen, version);
+	return true;
+}
+
+static bool rec_job(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t version)
+{
+	struct rec_ctx *c = arg;
+	char job[klen + 1];
+	memcpy(job, key, klen);
+	job[klen] = '\0';
+	c->st->jobs++;
+	if (c->ops->job && !c->ops->job(c->arg, job, val, vlen, version))
+		return true;
+	c->st->jobs_loaded++;
+	char pre[klen + 2];
+	struct rec_ctx tc = *c;
+	tc.job = job;
+	tc.skip = store_key_job_prefix(pre, job);
+	store_scan(c->s, STORE_TASK_RUNTIME, pre, tc.skip, false, rec_task, &tc);
+	return true;
+}
+
+int store_recover(struct store *s, const struct store_recover_ops *ops, void *arg,
+                  struct store_recover_stats *out)
+{
+	struct store_recover_stats st = {0};
+	struct rec_ctx c = {s, ops, arg, &st, NULL, 0};
+	if (store_scan(s, STORE_POOLS, "", 0, false, rec_pool, &c) < 0 ||
+	    store_scan(s, STORE_JOB_RUNTIME, "", 0, false, rec_job, &c) < 0)
+		return -1;
+	if (out)
+		*out = st;
+	log_info("store", "recovered %llu pools, %llu jobs (%llu loaded), %llu tasks",
+	         (unsigned long long)st.pools, (unsigned long long)st.jobs,
+	         (unsigned long long)st.jobs_loaded, (unsigned long long)st.tasks);
+	return 0;
 }

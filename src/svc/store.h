@@ -185,6 +185,54 @@ int store_task_update(struct store_batch *b, const char *job, uint32_t instance,
                       uint32_t old_state, uint32_t new_state, const void *event, size_t elen,
                       uint64_t event_ns, uint32_t event_seq);
 
+/*
+ * Job index (QueryJobs): sets job's pool, state and labels ("key=value")
+ * in b, removing the keys its previous call set (read from the "r" record
+ * now: the caller commits one job's index updates one after another).
+ * terminal_ns (wall clock, 0
+ * while the job runs) files a terminal job for retention. 0 or -1.
+ */
+int store_job_index_set(struct store *s, struct store_batch *b, const char *job, const char *pool,
+                        uint32_t state, const char *const *labels, size_t n_labels,
+                        uint64_t terminal_ns);
+
+/* Jobs by pool ('p', value = pool id), state ('s', value = 4-byte
+ * big-endian state) or label ('l', value = "key=value"); fn gets each job
+ * id. Returns the number visited or -1. */
+typedef bool (*store_job_f)(void *arg, const char *job);
+long store_jobs_by(struct store *s, char kind, const void *val, size_t vlen, store_job_f fn,
+                   void *arg);
+
+/* Deletes a job and everything under it (configs, runtime, tasks, states,
+ * events, index keys) in one batch. Readers keep their snapshot. */
+enum store_status store_purge_job(struct store *s, const char *job);
+
+/* Purges the jobs filed terminal before older_than_ns; returns how many. */
+size_t store_purge_terminal(struct store *s, uint64_t older_than_ns);
+
+/* Runs store_purge_terminal(now - max_age) every period on a background
+ * thread until store_close. 0, or -1 if already running. */
+int store_retention_start(struct store *s, uint64_t max_age_ns, uint64_t period_ns);
+
+/*
+ * Recovery at start: pool(id, config bytes) for every pool; job(id,
+ * runtime bytes, version) for every job — return true to have its tasks
+ * loaded (the caller keeps non-terminal jobs) — then task(job, instance,
+ * runtime bytes, version) for each. Unreadable values are skipped and
+ * counted (store_stats.corrupt). Any callback may be NULL.
+ */
+struct store_recover_ops {
+	void (*pool)(void *arg, const char *id, const void *cfg, size_t len);
+	bool (*job)(void *arg, const char *job, const void *runtime, size_t len, uint64_t version);
+	void (*task)(void *arg, const char *job, uint32_t instance, const void *runtime, size_t len,
+	             uint64_t version);
+};
+struct store_recover_stats {
+	uint64_t pools, jobs, jobs_loaded, tasks;
+};
+int store_recover(struct store *s, const struct store_recover_ops *ops, void *arg,
+                  struct store_recover_stats *out);
+
 /* Framework id (meta): put into a batch; get (STORE_OK / ENOENT). */
 int store_framework_id_put(struct store_batch *b, const char *id);
 enum store_status store_framework_id_get(struct store *s, char *buf, size_t len);

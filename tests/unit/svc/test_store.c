@@ -16,6 +16,8 @@
 #include <cmocka.h>
 #include <rocksdb/c.h>
 
+#include "proto_codec.h"
+#include "respoolsvc.h"
 #include "store.h"
 
 static char dir[64];
@@ -285,6 +287,145 @@ static void test_bad_values(void **state)
 	assert_null(store_open(&c, err, sizeof(err)));
 }
 
+/* A packed ResourcePoolConfig named `name` under `parent`. */
+static void *pool_cfg(const char *name, const char *parent, size_t *len)
+{
+	Peloton__Api__Respool__ResourcePoolConfig c =
+	    PELOTON__API__RESPOOL__RESOURCE_POOL_CONFIG__INIT;
+	Peloton__Api__Peloton__ResourcePoolID pid = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
+	Peloton__Api__Respool__ResourceConfig r = PELOTON__API__RESPOOL__RESOURCE_CONFIG__INIT,
+	                                      *rp = &r;
+	r.kind = "cpu";
+	r.reservation = 1;
+	r.limit = 10;
+	r.share = 1;
+	c.name = (char *)name;
+	pid.value = (char *)parent;
+	c.parent = &pid;
+	c.n_resources = 1;
+	c.resources = &rp;
+	return proto_pack_alloc(&c.base, len);
+}
+
+struct rec {
+	int jobs, tasks;
+	uint32_t inst_sum;
+};
+
+static bool rec_job(void *arg, const char *job, const void *rt, size_t len, uint64_t version)
+{
+	struct rec *r = arg;
+	(void)rt;
+	(void)len;
+	(void)version;
+	r->jobs++;
+	return strcmp(job, "done-job") != 0; /* terminal: its tasks stay on disk */
+}
+
+static void rec_task(void *arg, const char *job, uint32_t inst, const void *rt, size_t len,
+                     uint64_t version)
+{
+	struct rec *r = arg;
+	(void)rt;
+	(void)len;
+	(void)version;
+	assert_string_equal(job, "live-job");
+	r->tasks++;
+	r->inst_sum += inst;
+}
+
+static bool count_job(void *arg, const char *job)
+{
+	(void)job;
+	(*(int *)arg)++;
+	return true;
+}
+
+static void test_recovery_and_retention(void **state)
+{
+	(void)state;
+	/* pools stored child first (ids sort "a" < "z"), a live and a done job */
+	size_t l1, l2, l3;
+	void *child = pool_cfg("compute", "z-parent", &l1);
+	void *parent = pool_cfg("infra", "root", &l2);
+	void *orphan = pool_cfg("lost", "no-such-pool", &l3);
+	struct store_batch *b = store_batch_new(st);
+	store_put(b, STORE_POOLS, "a-child", 7, child, l1, 1, STORE_ABSENT);
+	store_put(b, STORE_POOLS, "z-parent", 8, parent, l2, 1, STORE_ABSENT);
+	store_put(b, STORE_POOLS, "m-orphan", 8, orphan, l3, 1, STORE_ABSENT);
+	const char *jobs[2] = {"live-job", "done-job"};
+	for (int j = 0; j < 2; j++) {
+		store_put(b, STORE_JOB_RUNTIME, jobs[j], strlen(jobs[j]), "rt", 2, 1, STORE_ABSENT);
+		for (uint32_t i = 0; i < 5; i++)
+			store_task_update(b, jobs[j], i, "t", 1, 1, STORE_ABSENT, 0, 1, "e", 1,
+			                  1000 + i, 0);
+	}
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	const char *labels[1] = {"team=infra"};
+	b = store_batch_new(st);
+	store_job_index_set(st, b, "live-job", "a-child", 2, labels, 1, 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	b = store_batch_new(st);
+	store_job_index_set(st, b, "done-job", "a-child", 2, labels, 1, 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	b = store_batch_new(st); /* done-job finishes: RUNNING(2) -> SUCCEEDED(3), filed at t=5 */
+	store_job_index_set(st, b, "done-job", "a-child", 3, labels, 1, 5);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	free(child);
+	free(parent);
+	free(orphan);
+
+	/* restart */
+	store_close(st);
+	st = open_store();
+	struct respool_tree *t = respool_tree_create();
+	size_t failed;
+	assert_int_equal(respoolsvc_recover(t, st, &failed), 2);
+	assert_int_equal(failed, 1); /* the orphan, with its reason logged */
+	char path[128];
+	assert_int_equal(respool_path(t, "a-child", path, sizeof(path)), 0);
+	assert_string_equal(path, "/infra/compute");
+	respool_tree_destroy(t);
+	struct rec r = {0};
+	struct store_recover_ops ops = {.job = rec_job, .task = rec_task};
+	struct store_recover_stats rs;
+	assert_int_equal(store_recover(st, &ops, &r, &rs), 0);
+	assert_int_equal(r.jobs, 2);
+	assert_int_equal(r.tasks, 5);
+	assert_int_equal(r.inst_sum, 0 + 1 + 2 + 3 + 4);
+	assert_int_equal(rs.pools, 3);
+
+	/* queries by index */
+	int n = 0;
+	assert_int_equal(store_jobs_by(st, 'p', "a-child", 7, count_job, &n), 2);
+	char running[4] = {0, 0, 0, 2}, done[4] = {0, 0, 0, 3};
+	n = 0;
+	assert_int_equal(store_jobs_by(st, 's', running, 4, count_job, &n), 1); /* old key gone */
+	assert_int_equal(store_jobs_by(st, 's', done, 4, count_job, &n), 1);
+	assert_int_equal(store_jobs_by(st, 'l', "team=infra", 10, count_job, &n), 2);
+	assert_int_equal(store_jobs_by(st, 'x', "", 0, count_job, &n), -1);
+
+	/* retention: nothing filed before t=5; then done-job goes, whole */
+	assert_int_equal(store_purge_terminal(st, 5), 0);
+	assert_int_equal(store_purge_terminal(st, 6), 1);
+	char k[64];
+	size_t kl = store_key_job_prefix(k, "done-job");
+	struct seen sn = {0};
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &sn), 0);
+	assert_int_equal(store_scan(st, STORE_TASK_EVENTS, k, kl, false, collect, &sn), 0);
+	kl = store_key_job_prefix(k, "live-job");
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &sn), 5);
+	n = 0;
+	assert_int_equal(store_jobs_by(st, 'l', "team=infra", 10, count_job, &n), 1);
+	void *v;
+	assert_int_equal(store_get(st, STORE_JOB_RUNTIME, "done-job", 8, &v, NULL, NULL),
+	                 STORE_ENOENT);
+	/* a versioned create of a purged task starts again from absent */
+	b = store_batch_new(st);
+	store_task_update(b, "done-job", 0, "t", 1, 1, STORE_ABSENT, 0, 1, NULL, 0, 0, 0);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +434,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_compression_and_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_and_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
