@@ -154,6 +154,7 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 
 struct store_stats {
 	uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
+	uint64_t write_ns; /* time inside RocksDB writes (WAL, sync, memtable) */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 
