@@ -72,7 +72,8 @@ int recordio_feed(struct recordio *r, const void *data, size_t len, recordio_rec
 				if (r->digits == 0)
 					return fail(r, "recordio: empty record length", err);
 				if (r->want > r->max_record)
-					return fail(r, "recordio: record longer than the limit", err);
+					return fail(r, "recordio: record longer than the limit",
+					            err);
 				r->digits = 0;
 				if (r->want == 0) { /* an empty record: complete already */
 					int rc = fn(arg, p, 0);
@@ -85,12 +86,15 @@ int recordio_feed(struct recordio *r, const void *data, size_t len, recordio_rec
 				continue;
 			} else if (c >= '0' && c <= '9') {
 				if (r->digits == 1 && r->want == 0) /* Mesos writes no "01" */
-					return fail(r, "recordio: leading zero in a record length", err);
+					return fail(r, "recordio: leading zero in a record length",
+					            err);
 				if (++r->digits > MAX_DIGITS)
-					return fail(r, "recordio: record length has too many digits", err);
+					return fail(
+					    r, "recordio: record length has too many digits", err);
 				r->want = r->want * 10 + (uint64_t)(c - '0');
 				if (r->want > r->max_record)
-					return fail(r, "recordio: record longer than the limit", err);
+					return fail(r, "recordio: record longer than the limit",
+					            err);
 				continue;
 			} else {
 				return fail(r, "recordio: non-digit in a record length", err);

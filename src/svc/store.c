@@ -1070,6 +1070,24 @@ static bool rec_add(char **rec, size_t *len, const char *k, size_t kl)
 	return true;
 }
 
+/* Adds to b a delete of every index key listed in the record at rk. */
+static void del_recorded(struct store *s, struct store_batch *b, const char *rk, size_t rklen)
+{
+	void *rec = NULL;
+	size_t rlen = 0;
+	if (store_get(s, STORE_JOB_INDEX, rk, rklen, &rec, &rlen, NULL) != STORE_OK)
+		return;
+	const char *p = rec;
+	for (size_t off = 0; off + 2 <= rlen;) {
+		size_t kl = ((size_t)(uint8_t)p[off] << 8) | (uint8_t)p[off + 1];
+		if (off + 2 + kl > rlen)
+			break;
+		store_del(b, STORE_JOB_INDEX, p + off + 2, kl);
+		off += 2 + kl;
+	}
+	free(rec);
+}
+
 /* Adds a put of index key kind+part+NUL?+job to b and to the record. */
 static int index_key(struct store_batch *b, char **rec, size_t *rlen, char kind, const void *part,
                      size_t plen, bool nul, const char *job)
@@ -1097,20 +1115,7 @@ int store_job_index_set(struct store *s, struct store_batch *b, const char *job,
 	char rk[1 + jl];
 	rk[0] = 'r';
 	memcpy(rk + 1, job, jl);
-	void *old = NULL;
-	size_t olen = 0;
-	/* drop the keys the previous call set */
-	if (store_get(s, STORE_JOB_INDEX, rk, 1 + jl, &old, &olen, NULL) == STORE_OK) {
-		const char *p = old;
-		for (size_t off = 0; off + 2 <= olen;) {
-			size_t kl = ((size_t)(uint8_t)p[off] << 8) | (uint8_t)p[off + 1];
-			if (off + 2 + kl > olen)
-				break;
-			store_del(b, STORE_JOB_INDEX, p + off + 2, kl);
-			off += 2 + kl;
-		}
-		free(old);
-	}
+	del_recorded(s, b, rk, 1 + jl); /* the keys the previous call set */
 	char *rec = NULL;
 	size_t rlen = 0;
 	char st[4] = {(char)(state >> 24), (char)(state >> 16), (char)(state >> 8), (char)state};
@@ -1185,19 +1190,7 @@ enum store_status store_purge_job(struct store *s, const char *job)
 	/* the index keys, and the record naming them */
 	k[0] = 'r';
 	memcpy(k + 1, job, jl);
-	void *rec = NULL;
-	size_t rlen = 0;
-	if (store_get(s, STORE_JOB_INDEX, k, 1 + jl, &rec, &rlen, NULL) == STORE_OK) {
-		const char *p = rec;
-		for (size_t off = 0; off + 2 <= rlen;) {
-			size_t kl = ((size_t)(uint8_t)p[off] << 8) | (uint8_t)p[off + 1];
-			if (off + 2 + kl > rlen)
-				break;
-			store_del(b, STORE_JOB_INDEX, p + off + 2, kl);
-			off += 2 + kl;
-		}
-		free(rec);
-	}
+	del_recorded(s, b, k, 1 + jl);
 	store_del(b, STORE_JOB_INDEX, k, 1 + jl);
 	return store_commit(s, b);
 }

@@ -108,7 +108,8 @@ static void test_refusals(void **state)
 		/* the digit test needs a limit the 20 digits do not reach first */
 		struct recordio *r = recordio_new(strstr(bad[i].why, "digits") ? SIZE_MAX : 1024);
 		struct got g = {0};
-		assert_int_equal(recordio_feed(r, bad[i].in, strlen(bad[i].in), keep, &g, &err), -1);
+		assert_int_equal(recordio_feed(r, bad[i].in, strlen(bad[i].in), keep, &g, &err),
+		                 -1);
 		assert_non_null(strstr(err, bad[i].why));
 		assert_int_equal(g.n, 0);
 		/* stays failed: good bytes after a bad frame are not trusted */
