@@ -1,0 +1,255 @@
+/*
+ * sim: the simulated master's state machine driven in process — subscribe
+ * (SUBSCRIBED then OFFERS), a valid launch (RUNNING, ack, FINISHED after
+ * its time, resources offered again), invalid launches (DROPPED for a bad
+ * offer, ERROR for too much cpu or a port not offered), decline with a
+ * filter, reconcile of an unknown task (LOST), wrong stream (403),
+ * malformed calls (400).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+typedef Mesos__V1__Scheduler__Event event_t;
+typedef Mesos__V1__Scheduler__Call call_t;
+
+static event_t *events[256];
+static size_t n_events;
+
+static void keep(void *arg, const uint8_t *ev, size_t len)
+{
+	(void)arg;
+	event_t *e = mesos__v1__scheduler__event__unpack(NULL, len, ev);
+	assert_non_null(e);
+	assert_true(n_events < 256);
+	events[n_events++] = e;
+}
+
+static void clear(void)
+{
+	for (size_t i = 0; i < n_events; i++)
+		mesos__v1__scheduler__event__free_unpacked(events[i], NULL);
+	n_events = 0;
+}
+
+/* The last UPDATE for task id, or NULL. */
+static Mesos__V1__TaskStatus *update_of(const char *id)
+{
+	for (size_t i = n_events; i-- > 0;)
+		if (events[i]->update && strcmp(events[i]->update->status->task_id->value, id) == 0)
+			return events[i]->update->status;
+	return NULL;
+}
+
+static Mesos__V1__Offer *first_offer(void)
+{
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i]->offers && events[i]->offers->n_offers > 0)
+			return events[i]->offers->offers[0];
+	return NULL;
+}
+
+static char stream[64], fwid[64];
+static struct sim *sim;
+
+static void subscribe(void)
+{
+	char err[128];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	fi.user = "root";
+	fi.name = "test";
+	sub.framework_info = &fi;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	c.subscribe = &sub;
+	assert_int_equal(sim_subscribe(sim, &c, keep, NULL, stream, sizeof(stream), err, sizeof(err)),
+	                 200);
+	assert_true(n_events >= 2);
+	assert_int_equal(events[0]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED);
+	snprintf(fwid, sizeof(fwid), "%s", events[0]->subscribed->framework_id->value);
+	assert_int_equal(events[1]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS);
+}
+
+/* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
+static int launch(const char *offer, const char *agent, const char *id, double cpus,
+                  uint64_t port)
+{
+	char err[128];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Accept acc = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+	Mesos__V1__OfferID oid = MESOS__V1__OFFER_ID__INIT, *oidp = &oid;
+	Mesos__V1__Offer__Operation op = MESOS__V1__OFFER__OPERATION__INIT, *opp = &op;
+	Mesos__V1__Offer__Operation__Launch l = MESOS__V1__OFFER__OPERATION__LAUNCH__INIT;
+	Mesos__V1__TaskInfo ti = MESOS__V1__TASK_INFO__INIT, *tip = &ti;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	Mesos__V1__Resource r[3], *rp[3] = {&r[0], &r[1], &r[2]};
+	Mesos__V1__Value__Scalar sc[2];
+	Mesos__V1__Value__Ranges rs = MESOS__V1__VALUE__RANGES__INIT;
+	Mesos__V1__Value__Range rg = MESOS__V1__VALUE__RANGE__INIT, *rgp = &rg;
+	for (int i = 0; i < 3; i++)
+		mesos__v1__resource__init(&r[i]);
+	for (int i = 0; i < 2; i++)
+		mesos__v1__value__scalar__init(&sc[i]);
+	sc[0].value = cpus;
+	sc[1].value = 256;
+	r[0].name = "cpus";
+	r[0].type = MESOS__V1__VALUE__TYPE__SCALAR;
+	r[0].scalar = &sc[0];
+	r[1].name = "mem";
+	r[1].type = MESOS__V1__VALUE__TYPE__SCALAR;
+	r[1].scalar = &sc[1];
+	rg.begin = rg.end = port;
+	rs.n_range = 1;
+	rs.range = &rgp;
+	r[2].name = "ports";
+	r[2].type = MESOS__V1__VALUE__TYPE__RANGES;
+	r[2].ranges = &rs;
+	tid.value = (char *)id;
+	aid.value = (char *)agent;
+	ti.name = (char *)id;
+	ti.task_id = &tid;
+	ti.agent_id = &aid;
+	ti.n_resources = 3;
+	ti.resources = rp;
+	l.n_task_infos = 1;
+	l.task_infos = &tip;
+	op.has_type = true;
+	op.type = MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH;
+	op.launch = &l;
+	oid.value = (char *)offer;
+	acc.n_offer_ids = 1;
+	acc.offer_ids = &oidp;
+	acc.n_operations = 1;
+	acc.operations = &opp;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	c.accept = &acc;
+	return sim_call(sim, stream, &c, err, sizeof(err));
+}
+
+static void test_launch_run_finish(void **state)
+{
+	(void)state;
+	struct sim_config cfg = {.agents = 3, .cpus = 4, .task_secs = 0.001};
+	sim = sim_create(&cfg);
+	subscribe();
+	Mesos__V1__Offer *o = first_offer();
+	assert_non_null(o);
+	char offer[64], agent[64];
+	snprintf(offer, sizeof(offer), "%s", o->id->value);
+	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
+	clear();
+	assert_int_equal(launch(offer, agent, "t1", 1, 31005), 202);
+	Mesos__V1__TaskStatus *st = update_of("t1");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_int_equal(st->uuid.len, 16);
+	/* the same offer again: used up -> DROPPED */
+	assert_int_equal(launch(offer, agent, "t2", 1, 31006), 202);
+	assert_int_equal(update_of("t2")->state, MESOS__V1__TASK_STATE__TASK_DROPPED);
+	/* the rest of the agent comes back offered on the next tick; too much cpu -> ERROR */
+	clear();
+	struct timespec d = {0, 5000000};
+	nanosleep(&d, NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sim_tick(sim, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	st = update_of("t1");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	Mesos__V1__Offer *o2 = NULL;
+	for (size_t i = 0; i < n_events && !o2; i++)
+		if (events[i]->offers)
+			for (size_t k = 0; k < events[i]->offers->n_offers; k++)
+				if (strcmp(events[i]->offers->offers[k]->agent_id->value, agent) == 0)
+					o2 = events[i]->offers->offers[k];
+	assert_non_null(o2); /* t1's resources are offered again */
+	char offer2[64];
+	snprintf(offer2, sizeof(offer2), "%s", o2->id->value);
+	clear();
+	assert_int_equal(launch(offer2, agent, "big", 64, 31007), 202);
+	assert_int_equal(update_of("big")->state, MESOS__V1__TASK_STATE__TASK_ERROR);
+	struct sim_stats ss;
+	sim_get_stats(sim, &ss);
+	assert_int_equal(ss.launched, 1);
+	assert_int_equal(ss.finished, 1);
+	clear();
+	sim_destroy(sim);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	char err[160];
+	struct sim_config cfg = {.agents = 2};
+	sim = sim_create(&cfg);
+	subscribe();
+	Mesos__V1__Offer *o = first_offer();
+	char offer[64], agent[64];
+	snprintf(offer, sizeof(offer), "%s", o->id->value);
+	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
+	clear();
+	/* a port outside the offered ranges */
+	assert_int_equal(launch(offer, agent, "p", 1, 40000), 202);
+	assert_int_equal(update_of("p")->state, MESOS__V1__TASK_STATE__TASK_ERROR);
+	/* wrong stream: 403; no type: 400; subscribe through sim_call: 400 */
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE;
+	assert_int_equal(sim_call(sim, "stale-stream", &c, err, sizeof(err)), 403);
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 202);
+	c.has_type = false;
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 400);
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 400); /* no accept body */
+	/* reconcile an unknown task: LOST */
+	Mesos__V1__Scheduler__Call__Reconcile rec = MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
+	Mesos__V1__Scheduler__Call__Reconcile__Task rt =
+	    MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT, *rtp = &rt;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	tid.value = "ghost";
+	rt.task_id = &tid;
+	rec.n_tasks = 1;
+	rec.tasks = &rtp;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
+	c.reconcile = &rec;
+	clear();
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 202);
+	assert_int_equal(update_of("ghost")->state, MESOS__V1__TASK_STATE__TASK_LOST);
+	/* a subscribe without framework info */
+	call_t bad = MESOS__V1__SCHEDULER__CALL__INIT;
+	char s2[64];
+	assert_int_equal(sim_subscribe(sim, &bad, keep, NULL, s2, sizeof(s2), err, sizeof(err)),
+	                 400);
+	clear();
+	sim_destroy(sim);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_launch_run_finish),
+	    cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
