@@ -290,7 +290,8 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 	mesos__v1__offer_id__init(&b->id);
 	mesos__v1__framework_id__init(&b->fw);
 	mesos__v1__agent_id__init(&b->agent);
-	snprintf(a->offer_id, sizeof(a->offer_id), "offer-%llu", (unsigned long long)++s->offer_seq);
+	snprintf(a->offer_id, sizeof(a->offer_id), "offer-%llu",
+	         (unsigned long long)++s->offer_seq);
 	b->id.value = a->offer_id;
 	b->fw.value = s->framework_id;
 	b->agent.value = a->id;
@@ -500,7 +501,7 @@ static bool take_ports(struct sim *s, const Mesos__V1__TaskInfo *ti, uint8_t *av
 				uint32_t bit = (uint32_t)(p - s->cfg.port_lo);
 				if (!(avail[bit / 8] & (1u << (bit % 8))))
 					return false;
-				avail[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+				avail[bit / 8] &= (uint8_t) ~(1u << (bit % 8));
 				uint32_t *np = realloc(*out, (*n_out + 1) * sizeof(uint32_t));
 				if (np == NULL)
 					return false;
@@ -587,8 +588,9 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 				why = "Task uses ports that are not offered";
 			if (why != NULL) {
 				free(ports);
-				refuse_task(s, id, (uint32_t)agent, MESOS__V1__TASK_STATE__TASK_ERROR,
-				            MESOS__V1__TASK_STATUS__REASON__REASON_TASK_INVALID, why);
+				refuse_task(
+				    s, id, (uint32_t)agent, MESOS__V1__TASK_STATE__TASK_ERROR,
+				    MESOS__V1__TASK_STATUS__REASON__REASON_TASK_INVALID, why);
 				continue;
 			}
 			struct task *t = old ? old : task_new(s, id, (uint32_t)agent);
@@ -620,9 +622,8 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 		/* what was not used comes back in a new offer (after the filter) */
 		struct agent *ag = &s->agents[agent];
 		ag->offer_id[0] = '\0';
-		double refuse = a->filters && a->filters->has_refuse_seconds
-		                    ? a->filters->refuse_seconds
-		                    : 5.0;
+		double refuse =
+		    a->filters && a->filters->has_refuse_seconds ? a->filters->refuse_seconds : 5.0;
 		if (a->n_operations == 0)
 			ag->refuse_until_ns = s->now_ns + (uint64_t)(refuse * 1e9);
 	}
@@ -676,8 +677,9 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = mono_ns();
 	if (stream_id == NULL || !s->stream_id[0] || strcmp(stream_id, s->stream_id) != 0) {
-		snprintf(err, err_len, "The stream ID '%s' included in this request didn't match "
-		                       "the stream ID currently associated with framework",
+		snprintf(err, err_len,
+		         "The stream ID '%s' included in this request didn't match "
+		         "the stream ID currently associated with framework",
 		         stream_id ? stream_id : "");
 		pthread_mutex_unlock(&s->mu);
 		return 403;
@@ -701,7 +703,8 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			snprintf(err, err_len, "Expecting 'decline' to be present");
 			rc = 400;
 		} else {
-			Mesos__V1__Scheduler__Call__Accept a = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+			Mesos__V1__Scheduler__Call__Accept a =
+			    MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
 			a.n_offer_ids = call->decline->n_offer_ids;
 			a.offer_ids = call->decline->offer_ids;
 			a.filters = call->decline->filters;
@@ -790,8 +793,8 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		struct task *t = heap_pop(s);
 		if (t->state != MESOS__V1__TASK_STATE__TASK_RUNNING)
 			continue; /* killed meanwhile */
-		bool fail = s->cfg.fail_rate > 0 &&
-		            (double)(rnd(s) % 1000000) / 1e6 < s->cfg.fail_rate;
+		bool fail =
+		    s->cfg.fail_rate > 0 && (double)(rnd(s) % 1000000) / 1e6 < s->cfg.fail_rate;
 		t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED
 		                : MESOS__V1__TASK_STATE__TASK_FINISHED;
 		release(s, t);
@@ -800,7 +803,8 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 			s->st.failed++;
 		else
 			s->st.finished++;
-		send_update(s, t, t->state, 0, fail ? "exited with status 1" : "exited with status 0");
+		send_update(s, t, t->state, 0,
+		            fail ? "exited with status 1" : "exited with status 0");
 	}
 	if (now_ns >= s->next_resend_ns) {
 		s->next_resend_ns = now_ns + 1000000000ull;

@@ -27,15 +27,15 @@
 #include "mesos/v1/scheduler/scheduler.pb-c.h"
 
 struct sim_config {
-	uint32_t agents;      /* default 10 */
-	double cpus, mem_mb;  /* per agent; defaults 32, 131072 */
-	double disk_mb;       /* default 1e6 */
+	uint32_t agents;           /* default 10 */
+	double cpus, mem_mb;       /* per agent; defaults 32, 131072 */
+	double disk_mb;            /* default 1e6 */
 	uint32_t port_lo, port_hi; /* default 31000..32000 */
-	uint32_t racks;       /* attribute rack=rack-<i % racks>; default 10 */
-	double task_secs;     /* RUNNING for this long; default 1 */
-	double fail_rate;     /* share of tasks ending FAILED; default 0 */
-	double heartbeat_secs; /* default 15 */
-	double retry_secs;    /* unacknowledged updates resent; default 10 */
+	uint32_t racks;            /* attribute rack=rack-<i % racks>; default 10 */
+	double task_secs;          /* RUNNING for this long; default 1 */
+	double fail_rate;          /* share of tasks ending FAILED; default 0 */
+	double heartbeat_secs;     /* default 15 */
+	double retry_secs;         /* unacknowledged updates resent; default 10 */
 	uint64_t seed;
 };
 
@@ -52,8 +52,8 @@ void sim_destroy(struct sim *s);
  * then SUBSCRIBED and the current offers through emit; 400 with a message
  * for a malformed subscribe. A new subscription replaces the old one.
  */
-int sim_subscribe(struct sim *s, const Mesos__V1__Scheduler__Call *call, sim_emit_f emit,
-                  void *arg, char *stream_id, size_t id_len, char *err, size_t err_len);
+int sim_subscribe(struct sim *s, const Mesos__V1__Scheduler__Call *call, sim_emit_f emit, void *arg,
+                  char *stream_id, size_t id_len, char *err, size_t err_len);
 
 /* The subscription's connection went away. */
 void sim_unsubscribe(struct sim *s, const char *stream_id);

@@ -74,8 +74,8 @@ static void subscribe(void)
 	c.has_type = true;
 	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
 	c.subscribe = &sub;
-	assert_int_equal(sim_subscribe(sim, &c, keep, NULL, stream, sizeof(stream), err, sizeof(err)),
-	                 200);
+	assert_int_equal(
+	    sim_subscribe(sim, &c, keep, NULL, stream, sizeof(stream), err, sizeof(err)), 200);
 	assert_true(n_events >= 2);
 	assert_int_equal(events[0]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED);
 	snprintf(fwid, sizeof(fwid), "%s", events[0]->subscribed->framework_id->value);
@@ -83,8 +83,7 @@ static void subscribe(void)
 }
 
 /* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
-static int launch(const char *offer, const char *agent, const char *id, double cpus,
-                  uint64_t port)
+static int launch(const char *offer, const char *agent, const char *id, double cpus, uint64_t port)
 {
 	char err[128];
 	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
@@ -177,7 +176,8 @@ static void test_launch_run_finish(void **state)
 	for (size_t i = 0; i < n_events && !o2; i++)
 		if (events[i]->offers)
 			for (size_t k = 0; k < events[i]->offers->n_offers; k++)
-				if (strcmp(events[i]->offers->offers[k]->agent_id->value, agent) == 0)
+				if (strcmp(events[i]->offers->offers[k]->agent_id->value, agent) ==
+				    0)
 					o2 = events[i]->offers->offers[k];
 	assert_non_null(o2); /* t1's resources are offered again */
 	char offer2[64];
@@ -224,8 +224,9 @@ static void test_refusals(void **state)
 	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 400); /* no accept body */
 	/* reconcile an unknown task: LOST */
 	Mesos__V1__Scheduler__Call__Reconcile rec = MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
-	Mesos__V1__Scheduler__Call__Reconcile__Task rt =
-	    MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT, *rtp = &rt;
+	Mesos__V1__Scheduler__Call__Reconcile__Task
+	    rt = MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT,
+	    *rtp = &rt;
 	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
 	tid.value = "ghost";
 	rt.task_id = &tid;

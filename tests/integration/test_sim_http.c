@@ -1,0 +1,340 @@
+/*
+ * The simulated master over real HTTP on 127.0.0.1 (libcurl as the client):
+ * SUBSCRIBE gives 200, a Mesos-Stream-Id and a RecordIO stream (SUBSCRIBED,
+ * OFFERS); ACCEPT with a launch gives 202 and the task's RUNNING then
+ * FINISHED updates on the stream; ACKNOWLEDGE 202; a stale stream id 403
+ * with a reason; garbage 400; JSON 415; /health 200; unknown paths 404;
+ * a dropped stream ends the subscriber's response.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "proto_codec.h"
+#include "recordio.h"
+#include "sim_http.h"
+
+typedef Mesos__V1__Scheduler__Event event_t;
+typedef Mesos__V1__Scheduler__Call call_t;
+
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+			exit(1);                                                              \
+		}                                                                             \
+	} while (0)
+
+static char base[64];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static event_t *events[4096];
+static size_t n_events;
+static char stream_id[128];
+static bool stream_ended;
+
+static int on_record(void *arg, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	const char *why;
+	event_t *e = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,
+	                                     NULL, &why);
+	CHECK(e != NULL);
+	pthread_mutex_lock(&mu);
+	CHECK(n_events < 4096);
+	events[n_events++] = e;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	return 0;
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	const char *err;
+	if (recordio_feed(arg, p, sz * n, on_record, NULL, &err) != 0) {
+		fprintf(stderr, "recordio: %s\n", err);
+		return 0;
+	}
+	return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)arg;
+	size_t len = sz * n;
+	if (len > 16 && strncasecmp(p, "Mesos-Stream-Id:", 16) == 0) {
+		pthread_mutex_lock(&mu);
+		size_t k = 16;
+		while (k < len && p[k] == ' ')
+			k++;
+		size_t e = len;
+		while (e > k && (p[e - 1] == '\r' || p[e - 1] == '\n'))
+			e--;
+		snprintf(stream_id, sizeof(stream_id), "%.*s", (int)(e - k), p + k);
+		pthread_cond_broadcast(&cv);
+		pthread_mutex_unlock(&mu);
+	}
+	return len;
+}
+
+static void *pack(const ProtobufCMessage *m, size_t *len)
+{
+	return proto_pack_alloc(m, len);
+}
+
+static void *subscriber(void *arg)
+{
+	(void)arg;
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	fi.user = "root";
+	fi.name = "pelotond-test";
+	sub.framework_info = &fi;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	c.subscribe = &sub;
+	size_t len;
+	void *body = pack(&c.base, &len);
+	struct recordio *r = recordio_new(0);
+	CURL *h = curl_easy_init();
+	char url[128];
+	snprintf(url, sizeof(url), "%s/api/v1/scheduler", base);
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	hd = curl_slist_append(hd, "Accept: application/x-protobuf");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	CURLcode rc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	CHECK(code == 200);
+	(void)rc;
+	pthread_mutex_lock(&mu);
+	stream_ended = true;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(h);
+	recordio_free(r);
+	free(body);
+	return NULL;
+}
+
+static size_t keep_text(char *p, size_t sz, size_t n, void *arg)
+{
+	char *out = arg;
+	size_t have = strlen(out), len = sz * n;
+	if (have + len < 512) {
+		memcpy(out + have, p, len);
+		out[have + len] = '\0';
+	}
+	return len;
+}
+
+/* POSTs bytes to the scheduler endpoint; returns the status, body in text. */
+static long post(const void *body, size_t len, const char *sid, const char *ctype, char *text)
+{
+	CURL *h = curl_easy_init();
+	char url[128], hdr[200];
+	snprintf(url, sizeof(url), "%s/api/v1/scheduler", base);
+	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+	struct curl_slist *hd = curl_slist_append(NULL, hdr);
+	if (sid != NULL) {
+		snprintf(hdr, sizeof(hdr), "Mesos-Stream-Id: %s", sid);
+		hd = curl_slist_append(hd, hdr);
+	}
+	text[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_text);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, text);
+	CHECK(curl_easy_perform(h) == CURLE_OK);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(h);
+	return code;
+}
+
+static long get(const char *path)
+{
+	char url[128], text[512] = "";
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	CURL *h = curl_easy_init();
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_text);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, text);
+	CHECK(curl_easy_perform(h) == CURLE_OK);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(h);
+	return code;
+}
+
+/* Waits (10 s at most) until pred holds over the events; under mu. */
+static const event_t *wait_for(bool (*pred)(const event_t *, const void *), const void *arg)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&mu);
+	for (;;) {
+		for (size_t i = 0; i < n_events; i++)
+			if (pred(events[i], arg)) {
+				const event_t *e = events[i];
+				pthread_mutex_unlock(&mu);
+				return e;
+			}
+		if (pthread_cond_timedwait(&cv, &mu, &until) != 0) {
+			pthread_mutex_unlock(&mu);
+			return NULL;
+		}
+	}
+}
+
+static bool is_type(const event_t *e, const void *t)
+{
+	return (int)e->type == *(const int *)t;
+}
+
+struct upd {
+	const char *task;
+	int state;
+};
+
+static bool is_update(const event_t *e, const void *arg)
+{
+	const struct upd *u = arg;
+	return e->update && strcmp(e->update->status->task_id->value, u->task) == 0 &&
+	       (int)e->update->status->state == u->state;
+}
+
+int main(void)
+{
+	char err[256], text[512];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct sim_config cfg = {.agents = 5, .cpus = 8, .task_secs = 0.2, .heartbeat_secs = 0.5};
+	struct sim *sim = sim_create(&cfg);
+	struct sim_http *h = sim_http_start(sim, 0, err, sizeof(err));
+	CHECK(h != NULL);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", sim_http_port(h));
+	CHECK(get("/health") == 200);
+	CHECK(get("/nope") == 404);
+
+	pthread_t sub;
+	pthread_create(&sub, NULL, subscriber, NULL);
+	int t_sub = MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED,
+	    t_off = MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS,
+	    t_hb = MESOS__V1__SCHEDULER__EVENT__TYPE__HEARTBEAT;
+	const event_t *s = wait_for(is_type, &t_sub);
+	CHECK(s != NULL);
+	char fwid[64];
+	snprintf(fwid, sizeof(fwid), "%s", s->subscribed->framework_id->value);
+	const event_t *o = wait_for(is_type, &t_off);
+	CHECK(o != NULL && o->offers->n_offers == 5);
+	CHECK(wait_for(is_type, &t_hb) != NULL);
+	pthread_mutex_lock(&mu);
+	char sid[128];
+	snprintf(sid, sizeof(sid), "%s", stream_id);
+	pthread_mutex_unlock(&mu);
+	CHECK(sid[0] != '\0');
+
+	/* ACCEPT: one task on the first offer */
+	const Mesos__V1__Offer *of = o->offers->offers[0];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Accept acc = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+	Mesos__V1__OfferID *oidp = of->id;
+	Mesos__V1__Offer__Operation op = MESOS__V1__OFFER__OPERATION__INIT, *opp = &op;
+	Mesos__V1__Offer__Operation__Launch l = MESOS__V1__OFFER__OPERATION__LAUNCH__INIT;
+	Mesos__V1__TaskInfo ti = MESOS__V1__TASK_INFO__INIT, *tip = &ti;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__Resource r[2], *rp[2] = {&r[0], &r[1]};
+	Mesos__V1__Value__Scalar sc[2];
+	for (int i = 0; i < 2; i++) {
+		mesos__v1__resource__init(&r[i]);
+		mesos__v1__value__scalar__init(&sc[i]);
+		r[i].type = MESOS__V1__VALUE__TYPE__SCALAR;
+		r[i].scalar = &sc[i];
+	}
+	r[0].name = "cpus";
+	sc[0].value = 1;
+	r[1].name = "mem";
+	sc[1].value = 128;
+	tid.value = "job-1-0-1";
+	ti.name = "hello";
+	ti.task_id = &tid;
+	ti.agent_id = of->agent_id;
+	ti.n_resources = 2;
+	ti.resources = rp;
+	l.n_task_infos = 1;
+	l.task_infos = &tip;
+	op.has_type = true;
+	op.type = MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH;
+	op.launch = &l;
+	acc.n_offer_ids = 1;
+	acc.offer_ids = &oidp;
+	acc.n_operations = 1;
+	acc.operations = &opp;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	c.accept = &acc;
+	size_t len;
+	void *body = pack(&c.base, &len);
+	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
+	/* the same call with a stale stream id: 403 with the reason */
+	CHECK(post(body, len, "stale", "application/x-protobuf", text) == 403);
+	CHECK(strstr(text, "stream ID") != NULL);
+	CHECK(post(body, len, sid, "application/json", text) == 415);
+	free(body);
+	CHECK(post("\xff\xff\xff", 3, sid, "application/x-protobuf", text) == 400);
+
+	struct upd running = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_RUNNING};
+	const event_t *u = wait_for(is_update, &running);
+	CHECK(u != NULL);
+	/* ACKNOWLEDGE the RUNNING update */
+	call_t a = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Acknowledge ack = MESOS__V1__SCHEDULER__CALL__ACKNOWLEDGE__INIT;
+	ack.agent_id = u->update->status->agent_id;
+	ack.task_id = u->update->status->task_id;
+	ack.uuid = u->update->status->uuid;
+	a.framework_id = &fw;
+	a.has_type = true;
+	a.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
+	a.acknowledge = &ack;
+	body = pack(&a.base, &len);
+	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
+	free(body);
+	struct upd finished = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_FINISHED};
+	CHECK(wait_for(is_update, &finished) != NULL);
+	struct sim_stats ss;
+	sim_get_stats(sim, &ss);
+	CHECK(ss.acks == 1 && ss.launched == 1 && ss.finished == 1);
+
+	/* fault: the master drops the stream; the subscriber's response ends */
+	sim_http_drop_stream(h);
+	pthread_join(sub, NULL);
+	CHECK(stream_ended);
+	sim_http_stop(h);
+	sim_destroy(sim);
+	for (size_t i = 0; i < n_events; i++)
+		protobuf_c_message_free_unpacked(&events[i]->base, NULL);
+	curl_global_cleanup();
+	printf("{\"check\":\"sim_http\",\"events\":%zu,\"result\":\"ok\"}\n", n_events);
+	return 0;
+}
