@@ -1,0 +1,769 @@
+/* Mesos v1 scheduler HTTP client; see client.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "log.h"
+#include "proto_codec.h"
+#include "recordio.h"
+
+typedef Mesos__V1__Scheduler__Call call_t;
+typedef Mesos__V1__Scheduler__Event event_t;
+
+#define MAX_TEXT 1024
+
+/* One queued or in-flight call: its packed bytes. */
+struct pending {
+	struct pending *next;
+	uint8_t *body;
+	size_t len;
+	int type; /* Call.Type, for logs */
+	CURL *h;
+	struct curl_slist *hdrs;
+	char text[MAX_TEXT]; /* the answer's body (errors) */
+	size_t text_len;
+	unsigned redirects;
+};
+
+/* Launches waiting for their agent's batch to close. */
+struct batch {
+	struct batch *next;
+	char *agent;
+	char **offers;
+	size_t n_offers;
+	Mesos__V1__TaskInfo **tasks;
+	size_t n_tasks;
+	uint64_t due_ns;
+};
+
+struct mesos_client {
+	struct mesos_client_config cfg;
+	char master[256];
+	pthread_t io;
+	_Atomic int stop;
+	CURLM *m;
+	pthread_mutex_t mu; /* queue, batches, state below */
+	pthread_cond_t cv;
+	struct pending *queue, *queue_tail;
+	struct batch *batches;
+	/* subscription (I/O thread) */
+	CURL *sub;
+	struct curl_slist *sub_hdrs;
+	uint8_t *sub_body;
+	struct recordio *rio;
+	long sub_code;
+	char sub_text[MAX_TEXT];
+	size_t sub_text_len;
+	char location[256];
+	char stream_id[160];
+	char framework_id[160];
+	bool subscribed;
+	double heartbeat_s;
+	uint64_t last_event_ns, next_subscribe_ns;
+	double backoff_s;
+	_Atomic int drop;
+	uint64_t rng;
+	struct pending *inflight; /* calls handed to curl (I/O thread) */
+	struct {
+		_Atomic uint64_t subscribes, events, calls_sent, calls_failed, accepts,
+		    tasks_launched, redirects, bad_frames;
+	} st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void text_add(char *buf, size_t *len, const char *p, size_t n)
+{
+	size_t room = MAX_TEXT - 1 - *len;
+	if (n > room)
+		n = room;
+	memcpy(buf + *len, p, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+/* --- the subscription ---------------------------------------------------------- */
+
+static void resubscribe_later(struct mesos_client *c, const char *why)
+{
+	double jitter = 0.5 + (double)((c->rng = c->rng * 6364136223846793005ull + 1) >> 40) /
+	                          (double)(1ull << 24);
+	double wait = c->backoff_s * jitter;
+	c->next_subscribe_ns = now_ns() + (uint64_t)(wait * 1e9);
+	c->backoff_s =
+	    c->backoff_s * 2 > c->cfg.backoff_max_s ? c->cfg.backoff_max_s : c->backoff_s * 2;
+	pthread_mutex_lock(&c->mu);
+	c->subscribed = false;
+	c->stream_id[0] = '\0';
+	pthread_mutex_unlock(&c->mu);
+	log_warn("mesos", "subscription to %s lost (%s); resubscribing in %.2f s", c->master, why,
+	         wait);
+}
+
+static void sub_end(struct mesos_client *c)
+{
+	if (c->sub == NULL)
+		return;
+	curl_multi_remove_handle(c->m, c->sub);
+	curl_easy_cleanup(c->sub);
+	curl_slist_free_all(c->sub_hdrs);
+	free(c->sub_body);
+	recordio_free(c->rio);
+	c->sub = NULL;
+	c->sub_hdrs = NULL;
+	c->sub_body = NULL;
+	c->rio = NULL;
+}
+
+static int on_record(void *arg, const uint8_t *data, size_t len)
+{
+	struct mesos_client *c = arg;
+	const char *why = NULL;
+	event_t *ev = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,
+	                                      NULL, &why);
+	if (ev == NULL) {
+		log_error("mesos", "undecodable event (%s): dropping the stream", why);
+		c->st.bad_frames++;
+		return 1;
+	}
+	c->st.events++;
+	c->last_event_ns = now_ns();
+	int rc = 0;
+	if (ev->type == MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED && ev->subscribed) {
+		pthread_mutex_lock(&c->mu);
+		snprintf(c->framework_id, sizeof(c->framework_id), "%s",
+		         ev->subscribed->framework_id->value);
+		c->subscribed = true;
+		c->heartbeat_s = ev->subscribed->has_heartbeat_interval_seconds
+		                     ? ev->subscribed->heartbeat_interval_seconds
+		                     : 15;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		c->backoff_s = 0.1;
+		log_info("mesos", "subscribed as framework %s (heartbeat %.1f s)", c->framework_id,
+		         c->heartbeat_s);
+		if (c->cfg.on_subscribed)
+			c->cfg.on_subscribed(c->cfg.arg, c->framework_id);
+	} else if (ev->type == MESOS__V1__SCHEDULER__EVENT__TYPE__ERROR) {
+		log_error("mesos", "ERROR event: %s", ev->error ? ev->error->message : "");
+		rc = 1;
+	}
+	if (c->cfg.on_event)
+		c->cfg.on_event(c->cfg.arg, ev);
+	protobuf_c_message_free_unpacked(&ev->base, NULL);
+	return rc;
+}
+
+static size_t sub_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct mesos_client *c = arg;
+	size_t len = sz * n;
+	if (c->sub_code == 0)
+		curl_easy_getinfo(c->sub, CURLINFO_RESPONSE_CODE, &c->sub_code);
+	if (c->sub_code != 200) {
+		text_add(c->sub_text, &c->sub_text_len, p, len);
+		return len;
+	}
+	const char *err;
+	int rc = recordio_feed(c->rio, p, len, on_record, c, &err);
+	if (rc < 0) {
+		log_error("mesos", "event stream: %s; dropping the connection", err);
+		c->st.bad_frames++;
+		return 0; /* aborts the transfer */
+	}
+	return rc == 0 ? len : 0;
+}
+
+static size_t header_value(const char *p, size_t len, const char *name, char *out, size_t olen)
+{
+	size_t nl = strlen(name);
+	if (len <= nl || strncasecmp(p, name, nl) != 0)
+		return 0;
+	size_t k = nl;
+	while (k < len && p[k] == ' ')
+		k++;
+	size_t e = len;
+	while (e > k && (p[e - 1] == '\r' || p[e - 1] == '\n'))
+		e--;
+	snprintf(out, olen, "%.*s", (int)(e - k), p + k);
+	return e - k;
+}
+
+static size_t sub_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct mesos_client *c = arg;
+	size_t len = sz * n;
+	char sid[160];
+	if (header_value(p, len, "Mesos-Stream-Id:", sid, sizeof(sid))) {
+		pthread_mutex_lock(&c->mu);
+		snprintf(c->stream_id, sizeof(c->stream_id), "%s", sid);
+		pthread_mutex_unlock(&c->mu);
+	}
+	header_value(p, len, "Location:", c->location, sizeof(c->location));
+	return len;
+}
+
+static struct curl_slist *proto_headers(const char *stream_id)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	h = curl_slist_append(h, "Accept: application/x-protobuf");
+	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+	if (stream_id != NULL && stream_id[0]) {
+		char sid[200];
+		snprintf(sid, sizeof(sid), "Mesos-Stream-Id: %s", stream_id);
+		h = curl_slist_append(h, sid);
+	}
+	return h;
+}
+
+static void url_of(const struct mesos_client *c, char *url, size_t len)
+{
+	snprintf(url, len, "http://%s/api/v1/scheduler", c->master);
+}
+
+static void subscribe(struct mesos_client *c)
+{
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	Mesos__V1__FrameworkID fid = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__FrameworkInfo__Capability caps[2], *capp[2] = {&caps[0], &caps[1]};
+	char *roles[1] = {(char *)c->cfg.role};
+	for (int i = 0; i < 2; i++)
+		mesos__v1__framework_info__capability__init(&caps[i]);
+	caps[0].has_type = caps[1].has_type = true;
+	caps[0].type = MESOS__V1__FRAMEWORK_INFO__CAPABILITY__TYPE__GPU_RESOURCES;
+	caps[1].type = MESOS__V1__FRAMEWORK_INFO__CAPABILITY__TYPE__PARTITION_AWARE;
+	fi.user = (char *)c->cfg.user;
+	fi.name = (char *)c->cfg.name;
+	fi.principal = (char *)c->cfg.principal;
+	fi.n_roles = 1;
+	fi.roles = roles;
+	fi.has_checkpoint = true;
+	fi.checkpoint = true;
+	fi.has_failover_timeout = true;
+	fi.failover_timeout = c->cfg.failover_timeout_s;
+	fi.n_capabilities = 2;
+	fi.capabilities = capp;
+	pthread_mutex_lock(&c->mu);
+	char fwid[160];
+	snprintf(fwid, sizeof(fwid), "%s", c->framework_id);
+	pthread_mutex_unlock(&c->mu);
+	if (fwid[0]) {
+		fid.value = fwid;
+		fi.id = &fid;
+		call.framework_id = &fid;
+	}
+	sub.framework_info = &fi;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	call.subscribe = &sub;
+	size_t len;
+	c->sub_body = proto_pack_alloc(&call.base, &len);
+	c->rio = recordio_new(0);
+	c->sub = curl_easy_init();
+	if (c->sub_body == NULL || c->rio == NULL || c->sub == NULL) {
+		sub_end(c);
+		resubscribe_later(c, "out of memory");
+		return;
+	}
+	char url[300];
+	url_of(c, url, sizeof(url));
+	c->sub_hdrs = proto_headers(NULL);
+	c->sub_code = 0;
+	c->sub_text_len = 0;
+	c->sub_text[0] = '\0';
+	c->location[0] = '\0';
+	curl_easy_setopt(c->sub, CURLOPT_URL, url);
+	curl_easy_setopt(c->sub, CURLOPT_HTTPHEADER, c->sub_hdrs);
+	curl_easy_setopt(c->sub, CURLOPT_POSTFIELDS, c->sub_body);
+	curl_easy_setopt(c->sub, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(c->sub, CURLOPT_WRITEFUNCTION, sub_write);
+	curl_easy_setopt(c->sub, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->sub, CURLOPT_HEADERFUNCTION, sub_header);
+	curl_easy_setopt(c->sub, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->sub, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c->sub, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c->sub, CURLOPT_PRIVATE, NULL);
+	curl_multi_add_handle(c->m, c->sub);
+	c->last_event_ns = now_ns();
+	c->st.subscribes++;
+}
+
+/* The subscription transfer ended (any reason). */
+static void sub_done(struct mesos_client *c, CURLcode res)
+{
+	long code = c->sub_code;
+	if (code == 0)
+		curl_easy_getinfo(c->sub, CURLINFO_RESPONSE_CODE, &code);
+	char why[MAX_TEXT + 64];
+	if (code == 307 && c->location[0]) {
+		/* Location: http://host:port/... -> host:port */
+		const char *p = strstr(c->location, "://");
+		p = p ? p + 3 : c->location;
+		snprintf(c->master, sizeof(c->master), "%.*s", (int)strcspn(p, "/"), p);
+		log_info("mesos", "redirected to the leading master %s", c->master);
+		c->st.redirects++;
+		sub_end(c);
+		c->next_subscribe_ns = 0;
+		return;
+	}
+	if (code != 200 && code != 0)
+		snprintf(why, sizeof(why), "HTTP %ld: %s", code, c->sub_text);
+	else
+		snprintf(why, sizeof(why), "%s",
+		         res == CURLE_OK ? "stream ended" : curl_easy_strerror(res));
+	sub_end(c);
+	resubscribe_later(c, why);
+}
+
+/* --- calls ------------------------------------------------------------------------ */
+
+static size_t call_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct pending *q = arg;
+	text_add(q->text, &q->text_len, p, sz * n);
+	return sz * n;
+}
+
+static void pending_free(struct pending *q)
+{
+	if (q->h)
+		curl_easy_cleanup(q->h);
+	curl_slist_free_all(q->hdrs);
+	free(q->body);
+	free(q);
+}
+
+static void call_send(struct mesos_client *c, struct pending *q)
+{
+	char url[300];
+	url_of(c, url, sizeof(url));
+	q->h = curl_easy_init();
+	if (q->h == NULL) {
+		c->st.calls_failed++;
+		pending_free(q);
+		return;
+	}
+	q->hdrs = proto_headers(c->stream_id);
+	q->text_len = 0;
+	q->text[0] = '\0';
+	curl_easy_setopt(q->h, CURLOPT_URL, url);
+	curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdrs);
+	curl_easy_setopt(q->h, CURLOPT_POSTFIELDS, q->body);
+	curl_easy_setopt(q->h, CURLOPT_POSTFIELDSIZE, (long)q->len);
+	curl_easy_setopt(q->h, CURLOPT_WRITEFUNCTION, call_write);
+	curl_easy_setopt(q->h, CURLOPT_WRITEDATA, q);
+	curl_easy_setopt(q->h, CURLOPT_TIMEOUT_MS, 75000L);
+	curl_easy_setopt(q->h, CURLOPT_PRIVATE, q);
+	curl_multi_add_handle(c->m, q->h);
+	q->next = c->inflight;
+	c->inflight = q;
+	c->st.calls_sent++;
+}
+
+static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
+{
+	long code = 0;
+	curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &code);
+	curl_multi_remove_handle(c->m, q->h);
+	for (struct pending **pp = &c->inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	if (res == CURLE_OK && (code == 202 || code == 200)) {
+		pending_free(q);
+		return;
+	}
+	c->st.calls_failed++;
+	log_error("mesos", "call type %d to %s failed: %s%ld %s", q->type, c->master,
+	          res == CURLE_OK ? "HTTP " : curl_easy_strerror(res), code, q->text);
+	pending_free(q);
+}
+
+static int enqueue(struct mesos_client *c, struct pending *q)
+{
+	pthread_mutex_lock(&c->mu);
+	if (atomic_load(&c->stop)) {
+		pthread_mutex_unlock(&c->mu);
+		pending_free(q);
+		return -1;
+	}
+	q->next = NULL;
+	if (c->queue_tail)
+		c->queue_tail->next = q;
+	else
+		c->queue = q;
+	c->queue_tail = q;
+	pthread_mutex_unlock(&c->mu);
+	curl_multi_wakeup(c->m);
+	return 0;
+}
+
+int mesos_client_call(struct mesos_client *c, call_t *call)
+{
+	Mesos__V1__FrameworkID fid = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__FrameworkID *saved = call->framework_id;
+	char fwid[160];
+	pthread_mutex_lock(&c->mu);
+	snprintf(fwid, sizeof(fwid), "%s", c->framework_id);
+	pthread_mutex_unlock(&c->mu);
+	fid.value = fwid;
+	call->framework_id = &fid;
+	struct pending *q = calloc(1, sizeof(*q));
+	if (q != NULL)
+		q->body = proto_pack_alloc(&call->base, &q->len);
+	call->framework_id = saved;
+	if (q == NULL || q->body == NULL) {
+		free(q);
+		return -1;
+	}
+	q->type = call->type;
+	return enqueue(c, q);
+}
+
+/* --- batched launches ------------------------------------------------------------ */
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n_offers; i++)
+		free(b->offers[i]);
+	for (size_t i = 0; i < b->n_tasks; i++)
+		protobuf_c_message_free_unpacked(&b->tasks[i]->base, NULL);
+	free(b->offers);
+	free(b->tasks);
+	free(b->agent);
+	free(b);
+}
+
+/* One ACCEPT for the batch; frees it. */
+static void batch_send(struct mesos_client *c, struct batch *b)
+{
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Accept acc = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+	Mesos__V1__Offer__Operation op = MESOS__V1__OFFER__OPERATION__INIT, *opp = &op;
+	Mesos__V1__Offer__Operation__Launch l = MESOS__V1__OFFER__OPERATION__LAUNCH__INIT;
+	Mesos__V1__OfferID *ids = calloc(b->n_offers ? b->n_offers : 1, sizeof(*ids));
+	Mesos__V1__OfferID **idp = calloc(b->n_offers ? b->n_offers : 1, sizeof(*idp));
+	if (ids == NULL || idp == NULL) {
+		free(ids);
+		free(idp);
+		batch_free(b);
+		return;
+	}
+	for (size_t i = 0; i < b->n_offers; i++) {
+		mesos__v1__offer_id__init(&ids[i]);
+		ids[i].value = b->offers[i];
+		idp[i] = &ids[i];
+	}
+	l.n_task_infos = b->n_tasks;
+	l.task_infos = b->tasks;
+	op.has_type = true;
+	op.type = MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH;
+	op.launch = &l;
+	acc.n_offer_ids = b->n_offers;
+	acc.offer_ids = idp;
+	acc.n_operations = 1;
+	acc.operations = &opp;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	call.accept = &acc;
+	if (mesos_client_call(c, &call) == 0) {
+		c->st.accepts++;
+		c->st.tasks_launched += b->n_tasks;
+	}
+	free(ids);
+	free(idp);
+	batch_free(b);
+}
+
+static bool add_offer(struct batch *b, const char *id)
+{
+	for (size_t i = 0; i < b->n_offers; i++)
+		if (strcmp(b->offers[i], id) == 0)
+			return true; /* each offer id once per ACCEPT */
+	char **no = realloc(b->offers, (b->n_offers + 1) * sizeof(*no));
+	if (no == NULL)
+		return false;
+	b->offers = no;
+	return (b->offers[b->n_offers] = strdup(id)) != NULL && ++b->n_offers;
+}
+
+int mesos_client_launch(struct mesos_client *c, const char *agent_id, const char *const *offer_ids,
+                        size_t n_offers, Mesos__V1__TaskInfo *const *tasks, size_t n_tasks)
+{
+	int rc = 0;
+	pthread_mutex_lock(&c->mu);
+	struct batch *b = c->batches;
+	while (b != NULL && strcmp(b->agent, agent_id) != 0)
+		b = b->next;
+	if (b == NULL) {
+		b = calloc(1, sizeof(*b));
+		if (b == NULL || (b->agent = strdup(agent_id)) == NULL) {
+			free(b);
+			pthread_mutex_unlock(&c->mu);
+			return -1;
+		}
+		b->due_ns = now_ns() + (uint64_t)c->cfg.batch_window_ms * 1000000ull;
+		b->next = c->batches;
+		c->batches = b;
+	}
+	for (size_t i = 0; i < n_offers && rc == 0; i++)
+		if (!add_offer(b, offer_ids[i]))
+			rc = -1;
+	Mesos__V1__TaskInfo **nt = realloc(b->tasks, (b->n_tasks + n_tasks) * sizeof(*nt));
+	if (nt == NULL)
+		rc = -1;
+	else
+		b->tasks = nt;
+	for (size_t i = 0; i < n_tasks && rc == 0; i++) {
+		Mesos__V1__TaskInfo *t = (Mesos__V1__TaskInfo *)proto_clone(&tasks[i]->base);
+		if (t == NULL)
+			rc = -1;
+		else
+			b->tasks[b->n_tasks++] = t;
+	}
+	if (b->n_tasks >= c->cfg.batch_max_tasks)
+		b->due_ns = 0; /* full: goes now */
+	pthread_mutex_unlock(&c->mu);
+	curl_multi_wakeup(c->m);
+	return rc;
+}
+
+int mesos_client_acknowledge(struct mesos_client *c, const Mesos__V1__TaskStatus *st)
+{
+	if (!st->has_uuid || st->agent_id == NULL)
+		return -1; /* nothing to acknowledge (reconciliation answers have no uuid) */
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Acknowledge ack = MESOS__V1__SCHEDULER__CALL__ACKNOWLEDGE__INIT;
+	ack.agent_id = st->agent_id;
+	ack.task_id = st->task_id;
+	ack.uuid = st->uuid;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
+	call.acknowledge = &ack;
+	return mesos_client_call(c, &call);
+}
+
+int mesos_client_decline(struct mesos_client *c, const char *const *offer_ids, size_t n,
+                         double refuse_seconds)
+{
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Decline d = MESOS__V1__SCHEDULER__CALL__DECLINE__INIT;
+	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
+	Mesos__V1__OfferID ids[n ? n : 1], *idp[n ? n : 1];
+	for (size_t i = 0; i < n; i++) {
+		mesos__v1__offer_id__init(&ids[i]);
+		ids[i].value = (char *)offer_ids[i];
+		idp[i] = &ids[i];
+	}
+	f.has_refuse_seconds = true;
+	f.refuse_seconds = refuse_seconds;
+	d.n_offer_ids = n;
+	d.offer_ids = idp;
+	d.filters = &f;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__DECLINE;
+	call.decline = &d;
+	return mesos_client_call(c, &call);
+}
+
+/* --- the I/O thread ---------------------------------------------------------------- */
+
+static void flush_batches(struct mesos_client *c, uint64_t t, bool all)
+{
+	struct batch *due = NULL;
+	pthread_mutex_lock(&c->mu);
+	for (struct batch **pp = &c->batches; *pp != NULL;) {
+		struct batch *b = *pp;
+		if (all || b->due_ns <= t) {
+			*pp = b->next;
+			b->next = due;
+			due = b;
+		} else {
+			pp = &b->next;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	for (struct batch *b = due, *n; b != NULL; b = n) {
+		n = b->next;
+		batch_send(c, b);
+	}
+}
+
+static void *io(void *arg)
+{
+	struct mesos_client *c = arg;
+	while (!atomic_load(&c->stop)) {
+		uint64_t t = now_ns();
+		if (c->sub == NULL && t >= c->next_subscribe_ns)
+			subscribe(c);
+		if (c->sub != NULL && atomic_exchange(&c->drop, 0)) {
+			sub_end(c);
+			resubscribe_later(c, "dropped on request");
+		}
+		/* ~5 missed heartbeats: the stream is dead even if TCP says not */
+		if (c->sub != NULL && c->subscribed &&
+		    t - c->last_event_ns > (uint64_t)(5 * c->heartbeat_s * 1e9)) {
+			sub_end(c);
+			resubscribe_later(c, "no heartbeat for 5 intervals");
+		}
+		flush_batches(c, t, false);
+		/* calls go out once subscribed (they need the stream id) */
+		struct pending *list = NULL;
+		pthread_mutex_lock(&c->mu);
+		if (c->subscribed) {
+			list = c->queue;
+			c->queue = c->queue_tail = NULL;
+		}
+		pthread_mutex_unlock(&c->mu);
+		for (struct pending *q = list, *n; q != NULL; q = n) {
+			n = q->next;
+			call_send(c, q);
+		}
+		int running;
+		curl_multi_perform(c->m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(c->m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			if (msg->easy_handle == c->sub) {
+				sub_done(c, msg->data.result);
+			} else {
+				struct pending *q = NULL;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+				if (q != NULL)
+					call_done(c, q, msg->data.result);
+			}
+		}
+		curl_multi_poll(c->m, NULL, 0, 5, NULL);
+	}
+	flush_batches(c, 0, true);
+	return NULL;
+}
+
+struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, char *err,
+                                        size_t err_len)
+{
+	struct mesos_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	if (!c->cfg.name)
+		c->cfg.name = "peloton";
+	if (!c->cfg.user)
+		c->cfg.user = "root";
+	if (!c->cfg.role)
+		c->cfg.role = "*";
+	if (c->cfg.failover_timeout_s <= 0)
+		c->cfg.failover_timeout_s = 100.0 * 7 * 24 * 3600;
+	if (c->cfg.backoff_max_s <= 0)
+		c->cfg.backoff_max_s = 15;
+	if (!c->cfg.batch_window_ms)
+		c->cfg.batch_window_ms = 2;
+	if (!c->cfg.batch_max_tasks)
+		c->cfg.batch_max_tasks = 512;
+	snprintf(c->master, sizeof(c->master), "%s",
+	         cfg->master && cfg->master[0] ? cfg->master : "127.0.0.1:5050");
+	if (cfg->framework_id)
+		snprintf(c->framework_id, sizeof(c->framework_id), "%s", cfg->framework_id);
+	c->backoff_s = 0.1;
+	c->heartbeat_s = 15;
+	c->rng = (uint64_t)now_ns() | 1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->m = curl_multi_init();
+	if (c->m == NULL || pthread_create(&c->io, NULL, io, c) != 0) {
+		snprintf(err, err_len, "cannot start the Mesos client");
+		if (c->m)
+			curl_multi_cleanup(c->m);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void mesos_client_stop(struct mesos_client *c)
+{
+	if (c == NULL)
+		return;
+	atomic_store(&c->stop, 1);
+	curl_multi_wakeup(c->m);
+	pthread_join(c->io, NULL);
+	sub_end(c);
+	/* in-flight and queued calls are abandoned */
+	for (struct pending *q = c->inflight, *n; q != NULL; q = n) {
+		n = q->next;
+		curl_multi_remove_handle(c->m, q->h);
+		pending_free(q);
+	}
+	for (struct pending *q = c->queue, *n; q != NULL; q = n) {
+		n = q->next;
+		pending_free(q);
+	}
+	curl_multi_cleanup(c->m);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+bool mesos_client_wait_subscribed(struct mesos_client *c, unsigned timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)timeout_ms * 1000000ull;
+	until.tv_sec += (time_t)(ns / 1000000000ull);
+	until.tv_nsec = (long)(ns % 1000000000ull);
+	pthread_mutex_lock(&c->mu);
+	while (!c->subscribed)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)
+			break;
+	bool ok = c->subscribed;
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+bool mesos_client_framework_id(struct mesos_client *c, char *buf, size_t len)
+{
+	pthread_mutex_lock(&c->mu);
+	bool ok = c->framework_id[0] != '\0';
+	snprintf(buf, len, "%s", c->framework_id);
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+void mesos_client_drop_stream(struct mesos_client *c)
+{
+	atomic_store(&c->drop, 1);
+	curl_multi_wakeup(c->m);
+}
+
+void mesos_client_get_stats(struct mesos_client *c, struct mesos_client_stats *out)
+{
+	*out = (struct mesos_client_stats){
+	    .subscribes = atomic_load(&c->st.subscribes),
+	    .events = atomic_load(&c->st.events),
+	    .calls_sent = atomic_load(&c->st.calls_sent),
+	    .calls_failed = atomic_load(&c->st.calls_failed),
+	    .accepts = atomic_load(&c->st.accepts),
+	    .tasks_launched = atomic_load(&c->st.tasks_launched),
+	    .redirects = atomic_load(&c->st.redirects),
+	    .bad_frames = atomic_load(&c->st.bad_frames),
+	};
+}

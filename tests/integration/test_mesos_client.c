@@ -1,0 +1,204 @@
+/*
+ * The Mesos client against the simulated master over HTTP on 127.0.0.1:
+ * subscribe, offers, three launches for one agent coalesced into ONE
+ * ACCEPT, RUNNING updates acknowledged (the caller's step), FINISHED, a
+ * dropped stream followed by a resubscription with the same framework id,
+ * a decline.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "proto_codec.h"
+#include "sim_http.h"
+
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+			exit(1);                                                              \
+		}                                                                             \
+	} while (0)
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static Mesos__V1__Offer *offers[64];
+static size_t n_offers;
+static Mesos__V1__TaskStatus *updates[256];
+static size_t n_updates;
+static int subscribed_count;
+static struct mesos_client *cl;
+
+static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	if (ev->offers)
+		for (size_t i = 0; i < ev->offers->n_offers && n_offers < 64; i++)
+			offers[n_offers++] =
+			    (Mesos__V1__Offer *)proto_clone(&ev->offers->offers[i]->base);
+	if (ev->update && n_updates < 256) {
+		Mesos__V1__TaskStatus *st =
+		    (Mesos__V1__TaskStatus *)proto_clone(&ev->update->status->base);
+		updates[n_updates++] = st;
+		/* "durable" here at once: acknowledge */
+		if (st->has_uuid)
+			CHECK(mesos_client_acknowledge(cl, st) == 0);
+	}
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_subscribed(void *arg, const char *fw)
+{
+	(void)arg;
+	(void)fw;
+	pthread_mutex_lock(&mu);
+	subscribed_count++;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static size_t count_state(int state)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_updates; i++)
+		n += (int)updates[i]->state == state;
+	return n;
+}
+
+/* Waits up to 10 s for cond (evaluated under mu). */
+#define WAIT_FOR(cond)                                                     \
+	do {                                                               \
+		struct timespec until;                                     \
+		clock_gettime(CLOCK_REALTIME, &until);                     \
+		until.tv_sec += 10;                                        \
+		pthread_mutex_lock(&mu);                                   \
+		while (!(cond))                                            \
+			if (pthread_cond_timedwait(&cv, &mu, &until) != 0) \
+				break;                                     \
+		bool ok_ = (cond);                                         \
+		pthread_mutex_unlock(&mu);                                 \
+		CHECK(ok_);                                                \
+	} while (0)
+
+static Mesos__V1__TaskInfo *task(const char *id, const char *agent)
+{
+	static Mesos__V1__TaskInfo ti[3];
+	static Mesos__V1__TaskID tid[3];
+	static Mesos__V1__AgentID aid[3];
+	static Mesos__V1__Resource r[3][2], *rp[3][2];
+	static Mesos__V1__Value__Scalar sc[3][2];
+	static int k;
+	int i = k++ % 3;
+	mesos__v1__task_info__init(&ti[i]);
+	mesos__v1__task_id__init(&tid[i]);
+	mesos__v1__agent_id__init(&aid[i]);
+	for (int j = 0; j < 2; j++) {
+		mesos__v1__resource__init(&r[i][j]);
+		mesos__v1__value__scalar__init(&sc[i][j]);
+		r[i][j].type = MESOS__V1__VALUE__TYPE__SCALAR;
+		r[i][j].scalar = &sc[i][j];
+		rp[i][j] = &r[i][j];
+	}
+	r[i][0].name = "cpus";
+	sc[i][0].value = 1;
+	r[i][1].name = "mem";
+	sc[i][1].value = 64;
+	tid[i].value = (char *)id;
+	aid[i].value = (char *)agent;
+	ti[i].name = (char *)id;
+	ti[i].task_id = &tid[i];
+	ti[i].agent_id = &aid[i];
+	ti[i].n_resources = 2;
+	ti[i].resources = rp[i];
+	return &ti[i];
+}
+
+int main(void)
+{
+	char err[256], master[64];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct sim_config scfg = {
+	    .agents = 4, .cpus = 8, .task_secs = 0.2, .heartbeat_secs = 0.5, .retry_secs = 0.2};
+	struct sim *sim = sim_create(&scfg);
+	struct sim_http *h = sim_http_start(sim, 0, err, sizeof(err));
+	CHECK(h != NULL);
+	snprintf(master, sizeof(master), "127.0.0.1:%u", sim_http_port(h));
+	struct mesos_client_config cfg = {.master = master,
+	                                  .name = "pelotond-test",
+	                                  .batch_window_ms = 50,
+	                                  .on_event = on_event,
+	                                  .on_subscribed = on_subscribed};
+	cl = mesos_client_start(&cfg, err, sizeof(err));
+	CHECK(cl != NULL);
+	CHECK(mesos_client_wait_subscribed(cl, 10000));
+	char fw1[160];
+	CHECK(mesos_client_framework_id(cl, fw1, sizeof(fw1)));
+	WAIT_FOR(n_offers == 4);
+
+	/* three launches for one agent within the window: one ACCEPT */
+	pthread_mutex_lock(&mu);
+	char agent[64], offer[64];
+	snprintf(agent, sizeof(agent), "%s", offers[0]->agent_id->value);
+	snprintf(offer, sizeof(offer), "%s", offers[0]->id->value);
+	pthread_mutex_unlock(&mu);
+	const char *ids[1] = {offer};
+	static const char *const names[3] = {"job-1-0-1", "job-1-1-1", "job-1-2-1"};
+	for (int i = 0; i < 3; i++) {
+		Mesos__V1__TaskInfo *t = task(names[i], agent);
+		CHECK(mesos_client_launch(cl, agent, ids, 1, &t, 1) == 0);
+	}
+	WAIT_FOR(count_state(MESOS__V1__TASK_STATE__TASK_RUNNING) == 3);
+	struct mesos_client_stats cs;
+	mesos_client_get_stats(cl, &cs);
+	CHECK(cs.accepts == 1 && cs.tasks_launched == 3);
+	WAIT_FOR(count_state(MESOS__V1__TASK_STATE__TASK_FINISHED) == 3);
+
+	/* the stream breaks: the client resubscribes as the same framework */
+	sim_http_drop_stream(h);
+	WAIT_FOR(subscribed_count == 2);
+	char fw2[160];
+	CHECK(mesos_client_framework_id(cl, fw2, sizeof(fw2)));
+	CHECK(strcmp(fw1, fw2) == 0);
+	/* offers come again on the new stream; decline one */
+	WAIT_FOR(n_offers >= 8);
+	pthread_mutex_lock(&mu);
+	snprintf(offer, sizeof(offer), "%s", offers[n_offers - 1]->id->value);
+	pthread_mutex_unlock(&mu);
+	CHECK(mesos_client_decline(cl, ids, 1, 30) == 0);
+
+	/* every update is acknowledged in the end: an ACK lost with the old
+	 * stream (403) is made good when the master resends the update */
+	struct sim_stats ss;
+	for (int i = 0; i < 100; i++) {
+		sim_get_stats(sim, &ss);
+		if (ss.acks >= 6)
+			break;
+		struct timespec d = {0, 50000000};
+		nanosleep(&d, NULL);
+	}
+	mesos_client_get_stats(cl, &cs);
+	printf("{\"check\":\"mesos_client\",\"subscribes\":%llu,\"accepts\":%llu,"
+	       "\"tasks\":%llu,\"sim_acks\":%llu,\"calls_failed\":%llu}\n",
+	       (unsigned long long)cs.subscribes, (unsigned long long)cs.accepts,
+	       (unsigned long long)cs.tasks_launched, (unsigned long long)ss.acks,
+	       (unsigned long long)cs.calls_failed);
+	CHECK(ss.launched == 3);
+	CHECK(ss.acks >= 6); /* RUNNING and FINISHED of each */
+	mesos_client_stop(cl);
+	sim_http_stop(h);
+	sim_destroy(sim);
+	for (size_t i = 0; i < n_offers; i++)
+		protobuf_c_message_free_unpacked(&offers[i]->base, NULL);
+	for (size_t i = 0; i < n_updates; i++)
+		protobuf_c_message_free_unpacked(&updates[i]->base, NULL);
+	curl_global_cleanup();
+	return 0;
+}
