@@ -290,8 +290,9 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 	mesos__v1__offer_id__init(&b->id);
 	mesos__v1__framework_id__init(&b->fw);
 	mesos__v1__agent_id__init(&b->agent);
-	snprintf(a->offer_id, sizeof(a->offer_id), "offer-%llu",
-	         (unsigned long long)++s->offer_seq);
+	/* the agent's index rides in the id: ACCEPT finds its agent in O(1) */
+	snprintf(a->offer_id, sizeof(a->offer_id), "offer-%llu-%u",
+	         (unsigned long long)++s->offer_seq, (unsigned)(a - s->agents));
 	b->id.value = a->offer_id;
 	b->fw.value = s->framework_id;
 	b->agent.value = a->id;
@@ -546,10 +547,12 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 	s->st.accepts++;
 	for (size_t i = 0; i < a->n_offer_ids && offers_ok; i++) {
 		int found = -1;
-		for (uint32_t k = 0; k < s->cfg.agents && found < 0; k++)
-			if (s->agents[k].offer_id[0] &&
-			    strcmp(s->agents[k].offer_id, a->offer_ids[i]->value) == 0)
-				found = (int)k;
+		const char *dash = strrchr(a->offer_ids[i]->value, '-');
+		char *end = NULL;
+		unsigned long k = dash ? strtoul(dash + 1, &end, 10) : 0;
+		if (dash && end && *end == '\0' && k < s->cfg.agents &&
+		    strcmp(s->agents[k].offer_id, a->offer_ids[i]->value) == 0)
+			found = (int)k; /* outstanding (ids of spent offers no longer match) */
 		if (found < 0 || (agent >= 0 && found != agent))
 			offers_ok = false;
 		agent = found;
