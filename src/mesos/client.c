@@ -689,6 +689,12 @@ struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, c
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	c->m = curl_multi_init();
+	if (c->m != NULL) {
+		/* calls share a few kept-alive connections (beside the stream's);
+		 * more transfers wait in curl's queue instead of opening sockets */
+		curl_multi_setopt(c->m, CURLMOPT_MAX_HOST_CONNECTIONS, 512L);
+		curl_multi_setopt(c->m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 520L);
+	}
 	if (c->m == NULL || pthread_create(&c->io, NULL, io, c) != 0) {
 		snprintf(err, err_len, "cannot start the Mesos client");
 		if (c->m)

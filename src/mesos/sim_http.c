@@ -278,8 +278,9 @@ struct sim_http *sim_http_start(struct sim *s, uint16_t port, char *err, size_t 
 	pthread_mutex_init(&h->mu, NULL);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* poll(), not select(): no FD_SETSIZE ceiling on connections */
 	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                            MHD_USE_ERROR_LOG,
+	                            MHD_USE_POLL | MHD_USE_ERROR_LOG,
 	                        port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa,
 	                        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
 	if (h->d == NULL) {

@@ -1,0 +1,254 @@
+/*
+ * bench_mesos: launching tasks through the Mesos client over HTTP against
+ * mesos-sim (a separate process, so its CPU is measured apart).
+ *
+ * One op: one task from the client's launch call to its RUNNING update
+ * (acknowledged, as the real path does).
+ * fast: launches coalesced per agent (mesos_client_launch, 2 ms window):
+ *       on each offer, `per_agent` tasks are launched one call each and
+ *       leave as one ACCEPT.
+ * baseline: one ACCEPT per task (batch of 1), so one task per offer; the
+ *       agent's remainder comes back in the next offer (upstream's shape
+ *       without batching).
+ * Cases: 10,000 agents, 100,000 tasks (quick: 500 agents, 5,000 tasks).
+ * Usage: bench_mesos [--quick] [--sim PATH]   (PATH default: next to this
+ * program, ../src/main/mesos-sim)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "bench_util.h"
+#include "client.h"
+#include "proto_codec.h"
+
+static size_t n_tasks, per_agent;
+static _Atomic size_t launched, running;
+static uint64_t *t_launch, *t_running;
+static struct mesos_client *cl;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void launch_on(const Mesos__V1__Offer *o)
+{
+	double cpus = 0;
+	for (size_t i = 0; i < o->n_resources; i++)
+		if (strcmp(o->resources[i]->name, "cpus") == 0 && o->resources[i]->scalar)
+			cpus = o->resources[i]->scalar->value;
+	size_t k = per_agent;
+	if (k > (size_t)cpus)
+		k = (size_t)cpus;
+	const char *ids[1] = {o->id->value};
+	for (size_t j = 0; j < k; j++) {
+		size_t n = atomic_fetch_add(&launched, 1);
+		if (n >= n_tasks) {
+			atomic_fetch_sub(&launched, 1);
+			return;
+		}
+		char id[32];
+		snprintf(id, sizeof(id), "t-%zu", n);
+		Mesos__V1__TaskInfo ti = MESOS__V1__TASK_INFO__INIT, *tp = &ti;
+		Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+		Mesos__V1__Resource r[2], *rp[2] = {&r[0], &r[1]};
+		Mesos__V1__Value__Scalar sc[2];
+		for (int i = 0; i < 2; i++) {
+			mesos__v1__resource__init(&r[i]);
+			mesos__v1__value__scalar__init(&sc[i]);
+			r[i].type = MESOS__V1__VALUE__TYPE__SCALAR;
+			r[i].scalar = &sc[i];
+		}
+		r[0].name = "cpus";
+		sc[0].value = 1;
+		r[1].name = "mem";
+		sc[1].value = 64;
+		tid.value = id;
+		ti.name = id;
+		ti.task_id = &tid;
+		ti.agent_id = o->agent_id;
+		ti.n_resources = 2;
+		ti.resources = rp;
+		t_launch[n] = bench_now_ns();
+		mesos_client_launch(cl, o->agent_id->value, ids, 1, &tp, 1);
+	}
+}
+
+static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
+{
+	(void)arg;
+	if (ev->offers) {
+		for (size_t i = 0; i < ev->offers->n_offers; i++)
+			launch_on(ev->offers->offers[i]);
+	} else if (ev->update) {
+		const Mesos__V1__TaskStatus *st = ev->update->status;
+		if (st->state == MESOS__V1__TASK_STATE__TASK_RUNNING &&
+		    strncmp(st->task_id->value, "t-", 2) == 0) {
+			size_t n = strtoull(st->task_id->value + 2, NULL, 10);
+			pthread_mutex_lock(&mu);
+			if (n < n_tasks && t_running[n] == 0) {
+				t_running[n] = bench_now_ns();
+				atomic_fetch_add(&running, 1);
+			}
+			pthread_mutex_unlock(&mu);
+		}
+		if (st->has_uuid)
+			mesos_client_acknowledge(cl, st);
+	}
+}
+
+/* CPU seconds used so far by process pid (utime + stime from /proc). */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct run {
+	struct bench_result r;
+	double accepts_per_task, sim_cpu_share;
+	size_t done;
+};
+
+static struct run run_once(const char *sim_path, bool fast, unsigned agents)
+{
+	struct run out = {0};
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		exit(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		char a[32];
+		snprintf(a, sizeof(a), "%u", agents);
+		execl(sim_path, sim_path, "--port", "0", "--agents", a, "--task-secs", "36000",
+		      "--log-level", "warn", (char *)NULL);
+		fprintf(stderr, "bench_mesos: cannot run %s: %s\n", sim_path, strerror(errno));
+		_exit(1);
+	}
+	close(pfd[1]);
+	char line[128] = "";
+	FILE *f = fdopen(pfd[0], "r");
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		fprintf(stderr, "bench_mesos: mesos-sim did not start (%s)\n", sim_path);
+		exit(1);
+	}
+	const char *port = strrchr(line, ':');
+	char master[64];
+	snprintf(master, sizeof(master), "127.0.0.1:%d", port ? atoi(port + 1) : 5050);
+
+	atomic_store(&launched, 0);
+	atomic_store(&running, 0);
+	t_launch = calloc(n_tasks, sizeof(uint64_t));
+	t_running = calloc(n_tasks, sizeof(uint64_t));
+	per_agent = fast ? 20 : 1;
+	struct mesos_client_config cfg = {.master = master,
+	                                  .batch_window_ms = 2,
+	                                  .batch_max_tasks = fast ? 512 : 1,
+	                                  .on_event = on_event};
+	char err[256];
+	double sim0 = proc_cpu(pid);
+	uint64_t t0 = bench_now_ns();
+	cl = mesos_client_start(&cfg, err, sizeof(err));
+	if (cl == NULL) {
+		fprintf(stderr, "bench_mesos: %s\n", err);
+		exit(1);
+	}
+	while (atomic_load(&running) < n_tasks && bench_now_ns() - t0 < 120ull * 1000000000ull) {
+		struct timespec d = {0, 2000000};
+		nanosleep(&d, NULL);
+	}
+	uint64_t elapsed = bench_now_ns() - t0;
+	double sim_cpu = proc_cpu(pid) - sim0;
+	struct mesos_client_stats cs;
+	mesos_client_get_stats(cl, &cs);
+	mesos_client_stop(cl);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	fclose(f);
+	struct bench_samples s;
+	bench_samples_init(&s, n_tasks);
+	for (size_t i = 0; i < n_tasks; i++)
+		if (t_running[i] && t_launch[i])
+			bench_samples_add(&s, t_running[i] - t_launch[i]);
+	out.done = atomic_load(&running);
+	s.ops = out.done;
+	s.elapsed_ns = elapsed;
+	out.r = bench_summarise(&s);
+	bench_samples_fini(&s);
+	out.accepts_per_task = out.done ? (double)cs.accepts / (double)out.done : 0;
+	out.sim_cpu_share = elapsed ? sim_cpu / ((double)elapsed / 1e9) : 0;
+	free(t_launch);
+	free(t_running);
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	static const char help[] =
+	    "One op: one task from the client's launch to its RUNNING update, over HTTP\n"
+	    "against mesos-sim (its own process). fast = launches coalesced per agent\n"
+	    "(20 per offer, one ACCEPT); baseline = one ACCEPT per task, one task per\n"
+	    "offer. Cases: 10,000 agents and 100,000 tasks (quick: 500 and 5,000).\n"
+	    "--sim PATH names mesos-sim (default: ../src/main/mesos-sim next to this).";
+	char sim_path[PATH_MAX] = "";
+	/* --sim is ours; the rest are the common flags */
+	int ac = 0;
+	char *av[argc + 1];
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--sim") == 0 && i + 1 < argc)
+			snprintf(sim_path, sizeof(sim_path), "%s", argv[++i]);
+		else
+			av[ac++] = argv[i];
+	}
+	av[ac] = NULL;
+	struct bench_opts o;
+	bench_parse(ac, av, help, &o);
+	if (!sim_path[0]) {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(sim_path, sizeof(sim_path), "%.3000s/../src/main/mesos-sim", exe);
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	unsigned agents = o.quick ? 500 : 10000;
+	n_tasks = o.quick ? 5000 : 100000;
+	char cname[64], extra[200];
+	snprintf(cname, sizeof(cname), "agents=%u,tasks=%zu", agents, n_tasks);
+	struct run b = run_once(sim_path, false, agents);
+	struct run f = run_once(sim_path, true, agents);
+	snprintf(extra, sizeof(extra),
+	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f", b.done,
+	         b.accepts_per_task, b.sim_cpu_share);
+	bench_print("bench_mesos", cname, "baseline", extra, &b.r, -1);
+	snprintf(extra, sizeof(extra),
+	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f", f.done,
+	         f.accepts_per_task, f.sim_cpu_share);
+	bench_print("bench_mesos", cname, "fast", extra, &f.r,
+	            b.r.ops_per_s > 0 ? f.r.ops_per_s / b.r.ops_per_s : -1);
+	curl_global_cleanup();
+	return f.done == n_tasks ? 0 : 1;
+}
