@@ -36,6 +36,7 @@ struct task {
 	uint8_t uuid[16];
 	int unacked_state; /* 0 when acknowledged */
 	uint64_t resend_ns;
+	uint32_t resends; /* of the current update: the retry interval doubles */
 	bool in_heap;
 };
 
@@ -251,6 +252,7 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 	st.has_timestamp = true;
 	st.timestamp = (double)s->now_ns / 1e9;
 	if (t->unacked_state == 0 || t->unacked_state != state) {
+		t->resends = 0;
 		for (int i = 0; i < 16; i++)
 			t->uuid[i] = (uint8_t)rnd(s);
 	}
@@ -258,7 +260,10 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 	st.uuid.data = t->uuid;
 	st.uuid.len = 16;
 	t->unacked_state = state;
-	t->resend_ns = s->now_ns + (uint64_t)(s->cfg.retry_secs * 1e9);
+	/* as an agent does: retry_secs, then doubling, at most 10 minutes */
+	double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
+	t->resend_ns = s->now_ns + (uint64_t)((wait < 600 ? wait : 600) * 1e9);
+	t->resends++;
 	up.status = &st;
 	ev.has_type = true;
 	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;

@@ -13,7 +13,8 @@
  * invalid launch becomes TASK_DROPPED / TASK_ERROR updates, not an HTTP
  * error. Tasks go STARTING → RUNNING → FINISHED (or FAILED at fail_rate)
  * after task_secs; KILL → KILLED. Updates carry a uuid and are resent
- * every `retry_secs` until ACKNOWLEDGEd. RECONCILE answers from state
+ * until ACKNOWLEDGEd, after `retry_secs` and then doubling intervals (at
+ * most 10 minutes), as an agent retries. RECONCILE answers from state
  * (TASK_LOST for unknown tasks).
  *
  * Thread-safety: every call takes the sim's mutex; `emit` runs under it.
