@@ -18,6 +18,7 @@ typedef Mesos__V1__Scheduler__Call call_t;
 typedef Mesos__V1__Scheduler__Event event_t;
 
 #define MAX_TEXT 1024
+#define MAX_INFLIGHT 256 /* calls handed to curl at once */
 
 /* One queued or in-flight call: its packed bytes. */
 struct pending {
@@ -71,6 +72,7 @@ struct mesos_client {
 	_Atomic int drop;
 	uint64_t rng;
 	struct pending *inflight; /* calls handed to curl (I/O thread) */
+	size_t n_inflight;
 	struct {
 		_Atomic uint64_t subscribes, events, calls_sent, calls_failed, accepts,
 		    tasks_launched, redirects, bad_frames;
@@ -371,6 +373,7 @@ static void call_send(struct mesos_client *c, struct pending *q)
 	curl_multi_add_handle(c->m, q->h);
 	q->next = c->inflight;
 	c->inflight = q;
+	c->n_inflight++;
 	c->st.calls_sent++;
 }
 
@@ -382,6 +385,7 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 	for (struct pending **pp = &c->inflight; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == q) {
 			*pp = q->next;
+			c->n_inflight--;
 			break;
 		}
 	if (res == CURLE_OK && (code == 202 || code == 200)) {
@@ -622,12 +626,23 @@ static void *io(void *arg)
 			resubscribe_later(c, "no heartbeat for 5 intervals");
 		}
 		flush_batches(c, t, false);
-		/* calls go out once subscribed (they need the stream id) */
-		struct pending *list = NULL;
+		/*
+		 * Calls go out once subscribed (they need the stream id), at most
+		 * MAX_INFLIGHT at a time: the rest wait in our queue, because
+		 * libcurl's handle bookkeeping is linear in the handles it holds.
+		 */
+		struct pending *list = NULL, **tail = &list;
+		size_t room = MAX_INFLIGHT > c->n_inflight ? MAX_INFLIGHT - c->n_inflight : 0;
 		pthread_mutex_lock(&c->mu);
-		if (c->subscribed) {
-			list = c->queue;
-			c->queue = c->queue_tail = NULL;
+		while (c->subscribed && c->queue != NULL && room > 0) {
+			struct pending *q = c->queue;
+			c->queue = q->next;
+			if (c->queue == NULL)
+				c->queue_tail = NULL;
+			q->next = NULL;
+			*tail = q;
+			tail = &q->next;
+			room--;
 		}
 		pthread_mutex_unlock(&c->mu);
 		for (struct pending *q = list, *n; q != NULL; q = n) {
