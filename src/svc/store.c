@@ -678,6 +678,7 @@ static enum store_status batch_check(struct committer *c, struct gmap *m,
 	return STORE_OK;
 }
 
+/* Adds b's ops to wb and, when m is given, the versions they leave to m. */
 static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *s,
                         const struct store_batch *b)
 {
@@ -688,7 +689,7 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 		if (o->type == OP_PUT) {
 			rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
 			uint64_t ver = get_u64le(b->buf + o->voff + 1);
-			if (ver == 0 && o->expect == STORE_ANY_VERSION)
+			if (m == NULL || (ver == 0 && o->expect == STORE_ANY_VERSION))
 				continue; /* unversioned (events, indexes): nothing to check later
 				           */
 			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
@@ -698,7 +699,7 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 			}
 		} else if (o->type == OP_DEL) {
 			rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
-			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
+			struct gmap_ent *e = m ? gmap_find(m, o->cf, k, o->klen, true) : NULL;
 			if (e != NULL)
 				e->version = 0;
 		} else {
@@ -791,14 +792,13 @@ static void *committer(void *arg)
 
 enum store_status store_write_direct(struct store *s, struct store_batch *b, bool sync)
 {
-	struct gmap m = {0};
 	char *err = NULL;
 	enum store_status st = b->poisoned ? STORE_ENOMEM : STORE_OK;
 	if (st == STORE_OK) {
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 		rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
 		rocksdb_writeoptions_set_sync(wo, sync);
-		batch_apply(&m, wb, s, b);
+		batch_apply(NULL, wb, s, b); /* no version checks follow: nothing to record */
 		rocksdb_write(s->db, wo, wb, &err);
 		if (err != NULL) {
 			log_error("store", "direct write failed: %s", err);
@@ -808,7 +808,6 @@ enum store_status store_write_direct(struct store *s, struct store_batch *b, boo
 		rocksdb_writeoptions_destroy(wo);
 		rocksdb_writebatch_destroy(wb);
 	}
-	free(m.e);
 	store_batch_free(b);
 	return st;
 }
