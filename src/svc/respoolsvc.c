@@ -126,6 +126,7 @@ struct stored_pool {
 	void *cfg;
 	size_t len;
 	bool done;
+	char why[256]; /* why its last restore was refused */
 };
 
 struct stored_pools {
@@ -157,6 +158,7 @@ static bool keep_pool(void *arg, const void *key, size_t klen, const void *val, 
 	memcpy(e->cfg, val, vlen);
 	e->len = vlen;
 	e->done = false;
+	e->why[0] = '\0';
 	p->n++;
 	return true;
 }
@@ -165,7 +167,6 @@ size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *faile
 {
 	struct stored_pools p = {0};
 	size_t restored = 0;
-	char why[256];
 
 	store_scan(s, STORE_POOLS, "", 0, false, keep_pool, &p);
 	/* parents first: passes until nothing more can be placed */
@@ -174,8 +175,8 @@ size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *faile
 		for (size_t i = 0; i < p.n; i++) {
 			if (p.v[i].done)
 				continue;
-			if (respoolsvc_restore(t, p.v[i].id, p.v[i].cfg, p.v[i].len, why,
-			                       sizeof(why)) == 0) {
+			if (respoolsvc_restore(t, p.v[i].id, p.v[i].cfg, p.v[i].len, p.v[i].why,
+			                       sizeof(p.v[i].why)) == 0) {
 				p.v[i].done = true;
 				restored++;
 				progress = true;
@@ -185,8 +186,8 @@ size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *faile
 	*failed = 0;
 	for (size_t i = 0; i < p.n; i++) {
 		if (!p.v[i].done) {
-			respoolsvc_restore(t, p.v[i].id, p.v[i].cfg, p.v[i].len, why, sizeof(why));
-			log_error("respool", "recovery: pool %s not restored: %s", p.v[i].id, why);
+			log_error("respool", "recovery: pool %s not restored: %s", p.v[i].id,
+			          p.v[i].why);
 			(*failed)++;
 		}
 		free(p.v[i].id);
