@@ -549,7 +549,6 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 {
 	int agent = -1;
 	bool offers_ok = a->n_offer_ids > 0;
-	s->st.accepts++;
 	for (size_t i = 0; i < a->n_offer_ids && offers_ok; i++) {
 		int found = -1;
 		const char *dash = strrchr(a->offer_ids[i]->value, '-');
@@ -703,6 +702,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			snprintf(err, err_len, "Expecting 'accept' to be present");
 			rc = 400;
 		} else {
+			s->st.accepts++;
 			sim_accept(s, call->accept);
 		}
 		break;
@@ -716,8 +716,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			a.n_offer_ids = call->decline->n_offer_ids;
 			a.offer_ids = call->decline->offer_ids;
 			a.filters = call->decline->filters;
-			sim_accept(s, &a);
-			s->st.accepts--;
+			sim_accept(s, &a); /* DECLINE is ACCEPT with no operations */
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE: {
