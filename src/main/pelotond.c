@@ -1,64 +1,536 @@
 /*
- * pelotond: the scheduler daemon. Today it parses its flags and reports its
- * version; the roles (host manager, resource manager, placement, job
- * manager) are wired in here as their issues land.
+ * pelotond: the scheduler daemon — every role in one process (job manager,
+ * resource manager, placement engine, host manager) serving the method
+ * table over gRPC and HTTP/JSON, on a Mesos master (or mesos-sim).
+ *
+ * Configuration, lowest precedence first: built-in defaults, each --config
+ * YAML file in order (top-level `key: value`, keys as the long flags), the
+ * environment (PELOTON_<FLAG> with '-' as '_', upper case), then flags.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "client.h"
+#include "grpcsrv.h"
+#include "hostidx.h"
+#include "hostsvc.h"
+#include "httpsrv.h"
+#include "jobmgr.h"
 #include "log.h"
+#include "pconf.h"
+#include "placement.h"
+#include "proto_codec.h"
+#include "resmgr.h"
+#include "resmgrsvc.h"
+#include "respoolsvc.h"
+#include "rpc.h"
+#include "store.h"
 #include "version.h"
 
-static void usage(FILE *out)
+struct daemon {
+	struct pconf cf;
+	struct store *store;
+	struct respool_tree *pools;
+	struct hostidx *idx;
+	struct hostsvc *hsvc;
+	struct resmgr *rm;
+	struct placement *pl;
+	struct jobmgr *jm;
+	struct mesos_client *mc;
+	struct rpc_table *rpc;
+	struct grpcsrv *grpc;
+	struct httpsrv *http;
+	_Atomic uint64_t offers_in, rescinds, updates_in, subscribes;
+	char tmpdir[256];
+};
+
+static uint64_t mono_ns(void)
 {
-	fprintf(out, "usage: pelotond [options]\n"
-	             "\n"
-	             "Peloton-compatible cluster scheduler on Apache Mesos.\n"
-	             "\n"
-	             "options:\n"
-	             "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
-	             "  -V, --version          print the version and exit\n"
-	             "  -h, --help             print this help and exit\n");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Mesos ---- */
+
+static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
+{
+	struct daemon *d = arg;
+	char err[200];
+	switch (ev->type) {
+	case MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS:
+		if (!ev->offers)
+			break;
+		atomic_fetch_add(&d->offers_in, ev->offers->n_offers);
+		if (hostsvc_ingest_offers(d->hsvc, ev->offers->offers, ev->offers->n_offers,
+		                          mono_ns(), err, sizeof(err)) != 0)
+			log_warn("hostmgr", "offers refused: %s", err);
+		break;
+	case MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND:
+		if (ev->rescind && ev->rescind->offer_id) {
+			atomic_fetch_add(&d->rescinds, 1);
+			hostidx_rescind(d->idx, ev->rescind->offer_id->value);
+		}
+		break;
+	case MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE:
+		if (ev->update && ev->update->status) {
+			atomic_fetch_add(&d->updates_in, 1);
+			jobmgr_on_status(d->jm, ev->update->status);
+		}
+		break;
+	case MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE:
+		if (ev->failure && ev->failure->agent_id)
+			log_warn("hostmgr", "agent %s failed", ev->failure->agent_id->value);
+		break;
+	default:
+		break;
+	}
+}
+
+/* After each SUBSCRIBED: persist the framework id, reconcile launched tasks. */
+static void on_subscribed(void *arg, const char *fwid)
+{
+	struct daemon *d = arg;
+	atomic_fetch_add(&d->subscribes, 1);
+	struct store_batch *b = store_batch_new(d->store);
+	if (b && store_framework_id_put(b, fwid) == 0)
+		store_submit(d->store, b, NULL, NULL);
+	else
+		store_batch_free(b);
+	struct jobmgr_live live;
+	jobmgr_reconcile_list(d->jm, &live);
+	for (size_t off = 0; off < live.n; off += 1000) {
+		size_t n = live.n - off < 1000 ? live.n - off : 1000;
+		Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
+		Mesos__V1__Scheduler__Call__Reconcile rec =
+		    MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
+		Mesos__V1__Scheduler__Call__Reconcile__Task *tv = calloc(n, sizeof(*tv)),
+		                                            **tp = calloc(n, sizeof(*tp));
+		Mesos__V1__TaskID *ids = calloc(n, sizeof(*ids));
+		Mesos__V1__AgentID *ags = calloc(n, sizeof(*ags));
+		if (!tv || !tp || !ids || !ags) {
+			free(tv), free(tp), free(ids), free(ags);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			mesos__v1__scheduler__call__reconcile__task__init(&tv[i]);
+			mesos__v1__task_id__init(&ids[i]);
+			mesos__v1__agent_id__init(&ags[i]);
+			ids[i].value = live.task_ids[off + i];
+			ags[i].value = live.agent_ids[off + i];
+			tv[i].task_id = &ids[i];
+			tv[i].agent_id = &ags[i];
+			tp[i] = &tv[i];
+		}
+		rec.n_tasks = n;
+		rec.tasks = tp;
+		call.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
+		call.has_type = 1;
+		call.reconcile = &rec;
+		mesos_client_call(d->mc, &call);
+		free(tv), free(tp), free(ids), free(ags);
+	}
+	if (live.n)
+		log_info("hostmgr", "reconciling %zu launched tasks with Mesos", live.n);
+	jobmgr_live_fini(&live);
+}
+
+static int do_launch(void *arg, const char *agent, const char *const *offers, size_t n_offers,
+                     Mesos__V1__TaskInfo *const *tasks, size_t n)
+{
+	struct daemon *d = arg;
+	return mesos_client_launch(d->mc, agent, offers, n_offers, tasks, n);
+}
+
+static int do_kill(void *arg, const char *task, const char *agent)
+{
+	struct daemon *d = arg;
+	Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Kill k = MESOS__V1__SCHEDULER__CALL__KILL__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	tid.value = (char *)task;
+	aid.value = (char *)agent;
+	k.task_id = &tid;
+	k.agent_id = &aid;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__KILL;
+	call.has_type = 1;
+	call.kill = &k;
+	return mesos_client_call(d->mc, &call);
+}
+
+static int do_ack(void *arg, const Mesos__V1__TaskStatus *st)
+{
+	struct daemon *d = arg;
+	return mesos_client_acknowledge(d->mc, st);
+}
+
+static void capacity(void *arg, double out[RES_N])
+{
+	struct daemon *d = arg;
+	struct hostidx_capacity c;
+	hostidx_capacity(d->idx, &c);
+	out[RES_CPU] = c.physical.cpus;
+	out[RES_MEMORY] = c.physical.mem_mb;
+	out[RES_DISK] = c.physical.disk_mb;
+	out[RES_GPU] = c.physical.gpus;
+}
+
+/* ---- RPC adapters for the cores that take a typed request ---- */
+
+#define ADAPT(name, fn, ctxtype, reqtype)                                                          \
+	static ProtobufCMessage *name(void *ctx, const ProtobufCMessage *m, struct rpc_status *st) \
+	{                                                                                          \
+		ProtobufCMessage *r = (ProtobufCMessage *)fn((ctxtype)ctx, (const reqtype *)m);    \
+		return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");                        \
+	}
+
+ADAPT(h_rp_get, respoolsvc_get, struct respool_tree *, Peloton__Api__Respool__GetRequest)
+ADAPT(h_rp_lookup, respoolsvc_lookup, struct respool_tree *, Peloton__Api__Respool__LookupRequest)
+ADAPT(h_rp_query, respoolsvc_query, struct respool_tree *, Peloton__Api__Respool__QueryRequest)
+ADAPT(h_rm_enqueue, resmgrsvc_enqueue_gangs, struct resmgr *, resmgrsvc_enqueue_req)
+ADAPT(h_rm_dequeue, resmgrsvc_dequeue_gangs, struct resmgr *, resmgrsvc_dequeue_req)
+ADAPT(h_rm_setpl, resmgrsvc_set_placements, struct resmgr *, resmgrsvc_setpl_req)
+ADAPT(h_rm_getpl, resmgrsvc_get_placements, struct resmgr *, resmgrsvc_getpl_req)
+ADAPT(h_rm_notify, resmgrsvc_notify_task_updates, struct resmgr *, resmgrsvc_notify_req)
+ADAPT(h_rm_kill, resmgrsvc_kill_tasks, struct resmgr *, resmgrsvc_kill_req)
+ADAPT(h_rm_active, resmgrsvc_get_active_tasks, struct resmgr *, resmgrsvc_active_req)
+ADAPT(h_rm_byhost, resmgrsvc_get_tasks_by_hosts, struct resmgr *, resmgrsvc_byhost_req)
+ADAPT(h_rm_preempt, resmgrsvc_get_preemptible_tasks, struct resmgr *, resmgrsvc_preempt_req)
+
+static struct daemon *g_d;
+
+/* Pool writes: the tree, then the store (the pool's config under its id). */
+static void persist_pool(const char *id, const Peloton__Api__Respool__ResourcePoolConfig *cfg)
+{
+	size_t len;
+	uint8_t *b = cfg ? proto_pack_alloc(&cfg->base, &len) : NULL;
+	struct store_batch *bt = store_batch_new(g_d->store);
+	if (!bt) {
+		free(b);
+		return;
+	}
+	if (b)
+		store_put(bt, STORE_POOLS, id, strlen(id), b, len, 0, STORE_ANY_VERSION);
+	else
+		store_del(bt, STORE_POOLS, id, strlen(id));
+	if (store_commit(g_d->store, bt) != STORE_OK)
+		log_error("resmgr", "pool %s: not persisted", id);
+	free(b);
+}
+
+static ProtobufCMessage *h_rp_create(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Respool__CreateRequest *r = (const void *)m;
+	Peloton__Api__Respool__CreateResponse *resp = respoolsvc_create(ctx, r);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (!resp->error && resp->result && resp->result->value)
+		persist_pool(resp->result->value, r->config);
+	return &resp->base;
+}
+
+static ProtobufCMessage *h_rp_update(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Respool__UpdateRequest *r = (const void *)m;
+	Peloton__Api__Respool__UpdateResponse *resp = respoolsvc_update(ctx, r);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (!resp->error && r->id && r->id->value)
+		persist_pool(r->id->value, r->config);
+	return &resp->base;
+}
+
+static ProtobufCMessage *h_rp_delete(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Respool__DeleteRequest *r = (const void *)m;
+	char id[128] = "";
+	struct respool_error rerr;
+	if (r->path && r->path->value &&
+	    respool_lookup(ctx, r->path->value, id, sizeof(id), &rerr) != 0)
+		id[0] = 0;
+	Peloton__Api__Respool__DeleteResponse *resp = respoolsvc_delete(ctx, r);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (!resp->error && id[0])
+		persist_pool(id, NULL);
+	return &resp->base;
+}
+
+static ProtobufCMessage *h_hs_acquire(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	ProtobufCMessage *r = (ProtobufCMessage *)hostsvc_acquire(ctx, (const void *)m, mono_ns());
+	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+static ProtobufCMessage *h_hs_release(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	ProtobufCMessage *r = (ProtobufCMessage *)hostsvc_release(ctx, (const void *)m, NULL);
+	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+static ProtobufCMessage *h_hs_capacity(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	(void)m;
+	ProtobufCMessage *r = (ProtobufCMessage *)hostsvc_capacity(ctx);
+	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+static void bind_all(struct daemon *d)
+{
+	static const char rp[] = "peloton.api.respool.ResourceManager";
+	static const char rm[] = "peloton.private.resmgr.ResourceManagerService";
+	static const char hs[] = "peloton.private.hostmgr.hostsvc.InternalHostService";
+	const struct {
+		const char *svc, *method;
+		rpc_handler_f fn;
+		void *ctx;
+	} tab[] = {
+	    {rp, "CreateResourcePool", h_rp_create, d->pools},
+	    {rp, "GetResourcePool", h_rp_get, d->pools},
+	    {rp, "DeleteResourcePool", h_rp_delete, d->pools},
+	    {rp, "UpdateResourcePool", h_rp_update, d->pools},
+	    {rp, "LookupResourcePoolID", h_rp_lookup, d->pools},
+	    {rp, "Query", h_rp_query, d->pools},
+	    {rm, "EnqueueGangs", h_rm_enqueue, d->rm},
+	    {rm, "DequeueGangs", h_rm_dequeue, d->rm},
+	    {rm, "SetPlacements", h_rm_setpl, d->rm},
+	    {rm, "GetPlacements", h_rm_getpl, d->rm},
+	    {rm, "NotifyTaskUpdates", h_rm_notify, d->rm},
+	    {rm, "KillTasks", h_rm_kill, d->rm},
+	    {rm, "GetActiveTasks", h_rm_active, d->rm},
+	    {rm, "GetTasksByHosts", h_rm_byhost, d->rm},
+	    {rm, "GetPreemptibleTasks", h_rm_preempt, d->rm},
+	    {hs, "AcquireHostOffers", h_hs_acquire, d->hsvc},
+	    {hs, "ReleaseHostOffers", h_hs_release, d->hsvc},
+	    {hs, "ClusterCapacity", h_hs_capacity, d->hsvc},
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (rpc_bind(d->rpc, tab[i].svc, tab[i].method, tab[i].fn, tab[i].ctx) != 0)
+			log_error("main", "schema has no %s/%s", tab[i].svc, tab[i].method);
+	jobmgr_bind(d->jm, d->rpc);
+}
+
+static void metrics(void *arg, FILE *f)
+{
+	struct daemon *d = arg;
+	jobmgr_write_metrics(d->jm, f);
+	struct hostidx_capacity c;
+	hostidx_capacity(d->idx, &c);
+	struct mesos_client_stats ms;
+	mesos_client_get_stats(d->mc, &ms);
+	struct placement_stats ps;
+	placement_get_stats(d->pl, &ps);
+	struct store_stats ss;
+	store_get_stats(d->store, &ss);
+	fprintf(
+	    f,
+	    "# TYPE peloton_hosts gauge\npeloton_hosts{status=\"live\"} %u\n"
+	    "peloton_hosts{status=\"with_offers\"} %u\npeloton_hosts{status=\"placing\"} %u\n"
+	    "# TYPE peloton_offers_received_total counter\npeloton_offers_received_total %llu\n"
+	    "# TYPE peloton_offers_rescinded_total counter\npeloton_offers_rescinded_total %llu\n"
+	    "# TYPE peloton_mesos_subscriptions_total counter\n"
+	    "peloton_mesos_subscriptions_total %llu\n"
+	    "# TYPE peloton_mesos_events_total counter\npeloton_mesos_events_total %llu\n"
+	    "# TYPE peloton_mesos_calls_total counter\npeloton_mesos_calls_total{result=\"sent\"} "
+	    "%llu\npeloton_mesos_calls_total{result=\"failed\"} %llu\n"
+	    "# TYPE peloton_mesos_accepts_total counter\npeloton_mesos_accepts_total %llu\n"
+	    "# TYPE peloton_placement_rounds_total counter\npeloton_placement_rounds_total %llu\n"
+	    "# TYPE peloton_placement_tasks_total counter\n"
+	    "peloton_placement_tasks_total{result=\"placed\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"retried\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"handed_back\"} %llu\n"
+	    "# TYPE peloton_store_groups_total counter\npeloton_store_groups_total %llu\n"
+	    "# TYPE peloton_store_write_seconds_total counter\n"
+	    "peloton_store_write_seconds_total %g\n"
+	    "# TYPE peloton_store_corrupt_values_total counter\n"
+	    "peloton_store_corrupt_values_total %llu\n",
+	    c.hosts, c.hosts_with_offers, c.placing, (unsigned long long)d->offers_in,
+	    (unsigned long long)d->rescinds, (unsigned long long)ms.subscribes,
+	    (unsigned long long)ms.events, (unsigned long long)ms.calls_sent,
+	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts,
+	    (unsigned long long)ps.rounds, (unsigned long long)ps.placed,
+	    (unsigned long long)ps.retried, (unsigned long long)ps.handed_back,
+	    (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
+	    (unsigned long long)ss.corrupt);
+}
+
+/* ---- sd_notify without libsystemd ---- */
+
+static void sd_notify_msg(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || !*path)
+		return;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
+	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_warn("main", "sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* ---- start / stop ---- */
+
+static int start(struct daemon *d)
+{
+	char err[256] = "";
+	const struct pconf *c = &d->cf;
+	const char *db = c->db;
+	if (!db || !*db) {
+		snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/pelotond-XXXXXX");
+		if (!mkdtemp(d->tmpdir)) {
+			log_error("main", "cannot create a temp dir: %s", strerror(errno));
+			return -1;
+		}
+		db = d->tmpdir;
+		log_info("main", "no --db given: using a temporary database in %s", db);
+	}
+	struct store_config sc = {.path = db, .no_sync = c->no_sync};
+	if (!(d->store = store_open(&sc, err, sizeof(err)))) {
+		log_error("main", "store %s: %s", db, err);
+		return -1;
+	}
+	d->pools = respool_tree_create();
+	size_t failed = 0, npools = respoolsvc_recover(d->pools, d->store, &failed);
+	struct hostidx_config hc = {0};
+	d->idx = hostidx_create(&hc);
+	d->hsvc = hostsvc_create(d->idx, HOSTIDX_PACK);
+	struct resmgr_config rc = {.pools = d->pools};
+	d->rm = resmgr_create(&rc);
+	if (!d->pools || !d->idx || !d->hsvc || !d->rm)
+		return log_error("main", "out of memory"), -1;
+	struct resmgr_driver_config dc = {.capacity = capacity, .capacity_arg = d};
+	if (resmgr_start(d->rm, &dc) != 0)
+		return log_error("main", "cannot start the resource manager"), -1;
+	struct placement_config pc = {.rm = d->rm, .idx = d->idx, .workers = c->placement_workers};
+	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
+		return log_error("main", "cannot start the placement engine"), -1;
+	struct jobmgr_config jc = {
+	    .store = d->store,
+	    .rm = d->rm,
+	    .pools = d->pools,
+	    .ops = {do_launch, do_kill, do_ack, d},
+	    .max_instances = c->max_instances,
+	};
+	if (!(d->jm = jobmgr_create(&jc)))
+		return log_error("main", "out of memory"), -1;
+	size_t nj = 0, nt = 0;
+	if (jobmgr_recover(d->jm, &nj, &nt) != 0)
+		return log_error("main", "recovery failed"), -1;
+	log_info("main", "recovered %zu pools (%zu refused), %zu jobs, %zu tasks", npools, failed,
+	         nj, nt);
+	char fwid[256] = "";
+	bool have_fw = store_framework_id_get(d->store, fwid, sizeof(fwid)) == STORE_OK;
+	struct mesos_client_config mc = {
+	    .master = c->master,
+	    .name = "peloton",
+	    .framework_id = have_fw ? fwid : NULL,
+	    .on_event = on_event,
+	    .on_subscribed = on_subscribed,
+	    .arg = d,
+	};
+	if (!(d->mc = mesos_client_start(&mc, err, sizeof(err))))
+		return log_error("main", "mesos client: %s", err), -1;
+	if (jobmgr_start(d->jm) != 0)
+		return log_error("main", "cannot start the launcher"), -1;
+	if (!(d->rpc = rpc_table_create()))
+		return log_error("main", "out of memory"), -1;
+	bind_all(d);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "%s:%u", c->bind_any ? "0.0.0.0" : "127.0.0.1", c->grpc_port);
+	struct grpcsrv_config gc = {
+	    .addr = addr, .workers = c->rpc_threads, .max_request_bytes = c->max_request_bytes};
+	if (!(d->grpc = grpcsrv_start(&gc, d->rpc, err, sizeof(err))))
+		return log_error("main", "gRPC: %s", err), -1;
+	struct httpsrv_config hcfg = {.port = (uint16_t)c->http_port,
+	                              .bind_any = c->bind_any,
+	                              .threads = c->rpc_threads,
+	                              .max_request_bytes = c->max_request_bytes,
+	                              .metrics = metrics,
+	                              .arg = d};
+	if (!(d->http = httpsrv_start(&hcfg, d->rpc, err, sizeof(err))))
+		return log_error("main", "HTTP: %s", err), -1;
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	/* stop accepting calls first, then the roles, then flush the store */
+	httpsrv_stop(d->http);
+	grpcsrv_stop(d->grpc);
+	if (d->jm)
+		jobmgr_stop(d->jm);
+	if (d->pl)
+		placement_stop(d->pl);
+	mesos_client_stop(d->mc);
+	if (d->rm)
+		resmgr_stop(d->rm);
+	jobmgr_destroy(d->jm);
+	placement_destroy(d->pl);
+	rpc_table_destroy(d->rpc);
+	resmgr_destroy(d->rm);
+	hostsvc_destroy(d->hsvc);
+	hostidx_destroy(d->idx);
+	respool_tree_destroy(d->pools);
+	store_close(d->store);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	enum log_level level;
-	int c;
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	g_d = &d;
+	int rc = pconf_load(&d.cf, argc, argv);
+	if (rc >= 0)
+		return rc; /* --help, --version or a usage error */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
-	while ((c = getopt_long(argc, argv, "l:Vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			if (!log_level_parse(optarg, &level)) {
-				fprintf(stderr, "pelotond: unknown log level '%s'\n", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'V':
-			printf("pelotond %s\n", pel_version());
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+	log_info("main", "pelotond %s starting: roles %s, master %s, gRPC %u, HTTP %u",
+	         pel_version(), d.cf.roles, d.cf.master, d.cf.grpc_port, d.cf.http_port);
+	if (start(&d) != 0) {
+		stop(&d);
+		return 1;
+	}
+	log_info("main", "ready");
+	sd_notify_msg("READY=1");
+	for (;;) {
+		int sig = 0;
+		sigwait(&set, &sig);
+		if (sig == SIGHUP) {
+			if (pconf_reload(&d.cf) == 0)
+				log_info("main", "SIGHUP: configuration reloaded (log level %s)",
+				         log_level_name(log_get_level()));
+			continue;
 		}
+		log_info("main", "signal %d: draining", sig);
+		break;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pelotond: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	log_info("main", "pelotond %s: no roles wired in yet; exiting", pel_version());
-	printf("pelotond %s\n", pel_version());
+	sd_notify_msg("STOPPING=1");
+	stop(&d);
+	log_info("main", "stopped");
+	pconf_fini(&d.cf);
 	return 0;
 }

@@ -39,8 +39,7 @@ static enum resmgr_task_type task_type(int t)
 	return t > 0 && t < RM_N_TYPES ? (enum resmgr_task_type)t : RM_TYPE_UNKNOWN;
 }
 
-/* A resmgr.Task as the core's spec; payload is the packed task (caller frees). */
-static bool spec_of(const task_pb *t, struct resmgr_task_spec *s)
+bool resmgrsvc_task_spec(const task_pb *t, struct resmgr_task_spec *s)
 {
 	const Peloton__Api__Task__ResourceConfig *r = t->resource;
 	size_t len = 0;
@@ -116,7 +115,7 @@ resmgrsvc_enqueue_resp *resmgrsvc_enqueue_gangs(struct resmgr *rm, const resmgrs
 		    calloc(gp->n_tasks ? gp->n_tasks : 1, sizeof(*specs));
 		enum resmgr_fail f = specs ? RM_OK : RM_NO_MEMORY;
 		for (size_t i = 0; f == RM_OK && i < gp->n_tasks; i++)
-			if (!spec_of(gp->tasks[i], &specs[i]))
+			if (!resmgrsvc_task_spec(gp->tasks[i], &specs[i]))
 				f = RM_NO_MEMORY;
 		struct resmgr_gang_spec gs = {specs, gp->n_tasks};
 		if (f == RM_OK)

@@ -1,0 +1,300 @@
+#include "pconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "version.h"
+#include "yamljson.h"
+
+enum kind { K_STR, K_UINT, K_SIZE, K_BOOL, K_LEVEL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off, len;
+	const char *def, *help;
+	bool runtime; /* reloaded on SIGHUP */
+};
+
+#define F(field) offsetof(struct pconf, field), sizeof(((struct pconf *)0)->field)
+
+static const struct key keys[] = {
+    {"roles", K_STR, F(roles), "all", "roles to run: all (only 'all' today)", false},
+    {"master", K_STR, F(master), "127.0.0.1:5050", "Mesos master host:port", false},
+    {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
+    {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
+    {"http-port", K_UINT, F(http_port), "5292", "HTTP port (0 = any)", false},
+    {"bind-any", K_BOOL, F(bind_any), "false", "listen on all interfaces, not 127.0.0.1", false},
+    {"placement-workers", K_UINT, F(placement_workers), "2", "placement threads", false},
+    {"rpc-threads", K_UINT, F(rpc_threads), "4", "threads per RPC transport", false},
+    {"max-instances", K_UINT, F(max_instances), "100000", "instances per job at most", false},
+    {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},
+    {"no-sync", K_BOOL, F(no_sync), "false",
+     "skip fsync per commit group (a machine crash may lose acknowledged writes)", false},
+    {"log-level", K_LEVEL, F(log_level), "info", "debug, info, warn or error", true},
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *find_key(const char *name)
+{
+	char n[64];
+	size_t i = 0;
+	for (; name[i] && i < sizeof(n) - 1; i++)
+		n[i] = name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+	n[i] = 0;
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (strcmp(keys[k].name, n) == 0)
+			return &keys[k];
+	return NULL;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	unsigned long long m = 1;
+	if (*end == 'K' || *end == 'k')
+		m = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		m = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		m = 1024ull * 1024 * 1024, end++;
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	*out = (size_t)(v * m);
+	return 0;
+}
+
+/* Sets one key from text; -1 with a message on a bad value. */
+static int set(struct pconf *c, const struct key *k, const char *v, const char *src, bool only_rt)
+{
+	void *p = (char *)c + k->off;
+	if (only_rt && !k->runtime)
+		return 0;
+	switch (k->kind) {
+	case K_STR:
+		if (strlen(v) >= k->len)
+			goto bad;
+		strcpy(p, v);
+		return 0;
+	case K_LEVEL: {
+		enum log_level lv;
+		if (!log_level_parse(v, &lv))
+			goto bad;
+		snprintf(p, k->len, "%s", v);
+		return 0;
+	}
+	case K_UINT: {
+		char *end;
+		errno = 0;
+		unsigned long x = strtoul(v, &end, 10);
+		if (errno || end == v || *end || v[0] == '-' || x > 0xffffffffu)
+			goto bad;
+		*(unsigned *)p = (unsigned)x;
+		return 0;
+	}
+	case K_SIZE:
+		if (parse_size(v, p) != 0)
+			goto bad;
+		return 0;
+	case K_BOOL:
+		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+			*(bool *)p = true;
+		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+			*(bool *)p = false;
+		else
+			goto bad;
+		return 0;
+	}
+bad:
+	fprintf(stderr, "pelotond: %s: bad value '%s' for %s\n", src, v, k->name);
+	return -1;
+}
+
+static int load_file(struct pconf *c, const char *path, bool only_rt)
+{
+	char err[300];
+	struct yamljson_lines *lines = NULL;
+	json_t *j = yamljson_load_file(path, &lines, err, sizeof(err));
+	if (!j) {
+		fprintf(stderr, "pelotond: %s\n", err);
+		return -1;
+	}
+	int rc = 0;
+	if (!json_is_object(j)) {
+		fprintf(stderr, "pelotond: %s: expected a mapping of keys\n", path);
+		rc = -1;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_is_object(j) ? j : NULL, key, v)
+	{
+		char src[600], val[512];
+		snprintf(src, sizeof(src), "%s:%u", path, yamljson_line(lines, key));
+		const struct key *k = find_key(key);
+		if (!k) {
+			fprintf(stderr, "pelotond: %s: unknown key '%s'\n", src, key);
+			rc = -1;
+			continue;
+		}
+		if (json_is_string(v))
+			snprintf(val, sizeof(val), "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(val, sizeof(val), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		else if (json_is_boolean(v))
+			snprintf(val, sizeof(val), "%s", json_is_true(v) ? "true" : "false");
+		else {
+			fprintf(stderr, "pelotond: %s: %s wants a scalar\n", src, key);
+			rc = -1;
+			continue;
+		}
+		if (set(c, k, val, src, only_rt) != 0)
+			rc = -1;
+	}
+	json_decref(j);
+	yamljson_lines_free(lines);
+	return rc;
+}
+
+static int load_env(struct pconf *c, bool only_rt)
+{
+	int rc = 0;
+	for (size_t k = 0; k < N_KEYS; k++) {
+		char name[80] = "PELOTON_";
+		size_t o = strlen(name);
+		for (const char *p = keys[k].name; *p && o < sizeof(name) - 1; p++)
+			name[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+		name[o] = 0;
+		const char *v = getenv(name);
+		if (v && set(c, &keys[k], v, name, only_rt) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: pelotond [--config FILE]... [options]\n\n"
+	        "Peloton-compatible cluster scheduler on Apache Mesos: gRPC and HTTP/JSON\n"
+	        "(POST /api/v1, Rpc-Procedure) for every service of the API.\n\n"
+	        "options (each also a YAML key in --config files and PELOTON_<KEY> in the\n"
+	        "environment; flags win over the environment, which wins over files):\n"
+	        "  -c, --config FILE          YAML file of keys; repeatable, later files win\n");
+	for (size_t k = 0; k < N_KEYS; k++) {
+		char flag[48];
+		snprintf(flag, sizeof(flag), "--%s%s", keys[k].name,
+		         keys[k].kind == K_BOOL ? "" : " X");
+		fprintf(out, "      %-22s %s (default %s)\n", flag, keys[k].help,
+		        keys[k].def[0] ? keys[k].def : "none");
+	}
+	fprintf(out, "  -V, --version              print the version and exit\n"
+	             "  -h, --help                 print this help and exit\n\n"
+	             "signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the log level.\n");
+}
+
+int pconf_load(struct pconf *c, int argc, char **argv)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (set(c, &keys[k], keys[k].def, "default", false) != 0)
+			return 1;
+	struct option opts[N_KEYS + 4];
+	size_t n = 0;
+	for (size_t k = 0; k < N_KEYS; k++)
+		opts[n++] = (struct option){
+		    keys[k].name, keys[k].kind == K_BOOL ? optional_argument : required_argument,
+		    NULL, 1000 + (int)k};
+	opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
+	opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[n] = (struct option){NULL, 0, NULL, 0};
+
+	/* pass 1: --config, --help, --version, and syntax */
+	int ch;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (ch == 'V') {
+			printf("pelotond %s\n", pel_version());
+			return 0;
+		}
+		if (ch == '?') {
+			usage(stderr);
+			return 2;
+		}
+		if (ch == 'c') {
+			char **f = realloc(c->files, (c->n_files + 1) * sizeof(char *));
+			if (!f)
+				return 1;
+			c->files = f;
+			c->files[c->n_files++] = strdup(optarg);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pelotond: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < c->n_files; i++)
+		if (load_file(c, c->files[i], false) != 0)
+			return 2;
+	if (load_env(c, false) != 0)
+		return 2;
+	/* pass 2: flags win */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		if (ch < 1000)
+			continue;
+		const struct key *k = &keys[ch - 1000];
+		char src[80];
+		snprintf(src, sizeof(src), "--%s", k->name);
+		if (set(c, k, optarg ? optarg : "true", src, false) != 0)
+			return 2;
+	}
+	if (strcmp(c->roles, "all") != 0) {
+		fprintf(stderr,
+		        "pelotond: --roles %s: only 'all' is implemented; split roles "
+		        "across machines is not built yet\n",
+		        c->roles);
+		return 2;
+	}
+	enum log_level lv;
+	log_level_parse(c->log_level, &lv);
+	log_set_level(lv);
+	return -1;
+}
+
+int pconf_reload(struct pconf *c)
+{
+	int rc = 0;
+	for (size_t i = 0; i < c->n_files; i++)
+		rc |= load_file(c, c->files[i], true);
+	rc |= load_env(c, true);
+	enum log_level lv;
+	if (log_level_parse(c->log_level, &lv))
+		log_set_level(lv);
+	return rc ? -1 : 0;
+}
+
+void pconf_fini(struct pconf *c)
+{
+	for (size_t i = 0; i < c->n_files; i++)
+		free(c->files[i]);
+	free(c->files);
+}

@@ -1,0 +1,33 @@
+/*
+ * pconf: pelotond's configuration. One table of keys; each key is a long
+ * flag (--grpc-port), a YAML key in --config files (grpc-port or
+ * grpc_port) and an environment variable (PELOTON_GRPC_PORT). Precedence,
+ * lowest first: defaults, config files in the order given, environment,
+ * flags. Sizes take K/M/G suffixes; durations take ms/s/m/h.
+ */
+#ifndef PCONF_H
+#define PCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pconf {
+	char roles[64];
+	char master[128];
+	char db[512];
+	char log_level[16];
+	unsigned grpc_port, http_port;
+	unsigned placement_workers, rpc_threads, max_instances;
+	size_t max_request_bytes;
+	bool no_sync, bind_any;
+	char **files;
+	size_t n_files;
+};
+
+/* Fills c from defaults, files, env and argv. Returns -1 to run, or an exit code. */
+int pconf_load(struct pconf *c, int argc, char **argv);
+/* SIGHUP: re-reads the files and env for what can change at run time (log level). */
+int pconf_reload(struct pconf *c);
+void pconf_fini(struct pconf *c);
+
+#endif

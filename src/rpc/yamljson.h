@@ -1,0 +1,38 @@
+/*
+ * yamljson: a YAML document as a jansson value, remembering the line of
+ * every mapping key and sequence item so errors found later (by pjson, by
+ * config checks) can be reported as file:line.
+ *
+ * Scalars become JSON strings, except plain (unquoted) scalars that read as
+ * an integer, a float, true/false or null, which become those types. One
+ * document per file; anchors and aliases are refused (no billion laughs).
+ */
+#ifndef YAMLJSON_H
+#define YAMLJSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct yamljson_lines;
+
+/*
+ * Parses `len` bytes. Returns the value (caller json_decref's it) and, when
+ * lines is not NULL, a line table (free with yamljson_lines_free). NULL on
+ * a syntax error, with "line N: problem" in err.
+ */
+json_t *yamljson_parse(const char *text, size_t len, struct yamljson_lines **lines, char *err,
+                       size_t errlen);
+/* Reads and parses a file; errors are prefixed with the path. */
+json_t *yamljson_load_file(const char *path, struct yamljson_lines **lines, char *err,
+                           size_t errlen);
+
+/*
+ * The line of the node at `path` ("defaultconfig.resource.cpulimit",
+ * "instanceconfig[3].name" — pjson's error paths), or of its nearest
+ * ancestor; 0 when unknown.
+ */
+unsigned yamljson_line(const struct yamljson_lines *l, const char *path);
+void yamljson_lines_free(struct yamljson_lines *l);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * jobmgr: the job manager — jobs and their tasks from Create to a terminal
+ * state, in memory and durable in the store.
+ *
+ * CREATE validates the JobConfig (see jobmgr_validate), persists the config,
+ * the job runtime and every task runtime (PENDING) in chunks of
+ * JOBMGR_CHUNK tasks per batch, then hands the tasks to the resource
+ * manager as gangs (minimumRunningInstances > 1 makes gangs of that size,
+ * otherwise one task per gang).
+ *
+ * LAUNCH: a launcher thread takes placements (resmgr_get_placements),
+ * writes each task's intent — LAUNCHING with its host, agent, ports and a
+ * new run number — and waits for it to be durable; only then builds the
+ * Mesos TaskInfos (resources with the assigned ports, command, container,
+ * labels, PELOTON_JOB_ID / _INSTANCE_ID / _TASK_ID and each port's env
+ * name) and gives them to ops.launch. The Mesos task id is
+ * "<job>-<instance>-<run>", so a relaunch is a distinct Mesos task.
+ *
+ * STATUS UPDATES (jobmgr_on_status, any thread): an update for the task's
+ * current run moves the task (persisting runtime and a TaskEvent in one
+ * batch through group commit); from the batch's completion the update is
+ * acknowledged to Mesos (ops.ack) and the resource manager is told. An
+ * update for an older run, or repeating the current state, changes nothing
+ * and is acknowledged. FAILED tasks are relaunched while failureCount <
+ * restartPolicy.maxFailures; LOST tasks are relaunched.
+ *
+ * RECOVERY (jobmgr_recover): jobs and tasks come back from the store;
+ * tasks never launched are enqueued again; launched ones wait for Mesos
+ * reconciliation (jobmgr_reconcile_list gives their Mesos ids).
+ *
+ * Locks: the job table's rwlock, then one job's mutex; the resource
+ * manager and the store are called with a job mutex held, never the reverse.
+ */
+#ifndef JOBMGR_H
+#define JOBMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mesos/v1/mesos.pb-c.h"
+#include "peloton/api/job/job.pb-c.h"
+#include "resmgr.h"
+#include "respool.h"
+#include "store.h"
+
+#define JOBMGR_CHUNK 10000
+
+struct jobmgr_ops {
+	/* send TaskInfos to one agent with its offers (batched ACCEPT) */
+	int (*launch)(void *arg, const char *agent_id, const char *const *offer_ids,
+	              size_t n_offers, Mesos__V1__TaskInfo *const *tasks, size_t n_tasks);
+	/* KILL of a Mesos task */
+	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
+	/* ACKNOWLEDGE an update (called once it is durable) */
+	int (*ack)(void *arg, const Mesos__V1__TaskStatus *st);
+	void *arg;
+};
+
+struct jobmgr_config {
+	struct store *store; /* borrowed */
+	struct resmgr *rm;
+	struct respool_tree *pools;
+	struct jobmgr_ops ops;
+	uint32_t max_instances; /* per job; 0 = 100,000 */
+	uint32_t launch_batch;  /* placements per GetPlacements; 0 = 64 */
+};
+
+struct jobmgr;
+
+struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg);
+/* Stops the launcher (if started) and frees. NULL ok. */
+void jobmgr_destroy(struct jobmgr *jm);
+
+/* Starts / stops the launcher thread. */
+int jobmgr_start(struct jobmgr *jm);
+void jobmgr_stop(struct jobmgr *jm);
+
+/* Loads jobs and tasks from the store; re-enqueues unlaunched tasks. 0 or -1. */
+int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks);
+
+/* A Mesos status update (borrowed for the call). */
+void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st);
+
+/* Mesos task ids + agent ids of launched, non-terminal tasks (reconciliation). */
+struct jobmgr_live {
+	char **task_ids, **agent_ids;
+	size_t n;
+};
+void jobmgr_reconcile_list(struct jobmgr *jm, struct jobmgr_live *out);
+void jobmgr_live_fini(struct jobmgr_live *l);
+
+/*
+ * Checks cfg as Create would; 0, or -1 with a message naming the field.
+ */
+int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *cfg, char *err,
+                    size_t errlen);
+
+/* Tasks per Peloton task state over all jobs (for /metrics). */
+void jobmgr_count_states(struct jobmgr *jm, uint64_t counts[16]);
+void jobmgr_write_metrics(struct jobmgr *jm, FILE *f);
+
+struct rpc_table;
+/* Binds JobManager and TaskManager (v0) handlers into the method table. */
+void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t);
+
+#endif

@@ -1,0 +1,645 @@
+/* Job manager: launcher, status updates, recovery; see jobmgr.h. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobmgr_int.h"
+#include "log.h"
+#include "proto_codec.h"
+
+int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
+                 enum taskstate old, const char *msg)
+{
+	struct jm_task *t = &j->tasks[inst];
+	size_t rlen, elen;
+	uint8_t *rt = jm__pack_task(j, inst, &rlen);
+	Peloton__Api__Task__TaskEvent ev = PELOTON__API__TASK__TASK_EVENT__INIT;
+	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
+	char id[96], ts[40];
+	uint64_t now = jm__wall_ns();
+	snprintf(id, sizeof(id), "%s-%u", j->id, inst);
+	tid.value = id;
+	jm__rfc3339(now, ts, sizeof(ts));
+	ev.taskid = &tid;
+	ev.state = (Peloton__Api__Task__TaskState)t->state;
+	ev.message = (char *)(msg ? msg : "");
+	ev.timestamp = ts;
+	ev.source = PELOTON__API__TASK__TASK_EVENT__SOURCE__SOURCE_JOBMGR;
+	ev.hostname = t->host ? t->host : "";
+	ev.reason = t->reason ? t->reason : "";
+	uint8_t *eb = proto_pack_alloc(&ev.base, &elen);
+	int rc = -1;
+	if (rt && eb)
+		rc = store_task_update(b, j->id, inst, rt, rlen, t->version + 1, STORE_ANY_VERSION,
+		                       old, t->state, eb, elen, now, t->event_seq++);
+	if (rc == 0)
+		t->version++;
+	free(rt);
+	free(eb);
+	return rc;
+}
+
+/* ---- launch ---- */
+
+static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
+                                   const char *name, double x)
+{
+	mesos__v1__resource__init(r);
+	mesos__v1__value__scalar__init(v);
+	r->name = (char *)name;
+	r->type = MESOS__V1__VALUE__TYPE__SCALAR;
+	v->value = x;
+	r->scalar = v;
+	return r;
+}
+
+/* Everything a TaskInfo borrows while it is built (one task). */
+struct tinfo {
+	Mesos__V1__TaskInfo ti;
+	Mesos__V1__TaskID tid;
+	Mesos__V1__AgentID aid;
+	Mesos__V1__Resource res[5], *resp[5];
+	Mesos__V1__Value__Scalar sc[4];
+	Mesos__V1__Value__Ranges rgs;
+	Mesos__V1__Value__Range rg[16], *rgp[16];
+	Mesos__V1__CommandInfo cmd;
+	Mesos__V1__Environment env;
+	Mesos__V1__Environment__Variable var[24], *varp[64];
+	size_t n_own;
+	Mesos__V1__Labels labels;
+	Mesos__V1__Label lab[32], *labp[32];
+	char id[128], inst[16], ptask[96], portv[16][12];
+};
+
+static void add_env(struct tinfo *x, const char *name, const char *value)
+{
+	size_t n = x->env.n_variables;
+	if (n >= 64 || x->n_own >= 24)
+		return;
+	Mesos__V1__Environment__Variable *v = &x->var[x->n_own++];
+	mesos__v1__environment__variable__init(v);
+	v->name = (char *)name;
+	v->value = (char *)value;
+	x->varp[n] = v;
+	x->env.n_variables = n + 1;
+}
+
+static void build_taskinfo(struct jm_job *j, uint32_t inst, const char *agent, struct tinfo *x)
+{
+	const struct jm_task *t = &j->tasks[inst];
+	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
+	const Peloton__Api__Task__ResourceConfig *rc = tc->resource;
+	size_t nr = 0;
+
+	mesos__v1__task_info__init(&x->ti);
+	mesos__v1__task_id__init(&x->tid);
+	mesos__v1__agent_id__init(&x->aid);
+	snprintf(x->id, sizeof(x->id), "%s-%u-%u", j->id, inst, t->run);
+	snprintf(x->ptask, sizeof(x->ptask), "%s-%u", j->id, inst);
+	snprintf(x->inst, sizeof(x->inst), "%u", inst);
+	x->tid.value = x->id;
+	x->aid.value = (char *)agent;
+	x->ti.name = x->ptask;
+	x->ti.task_id = &x->tid;
+	x->ti.agent_id = &x->aid;
+	if (rc) {
+		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "cpus", rc->cpulimit);
+		nr++;
+		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "mem", rc->memlimitmb);
+		nr++;
+		if (rc->disklimitmb > 0) {
+			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "disk", rc->disklimitmb);
+			nr++;
+		}
+		if (rc->gpulimit > 0) {
+			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "gpus", rc->gpulimit);
+			nr++;
+		}
+	}
+	/* environment: the config's, then ours */
+	mesos__v1__command_info__init(&x->cmd);
+	mesos__v1__environment__init(&x->env);
+	x->env.variables = x->varp;
+	if (tc->command)
+		x->cmd = *tc->command;
+	if (tc->command && tc->command->environment)
+		for (size_t i = 0; i < tc->command->environment->n_variables && i < 40; i++) {
+			x->varp[i] = tc->command->environment->variables[i];
+			x->env.n_variables++;
+		}
+	add_env(x, "PELOTON_JOB_ID", j->id);
+	add_env(x, "PELOTON_INSTANCE_ID", x->inst);
+	add_env(x, "PELOTON_TASK_ID", x->ptask);
+	size_t np = 0;
+	for (size_t i = 0; i < tc->n_ports && i < t->n_ports && np < 16; i++) {
+		snprintf(x->portv[np], sizeof(x->portv[np]), "%u", t->ports[i]);
+		if (tc->ports[i]->envname && tc->ports[i]->envname[0])
+			add_env(x, tc->ports[i]->envname, x->portv[np]);
+		mesos__v1__value__range__init(&x->rg[np]);
+		x->rg[np].begin = x->rg[np].end = t->ports[i];
+		x->rgp[np] = &x->rg[np];
+		np++;
+	}
+	if (np) {
+		mesos__v1__resource__init(&x->res[nr]);
+		mesos__v1__value__ranges__init(&x->rgs);
+		x->res[nr].name = "ports";
+		x->res[nr].type = MESOS__V1__VALUE__TYPE__RANGES;
+		x->rgs.n_range = np;
+		x->rgs.range = x->rgp;
+		x->res[nr].ranges = &x->rgs;
+		x->resp[nr] = &x->res[nr];
+		nr++;
+	}
+	x->cmd.environment = &x->env;
+	if (!x->cmd.value && !x->cmd.has_shell) {
+		x->cmd.value = "true";
+	}
+	x->ti.command = &x->cmd;
+	x->ti.container = tc->container;
+	x->ti.n_resources = nr;
+	x->ti.resources = x->resp;
+	size_t nl = 0;
+	mesos__v1__labels__init(&x->labels);
+	for (size_t i = 0; i < tc->n_labels && nl < 32; i++, nl++) {
+		mesos__v1__label__init(&x->lab[nl]);
+		x->lab[nl].key = tc->labels[i]->key;
+		x->lab[nl].value = tc->labels[i]->value;
+		x->labp[nl] = &x->lab[nl];
+	}
+	if (nl) {
+		x->labels.n_labels = nl;
+		x->labels.labels = x->labp;
+		x->ti.labels = &x->labels;
+	}
+}
+
+struct launch_item {
+	struct jm_job *j;
+	uint32_t inst;
+};
+
+/* Ports of task k of a placement: the static ones, then dynamic ones in order. */
+static void assign_ports(struct jm_task *t, const Peloton__Api__Task__TaskConfig *tc,
+                         const uint32_t *dyn, size_t n_dyn, size_t *cursor)
+{
+	free(t->ports);
+	t->ports = NULL;
+	t->n_ports = 0;
+	if (!tc->n_ports)
+		return;
+	t->ports = calloc(tc->n_ports, sizeof(uint32_t));
+	if (!t->ports)
+		return;
+	for (size_t i = 0; i < tc->n_ports; i++) {
+		if (tc->ports[i]->value)
+			t->ports[i] = tc->ports[i]->value;
+		else if (*cursor < n_dyn)
+			t->ports[i] = dyn[(*cursor)++];
+	}
+	t->n_ports = (uint32_t)tc->n_ports;
+}
+
+/* Writes LAUNCHING for every task of p; returns how many are to launch. */
+static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out *p,
+                            struct launch_item *items, struct store_batch *b)
+{
+	size_t n = 0, cursor = 0;
+	for (size_t k = 0; k < p->n_tasks; k++) {
+		char job[64];
+		uint32_t inst, run;
+		if (jm__parse_task_id(p->task_ids[k], false, job, sizeof(job), &inst, &run) != 0)
+			continue;
+		struct jm_job *j = jm__find(jm, job);
+		if (!j)
+			continue;
+		pthread_mutex_lock(&j->mu);
+		struct jm_task *t = inst < j->n ? &j->tasks[inst] : NULL;
+		const Peloton__Api__Task__TaskConfig *tc = t ? j->merged[inst] : NULL;
+		size_t dyn = 0;
+		for (size_t i = 0; tc && i < tc->n_ports; i++)
+			dyn += tc->ports[i]->value == 0;
+		if (!t || t->goal == TASK_KILLED || j->deleted ||
+		    (t->state != TASK_PENDING && t->state != TASK_INITIALIZED)) {
+			cursor += dyn;
+			pthread_mutex_unlock(&j->mu);
+			continue;
+		}
+		enum taskstate old = (enum taskstate)t->state;
+		t->run++;
+		free(t->host);
+		free(t->agent);
+		t->host = strdup(p->hostname);
+		t->agent = strdup(p->agent_id);
+		assign_ports(t, tc, p->ports, p->n_ports, &cursor);
+		jm__set_state(j, inst, TASK_LAUNCHING);
+		jm__put_task(jm, b, j, inst, old, "launching");
+		if (jm__job_refresh(j))
+			jm__put_job_runtime(jm, b, j);
+		pthread_mutex_unlock(&j->mu);
+		items[n++] = (struct launch_item){j, inst};
+	}
+	return n;
+}
+
+static void launch_placement(struct jobmgr *jm, const struct resmgr_placement_out *p)
+{
+	struct launch_item *items = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*items));
+	struct tinfo *x = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*x));
+	Mesos__V1__TaskInfo **tis = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*tis));
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!items || !x || !tis || !b)
+		goto out;
+	size_t n = launch_intent(jm, p, items, b);
+	if (!n)
+		goto out;
+	/* the intent is durable before Mesos hears of the task */
+	enum store_status st = store_commit(jm->cfg.store, b);
+	b = NULL;
+	if (st != STORE_OK) {
+		log_error("jobmgr",
+		          "cannot persist launch intent on %s: status %d; tasks stay "
+		          "LAUNCHING until reconciled",
+		          p->hostname, (int)st);
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++) {
+		pthread_mutex_lock(&items[k].j->mu);
+		build_taskinfo(items[k].j, items[k].inst, p->agent_id, &x[k]);
+		pthread_mutex_unlock(&items[k].j->mu);
+		tis[k] = &x[k].ti;
+	}
+	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->agent_id, (const char *const *)p->offer_ids,
+	                       p->n_offer_ids, tis, n) != 0)
+		log_warn("jobmgr", "launch on %s refused by the Mesos client", p->hostname);
+	atomic_fetch_add(&jm->launched, n);
+	for (size_t k = 0; k < n; k++)
+		resmgr_notify(jm->cfg.rm, x[k].ptask, TEV_LAUNCHED);
+out:
+	store_batch_free(b);
+	free(items);
+	free(x);
+	free(tis);
+}
+
+static void *launcher_main(void *arg)
+{
+	struct jobmgr *jm = arg;
+	size_t cap = jm->cfg.launch_batch;
+	struct resmgr_placement_out *out = calloc(cap, sizeof(*out));
+	if (!out)
+		return NULL;
+	while (!atomic_load(&jm->stop)) {
+		size_t n = resmgr_get_placements(jm->cfg.rm, cap, 100000000ull, out);
+		for (size_t i = 0; i < n; i++) {
+			launch_placement(jm, &out[i]);
+			resmgr_placement_free(&out[i]);
+		}
+	}
+	free(out);
+	return NULL;
+}
+
+int jobmgr_start(struct jobmgr *jm)
+{
+	if (jm->launcher_on)
+		return 0;
+	atomic_store(&jm->stop, false);
+	if (pthread_create(&jm->launcher, NULL, launcher_main, jm) != 0)
+		return -1;
+	jm->launcher_on = true;
+	return 0;
+}
+
+void jobmgr_stop(struct jobmgr *jm)
+{
+	if (!jm || !jm->launcher_on)
+		return;
+	atomic_store(&jm->stop, true);
+	pthread_join(jm->launcher, NULL);
+	jm->launcher_on = false;
+}
+
+/* ---- status updates ---- */
+
+static enum taskstate state_of_mesos(Mesos__V1__TaskState s, enum taskevent *ev)
+{
+	switch (s) {
+	case MESOS__V1__TASK_STATE__TASK_STAGING:
+		*ev = TEV_LAUNCHED;
+		return TASK_LAUNCHED;
+	case MESOS__V1__TASK_STATE__TASK_STARTING:
+		*ev = TEV_STARTING;
+		return TASK_STARTING;
+	case MESOS__V1__TASK_STATE__TASK_RUNNING:
+		*ev = TEV_RUNNING;
+		return TASK_RUNNING;
+	case MESOS__V1__TASK_STATE__TASK_KILLING:
+		*ev = TEV_KILL;
+		return TASK_KILLING;
+	case MESOS__V1__TASK_STATE__TASK_FINISHED:
+		*ev = TEV_SUCCEEDED;
+		return TASK_SUCCEEDED;
+	case MESOS__V1__TASK_STATE__TASK_FAILED:
+	case MESOS__V1__TASK_STATE__TASK_ERROR:
+		*ev = TEV_FAILED;
+		return TASK_FAILED;
+	case MESOS__V1__TASK_STATE__TASK_KILLED:
+		*ev = TEV_KILLED;
+		return TASK_KILLED;
+	default:
+		*ev = TEV_LOST;
+		return TASK_LOST;
+	}
+}
+
+struct ack_ctx {
+	struct jobmgr *jm;
+	Mesos__V1__TaskStatus *st; /* clone, freed after ack */
+	char ptask[96];
+	enum taskevent ev;
+	bool notify, relaunch;
+	struct jm_job *j;
+	uint32_t inst;
+};
+
+static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->tasks[inst].state == TASK_PENDING && j->tasks[inst].goal != TASK_KILLED)
+		jm__enqueue(jm, j, &inst, 1);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void after_durable(void *arg, enum store_status st)
+{
+	struct ack_ctx *c = arg;
+	if (st != STORE_OK) {
+		/* not acknowledged: Mesos resends the update and we try again */
+		log_error("jobmgr", "update of %s not persisted (status %d); not acknowledged",
+		          c->ptask, (int)st);
+	} else {
+		if (c->st->has_uuid && c->jm->cfg.ops.ack)
+			c->jm->cfg.ops.ack(c->jm->cfg.ops.arg, c->st);
+		if (c->notify)
+			resmgr_notify(c->jm->cfg.rm, c->ptask, c->ev);
+		if (c->relaunch)
+			relaunch(c->jm, c->j, c->inst);
+	}
+	protobuf_c_message_free_unpacked(&c->st->base, NULL);
+	free(c);
+}
+
+static void ack_now(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
+{
+	if (st->has_uuid && jm->cfg.ops.ack)
+		jm->cfg.ops.ack(jm->cfg.ops.arg, st);
+}
+
+/* Applies a terminal outcome's restart policy; j->mu held. True: relaunch. */
+static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s)
+{
+	struct jm_task *t = &j->tasks[inst];
+	if (t->goal == TASK_KILLED || j->deleted)
+		return false;
+	if (s == TASK_LOST)
+		return true;
+	if (s != TASK_FAILED)
+		return false;
+	t->failures++;
+	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
+	uint32_t maxf = tc->restartpolicy ? tc->restartpolicy->maxfailures : 0;
+	return t->failures <= maxf;
+}
+
+void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
+{
+	char job[64];
+	uint32_t inst, run;
+	atomic_fetch_add(&jm->updates, 1);
+	if (!st->task_id || !st->task_id->value ||
+	    jm__parse_task_id(st->task_id->value, true, job, sizeof(job), &inst, &run) != 0) {
+		log_warn("jobmgr", "update for a task id we never issued: %s",
+		         st->task_id && st->task_id->value ? st->task_id->value : "(none)");
+		ack_now(jm, st);
+		return;
+	}
+	struct jm_job *j = jm__find(jm, job);
+	if (!j || inst >= j->n) {
+		ack_now(jm, st);
+		return;
+	}
+	enum taskevent ev;
+	enum taskstate ns = state_of_mesos(st->state, &ev);
+	pthread_mutex_lock(&j->mu);
+	struct jm_task *t = &j->tasks[inst];
+	if (run != t->run || t->state == ns || taskstate_terminal((enum taskstate)t->state) ||
+	    (t->state != TASK_LAUNCHING && t->state != TASK_LAUNCHED && t->state != TASK_STARTING &&
+	     t->state != TASK_RUNNING && t->state != TASK_KILLING)) {
+		/* stale run, duplicate, or already final: nothing changes */
+		pthread_mutex_unlock(&j->mu);
+		ack_now(jm, st);
+		return;
+	}
+	struct ack_ctx *c = calloc(1, sizeof(*c));
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (c)
+		c->st = (Mesos__V1__TaskStatus *)proto_clone(&st->base);
+	if (!c || !b || !c->st) {
+		pthread_mutex_unlock(&j->mu);
+		if (c && c->st)
+			protobuf_c_message_free_unpacked(&c->st->base, NULL);
+		free(c);
+		store_batch_free(b);
+		return; /* not acknowledged: Mesos resends */
+	}
+	enum taskstate old = (enum taskstate)t->state;
+	uint64_t now = jm__wall_ns();
+	if (ns == TASK_RUNNING && !t->start_ns)
+		t->start_ns = now;
+	free(t->message);
+	t->message = st->message ? strdup(st->message) : NULL;
+	if (st->has_reason) {
+		const ProtobufCEnumValue *rv = protobuf_c_enum_descriptor_get_value(
+		    &mesos__v1__task_status__reason__descriptor, st->reason);
+		free(t->reason);
+		t->reason = rv ? strdup(rv->name) : NULL;
+	}
+	jm__set_state(j, inst, ns);
+	bool again = false;
+	if (taskstate_terminal(ns)) {
+		t->done_ns = now;
+		again = plan_relaunch(j, inst, ns);
+	}
+	jm__put_task(jm, b, j, inst, old, st->message);
+	if (again) {
+		/* the failed run is recorded above; the task goes back to PENDING */
+		jm__set_state(j, inst, TASK_PENDING);
+		t->start_ns = t->done_ns = 0;
+		jm__put_task(jm, b, j, inst, ns, "relaunching");
+	}
+	if (jm__job_refresh(j))
+		jm__put_job_runtime(jm, b, j);
+	pthread_mutex_unlock(&j->mu);
+	snprintf(c->ptask, sizeof(c->ptask), "%s-%u", job, inst);
+	c->jm = jm;
+	c->ev = ev;
+	c->notify = true;
+	c->relaunch = again;
+	c->j = j;
+	c->inst = inst;
+	store_submit(jm->cfg.store, b, after_durable, c);
+}
+
+/* ---- reconciliation list ---- */
+
+void jobmgr_reconcile_list(struct jobmgr *jm, struct jobmgr_live *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t cap = 0;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		for (uint32_t i = 0; i < j->n; i++) {
+			struct jm_task *t = &j->tasks[i];
+			if (t->state < TASK_LAUNCHING ||
+			    taskstate_terminal((enum taskstate)t->state) || !t->agent)
+				continue;
+			if (out->n == cap) {
+				cap = cap ? 2 * cap : 256;
+				char **a = realloc(out->task_ids, cap * sizeof(char *));
+				char **g = a ? realloc(out->agent_ids, cap * sizeof(char *)) : NULL;
+				if (a)
+					out->task_ids = a;
+				if (!g)
+					break;
+				out->agent_ids = g;
+			}
+			char id[128];
+			snprintf(id, sizeof(id), "%s-%u-%u", j->id, i, t->run);
+			out->task_ids[out->n] = strdup(id);
+			out->agent_ids[out->n] = strdup(t->agent);
+			out->n++;
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
+	pthread_rwlock_unlock(&jm->lock);
+}
+
+void jobmgr_live_fini(struct jobmgr_live *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->task_ids[i]);
+		free(l->agent_ids[i]);
+	}
+	free(l->task_ids);
+	free(l->agent_ids);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- recovery ---- */
+
+struct rec {
+	struct jobmgr *jm;
+	struct jm_job *cur;
+	size_t jobs, tasks;
+};
+
+static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint64_t version)
+{
+	struct rec *r = arg;
+	const char *why;
+	Peloton__Api__Job__RuntimeInfo *ri = (Peloton__Api__Job__RuntimeInfo *)proto_decode(
+	    &peloton__api__job__runtime_info__descriptor, rt, len, NULL, &why);
+	r->cur = NULL;
+	if (!ri) {
+		log_error("jobmgr", "job %s: unreadable runtime (%s); skipped", id, why);
+		return false;
+	}
+	uint64_t cv = ri->configversion > 0 ? (uint64_t)ri->configversion : 1;
+	char key[128];
+	size_t kl = store_key_job_config(key, id, cv);
+	void *cb = NULL;
+	size_t cl = 0;
+	uint64_t ver;
+	enum store_status st =
+	    store_get(r->jm->cfg.store, STORE_JOB_CONFIG, key, kl, &cb, &cl, &ver);
+	Peloton__Api__Job__JobConfig *cfg =
+	    st == STORE_OK ? (Peloton__Api__Job__JobConfig *)proto_decode(
+	                         &peloton__api__job__job_config__descriptor, cb, cl, NULL, &why)
+	                   : NULL;
+	free(cb);
+	struct jm_job *j = cfg ? jm__job_new(id, cfg) : NULL;
+	if (!j) {
+		log_error("jobmgr", "job %s: config version %" PRIu64 " unreadable; skipped", id,
+		          cv);
+		if (cfg)
+			protobuf_c_message_free_unpacked(&cfg->base, NULL);
+		protobuf_c_message_free_unpacked(&ri->base, NULL);
+		return false;
+	}
+	j->cfg_version = cv;
+	j->state = ri->state;
+	j->goal = ri->goalstate;
+	j->version = version;
+	j->cfg_bytes = proto_pack_alloc(&cfg->base, &j->cfg_len);
+	protobuf_c_message_free_unpacked(&ri->base, NULL);
+	for (uint32_t i = 0; i < j->n; i++)
+		j->tasks[i].state = TASK_UNKNOWN;
+	jm__insert(r->jm, j);
+	r->cur = j;
+	r->jobs++;
+	return true;
+}
+
+static void rec_task(void *arg, const char *job, uint32_t inst, const void *rt, size_t len,
+                     uint64_t version)
+{
+	struct rec *r = arg;
+	struct jm_job *j = r->cur && strcmp(r->cur->id, job) == 0 ? r->cur : jm__find(r->jm, job);
+	if (!j || inst >= j->n)
+		return;
+	if (jm__restore_task(j, inst, rt, len) != 0) {
+		log_error("jobmgr", "task %s-%u: unreadable runtime; skipped", job, inst);
+		return;
+	}
+	j->tasks[inst].version = version;
+	r->tasks++;
+}
+
+int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
+{
+	struct rec r = {.jm = jm};
+	struct store_recover_ops ops = {.job = rec_job, .task = rec_task};
+	struct store_recover_stats st;
+	if (store_recover(jm->cfg.store, &ops, &r, &st) != 0)
+		return -1;
+	size_t requeued = 0;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		memset(j->counts, 0, sizeof(j->counts));
+		uint32_t *pend = calloc(j->n ? j->n : 1, sizeof(uint32_t));
+		size_t np = 0;
+		for (uint32_t i = 0; i < j->n; i++) {
+			struct jm_task *t = &j->tasks[i];
+			if (t->state == TASK_UNKNOWN || t->state < TASK_LAUNCHING)
+				t->state = TASK_PENDING; /* never reached Mesos: place again */
+			j->counts[t->state]++;
+			if (t->state == TASK_PENDING && t->goal != TASK_KILLED && pend)
+				pend[np++] = i;
+		}
+		if (np)
+			requeued += jm__enqueue(jm, j, pend, np);
+		free(pend);
+		pthread_mutex_unlock(&j->mu);
+	}
+	pthread_rwlock_unlock(&jm->lock);
+	log_info("jobmgr", "recovered %zu jobs, %zu tasks; %zu tasks enqueued again", r.jobs,
+	         r.tasks, requeued);
+	if (jobs)
+		*jobs = r.jobs;
+	if (tasks)
+		*tasks = r.tasks;
+	return 0;
+}
