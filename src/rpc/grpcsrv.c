@@ -104,8 +104,8 @@ static void respond(struct gcall *c)
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown method %.*s", (int)plen, path);
 	} else if (!c->req) {
 		rpc_fail(&st, RPC_INVALID_ARGUMENT, "no request message");
-	} else if (gpr_time_cmp(c->details.deadline, gpr_now(GPR_CLOCK_REALTIME)) < 0 &&
-	           gpr_time_cmp(c->details.deadline, gpr_inf_future(GPR_CLOCK_REALTIME)) != 0) {
+	} else if (gpr_time_cmp(gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC),
+	                        gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
 		rpc_fail(&st, RPC_DEADLINE_EXCEEDED, "deadline passed before the call ran");
 	} else {
 		grpc_byte_buffer_reader rd;

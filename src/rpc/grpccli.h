@@ -1,0 +1,28 @@
+/*
+ * grpccli: a unary gRPC client on the C core (the peloton CLI, tests and
+ * bench_rpc use it). One channel per target; calls from any thread.
+ */
+#ifndef GRPCCLI_H
+#define GRPCCLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc.h"
+
+struct grpccli;
+
+/* A channel to "host:port" (insecure). NULL on ENOMEM. */
+struct grpccli *grpccli_create(const char *target);
+void grpccli_destroy(struct grpccli *c);
+
+/*
+ * Calls `path` ("/pkg.Svc/Method") with the request bytes, waiting up to
+ * timeout_ms. On OK *resp / *resp_len hold the response (malloc'd; caller
+ * frees). Otherwise st has the code and message (UNAVAILABLE when the
+ * daemon cannot be reached, DEADLINE_EXCEEDED on timeout).
+ */
+void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_t req_len,
+                  unsigned timeout_ms, uint8_t **resp, size_t *resp_len, struct rpc_status *st);
+
+#endif
