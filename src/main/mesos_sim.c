@@ -31,6 +31,8 @@ static void usage(FILE *out)
 	             "      --task-secs X       how long a task runs (default 1)\n"
 	             "      --fail-rate X       share of tasks that end FAILED, 0..1 (default 0)\n"
 	             "      --heartbeat-secs X  heartbeat interval (default 15)\n"
+	             "      --launch-log FILE   append each launched task id (a witness)\n"
+	             "                          (a task whose command is 'exit N' fails with N)\n"
 	             "  -l, --log-level LEVEL   debug, info, warn or error (default info)\n"
 	             "  -V, --version           print the version and exit\n"
 	             "  -h, --help              print this help and exit\n");
@@ -52,7 +54,7 @@ static double number(const char *name, const char *s, double lo, double hi)
 
 int main(int argc, char **argv)
 {
-	enum { O_CPUS = 256, O_MEM, O_TASK, O_FAIL, O_HB };
+	enum { O_CPUS = 256, O_MEM, O_TASK, O_FAIL, O_HB, O_LOG };
 	static const struct option opts[] = {
 	    {"port", required_argument, NULL, 'p'},
 	    {"agents", required_argument, NULL, 'a'},
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
 	    {"task-secs", required_argument, NULL, O_TASK},
 	    {"fail-rate", required_argument, NULL, O_FAIL},
 	    {"heartbeat-secs", required_argument, NULL, O_HB},
+	    {"launch-log", required_argument, NULL, O_LOG},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
@@ -90,6 +93,14 @@ int main(int argc, char **argv)
 			break;
 		case O_FAIL:
 			cfg.fail_rate = number("fail-rate", optarg, 0, 1);
+			break;
+		case O_LOG:
+			cfg.launch_log = fopen(optarg, "a");
+			if (!cfg.launch_log) {
+				fprintf(stderr, "mesos-sim: --launch-log %s: %s\n", optarg,
+				        strerror(errno));
+				return 2;
+			}
 			break;
 		case O_HB:
 			cfg.heartbeat_secs = number("heartbeat-secs", optarg, 0.01, 3600);

@@ -38,6 +38,7 @@ struct task {
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
 	bool in_heap;
+	int exit_code; /* from a command "exit N" */
 };
 
 struct sim {
@@ -616,6 +617,14 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 			ag->cpus -= c;
 			ag->mem -= m;
 			ag->disk -= d;
+			t->exit_code = 0;
+			if (ti->command && ti->command->value &&
+			    strncmp(ti->command->value, "exit ", 5) == 0)
+				t->exit_code = atoi(ti->command->value + 5);
+			if (s->cfg.launch_log) {
+				fprintf(s->cfg.launch_log, "%s\n", id);
+				fflush(s->cfg.launch_log);
+			}
 			t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
 			t->end_ns = s->now_ns + (uint64_t)(s->cfg.task_secs * 1e9 *
 			                                   (0.5 + (double)(rnd(s) % 1000) / 1000));
@@ -801,7 +810,8 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		if (t->state != MESOS__V1__TASK_STATE__TASK_RUNNING)
 			continue; /* killed meanwhile */
 		bool fail =
-		    s->cfg.fail_rate > 0 && (double)(rnd(s) % 1000000) / 1e6 < s->cfg.fail_rate;
+		    t->exit_code != 0 ||
+		    (s->cfg.fail_rate > 0 && (double)(rnd(s) % 1000000) / 1e6 < s->cfg.fail_rate);
 		t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED
 		                : MESOS__V1__TASK_STATE__TASK_FINISHED;
 		release(s, t);
@@ -810,8 +820,10 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 			s->st.failed++;
 		else
 			s->st.finished++;
-		send_update(s, t, t->state, 0,
-		            fail ? "exited with status 1" : "exited with status 0");
+		char msg[40];
+		snprintf(msg, sizeof(msg), "exited with status %d",
+		         fail ? (t->exit_code ? t->exit_code : 1) : 0);
+		send_update(s, t, t->state, 0, msg);
 	}
 	if (now_ns >= s->next_resend_ns) {
 		s->next_resend_ns = now_ns + 1000000000ull;

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mesos/v1/scheduler/scheduler.pb-c.h"
 
@@ -38,6 +39,10 @@ struct sim_config {
 	double heartbeat_secs;     /* default 15 */
 	double retry_secs;         /* unacknowledged updates resent; default 10 */
 	uint64_t seed;
+	/* every accepted launch appends "<task id>\n" here (a witness for
+	 * exactly-once tests); NULL for none. A task whose command value is
+	 * "exit N" (N != 0) ends TASK_FAILED with that status. */
+	FILE *launch_log;
 };
 
 /* Receives one packed mesos.v1.scheduler.Event (borrowed for the call). */
