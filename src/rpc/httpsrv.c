@@ -49,15 +49,21 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
 	                MHD_RESPMEM_MUST_COPY, NULL);
 }
 
-static enum MHD_Result rpc_error(struct MHD_Connection *c, const struct rpc_status *st)
+static enum MHD_Result rpc_error_as(struct MHD_Connection *c, const struct rpc_status *st,
+                                    unsigned http)
 {
 	json_t *j = json_pack("{s:s,s:s}", "code", rpc_code_name(st->code), "message", st->msg);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s)
 		return MHD_NO;
-	return send_buf(c, (unsigned)rpc_code_http(st->code), "application/json", s, strlen(s),
-	                MHD_RESPMEM_MUST_FREE, rpc_code_name(st->code));
+	return send_buf(c, http, "application/json", s, strlen(s), MHD_RESPMEM_MUST_FREE,
+	                rpc_code_name(st->code));
+}
+
+static enum MHD_Result rpc_error(struct MHD_Connection *c, const struct rpc_status *st)
+{
+	return rpc_error_as(c, st, (unsigned)rpc_code_http(st->code));
 }
 
 static uint64_t now_ms(void)
@@ -79,7 +85,7 @@ static enum MHD_Result api(struct httpsrv *h, struct MHD_Connection *c, struct r
 	if (rq->too_big) {
 		rpc_fail(&st, RPC_RESOURCE_EXHAUSTED, "request body above %zu bytes",
 		         h->cfg.max_request_bytes);
-		return rpc_error(c, &st);
+		return rpc_error_as(c, &st, 413);
 	}
 	if (!proc || !*proc) {
 		rpc_fail(&st, RPC_INVALID_ARGUMENT, "missing Rpc-Procedure header");
@@ -107,7 +113,7 @@ static enum MHD_Result api(struct httpsrv *h, struct MHD_Connection *c, struct r
 	struct rpc_method *m = rpc_lookup_procedure(h->t, proc);
 	if (!m) {
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown procedure %.200s", proc);
-		return rpc_error(c, &st);
+		return rpc_error_as(c, &st, 404);
 	}
 	uint64_t t0 = now_ms();
 	uint8_t *out;

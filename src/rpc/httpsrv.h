@@ -15,6 +15,8 @@
  *   GET  /metrics         Prometheus text format 0.0.4
  *   GET|PUT /logging-level  the log level (PUT body: debug|info|warn|error)
  *
+ * An unknown procedure answers 404 (UNIMPLEMENTED); a known method no role
+ * serves yet answers 501 (UNIMPLEMENTED).
  * Bodies above max_request_bytes answer 413 without running anything; a
  * connection idle for conn_timeout_s is closed (slow-body clients cannot
  * hold a thread forever); at most max_conns connections at once. A call

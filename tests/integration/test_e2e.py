@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""End-to-end tests: mesos-sim and pelotond as real processes on loopback,
+driven over gRPC (python3-grpcio with the schema's generated messages) and
+over HTTP/JSON (urllib), plus the peloton CLI.
+
+usage: test_e2e.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
+del sys.argv[1:4]
+sys.path.insert(0, PYGEN)
+
+import grpc  # noqa: E402
+from google.protobuf import json_format, symbol_database  # noqa: E402
+from peloton.api.job import job_pb2  # noqa: E402
+from peloton.api.respool import respool_pb2  # noqa: E402
+from peloton.api.task import task_pb2  # noqa: E402
+
+PUBLIC_MODULES = [
+    "peloton.api.job.job_pb2", "peloton.api.task.task_pb2",
+    "peloton.api.respool.respool_pb2", "peloton.api.job.svc.job_svc_pb2",
+    "peloton.api.task.svc.task_svc_pb2", "peloton.api.update.svc.update_svc_pb2",
+    "peloton.api.volume.svc.volume_svc_pb2",
+    "peloton.private.hostmgr.hostsvc.hostsvc_pb2",
+    "peloton.private.resmgr.resmgrsvc_pb2",
+    "peloton.private.resmgr.taskqueue.taskqueue_pb2",
+    "peloton.private.eventstream.eventstream_pb2",
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_http(url, secs=20):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(url + " did not come up")
+
+
+class Cluster:
+    def __init__(self, agents=20, task_secs=0.5):
+        self.dir = tempfile.mkdtemp(prefix="pel-e2e-")
+        self.logs = []
+        self.sim_port, self.http, self.grpc = free_port(), free_port(), free_port()
+        self.launch_log = os.path.join(self.dir, "launches.log")
+        self.sim = subprocess.Popen(
+            [os.path.join(BIN, "mesos-sim"), "--port", str(self.sim_port), "--agents",
+             str(agents), "--task-secs", str(task_secs), "--launch-log", self.launch_log,
+             "--log-level", "warn"],
+            stdout=subprocess.DEVNULL, stderr=self._log("sim.log"))
+        wait_http("http://127.0.0.1:%d/health" % self.sim_port)
+        self.d = None
+        self.start_daemon()
+
+    def _log(self, name):
+        f = open(os.path.join(self.dir, name), "a")
+        self.logs.append(f)
+        return f
+
+    def start_daemon(self):
+        self.d = subprocess.Popen(
+            [os.path.join(BIN, "pelotond"), "--master", "127.0.0.1:%d" % self.sim_port,
+             "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
+             "--http-port", str(self.http), "--log-level", "warn"],
+            stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
+        wait_http("http://127.0.0.1:%d/health" % self.http)
+        self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc)
+
+    def stop(self):
+        if self.d and self.d.poll() is None:
+            self.d.send_signal(signal.SIGTERM)
+            rc = self.d.wait(30)
+            assert rc == 0, "pelotond exited %d on SIGTERM" % rc
+        self.sim.send_signal(signal.SIGTERM)
+        self.sim.wait(10)
+        for f in self.logs:
+            f.close()
+        if os.environ.get("PEL_E2E_KEEP"):
+            print("logs kept in", self.dir)
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def call(self, path, req, resp_cls, timeout=10):
+        f = self.channel.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                     response_deserializer=resp_cls.FromString)
+        return f(req, timeout=timeout)
+
+    def http_call(self, proc, body, enc="json", headers=None):
+        h = {"Rpc-Procedure": proc, "Rpc-Encoding": enc, "Rpc-Caller": "test"}
+        h.update(headers or {})
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d/api/v1" % self.http, data=data,
+                                     headers=h, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def cli(self, *args):
+        env = dict(os.environ, JOBMGR_URL="127.0.0.1:%d" % self.grpc)
+        return subprocess.run([os.path.join(BIN, "peloton")] + list(args), env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    # helpers over the API
+    def create_pool(self, path="/e2e"):
+        r = self.cli("respool", "create", path, os.path.join(EXAMPLES, "respool.yaml"))
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()[-1]
+
+    def create_job(self, pool_id, cfg):
+        req = job_pb2.CreateRequest()
+        json_format.ParseDict({"config": cfg}, req)
+        req.config.respoolID.value = pool_id
+        r = self.call("/peloton.api.job.JobManager/Create", req, job_pb2.CreateResponse)
+        assert not r.HasField("error"), r.error
+        return r.jobId.value
+
+    def job(self, jid):
+        req = job_pb2.GetRequest()
+        req.id.value = jid
+        return self.call("/peloton.api.job.JobManager/Get", req, job_pb2.GetResponse)
+
+    def wait_job(self, jid, states, secs=120):
+        end = time.time() + secs
+        while time.time() < end:
+            st = job_pb2.JobState.Name(self.job(jid).jobInfo.runtime.state)
+            if st in states:
+                return st
+            time.sleep(0.2)
+        raise AssertionError("job %s still %s after %ds" % (jid, st, secs))
+
+    def task(self, jid, inst):
+        req = task_pb2.GetRequest()
+        req.jobId.value = jid
+        req.instanceId = inst
+        return self.call("/peloton.api.task.TaskManager/Get", req, task_pb2.GetResponse).result
+
+    def launches(self):
+        with open(self.launch_log) as f:
+            return [l.strip() for l in f if l.strip()]
+
+
+def batch(n, cmd="true", **extra):
+    cfg = {"name": "e2e", "type": "BATCH", "instanceCount": n,
+           "defaultConfig": {"resource": {"cpuLimit": 0.5, "memLimitMb": 64},
+                             "command": {"shell": True, "value": cmd}}}
+    cfg.update(extra)
+    return cfg
+
+
+class E2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster()
+        cls.pool = cls.c.create_pool()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def test_batch_job_succeeds(self):
+        jid = self.c.create_job(self.pool, batch(1000))
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        rt = self.c.job(jid).jobInfo.runtime
+        self.assertEqual(dict(rt.taskStats), {"SUCCEEDED": 1000})
+        self.assertTrue(rt.creationTime.endswith("Z") and rt.completionTime)
+        t = self.c.task(jid, 7)
+        self.assertEqual(t.runtime.mesosTaskId.value, "%s-7-1" % jid)
+        self.assertTrue(t.runtime.host.startswith("host-"))
+
+    def test_failing_instance_restarts_then_fails(self):
+        cfg = batch(3, "true")
+        cfg["defaultConfig"]["restartPolicy"] = {"maxFailures": 2}
+        cfg["instanceConfig"] = {"1": {"command": {"shell": True, "value": "exit 3"}}}
+        jid = self.c.create_job(self.pool, cfg)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "FAILED")
+        t = self.c.task(jid, 1)
+        self.assertEqual(task_pb2.TaskState.Name(t.runtime.state), "FAILED")
+        self.assertEqual(t.runtime.failureCount, 3)  # the first run and 2 restarts
+        self.assertIn("status 3", t.runtime.message)
+        runs = [l for l in self.c.launches() if l.startswith(jid + "-1-")]
+        self.assertEqual(sorted(runs), ["%s-1-%d" % (jid, r) for r in (1, 2, 3)])
+        self.assertEqual(task_pb2.TaskState.Name(self.c.task(jid, 0).runtime.state),
+                         "SUCCEEDED")
+
+    def test_gang_job(self):
+        cfg = batch(8, sla={"minimumRunningInstances": 4, "maximumRunningInstances": 8})
+        jid = self.c.create_job(self.pool, cfg)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+
+    def test_constraint_pins_to_rack(self):
+        cfg = batch(6)
+        cfg["defaultConfig"]["constraint"] = {
+            "type": "LABEL_CONSTRAINT",
+            "labelConstraint": {"kind": "HOST", "condition": "CONDITION_EQUAL",
+                                "requirement": 1, "label": {"key": "rack", "value": "rack-3"}}}
+        jid = self.c.create_job(self.pool, cfg)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        for i in range(6):
+            host = self.c.task(jid, i).runtime.host
+            self.assertEqual(int(host.split("-")[1]) % 10, 3, host)
+
+    def test_too_big_stays_pending(self):
+        cfg = batch(1)
+        cfg["defaultConfig"]["resource"] = {"cpuLimit": 500, "memLimitMb": 64}
+        jid = self.c.create_job(self.pool, cfg)
+        time.sleep(1.5)
+        self.assertEqual(job_pb2.JobState.Name(self.c.job(jid).jobInfo.runtime.state),
+                         "PENDING")
+
+    def test_stop_then_start(self):
+        jid = self.c.create_job(self.pool, batch(5, "true"))
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        r = self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(len(r.stoppedInstanceIds), 5)
+        self.assertIn(self.c.wait_job(jid, {"KILLED", "SUCCEEDED"}), {"KILLED", "SUCCEEDED"})
+        req = task_pb2.StartRequest()
+        req.jobId.value = jid
+        self.c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+
+    def test_invalid_configs(self):
+        bad = [batch(0), batch(2, sla={"minimumRunningInstances": 3}),
+               batch(2, instanceConfig={"5": {"name": "x"}})]
+        bad[1]["sla"]["maximumRunningInstances"] = 2
+        for cfg in bad:
+            req = job_pb2.CreateRequest()
+            json_format.ParseDict({"config": cfg}, req)
+            req.config.respoolID.value = self.pool
+            r = self.c.call("/peloton.api.job.JobManager/Create", req, job_pb2.CreateResponse)
+            self.assertTrue(r.error.HasField("invalidConfig"), cfg)
+
+    def test_idempotent_create_and_already_exists(self):
+        req = job_pb2.CreateRequest()
+        json_format.ParseDict({"id": {"value": "fixed-id-1"}, "config": batch(1)}, req)
+        req.config.respoolID.value = self.pool
+        p = "/peloton.api.job.JobManager/Create"
+        self.assertEqual(self.c.call(p, req, job_pb2.CreateResponse).jobId.value, "fixed-id-1")
+        self.assertEqual(self.c.call(p, req, job_pb2.CreateResponse).jobId.value, "fixed-id-1")
+        req.config.instanceCount = 2
+        self.assertTrue(self.c.call(p, req, job_pb2.CreateResponse).error.HasField(
+            "alreadyExists"))
+
+    def test_every_public_method_answers(self):
+        """Each method of each service once over gRPC with an empty request: an
+        answer or a proper status, never a crash or a hang."""
+        import importlib
+        seen = 0
+        for modname in PUBLIC_MODULES:
+            mod = importlib.import_module(modname)
+            for svc in mod.DESCRIPTOR.services_by_name.values():
+                for m in svc.methods:
+                    if m.name in ("WaitForEvents", "DequeueGangs", "GetPlacements",
+                                  "Dequeue"):
+                        continue  # long polls with server-side waits
+                    req = symbol_database.Default().GetSymbol(m.input_type.full_name)()
+                    out = symbol_database.Default().GetSymbol(m.output_type.full_name)
+                    path = "/%s/%s" % (svc.full_name, m.name)
+                    try:
+                        self.c.call(path, req, out)
+                    except grpc.RpcError as e:
+                        self.assertIn(e.code(), {grpc.StatusCode.UNIMPLEMENTED,
+                                                 grpc.StatusCode.INVALID_ARGUMENT,
+                                                 grpc.StatusCode.NOT_FOUND,
+                                                 grpc.StatusCode.FAILED_PRECONDITION,
+                                                 grpc.StatusCode.OUT_OF_RANGE}, path)
+                    seen += 1
+                    # the v0 alias path reaches the same handler
+        self.assertGreater(seen, 60)
+        urllib.request.urlopen("http://127.0.0.1:%d/health" % self.c.http).read()
+
+    def test_v0_alias_path(self):
+        req = job_pb2.GetRequest()
+        req.id.value = "nope"
+        r = self.c.call("/peloton.api.v0.job.JobManager/Get", req, job_pb2.GetResponse)
+        self.assertTrue(r.error.HasField("notFound"))
+
+    def test_http_json(self):
+        st, body = self.c.http_call("ResourceManager::LookupResourcePoolID",
+                                    {"path": {"value": "/e2e"}})
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(body)["id"]["value"], self.pool)
+        st, body = self.c.http_call("JobManager::Create", {"config": dict(
+            batch(3), respoolID={"value": self.pool})})
+        self.assertEqual(st, 200, body)
+        jid = json.loads(body)["jobId"]["value"]
+        st, body = self.c.http_call("peloton.api.job.JobManager::Get", {"id": {"value": jid}})
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(body)["jobInfo"]["config"]["instanceCount"], 3)
+
+    def test_http_bad_input(self):
+        c = self.c
+        # truncated protobuf
+        st, _ = c.http_call("JobManager::Get", b"\x0a\x05ab", enc="proto")
+        self.assertEqual(st, 400)
+        # wrong JSON types, unknown enum, unknown field, not JSON
+        for body in (b'{"id": 5}', b'{"spec": {"jobStates": ["NOPE"]}}', b'{"bogus": 1}',
+                     b'{"id": {"value": "x"'):
+            st, out = c.http_call("JobManager::Query" if b"spec" in body else
+                                  "JobManager::Get", body)
+            self.assertEqual(st, 400, body)
+            self.assertEqual(json.loads(out)["code"], "INVALID_ARGUMENT")
+        st, _ = c.http_call("NoSuch::Thing", {})
+        self.assertEqual(st, 404)
+        st, _ = c.http_call("JobManager::Get", {}, headers={"Context-TTL-MS": "soon"})
+        self.assertEqual(st, 400)
+        st, _ = c.http_call("JobManager::Get", b"x" * (5 << 20))
+        self.assertEqual(st, 413)
+        req = urllib.request.Request("http://127.0.0.1:%d/api/v1" % c.http, data=b"{}",
+                                     method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            self.fail("missing Rpc-Procedure accepted")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 400)
+        # the daemon still serves
+        self.assertEqual(c.http_call("JobManager::Get", {"id": {"value": "x"}})[0], 200)
+
+    def test_grpc_bad_bytes(self):
+        f = self.c.channel.unary_unary("/peloton.api.job.JobManager/Get",
+                                       request_serializer=lambda b: b,
+                                       response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as cm:
+            f(b"\x0a\x05ab", timeout=5)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.channel.unary_unary("/no.Such/Method")(b"", timeout=5)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_metrics_and_admin(self):
+        base = "http://127.0.0.1:%d" % self.c.http
+        m = urllib.request.urlopen(base + "/metrics").read().decode()
+        self.assertIn("peloton_tasks{state=", m)
+        self.assertIn("peloton_rpc_requests_total", m)
+        self.assertIn("peloton_hosts{status=\"live\"} 20", m)
+        self.assertEqual(urllib.request.urlopen(base + "/leaderhealth").status, 200)
+        req = urllib.request.Request(base + "/logging-level", data=b"debug", method="PUT")
+        self.assertEqual(urllib.request.urlopen(req).read().strip(), b"debug")
+        req = urllib.request.Request(base + "/logging-level", data=b"warn", method="PUT")
+        urllib.request.urlopen(req).read()
+
+    def test_cli(self):
+        c = self.c
+        r = c.cli("job", "create", "/e2e", os.path.join(EXAMPLES, "hello_world.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        jid = r.stdout.strip()
+        c.wait_job(jid, {"SUCCEEDED"})
+        r = c.cli("--json", "job", "get", jid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["jobInfo"]["runtime"]["state"], "SUCCEEDED")
+        for args in (["job", "status", jid], ["job", "query"], ["task", "get", jid, "0"],
+                     ["task", "list", jid, "--range", "0:3"], ["task", "events", jid, "0"],
+                     ["task", "query", jid, "--state", "SUCCEEDED"], ["respool", "dump"],
+                     ["respool", "get", "/e2e"], ["host", "capacity"]):
+            r = c.cli("--json", *args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            json.loads(r.stdout)
+        # bad specs: file:line and exit 1
+        d = tempfile.mkdtemp()
+        cases = {"syntax.yaml": "name: [unclosed\n", "unknown.yaml": "name: x\nbogusKey: 1\n",
+                 "type.yaml": "name: x\ninstanceCount: many\n"}
+        for fn, text in cases.items():
+            p = os.path.join(d, fn)
+            with open(p, "w") as f:
+                f.write(text)
+            r = c.cli("job", "create", "/e2e", p)
+            self.assertEqual(r.returncode, 1, fn)
+            self.assertRegex(r.stderr, r"%s:\d+" % fn)
+        shutil.rmtree(d)
+        r = c.cli("job")
+        self.assertEqual(r.returncode, 2)
+        env = dict(os.environ, JOBMGR_URL="127.0.0.1:1")
+        r = subprocess.run([os.path.join(BIN, "peloton"), "--timeout", "2000", "job", "query"],
+                           env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach", r.stderr)
+
+
+class Restart(unittest.TestCase):
+    def test_sigkill_mid_job_runs_each_instance_once(self):
+        c = Cluster(agents=20, task_secs=1.0)
+        try:
+            pool = c.create_pool("/restart")
+            jid = c.create_job(pool, batch(400))
+            end = time.time() + 30
+            while time.time() < end and len(c.launches()) < 120:
+                time.sleep(0.05)
+            c.d.send_signal(signal.SIGKILL)
+            c.d.wait()
+            c.start_daemon()
+            self.assertEqual(c.wait_job(jid, {"SUCCEEDED", "FAILED"}, 120), "SUCCEEDED")
+            per = {}
+            for l in c.launches():
+                if l.startswith(jid):
+                    inst = l[len(jid) + 1:].split("-")[0]
+                    per[inst] = per.get(inst, 0) + 1
+            self.assertEqual(len(per), 400)
+            twice = {k: v for k, v in per.items() if v != 1}
+            self.assertEqual(twice, {}, "instances launched more than once")
+        finally:
+            c.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
