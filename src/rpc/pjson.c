@@ -151,6 +151,53 @@ static json_t *enc_double(double v)
 
 static json_t *enc_message(const ProtobufCMessage *m);
 
+/*
+ * A string field as JSON. protobuf-c does not check UTF-8, so bytes that
+ * are not valid UTF-8 become U+FFFD here: the output is always valid JSON.
+ */
+static json_t *enc_string(const char *s)
+{
+	if (!s)
+		return json_string("");
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	size_t n = strlen(s);
+	char *buf = malloc(3 * n + 1), *o = buf;
+	if (!buf)
+		return NULL;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t len = u[i] < 0x80         ? 1
+		             : (u[i] >> 5) == 6  ? 2
+		             : (u[i] >> 4) == 14 ? 3
+		             : (u[i] >> 3) == 30 ? 4
+		                                 : 0;
+		bool ok = len && i + len <= n;
+		for (size_t k = 1; ok && k < len; k++)
+			ok = (u[i + k] & 0xc0) == 0x80;
+		if (ok) {
+			/* jansson also refuses overlong forms and surrogates */
+			json_t *t = json_stringn((const char *)u + i, len);
+			ok = t != NULL;
+			json_decref(t);
+		}
+		if (ok) {
+			memcpy(o, u + i, len);
+			o += len;
+			i += len;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = 0;
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
 static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 {
 	char buf[32];
@@ -183,10 +230,8 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 		    protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 		return ev ? json_string(ev->name) : json_integer(v);
 	}
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(char *const *)p;
-		return json_string(s ? s : "");
-	}
+	case PROTOBUF_C_TYPE_STRING:
+		return enc_string(*(char *const *)p);
 	case PROTOBUF_C_TYPE_BYTES: {
 		const ProtobufCBinaryData *b = p;
 		char *s = b64_encode(b->data, b->len);
@@ -266,6 +311,7 @@ static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMe
 			v = enc_value(vf, (const char *)e + vf->offset);
 			if (!k || !v || json_object_set_new(out, json_string_value(k), v) != 0) {
 				json_decref(k);
+				json_decref(v);
 				json_decref(out);
 				return NULL;
 			}
@@ -510,12 +556,14 @@ static int dec_value(struct dec *c, const ProtobufCFieldDescriptor *f, const jso
 				            ((const ProtobufCEnumDescriptor *)f->descriptor)->name,
 				            json_string_value(j));
 		} else if (json_is_integer(j)) {
-			ev = protobuf_c_enum_descriptor_get_value(f->descriptor,
-			                                          (int)json_integer_value(j));
-			if (!ev || json_integer_value(j) != ev->value)
-				return fail(c, "unknown %s number %" JSON_INTEGER_FORMAT,
-				            ((const ProtobufCEnumDescriptor *)f->descriptor)->name,
-				            json_integer_value(j));
+			/* enums are open: a number outside the listed values is kept,
+			 * as the binary decoder keeps it */
+			json_int_t v = json_integer_value(j);
+			if (v < INT32_MIN || v > INT32_MAX)
+				return fail(c, "enum number %" JSON_INTEGER_FORMAT " out of range",
+				            v);
+			*(int *)p = (int)v;
+			return 0;
 		} else {
 			return fail(c, "expected an enum name");
 		}

@@ -7,7 +7,8 @@
  * fields at their default (proto3) or unset (proto2) left out, NaN and the
  * infinities as strings. Decoding accepts the lowerCamelCase name and the
  * proto field name, integers as numbers or strings, enums by name or
- * number, `null` as "default"; it refuses unknown fields, wrong types,
+ * number (any int32: enums are open, as in the binary format), `null` as
+ * "default"; it refuses unknown fields, wrong types,
  * out-of-range numbers and unknown enum names with a message naming the
  * field path ("config.instanceCount: expected an unsigned 32-bit
  * integer").
