@@ -36,6 +36,8 @@ static const struct key keys[] = {
     {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},
     {"no-sync", K_BOOL, F(no_sync), "false",
      "skip fsync per commit group (a machine crash may lose acknowledged writes)", false},
+    {"write-each-update", K_BOOL, F(write_each_update), "false",
+     "benchmark baseline: one synced write per status update, no group commit", false},
     {"log-level", K_LEVEL, F(log_level), "info", "debug, info, warn or error", true},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

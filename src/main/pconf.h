@@ -19,7 +19,7 @@ struct pconf {
 	unsigned grpc_port, http_port;
 	unsigned placement_workers, rpc_threads, max_instances;
 	size_t max_request_bytes;
-	bool no_sync, bind_any;
+	bool no_sync, bind_any, write_each_update;
 	char **files;
 	size_t n_files;
 };

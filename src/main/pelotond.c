@@ -428,6 +428,7 @@ static int start(struct daemon *d)
 	    .pools = d->pools,
 	    .ops = {do_launch, do_kill, do_ack, d},
 	    .max_instances = c->max_instances,
+	    .write_each_update = c->write_each_update,
 	};
 	if (!(d->jm = jobmgr_create(&jc)))
 		return log_error("main", "out of memory"), -1;

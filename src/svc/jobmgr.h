@@ -65,6 +65,9 @@ struct jobmgr_config {
 	struct jobmgr_ops ops;
 	uint32_t max_instances; /* per job; 0 = 100,000 */
 	uint32_t launch_batch;  /* placements per GetPlacements; 0 = 64 */
+	/* benchmark baseline: each status update is its own synced RocksDB
+	 * write on the caller's thread instead of joining a commit group */
+	bool write_each_update;
 };
 
 struct jobmgr;

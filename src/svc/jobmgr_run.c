@@ -488,6 +488,11 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	c->relaunch = again;
 	c->j = j;
 	c->inst = inst;
+	if (jm->cfg.write_each_update) {
+		enum store_status ws = store_write_direct(jm->cfg.store, b, true);
+		after_durable(c, ws);
+		return;
+	}
 	store_submit(jm->cfg.store, b, after_durable, c);
 }
 

@@ -1,0 +1,354 @@
+/*
+ * bench_e2e: the whole scheduler end to end — mesos-sim with N agents and
+ * pelotond as separate processes on loopback; one batch job of short tasks
+ * created over gRPC; the job polled every 20 ms.
+ *
+ * One op = one task taken from Create to RUNNING: ops_per_s = instances /
+ * (time from the Create call until no task waits to start). Also: time to
+ * SUCCEEDED, pelotond's CPU seconds (user + system) during the job and its
+ * peak RSS (VmHWM).
+ *
+ * impl=fast is pelotond as shipped (status updates join commit groups:
+ * one WAL write and sync per group); impl=baseline is the same daemon with
+ * --write-each-update (one synced RocksDB write per status update, on the
+ * Mesos client's thread). Both run in alternation, the median of --reps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bench_util.h"
+#include "grpccli.h"
+#include "pjson.h"
+#include "proto_codec.h"
+#include "rpc.h"
+
+static struct {
+	unsigned agents, instances, reps;
+	double task_secs;
+	const char *sim, *daemon;
+	unsigned port;
+} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050};
+
+static struct rpc_table *tab;
+
+static void usage(void)
+{
+	printf(
+	    "usage: bench_e2e [--quick] [--agents N] [--instances N] [--task-secs X] [--reps N]\n"
+	    "                 [--sim PATH] [--daemon PATH] [--port-base P]\n"
+	    "One op = one task from Create to RUNNING (see the header of bench_e2e.c).\n"
+	    "Defaults: 10000 agents, 100000 instances, 5 s tasks, 3 reps; --quick: 200 agents,\n"
+	    "2000 instances, 0.5 s tasks, 1 rep. Binaries default to ../src/main/ next to\n"
+	    "this program.\n");
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return p;
+}
+
+/* JSON request -> call -> JSON response (NULL on error, message on stderr). */
+static json_t *call(struct grpccli *c, const char *svc, const char *method, const char *json)
+{
+	char path[200], err[256];
+	snprintf(path, sizeof(path), "/%s/%s", svc, method);
+	struct rpc_method *m = rpc_lookup_path(tab, path, strlen(path));
+	ProtobufCMessage *req = pjson_loads(m->in, json, strlen(json), err, sizeof(err));
+	if (!req) {
+		fprintf(stderr, "bench_e2e: %s\n", err);
+		return NULL;
+	}
+	size_t len, rlen;
+	uint8_t *b = proto_pack_alloc(req, &len), *resp;
+	protobuf_c_message_free_unpacked(req, NULL);
+	struct rpc_status st;
+	grpccli_call(c, path, b, len, 10000, &resp, &rlen, &st);
+	free(b);
+	if (st.code != RPC_OK)
+		return NULL;
+	const char *why;
+	ProtobufCMessage *r = proto_decode(m->out, resp, rlen, NULL, &why);
+	free(resp);
+	if (!r)
+		return NULL;
+	json_t *j = pjson_encode(r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return j;
+}
+
+static double proc_cpu_s(pid_t p)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *s = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (s)
+		sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long proc_hwm_bytes(pid_t p)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)p);
+	FILE *f = fopen(path, "r");
+	long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+struct result {
+	double to_running_s, to_done_s, cpu_s;
+	long rss;
+	bool ok;
+};
+
+static bool waiting_state(const char *k)
+{
+	static const char *const w[] = {"INITIALIZED", "PENDING",   "READY",   "PLACING",
+	                                "PLACED",      "LAUNCHING", "LAUNCHED"};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (!strcmp(k, w[i]))
+			return true;
+	return false;
+}
+
+static struct result run_once(bool baseline, unsigned port)
+{
+	struct result r = {0};
+	char dir[] = "/tmp/bench_e2e.XXXXXX";
+	if (!mkdtemp(dir))
+		return r;
+	char sp[16], gp[32], hp[16], ag[16], ts[32], master[64], db[256], slog[256], dlog[256];
+	snprintf(sp, sizeof(sp), "%u", port);
+	snprintf(hp, sizeof(hp), "%u", port + 1);
+	snprintf(gp, sizeof(gp), "127.0.0.1:%u", port + 2);
+	snprintf(ag, sizeof(ag), "%u", o.agents);
+	snprintf(ts, sizeof(ts), "%g", o.task_secs);
+	snprintf(master, sizeof(master), "127.0.0.1:%u", port);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	snprintf(slog, sizeof(slog), "%s/sim.log", dir);
+	snprintf(dlog, sizeof(dlog), "%s/d.log", dir);
+	char *sargv[] = {(char *)o.sim, "--port", sp,  "--agents", ag, "--task-secs", ts,
+	                 "--log-level", "warn",   NULL};
+	pid_t sim = spawn(sargv, slog);
+	usleep(300000);
+	char gport[16];
+	snprintf(gport, sizeof(gport), "%u", port + 2);
+	char *dargv[] = {(char *)o.daemon,
+	                 "--master",
+	                 master,
+	                 "--db",
+	                 db,
+	                 "--grpc-port",
+	                 gport,
+	                 "--http-port",
+	                 hp,
+	                 "--log-level",
+	                 "warn",
+	                 baseline ? "--write-each-update" : NULL,
+	                 NULL};
+	pid_t d = spawn(dargv, dlog);
+	struct grpccli *c = grpccli_create(gp);
+	json_t *j = NULL;
+	/* wait until every agent has offered */
+	for (int i = 0; i < 600; i++) {
+		j = call(c, "peloton.private.hostmgr.hostsvc.InternalHostService",
+		         "ClusterCapacity", "{}");
+		double cpus = 0;
+		size_t k;
+		json_t *v;
+		json_array_foreach(
+		    json_object_get(j, "physicalResources"), k,
+		    v) if (!strcmp(json_string_value(json_object_get(v, "kind")) ?: "", "cpu"))
+		    cpus = json_number_value(json_object_get(v, "capacity"));
+		json_decref(j);
+		if (cpus >= 32.0 * o.agents - 1)
+			break;
+		usleep(100000);
+	}
+	j = call(c, "peloton.api.respool.ResourceManager", "CreateResourcePool",
+	         "{\"config\":{\"name\":\"bench\",\"parent\":{\"value\":\"root\"},\"resources\":["
+	         "{\"kind\":\"cpu\",\"reservation\":1000000,\"limit\":1000000,\"share\":1},"
+	         "{\"kind\":\"memory\",\"reservation\":1e10,\"limit\":1e10,\"share\":1},"
+	         "{\"kind\":\"disk\",\"reservation\":1e12,\"limit\":1e12,\"share\":1}]}}");
+	const char *pid = json_string_value(json_object_get(json_object_get(j, "result"), "value"));
+	char req[1024];
+	snprintf(
+	    req, sizeof(req),
+	    "{\"config\":{\"name\":\"bench\",\"type\":\"BATCH\",\"instanceCount\":%u,"
+	    "\"respoolID\":{\"value\":\"%s\"},\"defaultConfig\":{\"resource\":{\"cpuLimit\":0.1,"
+	    "\"memLimitMb\":32},\"command\":{\"shell\":true,\"value\":\"true\"}}}}",
+	    o.instances, pid ? pid : "");
+	json_decref(j);
+	double cpu0 = proc_cpu_s(d);
+	uint64_t t0 = bench_now_ns();
+	j = call(c, "peloton.api.job.JobManager", "Create", req);
+	char jid[64] = "";
+	const char *js = json_string_value(json_object_get(json_object_get(j, "jobId"), "value"));
+	if (js)
+		snprintf(jid, sizeof(jid), "%s", js);
+	json_decref(j);
+	char get[128];
+	snprintf(get, sizeof(get), "{\"id\":{\"value\":\"%s\"}}", jid);
+	uint64_t t_run = 0, deadline = t0 + 600ull * 1000000000ull;
+	while (jid[0] && bench_now_ns() < deadline) {
+		j = call(c, "peloton.api.job.JobManager", "Get", get);
+		json_t *rt = json_object_get(json_object_get(j, "jobInfo"), "runtime");
+		const char *state = json_string_value(json_object_get(rt, "state"));
+		bool waiting = false;
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(rt, "taskStats"), k, v) waiting |=
+		    waiting_state(k);
+		uint64_t now = bench_now_ns();
+		if (!t_run && rt && !waiting)
+			t_run = now;
+		bool done = state && (!strcmp(state, "SUCCEEDED") || !strcmp(state, "FAILED"));
+		if (done) {
+			r.ok = !strcmp(state, "SUCCEEDED");
+			r.to_done_s = (double)(now - t0) / 1e9;
+		}
+		json_decref(j);
+		if (done)
+			break;
+		usleep(20000);
+	}
+	r.to_running_s = (double)(t_run - t0) / 1e9;
+	r.cpu_s = proc_cpu_s(d) - cpu0;
+	r.rss = proc_hwm_bytes(d);
+	grpccli_destroy(c);
+	kill(d, SIGTERM);
+	waitpid(d, NULL, 0);
+	kill(sim, SIGTERM);
+	waitpid(sim, NULL, 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_e2e: could not remove %s\n", dir);
+	return r;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	static char simp[4200], dp[4200];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage();
+			return 0;
+		} else if (!strcmp(a, "--quick")) {
+			o.agents = 200, o.instances = 2000, o.task_secs = 0.5, o.reps = 1;
+		} else if (v && !strcmp(a, "--agents")) {
+			o.agents = (unsigned)atoi(v), i++;
+		} else if (v && !strcmp(a, "--instances")) {
+			o.instances = (unsigned)atoi(v), i++;
+		} else if (v && !strcmp(a, "--task-secs")) {
+			o.task_secs = atof(v), i++;
+		} else if (v && !strcmp(a, "--reps")) {
+			o.reps = (unsigned)atoi(v), i++;
+		} else if (v && !strcmp(a, "--sim")) {
+			o.sim = v, i++;
+		} else if (v && !strcmp(a, "--daemon")) {
+			o.daemon = v, i++;
+		} else if (v && !strcmp(a, "--port-base")) {
+			o.port = (unsigned)atoi(v), i++;
+		} else {
+			fprintf(stderr, "bench_e2e: unknown argument %s\n", a);
+			usage();
+			return 2;
+		}
+	}
+	if (!o.agents || !o.instances || !o.reps) {
+		fprintf(stderr, "bench_e2e: counts must be > 0\n");
+		return 2;
+	}
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = 0;
+	if (!o.sim)
+		snprintf(simp, sizeof(simp), "%s/../src/main/mesos-sim", self), o.sim = simp;
+	if (!o.daemon)
+		snprintf(dp, sizeof(dp), "%s/../src/main/pelotond", self), o.daemon = dp;
+	tab = rpc_table_create();
+	double run[2][16], done[2][16], cpu[2][16], rss[2][16];
+	unsigned reps = o.reps > 16 ? 16 : o.reps;
+	bool ok = true;
+	for (unsigned rep = 0; rep < reps; rep++)
+		for (int impl = 0; impl < 2; impl++) {
+			struct result r =
+			    run_once(impl == 0, o.port + 10 * (rep * 2 + (unsigned)impl));
+			fprintf(stderr,
+			        "bench_e2e: rep %u %s: running %.2fs done %.2fs cpu %.1fs%s\n", rep,
+			        impl == 0 ? "baseline" : "fast", r.to_running_s, r.to_done_s,
+			        r.cpu_s, r.ok ? "" : " (job did not succeed)");
+			ok &= r.ok;
+			run[impl][rep] = r.to_running_s;
+			done[impl][rep] = r.to_done_s;
+			cpu[impl][rep] = r.cpu_s;
+			rss[impl][rep] = (double)r.rss;
+		}
+	double base_rate = o.instances / median(run[0], reps);
+	for (int impl = 0; impl < 2; impl++) {
+		double tr = median(run[impl], reps), td = median(done[impl], reps);
+		double rate = o.instances / tr;
+		printf(
+		    "{\"bench\":\"bench_e2e\",\"case\":\"agents=%u,instances=%u,task_secs=%g\","
+		    "\"impl\":\"%s\",\"agents\":%u,\"instances\":%u,\"task_secs\":%g,"
+		    "\"ops_per_s\":%.0f,\"time_to_running_s\":%.3f,\"time_to_succeeded_s\":%.3f,"
+		    "\"pelotond_cpu_s\":%.2f,\"cpu_s_per_1k\":%.3f,\"rss_bytes\":%.0f,\"reps\":%u",
+		    o.agents, o.instances, o.task_secs, impl ? "fast" : "baseline", o.agents,
+		    o.instances, o.task_secs, rate, tr, td, median(cpu[impl], reps),
+		    median(cpu[impl], reps) * 1000 / o.instances, median(rss[impl], reps), reps);
+		if (impl)
+			printf(",\"ratio_vs_baseline\":%.2f", rate / base_rate);
+		printf("}\n");
+	}
+	rpc_table_destroy(tab);
+	return ok ? 0 : 1;
+}
