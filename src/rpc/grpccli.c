@@ -14,6 +14,8 @@
 
 struct grpccli {
 	grpc_channel *ch;
+	grpc_completion_queue *cq; /* one per client, reused by every call */
+	pthread_mutex_t mu;        /* calls on one client take turns */
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -29,15 +31,22 @@ struct grpccli *grpccli_create(const char *target)
 	if (!c)
 		return NULL;
 	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
-	grpc_arg a = {
-	    GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = 256 << 20}};
-	grpc_channel_args ca = {1, &a};
+	/* each client its own connection (benchmarks count connections) */
+	grpc_arg a[2] = {
+	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = 256 << 20}},
+	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
+	};
+	grpc_channel_args ca = {2, a};
 	c->ch = grpc_channel_create(target, cr, &ca);
 	grpc_channel_credentials_release(cr);
-	if (!c->ch) {
+	c->cq = grpc_completion_queue_create_for_pluck(NULL);
+	if (!c->ch || !c->cq) {
+		if (c->ch)
+			grpc_channel_destroy(c->ch);
 		free(c);
 		return NULL;
 	}
+	pthread_mutex_init(&c->mu, NULL);
 	return c;
 }
 
@@ -46,6 +55,12 @@ void grpccli_destroy(struct grpccli *c)
 	if (!c)
 		return;
 	grpc_channel_destroy(c->ch);
+	grpc_completion_queue_shutdown(c->cq);
+	while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+	           .type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(c->cq);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
@@ -56,7 +71,8 @@ void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_
 	*resp_len = 0;
 	st->code = RPC_OK;
 	st->msg[0] = 0;
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	pthread_mutex_lock(&c->mu);
+	grpc_completion_queue *cq = c->cq;
 	gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
 	                               gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
 	grpc_slice method = grpc_slice_from_copied_string(path);
@@ -117,10 +133,5 @@ void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_
 	grpc_metadata_array_destroy(&init_md);
 	grpc_metadata_array_destroy(&trail_md);
 	grpc_call_unref(call);
-	grpc_completion_queue_shutdown(cq);
-	while (
-	    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	    GRPC_QUEUE_SHUTDOWN)
-		;
-	grpc_completion_queue_destroy(cq);
+	pthread_mutex_unlock(&c->mu);
 }

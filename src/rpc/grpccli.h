@@ -1,6 +1,8 @@
 /*
  * grpccli: a unary gRPC client on the C core (the peloton CLI, tests and
- * bench_rpc use it). One channel per target; calls from any thread.
+ * bench_rpc use it). One channel and completion queue per client; calls from
+ * any thread take turns on a client (one connection each: make one client
+ * per thread for parallel calls).
  */
 #ifndef GRPCCLI_H
 #define GRPCCLI_H

@@ -27,6 +27,17 @@ struct gcall {
 	grpc_byte_buffer *req, *resp;
 	grpc_slice status_msg;
 	int cancelled;
+	/* registered calls: the method is known and the payload comes with the
+	 * call (one batch less); NULL for the generic slots */
+	struct reg *reg;
+	gpr_timespec deadline;
+};
+
+/* A path registered with the core (canonical or alias). */
+struct reg {
+	void *handle;
+	struct rpc_method *m;
+	const char *path;
 };
 
 struct worker {
@@ -39,6 +50,8 @@ struct worker {
 struct grpcsrv {
 	struct grpcsrv_config cfg;
 	struct rpc_table *t;
+	struct reg *regs;
+	size_t n_regs;
 	grpc_server *server;
 	grpc_completion_queue *shutdown_cq;
 	struct worker *workers;
@@ -57,6 +70,26 @@ static void request(struct gcall *c)
 	if (e != GRPC_CALL_OK) {
 		log_warn("grpc", "request_call failed: %d", (int)e);
 		c->stage = ST_SHUTDOWN;
+	}
+}
+
+/* Posts one request for a registered path; the gcall is freed when done. */
+static void request_reg(struct worker *w, struct reg *r)
+{
+	struct gcall *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->w = w;
+	c->reg = r;
+	c->stage = ST_REQUESTED;
+	c->status_msg = grpc_empty_slice();
+	grpc_call_details_init(&c->details);
+	grpc_metadata_array_init(&c->md);
+	if (grpc_server_request_registered_call(w->s->server, r->handle, &c->call, &c->deadline,
+	                                        &c->md, &c->req, w->cq, w->cq, c) != GRPC_CALL_OK) {
+		grpc_call_details_destroy(&c->details);
+		grpc_metadata_array_destroy(&c->md);
+		free(c);
 	}
 }
 
@@ -96,15 +129,17 @@ static void respond(struct gcall *c)
 	struct rpc_status st = {RPC_OK, ""};
 	uint8_t *out = NULL;
 	size_t out_len = 0;
-	size_t plen = GRPC_SLICE_LENGTH(c->details.method);
-	const char *path = (const char *)GRPC_SLICE_START_PTR(c->details.method);
-	struct rpc_method *m = rpc_lookup_path(s->t, path, plen);
+	size_t plen = c->reg ? strlen(c->reg->path) : GRPC_SLICE_LENGTH(c->details.method);
+	const char *path =
+	    c->reg ? c->reg->path : (const char *)GRPC_SLICE_START_PTR(c->details.method);
+	struct rpc_method *m = c->reg ? c->reg->m : rpc_lookup_path(s->t, path, plen);
+	gpr_timespec deadline = c->reg ? c->deadline : c->details.deadline;
 
 	if (!m) {
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown method %.*s", (int)plen, path);
 	} else if (!c->req) {
 		rpc_fail(&st, RPC_INVALID_ARGUMENT, "no request message");
-	} else if (gpr_time_cmp(gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC),
+	} else if (gpr_time_cmp(gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC),
 	                        gpr_now(GPR_CLOCK_MONOTONIC)) < 0) {
 		rpc_fail(&st, RPC_DEADLINE_EXCEEDED, "deadline passed before the call ran");
 	} else {
@@ -141,9 +176,41 @@ static void respond(struct gcall *c)
 	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
 	c->stage = ST_SENT;
 	if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+		if (c->reg) {
+			c->stage = ST_SHUTDOWN; /* reg_event frees it */
+			return;
+		}
 		reset(c);
 		request(c);
 	}
+}
+
+static void reg_free(struct gcall *c)
+{
+	reset(c);
+	grpc_slice_unref(c->status_msg);
+	free(c);
+}
+
+/* A registered call's step: arrived (post the next, answer) or answered. */
+static void reg_event(struct worker *w, struct gcall *c, int ok)
+{
+	if (c->stage == ST_REQUESTED) {
+		if (!ok) { /* shutting down */
+			grpc_call_details_destroy(&c->details);
+			grpc_metadata_array_destroy(&c->md);
+			grpc_slice_unref(c->status_msg);
+			free(c);
+			return;
+		}
+		if (!w->s->stopping)
+			request_reg(w, c->reg);
+		respond(c);
+		if (c->stage != ST_SENT) /* the batch was refused */
+			reg_free(c);
+		return;
+	}
+	reg_free(c);
 }
 
 static void *worker_main(void *arg)
@@ -157,6 +224,10 @@ static void *worker_main(void *arg)
 		if (ev.type != GRPC_OP_COMPLETE)
 			continue;
 		struct gcall *c = ev.tag;
+		if (c->reg) {
+			reg_event(w, c, ev.success);
+			continue;
+		}
 		switch (c->stage) {
 		case ST_REQUESTED:
 			if (!ev.success) { /* server shutting down */
@@ -215,7 +286,7 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 	if (!s->cfg.workers)
 		s->cfg.workers = 4;
 	if (!s->cfg.slots)
-		s->cfg.slots = 64;
+		s->cfg.slots = 8;
 	if (!s->cfg.max_request_bytes)
 		s->cfg.max_request_bytes = 4u << 20;
 	if (!s->cfg.grace_ms)
@@ -247,6 +318,15 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 		snprintf(err, errlen, "cannot bind gRPC to %s", cfg->addr);
 		goto error;
 	}
+	s->n_regs = rpc_n_paths(t);
+	s->regs = calloc(s->n_regs ? s->n_regs : 1, sizeof(*s->regs));
+	if (!s->regs)
+		goto error;
+	for (size_t i = 0; i < s->n_regs; i++) {
+		s->regs[i].path = rpc_path_at(t, i, &s->regs[i].m);
+		s->regs[i].handle = grpc_server_register_method(
+		    s->server, s->regs[i].path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+	}
 	grpc_server_start(s->server);
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		struct worker *w = &s->workers[i];
@@ -258,6 +338,9 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 			w->calls[k].status_msg = grpc_empty_slice();
 			request(&w->calls[k]);
 		}
+		for (size_t r = 0; r < s->n_regs; r++)
+			if (s->regs[r].handle)
+				request_reg(w, &s->regs[r]);
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			snprintf(err, errlen, "cannot start gRPC worker threads");
 			goto error; /* not reached in practice; threads already started leak */
@@ -290,6 +373,7 @@ error:
 		grpc_completion_queue_destroy(s->shutdown_cq);
 	}
 	free(s->workers);
+	free(s->regs);
 	free(s);
 	return NULL;
 }
@@ -330,5 +414,6 @@ void grpcsrv_stop(struct grpcsrv *s)
 	grpc_completion_queue_shutdown(s->shutdown_cq);
 	grpc_completion_queue_destroy(s->shutdown_cq);
 	free(s->workers);
+	free(s->regs);
 	free(s);
 }

@@ -10,8 +10,13 @@
  * passed before its handler ran answers DEADLINE_EXCEEDED without running
  * it.
  *
- * Threads: `workers` threads, each with its own completion queue and
- * `slots` outstanding request_call()s. grpcsrv_stop stops accepting,
+ * Every path of the table (aliases too) is registered with the core, so
+ * its payload arrives with the call (one batch: send response + status);
+ * each worker keeps one request outstanding per path and posts the next as
+ * soon as one arrives. Unregistered paths land in `slots` generic requests
+ * per worker and are answered UNIMPLEMENTED.
+ *
+ * Threads: `workers` threads, each with its own completion queue. grpcsrv_stop stops accepting,
  * lets calls in flight finish (up to the grace period, then cancels them)
  * and joins the threads.
  */
@@ -25,7 +30,7 @@
 struct grpcsrv_config {
 	const char *addr;         /* "127.0.0.1:5392" */
 	unsigned workers;         /* default 4 */
-	unsigned slots;           /* outstanding request_calls per worker; default 64 */
+	unsigned slots;           /* generic request_calls per worker (unknown paths); default 8 */
 	size_t max_request_bytes; /* default 4 MiB */
 	unsigned grace_ms;        /* drain time at stop; default 5000 */
 };

@@ -265,6 +265,17 @@ struct rpc_method *rpc_lookup_procedure(struct rpc_table *t, const char *proc)
 	return found;
 }
 
+size_t rpc_n_paths(const struct rpc_table *t)
+{
+	return t->n_paths;
+}
+
+const char *rpc_path_at(const struct rpc_table *t, size_t i, struct rpc_method **m)
+{
+	*m = t->paths[i].m;
+	return t->paths[i].path;
+}
+
 size_t rpc_methods(struct rpc_table *t, struct rpc_method ***out)
 {
 	struct rpc_method **v = malloc((t->n ? t->n : 1) * sizeof(*v));

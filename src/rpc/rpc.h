@@ -100,6 +100,10 @@ struct rpc_method *rpc_lookup_path(struct rpc_table *t, const char *path, size_t
 /* By HTTP procedure "Svc::M" or "pkg.Svc::M"; NULL when unknown or ambiguous. */
 struct rpc_method *rpc_lookup_procedure(struct rpc_table *t, const char *proc);
 
+/* Every path (canonical and alias) with its entry: i in [0, rpc_n_paths). */
+size_t rpc_n_paths(const struct rpc_table *t);
+const char *rpc_path_at(const struct rpc_table *t, size_t i, struct rpc_method **m);
+
 /* Every canonical entry (aliases excluded), for tests and /metrics. */
 size_t rpc_methods(struct rpc_table *t, struct rpc_method ***out);
 
