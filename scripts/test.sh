@@ -38,6 +38,9 @@ cmake -S "$top" -B "$top/build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$top/build/release" -j"$jobs"
 (cd "$top/build/release" && ctest --output-on-failure -j"$jobs" -L bench)
 
+step "demo, reduced size (must end with the job SUCCEEDED)"
+"$top/scripts/demo.sh" --agents 100 --instances 2000 --task-secs 1 --port-base 25050
+
 step "clang-format check"
 files=$(cd "$top" && git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 'bench/*.h' 'fuzz/*.c')
 (cd "$top" && clang-format --dry-run --Werror $files)
