@@ -5,6 +5,7 @@
 
 #include "jobmgr_int.h"
 #include "log.h"
+#include "peloton/api/job/svc/job_svc.pb-c.h"
 #include "peloton/api/task/task.pb-c.h"
 #include "proto_codec.h"
 #include "rpc.h"
@@ -343,6 +344,21 @@ static Peloton__Api__Errors__JobNotFound *not_found(const char *id)
 	return e;
 }
 
+/* A v0 response's `Error` (desc) with its notFound set; NULL on ENOMEM. */
+static ProtobufCMessage *error_not_found(const ProtobufCMessageDescriptor *desc,
+                                         const Peloton__Api__Peloton__JobID *id)
+{
+	ProtobufCMessage *e = proto_new(desc);
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(desc, "notFound");
+	if (!e || !f) {
+		free(e);
+		return NULL;
+	}
+	*(void **)((char *)e + f->offset) = not_found(id && id->value ? id->value : "");
+	return e;
+}
+
 static struct jm_job *live_job(struct jobmgr *jm, const Peloton__Api__Peloton__JobID *id)
 {
 	if (!id || !id->value)
@@ -360,11 +376,8 @@ static ProtobufCMessage *h_get(void *ctx, const ProtobufCMessage *m, struct rpc_
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	struct jm_job *j = live_job(ctx, r->id);
 	if (!j) {
-		resp->error = PB_NEW(Peloton__Api__Job__GetResponse__Error,
-		                     peloton__api__job__get_response__error__descriptor);
-		if (resp->error)
-			resp->error->notfound =
-			    not_found(r->id && r->id->value ? r->id->value : "");
+		resp->error = (Peloton__Api__Job__GetResponse__Error *)error_not_found(
+		    &peloton__api__job__get_response__error__descriptor, r->id);
 		return &resp->base;
 	}
 	resp->jobinfo = job_info(j, true);
@@ -523,6 +536,28 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 	return c;
 }
 
+/* Removes a terminal job (memory and store); RPC_OK or the status in st. */
+static enum rpc_code delete_job(struct jobmgr *jm, struct jm_job *j, struct rpc_status *st)
+{
+	pthread_mutex_lock(&j->mu);
+	bool terminal = j->state >= PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	if (!terminal) {
+		pthread_mutex_unlock(&j->mu);
+		rpc_fail(st, RPC_FAILED_PRECONDITION,
+		         "job %s is not terminal; stop its tasks first", j->id);
+		return st->code;
+	}
+	j->deleted = true;
+	pthread_mutex_unlock(&j->mu);
+	if (store_purge_job(jm->cfg.store, j->id) != STORE_OK) {
+		log_error("jobmgr", "job %s: purge from the store failed", j->id);
+		rpc_fail(st, RPC_INTERNAL, "cannot delete job %s from the store", j->id);
+		return st->code;
+	}
+	log_info("jobmgr", "job %s deleted", j->id);
+	return RPC_OK;
+}
+
 static ProtobufCMessage *h_delete(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	struct jobmgr *jm = ctx;
@@ -533,30 +568,107 @@ static ProtobufCMessage *h_delete(void *ctx, const ProtobufCMessage *m, struct r
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	struct jm_job *j = live_job(jm, r->id);
 	if (!j) {
-		resp->error = PB_NEW(Peloton__Api__Job__DeleteResponse__Error,
-		                     peloton__api__job__delete_response__error__descriptor);
-		if (resp->error)
-			resp->error->notfound =
-			    not_found(r->id && r->id->value ? r->id->value : "");
+		resp->error = (Peloton__Api__Job__DeleteResponse__Error *)error_not_found(
+		    &peloton__api__job__delete_response__error__descriptor, r->id);
 		return &resp->base;
 	}
-	pthread_mutex_lock(&j->mu);
-	bool terminal = j->state >= PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
-	if (!terminal) {
-		pthread_mutex_unlock(&j->mu);
+	if (delete_job(jm, j, st) != RPC_OK) {
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
-		return rpc_fail(st, RPC_FAILED_PRECONDITION,
-		                "job %s is not terminal; stop its tasks first", j->id);
+		return NULL;
 	}
-	j->deleted = true;
-	pthread_mutex_unlock(&j->mu);
-	if (store_purge_job(jm->cfg.store, j->id) != STORE_OK) {
-		log_error("jobmgr", "job %s: purge from the store failed", j->id);
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
-		return rpc_fail(st, RPC_INTERNAL, "cannot delete job %s from the store", j->id);
-	}
-	log_info("jobmgr", "job %s deleted", j->id);
 	return &resp->base;
+}
+
+/* ---- JobService (svc API): errors as gRPC status codes ---- */
+
+static ProtobufCMessage *h_svc_create(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct jobmgr *jm = ctx;
+	const Peloton__Api__Job__Svc__CreateJobRequest *r = (const void *)m;
+	if (!r->config)
+		return rpc_fail(st, RPC_INVALID_ARGUMENT, "config is required");
+	Peloton__Api__Job__JobConfig cfg = *r->config;
+	Peloton__Api__Peloton__ResourcePoolID rid = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
+	char pool[128];
+	if (r->pool && r->pool->value && r->pool->value[0]) {
+		struct respool_error rerr;
+		if (respool_lookup(jm->cfg.pools, r->pool->value, pool, sizeof(pool), &rerr) != 0)
+			return rpc_fail(st, RPC_INVALID_ARGUMENT, "resource pool %s not found",
+			                r->pool->value);
+		rid.value = pool;
+		cfg.respoolid = &rid;
+	}
+	char id[64], err[256] = "";
+	enum rpc_code c = create_job(jm, r->id ? r->id->value : NULL, &cfg, id, err, sizeof(err));
+	if (c != RPC_OK)
+		return rpc_fail(st, c, "%s", err);
+	Peloton__Api__Job__Svc__CreateJobResponse *resp =
+	    PB_NEW(Peloton__Api__Job__Svc__CreateJobResponse,
+	           peloton__api__job__svc__create_job_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	resp->jobid = job_id_pb(id);
+	return &resp->base;
+}
+
+static ProtobufCMessage *h_svc_get(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__Svc__GetJobRequest *r = (const void *)m;
+	struct jm_job *j = live_job(ctx, r->id);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->id && r->id->value ? r->id->value : "");
+	Peloton__Api__Job__Svc__GetJobResponse *resp =
+	    PB_NEW(Peloton__Api__Job__Svc__GetJobResponse,
+	           peloton__api__job__svc__get_job_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	pthread_mutex_lock(&j->mu);
+	resp->result = (Peloton__Api__Job__JobConfig *)proto_clone(&j->cfg->base);
+	pthread_mutex_unlock(&j->mu);
+	return &resp->base;
+}
+
+static ProtobufCMessage *h_svc_delete(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__Svc__DeleteJobRequest *r = (const void *)m;
+	struct jm_job *j = live_job(ctx, r->id);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->id && r->id->value ? r->id->value : "");
+	if (delete_job(ctx, j, st) != RPC_OK)
+		return NULL;
+	return proto_new(&peloton__api__job__svc__delete_job_response__descriptor)
+	           ?: rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+static ProtobufCMessage *h_svc_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__Svc__QueryJobsRequest *r = (const void *)m;
+	/* the v0 query with the request's pagination in its spec */
+	Peloton__Api__Job__QueryRequest q = PELOTON__API__JOB__QUERY_REQUEST__INIT;
+	Peloton__Api__Job__QuerySpec spec = PELOTON__API__JOB__QUERY_SPEC__INIT;
+	if (r->spec)
+		spec = *r->spec;
+	if (r->pagination)
+		spec.pagination = r->pagination;
+	q.spec = &spec;
+	Peloton__Api__Job__QueryResponse *v0 = (void *)h_query(ctx, &q.base, st);
+	if (!v0)
+		return NULL;
+	Peloton__Api__Job__Svc__QueryJobsResponse *resp =
+	    PB_NEW(Peloton__Api__Job__Svc__QueryJobsResponse,
+	           peloton__api__job__svc__query_jobs_response__descriptor);
+	if (resp) {
+		resp->records = v0->records;
+		resp->n_records = v0->n_records;
+		resp->pagination = v0->pagination;
+		v0->records = NULL;
+		v0->n_records = 0;
+		v0->pagination = NULL;
+	}
+	protobuf_c_message_free_unpacked(&v0->base, NULL);
+	return resp ? &resp->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
 /* ---- tasks ---- */
@@ -675,11 +787,8 @@ static ProtobufCMessage *h_task_query(void *ctx, const ProtobufCMessage *m, stru
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	struct jm_job *j = live_job(ctx, r->jobid);
 	if (!j) {
-		resp->error = PB_NEW(Peloton__Api__Task__QueryResponse__Error,
-		                     peloton__api__task__query_response__error__descriptor);
-		if (resp->error)
-			resp->error->notfound =
-			    not_found(r->jobid && r->jobid->value ? r->jobid->value : "");
+		resp->error = (Peloton__Api__Task__QueryResponse__Error *)error_not_found(
+		    &peloton__api__task__query_response__error__descriptor, r->jobid);
 		return &resp->base;
 	}
 	const Peloton__Api__Task__QuerySpec *q = r->spec;
@@ -752,11 +861,8 @@ static ProtobufCMessage *h_task_stop(void *ctx, const ProtobufCMessage *m, struc
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	struct jm_job *j = live_job(jm, r->jobid);
 	if (!j) {
-		resp->error = PB_NEW(Peloton__Api__Task__StopResponse__Error,
-		                     peloton__api__task__stop_response__error__descriptor);
-		if (resp->error)
-			resp->error->notfound =
-			    not_found(r->jobid && r->jobid->value ? r->jobid->value : "");
+		resp->error = (Peloton__Api__Task__StopResponse__Error *)error_not_found(
+		    &peloton__api__task__stop_response__error__descriptor, r->jobid);
 		return &resp->base;
 	}
 	size_t n;
@@ -795,11 +901,8 @@ static ProtobufCMessage *h_task_start(void *ctx, const ProtobufCMessage *m, stru
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	struct jm_job *j = live_job(jm, r->jobid);
 	if (!j) {
-		resp->error = PB_NEW(Peloton__Api__Task__StartResponse__Error,
-		                     peloton__api__task__start_response__error__descriptor);
-		if (resp->error)
-			resp->error->notfound =
-			    not_found(r->jobid && r->jobid->value ? r->jobid->value : "");
+		resp->error = (Peloton__Api__Task__StartResponse__Error *)error_not_found(
+		    &peloton__api__task__start_response__error__descriptor, r->jobid);
 		return &resp->base;
 	}
 	size_t n;
@@ -935,6 +1038,10 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	    {"peloton.api.job.JobManager", "Get", h_get},
 	    {"peloton.api.job.JobManager", "Query", h_query},
 	    {"peloton.api.job.JobManager", "Delete", h_delete},
+	    {"peloton.api.job.svc.JobService", "CreateJob", h_svc_create},
+	    {"peloton.api.job.svc.JobService", "GetJob", h_svc_get},
+	    {"peloton.api.job.svc.JobService", "QueryJobs", h_svc_query},
+	    {"peloton.api.job.svc.JobService", "DeleteJob", h_svc_delete},
 	    {"peloton.api.task.TaskManager", "Get", h_task_get},
 	    {"peloton.api.task.TaskManager", "List", h_task_list},
 	    {"peloton.api.task.TaskManager", "Query", h_task_query},

@@ -48,15 +48,24 @@ def free_port():
     return p
 
 
-def wait_http(url, secs=20):
+def wait_http(url, secs=90, proc=None, log=None):
+    """Waits for url (sanitizer builds on a loaded machine start slowly);
+    fails at once, with the log's tail, if proc exits meanwhile."""
     end = time.time() + secs
     while time.time() < end:
         try:
             urllib.request.urlopen(url, timeout=1).read()
             return
         except Exception:
+            if proc is not None and proc.poll() is not None:
+                break
             time.sleep(0.1)
-    raise RuntimeError(url + " did not come up")
+    tail = ""
+    if log:
+        with open(log) as f:
+            tail = "".join(f.readlines()[-20:])
+    raise RuntimeError("%s did not come up (exit %s)\n%s" %
+                       (url, proc.poll() if proc else "?", tail))
 
 
 class Cluster:
@@ -83,9 +92,10 @@ class Cluster:
         self.d = subprocess.Popen(
             [os.path.join(BIN, "pelotond"), "--master", "127.0.0.1:%d" % self.sim_port,
              "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
-             "--http-port", str(self.http), "--log-level", "warn"],
+             "--http-port", str(self.http), "--log-level", "info"],
             stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
-        wait_http("http://127.0.0.1:%d/health" % self.http)
+        wait_http("http://127.0.0.1:%d/health" % self.http, proc=self.d,
+                  log=os.path.join(self.dir, "d.log"))
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc)
 
     def stop(self):
@@ -292,6 +302,42 @@ class E2E(unittest.TestCase):
                     # the v0 alias path reaches the same handler
         self.assertGreater(seen, 60)
         urllib.request.urlopen("http://127.0.0.1:%d/health" % self.c.http).read()
+
+    def test_job_service_svc_api(self):
+        from peloton.api.job.svc import job_svc_pb2 as svc
+        req = svc.CreateJobRequest()
+        json_format.ParseDict({"pool": {"value": "/e2e"}, "config": batch(2)}, req)
+        base = "/peloton.api.job.svc.JobService/"
+        jid = self.c.call(base + "CreateJob", req, svc.CreateJobResponse).jobId.value
+        g = svc.GetJobRequest()
+        g.id.value = jid
+        self.assertEqual(self.c.call(base + "GetJob", g, svc.GetJobResponse).result.instanceCount,
+                         2)
+        self.c.wait_job(jid, {"SUCCEEDED"})
+        q = svc.QueryJobsRequest()
+        q.pagination.limit = 500
+        ids = [r.id.value for r in self.c.call(base + "QueryJobs", q,
+                                               svc.QueryJobsResponse).records]
+        self.assertIn(jid, ids)
+        d = svc.DeleteJobRequest()
+        d.id.value = jid
+        self.c.call(base + "DeleteJob", d, svc.DeleteJobResponse)
+        for path, msg, cls in (("GetJob", g, svc.GetJobResponse),
+                               ("DeleteJob", d, svc.DeleteJobResponse)):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call(base + path, msg, cls)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        req.id.value = "svc-dup"
+        self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
+        req.config.instanceCount = 3
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+        req.config.instanceCount = 0
+        req.id.value = ""
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
     def test_v0_alias_path(self):
         req = job_pb2.GetRequest()
