@@ -426,6 +426,7 @@ static int start(struct daemon *d)
 	    .store = d->store,
 	    .rm = d->rm,
 	    .pools = d->pools,
+	    .pl = d->pl,
 	    .ops = {do_launch, do_kill, do_ack, d},
 	    .max_instances = c->max_instances,
 	    .write_each_update = c->write_each_update,

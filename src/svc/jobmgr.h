@@ -58,10 +58,13 @@ struct jobmgr_ops {
 	void *arg;
 };
 
+struct placement;
+
 struct jobmgr_config {
 	struct store *store; /* borrowed */
 	struct resmgr *rm;
 	struct respool_tree *pools;
+	struct placement *pl; /* why-pending of tasks waiting for a host; may be NULL */
 	struct jobmgr_ops ops;
 	uint32_t max_instances; /* per job; 0 = 100,000 */
 	uint32_t launch_batch;  /* placements per GetPlacements; 0 = 64 */

@@ -5,6 +5,7 @@
 
 #include "jobmgr_int.h"
 #include "log.h"
+#include "placement.h"
 #include "peloton/api/job/svc/job_svc.pb-c.h"
 #include "peloton/api/task/task.pb-c.h"
 #include "proto_codec.h"
@@ -673,7 +674,47 @@ static ProtobufCMessage *h_svc_query(void *ctx, const ProtobufCMessage *m, struc
 
 /* ---- tasks ---- */
 
-static Peloton__Api__Task__TaskInfo *task_info(struct jm_job *j, uint32_t i)
+/*
+ * Why a PENDING task waits, from the resource manager's state of it:
+ * PENDING there = not admitted (the pool's entitlement, or reservation for
+ * non-preemptible tasks); READY/PLACING = admitted, no host found yet, with
+ * the placement engine's per-reason host counts.
+ */
+static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
+                           Peloton__Api__Task__RuntimeInfo *rt)
+{
+	char id[96], msg[256];
+	snprintf(id, sizeof(id), "%s-%u", j->id, i);
+	enum taskstate rs = resmgr_task_state(jm->cfg.rm, id);
+	struct placement_why w;
+	const char *reason;
+	if (rs == TASK_PENDING) {
+		reason = "WAITING_FOR_ADMISSION";
+		snprintf(msg, sizeof(msg),
+		         "not admitted yet: the pool's entitlement (its reservation, for "
+		         "non-preemptible tasks) has no room for this task");
+	} else if ((rs == TASK_READY || rs == TASK_PLACING) && jm->cfg.pl &&
+	           placement_why(jm->cfg.pl, id, &w) == 0) {
+		char r[200];
+		placement_why_render(&w, r, sizeof(r));
+		reason = "NO_HOST_FITS";
+		snprintf(msg, sizeof(msg), "%u placement attempts; last: %s", w.attempts, r);
+	} else if (rs == TASK_READY || rs == TASK_PLACING) {
+		reason = "WAITING_FOR_PLACEMENT";
+		snprintf(msg, sizeof(msg), "admitted; waiting for a placement round");
+	} else {
+		return;
+	}
+	/* unset strings point at protobuf-c's static empty string */
+	if (rt->reason != protobuf_c_empty_string)
+		free(rt->reason);
+	if (rt->message != protobuf_c_empty_string)
+		free(rt->message);
+	rt->reason = strdup(reason);
+	rt->message = strdup(msg);
+}
+
+static Peloton__Api__Task__TaskInfo *task_info(struct jobmgr *jm, struct jm_job *j, uint32_t i)
 {
 	Peloton__Api__Task__TaskInfo *ti =
 	    PB_NEW(Peloton__Api__Task__TaskInfo, peloton__api__task__task_info__descriptor);
@@ -689,6 +730,8 @@ static Peloton__Api__Task__TaskInfo *task_info(struct jm_job *j, uint32_t i)
 	                      &peloton__api__task__runtime_info__descriptor, b, len, NULL, &why)
 	                : NULL;
 	free(b);
+	if (ti->runtime && j->tasks[i].state == TASK_PENDING)
+		pending_reason(jm, j, i, ti->runtime);
 	return ti;
 }
 
@@ -721,7 +764,7 @@ static ProtobufCMessage *h_task_get(void *ctx, const ProtobufCMessage *m, struct
 		return &resp->base;
 	}
 	pthread_mutex_lock(&j->mu);
-	resp->result = task_info(j, r->instanceid);
+	resp->result = task_info(ctx, j, r->instanceid);
 	pthread_mutex_unlock(&j->mu);
 	return &resp->base;
 }
@@ -768,7 +811,7 @@ static ProtobufCMessage *h_task_list(void *ctx, const ProtobufCMessage *m, struc
 		if (!e)
 			break;
 		e->key = i;
-		e->value = task_info(j, i);
+		e->value = task_info(ctx, j, i);
 		res->value[res->n_value++] = e;
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -806,7 +849,7 @@ static ProtobufCMessage *h_task_query(void *ctx, const ProtobufCMessage *m, stru
 		if (!ok)
 			continue;
 		if (total >= off && resp->n_records < lim) {
-			Peloton__Api__Task__TaskInfo *ti = task_info(j, i);
+			Peloton__Api__Task__TaskInfo *ti = task_info(ctx, j, i);
 			if (ti)
 				resp->records[resp->n_records++] = ti;
 		}

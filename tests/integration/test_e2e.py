@@ -63,7 +63,10 @@ def wait_http(url, secs=90, proc=None, log=None):
     tail = ""
     if log:
         with open(log) as f:
-            tail = "".join(f.readlines()[-20:])
+            lines = f.readlines()
+        # a sanitizer report: from its first line; otherwise the last lines
+        first = [i for i, l in enumerate(lines) if "Sanitizer" in l or "runtime error" in l]
+        tail = "".join(lines[first[0]:first[0] + 60] if first else lines[-20:])
     raise RuntimeError("%s did not come up (exit %s)\n%s" %
                        (url, proc.poll() if proc else "?", tail))
 
@@ -240,6 +243,10 @@ class E2E(unittest.TestCase):
         time.sleep(1.5)
         self.assertEqual(job_pb2.JobState.Name(self.c.job(jid).jobInfo.runtime.state),
                          "PENDING")
+        # why: admitted (the pool has room) but no host has 500 cpus
+        rt = self.c.task(jid, 0).runtime
+        self.assertEqual(rt.reason, "NO_HOST_FITS", rt)
+        self.assertRegex(rt.message, r"0/20 hosts: 20 insufficient resources")
 
     def test_stop_then_start(self):
         jid = self.c.create_job(self.pool, batch(5, "true"))
