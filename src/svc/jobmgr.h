@@ -21,8 +21,13 @@
  * batch through group commit); from the batch's completion the update is
  * acknowledged to Mesos (ops.ack) and the resource manager is told. An
  * update for an older run, or repeating the current state, changes nothing
- * and is acknowledged. FAILED tasks are relaunched while failureCount <
- * restartPolicy.maxFailures; LOST tasks are relaunched.
+ * and is acknowledged. FAILED tasks are relaunched while failureCount <=
+ * restartPolicy.maxFailures, after a backoff of 1 s, 2 s, 4 s ... (60 s at
+ * most); LOST tasks are relaunched at once.
+ *
+ * A sweeper thread (every 200 ms) enqueues relaunches whose backoff ended,
+ * resends kills every 10 s until Mesos reports a terminal state, and kills
+ * tasks running longer than sla.maxRunningTime.
  *
  * RECOVERY (jobmgr_recover): jobs and tasks come back from the store;
  * tasks never launched are enqueued again; launched ones wait for Mesos

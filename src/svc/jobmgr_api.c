@@ -525,6 +525,7 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 			if (jm->cfg.ops.kill)
 				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
 			jm__set_state(j, i, TASK_KILLING);
+			t->due_ns = jm__wall_ns() + 10000000000ull; /* resent until terminal */
 		} else if (t->state != TASK_KILLING) {
 			/* not on Mesos yet: the resource manager drops it */
 			resmgr_kill(jm->cfg.rm, ptask);

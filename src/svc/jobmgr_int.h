@@ -18,6 +18,7 @@ struct jm_task {
 	uint32_t *ports; /* assigned dynamic/static ports in TaskConfig.ports order */
 	uint32_t n_ports;
 	char *message, *reason;
+	uint64_t due_ns;  /* wall clock: relaunch after backoff, or resend a kill; 0 = none */
 	uint64_t version; /* runtime version in the store */
 	uint32_t event_seq;
 };
@@ -47,7 +48,7 @@ struct jobmgr {
 	struct jm_job **buckets;
 	struct jm_job *all;
 	size_t n_jobs;
-	pthread_t launcher;
+	pthread_t launcher, sweeper;
 	bool launcher_on;
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobmgr_int.h"
 #include "log.h"
@@ -300,6 +301,71 @@ static void *launcher_main(void *arg)
 	return NULL;
 }
 
+/*
+ * One job's timers (j->mu held): relaunches whose backoff ended, kills to
+ * resend (every 10 s until Mesos reports a terminal state), and tasks past
+ * sla.maxRunningTime (killed, reason MAX_RUNNING_TIME_EXCEEDED).
+ */
+static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struct store_batch *b)
+{
+	uint32_t maxrt = j->cfg->sla ? j->cfg->sla->maxrunningtime : 0;
+	for (uint32_t i = 0; i < j->n; i++) {
+		struct jm_task *t = &j->tasks[i];
+		if (t->state == TASK_PENDING && t->due_ns && t->due_ns <= now) {
+			t->due_ns = 0;
+			if (t->goal != TASK_KILLED && !j->deleted)
+				jm__enqueue(jm, j, &i, 1);
+		} else if (t->state == TASK_KILLING && t->due_ns <= now && t->agent) {
+			char mid[128];
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
+			if (jm->cfg.ops.kill)
+				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+			t->due_ns = now + 10000000000ull;
+		} else if (maxrt && t->state == TASK_RUNNING && t->start_ns &&
+		           now - t->start_ns > (uint64_t)maxrt * 1000000000ull && t->agent) {
+			char mid[128];
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
+			log_info("jobmgr", "task %s ran past maxRunningTime %u s: killing", mid,
+			         maxrt);
+			if (jm->cfg.ops.kill)
+				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+			free(t->reason);
+			t->reason = strdup("MAX_RUNNING_TIME_EXCEEDED");
+			t->goal = TASK_KILLED;
+			jm__set_state(j, i, TASK_KILLING);
+			t->due_ns = now + 10000000000ull;
+			jm__put_task(jm, b, j, i, TASK_RUNNING,
+			             "killed: ran past sla.maxRunningTime");
+		}
+	}
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct jobmgr *jm = arg;
+	while (!atomic_load(&jm->stop)) {
+		struct timespec d = {0, 200000000};
+		nanosleep(&d, NULL);
+		uint64_t now = jm__wall_ns();
+		struct store_batch *b = store_batch_new(jm->cfg.store);
+		if (!b)
+			continue;
+		pthread_rwlock_rdlock(&jm->lock);
+		for (struct jm_job *j = jm->all; j; j = j->all_next) {
+			pthread_mutex_lock(&j->mu);
+			if (!j->deleted && j->state < PELOTON__API__JOB__JOB_STATE__SUCCEEDED)
+				sweep_job__(jm, j, now, b);
+			pthread_mutex_unlock(&j->mu);
+		}
+		pthread_rwlock_unlock(&jm->lock);
+		if (store_batch_ops(b))
+			store_submit(jm->cfg.store, b, NULL, NULL);
+		else
+			store_batch_free(b);
+	}
+	return NULL;
+}
+
 int jobmgr_start(struct jobmgr *jm)
 {
 	if (jm->launcher_on)
@@ -307,6 +373,11 @@ int jobmgr_start(struct jobmgr *jm)
 	atomic_store(&jm->stop, false);
 	if (pthread_create(&jm->launcher, NULL, launcher_main, jm) != 0)
 		return -1;
+	if (pthread_create(&jm->sweeper, NULL, sweeper_main, jm) != 0) {
+		atomic_store(&jm->stop, true);
+		pthread_join(jm->launcher, NULL);
+		return -1;
+	}
 	jm->launcher_on = true;
 	return 0;
 }
@@ -317,6 +388,7 @@ void jobmgr_stop(struct jobmgr *jm)
 		return;
 	atomic_store(&jm->stop, true);
 	pthread_join(jm->launcher, NULL);
+	pthread_join(jm->sweeper, NULL);
 	jm->launcher_on = false;
 }
 
@@ -363,11 +435,27 @@ struct ack_ctx {
 	uint32_t inst;
 };
 
+/*
+ * A task back in PENDING after a failure waits 1 s, 2 s, 4 s ... (at most
+ * 60 s) before it is enqueued again; a lost one goes at once. The sweeper
+ * enqueues it when due.
+ */
+static uint64_t backoff_ns(uint32_t failures)
+{
+	uint32_t e = failures ? failures - 1 : 0;
+	uint64_t s = e >= 6 ? 60 : (1u << e);
+	return (s > 60 ? 60 : s) * 1000000000ull;
+}
+
 static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 {
 	pthread_mutex_lock(&j->mu);
-	if (j->tasks[inst].state == TASK_PENDING && j->tasks[inst].goal != TASK_KILLED)
-		jm__enqueue(jm, j, &inst, 1);
+	struct jm_task *t = &j->tasks[inst];
+	if (t->state == TASK_PENDING && t->goal != TASK_KILLED) {
+		if (t->due_ns == 0)
+			jm__enqueue(jm, j, &inst, 1);
+		/* else: the sweeper enqueues it after its backoff */
+	}
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -476,6 +564,7 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 		/* the failed run is recorded above; the task goes back to PENDING */
 		jm__set_state(j, inst, TASK_PENDING);
 		t->start_ns = t->done_ns = 0;
+		t->due_ns = ns == TASK_FAILED ? now + backoff_ns(t->failures) : 0;
 		jm__put_task(jm, b, j, inst, ns, "relaunching");
 	}
 	if (jm__job_refresh(j))

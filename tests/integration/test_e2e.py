@@ -453,6 +453,42 @@ class E2E(unittest.TestCase):
         self.assertIn("cannot reach", r.stderr)
 
 
+class LongTasks(unittest.TestCase):
+    """Tasks that run 30 s: kills go through Mesos (KILLING -> KILLED)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=5, task_secs=30)
+        cls.pool = cls.c.create_pool("/long")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def wait_running(self, jid, n):
+        end = time.time() + 30
+        while time.time() < end:
+            if dict(self.c.job(jid).jobInfo.runtime.taskStats).get("RUNNING") == n:
+                return
+            time.sleep(0.1)
+        self.fail("tasks not RUNNING")
+
+    def test_stop_running_tasks(self):
+        jid = self.c.create_job(self.pool, batch(3))
+        self.wait_running(jid, 3)
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(self.c.wait_job(jid, {"KILLED"}, 30), "KILLED")
+        self.assertEqual(task_pb2.TaskState.Name(self.c.task(jid, 2).runtime.state), "KILLED")
+
+    def test_max_running_time(self):
+        jid = self.c.create_job(self.pool, batch(2, sla={"maxRunningTime": 1}))
+        self.wait_running(jid, 2)
+        self.assertEqual(self.c.wait_job(jid, {"KILLED", "SUCCEEDED"}, 30), "KILLED")
+        self.assertEqual(self.c.task(jid, 0).runtime.reason, "MAX_RUNNING_TIME_EXCEEDED")
+
+
 class Restart(unittest.TestCase):
     def test_sigkill_mid_job_runs_each_instance_once(self):
         c = Cluster(agents=20, task_secs=1.0)
