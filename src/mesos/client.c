@@ -1,4 +1,5 @@
 /* Mesos v1 scheduler HTTP client; see client.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -717,6 +718,7 @@ struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, c
 		free(c);
 		return NULL;
 	}
+	pthread_setname_np(c->io, "mesos-io");
 	return c;
 }
 

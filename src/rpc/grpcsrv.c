@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "grpcsrv.h"
 
 #include <pthread.h>
@@ -345,6 +346,7 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 			snprintf(err, errlen, "cannot start gRPC worker threads");
 			goto error; /* not reached in practice; threads already started leak */
 		}
+		pthread_setname_np(w->thread, "grpc-worker");
 	}
 	log_info("grpc", "serving gRPC on %s (port %d, %u workers)", cfg->addr, s->port,
 	         s->n_workers);

@@ -1,4 +1,5 @@
 /* Job manager: launcher, status updates, recovery; see jobmgr.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,11 +374,13 @@ int jobmgr_start(struct jobmgr *jm)
 	atomic_store(&jm->stop, false);
 	if (pthread_create(&jm->launcher, NULL, launcher_main, jm) != 0)
 		return -1;
+	pthread_setname_np(jm->launcher, "jm-launcher");
 	if (pthread_create(&jm->sweeper, NULL, sweeper_main, jm) != 0) {
 		atomic_store(&jm->stop, true);
 		pthread_join(jm->launcher, NULL);
 		return -1;
 	}
+	pthread_setname_np(jm->sweeper, "jm-sweeper");
 	jm->launcher_on = true;
 	return 0;
 }

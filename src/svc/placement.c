@@ -1,4 +1,5 @@
 /* Placement engine: worker rounds from ready gangs to placements; see placement.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -985,6 +986,7 @@ int placement_start(struct placement *pl)
 	for (unsigned i = 0; i < pl->cfg.workers; i++) {
 		if (pthread_create(&pl->threads[i], NULL, worker, pl) != 0)
 			break;
+		pthread_setname_np(pl->threads[i], "placement");
 		pl->n_threads++;
 	}
 	return pl->n_threads == pl->cfg.workers ? 0 : -1;

@@ -148,7 +148,13 @@ static bool keep_pool(void *arg, const void *key, size_t klen, const void *val, 
 		p->cap = nc;
 	}
 	struct stored_pool *e = &p->v[p->n];
-	e->id = strndup(key, klen);
+	/* keys are not NUL-terminated: copy exactly klen bytes (strndup may
+	 * look one byte further, which ASan's strict string checks flag) */
+	e->id = malloc(klen + 1);
+	if (e->id) {
+		memcpy(e->id, key, klen);
+		e->id[klen] = 0;
+	}
 	e->cfg = malloc(vlen ? vlen : 1);
 	if (e->id == NULL || e->cfg == NULL) {
 		free(e->id);

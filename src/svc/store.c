@@ -1,4 +1,5 @@
 /* Durable state in RocksDB with group commit; see store.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -426,6 +427,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 			store_close(s);
 			return NULL;
 		}
+		pthread_setname_np(s->cm[i].th, "store-commit");
 		s->cm[i].started = true;
 	}
 	log_info("store", "opened %s (sync %s, compress above %zu bytes)", cfg->path,
