@@ -8,9 +8,10 @@
  * manager as gangs (minimumRunningInstances > 1 makes gangs of that size,
  * otherwise one task per gang).
  *
- * LAUNCH: a launcher thread takes placements (resmgr_get_placements),
- * writes each task's intent — LAUNCHING with its host, agent, ports and a
- * new run number — and waits for it to be durable; only then builds the
+ * LAUNCH: a launcher thread takes placements (resmgr_get_placements, up
+ * to launch_batch at a time), writes each task's intent — LAUNCHING with
+ * its host, agent, ports and a new run number — all of the batch in one
+ * store batch, and waits for it to be durable; only then builds the
  * Mesos TaskInfos (resources with the assigned ports, command, container,
  * labels, PELOTON_JOB_ID / _INSTANCE_ID / _TASK_ID and each port's env
  * name) and gives them to ops.launch. The Mesos task id is

@@ -244,25 +244,17 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 	return n;
 }
 
-static void launch_placement(struct jobmgr *jm, const struct resmgr_placement_out *p)
+/* Builds and sends the TaskInfos of one placement whose intent is durable. */
+static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out *p,
+                           const struct launch_item *items, size_t n)
 {
-	struct launch_item *items = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*items));
-	struct tinfo *x = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*x));
-	Mesos__V1__TaskInfo **tis = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*tis));
-	struct store_batch *b = store_batch_new(jm->cfg.store);
-	if (!items || !x || !tis || !b)
-		goto out;
-	size_t n = launch_intent(jm, p, items, b);
-	if (!n)
-		goto out;
-	/* the intent is durable before Mesos hears of the task */
-	enum store_status st = store_commit(jm->cfg.store, b);
-	b = NULL;
-	if (st != STORE_OK) {
+	struct tinfo *x = calloc(n ? n : 1, sizeof(*x));
+	Mesos__V1__TaskInfo **tis = calloc(n ? n : 1, sizeof(*tis));
+	if (!x || !tis) {
 		log_error("jobmgr",
-		          "cannot persist launch intent on %s: status %d; tasks stay "
-		          "LAUNCHING until reconciled",
-		          p->hostname, (int)st);
+		          "out of memory launching on %s; tasks stay LAUNCHING until "
+		          "reconciled",
+		          p->hostname);
 		goto out;
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -278,10 +270,48 @@ static void launch_placement(struct jobmgr *jm, const struct resmgr_placement_ou
 	for (size_t k = 0; k < n; k++)
 		resmgr_notify(jm->cfg.rm, x[k].ptask, TEV_LAUNCHED);
 out:
-	store_batch_free(b);
-	free(items);
 	free(x);
 	free(tis);
+}
+
+/*
+ * A batch of placements: every task's LAUNCHING intent goes into ONE store
+ * batch (one sync for the whole batch), and only once it is durable are
+ * the placements sent to Mesos.
+ */
+static void launch_placements(struct jobmgr *jm, const struct resmgr_placement_out *p, size_t np)
+{
+	struct launch_item **items = calloc(np ? np : 1, sizeof(*items));
+	size_t *n = calloc(np ? np : 1, sizeof(*n)), total = 0;
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!items || !n || !b)
+		goto out;
+	for (size_t i = 0; i < np; i++) {
+		items[i] = calloc(p[i].n_tasks ? p[i].n_tasks : 1, sizeof(**items));
+		if (items[i])
+			total += n[i] = launch_intent(jm, &p[i], items[i], b);
+	}
+	if (!total)
+		goto out;
+	/* the intent is durable before Mesos hears of the task */
+	enum store_status st = store_commit(jm->cfg.store, b);
+	b = NULL;
+	if (st != STORE_OK) {
+		log_error("jobmgr",
+		          "cannot persist the launch intent of %zu tasks: status %d; they stay "
+		          "LAUNCHING until reconciled",
+		          total, (int)st);
+		goto out;
+	}
+	for (size_t i = 0; i < np; i++)
+		if (n[i])
+			send_placement(jm, &p[i], items[i], n[i]);
+out:
+	store_batch_free(b);
+	for (size_t i = 0; items && i < np; i++)
+		free(items[i]);
+	free(items);
+	free(n);
 }
 
 static void *launcher_main(void *arg)
@@ -293,10 +323,9 @@ static void *launcher_main(void *arg)
 		return NULL;
 	while (!atomic_load(&jm->stop)) {
 		size_t n = resmgr_get_placements(jm->cfg.rm, cap, 100000000ull, out);
-		for (size_t i = 0; i < n; i++) {
-			launch_placement(jm, &out[i]);
+		launch_placements(jm, out, n);
+		for (size_t i = 0; i < n; i++)
 			resmgr_placement_free(&out[i]);
-		}
 	}
 	free(out);
 	return NULL;
