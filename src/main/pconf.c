@@ -33,6 +33,8 @@ static const struct key keys[] = {
     {"placement-workers", K_UINT, F(placement_workers), "2", "placement threads", false},
     {"rpc-threads", K_UINT, F(rpc_threads), "4", "threads per RPC transport", false},
     {"max-instances", K_UINT, F(max_instances), "100000", "instances per job at most", false},
+    {"reconcile-secs", K_UINT, F(reconcile_secs), "900",
+     "implicit reconciliation period in seconds (0 = only after subscribing)", false},
     {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},
     {"no-sync", K_BOOL, F(no_sync), "false",
      "skip fsync per commit group (a machine crash may lose acknowledged writes)", false},

@@ -167,6 +167,35 @@ static int do_kill(void *arg, const char *task, const char *agent)
 	return mesos_client_call(d->mc, &call);
 }
 
+/* RECONCILE with tasks (explicit) or none (implicit: every task Mesos knows). */
+static int reconcile(struct daemon *d, const char *task, const char *agent)
+{
+	Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Reconcile rec = MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
+	Mesos__V1__Scheduler__Call__Reconcile__Task
+	    t = MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT,
+	    *tp = &t;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	if (task) {
+		tid.value = (char *)task;
+		aid.value = (char *)agent;
+		t.task_id = &tid;
+		t.agent_id = agent ? &aid : NULL;
+		rec.n_tasks = 1;
+		rec.tasks = &tp;
+	}
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
+	call.has_type = 1;
+	call.reconcile = &rec;
+	return mesos_client_call(d->mc, &call);
+}
+
+static int do_reconcile(void *arg, const char *task, const char *agent)
+{
+	return reconcile(arg, task, agent);
+}
+
 static int do_ack(void *arg, const Mesos__V1__TaskStatus *st)
 {
 	struct daemon *d = arg;
@@ -427,7 +456,7 @@ static int start(struct daemon *d)
 	    .rm = d->rm,
 	    .pools = d->pools,
 	    .pl = d->pl,
-	    .ops = {do_launch, do_kill, do_ack, d},
+	    .ops = {do_launch, do_kill, do_ack, do_reconcile, d},
 	    .max_instances = c->max_instances,
 	    .write_each_update = c->write_each_update,
 	};
@@ -518,9 +547,20 @@ int main(int argc, char **argv)
 	}
 	log_info("main", "ready");
 	sd_notify_msg("READY=1");
+	uint64_t next_implicit = mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
 	for (;;) {
-		int sig = 0;
-		sigwait(&set, &sig);
+		struct timespec tick = {1, 0};
+		int sig = sigtimedwait(&set, NULL, &tick);
+		if (sig < 0) {
+			/* periodic implicit reconciliation: Mesos reports every task it knows */
+			if (d.cf.reconcile_secs && mono_ns() >= next_implicit) {
+				log_info("hostmgr", "implicit reconciliation");
+				reconcile(&d, NULL, NULL);
+				next_implicit =
+				    mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
+			}
+			continue;
+		}
 		if (sig == SIGHUP) {
 			if (pconf_reload(&d.cf) == 0)
 				log_info("main", "SIGHUP: configuration reloaded (log level %s)",

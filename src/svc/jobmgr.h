@@ -28,7 +28,11 @@
  *
  * A sweeper thread (every 200 ms) enqueues relaunches whose backoff ended,
  * resends kills every 10 s until Mesos reports a terminal state, and kills
- * tasks running longer than sla.maxRunningTime.
+ * tasks running longer than sla.maxRunningTime. A task launched (or
+ * recovered as launched) that has heard nothing from Mesos for 2 min is
+ * reconciled explicitly, again after 4, 8 ... (10 min at most) minutes,
+ * until an update for its run arrives. An update from an older run that is
+ * still alive (an orphan) gets that run killed.
  *
  * RECOVERY (jobmgr_recover): jobs and tasks come back from the store;
  * tasks never launched are enqueued again; launched ones wait for Mesos
@@ -61,6 +65,8 @@ struct jobmgr_ops {
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update (called once it is durable) */
 	int (*ack)(void *arg, const Mesos__V1__TaskStatus *st);
+	/* explicit RECONCILE of one task (may be NULL) */
+	int (*reconcile)(void *arg, const char *mesos_task_id, const char *agent_id);
 	void *arg;
 };
 

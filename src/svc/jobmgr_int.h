@@ -18,8 +18,10 @@ struct jm_task {
 	uint32_t *ports; /* assigned dynamic/static ports in TaskConfig.ports order */
 	uint32_t n_ports;
 	char *message, *reason;
-	uint64_t due_ns;  /* wall clock: relaunch after backoff, or resend a kill; 0 = none */
-	uint64_t version; /* runtime version in the store */
+	uint64_t due_ns;     /* wall clock: relaunch after backoff, resend a kill, or
+	                      * reconcile a silent launch; 0 = none */
+	uint32_t reconciles; /* explicit reconciles of the current run */
+	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
 };
 

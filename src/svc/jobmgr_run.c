@@ -43,6 +43,9 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 
 /* ---- launch ---- */
 
+#define RECONCILE_FIRST_NS 120000000000ull /* silence before the first explicit reconcile */
+#define RECONCILE_MAX_NS 600000000000ull   /* backoff cap */
+
 static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
                                    const char *name, double x)
 {
@@ -235,6 +238,9 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		t->agent = strdup(p->agent_id);
 		assign_ports(t, tc, p->ports, p->n_ports, &cursor);
 		jm__set_state(j, inst, TASK_LAUNCHING);
+		t->due_ns =
+		    jm__wall_ns() + RECONCILE_FIRST_NS; /* reconciled if Mesos stays silent */
+		t->reconciles = 0;
 		jm__put_task(jm, b, j, inst, old, "launching");
 		if (jm__job_refresh(j))
 			jm__put_job_runtime(jm, b, j);
@@ -345,6 +351,16 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			t->due_ns = 0;
 			if (t->goal != TASK_KILLED && !j->deleted)
 				jm__enqueue(jm, j, &i, 1);
+		} else if ((t->state == TASK_LAUNCHING || t->state == TASK_LAUNCHED) && t->due_ns &&
+		           t->due_ns <= now && t->agent) {
+			char mid[128];
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
+			if (jm->cfg.ops.reconcile)
+				jm->cfg.ops.reconcile(jm->cfg.ops.arg, mid, t->agent);
+			uint32_t k = t->reconciles < 5 ? t->reconciles : 5;
+			uint64_t wait = RECONCILE_FIRST_NS << (k + 1);
+			t->due_ns = now + (wait > RECONCILE_MAX_NS ? RECONCILE_MAX_NS : wait);
+			t->reconciles++;
 		} else if (t->state == TASK_KILLING && t->due_ns <= now && t->agent) {
 			char mid[128];
 			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
@@ -556,8 +572,16 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	if (run != t->run || t->state == ns || taskstate_terminal((enum taskstate)t->state) ||
 	    (t->state != TASK_LAUNCHING && t->state != TASK_LAUNCHED && t->state != TASK_STARTING &&
 	     t->state != TASK_RUNNING && t->state != TASK_KILLING)) {
-		/* stale run, duplicate, or already final: nothing changes */
+		/* stale run, duplicate, or already final: nothing changes, except
+		 * that an older run still alive on Mesos is an orphan: kill it */
+		bool orphan = run != t->run && !taskstate_terminal(ns) && st->agent_id &&
+		              st->agent_id->value && jm->cfg.ops.kill;
 		pthread_mutex_unlock(&j->mu);
+		if (orphan) {
+			log_warn("jobmgr", "%s is an old run still alive: killing it",
+			         st->task_id->value);
+			jm->cfg.ops.kill(jm->cfg.ops.arg, st->task_id->value, st->agent_id->value);
+		}
 		ack_now(jm, st);
 		return;
 	}
@@ -575,6 +599,7 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	}
 	enum taskstate old = (enum taskstate)t->state;
 	uint64_t now = jm__wall_ns();
+	t->due_ns = 0; /* Mesos answered for this run: no reconciliation due */
 	if (ns == TASK_RUNNING && !t->start_ns)
 		t->start_ns = now;
 	free(t->message);
@@ -751,6 +776,9 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 			struct jm_task *t = &j->tasks[i];
 			if (t->state == TASK_UNKNOWN || t->state < TASK_LAUNCHING)
 				t->state = TASK_PENDING; /* never reached Mesos: place again */
+			else if (!taskstate_terminal((enum taskstate)t->state))
+				t->due_ns =
+				    jm__wall_ns() + RECONCILE_FIRST_NS; /* beyond SUBSCRIBED's */
 			j->counts[t->state]++;
 			if (t->state == TASK_PENDING && t->goal != TASK_KILLED && pend)
 				pend[np++] = i;
