@@ -34,6 +34,13 @@
  * until an update for its run arrives. An update from an older run that is
  * still alive (an orphan) gets that run killed.
  *
+ * RESTART (TaskManager.Restart) kills a running task's current run and
+ * launches a new one once Mesos reports the kill (no failure counted).
+ * DELETE of a terminal job removes it at once; of a live job it stops
+ * every task and the sweeper removes the job when it is terminal. Deleted
+ * jobs leave the store; their memory is kept until the manager is
+ * destroyed.
+ *
  * RECOVERY (jobmgr_recover): jobs and tasks come back from the store;
  * tasks never launched are enqueued again; launched ones wait for Mesos
  * reconciliation (jobmgr_reconcile_list gives their Mesos ids).

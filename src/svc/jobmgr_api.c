@@ -539,15 +539,38 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 }
 
 /* Removes a terminal job (memory and store); RPC_OK or the status in st. */
+static uint32_t *ranges_of(struct jm_job *j, Peloton__Api__Task__InstanceRange **rg, size_t nrg,
+                           size_t *n);
+
 static enum rpc_code delete_job(struct jobmgr *jm, struct jm_job *j, struct rpc_status *st)
 {
 	pthread_mutex_lock(&j->mu);
 	bool terminal = j->state >= PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
 	if (!terminal) {
+		/* stop every task; the sweeper removes the job once it is terminal */
+		size_t n;
+		uint32_t *v = ranges_of(j, NULL, 0, &n);
+		struct store_batch *b = store_batch_new(jm->cfg.store);
+		if (!v || !b) {
+			pthread_mutex_unlock(&j->mu);
+			free(v);
+			store_batch_free(b);
+			rpc_fail(st, RPC_INTERNAL, "out of memory");
+			return st->code;
+		}
+		stop_tasks__(jm, j, v, n, b);
+		free(v);
+		j->goal = PELOTON__API__JOB__JOB_STATE__KILLED;
+		j->delete_pending = true;
+		if (jm__job_refresh(j))
+			jm__put_job_runtime(jm, b, j);
 		pthread_mutex_unlock(&j->mu);
-		rpc_fail(st, RPC_FAILED_PRECONDITION,
-		         "job %s is not terminal; stop its tasks first", j->id);
-		return st->code;
+		if (store_commit(jm->cfg.store, b) != STORE_OK) {
+			rpc_fail(st, RPC_INTERNAL, "cannot persist the stop of job %s", j->id);
+			return st->code;
+		}
+		log_info("jobmgr", "job %s: stopping its tasks; deleted once terminal", j->id);
+		return RPC_OK;
 	}
 	j->deleted = true;
 	pthread_mutex_unlock(&j->mu);
@@ -993,6 +1016,78 @@ static ProtobufCMessage *h_task_start(void *ctx, const ProtobufCMessage *m, stru
 	return &resp->base;
 }
 
+/*
+ * RestartTasks: a running (or launching) task is killed and relaunched as a
+ * new run once Mesos reports it terminal; a terminal one starts again; one
+ * not launched yet is left as it is.
+ */
+static ProtobufCMessage *h_task_restart(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct jobmgr *jm = ctx;
+	const Peloton__Api__Task__RestartRequest *r = (const void *)m;
+	Peloton__Api__Task__RestartResponse *resp = PB_NEW(
+	    Peloton__Api__Task__RestartResponse, peloton__api__task__restart_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	struct jm_job *j = live_job(jm, r->jobid);
+	if (!j) {
+		resp->notfound = not_found(r->jobid && r->jobid->value ? r->jobid->value : "");
+		return &resp->base;
+	}
+	size_t n, nq = 0;
+	uint32_t *v = ranges_of(j, r->ranges, r->n_ranges, &n);
+	uint32_t *again = calloc(n ? n : 1, sizeof(uint32_t));
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!v || !again || !b) {
+		free(v);
+		free(again);
+		store_batch_free(b);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	pthread_mutex_lock(&j->mu);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = v[k];
+		struct jm_task *t = &j->tasks[i];
+		enum taskstate old = (enum taskstate)t->state;
+		t->goal = TASK_SUCCEEDED;
+		if (taskstate_terminal(old)) {
+			jm__set_state(j, i, TASK_PENDING);
+			t->start_ns = t->done_ns = 0;
+			jm__put_task(jm, b, j, i, old, "restart requested");
+			again[nq++] = i;
+		} else if (old >= TASK_LAUNCHING && old != TASK_KILLING && t->agent) {
+			char mid[128];
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
+			t->restart = true;
+			if (jm->cfg.ops.kill)
+				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+			jm__set_state(j, i, TASK_KILLING);
+			t->due_ns = jm__wall_ns() + 10000000000ull;
+			jm__put_task(jm, b, j, i, old,
+			             "restart requested: killing the current run");
+		}
+	}
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	if (jm__job_refresh(j))
+		jm__put_job_runtime(jm, b, j);
+	pthread_mutex_unlock(&j->mu);
+	enum store_status ss = store_commit(jm->cfg.store, b);
+	if (ss == STORE_OK && nq) {
+		pthread_mutex_lock(&j->mu);
+		jm__enqueue(jm, j, again, nq);
+		pthread_mutex_unlock(&j->mu);
+	}
+	free(v);
+	free(again);
+	if (ss != STORE_OK) {
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
+		                (int)ss);
+	}
+	return &resp->base;
+}
+
 struct ev_scan {
 	Peloton__Api__Task__GetEventsResponse__Events *evs;
 	size_t cap;
@@ -1091,6 +1186,7 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	    {"peloton.api.task.TaskManager", "Query", h_task_query},
 	    {"peloton.api.task.TaskManager", "Stop", h_task_stop},
 	    {"peloton.api.task.TaskManager", "Start", h_task_start},
+	    {"peloton.api.task.TaskManager", "Restart", h_task_restart},
 	    {"peloton.api.task.TaskManager", "GetEvents", h_task_events},
 	    {"peloton.api.task.TaskManager", "BrowseSandbox", h_task_browse},
 	};

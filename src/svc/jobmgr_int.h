@@ -21,6 +21,7 @@ struct jm_task {
 	uint64_t due_ns;     /* wall clock: relaunch after backoff, resend a kill, or
 	                      * reconcile a silent launch; 0 = none */
 	uint32_t reconciles; /* explicit reconciles of the current run */
+	bool restart;        /* killed to be relaunched (RestartTasks) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
 };
@@ -40,6 +41,7 @@ struct jm_job {
 	uint64_t created_ns, started_ns, done_ns;
 	uint64_t version; /* job runtime version */
 	bool deleted;
+	bool delete_pending; /* DeleteJob of a live job: removed once terminal */
 	pthread_mutex_t mu;
 	struct jm_job *next, *all_next;
 };

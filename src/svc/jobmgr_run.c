@@ -396,14 +396,33 @@ static void *sweeper_main(void *arg)
 		struct store_batch *b = store_batch_new(jm->cfg.store);
 		if (!b)
 			continue;
+		char(*purge)[64] = NULL;
+		size_t n_purge = 0;
 		pthread_rwlock_rdlock(&jm->lock);
 		for (struct jm_job *j = jm->all; j; j = j->all_next) {
 			pthread_mutex_lock(&j->mu);
 			if (!j->deleted && j->state < PELOTON__API__JOB__JOB_STATE__SUCCEEDED)
 				sweep_job__(jm, j, now, b);
+			else if (!j->deleted && j->delete_pending) {
+				/* DeleteJob of a live job: terminal now, remove it */
+				char(*np)[64] = realloc(purge, (n_purge + 1) * sizeof(*purge));
+				if (np) {
+					purge = np;
+					snprintf(purge[n_purge++], 64, "%s", j->id);
+					j->deleted = true;
+				}
+			}
 			pthread_mutex_unlock(&j->mu);
 		}
 		pthread_rwlock_unlock(&jm->lock);
+		for (size_t i = 0; i < n_purge; i++) {
+			if (store_purge_job(jm->cfg.store, purge[i]) != STORE_OK)
+				log_error("jobmgr", "job %s: purge from the store failed",
+				          purge[i]);
+			else
+				log_info("jobmgr", "job %s deleted", purge[i]);
+		}
+		free(purge);
 		if (store_batch_ops(b))
 			store_submit(jm->cfg.store, b, NULL, NULL);
 		else
@@ -536,6 +555,10 @@ static void ack_now(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s)
 {
 	struct jm_task *t = &j->tasks[inst];
+	if (t->restart && !j->deleted) {
+		t->restart = false; /* killed by RestartTasks: a new run, no failure counted */
+		return true;
+	}
 	if (t->goal == TASK_KILLED || j->deleted)
 		return false;
 	if (s == TASK_LOST)

@@ -482,6 +482,38 @@ class LongTasks(unittest.TestCase):
         self.assertEqual(self.c.wait_job(jid, {"KILLED"}, 30), "KILLED")
         self.assertEqual(task_pb2.TaskState.Name(self.c.task(jid, 2).runtime.state), "KILLED")
 
+    def test_restart_running_tasks(self):
+        jid = self.c.create_job(self.pool, batch(2))
+        self.wait_running(jid, 2)
+        req = task_pb2.RestartRequest()
+        req.jobId.value = jid
+        req.ranges.add(**{"from": 0, "to": 1})
+        self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+        end = time.time() + 30
+        while time.time() < end:
+            t = self.c.task(jid, 0)
+            if t.runtime.mesosTaskId.value == "%s-0-2" % jid and \
+                    task_pb2.TaskState.Name(t.runtime.state) == "RUNNING":
+                break
+            time.sleep(0.1)
+        self.assertEqual(t.runtime.mesosTaskId.value, "%s-0-2" % jid)
+        self.assertEqual(t.runtime.failureCount, 0)
+        # instance 1 was not in the range: still its first run
+        self.assertEqual(self.c.task(jid, 1).runtime.mesosTaskId.value, "%s-1-1" % jid)
+        self.assertIn("%s-0-2" % jid, self.c.launches())
+
+    def test_delete_running_job(self):
+        jid = self.c.create_job(self.pool, batch(2))
+        self.wait_running(jid, 2)
+        req = job_pb2.DeleteRequest()
+        req.id.value = jid
+        r = self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
+        self.assertFalse(r.HasField("error"))
+        end = time.time() + 30
+        while time.time() < end and not self.c.job(jid).HasField("error"):
+            time.sleep(0.1)
+        self.assertTrue(self.c.job(jid).error.HasField("notFound"))
+
     def test_max_running_time(self):
         jid = self.c.create_job(self.pool, batch(2, sla={"maxRunningTime": 1}))
         self.wait_running(jid, 2)
