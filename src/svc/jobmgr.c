@@ -358,6 +358,8 @@ bool jm__job_refresh(struct jm_job *j)
 		j->started_ns = jm__wall_ns();
 	if (s >= PELOTON__API__JOB__JOB_STATE__SUCCEEDED)
 		j->done_ns = jm__wall_ns();
+	else
+		j->done_ns = 0; /* running again (instances added, tasks started) */
 	log_info("jobmgr", "job %s: %s -> %s", j->id,
 	         protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor,
 	                                              j->state)

@@ -159,7 +159,8 @@ int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, ch
 
 /* ---- create ---- */
 
-static int persist_new_job(struct jobmgr *jm, struct jm_job *j)
+/* Persists the current config version, tasks [from, n) and the job runtime. */
+static int persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from)
 {
 	char key[160];
 	struct store_batch *b = store_batch_new(jm->cfg.store);
@@ -169,13 +170,13 @@ static int persist_new_job(struct jobmgr *jm, struct jm_job *j)
 	store_put(b, STORE_JOB_CONFIG, key, kl, j->cfg_bytes, j->cfg_len, j->cfg_version,
 	          STORE_ABSENT);
 	pthread_mutex_lock(&j->mu);
-	for (uint32_t i = 0; i < j->n; i++) {
+	for (uint32_t i = from; i < j->n; i++) {
 		if (jm__put_task(jm, b, j, i, TASK_UNKNOWN, "created") != 0) {
 			pthread_mutex_unlock(&j->mu);
 			store_batch_free(b);
 			return -1;
 		}
-		if ((i + 1) % JOBMGR_CHUNK == 0 && i + 1 < j->n) {
+		if ((i + 1 - from) % JOBMGR_CHUNK == 0 && i + 1 < j->n) {
 			/* chunked: a 100k-instance job is not one huge batch */
 			pthread_mutex_unlock(&j->mu);
 			if (store_commit(jm->cfg.store, b) != STORE_OK)
@@ -248,7 +249,7 @@ static enum rpc_code create_job(struct jobmgr *jm, const char *given_id,
 		j->tasks[i].goal = TASK_SUCCEEDED;
 	}
 	j->counts[TASK_PENDING] = j->n;
-	if (persist_new_job(jm, j) != 0) {
+	if (persist_tasks(jm, j, 0) != 0) {
 		jm__job_free(j);
 		return snprintf(err, errlen, "cannot persist the job"), RPC_INTERNAL;
 	}
@@ -264,6 +265,151 @@ static enum rpc_code create_job(struct jobmgr *jm, const char *given_id,
 	         j->pool, q);
 	snprintf(id_out, 64, "%s", id);
 	return RPC_OK;
+}
+
+static struct jm_job *live_job(struct jobmgr *jm, const Peloton__Api__Peloton__JobID *id);
+
+/* The config without instanceCount and changeLog, packed (to compare). */
+static uint8_t *pack_shape(const Peloton__Api__Job__JobConfig *c, size_t *len)
+{
+	Peloton__Api__Job__JobConfig tmp = *c;
+	tmp.instancecount = 0;
+	tmp.changelog = NULL;
+	return proto_pack_alloc(&tmp.base, len);
+}
+
+/*
+ * UpdateJob: only adding instances (the reference's semantics): the new
+ * config must equal the current one except for a larger instanceCount. A
+ * new config version is stored, the new instances are persisted PENDING
+ * and enqueued; the existing ones are untouched.
+ */
+static enum rpc_code update_job(struct jobmgr *jm, struct jm_job *j,
+                                const Peloton__Api__Job__JobConfig *cfg, char *err, size_t len)
+{
+	if (!cfg)
+		return snprintf(err, len, "config is required"), RPC_INVALID_ARGUMENT;
+	if (jobmgr_validate(jm, cfg, err, len) != 0)
+		return RPC_INVALID_ARGUMENT;
+	Peloton__Api__Job__JobConfig *nc = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
+	size_t la, lb;
+	uint8_t *bytes = nc ? proto_pack_alloc(&nc->base, &lb) : NULL;
+	if (!bytes) {
+		if (nc)
+			protobuf_c_message_free_unpacked(&nc->base, NULL);
+		return snprintf(err, len, "out of memory"), RPC_INTERNAL;
+	}
+	pthread_mutex_lock(&j->mu);
+	uint32_t old_n = j->n, new_n = cfg->instancecount;
+	uint8_t *a = pack_shape(j->cfg, &la), *b = pack_shape(cfg, &lb);
+	bool same = a && b && la == lb && memcmp(a, b, la) == 0;
+	free(a);
+	free(b);
+	enum rpc_code rc = RPC_OK;
+	if (new_n < old_n)
+		rc = RPC_INVALID_ARGUMENT,
+		snprintf(err, len,
+		         "instanceCount %u below the current %u: only adding instances is "
+		         "supported",
+		         new_n, old_n);
+	else if (!same)
+		rc = RPC_INVALID_ARGUMENT,
+		snprintf(err, len, "only instanceCount may change (adding instances)");
+	struct jm_task *nt =
+	    rc == RPC_OK && new_n > old_n ? realloc(j->tasks, new_n * sizeof(*j->tasks)) : NULL;
+	Peloton__Api__Task__TaskConfig **nm =
+	    nt ? realloc(j->merged, new_n * sizeof(*j->merged)) : NULL;
+	if (nt)
+		j->tasks = nt;
+	if (nm)
+		j->merged = nm;
+	if (rc == RPC_OK && new_n > old_n && (!nt || !nm))
+		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
+	if (rc != RPC_OK || new_n == old_n) {
+		pthread_mutex_unlock(&j->mu);
+		protobuf_c_message_free_unpacked(&nc->base, NULL);
+		free(bytes);
+		return rc;
+	}
+	/* the shared default moves to the new config object */
+	for (uint32_t i = 0; i < old_n; i++)
+		if (j->merged[i] == j->cfg->defaultconfig)
+			j->merged[i] = nc->defaultconfig;
+	memset(&j->tasks[old_n], 0, (new_n - old_n) * sizeof(*j->tasks));
+	for (uint32_t i = old_n; i < new_n; i++) {
+		j->merged[i] = nc->defaultconfig;
+		j->tasks[i].state = TASK_PENDING;
+		j->tasks[i].goal = TASK_SUCCEEDED;
+	}
+	protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	free(j->cfg_bytes);
+	j->cfg = nc;
+	j->cfg_bytes = bytes;
+	j->cfg_len = lb;
+	j->cfg_version++;
+	j->n = new_n;
+	j->counts[TASK_PENDING] += new_n - old_n;
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	jm__job_refresh(j);
+	pthread_mutex_unlock(&j->mu);
+	if (persist_tasks(jm, j, old_n) != 0)
+		return snprintf(err, len, "cannot persist the new instances"), RPC_INTERNAL;
+	uint32_t *add = calloc(new_n - old_n, sizeof(uint32_t));
+	for (uint32_t i = 0; add && i < new_n - old_n; i++)
+		add[i] = old_n + i;
+	pthread_mutex_lock(&j->mu);
+	if (add)
+		jm__enqueue(jm, j, add, new_n - old_n);
+	pthread_mutex_unlock(&j->mu);
+	free(add);
+	log_info("jobmgr", "job %s: %u -> %u instances (config version %llu)", j->id, old_n, new_n,
+	         (unsigned long long)j->cfg_version);
+	return RPC_OK;
+}
+
+static ProtobufCMessage *h_update(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__UpdateRequest *r = (const void *)m;
+	Peloton__Api__Job__UpdateResponse *resp = PB_NEW(
+	    Peloton__Api__Job__UpdateResponse, peloton__api__job__update_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	const char *id = r->id && r->id->value ? r->id->value : "";
+	struct jm_job *j = live_job(ctx, r->id);
+	char err[256] = "";
+	enum rpc_code c = j ? update_job(ctx, j, r->config, err, sizeof(err)) : RPC_NOT_FOUND;
+	if (c == RPC_INTERNAL) {
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return rpc_fail(st, c, "%s", err);
+	}
+	if (c == RPC_OK) {
+		resp->id = job_id_pb(id);
+		resp->message = dupstr("updated");
+		return &resp->base;
+	}
+	resp->error = PB_NEW(Peloton__Api__Job__UpdateResponse__Error,
+	                     peloton__api__job__update_response__error__descriptor);
+	if (!resp->error)
+		return &resp->base;
+	if (c == RPC_NOT_FOUND) {
+		Peloton__Api__Job__JobNotFound *e = PB_NEW(
+		    Peloton__Api__Job__JobNotFound, peloton__api__job__job_not_found__descriptor);
+		if (e) {
+			e->id = job_id_pb(id);
+			e->message = dupstr("job not found");
+		}
+		resp->error->jobnotfound = e;
+	} else {
+		Peloton__Api__Job__InvalidJobConfig *e =
+		    PB_NEW(Peloton__Api__Job__InvalidJobConfig,
+		           peloton__api__job__invalid_job_config__descriptor);
+		if (e) {
+			e->id = job_id_pb(id);
+			e->message = dupstr(err);
+		}
+		resp->error->invalidconfig = e;
+	}
+	return &resp->base;
 }
 
 static ProtobufCMessage *h_create(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
@@ -664,6 +810,21 @@ static ProtobufCMessage *h_svc_delete(void *ctx, const ProtobufCMessage *m, stru
 	if (delete_job(ctx, j, st) != RPC_OK)
 		return NULL;
 	return proto_new(&peloton__api__job__svc__delete_job_response__descriptor)
+	           ?: rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+static ProtobufCMessage *h_svc_update(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__Svc__UpdateJobRequest *r = (const void *)m;
+	struct jm_job *j = live_job(ctx, r->id);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->id && r->id->value ? r->id->value : "");
+	char err[256] = "";
+	enum rpc_code c = update_job(ctx, j, r->config, err, sizeof(err));
+	if (c != RPC_OK)
+		return rpc_fail(st, c, "%s", err);
+	return proto_new(&peloton__api__job__svc__update_job_response__descriptor)
 	           ?: rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
@@ -1177,6 +1338,8 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	    {"peloton.api.job.JobManager", "Get", h_get},
 	    {"peloton.api.job.JobManager", "Query", h_query},
 	    {"peloton.api.job.JobManager", "Delete", h_delete},
+	    {"peloton.api.job.JobManager", "Update", h_update},
+	    {"peloton.api.job.svc.JobService", "UpdateJob", h_svc_update},
 	    {"peloton.api.job.svc.JobService", "CreateJob", h_svc_create},
 	    {"peloton.api.job.svc.JobService", "GetJob", h_svc_get},
 	    {"peloton.api.job.svc.JobService", "QueryJobs", h_svc_query},

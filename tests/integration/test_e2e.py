@@ -346,6 +346,30 @@ class E2E(unittest.TestCase):
             self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
+    def test_update_adds_instances(self):
+        cfg = batch(2)
+        jid = self.c.create_job(self.pool, cfg)
+        self.c.wait_job(jid, {"SUCCEEDED"})
+        req = job_pb2.UpdateRequest()
+        json_format.ParseDict({"id": {"value": jid}, "config": dict(cfg, instanceCount=5)}, req)
+        req.config.respoolID.value = self.pool
+        p = "/peloton.api.job.JobManager/Update"
+        r = self.c.call(p, req, job_pb2.UpdateResponse)
+        self.assertFalse(r.HasField("error"), r)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+        info = self.c.job(jid).jobInfo
+        self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 5})
+        self.assertEqual(info.runtime.configVersion, 2)
+        self.assertEqual(self.c.task(jid, 0).runtime.mesosTaskId.value, "%s-0-1" % jid)
+        # shrinking or changing anything else is refused
+        req.config.instanceCount = 3
+        self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
+            "invalidConfig"))
+        req.config.instanceCount = 6
+        req.config.name = "renamed"
+        self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
+            "invalidConfig"))
+
     def test_v0_alias_path(self):
         req = job_pb2.GetRequest()
         req.id.value = "nope"
