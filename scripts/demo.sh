@@ -77,13 +77,14 @@ d_pid=$!
 wait_http "http://127.0.0.1:$http_port/health" 20
 
 peloton() { "$bin/peloton" "$@"; }
-echo "== peloton respool create /demo example/respool.yaml"
+echo "== pool tree: /demo (example/respool.yaml) and /demo/batch (example/respool_leaf.yaml)"
 peloton respool create /demo "$top/example/respool.yaml"
+peloton respool create /demo/batch "$top/example/respool_leaf.yaml"
 sed "s/^instanceCount: .*/instanceCount: $instances/" "$top/example/hello_world.yaml" \
   >"$work/job.yaml"
-echo "== peloton job create /demo job.yaml ($instances instances of example/hello_world.yaml)"
+echo "== peloton job create /demo/batch job.yaml ($instances instances of example/hello_world.yaml)"
 t0=$(date +%s.%N)
-job=$(peloton job create /demo "$work/job.yaml")
+job=$(peloton job create /demo/batch "$work/job.yaml")
 echo "job $job"
 
 tty=0

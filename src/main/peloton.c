@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "grpccli.h"
 #include "pjson.h"
 #include "proto_codec.h"
@@ -24,8 +26,8 @@
 #include "yamljson.h"
 
 static struct {
-	const char *addr;
-	unsigned timeout_ms;
+	const char *addr, *http;
+	unsigned timeout_ms, count;
 	bool json;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
 	unsigned limit, offset;
@@ -36,27 +38,35 @@ static struct grpccli *cli;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: peloton [global options] <command> [args]\n\n"
-	             "commands:\n"
-	             "  respool create <path> <spec.yaml>   create a pool (parent must exist)\n"
-	             "  respool lookup|get|delete <path>\n"
-	             "  respool dump                        every pool\n"
-	             "  job create <respool-path> <spec.yaml> [--job-id ID]\n"
-	             "  job get|status|stop|delete <job-id>\n"
-	             "  job query [--state S] [--label k=v] [--keyword W] [--respool PATH]\n"
-	             "            [--limit N] [--offset N]\n"
-	             "  task get|events|browse <job-id> <instance>\n"
-	             "  task list|start|stop <job-id> [--range FROM:TO]\n"
-	             "  task query <job-id> [--state S] [--limit N] [--offset N]\n"
-	             "  host capacity\n"
-	             "  update|volume ...                   (not served yet: UNIMPLEMENTED)\n\n"
-	             "global options:\n"
-	             "  --jobmgr, --resmgr, --hostmgr ADDR  daemon gRPC address host:port\n"
-	             "                                      (env JOBMGR_URL etc.; default "
-	             "127.0.0.1:5392)\n"
-	             "  --timeout MS                        per call (default 10000)\n"
-	             "  --json                              print responses as JSON\n"
-	             "  -V, --version, -h, --help\n");
+	fprintf(out,
+	        "usage: peloton [global options] <command> [args]\n\n"
+	        "commands:\n"
+	        "  respool create <path> <spec.yaml>   create a pool (parent must exist)\n"
+	        "  respool lookup|get|delete <path>\n"
+	        "  respool dump                        every pool\n"
+	        "  job create <respool-path> <spec.yaml> [--job-id ID]\n"
+	        "  job get|status|stop|delete <job-id>\n"
+	        "  job query [--state S] [--label k=v] [--keyword W] [--respool PATH]\n"
+	        "            [--limit N] [--offset N]\n"
+	        "  task get|events|browse <job-id> <instance>\n"
+	        "  task list|start|stop <job-id> [--range FROM:TO]\n"
+	        "  task query <job-id> [--state S] [--limit N] [--offset N]\n"
+	        "  task restart <job-id> [--range FROM:TO]\n"
+	        "  job update <job-id> <spec.yaml>     add instances (a larger instanceCount)\n"
+	        "  respool update <path> <spec.yaml>, respool pending <path>\n"
+	        "  host capacity, host offers [--limit N]\n"
+	        "  placement explain <spec.yaml> [--count N]   (uses --http)\n"
+	        "  update create|get|list|pause|resume|rollback|abort [ID]\n"
+	        "  volume list|get|delete [ID]         (not served yet: UNIMPLEMENTED)\n\n"
+	        "global options:\n"
+	        "  --jobmgr, --resmgr, --hostmgr ADDR  daemon gRPC address host:port\n"
+	        "                                      (env JOBMGR_URL etc.; default "
+	        "127.0.0.1:5392)\n"
+	        "  --http ADDR                         daemon HTTP address (env PELOTON_HTTP;\n"
+	        "                                      default 127.0.0.1:5292)\n"
+	        "  --timeout MS                        per call (default 10000)\n"
+	        "  --json                              print responses as JSON\n"
+	        "  -V, --version, -h, --help\n");
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -258,6 +268,57 @@ static const char RP[] = "peloton.api.respool.ResourceManager";
 static const char JM[] = "peloton.api.job.JobManager";
 static const char TM[] = "peloton.api.task.TaskManager";
 
+/* Every PENDING task of the pool's jobs with why it waits. */
+static int respool_pending(const char *path)
+{
+	json_t *spec =
+	    json_pack("{s:o,s:{s:i}}", "respool", idv(path), "pagination", "limit", 1000);
+	json_t *jobs =
+	    call("peloton.api.job.JobManager", "Query", json_pack("{s:o}", "spec", spec));
+	check_v0(jobs, NULL);
+	json_t *out = json_array();
+	size_t i;
+	json_t *rec;
+	json_array_foreach(json_object_get(jobs, "records"), i, rec)
+	{
+		const char *jid =
+		    json_string_value(json_object_get(json_object_get(rec, "id"), "value"));
+		json_t *q =
+		    call("peloton.api.task.TaskManager", "Query",
+		         json_pack("{s:o,s:{s:[s],s:{s:i}}}", "jobId", idv(jid ? jid : ""), "spec",
+		                   "taskStates", "PENDING", "pagination", "limit", 1000));
+		size_t k;
+		json_t *t;
+		json_array_foreach(json_object_get(q, "records"), k, t)
+		{
+			json_t *rt = json_object_get(t, "runtime");
+			json_t *e = json_pack(
+			    "{s:s,s:I,s:s,s:s}", "jobId", jid ? jid : "", "instanceId",
+			    json_integer_value(json_object_get(t, "instanceId")), "reason",
+			    json_string_value(json_object_get(rt, "reason")) ?: "", "message",
+			    json_string_value(json_object_get(rt, "message")) ?: "");
+			json_array_append_new(out, e);
+		}
+		json_decref(q);
+	}
+	json_decref(jobs);
+	if (g.json) {
+		print(out);
+	} else {
+		printf("%-38s %8s  %-22s %s\n", "JOB", "INSTANCE", "REASON", "DETAIL");
+		json_t *e;
+		json_array_foreach(out, i, e) printf(
+		    "%-38s %8lld  %-22s %s\n", json_string_value(json_object_get(e, "jobId")),
+		    (long long)json_integer_value(json_object_get(e, "instanceId")),
+		    json_string_value(json_object_get(e, "reason")),
+		    json_string_value(json_object_get(e, "message")));
+		if (!json_array_size(out))
+			printf("(no pending tasks in %s)\n", path);
+	}
+	json_decref(out);
+	return 0;
+}
+
 static int cmd_respool(int argc, char **argv)
 {
 	const char *sub = need(argc, argv, 0, "respool: which subcommand?");
@@ -299,6 +360,33 @@ static int cmd_respool(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
+	if (!strcmp(sub, "update")) {
+		const char *path = need(argc, argv, 1, "respool update <path> <spec.yaml>");
+		json_t *cfg = load_spec(need(argc, argv, 2, "respool update <path> <spec.yaml>"),
+		                        "peloton.api.respool.ResourcePoolConfig");
+		char *id = pool_id(path);
+		/* name and parent stay as they are */
+		json_t *cur = call(RP, "GetResourcePool", json_pack("{s:o}", "id", idv(id)));
+		check_v0(cur, NULL);
+		json_t *ccfg = json_object_get(json_object_get(cur, "poolinfo"), "config");
+		if (!ccfg)
+			ccfg = json_object_get(json_object_get(cur, "poolInfo"), "config");
+		json_object_set(cfg, "name", json_object_get(ccfg, "name"));
+		json_object_set(cfg, "parent", json_object_get(ccfg, "parent"));
+		json_decref(cur);
+		json_t *r = call(RP, "UpdateResourcePool",
+		                 json_pack("{s:o,s:o}", "id", idv(id), "config", cfg));
+		free(id);
+		check_v0(r, NULL);
+		if (g.json)
+			print(r);
+		else
+			printf("updated %s\n", path);
+		json_decref(r);
+		return 0;
+	}
+	if (!strcmp(sub, "pending"))
+		return respool_pending(need(argc, argv, 1, "respool pending <path>"));
 	if (!strcmp(sub, "dump")) {
 		json_t *r = call(RP, "Query", json_object());
 		check_v0(r, NULL);
@@ -418,8 +506,26 @@ static int cmd_job(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	if (!strcmp(sub, "update"))
-		die("job update: not implemented in this CLI yet");
+	if (!strcmp(sub, "update")) {
+		json_t *cfg = load_spec(need(argc, argv, 2, "job update <job-id> <spec.yaml>"),
+		                        "peloton.api.job.JobConfig");
+		json_t *cur = call(JM, "Get", json_pack("{s:o}", "id", idv(id)));
+		check_v0(cur, NULL);
+		json_object_set(
+		    cfg, "respoolID",
+		    json_object_get(json_object_get(json_object_get(cur, "jobInfo"), "config"),
+		                    "respoolID"));
+		json_decref(cur);
+		json_t *r =
+		    call(JM, "Update", json_pack("{s:o,s:o}", "id", idv(id), "config", cfg));
+		check_v0(r, NULL);
+		if (g.json)
+			print(r);
+		else
+			printf("updated %s\n", id);
+		json_decref(r);
+		return 0;
+	}
 	bad_usage("job: unknown subcommand");
 }
 
@@ -442,8 +548,11 @@ static int cmd_task(int argc, char **argv)
 			json_object_set(req, "range", json_array_get(rg, 0));
 		json_decref(rg);
 		r = call(TM, "List", req);
-	} else if (!strcmp(sub, "start") || !strcmp(sub, "stop")) {
-		r = call(TM, !strcmp(sub, "start") ? "Start" : "Stop",
+	} else if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "restart")) {
+		r = call(TM,
+		         !strcmp(sub, "start")  ? "Start"
+		         : !strcmp(sub, "stop") ? "Stop"
+		                                : "Restart",
 		         json_pack("{s:o,s:o}", "jobId", idv(id), "ranges", ranges()));
 	} else if (!strcmp(sub, "query")) {
 		json_t *spec = json_pack("{s:{s:i,s:i}}", "pagination", "limit", (int)g.limit,
@@ -455,7 +564,54 @@ static int cmd_task(int argc, char **argv)
 		bad_usage("task: unknown subcommand");
 	}
 	check_v0(r, task_errs);
-	print(r);
+	if (!g.json && json_object_size(r) == 0)
+		printf("ok\n"); /* Restart answers an empty message */
+	else
+		print(r);
+	json_decref(r);
+	return 0;
+}
+
+/*
+ * Hosts with offers and what they offer. The API has no read-only listing:
+ * this acquires up to --limit hosts with an empty filter and releases them
+ * at once (they are out of placement's reach for that moment).
+ */
+static int host_offers(void)
+{
+	static const char HS[] = "peloton.private.hostmgr.hostsvc.InternalHostService";
+	json_t *r =
+	    call(HS, "AcquireHostOffers",
+	         json_pack("{s:{s:{s:i}}}", "filter", "quantity", "maxHosts", (int)g.limit));
+	json_t *offers = json_object_get(r, "hostOffers");
+	json_t *rel = call(HS, "ReleaseHostOffers",
+	                   json_pack("{s:O}", "hostOffers", offers ? offers : json_array()));
+	json_decref(rel);
+	if (g.json) {
+		print(r);
+	} else {
+		size_t i;
+		json_t *o;
+		printf("%-24s %10s %12s %12s %6s\n", "HOST", "CPUS", "MEM_MB", "DISK_MB", "GPUS");
+		json_array_foreach(offers, i, o)
+		{
+			double res[4] = {0};
+			static const char *const names[4] = {"cpus", "mem", "disk", "gpus"};
+			size_t k;
+			json_t *x;
+			json_array_foreach(
+			    json_object_get(o, "resources"), k,
+			    x) for (int n = 0; n < 4;
+			            n++) if (!strcmp(json_string_value(json_object_get(x, "name"))
+			                                 ?: "",
+			                             names[n])) res[n] +=
+			    json_number_value(
+			        json_object_get(json_object_get(x, "scalar"), "value"));
+			printf("%-24s %10.1f %12.0f %12.0f %6.0f\n",
+			       json_string_value(json_object_get(o, "hostname")) ?: "", res[0],
+			       res[1], res[2], res[3]);
+		}
+	}
 	json_decref(r);
 	return 0;
 }
@@ -463,11 +619,146 @@ static int cmd_task(int argc, char **argv)
 static int cmd_host(int argc, char **argv)
 {
 	const char *sub = need(argc, argv, 0, "host: which subcommand?");
+	if (!strcmp(sub, "offers"))
+		return host_offers();
 	if (strcmp(sub, "capacity") != 0)
-		bad_usage("host: only 'capacity' today");
+		bad_usage("host: capacity or offers");
 	json_t *r = call("peloton.private.hostmgr.hostsvc.InternalHostService", "ClusterCapacity",
 	                 json_object());
 	print(r);
+	json_decref(r);
+	return 0;
+}
+
+/*
+ * update create|get|list|pause|resume|rollback|abort and volume
+ * list|get|delete: the UpdateService / VolumeService calls, with the id
+ * given (the daemon answers UNIMPLEMENTED until those services land).
+ */
+static int cmd_passthrough(const char *cmd, int argc, char **argv)
+{
+	static const struct {
+		const char *cmd, *sub, *svc, *method, *id_field;
+	} map[] = {
+	    {"update", "create", "peloton.api.update.svc.UpdateService", "CreateUpdate", "jobId"},
+	    {"update", "get", "peloton.api.update.svc.UpdateService", "GetUpdate", "updateId"},
+	    {"update", "list", "peloton.api.update.svc.UpdateService", "ListUpdates", NULL},
+	    {"update", "pause", "peloton.api.update.svc.UpdateService", "PauseUpdate", "updateId"},
+	    {"update", "resume", "peloton.api.update.svc.UpdateService", "ResumeUpdate",
+	     "updateId"},
+	    {"update", "rollback", "peloton.api.update.svc.UpdateService", "RollbackUpdate",
+	     "updateId"},
+	    {"update", "abort", "peloton.api.update.svc.UpdateService", "AbortUpdate", "updateId"},
+	    {"volume", "list", "peloton.api.volume.svc.VolumeService", "ListVolumes", "jobId"},
+	    {"volume", "get", "peloton.api.volume.svc.VolumeService", "GetVolume", "id"},
+	    {"volume", "delete", "peloton.api.volume.svc.VolumeService", "DeleteVolume", "id"},
+	};
+	const char *sub = need(argc, argv, 0, "which subcommand?");
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(map[i].cmd, cmd) || strcmp(map[i].sub, sub))
+			continue;
+		json_t *req = json_object();
+		if (argc > 1 && map[i].id_field)
+			json_object_set_new(req, map[i].id_field, idv(argv[1]));
+		json_t *r = call(map[i].svc, map[i].method, req);
+		print(r);
+		json_decref(r);
+		return 0;
+	}
+	bad_usage("unknown subcommand");
+}
+
+static size_t curl_acc(char *p, size_t sz, size_t n, void *arg)
+{
+	json_t **buf = arg; /* a JSON string used as a byte buffer */
+	size_t len = json_string_length(*buf);
+	char *joined = malloc(len + sz * n + 1);
+	if (!joined)
+		return 0;
+	memcpy(joined, json_string_value(*buf), len);
+	memcpy(joined + len, p, sz * n);
+	json_t *nb = json_stringn_nocheck(joined, len + sz * n);
+	free(joined);
+	json_decref(*buf);
+	*buf = nb;
+	return nb ? sz * n : 0;
+}
+
+/*
+ * placement explain <spec.yaml> [--count N]: where N tasks of the job's
+ * default config would go now and why not, from the daemon's read-only
+ * POST /placement/explain (on its HTTP port: --http, env PELOTON_HTTP).
+ */
+static int cmd_placement(int argc, char **argv)
+{
+	const char *sub = need(argc, argv, 0, "placement explain <spec.yaml> [--count N]");
+	if (strcmp(sub, "explain") != 0)
+		bad_usage("placement: only 'explain'");
+	json_t *cfg = load_spec(need(argc, argv, 1, "placement explain <spec.yaml>"),
+	                        "peloton.api.job.JobConfig");
+	json_t *dc = json_object_get(cfg, "defaultConfig");
+	json_t *task = json_object();
+	if (json_object_get(dc, "resource"))
+		json_object_set(task, "resource", json_object_get(dc, "resource"));
+	if (json_object_get(dc, "constraint"))
+		json_object_set(task, "constraint", json_object_get(dc, "constraint"));
+	int dyn = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(dc, "ports"), i, v) dyn +=
+	    json_integer_value(json_object_get(v, "value")) == 0;
+	json_object_set_new(task, "numPorts", json_integer(dyn));
+	json_t *labels = json_array();
+	json_array_foreach(json_object_get(dc, "labels"), i, v) json_array_append(labels, v);
+	json_array_foreach(json_object_get(cfg, "labels"), i, v) json_array_append(labels, v);
+	json_object_set_new(task, "labels", json_pack("{s:o}", "labels", labels));
+	json_decref(cfg);
+	json_t *req = json_pack("{s:o,s:i}", "task", task, "count", (int)(g.count ? g.count : 1));
+	char *body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	char url[256];
+	snprintf(url, sizeof(url), "http://%s/placement/explain", g.http);
+	CURL *c = curl_easy_init();
+	json_t *buf = json_string("");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_acc);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)g.timeout_ms);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	CURLcode cc = curl_easy_perform(c);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(body);
+	if (cc != CURLE_OK)
+		die("cannot reach the daemon's HTTP port at %s (%s)", g.http,
+		    curl_easy_strerror(cc));
+	json_t *r = json_loadb(json_string_value(buf), json_string_length(buf), 0, NULL);
+	json_decref(buf);
+	if (!r || code != 200)
+		die("explain failed (HTTP %ld): %s", code,
+		    r ? json_string_value(json_object_get(r, "error")) ?: "?" : "not JSON");
+	if (g.json) {
+		print(r);
+	} else {
+		printf("%lld of %lld tasks would be placed now (%s); %s\n",
+		       (long long)json_integer_value(json_object_get(r, "placed")),
+		       (long long)json_integer_value(json_object_get(r, "requested")),
+		       json_string_value(json_object_get(r, "strategy")),
+		       json_string_value(json_object_get(r, "hosts")));
+		json_array_foreach(json_object_get(r, "slots"), i, v)
+		{
+			if (i == 20) {
+				printf("  ... (%zu more)\n",
+				       json_array_size(json_object_get(r, "slots")) - 20);
+				break;
+			}
+			printf("  %s\n", json_string_value(json_object_get(v, "hostname")));
+		}
+	}
 	json_decref(r);
 	return 0;
 }
@@ -485,7 +776,9 @@ int main(int argc, char **argv)
 		O_RESPOOL,
 		O_LIMIT,
 		O_OFFSET,
-		O_RANGE
+		O_RANGE,
+		O_HTTP,
+		O_COUNT
 	};
 	static const struct option opts[] = {
 	    {"jobmgr", required_argument, NULL, O_JOBMGR},
@@ -501,6 +794,8 @@ int main(int argc, char **argv)
 	    {"limit", required_argument, NULL, O_LIMIT},
 	    {"offset", required_argument, NULL, O_OFFSET},
 	    {"range", required_argument, NULL, O_RANGE},
+	    {"http", required_argument, NULL, O_HTTP},
+	    {"count", required_argument, NULL, O_COUNT},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -508,6 +803,9 @@ int main(int argc, char **argv)
 	g.addr = getenv("JOBMGR_URL");
 	if (!g.addr)
 		g.addr = "127.0.0.1:5392";
+	g.http = getenv("PELOTON_HTTP");
+	if (!g.http)
+		g.http = "127.0.0.1:5292";
 	int c;
 	while ((c = getopt_long(argc, argv, "+Vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -521,6 +819,9 @@ int main(int argc, char **argv)
 			break;
 		case O_JSON:
 			g.json = true;
+			break;
+		case O_HTTP:
+			g.http = optarg;
 			break;
 		case 'V':
 			printf("peloton %s\n", pel_version());
@@ -575,6 +876,14 @@ int main(int argc, char **argv)
 		case O_RANGE:
 			g.range = optarg;
 			break;
+		case O_HTTP:
+			g.http = optarg;
+			break;
+		case O_COUNT:
+			g.count = (unsigned)strtoul(optarg, NULL, 10);
+			if (!g.count || g.count > 100000)
+				bad_usage("--count wants 1..100000");
+			break;
 		case O_JOBMGR:
 			g.addr = optarg;
 			break;
@@ -600,8 +909,10 @@ int main(int argc, char **argv)
 		rc = cmd_task(sub_argc, sub);
 	else if (!strcmp(cmd, "host"))
 		rc = cmd_host(sub_argc, sub);
+	else if (!strcmp(cmd, "placement"))
+		rc = cmd_placement(sub_argc, sub);
 	else if (!strcmp(cmd, "update") || !strcmp(cmd, "volume"))
-		die("UNIMPLEMENTED: %s commands are not served by this version", cmd);
+		rc = cmd_passthrough(cmd, sub_argc, sub);
 	else
 		bad_usage("unknown command");
 	free(sub);

@@ -26,9 +26,11 @@
 #include "jobmgr.h"
 #include "log.h"
 #include "pconf.h"
+#include "pjson.h"
 #include "placement.h"
 #include "proto_codec.h"
 #include "resmgr.h"
+#include "peloton/private/resmgr/resmgr.pb-c.h"
 #include "resmgrsvc.h"
 #include "respoolsvc.h"
 #include "rpc.h"
@@ -352,6 +354,15 @@ static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
 	jobmgr_write_metrics(d->jm, f);
+	uint64_t un[PLREASON_N];
+	placement_unplaceable(d->pl, un);
+	fprintf(f, "# HELP peloton_unplaceable_tasks Tasks waiting for a host, by the main reason "
+	           "of their last placement attempt.\n# TYPE peloton_unplaceable_tasks gauge\n");
+	for (int r = 0; r < PLREASON_N; r++)
+		if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
+		    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT)
+			fprintf(f, "peloton_unplaceable_tasks{reason=\"%s\"} %llu\n",
+			        placement_reason_name(r), (unsigned long long)un[r]);
 	struct hostidx_capacity c;
 	hostidx_capacity(d->idx, &c);
 	struct mesos_client_stats ms;
@@ -390,6 +401,85 @@ static void metrics(void *arg, FILE *f)
 	    (unsigned long long)ps.retried, (unsigned long long)ps.handed_back,
 	    (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
 	    (unsigned long long)ss.corrupt);
+}
+
+/* ---- POST /placement/explain: a dry run of the placement engine ---- */
+
+static char *json_err(const char *msg)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/*
+ * Body {"task": <peloton.private.resmgr.Task as JSON>, "count": N}: where N
+ * tasks of that shape would go now, and why not (read-only).
+ */
+static bool route(void *arg, const char *method, const char *url, const uint8_t *body, size_t len,
+                  unsigned *status, char **out)
+{
+	struct daemon *d = arg;
+	if (strcmp(url, "/placement/explain") != 0)
+		return false;
+	if (strcmp(method, "POST") != 0) {
+		*status = 405;
+		*out = json_err("POST a JSON body {\"task\": {...}, \"count\": N}");
+		return true;
+	}
+	char err[256];
+	json_error_t je;
+	json_t *j = json_loadb((const char *)body, len, 0, &je);
+	json_t *count = json_object_get(j, "count");
+	json_int_t n = count ? json_integer_value(count) : 1;
+	ProtobufCMessage *t = j ? pjson_decode(&peloton__private__resmgr__task__descriptor,
+	                                       json_object_get(j, "task") ?: json_object(),
+	                                       PJSON_LOOSE_NAMES, err, sizeof(err))
+	                        : NULL;
+	json_decref(j);
+	*status = 400;
+	if (!j || !t || n < 1 || n > 100000) {
+		*out = json_err(!j ? "body is not JSON" : !t ? err : "count must be in 1..100000");
+		if (t)
+			protobuf_c_message_free_unpacked(t, NULL);
+		return true;
+	}
+	size_t plen;
+	uint8_t *packed = proto_pack_alloc(t, &plen);
+	protobuf_c_message_free_unpacked(t, NULL);
+	struct placement_explain e;
+	int rc =
+	    packed ? placement_explain(d->pl, packed, plen, (uint32_t)n, &e, err, sizeof(err)) : -1;
+	free(packed);
+	if (rc != 0) {
+		*out = json_err(packed ? err : "out of memory");
+		return true;
+	}
+	struct placement_why w = {0};
+	memcpy(w.counts, e.counts, sizeof(w.counts));
+	char why[256];
+	placement_why_render(&w, why, sizeof(why));
+	char *att = strstr(why, " (attempt"); /* a dry run has no attempts */
+	if (att)
+		*att = 0;
+	json_t *slots = json_array();
+	for (uint32_t i = 0; i < e.placed; i++) {
+		json_t *ports = json_array();
+		for (uint32_t k = 0; k < e.num_ports; k++)
+			json_array_append_new(ports, json_integer(e.slots[i].ports[k]));
+		json_array_append_new(
+		    slots, json_pack("{s:s,s:o}", "hostname", e.slots[i].hostname, "ports", ports));
+	}
+	json_t *r =
+	    json_pack("{s:i,s:i,s:s,s:s,s:o}", "requested", (int)e.requested, "placed",
+	              (int)e.placed, "strategy", e.strategy == PLACE_SPREAD ? "spread" : "pack",
+	              "hosts", why, "slots", slots);
+	placement_explain_fini(&e);
+	*out = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	*status = 200;
+	return true;
 }
 
 /* ---- sd_notify without libsystemd ---- */
@@ -495,6 +585,7 @@ static int start(struct daemon *d)
 	                              .threads = c->rpc_threads,
 	                              .max_request_bytes = c->max_request_bytes,
 	                              .metrics = metrics,
+	                              .route = route,
 	                              .arg = d};
 	if (!(d->http = httpsrv_start(&hcfg, d->rpc, err, sizeof(err))))
 		return log_error("main", "HTTP: %s", err), -1;

@@ -216,6 +216,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (strcmp(url, "/metrics") == 0)
 		return metrics(h, c);
+	unsigned status;
+	char *out = NULL;
+	if (h->cfg.route &&
+	    h->cfg.route(h->cfg.arg, method, url, rq->body, rq->len, &status, &out)) {
+		if (!out)
+			return text(c, 500, "out of memory\n");
+		return send_buf(c, status, "application/json", out, strlen(out),
+		                MHD_RESPMEM_MUST_FREE, NULL);
+	}
 	if (strcmp(url, "/logging-level") == 0)
 		return logging_level(c, method, rq);
 	return text(c, 404, "not found\n");

@@ -43,6 +43,10 @@ struct httpsrv_config {
 	void (*metrics)(void *arg, FILE *f);
 	/* leadership for /leaderhealth; NULL = always leader */
 	bool (*is_leader)(void *arg);
+	/* further routes of the daemon (e.g. POST /placement/explain): true when
+	 * the url is theirs, with the status and a malloc'd JSON body; may be NULL */
+	bool (*route)(void *arg, const char *method, const char *url, const uint8_t *body,
+	              size_t len, unsigned *status, char **out);
 	void *arg;
 };
 

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobmgr_int.h"
 #include "log.h"
@@ -883,7 +884,12 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 		char r[200];
 		placement_why_render(&w, r, sizeof(r));
 		reason = "NO_HOST_FITS";
-		snprintf(msg, sizeof(msg), "%u placement attempts; last: %s", w.attempts, r);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t mono = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		double ago =
+		    mono > w.last_attempt_ns ? (double)(mono - w.last_attempt_ns) / 1e9 : 0;
+		snprintf(msg, sizeof(msg), "%s; last attempt %.1f s ago", r, ago);
 	} else if (rs == TASK_READY || rs == TASK_PLACING) {
 		reason = "WAITING_FOR_PLACEMENT";
 		snprintf(msg, sizeof(msg), "admitted; waiting for a placement round");

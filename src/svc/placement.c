@@ -374,6 +374,40 @@ int placement_why(struct placement *pl, const char *task_id, struct placement_wh
 	return rc;
 }
 
+void placement_unplaceable(struct placement *pl, uint64_t out[PLREASON_N])
+{
+	memset(out, 0, PLREASON_N * sizeof(out[0]));
+	pthread_mutex_lock(&pl->mu);
+	for (size_t b = 0; b < WHY_BUCKETS; b++)
+		for (struct why_entry *e = pl->why[b]; e != NULL; e = e->next) {
+			int best = -1;
+			for (int r = 0; r < PLREASON_N; r++)
+				if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
+				    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT && e->w.counts[r] &&
+				    (best < 0 || e->w.counts[r] > e->w.counts[best]))
+					best = r;
+			if (best >= 0)
+				out[best]++;
+		}
+	pthread_mutex_unlock(&pl->mu);
+}
+
+const char *placement_reason_name(int r)
+{
+	static const char *const names[PLREASON_N] = {
+	    [HOSTMATCH_MATCH] = "match",
+	    [HOSTMATCH_INSUFFICIENT_RESOURCES] = "insufficient_resources",
+	    [HOSTMATCH_MISMATCH_CONSTRAINTS] = "constraint_mismatch",
+	    [HOSTMATCH_MISMATCH_GPU] = "gpu_hosts_reserved",
+	    [HOSTMATCH_MISMATCH_STATUS] = "held_by_another_placement",
+	    [HOSTMATCH_MISMATCH_MAX_HOST_LIMIT] = "not_examined",
+	    [HOSTMATCH_NO_OFFER] = "no_offer",
+	    [PLREASON_GANG_INCOMPLETE] = "gang_incomplete",
+	    [PLREASON_BAD_TASK] = "invalid_task",
+	};
+	return r >= 0 && r < PLREASON_N && names[r] ? names[r] : "unknown";
+}
+
 void placement_why_render(const struct placement_why *w, char *buf, size_t len)
 {
 	static const char *const names[PLREASON_N] = {

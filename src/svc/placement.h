@@ -80,6 +80,16 @@ size_t placement_round(struct placement *pl);
 /* Why `task_id` is not placed: 0 and *out, or -1 if nothing is known. */
 int placement_why(struct placement *pl, const char *task_id, struct placement_why *out);
 
+/*
+ * Tasks not placed yet (attempted at least once) by the main reason of
+ * their last attempt (the reason most hosts gave), for the metric
+ * peloton_unplaceable_tasks{reason}. A task killed while waiting keeps its
+ * record until the engine next sees it, so the counts can lag a kill.
+ */
+void placement_unplaceable(struct placement *pl, uint64_t out[PLREASON_N]);
+/* "insufficient_resources", "constraint_mismatch", ... (metric labels). */
+const char *placement_reason_name(int reason);
+
 /* Renders *w as "0/50000 hosts: 41000 insufficient resources, ..." into buf. */
 void placement_why_render(const struct placement_why *w, char *buf, size_t len);
 

@@ -6,6 +6,7 @@ over HTTP/JSON (urllib), plus the peloton CLI.
 usage: test_e2e.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -247,6 +248,9 @@ class E2E(unittest.TestCase):
         rt = self.c.task(jid, 0).runtime
         self.assertEqual(rt.reason, "NO_HOST_FITS", rt)
         self.assertRegex(rt.message, r"0/20 hosts: 20 insufficient resources")
+        m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.c.http).read().decode()
+        n = re.search(r'peloton_unplaceable_tasks\{reason="insufficient_resources"\} (\d+)', m)
+        self.assertTrue(n and int(n.group(1)) >= 1, m[-800:])
 
     def test_stop_then_start(self):
         jid = self.c.create_job(self.pool, batch(5, "true"))
@@ -456,6 +460,53 @@ class E2E(unittest.TestCase):
             r = c.cli("--json", *args)
             self.assertEqual(r.returncode, 0, (args, r.stderr))
             json.loads(r.stdout)
+        env_http = dict(os.environ, JOBMGR_URL="127.0.0.1:%d" % c.grpc,
+                        PELOTON_HTTP="127.0.0.1:%d" % c.http)
+        for args in (["respool", "update", "/e2e", os.path.join(EXAMPLES, "respool.yaml")],
+                     ["respool", "pending", "/e2e"], ["host", "offers", "--limit", "2"],
+                     ["task", "restart", jid, "--range", "0:1"],
+                     ["job", "update", jid, os.path.join(EXAMPLES, "hello_world.yaml")],
+                     ["placement", "explain", os.path.join(EXAMPLES, "constrained_job.yaml"),
+                      "--count", "3"],
+                     ["task", "stop", jid], ["task", "start", jid]):
+            r = subprocess.run([os.path.join(BIN, "peloton"), "--json"] + args, env=env_http,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            out = json.loads(r.stdout)
+            if args[0] == "placement":
+                self.assertEqual(out["requested"], 3)
+                self.assertEqual(out["placed"], 3)  # rack-1 has 2 of the 20 hosts
+                self.assertTrue(all(int(s["hostname"].split("-")[1]) % 10 == 1
+                                    for s in out["slots"]), out)
+            if args[1] == "offers":
+                self.assertLessEqual(len(out.get("hostOffers", [])), 2)
+        # a pool tree, a job in the leaf, stop, delete, browse
+        for args in (["respool", "create", "/cli", os.path.join(EXAMPLES, "respool.yaml")],
+                     ["respool", "create", "/cli/leaf", os.path.join(EXAMPLES,
+                                                                   "respool_leaf.yaml")]):
+            self.assertEqual(c.cli(*args).returncode, 0, args)
+        r = c.cli("job", "create", "/cli/leaf", os.path.join(EXAMPLES, "gang_job.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j2 = r.stdout.strip()
+        self.assertEqual(c.cli("job", "stop", j2).returncode, 0)
+        c.wait_job(j2, {"KILLED", "SUCCEEDED"})
+        self.assertEqual(c.cli("job", "delete", j2).returncode, 0)
+        r = c.cli("job", "get", j2)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("notFound", r.stderr)
+        r = c.cli("task", "browse", jid, "0")  # ran: the simulator has no sandboxes
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNIMPLEMENTED", r.stderr)
+        self.assertEqual(c.cli("respool", "delete", "/cli/leaf").returncode, 0)
+        self.assertEqual(c.cli("respool", "delete", "/cli").returncode, 0)
+        r = c.cli("respool", "lookup", "/cli")
+        self.assertEqual(r.returncode, 1)
+        # not served yet: a clear UNIMPLEMENTED and exit 1
+        for args in (["update", "list"], ["update", "get", "u1"], ["volume", "get", "v1"]):
+            r = c.cli(*args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("UNIMPLEMENTED", r.stderr)
+        c.wait_job(jid, {"SUCCEEDED"})
         # bad specs: file:line and exit 1
         d = tempfile.mkdtemp()
         cases = {"syntax.yaml": "name: [unclosed\n", "unknown.yaml": "name: x\nbogusKey: 1\n",
