@@ -8,7 +8,9 @@
 #include "log.h"
 #include "placement.h"
 #include "peloton/api/job/svc/job_svc.pb-c.h"
+#include "peloton/api/task/svc/task_svc.pb-c.h"
 #include "peloton/api/task/task.pb-c.h"
+#include "pjson.h"
 #include "proto_codec.h"
 #include "rpc.h"
 
@@ -1334,6 +1336,156 @@ static ProtobufCMessage *h_task_browse(void *ctx, const ProtobufCMessage *m, str
 	                "sandbox browsing needs the simulator's files endpoint (not built yet)");
 }
 
+/* ---- TaskService (svc API) over the v0 handlers ----
+ *
+ * The svc messages carry the same data under other names; each call is
+ * translated through proto3 JSON (field renames by dotted path), the v0
+ * handler runs, and its in-response errors become status codes.
+ */
+
+static json_t *get_path(json_t *j, const char *path)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ".", &save); tok && j; tok = strtok_r(NULL, ".", &save))
+		j = json_object_get(j, tok);
+	return j;
+}
+
+static void set_path(json_t *j, const char *path, json_t *v)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *dot;
+	char *cur = buf;
+	while ((dot = strchr(cur, '.'))) {
+		*dot = 0;
+		json_t *next = json_object_get(j, cur);
+		if (!next) {
+			next = json_object();
+			json_object_set_new(j, cur, next);
+		}
+		j = next;
+		cur = dot + 1;
+	}
+	json_object_set(j, cur, v);
+}
+
+/* {from, to} pairs, NULL-terminated: copies each present field. */
+static json_t *renamed(json_t *in, const char *const (*map)[2])
+{
+	json_t *o = json_object();
+	for (size_t i = 0; map[i][0]; i++) {
+		json_t *v = get_path(in, map[i][0]);
+		if (v)
+			set_path(o, map[i][1], v);
+	}
+	return o;
+}
+
+/* A v0 answer's error (top-level or inside `error`) as a status; true if one. */
+static bool v0_error(json_t *r, struct rpc_status *st)
+{
+	static const struct {
+		const char *key;
+		enum rpc_code code;
+	} kinds[] = {
+	    {"notFound", RPC_NOT_FOUND},
+	    {"outOfRange", RPC_OUT_OF_RANGE},
+	    {"notRunning", RPC_FAILED_PRECONDITION},
+	    {"failure", RPC_INTERNAL},
+	    {"updateError", RPC_INTERNAL},
+	    {"eventError", RPC_INTERNAL},
+	};
+	json_t *scopes[2] = {r, json_object_get(r, "error")};
+	for (int s = 0; s < 2; s++)
+		for (size_t k = 0; scopes[s] && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			json_t *e = json_object_get(scopes[s], kinds[k].key);
+			if (!e)
+				continue;
+			const char *msg = json_string_value(json_object_get(e, "message"));
+			rpc_fail(st, kinds[k].code, "%s", msg ? msg : kinds[k].key);
+			return true;
+		}
+	return false;
+}
+
+static ProtobufCMessage *svc_over_v0(void *ctx, const ProtobufCMessage *m, struct rpc_status *st,
+                                     rpc_handler_f v0, const ProtobufCMessageDescriptor *v0_in,
+                                     const char *const (*req_map)[2],
+                                     const ProtobufCMessageDescriptor *out,
+                                     const char *const (*resp_map)[2])
+{
+	char err[256];
+	json_t *jin = pjson_encode(m);
+	json_t *tin = jin ? renamed(jin, req_map) : NULL;
+	json_decref(jin);
+	ProtobufCMessage *req = tin ? pjson_decode(v0_in, tin, 0, err, sizeof(err)) : NULL;
+	json_decref(tin);
+	if (!req)
+		return rpc_fail(st, RPC_INTERNAL, "request translation failed");
+	ProtobufCMessage *r = v0(ctx, req, st);
+	protobuf_c_message_free_unpacked(req, NULL);
+	if (!r)
+		return NULL;
+	json_t *jr = pjson_encode(r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	if (!jr)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (v0_error(jr, st)) {
+		json_decref(jr);
+		return NULL;
+	}
+	json_t *tr = renamed(jr, resp_map);
+	json_decref(jr);
+	ProtobufCMessage *resp = pjson_decode(out, tr, 0, err, sizeof(err));
+	json_decref(tr);
+	return resp ? resp : rpc_fail(st, RPC_INTERNAL, "response translation failed: %s", err);
+}
+
+#define SVC_TASK(name, v0fn, v0in, svcout, reqmap, respmap)                                        \
+	static ProtobufCMessage *name(void *ctx, const ProtobufCMessage *m, struct rpc_status *st) \
+	{                                                                                          \
+		return svc_over_v0(ctx, m, st, v0fn, &v0in, reqmap, &svcout, respmap);             \
+	}
+
+static const char *const M_ID_INST[][2] = {
+    {"jobId", "jobId"}, {"instanceId", "instanceId"}, {NULL, NULL}};
+static const char *const M_ID_RANGE[][2] = {{"jobId", "jobId"}, {"range", "range"}, {NULL, NULL}};
+static const char *const M_ID_RANGES[][2] = {
+    {"jobId", "jobId"}, {"ranges", "ranges"}, {NULL, NULL}};
+static const char *const M_QUERY[][2] = {
+    {"jobId", "jobId"}, {"spec", "spec"}, {"pagination", "spec.pagination"}, {NULL, NULL}};
+static const char *const R_RESULT[][2] = {{"result", "result"}, {NULL, NULL}};
+static const char *const R_TASKS[][2] = {{"result.value", "tasks"}, {NULL, NULL}};
+static const char *const R_QUERY[][2] = {
+    {"records", "records"}, {"pagination", "pagination"}, {NULL, NULL}};
+static const char *const R_STOP[][2] = {
+    {"stoppedInstanceIds", "stopped"}, {"invalidInstanceIds", "failed"}, {NULL, NULL}};
+static const char *const R_START[][2] = {
+    {"startedInstanceIds", "started"}, {"invalidInstanceIds", "failed"}, {NULL, NULL}};
+static const char *const R_NONE[][2] = {{NULL, NULL}};
+static const char *const R_SANDBOX[][2] = {
+    {"hostname", "hostname"}, {"port", "port"}, {"paths", "paths"}, {NULL, NULL}};
+
+SVC_TASK(h_svc_task_get, h_task_get, peloton__api__task__get_request__descriptor,
+         peloton__api__task__svc__get_task_response__descriptor, M_ID_INST, R_RESULT)
+SVC_TASK(h_svc_task_list, h_task_list, peloton__api__task__list_request__descriptor,
+         peloton__api__task__svc__list_tasks_response__descriptor, M_ID_RANGE, R_TASKS)
+SVC_TASK(h_svc_task_query, h_task_query, peloton__api__task__query_request__descriptor,
+         peloton__api__task__svc__query_tasks_response__descriptor, M_QUERY, R_QUERY)
+SVC_TASK(h_svc_task_stop, h_task_stop, peloton__api__task__stop_request__descriptor,
+         peloton__api__task__svc__stop_tasks_response__descriptor, M_ID_RANGES, R_STOP)
+SVC_TASK(h_svc_task_start, h_task_start, peloton__api__task__start_request__descriptor,
+         peloton__api__task__svc__start_tasks_response__descriptor, M_ID_RANGES, R_START)
+SVC_TASK(h_svc_task_restart, h_task_restart, peloton__api__task__restart_request__descriptor,
+         peloton__api__task__svc__restart_tasks_response__descriptor, M_ID_RANGES, R_NONE)
+SVC_TASK(h_svc_task_events, h_task_events, peloton__api__task__get_events_request__descriptor,
+         peloton__api__task__svc__get_events_response__descriptor, M_ID_INST, R_RESULT)
+SVC_TASK(h_svc_task_browse, h_task_browse, peloton__api__task__browse_sandbox_request__descriptor,
+         peloton__api__task__svc__browse_sandbox_response__descriptor, M_ID_INST, R_SANDBOX)
+
 void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 {
 	static const struct {
@@ -1358,6 +1510,14 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	    {"peloton.api.task.TaskManager", "Restart", h_task_restart},
 	    {"peloton.api.task.TaskManager", "GetEvents", h_task_events},
 	    {"peloton.api.task.TaskManager", "BrowseSandbox", h_task_browse},
+	    {"peloton.api.task.svc.TaskService", "GetTask", h_svc_task_get},
+	    {"peloton.api.task.svc.TaskService", "ListTasks", h_svc_task_list},
+	    {"peloton.api.task.svc.TaskService", "QueryTasks", h_svc_task_query},
+	    {"peloton.api.task.svc.TaskService", "StopTasks", h_svc_task_stop},
+	    {"peloton.api.task.svc.TaskService", "StartTasks", h_svc_task_start},
+	    {"peloton.api.task.svc.TaskService", "RestartTasks", h_svc_task_restart},
+	    {"peloton.api.task.svc.TaskService", "GetEvents", h_svc_task_events},
+	    {"peloton.api.task.svc.TaskService", "BrowseSandbox", h_svc_task_browse},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (rpc_bind(t, tab[i].svc, tab[i].method, tab[i].fn, jm) != 0)

@@ -374,6 +374,44 @@ class E2E(unittest.TestCase):
         self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
             "invalidConfig"))
 
+    def test_task_service_svc_api(self):
+        from peloton.api.task.svc import task_svc_pb2 as ts
+        jid = self.c.create_job(self.pool, batch(4))
+        self.c.wait_job(jid, {"SUCCEEDED"})
+        base = "/peloton.api.task.svc.TaskService/"
+        g = ts.GetTaskRequest()
+        g.jobId.value = jid
+        g.instanceId = 2
+        r = self.c.call(base + "GetTask", g, ts.GetTaskResponse)
+        self.assertEqual(r.result.instanceId, 2)
+        self.assertEqual(task_pb2.TaskState.Name(r.result.runtime.state), "SUCCEEDED")
+        lt = ts.ListTasksRequest()
+        lt.jobId.value = jid
+        self.assertEqual(sorted(self.c.call(base + "ListTasks", lt, ts.ListTasksResponse).tasks),
+                         [0, 1, 2, 3])
+        q = ts.QueryTasksRequest()
+        q.jobId.value = jid
+        q.pagination.limit = 2
+        qr = self.c.call(base + "QueryTasks", q, ts.QueryTasksResponse)
+        self.assertEqual((len(qr.records), qr.pagination.total), (2, 4))
+        ev = ts.GetEventsRequest()
+        ev.jobId.value = jid
+        events = self.c.call(base + "GetEvents", ev, ts.GetEventsResponse).result[0].event
+        self.assertIn("SUCCEEDED", [task_pb2.TaskState.Name(e.state) for e in events])
+        g.instanceId = 9
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call(base + "GetTask", g, ts.GetTaskResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
+        g.jobId.value = "nope"
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call(base + "GetTask", g, ts.GetTaskResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        st = ts.StartTasksRequest()
+        st.jobId.value = jid
+        self.assertEqual(sorted(self.c.call(base + "StartTasks", st,
+                                            ts.StartTasksResponse).started), [0, 1, 2, 3])
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+
     def test_v0_alias_path(self):
         req = job_pb2.GetRequest()
         req.id.value = "nope"
