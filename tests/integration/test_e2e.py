@@ -459,6 +459,31 @@ class E2E(unittest.TestCase):
         # the daemon still serves
         self.assertEqual(c.http_call("JobManager::Get", {"id": {"value": "x"}})[0], 200)
 
+    def test_many_and_slow_connections(self):
+        """500 idle connections and 20 slow bodies (bounded): the daemon keeps
+        answering on both transports meanwhile."""
+        held = []
+        try:
+            for port in [self.c.http] * 400 + [self.c.grpc] * 100:
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", self.c.http), timeout=5)
+                s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nRpc-Procedure: JobManager::Get"
+                          b"\r\nContent-Length: 1000\r\n\r\n{\"id\"")
+                held.append(s)
+            time.sleep(0.5)
+            st, _ = self.c.http_call("JobManager::Get", {"id": {"value": "x"}})
+            self.assertEqual(st, 200)
+            req = job_pb2.GetRequest()
+            req.id.value = "x"
+            r = self.c.call("/peloton.api.job.JobManager/Get", req, job_pb2.GetResponse)
+            self.assertTrue(r.error.HasField("notFound"))
+        finally:
+            for s in held:
+                s.close()
+        st, _ = self.c.http_call("JobManager::Get", {"id": {"value": "x"}})
+        self.assertEqual(st, 200)
+
     def test_grpc_bad_bytes(self):
         f = self.c.channel.unary_unary("/peloton.api.job.JobManager/Get",
                                        request_serializer=lambda b: b,
