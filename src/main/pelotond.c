@@ -51,6 +51,7 @@ struct daemon {
 	struct grpcsrv *grpc;
 	struct httpsrv *http;
 	_Atomic uint64_t offers_in, rescinds, updates_in, subscribes;
+	_Atomic uint64_t events_by_type[16]; /* mesos.v1.scheduler.Event.Type */
 	char tmpdir[256];
 };
 
@@ -67,6 +68,8 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 {
 	struct daemon *d = arg;
 	char err[200];
+	if ((unsigned)ev->type < 16)
+		atomic_fetch_add_explicit(&d->events_by_type[ev->type], 1, memory_order_relaxed);
 	switch (ev->type) {
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS:
 		if (!ev->offers)
@@ -350,10 +353,83 @@ static void bind_all(struct daemon *d)
 	jobmgr_bind(d->jm, d->rpc);
 }
 
+/* Tasks waiting per pool: pending (not admitted) and ready (admitted, not placed). */
+struct poolq {
+	char id[40];
+	uint64_t pending, ready;
+};
+struct poolq_acc {
+	struct poolq *v;
+	size_t n;
+};
+
+static void poolq_cb(const struct resmgr_task_view *t, void *arg)
+{
+	struct poolq_acc *a = arg;
+	if (t->state != TASK_PENDING && t->state != TASK_READY)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].id, t->pool_id) == 0) {
+			if (t->state == TASK_PENDING)
+				a->v[i].pending++;
+			else
+				a->v[i].ready++;
+			return;
+		}
+}
+
+static void pool_queue_metrics(struct daemon *d, FILE *f)
+{
+	size_t n = 0;
+	char **ids = respool_list(d->pools, &n);
+	struct poolq_acc a = {calloc(n ? n : 1, sizeof(struct poolq)), n};
+	if (!ids || !a.v) {
+		free(a.v);
+		for (size_t i = 0; ids && i < n; i++)
+			free(ids[i]);
+		free(ids);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(a.v[i].id, sizeof(a.v[i].id), "%s", ids[i]);
+	resmgr_foreach_task(d->rm, poolq_cb, &a);
+	fprintf(f, "# HELP peloton_pool_tasks Tasks waiting per resource pool: pending (not "
+	           "admitted) and ready (admitted, waiting for a host).\n"
+	           "# TYPE peloton_pool_tasks gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		char path[512];
+		if (respool_path(d->pools, ids[i], path, sizeof(path)) == 0 &&
+		    respool_is_leaf(d->pools, ids[i]))
+			fprintf(f,
+			        "peloton_pool_tasks{pool=\"%s\",queue=\"pending\"} %llu\n"
+			        "peloton_pool_tasks{pool=\"%s\",queue=\"ready\"} %llu\n",
+			        path, (unsigned long long)a.v[i].pending, path,
+			        (unsigned long long)a.v[i].ready);
+		free(ids[i]);
+	}
+	free(ids);
+	free(a.v);
+}
+
 static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
 	jobmgr_write_metrics(d->jm, f);
+	fprintf(f,
+	        "# HELP peloton_mesos_subscribed 1 while the scheduler stream is subscribed.\n"
+	        "# TYPE peloton_mesos_subscribed gauge\npeloton_mesos_subscribed %d\n"
+	        "# HELP peloton_mesos_events_by_type_total Mesos events received by type.\n"
+	        "# TYPE peloton_mesos_events_by_type_total counter\n",
+	        mesos_client_wait_subscribed(d->mc, 0) ? 1 : 0);
+	for (int t = 0; t < 16; t++) {
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		    &mesos__v1__scheduler__event__type__descriptor, t);
+		uint64_t n = atomic_load_explicit(&d->events_by_type[t], memory_order_relaxed);
+		if (v && n)
+			fprintf(f, "peloton_mesos_events_by_type_total{type=\"%s\"} %llu\n",
+			        v->name, (unsigned long long)n);
+	}
+	pool_queue_metrics(d, f);
 	uint64_t un[PLREASON_N];
 	placement_unplaceable(d->pl, un);
 	fprintf(f, "# HELP peloton_unplaceable_tasks Tasks waiting for a host, by the main reason "
