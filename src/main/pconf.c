@@ -35,6 +35,8 @@ static const struct key keys[] = {
     {"max-instances", K_UINT, F(max_instances), "100000", "instances per job at most", false},
     {"reconcile-secs", K_UINT, F(reconcile_secs), "900",
      "implicit reconciliation period in seconds (0 = only after subscribing)", false},
+    {"preempt-ms", K_UINT, F(preempt_ms), "60000",
+     "preemption period; a pool over its entitlement for 5 periods is preempted", false},
     {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},
     {"no-sync", K_BOOL, F(no_sync), "false",
      "skip fsync per commit group (a machine crash may lose acknowledged writes)", false},

@@ -611,7 +611,8 @@ static int start(struct daemon *d)
 	d->rm = resmgr_create(&rc);
 	if (!d->pools || !d->idx || !d->hsvc || !d->rm)
 		return log_error("main", "out of memory"), -1;
-	struct resmgr_driver_config dc = {.capacity = capacity, .capacity_arg = d};
+	struct resmgr_driver_config dc = {
+	    .preempt_ms = c->preempt_ms, .capacity = capacity, .capacity_arg = d};
 	if (resmgr_start(d->rm, &dc) != 0)
 		return log_error("main", "cannot start the resource manager"), -1;
 	struct placement_config pc = {.rm = d->rm, .idx = d->idx, .workers = c->placement_workers};

@@ -31,7 +31,9 @@
  * tasks running longer than sla.maxRunningTime. A task launched (or
  * recovered as launched) that has heard nothing from Mesos for 2 min is
  * reconciled explicitly, again after 4, 8 ... (10 min at most) minutes,
- * until an update for its run arrives. An update from an older run that is
+ * until an update for its run arrives. Tasks the resource manager preempts
+ * are killed and, unless preemptionPolicy.killOnPreempt, launched again as
+ * a new run (reason PREEMPTED). An update from an older run that is
  * still alive (an orphan) gets that run killed.
  *
  * RESTART (TaskManager.Restart) kills a running task's current run and

@@ -386,6 +386,52 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 	}
 }
 
+/*
+ * Tasks the resource manager chose for preemption: the current run is
+ * killed; unless the task's preemptionPolicy.killOnPreempt, it is launched
+ * again (a new run, no failure counted) once Mesos reports the kill.
+ */
+static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
+{
+	char *ids[256];
+	size_t n = resmgr_get_preemptible(jm->cfg.rm, ids, 256);
+	for (size_t k = 0; k < n; k++) {
+		char job[64];
+		uint32_t inst, run;
+		struct jm_job *j =
+		    jm__parse_task_id(ids[k], false, job, sizeof(job), &inst, &run) == 0
+		        ? jm__find(jm, job)
+		        : NULL;
+		free(ids[k]);
+		if (!j)
+			continue;
+		pthread_mutex_lock(&j->mu);
+		struct jm_task *t = inst < j->n ? &j->tasks[inst] : NULL;
+		if (t && t->agent && t->state >= TASK_LAUNCHING && t->state != TASK_KILLING &&
+		    !taskstate_terminal((enum taskstate)t->state)) {
+			const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
+			bool kill_only =
+			    tc->preemptionpolicy && tc->preemptionpolicy->killonpreempt;
+			char mid[128];
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
+			log_info("jobmgr", "preempting %s%s", mid,
+			         kill_only ? " (killOnPreempt)" : "");
+			if (jm->cfg.ops.kill)
+				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+			enum taskstate old = (enum taskstate)t->state;
+			t->restart = !kill_only;
+			if (kill_only)
+				t->goal = TASK_KILLED;
+			free(t->reason);
+			t->reason = strdup("PREEMPTED");
+			jm__set_state(j, inst, TASK_KILLING);
+			t->due_ns = now + 10000000000ull;
+			jm__put_task(jm, b, j, inst, old, "preempted");
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
+}
+
 static void *sweeper_main(void *arg)
 {
 	struct jobmgr *jm = arg;
@@ -396,6 +442,7 @@ static void *sweeper_main(void *arg)
 		struct store_batch *b = store_batch_new(jm->cfg.store);
 		if (!b)
 			continue;
+		preempt(jm, b, now);
 		char(*purge)[64] = NULL;
 		size_t n_purge = 0;
 		pthread_rwlock_rdlock(&jm->lock);

@@ -73,7 +73,8 @@ def wait_http(url, secs=90, proc=None, log=None):
 
 
 class Cluster:
-    def __init__(self, agents=20, task_secs=0.5):
+    def __init__(self, agents=20, task_secs=0.5, daemon_args=()):
+        self.daemon_args = list(daemon_args)
         self.dir = tempfile.mkdtemp(prefix="pel-e2e-")
         self.logs = []
         self.sim_port, self.http, self.grpc = free_port(), free_port(), free_port()
@@ -96,7 +97,7 @@ class Cluster:
         self.d = subprocess.Popen(
             [os.path.join(BIN, "pelotond"), "--master", "127.0.0.1:%d" % self.sim_port,
              "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
-             "--http-port", str(self.http), "--log-level", "info"],
+             "--http-port", str(self.http), "--log-level", "info"] + self.daemon_args,
             stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
         wait_http("http://127.0.0.1:%d/health" % self.http, proc=self.d,
                   log=os.path.join(self.dir, "d.log"))
@@ -660,6 +661,58 @@ class LongTasks(unittest.TestCase):
         self.wait_running(jid, 2)
         self.assertEqual(self.c.wait_job(jid, {"KILLED", "SUCCEEDED"}, 30), "KILLED")
         self.assertEqual(self.c.task(jid, 0).runtime.reason, "MAX_RUNNING_TIME_EXCEEDED")
+
+
+class Preemption(unittest.TestCase):
+    def test_preemptible_tasks_make_room_and_come_back(self):
+        """Pool a runs preemptible tasks on the whole cluster; pool b's
+        reservation claims most of it: the resource manager preempts a's
+        excess, the job manager kills those runs and enqueues them again."""
+        c = Cluster(agents=5, task_secs=60, daemon_args=["--preempt-ms", "200"])
+        try:
+            d = tempfile.mkdtemp()
+            ids = {}
+            for name, cpu in (("pa", 10), ("pb", 150)):
+                p = os.path.join(d, name + ".yaml")
+                with open(p, "w") as f:
+                    f.write("resources:\n"
+                            "  - {kind: cpu, reservation: %d, limit: 1000, share: 1}\n"
+                            "  - {kind: memory, reservation: 100000, limit: 10000000, share: 1}\n"
+                            % cpu)
+                r = c.cli("respool", "create", "/" + name, p)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                ids[name] = r.stdout.split()[-1]
+            shutil.rmtree(d)
+            a = batch(10, sla={"preemptible": True})
+            a["defaultConfig"]["resource"] = {"cpuLimit": 16, "memLimitMb": 64}
+            ja = c.create_job(ids["pa"], a)
+            end = time.time() + 30
+            while dict(c.job(ja).jobInfo.runtime.taskStats).get("RUNNING") != 10:
+                self.assertLess(time.time(), end, "job a never ran on the whole cluster")
+                time.sleep(0.1)
+            b = batch(8)
+            b["defaultConfig"]["resource"] = {"cpuLimit": 16, "memLimitMb": 64}
+            jb = c.create_job(ids["pb"], b)
+            end = time.time() + 30
+            while dict(c.job(jb).jobInfo.runtime.taskStats).get("RUNNING") != 8:
+                self.assertLess(time.time(), end, c.job(jb).jobInfo.runtime)
+                time.sleep(0.1)
+            stats = dict(c.job(ja).jobInfo.runtime.taskStats)
+            self.assertEqual(stats.get("RUNNING"), 2, stats)
+            def events(i):
+                req = task_pb2.GetEventsRequest()
+                req.jobId.value = ja
+                req.instanceId = i
+                r = c.call("/peloton.api.task.TaskManager/GetEvents", req,
+                           task_pb2.GetEventsResponse)
+                return [e.message for e in r.result[0].event]
+            preempted = [i for i in range(10) if "preempted" in events(i)]
+            self.assertEqual(len(preempted), 8)
+            # waiting to run again, not killed for good
+            for i in preempted:
+                self.assertEqual(task_pb2.TaskState.Name(c.task(ja, i).runtime.state), "PENDING")
+        finally:
+            c.stop()
 
 
 class Restart(unittest.TestCase):
