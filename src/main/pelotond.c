@@ -7,7 +7,9 @@
  * YAML file in order (top-level `key: value`, keys as the long flags), the
  * environment (PELOTON_<FLAG> with '-' as '_', upper case), then flags.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "eventstream.h"
 #include "grpcsrv.h"
 #include "hostidx.h"
 #include "hostsvc.h"
@@ -46,6 +49,10 @@ struct daemon {
 	struct resmgr *rm;
 	struct placement *pl;
 	struct jobmgr *jm;
+	struct eventstream *es; /* Mesos updates on their way to the job manager */
+	pthread_t es_thread;
+	bool es_started;
+	_Atomic bool es_stop;
 	struct mesos_client *mc;
 	struct rpc_table *rpc;
 	struct grpcsrv *grpc;
@@ -88,7 +95,13 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE:
 		if (ev->update && ev->update->status) {
 			atomic_fetch_add(&d->updates_in, 1);
-			jobmgr_on_status(d->jm, ev->update->status);
+			/* full: not acknowledged, so Mesos sends it again */
+			if (eventstream_publish(d->es, ev->update->status) < 0)
+				log_warn("hostmgr",
+				         "event stream full: update of %s left for Mesos to resend",
+				         ev->update->status->task_id
+				             ? ev->update->status->task_id->value
+				             : "?");
 		}
 		break;
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE:
@@ -98,6 +111,57 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 	default:
 		break;
 	}
+}
+
+/*
+ * The job manager's consumer of the event stream (in process, with the
+ * same semantics a remote consumer gets over WaitForEvents): batches from
+ * beginOffset, each update applied, then purged.
+ */
+static void *events_main(void *arg)
+{
+	struct daemon *d = arg;
+	Peloton__Private__Eventstream__InitStreamRequest ir =
+	    PELOTON__PRIVATE__EVENTSTREAM__INIT_STREAM_REQUEST__INIT;
+	ir.clientname = "jobmgr";
+	Peloton__Private__Eventstream__InitStreamResponse *init =
+	    eventstream_init_stream(d->es, &ir);
+	if (!init || init->error) {
+		log_error("jobmgr", "cannot open the event stream");
+		if (init)
+			protobuf_c_message_free_unpacked(&init->base, NULL);
+		return NULL;
+	}
+	Peloton__Private__Eventstream__WaitForEventsRequest w =
+	    PELOTON__PRIVATE__EVENTSTREAM__WAIT_FOR_EVENTS_REQUEST__INIT;
+	w.streamid = init->streamid;
+	w.clientname = "jobmgr";
+	w.beginoffset = init->previouspurgeoffset > init->minoffset ? init->previouspurgeoffset
+	                                                            : init->minoffset;
+	w.purgeoffset = w.beginoffset;
+	w.limit = 1000;
+	w.timeoutms = 100;
+	while (!atomic_load(&d->es_stop)) {
+		Peloton__Private__Eventstream__WaitForEventsResponse *r =
+		    eventstream_wait(d->es, &w);
+		if (!r)
+			continue;
+		if (r->error) {
+			log_error("jobmgr",
+			          "event stream: unexpected error; stopping the consumer");
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			break;
+		}
+		for (size_t i = 0; i < r->n_events; i++) {
+			if (r->events[i]->mesostaskstatus)
+				jobmgr_on_status(d->jm, r->events[i]->mesostaskstatus);
+			w.beginoffset = r->events[i]->offset + 1;
+		}
+		w.purgeoffset = w.beginoffset;
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	protobuf_c_message_free_unpacked(&init->base, NULL);
+	return NULL;
 }
 
 /* After each SUBSCRIBED: persist the framework id, reconcile launched tasks. */
@@ -351,6 +415,7 @@ static void bind_all(struct daemon *d)
 		if (rpc_bind(d->rpc, tab[i].svc, tab[i].method, tab[i].fn, tab[i].ctx) != 0)
 			log_error("main", "schema has no %s/%s", tab[i].svc, tab[i].method);
 	jobmgr_bind(d->jm, d->rpc);
+	eventstream_bind(d->es, d->rpc);
 }
 
 /* Tasks waiting per pool: pending (not admitted) and ready (admitted, not placed). */
@@ -629,6 +694,13 @@ static int start(struct daemon *d)
 	};
 	if (!(d->jm = jobmgr_create(&jc)))
 		return log_error("main", "out of memory"), -1;
+	static const char *const consumers[] = {"jobmgr"};
+	if (!(d->es = eventstream_create(65536, consumers, 1)))
+		return log_error("main", "out of memory"), -1;
+	if (pthread_create(&d->es_thread, NULL, events_main, d) != 0)
+		return log_error("main", "cannot start the event stream consumer"), -1;
+	pthread_setname_np(d->es_thread, "jm-events");
+	d->es_started = true;
 	size_t nj = 0, nt = 0;
 	if (jobmgr_recover(d->jm, &nj, &nt) != 0)
 		return log_error("main", "recovery failed"), -1;
@@ -681,7 +753,12 @@ static void stop(struct daemon *d)
 	mesos_client_stop(d->mc);
 	if (d->rm)
 		resmgr_stop(d->rm);
+	if (d->es_started) {
+		atomic_store(&d->es_stop, true);
+		pthread_join(d->es_thread, NULL);
+	}
 	jobmgr_destroy(d->jm);
+	eventstream_destroy(d->es);
 	placement_destroy(d->pl);
 	rpc_table_destroy(d->rpc);
 	resmgr_destroy(d->rm);

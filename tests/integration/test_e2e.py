@@ -413,6 +413,33 @@ class E2E(unittest.TestCase):
                                             ts.StartTasksResponse).started), [0, 1, 2, 3])
         self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
 
+    def test_event_stream_service(self):
+        from peloton.private.eventstream import eventstream_pb2 as es
+        base = "/peloton.private.eventstream.EventStreamService/"
+        jid = self.c.create_job(self.pool, batch(2))
+        self.c.wait_job(jid, {"SUCCEEDED"})
+        init = self.c.call(base + "InitStream", es.InitStreamRequest(clientName="jobmgr"),
+                           es.InitStreamResponse)
+        self.assertTrue(init.streamID.startswith("stream-"))
+        # read without purging: the job manager has consumed everything
+        w = es.WaitForEventsRequest(streamID=init.streamID, clientName="jobmgr",
+                                    beginOffset=init.previousPurgeOffset, limit=10,
+                                    timeoutMs=50)
+        r = self.c.call(base + "WaitForEvents", w, es.WaitForEventsResponse)
+        self.assertFalse(r.HasField("error"), r.error)
+        self.assertGreater(init.previousPurgeOffset, 0)
+        bad = es.WaitForEventsRequest(streamID="stream-old", clientName="jobmgr")
+        r = self.c.call(base + "WaitForEvents", bad, es.WaitForEventsResponse)
+        self.assertEqual(r.error.invalidStreamID.currentStreamID, init.streamID)
+        r = self.c.call(base + "InitStream", es.InitStreamRequest(clientName="stranger"),
+                        es.InitStreamResponse)
+        self.assertTrue(r.error.HasField("clientUnsupported"))
+        far = es.WaitForEventsRequest(streamID=init.streamID, clientName="jobmgr",
+                                      beginOffset=init.previousPurgeOffset + 10**6,
+                                      purgeOffset=0)
+        r = self.c.call(base + "WaitForEvents", far, es.WaitForEventsResponse)
+        self.assertTrue(r.error.HasField("outOfRange"))
+
     def test_v0_alias_path(self):
         req = job_pb2.GetRequest()
         req.id.value = "nope"
