@@ -1127,6 +1127,27 @@ static ProtobufCMessage *h_task_stop(void *ctx, const ProtobufCMessage *m, struc
 	return &resp->base;
 }
 
+/*
+ * The end of Start and Restart (j->mu held; released here): the job's goal
+ * back to SUCCEEDED, the batch committed, then the tasks sent to PENDING
+ * enqueued. Returns the commit's status.
+ */
+static enum store_status start_commit__(struct jobmgr *jm, struct jm_job *j, struct store_batch *b,
+                                        const uint32_t *insts, size_t n)
+{
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	if (jm__job_refresh(j))
+		jm__put_job_runtime(jm, b, j);
+	pthread_mutex_unlock(&j->mu);
+	enum store_status ss = store_commit(jm->cfg.store, b);
+	if (ss == STORE_OK && n) {
+		pthread_mutex_lock(&j->mu);
+		jm__enqueue(jm, j, insts, n);
+		pthread_mutex_unlock(&j->mu);
+	}
+	return ss;
+}
+
 static ProtobufCMessage *h_task_start(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	struct jobmgr *jm = ctx;
@@ -1165,16 +1186,7 @@ static ProtobufCMessage *h_task_start(void *ctx, const ProtobufCMessage *m, stru
 		jm__put_task(jm, b, j, v[k], old, "start requested");
 		started[ns++] = v[k];
 	}
-	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
-	if (jm__job_refresh(j))
-		jm__put_job_runtime(jm, b, j);
-	pthread_mutex_unlock(&j->mu);
-	enum store_status ss = store_commit(jm->cfg.store, b);
-	if (ss == STORE_OK && ns) {
-		pthread_mutex_lock(&j->mu);
-		jm__enqueue(jm, j, started, ns);
-		pthread_mutex_unlock(&j->mu);
-	}
+	enum store_status ss = start_commit__(jm, j, b, started, ns);
 	free(v);
 	resp->startedinstanceids = started;
 	resp->n_startedinstanceids = ns;
@@ -1237,16 +1249,7 @@ static ProtobufCMessage *h_task_restart(void *ctx, const ProtobufCMessage *m, st
 			             "restart requested: killing the current run");
 		}
 	}
-	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
-	if (jm__job_refresh(j))
-		jm__put_job_runtime(jm, b, j);
-	pthread_mutex_unlock(&j->mu);
-	enum store_status ss = store_commit(jm->cfg.store, b);
-	if (ss == STORE_OK && nq) {
-		pthread_mutex_lock(&j->mu);
-		jm__enqueue(jm, j, again, nq);
-		pthread_mutex_unlock(&j->mu);
-	}
+	enum store_status ss = start_commit__(jm, j, b, again, nq);
 	free(v);
 	free(again);
 	if (ss != STORE_OK) {
