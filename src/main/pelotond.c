@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "client.h"
 #include "eventstream.h"
 #include "grpcsrv.h"
@@ -258,6 +261,79 @@ static int reconcile(struct daemon *d, const char *task, const char *agent)
 	call.has_type = 1;
 	call.reconcile = &rec;
 	return mesos_client_call(d->mc, &call);
+}
+
+static size_t curl_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct {
+		char *p;
+		size_t n;
+	} *b = arg;
+	if (b->n + sz * n > (1u << 20))
+		return 0;
+	char *np = realloc(b->p, b->n + sz * n + 1);
+	if (!np)
+		return 0;
+	memcpy(np + b->n, p, sz * n);
+	b->p = np;
+	b->n += sz * n;
+	np[b->n] = 0;
+	return sz * n;
+}
+
+/*
+ * The sandbox listing: GET /files/browse?path=/sandbox/<agent>/<task> on
+ * the agent. The daemon does not keep agents' own addresses yet, so it asks
+ * the master's address — which is where mesos-sim serves every agent's
+ * files; with a real Mesos cluster this answers failure.
+ */
+static int do_browse(void *arg, const char *agent, const char *task, char *host, size_t hlen,
+                     char *port, size_t plen, char ***paths, size_t *n, char *err, size_t elen)
+{
+	struct daemon *d = arg;
+	const char *colon = strrchr(d->cf.master, ':');
+	snprintf(host, hlen, "%.*s",
+	         colon ? (int)(colon - d->cf.master) : (int)strlen(d->cf.master), d->cf.master);
+	snprintf(port, plen, "%s", colon ? colon + 1 : "5051");
+	char url[512];
+	snprintf(url, sizeof(url), "http://%s/files/browse?path=/sandbox/%s/%s", d->cf.master,
+	         agent, task);
+	struct {
+		char *p;
+		size_t n;
+	} body = {NULL, 0};
+	CURL *c = curl_easy_init();
+	if (!c)
+		return snprintf(err, elen, "out of memory"), -1;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	CURLcode cc = curl_easy_perform(c);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	json_t *j =
+	    cc == CURLE_OK && code == 200 && body.p ? json_loadb(body.p, body.n, 0, NULL) : NULL;
+	free(body.p);
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return snprintf(err, elen, "agent %s: files endpoint answered %s (HTTP %ld)", agent,
+		                cc == CURLE_OK ? "no listing" : curl_easy_strerror(cc), code),
+		       -1;
+	}
+	*n = 0;
+	*paths = calloc(json_array_size(j) ? json_array_size(j) : 1, sizeof(char *));
+	size_t i;
+	json_t *v;
+	json_array_foreach(j, i, v)
+	{
+		const char *p = json_string_value(json_object_get(v, "path"));
+		if (p && *paths && ((*paths)[*n] = strdup(p)))
+			(*n)++;
+	}
+	json_decref(j);
+	return *paths ? 0 : -1;
 }
 
 static int do_reconcile(void *arg, const char *task, const char *agent)
@@ -688,7 +764,7 @@ static int start(struct daemon *d)
 	    .rm = d->rm,
 	    .pools = d->pools,
 	    .pl = d->pl,
-	    .ops = {do_launch, do_kill, do_ack, do_reconcile, d},
+	    .ops = {do_launch, do_kill, do_ack, do_browse, do_reconcile, d},
 	    .max_instances = c->max_instances,
 	    .write_each_update = c->write_each_update,
 	};

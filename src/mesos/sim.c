@@ -801,6 +801,17 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	return rc;
 }
 
+bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len)
+{
+	pthread_mutex_lock(&s->mu);
+	struct task *t = task_find(s, task_id);
+	bool ok = t != NULL && t->agent < s->cfg.agents;
+	if (ok)
+		snprintf(dir, len, "/sandbox/%s/%s", s->agents[t->agent].id, task_id);
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
 void sim_tick(struct sim *s, uint64_t now_ns)
 {
 	pthread_mutex_lock(&s->mu);

@@ -74,6 +74,14 @@ int sim_call(struct sim *s, const char *stream_id, const Mesos__V1__Scheduler__C
 /* Advances time to now_ns: task ends, re-offers, update resends, heartbeats. */
 void sim_tick(struct sim *s, uint64_t now_ns);
 
+/*
+ * A task's sandbox, as an agent's /files/browse would list it: writes the
+ * sandbox directory ("/sandbox/<agent id>/<task id>") into dir and returns
+ * true when the task was ever launched here; the simulated sandbox holds
+ * "stdout" and "stderr".
+ */
+bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len);
+
 struct sim_stats {
 	uint64_t offers_sent, accepts, launched, dropped, running, finished, failed, killed,
 	    updates_sent, acks, events;

@@ -204,6 +204,36 @@ static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, s
 	return ret;
 }
 
+/*
+ * GET /files/browse?path=/sandbox/<agent>/<task>: the sandbox listing an
+ * agent gives (JSON array of path, size, mode, nlink, uid, gid, mtime).
+ */
+static enum MHD_Result browse(struct sim_http *h, struct MHD_Connection *c)
+{
+	const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
+	const char *task = path ? strrchr(path, '/') : NULL;
+	char dir[256];
+	if (!task || !task[1] || !sim_sandbox(h->sim, task + 1, dir, sizeof(dir)) ||
+	    strcmp(dir, path) != 0)
+		return reply(c, MHD_HTTP_NOT_FOUND, "No such sandbox");
+	char body[1024];
+	long now = (long)time(NULL);
+	snprintf(body, sizeof(body),
+	         "[{\"path\":\"%s/stderr\",\"size\":0,\"mode\":\"-rw-r--r--\",\"nlink\":1,"
+	         "\"uid\":\"root\",\"gid\":\"root\",\"mtime\":%ld},"
+	         "{\"path\":\"%s/stdout\",\"size\":0,\"mode\":\"-rw-r--r--\",\"nlink\":1,"
+	         "\"uid\":\"root\",\"gid\":\"root\",\"mtime\":%ld}]",
+	         dir, now, dir, now);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -233,6 +263,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (strcmp(url, "/health") == 0)
 		return reply(c, MHD_HTTP_OK, "ok\n");
+	if (strcmp(url, "/files/browse") == 0)
+		return browse(h, c);
 	if (strcmp(url, "/api/v1/scheduler") == 0) {
 		if (strcmp(method, "POST") != 0)
 			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Expecting 'POST'");

@@ -74,6 +74,12 @@ struct jobmgr_ops {
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update (called once it is durable) */
 	int (*ack)(void *arg, const Mesos__V1__TaskStatus *st);
+	/* a task's sandbox listing from its agent's files endpoint: host and port
+	 * written, *paths malloc'd (each and the array); 0, or -1 with err.
+	 * May be NULL (BrowseSandbox then answers failure). */
+	int (*browse)(void *arg, const char *agent_id, const char *mesos_task_id, char *host,
+	              size_t hlen, char *port, size_t plen, char ***paths, size_t *n, char *err,
+	              size_t errlen);
 	/* explicit RECONCILE of one task (may be NULL) */
 	int (*reconcile)(void *arg, const char *mesos_task_id, const char *agent_id);
 	void *arg;

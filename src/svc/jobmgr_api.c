@@ -1318,25 +1318,72 @@ static ProtobufCMessage *h_task_events(void *ctx, const ProtobufCMessage *m, str
 	return &resp->base;
 }
 
+/*
+ * BrowseSandbox: the agent's files endpoint lists the sandbox of the
+ * task's current run. v0 style: notFound, outOfRange, notRunning (never
+ * launched) and failure (the agent did not answer) inside the response.
+ */
 static ProtobufCMessage *h_task_browse(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
+	struct jobmgr *jm = ctx;
 	const Peloton__Api__Task__BrowseSandboxRequest *r =
 	    (const Peloton__Api__Task__BrowseSandboxRequest *)m;
-	struct jm_job *j = live_job(ctx, r->jobid);
-	if (!j)
-		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
-		                r->jobid && r->jobid->value ? r->jobid->value : "");
-	if (r->instanceid >= j->n)
-		return rpc_fail(st, RPC_OUT_OF_RANGE, "instance %u not below %u", r->instanceid,
-		                j->n);
-	pthread_mutex_lock(&j->mu);
-	bool ran = j->tasks[r->instanceid].run > 0;
-	pthread_mutex_unlock(&j->mu);
-	if (!ran)
-		return rpc_fail(st, RPC_FAILED_PRECONDITION, "task %s-%u never ran", j->id,
-		                r->instanceid);
-	return rpc_fail(st, RPC_UNIMPLEMENTED,
-	                "sandbox browsing needs the simulator's files endpoint (not built yet)");
+	Peloton__Api__Task__BrowseSandboxResponse *resp =
+	    PB_NEW(Peloton__Api__Task__BrowseSandboxResponse,
+	           peloton__api__task__browse_sandbox_response__descriptor);
+	Peloton__Api__Task__BrowseSandboxResponse__Error *e =
+	    PB_NEW(Peloton__Api__Task__BrowseSandboxResponse__Error,
+	           peloton__api__task__browse_sandbox_response__error__descriptor);
+	if (!resp || !e) {
+		free(resp);
+		free(e);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	char mid[128] = "", agent[128] = "", err[256] = "";
+	struct jm_job *j = live_job(jm, r->jobid);
+	if (!j) {
+		e->notfound = not_found(r->jobid && r->jobid->value ? r->jobid->value : "");
+	} else if (r->instanceid >= j->n) {
+		e->outofrange = out_of_range(j);
+	} else {
+		pthread_mutex_lock(&j->mu);
+		struct jm_task *t = &j->tasks[r->instanceid];
+		if (t->run && t->agent) {
+			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, r->instanceid, t->run);
+			snprintf(agent, sizeof(agent), "%s", t->agent);
+		}
+		pthread_mutex_unlock(&j->mu);
+		if (!mid[0]) {
+			e->notrunning = PB_NEW(Peloton__Api__Task__TaskNotRunning,
+			                       peloton__api__task__task_not_running__descriptor);
+			snprintf(err, sizeof(err), "task %s-%u was never launched", j->id,
+			         r->instanceid);
+			if (e->notrunning)
+				e->notrunning->message = dupstr(err);
+		} else {
+			char host[128], port[16];
+			char **paths = NULL;
+			size_t n = 0;
+			if (jm->cfg.ops.browse &&
+			    jm->cfg.ops.browse(jm->cfg.ops.arg, agent, mid, host, sizeof(host),
+			                       port, sizeof(port), &paths, &n, err,
+			                       sizeof(err)) == 0) {
+				resp->hostname = dupstr(host);
+				resp->port = dupstr(port);
+				resp->paths = paths;
+				resp->n_paths = n;
+				protobuf_c_message_free_unpacked(&e->base, NULL);
+				return &resp->base;
+			}
+			e->failure = PB_NEW(Peloton__Api__Task__BrowseSandboxFailure,
+			                    peloton__api__task__browse_sandbox_failure__descriptor);
+			if (e->failure)
+				e->failure->message =
+				    dupstr(jm->cfg.ops.browse ? err : "no files endpoint");
+		}
+	}
+	resp->error = e;
+	return &resp->base;
 }
 
 /* ---- TaskService (svc API) over the v0 handlers ----

@@ -245,6 +245,19 @@ class E2E(unittest.TestCase):
         time.sleep(1.5)
         self.assertEqual(job_pb2.JobState.Name(self.c.job(jid).jobInfo.runtime.state),
                          "PENDING")
+        # never launched: no sandbox (v0 notRunning; svc FAILED_PRECONDITION)
+        req = task_pb2.BrowseSandboxRequest()
+        req.jobId.value = jid
+        r = self.c.call("/peloton.api.task.TaskManager/BrowseSandbox", req,
+                        task_pb2.BrowseSandboxResponse)
+        self.assertTrue(r.error.HasField("notRunning"), r)
+        from peloton.api.task.svc import task_svc_pb2 as ts
+        sreq = ts.BrowseSandboxRequest()
+        sreq.jobId.value = jid
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("/peloton.api.task.svc.TaskService/BrowseSandbox", sreq,
+                        ts.BrowseSandboxResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
         # why: admitted (the pool has room) but no host has 500 cpus
         rt = self.c.task(jid, 0).runtime
         self.assertEqual(rt.reason, "NO_HOST_FITS", rt)
@@ -588,9 +601,11 @@ class E2E(unittest.TestCase):
         r = c.cli("job", "get", j2)
         self.assertEqual(r.returncode, 1)
         self.assertIn("notFound", r.stderr)
-        r = c.cli("task", "browse", jid, "0")  # ran: the simulator has no sandboxes
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("UNIMPLEMENTED", r.stderr)
+        r = c.cli("--json", "task", "browse", jid, "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["port"], str(c.sim_port))
+        self.assertTrue(any(p.endswith("/stdout") for p in out["paths"]), out)
         self.assertEqual(c.cli("respool", "delete", "/cli/leaf").returncode, 0)
         self.assertEqual(c.cli("respool", "delete", "/cli").returncode, 0)
         r = c.cli("respool", "lookup", "/cli")
