@@ -14,13 +14,10 @@
  * Mesos client's thread). Both run in alternation, the median of --reps.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,21 +49,6 @@ static void usage(void)
 	    "this program.\n");
 }
 
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t p = fork();
-	if (p == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			dup2(fd, 1);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return p;
-}
-
 /* JSON request -> call -> JSON response (NULL on error, message on stderr). */
 static json_t *call(struct grpccli *c, const char *svc, const char *method, const char *json)
 {
@@ -94,23 +76,6 @@ static json_t *call(struct grpccli *c, const char *svc, const char *method, cons
 	json_t *j = pjson_encode(r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return j;
-}
-
-static double proc_cpu_s(pid_t p)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *s = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (s)
-		sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static long proc_hwm_bytes(pid_t p)
@@ -161,7 +126,7 @@ static struct result run_once(bool baseline, unsigned port)
 	snprintf(dlog, sizeof(dlog), "%s/d.log", dir);
 	char *sargv[] = {(char *)o.sim, "--port", sp,  "--agents", ag, "--task-secs", ts,
 	                 "--log-level", "warn",   NULL};
-	pid_t sim = spawn(sargv, slog);
+	pid_t sim = bench_spawn(sargv, slog);
 	usleep(300000);
 	char gport[16];
 	snprintf(gport, sizeof(gport), "%u", port + 2);
@@ -178,7 +143,7 @@ static struct result run_once(bool baseline, unsigned port)
 	                 "warn",
 	                 baseline ? "--write-each-update" : NULL,
 	                 NULL};
-	pid_t d = spawn(dargv, dlog);
+	pid_t d = bench_spawn(dargv, dlog);
 	struct grpccli *c = grpccli_create(gp);
 	json_t *j = NULL;
 	/* wait until every agent has offered */
@@ -211,7 +176,7 @@ static struct result run_once(bool baseline, unsigned port)
 	    "\"memLimitMb\":32},\"command\":{\"shell\":true,\"value\":\"true\"}}}}",
 	    o.instances, pid ? pid : "");
 	json_decref(j);
-	double cpu0 = proc_cpu_s(d);
+	double cpu0 = bench_proc_cpu_s(d);
 	uint64_t t0 = bench_now_ns();
 	j = call(c, "peloton.api.job.JobManager", "Create", req);
 	char jid[64] = "";
@@ -245,17 +210,12 @@ static struct result run_once(bool baseline, unsigned port)
 		usleep(20000);
 	}
 	r.to_running_s = (double)(t_run - t0) / 1e9;
-	r.cpu_s = proc_cpu_s(d) - cpu0;
+	r.cpu_s = bench_proc_cpu_s(d) - cpu0;
 	r.rss = proc_hwm_bytes(d);
 	grpccli_destroy(c);
-	kill(d, SIGTERM);
-	waitpid(d, NULL, 0);
-	kill(sim, SIGTERM);
-	waitpid(sim, NULL, 0);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_e2e: could not remove %s\n", dir);
+	bench_reap(d);
+	bench_reap(sim);
+	bench_rmtree(dir);
 	return r;
 }
 
@@ -305,16 +265,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_e2e: counts must be > 0\n");
 		return 2;
 	}
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = 0;
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = 0;
 	if (!o.sim)
-		snprintf(simp, sizeof(simp), "%s/../src/main/mesos-sim", self), o.sim = simp;
+		bench_sibling("mesos-sim", simp, sizeof(simp)), o.sim = simp;
 	if (!o.daemon)
-		snprintf(dp, sizeof(dp), "%s/../src/main/pelotond", self), o.daemon = dp;
+		bench_sibling("pelotond", dp, sizeof(dp)), o.daemon = dp;
 	tab = rpc_table_create();
 	double run[2][16], done[2][16], cpu[2][16], rss[2][16];
 	unsigned reps = o.reps > 16 ? 16 : o.reps;

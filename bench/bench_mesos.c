@@ -17,12 +17,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,24 +103,6 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 }
 
 /* CPU seconds used so far by process pid (utime + stime from /proc). */
-static double proc_cpu(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 struct run {
 	struct bench_result r;
 	double accepts_per_task, sim_cpu_share;
@@ -167,7 +147,7 @@ static struct run run_once(const char *sim_path, bool fast, unsigned agents)
 	                                  .batch_max_tasks = fast ? 512 : 1,
 	                                  .on_event = on_event};
 	char err[256];
-	double sim0 = proc_cpu(pid);
+	double sim0 = bench_proc_cpu_s(pid);
 	uint64_t t0 = bench_now_ns();
 	cl = mesos_client_start(&cfg, err, sizeof(err));
 	if (cl == NULL) {
@@ -179,12 +159,11 @@ static struct run run_once(const char *sim_path, bool fast, unsigned agents)
 		nanosleep(&d, NULL);
 	}
 	uint64_t elapsed = bench_now_ns() - t0;
-	double sim_cpu = proc_cpu(pid) - sim0;
+	double sim_cpu = bench_proc_cpu_s(pid) - sim0;
 	struct mesos_client_stats cs;
 	mesos_client_get_stats(cl, &cs);
 	mesos_client_stop(cl);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	bench_reap(pid);
 	fclose(f);
 	struct bench_samples s;
 	bench_samples_init(&s, n_tasks);
@@ -224,15 +203,8 @@ int main(int argc, char **argv)
 	av[ac] = NULL;
 	struct bench_opts o;
 	bench_parse(ac, av, help, &o);
-	if (!sim_path[0]) {
-		char exe[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(sim_path, sizeof(sim_path), "%.3000s/../src/main/mesos-sim", exe);
-	}
+	if (!sim_path[0])
+		bench_sibling("mesos-sim", sim_path, sizeof(sim_path));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	unsigned agents = o.quick ? 500 : 10000;
 	n_tasks = o.quick ? 5000 : 100000;

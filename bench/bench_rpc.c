@@ -14,12 +14,10 @@
  * (keep-alive), the daemon's other transport. Median of --reps runs.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -50,19 +48,9 @@ struct worker {
 	pthread_t th;
 	enum method m;
 	bool grpc;
-	uint64_t *lat;
-	size_t n, cap;
+	struct bench_samples lat; /* ops counts every call, samples up to its cap */
 	bool failed;
 };
-
-static void record(struct worker *w, uint64_t ns)
-{
-	if (w->n == w->cap) {
-		w->cap = w->cap ? 2 * w->cap : 4096;
-		w->lat = realloc(w->lat, w->cap * sizeof(*w->lat));
-	}
-	w->lat[w->n++] = ns;
-}
 
 /* HTTP: accumulate the body, then parse. */
 struct buf {
@@ -176,8 +164,10 @@ static void *worker_main(void *arg)
 	while (ok && !atomic_load(&stop_flag)) {
 		uint64_t t0 = bench_now_ns();
 		ok = w->grpc ? one_grpc(g, w->m) : one_http(c, w->m, &b);
-		if (ok)
-			record(w, bench_now_ns() - t0);
+		if (ok) {
+			bench_samples_add(&w->lat, bench_now_ns() - t0);
+			w->lat.ops++;
+		}
 	}
 	w->failed = !ok;
 	free(b.p);
@@ -187,19 +177,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct res {
-	double ops;
-	uint64_t p50, p99, p999;
-	bool failed;
-};
-
-static struct res run_case(enum method m, unsigned conns, bool grpc)
+/* One repetition: `conns` clients calling back to back for o.secs. */
+static struct bench_result run_case(enum method m, unsigned conns, bool grpc, bool *failed)
 {
 	struct worker *w = calloc(conns, sizeof(*w));
 	atomic_store(&go, false);
@@ -207,6 +186,7 @@ static struct res run_case(enum method m, unsigned conns, bool grpc)
 	for (unsigned i = 0; i < conns; i++) {
 		w[i].m = m;
 		w[i].grpc = grpc;
+		bench_samples_init(&w[i].lat, (1u << 20) / conns);
 		pthread_create(&w[i].th, NULL, worker_main, &w[i]);
 	}
 	usleep(300000);
@@ -216,47 +196,24 @@ static struct res run_case(enum method m, unsigned conns, bool grpc)
 	atomic_store(&stop_flag, true);
 	uint64_t el = bench_now_ns() - t0;
 	size_t total = 0;
-	struct res r = {0};
 	for (unsigned i = 0; i < conns; i++) {
 		pthread_join(w[i].th, NULL);
-		total += w[i].n;
-		r.failed |= w[i].failed;
+		total += w[i].lat.n;
+		*failed |= w[i].failed;
 	}
-	uint64_t *all = malloc((total ? total : 1) * sizeof(*all));
-	size_t k = 0;
+	struct bench_samples all;
+	bench_samples_init(&all, total ? total : 1);
 	for (unsigned i = 0; i < conns; i++) {
-		memcpy(all + k, w[i].lat, w[i].n * sizeof(*all));
-		k += w[i].n;
-		free(w[i].lat);
+		for (size_t k = 0; k < w[i].lat.n; k++)
+			bench_samples_add(&all, w[i].lat.ns[k]);
+		all.ops += w[i].lat.ops;
+		bench_samples_fini(&w[i].lat);
 	}
-	qsort(all, total, sizeof(*all), cmp_u64);
-	r.ops = (double)total / ((double)el / 1e9);
-	if (total) {
-		r.p50 = all[total / 2];
-		r.p99 = all[total * 99 / 100];
-		r.p999 = all[total * 999 / 1000];
-	}
-	free(all);
+	all.elapsed_ns = el;
+	struct bench_result r = bench_summarise(&all);
+	bench_samples_fini(&all);
 	free(w);
 	return r;
-}
-
-static pid_t spawn(char *const argv[])
-{
-	pid_t p = fork();
-	if (p == 0) {
-		freopen("/dev/null", "w", stdout);
-		freopen("/dev/null", "w", stderr);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return p;
-}
-
-static int cmp_res(const void *a, const void *b)
-{
-	double x = ((const struct res *)a)->ops, y = ((const struct res *)b)->ops;
-	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -287,14 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_rpc: --reps 1..15, --secs > 0\n");
 		return 2;
 	}
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = 0;
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(simp, sizeof(simp), "%s/../src/main/mesos-sim", self);
-	snprintf(dp, sizeof(dp), "%s/../src/main/pelotond", self);
+	bench_sibling("mesos-sim", simp, sizeof(simp));
+	bench_sibling("pelotond", dp, sizeof(dp));
 	char sp[16], hp[16], gp[16], master[64], db[] = "/tmp/bench_rpc.XXXXXX";
 	if (!mkdtemp(db))
 		return 1;
@@ -305,11 +256,11 @@ int main(int argc, char **argv)
 	snprintf(grpc_addr, sizeof(grpc_addr), "127.0.0.1:%u", o.port + 2);
 	snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u/api/v1", o.port + 1);
 	char *sargv[] = {simp, "--port", sp, "--agents", "1000", "--task-secs", "3600", NULL};
-	pid_t sim = spawn(sargv);
+	pid_t sim = bench_spawn(sargv, NULL);
 	usleep(300000);
 	char *dargv[] = {dp, "--master",    master, "--db",        db,     "--grpc-port",
 	                 gp, "--http-port", hp,     "--log-level", "warn", NULL};
-	pid_t d = spawn(dargv);
+	pid_t d = bench_spawn(dargv, NULL);
 	curl_global_init(CURL_GLOBAL_ALL);
 	sleep(2);
 	/* a pool and a one-instance job to Get */
@@ -337,8 +288,9 @@ int main(int argc, char **argv)
 	curl_easy_cleanup(c);
 	if (!job_id[0]) {
 		fprintf(stderr, "bench_rpc: could not create the job to Get\n");
-		kill(d, SIGTERM);
-		kill(sim, SIGTERM);
+		bench_reap(d);
+		bench_reap(sim);
+		bench_rmtree(db);
 		return 1;
 	}
 	Peloton__Api__Job__GetRequest gr = PELOTON__API__JOB__GET_REQUEST__INIT;
@@ -358,48 +310,34 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (int m = 0; m < 2; m++)
 		for (size_t ci = 0; ci < 3; ci++) {
-			struct res rs[2][16];
+			struct bench_result rs[2][16];
+			bool failed[2] = {false, false};
 			for (unsigned rep = 0; rep < o.reps; rep++)
 				for (int impl = 0; impl < 2; impl++)
-					rs[impl][rep] =
-					    run_case((enum method)m, conns[ci], impl == 1);
-			double base = 0;
+					rs[impl][rep] = run_case((enum method)m, conns[ci],
+					                         impl == 1, &failed[impl]);
+			char cname[64];
+			snprintf(cname, sizeof(cname), "method=%s,connections=%u", mname[m],
+			         conns[ci]);
+			struct bench_result base = bench_median(rs[0], o.reps);
 			for (int impl = 0; impl < 2; impl++) {
-				qsort(rs[impl], o.reps, sizeof(rs[impl][0]), cmp_res);
-				struct res r = rs[impl][o.reps / 2];
-				bool failed = false;
-				for (unsigned rep = 0; rep < o.reps; rep++)
-					failed |= rs[impl][rep].failed;
-				if (failed)
-					rc = 1;
-				if (impl == 0)
-					base = r.ops;
-				printf("{\"bench\":\"bench_rpc\",\"case\":\"method=%s,connections=%"
-				       "u\","
-				       "\"impl\":\"%s\",\"transport\":\"%s\",\"connections\":%u,"
-				       "\"ops_per_s\":%.0f,\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_"
-				       "ns\":%llu,"
-				       "\"reps\":%u%s",
-				       mname[m], conns[ci], impl ? "fast" : "baseline",
-				       impl ? "grpc" : "http_json", conns[ci], r.ops,
-				       (unsigned long long)r.p50, (unsigned long long)r.p99,
-				       (unsigned long long)r.p999, o.reps,
-				       failed ? ",\"failed\":true" : "");
-				if (impl)
-					printf(",\"ratio_vs_baseline\":%.2f",
-					       base > 0 ? r.ops / base : 0);
-				printf("}\n");
+				struct bench_result r = impl ? bench_median(rs[1], o.reps) : base;
+				char extra[160];
+				snprintf(extra, sizeof(extra),
+				         "\"transport\":\"%s\",\"connections\":%u,\"reps\":%u%s",
+				         impl ? "grpc" : "http_json", conns[ci], o.reps,
+				         failed[impl] ? ",\"failed\":true" : "");
+				bench_print(
+				    "bench_rpc", cname, impl ? "fast" : "baseline", extra, &r,
+				    impl && base.ops_per_s > 0 ? r.ops_per_s / base.ops_per_s : -1);
 				fflush(stdout);
+				if (failed[impl])
+					rc = 1;
 			}
 		}
-	kill(d, SIGTERM);
-	waitpid(d, NULL, 0);
-	kill(sim, SIGTERM);
-	waitpid(sim, NULL, 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", db);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_rpc: could not remove %s\n", db);
+	bench_reap(d);
+	bench_reap(sim);
+	bench_rmtree(db);
 	free(get_req);
 	free(acq_req);
 	return rc;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct bench_opts {
@@ -74,5 +75,25 @@ struct bench_result bench_median(struct bench_result *r, size_t n);
  */
 void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
                  const struct bench_result *r, double ratio);
+
+/*
+ * Benches that run the real binaries (mesos-sim, pelotond) as processes.
+ */
+
+/* The path of binary `name` built beside the benches: <build>/src/main/<name>. */
+void bench_sibling(const char *name, char *buf, size_t len);
+
+/* Starts argv[0] with argv, stdout and stderr appended to `log` (NULL:
+ * /dev/null). The child's pid, or -1. */
+pid_t bench_spawn(char *const argv[], const char *log);
+
+/* SIGTERM, then waits for it. */
+void bench_reap(pid_t pid);
+
+/* User + system CPU seconds of a live process (0 when unknown). */
+double bench_proc_cpu_s(pid_t pid);
+
+/* Removes a directory tree the bench created (rm -rf); complains on failure. */
+void bench_rmtree(const char *dir);
 
 #endif
