@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gangq.h"
 
 /* One slot: seq == pos + 1 once the item for position pos is published,
@@ -26,13 +27,6 @@ struct gangq {
 	_Atomic uint32_t waiters;              /* consumers registered to sleep */
 	_Atomic uint32_t wake_all;             /* bumped by gangq_wake_all */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t expect, uint64_t ns)
 {
@@ -192,21 +186,21 @@ size_t gangq_dequeue_mpmc(struct gangq *q, void **out, size_t max, uint64_t time
 
 	if (n > 0 || timeout_ns == 0 || max == 0)
 		return n;
-	deadline = now_ns() + timeout_ns;
+	deadline = clock_mono_ns() + timeout_ns;
 	uint32_t gen = atomic_load_explicit(&q->wake_all, memory_order_acquire);
 	for (;;) {
 		atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
 		uint32_t s = atomic_load_explicit(&q->seq, memory_order_seq_cst);
 		n = drain(q, out, max); /* re-check after registering */
 		if (n == 0) {
-			uint64_t t = now_ns();
+			uint64_t t = clock_mono_ns();
 			if (t < deadline)
 				futex_wait(&q->seq, s, deadline - t);
 			n = drain(q, out, max);
 		}
 		atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
 		/* another consumer may have taken what woke us: sleep again */
-		if (n > 0 || now_ns() >= deadline ||
+		if (n > 0 || clock_mono_ns() >= deadline ||
 		    atomic_load_explicit(&q->wake_all, memory_order_acquire) != gen)
 			return n;
 	}

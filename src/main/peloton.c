@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "grpccli.h"
+#include "httpcli.h"
 #include "pjson.h"
 #include "proto_codec.h"
 #include "proto_registry.h"
@@ -668,22 +667,6 @@ static int cmd_passthrough(const char *cmd, int argc, char **argv)
 	bad_usage("unknown subcommand");
 }
 
-static size_t curl_acc(char *p, size_t sz, size_t n, void *arg)
-{
-	json_t **buf = arg; /* a JSON string used as a byte buffer */
-	size_t len = json_string_length(*buf);
-	char *joined = malloc(len + sz * n + 1);
-	if (!joined)
-		return 0;
-	memcpy(joined, json_string_value(*buf), len);
-	memcpy(joined + len, p, sz * n);
-	json_t *nb = json_stringn_nocheck(joined, len + sz * n);
-	free(joined);
-	json_decref(*buf);
-	*buf = nb;
-	return nb ? sz * n : 0;
-}
-
 /*
  * placement explain <spec.yaml> [--count N]: where N tasks of the job's
  * default config would go now and why not, from the daemon's read-only
@@ -716,28 +699,18 @@ static int cmd_placement(int argc, char **argv)
 	json_t *req = json_pack("{s:o,s:i}", "task", task, "count", (int)(g.count ? g.count : 1));
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	char url[256];
+	char url[256], err[256];
 	snprintf(url, sizeof(url), "http://%s/placement/explain", g.http);
-	CURL *c = curl_easy_init();
-	json_t *buf = json_string("");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_acc);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)g.timeout_ms);
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	CURLcode cc = curl_easy_perform(c);
+	char *out = NULL;
+	size_t out_len = 0;
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	int rc = httpcli_do(url, body, (long)g.timeout_ms, 64u << 20, &out, &out_len, &code, err,
+	                    sizeof(err));
 	free(body);
-	if (cc != CURLE_OK)
-		die("cannot reach the daemon's HTTP port at %s (%s)", g.http,
-		    curl_easy_strerror(cc));
-	json_t *r = json_loadb(json_string_value(buf), json_string_length(buf), 0, NULL);
-	json_decref(buf);
+	if (rc != 0)
+		die("cannot reach the daemon's HTTP port at %s (%s)", g.http, err);
+	json_t *r = json_loadb(out, out_len, 0, NULL);
+	free(out);
 	if (!r || code != 200)
 		die("explain failed (HTTP %ld): %s", code,
 		    r ? json_string_value(json_object_get(r, "error")) ?: "?" : "not JSON");

@@ -20,14 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "client.h"
 #include "eventstream.h"
 #include "grpcsrv.h"
 #include "hostidx.h"
 #include "hostsvc.h"
+#include "httpcli.h"
 #include "httpsrv.h"
 #include "jobmgr.h"
 #include "log.h"
@@ -65,13 +66,6 @@ struct daemon {
 	char tmpdir[256];
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- Mesos ---- */
 
 static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
@@ -86,7 +80,7 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 			break;
 		atomic_fetch_add(&d->offers_in, ev->offers->n_offers);
 		if (hostsvc_ingest_offers(d->hsvc, ev->offers->offers, ev->offers->n_offers,
-		                          mono_ns(), err, sizeof(err)) != 0)
+		                          clock_mono_ns(), err, sizeof(err)) != 0)
 			log_warn("hostmgr", "offers refused: %s", err);
 		break;
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND:
@@ -263,24 +257,6 @@ static int reconcile(struct daemon *d, const char *task, const char *agent)
 	return mesos_client_call(d->mc, &call);
 }
 
-static size_t curl_body(char *p, size_t sz, size_t n, void *arg)
-{
-	struct {
-		char *p;
-		size_t n;
-	} *b = arg;
-	if (b->n + sz * n > (1u << 20))
-		return 0;
-	char *np = realloc(b->p, b->n + sz * n + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->n, p, sz * n);
-	b->p = np;
-	b->n += sz * n;
-	np[b->n] = 0;
-	return sz * n;
-}
-
 /*
  * The sandbox listing: GET /files/browse?path=/sandbox/<agent>/<task> on
  * the agent. The daemon does not keep agents' own addresses yet, so it asks
@@ -298,29 +274,19 @@ static int do_browse(void *arg, const char *agent, const char *task, char *host,
 	char url[512];
 	snprintf(url, sizeof(url), "http://%s/files/browse?path=/sandbox/%s/%s", d->cf.master,
 	         agent, task);
-	struct {
-		char *p;
-		size_t n;
-	} body = {NULL, 0};
-	CURL *c = curl_easy_init();
-	if (!c)
-		return snprintf(err, elen, "out of memory"), -1;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-	CURLcode cc = curl_easy_perform(c);
+	char *body = NULL;
+	size_t blen = 0;
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	json_t *j =
-	    cc == CURLE_OK && code == 200 && body.p ? json_loadb(body.p, body.n, 0, NULL) : NULL;
-	free(body.p);
+	int rc = httpcli_do(url, NULL, 5000, 1u << 20, &body, &blen, &code, err, elen);
+	json_t *j = rc == 0 && code == 200 ? json_loadb(body, blen, 0, NULL) : NULL;
+	free(body);
 	if (!json_is_array(j)) {
 		json_decref(j);
-		return snprintf(err, elen, "agent %s: files endpoint answered %s (HTTP %ld)", agent,
-		                cc == CURLE_OK ? "no listing" : curl_easy_strerror(cc), code),
-		       -1;
+		char why[200];
+		snprintf(why, sizeof(why), "%s", rc == 0 ? "no listing" : err);
+		snprintf(err, elen, "agent %s: files endpoint answered %s (HTTP %ld)", agent, why,
+		         code);
+		return -1;
 	}
 	*n = 0;
 	*paths = calloc(json_array_size(j) ? json_array_size(j) : 1, sizeof(char *));
@@ -441,7 +407,8 @@ static ProtobufCMessage *h_rp_delete(void *ctx, const ProtobufCMessage *m, struc
 
 static ProtobufCMessage *h_hs_acquire(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
-	ProtobufCMessage *r = (ProtobufCMessage *)hostsvc_acquire(ctx, (const void *)m, mono_ns());
+	ProtobufCMessage *r =
+	    (ProtobufCMessage *)hostsvc_acquire(ctx, (const void *)m, clock_mono_ns());
 	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
@@ -868,17 +835,17 @@ int main(int argc, char **argv)
 	}
 	log_info("main", "ready");
 	sd_notify_msg("READY=1");
-	uint64_t next_implicit = mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
+	uint64_t next_implicit = clock_mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
 	for (;;) {
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig < 0) {
 			/* periodic implicit reconciliation: Mesos reports every task it knows */
-			if (d.cf.reconcile_secs && mono_ns() >= next_implicit) {
+			if (d.cf.reconcile_secs && clock_mono_ns() >= next_implicit) {
 				log_info("hostmgr", "implicit reconciliation");
 				reconcile(&d, NULL, NULL);
 				next_implicit =
-				    mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
+				    clock_mono_ns() + (uint64_t)d.cf.reconcile_secs * 1000000000ull;
 			}
 			continue;
 		}

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "client.h"
 #include "log.h"
 #include "proto_codec.h"
@@ -80,13 +81,6 @@ struct mesos_client {
 	} st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void text_add(char *buf, size_t *len, const char *p, size_t n)
 {
 	size_t room = MAX_TEXT - 1 - *len;
@@ -104,7 +98,7 @@ static void resubscribe_later(struct mesos_client *c, const char *why)
 	double jitter = 0.5 + (double)((c->rng = c->rng * 6364136223846793005ull + 1) >> 40) /
 	                          (double)(1ull << 24);
 	double wait = c->backoff_s * jitter;
-	c->next_subscribe_ns = now_ns() + (uint64_t)(wait * 1e9);
+	c->next_subscribe_ns = clock_mono_ns() + (uint64_t)(wait * 1e9);
 	c->backoff_s =
 	    c->backoff_s * 2 > c->cfg.backoff_max_s ? c->cfg.backoff_max_s : c->backoff_s * 2;
 	pthread_mutex_lock(&c->mu);
@@ -142,7 +136,7 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 		return 1;
 	}
 	c->st.events++;
-	c->last_event_ns = now_ns();
+	c->last_event_ns = clock_mono_ns();
 	int rc = 0;
 	if (ev->type == MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED && ev->subscribed) {
 		pthread_mutex_lock(&c->mu);
@@ -301,7 +295,7 @@ static void subscribe(struct mesos_client *c)
 	curl_easy_setopt(c->sub, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c->sub, CURLOPT_PRIVATE, NULL);
 	curl_multi_add_handle(c->m, c->sub);
-	c->last_event_ns = now_ns();
+	c->last_event_ns = clock_mono_ns();
 	c->st.subscribes++;
 }
 
@@ -522,7 +516,7 @@ int mesos_client_launch(struct mesos_client *c, const char *agent_id, const char
 			pthread_mutex_unlock(&c->mu);
 			return -1;
 		}
-		b->due_ns = now_ns() + (uint64_t)c->cfg.batch_window_ms * 1000000ull;
+		b->due_ns = clock_mono_ns() + (uint64_t)c->cfg.batch_window_ms * 1000000ull;
 		b->next = c->batches;
 		c->batches = b;
 	}
@@ -613,7 +607,7 @@ static void *io(void *arg)
 {
 	struct mesos_client *c = arg;
 	while (!atomic_load(&c->stop)) {
-		uint64_t t = now_ns();
+		uint64_t t = clock_mono_ns();
 		if (c->sub == NULL && t >= c->next_subscribe_ns)
 			subscribe(c);
 		if (c->sub != NULL && atomic_exchange(&c->drop, 0)) {
@@ -701,7 +695,7 @@ struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, c
 		snprintf(c->framework_id, sizeof(c->framework_id), "%s", cfg->framework_id);
 	c->backoff_s = 0.1;
 	c->heartbeat_s = 15;
-	c->rng = (uint64_t)now_ns() | 1;
+	c->rng = (uint64_t)clock_mono_ns() | 1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	c->m = curl_multi_init();

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sim.h"
 
@@ -63,13 +64,6 @@ static uint64_t rnd(struct sim *s)
 	s->rng ^= s->rng >> 7;
 	s->rng ^= s->rng << 17;
 	return s->rng;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 struct sim *sim_create(const struct sim_config *cfg)
@@ -428,7 +422,7 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 	}
 	const Mesos__V1__FrameworkInfo *fi = call->subscribe->framework_info;
 	pthread_mutex_lock(&s->mu);
-	s->now_ns = mono_ns();
+	s->now_ns = clock_mono_ns();
 	const char *want = fi->id ? fi->id->value : NULL;
 	if (want && want[0] && s->framework_id[0] && strcmp(want, s->framework_id) != 0) {
 		pthread_mutex_unlock(&s->mu);
@@ -691,7 +685,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		return 400;
 	}
 	pthread_mutex_lock(&s->mu);
-	s->now_ns = mono_ns();
+	s->now_ns = clock_mono_ns();
 	if (stream_id == NULL || !s->stream_id[0] || strcmp(stream_id, s->stream_id) != 0) {
 		snprintf(err, err_len,
 		         "The stream ID '%s' included in this request didn't match "

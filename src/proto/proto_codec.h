@@ -36,6 +36,10 @@ ProtobufCMessage *proto_clone(const ProtobufCMessage *m);
 /* A new zero-initialised message of type desc (malloc), or NULL. */
 ProtobufCMessage *proto_new(const ProtobufCMessageDescriptor *desc);
 
+/* Typed forms for building responses: PB_NEW(Foo, foo__descriptor) and PB_FREE(msg). */
+#define PB_NEW(type, desc) ((type *)proto_new(&(desc)))
+#define PB_FREE(m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL)
+
 /* Packs m into a new malloc'd buffer; *len gets its size. NULL on ENOMEM. */
 uint8_t *proto_pack_alloc(const ProtobufCMessage *m, size_t *len);
 

@@ -1,3 +1,4 @@
+#include "clock.h"
 #include "httpsrv.h"
 
 #include <arpa/inet.h>
@@ -66,13 +67,6 @@ static enum MHD_Result rpc_error(struct MHD_Connection *c, const struct rpc_stat
 	return rpc_error_as(c, st, (unsigned)rpc_code_http(st->code));
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static enum MHD_Result api(struct httpsrv *h, struct MHD_Connection *c, struct req *rq)
 {
 	struct rpc_status st = {RPC_OK, ""};
@@ -115,11 +109,11 @@ static enum MHD_Result api(struct httpsrv *h, struct MHD_Connection *c, struct r
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown procedure %.200s", proc);
 		return rpc_error_as(c, &st, 404);
 	}
-	uint64_t t0 = now_ms();
+	uint64_t t0 = (clock_mono_ns() / 1000000u);
 	uint8_t *out;
 	size_t out_len;
 	rpc_invoke(m, enc, rq->body, rq->len, &out, &out_len, &st);
-	if (st.code == RPC_OK && ttl && now_ms() - t0 > ttl) {
+	if (st.code == RPC_OK && ttl && (clock_mono_ns() / 1000000u) - t0 > ttl) {
 		free(out);
 		rpc_fail(&st, RPC_DEADLINE_EXCEEDED, "call took longer than Context-TTL-MS %llu",
 		         (unsigned long long)ttl);

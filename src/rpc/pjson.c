@@ -408,14 +408,28 @@ static bool loose_eq(const char *a, const char *b)
 	}
 }
 
+/* key == the JSON name of proto field name p, compared as it is derived. */
+static bool json_name_eq(const char *p, const char *key)
+{
+	bool up = false;
+	for (; *p; p++) {
+		if (*p == '_') {
+			up = true;
+			continue;
+		}
+		if (*key++ != (up ? (char)toupper((unsigned char)*p) : *p))
+			return false;
+		up = false;
+	}
+	return *key == 0;
+}
+
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *d,
                                                   const char *key, unsigned flags)
 {
-	char name[128];
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		pjson_field_name(f->name, name, sizeof(name));
-		if (strcmp(key, name) == 0 || strcmp(key, f->name) == 0)
+		if (json_name_eq(f->name, key) || strcmp(key, f->name) == 0)
 			return f;
 	}
 	if (flags & PJSON_LOOSE_NAMES)

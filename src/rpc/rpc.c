@@ -1,3 +1,4 @@
+#include "clock.h"
 #include "rpc.h"
 
 #include <stdarg.h>
@@ -287,16 +288,9 @@ size_t rpc_methods(struct rpc_table *t, struct rpc_method ***out)
 	return t->n;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void record(struct rpc_method *m, uint64_t t0, bool ok)
 {
-	uint64_t us = now_us() - t0;
+	uint64_t us = (clock_mono_ns() / 1000u) - t0;
 	size_t b = 0;
 	while (b < 15 && (double)us > rpc_latency_bounds_us[b])
 		b++;
@@ -331,7 +325,7 @@ static ProtobufCMessage *decode_req(struct rpc_method *m, enum rpc_encoding enc,
 void rpc_invoke(struct rpc_method *m, enum rpc_encoding enc, const uint8_t *body, size_t len,
                 uint8_t **out, size_t *out_len, struct rpc_status *st)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = (clock_mono_ns() / 1000u);
 	ProtobufCMessage *req = NULL, *resp = NULL;
 	*out = NULL;
 	*out_len = 0;

@@ -137,8 +137,6 @@ static struct es_client *client__(struct eventstream *es, const char *name)
 	return NULL;
 }
 
-#define PB_NEW(type, desc) ((type *)proto_new(&desc))
-
 static Peloton__Private__Eventstream__ClientUnsupported *unsupported(const char *name)
 {
 	Peloton__Private__Eventstream__ClientUnsupported *e =

@@ -17,13 +17,6 @@
 
 #define N_BUCKETS 4096
 
-uint64_t jm__wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void jm__rfc3339(uint64_t ns, char *buf, size_t len)
 {
 	if (!ns) {
@@ -136,7 +129,7 @@ void jm__uuid(char out[37])
 {
 	uint8_t b[16];
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		uint64_t x = jm__wall_ns() ^ (uint64_t)(uintptr_t)out;
+		uint64_t x = clock_wall_ns() ^ (uint64_t)(uintptr_t)out;
 		for (int i = 0; i < 16; i++, x = x * 6364136223846793005ull + 1)
 			b[i] = (uint8_t)(x >> 56);
 	}
@@ -355,9 +348,9 @@ bool jm__job_refresh(struct jm_job *j)
 	if (s == j->state)
 		return false;
 	if (s == PELOTON__API__JOB__JOB_STATE__RUNNING && !j->started_ns)
-		j->started_ns = jm__wall_ns();
+		j->started_ns = clock_wall_ns();
 	if (s >= PELOTON__API__JOB__JOB_STATE__SUCCEEDED)
-		j->done_ns = jm__wall_ns();
+		j->done_ns = clock_wall_ns();
 	else
 		j->done_ns = 0; /* running again (instances added, tasks started) */
 	log_info("jobmgr", "job %s: %s -> %s", j->id,

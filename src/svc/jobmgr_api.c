@@ -14,8 +14,6 @@
 #include "proto_codec.h"
 #include "rpc.h"
 
-#define PB_NEW(type, desc) ((type *)proto_new(&desc))
-
 static char *dupstr(const char *s)
 {
 	return strdup(s ? s : "");
@@ -245,7 +243,7 @@ static enum rpc_code create_job(struct jobmgr *jm, const char *given_id,
 	j->cfg_bytes = bytes;
 	j->cfg_len = len;
 	j->cfg_version = 1;
-	j->created_ns = jm__wall_ns();
+	j->created_ns = clock_wall_ns();
 	j->state = PELOTON__API__JOB__JOB_STATE__PENDING;
 	for (uint32_t i = 0; i < j->n; i++) {
 		j->tasks[i].state = TASK_PENDING;
@@ -669,17 +667,12 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 		snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
 		enum taskstate old = (enum taskstate)t->state;
 		if (t->state >= TASK_LAUNCHING && t->state != TASK_KILLING && t->agent) {
-			char mid[128];
-			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
-			if (jm->cfg.ops.kill)
-				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
-			jm__set_state(j, i, TASK_KILLING);
-			t->due_ns = jm__wall_ns() + 10000000000ull; /* resent until terminal */
+			jm__kill_run(jm, j, i, clock_wall_ns());
 		} else if (t->state != TASK_KILLING) {
 			/* not on Mesos yet: the resource manager drops it */
 			resmgr_kill(jm->cfg.rm, ptask);
 			jm__set_state(j, i, TASK_KILLED);
-			t->done_ns = jm__wall_ns();
+			t->done_ns = clock_wall_ns();
 		}
 		jm__put_task(jm, b, j, i, old, "stop requested");
 		c++;
@@ -886,9 +879,7 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 		char r[200];
 		placement_why_render(&w, r, sizeof(r));
 		reason = "NO_HOST_FITS";
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t mono = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t mono = clock_mono_ns();
 		double ago =
 		    mono > w.last_attempt_ns ? (double)(mono - w.last_attempt_ns) / 1e9 : 0;
 		snprintf(msg, sizeof(msg), "%s; last attempt %.1f s ago", r, ago);
@@ -1238,13 +1229,8 @@ static ProtobufCMessage *h_task_restart(void *ctx, const ProtobufCMessage *m, st
 			jm__put_task(jm, b, j, i, old, "restart requested");
 			again[nq++] = i;
 		} else if (old >= TASK_LAUNCHING && old != TASK_KILLING && t->agent) {
-			char mid[128];
-			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
 			t->restart = true;
-			if (jm->cfg.ops.kill)
-				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
-			jm__set_state(j, i, TASK_KILLING);
-			t->due_ns = jm__wall_ns() + 10000000000ull;
+			jm__kill_run(jm, j, i, clock_wall_ns());
 			jm__put_task(jm, b, j, i, old,
 			             "restart requested: killing the current run");
 		}

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "clock.h"
 #include "jobmgr.h"
 #include "taskstate.h"
 
@@ -58,7 +59,6 @@ struct jobmgr {
 	_Atomic uint64_t launched, updates;
 };
 
-uint64_t jm__wall_ns(void);
 void jm__rfc3339(uint64_t ns, char *buf, size_t len);
 void jm__uuid(char out[37]);
 int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
@@ -78,6 +78,11 @@ int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job 
 bool jm__job_refresh(struct jm_job *j);
 void jm__set_state(struct jm_job *j, uint32_t inst, enum taskstate s);
 size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n);
+/*
+ * Kills task inst's current run on Mesos and marks it KILLING; the sweeper
+ * resends the kill every 10 s until a terminal update arrives. j->mu held.
+ */
+void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now);
 /* Persists task inst's runtime (+ an event) into b; j->mu held. */
 int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
                  enum taskstate old, const char *msg);

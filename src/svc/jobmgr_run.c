@@ -18,7 +18,7 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 	Peloton__Api__Task__TaskEvent ev = PELOTON__API__TASK__TASK_EVENT__INIT;
 	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
 	char id[96], ts[40];
-	uint64_t now = jm__wall_ns();
+	uint64_t now = clock_wall_ns();
 	snprintf(id, sizeof(id), "%s-%u", j->id, inst);
 	tid.value = id;
 	jm__rfc3339(now, ts, sizeof(ts));
@@ -45,6 +45,18 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 
 #define RECONCILE_FIRST_NS 120000000000ull /* silence before the first explicit reconcile */
 #define RECONCILE_MAX_NS 600000000000ull   /* backoff cap */
+#define KILL_RESEND_NS 10000000000ull      /* a kill is resent until Mesos reports the end */
+
+void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now)
+{
+	struct jm_task *t = &j->tasks[inst];
+	char mid[128];
+	snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
+	if (jm->cfg.ops.kill)
+		jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+	jm__set_state(j, inst, TASK_KILLING);
+	t->due_ns = now + KILL_RESEND_NS;
+}
 
 static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
                                    const char *name, double x)
@@ -239,7 +251,7 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		assign_ports(t, tc, p->ports, p->n_ports, &cursor);
 		jm__set_state(j, inst, TASK_LAUNCHING);
 		t->due_ns =
-		    jm__wall_ns() + RECONCILE_FIRST_NS; /* reconciled if Mesos stays silent */
+		    clock_wall_ns() + RECONCILE_FIRST_NS; /* reconciled if Mesos stays silent */
 		t->reconciles = 0;
 		jm__put_task(jm, b, j, inst, old, "launching");
 		if (jm__job_refresh(j))
@@ -362,24 +374,15 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			t->due_ns = now + (wait > RECONCILE_MAX_NS ? RECONCILE_MAX_NS : wait);
 			t->reconciles++;
 		} else if (t->state == TASK_KILLING && t->due_ns <= now && t->agent) {
-			char mid[128];
-			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
-			if (jm->cfg.ops.kill)
-				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
-			t->due_ns = now + 10000000000ull;
+			jm__kill_run(jm, j, i, now); /* resend */
 		} else if (maxrt && t->state == TASK_RUNNING && t->start_ns &&
 		           now - t->start_ns > (uint64_t)maxrt * 1000000000ull && t->agent) {
-			char mid[128];
-			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
-			log_info("jobmgr", "task %s ran past maxRunningTime %u s: killing", mid,
-			         maxrt);
-			if (jm->cfg.ops.kill)
-				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+			log_info("jobmgr", "task %s-%u-%u ran past maxRunningTime %u s: killing",
+			         j->id, i, t->run, maxrt);
 			free(t->reason);
 			t->reason = strdup("MAX_RUNNING_TIME_EXCEEDED");
 			t->goal = TASK_KILLED;
-			jm__set_state(j, i, TASK_KILLING);
-			t->due_ns = now + 10000000000ull;
+			jm__kill_run(jm, j, i, now);
 			jm__put_task(jm, b, j, i, TASK_RUNNING,
 			             "killed: ran past sla.maxRunningTime");
 		}
@@ -412,20 +415,15 @@ static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 			const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
 			bool kill_only =
 			    tc->preemptionpolicy && tc->preemptionpolicy->killonpreempt;
-			char mid[128];
-			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
-			log_info("jobmgr", "preempting %s%s", mid,
+			log_info("jobmgr", "preempting %s-%u-%u%s", j->id, inst, t->run,
 			         kill_only ? " (killOnPreempt)" : "");
-			if (jm->cfg.ops.kill)
-				jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
 			enum taskstate old = (enum taskstate)t->state;
 			t->restart = !kill_only;
 			if (kill_only)
 				t->goal = TASK_KILLED;
 			free(t->reason);
 			t->reason = strdup("PREEMPTED");
-			jm__set_state(j, inst, TASK_KILLING);
-			t->due_ns = now + 10000000000ull;
+			jm__kill_run(jm, j, inst, now);
 			jm__put_task(jm, b, j, inst, old, "preempted");
 		}
 		pthread_mutex_unlock(&j->mu);
@@ -438,7 +436,7 @@ static void *sweeper_main(void *arg)
 	while (!atomic_load(&jm->stop)) {
 		struct timespec d = {0, 200000000};
 		nanosleep(&d, NULL);
-		uint64_t now = jm__wall_ns();
+		uint64_t now = clock_wall_ns();
 		struct store_batch *b = store_batch_new(jm->cfg.store);
 		if (!b)
 			continue;
@@ -668,7 +666,7 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 		return; /* not acknowledged: Mesos resends */
 	}
 	enum taskstate old = (enum taskstate)t->state;
-	uint64_t now = jm__wall_ns();
+	uint64_t now = clock_wall_ns();
 	t->due_ns = 0; /* Mesos answered for this run: no reconciliation due */
 	if (ns == TASK_RUNNING && !t->start_ns)
 		t->start_ns = now;
@@ -848,7 +846,7 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 				t->state = TASK_PENDING; /* never reached Mesos: place again */
 			else if (!taskstate_terminal((enum taskstate)t->state))
 				t->due_ns =
-				    jm__wall_ns() + RECONCILE_FIRST_NS; /* beyond SUBSCRIBED's */
+				    clock_wall_ns() + RECONCILE_FIRST_NS; /* beyond SUBSCRIBED's */
 			j->counts[t->state]++;
 			if (t->state == TASK_PENDING && t->goal != TASK_KILLED && pend)
 				pend[np++] = i;

@@ -11,9 +11,6 @@ typedef Peloton__Private__Resmgr__Task task_pb;
 typedef Peloton__Private__Resmgr__Gang gang_pb;
 typedef Peloton__Private__Resmgr__Placement placement_pb;
 
-#define PB_NEW(type, desc) ((type *)proto_new(&desc))
-#define PB_FREE(m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL)
-
 /* Grows a repeated field by one slot; returns the slot or NULL. */
 static void **grow(void ***arr, size_t *n)
 {

@@ -13,9 +13,6 @@ typedef Peloton__Api__Respool__ResourcePoolInfo info_pb;
 typedef Peloton__Api__Peloton__ResourcePoolID poolid_pb;
 typedef Peloton__Api__Respool__ResourcePoolPath path_pb;
 
-#define PB_NEW(type, desc) ((type *)proto_new(&desc))
-#define PB_FREE(m) protobuf_c_message_free_unpacked((ProtobufCMessage *)(m), NULL)
-
 static poolid_pb *pool_id(const char *id)
 {
 	poolid_pb *p = PB_NEW(poolid_pb, peloton__api__peloton__resource_pool_id__descriptor);
