@@ -149,7 +149,7 @@ static json_t *enc_double(double v)
 	return json_real(v);
 }
 
-static json_t *enc_message(const ProtobufCMessage *m);
+static json_t *enc_message(const ProtobufCMessage *m, unsigned flags);
 
 /*
  * A string field as JSON. protobuf-c does not check UTF-8, so bytes that
@@ -198,7 +198,7 @@ static json_t *enc_string(const char *s)
 	return j;
 }
 
-static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
+static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p, unsigned flags)
 {
 	char buf[32];
 	switch (f->type) {
@@ -212,10 +212,14 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
+		if (flags & PJSON_PROTO_NAMES)
+			return json_integer((json_int_t) * (const int64_t *)p);
 		snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)p);
 		return json_string(buf);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
+		if ((flags & PJSON_PROTO_NAMES) && *(const uint64_t *)p <= (uint64_t)INT64_MAX)
+			return json_integer((json_int_t) * (const uint64_t *)p);
 		snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)p);
 		return json_string(buf);
 	case PROTOBUF_C_TYPE_FLOAT:
@@ -241,7 +245,7 @@ static json_t *enc_value(const ProtobufCFieldDescriptor *f, const void *p)
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
-		return sub ? enc_message(sub) : json_object();
+		return sub ? enc_message(sub, flags) : json_object();
 	}
 	}
 	return NULL;
@@ -283,7 +287,7 @@ static bool is_map(const ProtobufCFieldDescriptor *f)
 static json_t *enc_map_key(const ProtobufCMessage *entry)
 {
 	const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0];
-	json_t *k = enc_value(kf, (const char *)entry + kf->offset);
+	json_t *k = enc_value(kf, (const char *)entry + kf->offset, 0);
 	if (!k || json_is_string(k))
 		return k;
 	char buf[32];
@@ -295,7 +299,8 @@ static json_t *enc_map_key(const ProtobufCMessage *entry)
 	return json_string(buf);
 }
 
-static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
+static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m,
+                            unsigned flags)
 {
 	size_t n = MEMBER(size_t, m, f->quantifier_offset);
 	const char *arr = MEMBER(const char *, m, f->offset);
@@ -308,7 +313,7 @@ static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMe
 			const ProtobufCMessage *e = ((ProtobufCMessage *const *)arr)[i];
 			const ProtobufCFieldDescriptor *vf = &e->descriptor->fields[1];
 			json_t *k = enc_map_key(e);
-			v = enc_value(vf, (const char *)e + vf->offset);
+			v = enc_value(vf, (const char *)e + vf->offset, flags);
 			if (!k || !v || json_object_set_new(out, json_string_value(k), v) != 0) {
 				json_decref(k);
 				json_decref(v);
@@ -318,7 +323,7 @@ static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMe
 			json_decref(k);
 			continue;
 		}
-		v = enc_value(f, arr + i * es);
+		v = enc_value(f, arr + i * es, flags);
 		if (!v || json_array_append_new(out, v) != 0) {
 			json_decref(out);
 			return NULL;
@@ -327,7 +332,7 @@ static json_t *enc_repeated(const ProtobufCFieldDescriptor *f, const ProtobufCMe
 	return out;
 }
 
-static json_t *enc_message(const ProtobufCMessage *m)
+static json_t *enc_message(const ProtobufCMessage *m, unsigned flags)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 	json_t *o = json_object();
@@ -338,13 +343,16 @@ static json_t *enc_message(const ProtobufCMessage *m)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			if (MEMBER(size_t, m, f->quantifier_offset) == 0)
 				continue;
-			v = enc_repeated(f, m);
+			v = enc_repeated(f, m, flags);
 		} else {
 			if (!field_present(f, m))
 				continue;
-			v = enc_value(f, (const char *)m + f->offset);
+			v = enc_value(f, (const char *)m + f->offset, flags);
 		}
-		pjson_field_name(f->name, name, sizeof(name));
+		if (flags & PJSON_PROTO_NAMES)
+			snprintf(name, sizeof(name), "%s", f->name);
+		else
+			pjson_field_name(f->name, name, sizeof(name));
 		if (!v || json_object_set_new(o, name, v) != 0) {
 			json_decref(o);
 			return NULL;
@@ -355,12 +363,22 @@ static json_t *enc_message(const ProtobufCMessage *m)
 
 json_t *pjson_encode(const ProtobufCMessage *m)
 {
-	return enc_message(m);
+	return enc_message(m, 0);
+}
+
+json_t *pjson_encode_flags(const ProtobufCMessage *m, unsigned flags)
+{
+	return enc_message(m, flags);
 }
 
 char *pjson_dumps(const ProtobufCMessage *m)
 {
-	json_t *j = enc_message(m);
+	return pjson_dumps_flags(m, 0);
+}
+
+char *pjson_dumps_flags(const ProtobufCMessage *m, unsigned flags)
+{
+	json_t *j = enc_message(m, flags);
 	if (!j)
 		return NULL;
 	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -30,7 +30,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 enum pjson_flags {
-	PJSON_LOOSE_NAMES = 1,
+	PJSON_LOOSE_NAMES = 1, /* decode */
+	/* encode: proto field names and 64-bit integers as numbers, the way
+	 * Mesos renders its protobufs as JSON (decoding accepts that already) */
+	PJSON_PROTO_NAMES = 2,
 };
 
 /* A new JSON object for m (never NULL for a valid message, NULL on ENOMEM). */
@@ -38,6 +41,10 @@ json_t *pjson_encode(const ProtobufCMessage *m);
 
 /* Encodes m as compact JSON text (malloc'd, NUL-terminated); NULL on ENOMEM. */
 char *pjson_dumps(const ProtobufCMessage *m);
+
+/* The same with pjson_flags (PJSON_PROTO_NAMES). */
+json_t *pjson_encode_flags(const ProtobufCMessage *m, unsigned flags);
+char *pjson_dumps_flags(const ProtobufCMessage *m, unsigned flags);
 
 /*
  * Decodes j as a `desc` message. Returns the message, or NULL with a
