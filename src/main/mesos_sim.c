@@ -15,27 +15,45 @@
 #include "log.h"
 #include "sim_http.h"
 #include "version.h"
+#include "yamljson.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: mesos-sim [options]\n"
-	             "\n"
-	             "A simulated Mesos master: POST /api/v1/scheduler (protobuf) and GET /health\n"
-	             "on 127.0.0.1.\n"
-	             "\n"
-	             "options:\n"
-	             "  -p, --port N            port (default 5050; 0 = any free port, printed)\n"
-	             "  -a, --agents N          simulated agents (default 10)\n"
-	             "      --cpus X            cpus per agent (default 32)\n"
-	             "      --mem-mb X          memory per agent in MB (default 131072)\n"
-	             "      --task-secs X       how long a task runs (default 1)\n"
-	             "      --fail-rate X       share of tasks that end FAILED, 0..1 (default 0)\n"
-	             "      --heartbeat-secs X  heartbeat interval (default 15)\n"
-	             "      --launch-log FILE   append each launched task id (a witness)\n"
-	             "                          (a task whose command is 'exit N' fails with N)\n"
-	             "  -l, --log-level LEVEL   debug, info, warn or error (default info)\n"
-	             "  -V, --version           print the version and exit\n"
-	             "  -h, --help              print this help and exit\n");
+	fprintf(
+	    out,
+	    "usage: mesos-sim [options]\n"
+	    "\n"
+	    "A simulated Mesos master on 127.0.0.1: POST /api/v1/scheduler and the operator\n"
+	    "API POST /api/v1 (protobuf or JSON), GET /health, agents' GET /files/browse, and\n"
+	    "for tests POST /sim/fault?action=... and GET /sim/stats.\n"
+	    "\n"
+	    "options:\n"
+	    "  -p, --port N              port (default 5050; 0 = any free port, printed)\n"
+	    "  -a, --agents N            simulated agents (default 10)\n"
+	    "      --agents-file FILE    agent profiles from YAML (replaces --agents, --cpus,\n"
+	    "                            --mem-mb, --gpus, --racks; see example/agents.yaml)\n"
+	    "      --cpus X              cpus per agent (default 32)\n"
+	    "      --mem-mb X            memory per agent in MB (default 131072)\n"
+	    "      --gpus X              GPUs per agent (default 0)\n"
+	    "      --racks N             agents spread over N racks (attribute rack; default 10)\n"
+	    "      --task-secs X         how long a task runs (default 1)\n"
+	    "      --task-dist D         uniform (0.5x..1.5x), exp (mean X) or fixed\n"
+	    "      --fail-rate X         share of tasks that end FAILED, 0..1 (default 0)\n"
+	    "      --duplicate-rate X    share of status updates sent twice, 0..1 (default 0)\n"
+	    "      --heartbeat-secs X    heartbeat interval (default 15)\n"
+	    "      --retry-secs X        first resend of an unacknowledged update (default 10)\n"
+	    "      --redirect-to H:P     act as a standby master: 307 to H:P\n"
+	    "      --unavailable-secs X  answer 503 for the first X seconds (no leader yet)\n"
+	    "      --launch-log FILE     append each launched task id (a witness)\n"
+	    "                            (a task whose command is 'exit N' fails with N)\n"
+	    "  -l, --log-level LEVEL     debug, info, warn or error (default info)\n"
+	    "  -V, --version             print the version and exit\n"
+	    "  -h, --help                print this help and exit\n"
+	    "\n"
+	    "faults: curl -X POST '127.0.0.1:5050/sim/fault?action=A' with A one of\n"
+	    "  drop-stream, stall-heartbeats&secs=S, agent-down&agent=ID|HOST|INDEX,\n"
+	    "  agent-up&agent=..., unavailable&secs=S, redirect&to=H:P[&secs=S],\n"
+	    "  duplicate-updates&rate=R, clear\n");
 }
 
 /* Parses a number for flag `name`; exits 2 with a message when it is not one. */
@@ -44,7 +62,7 @@ static double number(const char *name, const char *s, double lo, double hi)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) {
 		fprintf(stderr, "mesos-sim: --%s wants a number in [%g, %g], not '%s'\n", name, lo,
 		        hi, s);
 		exit(2);
@@ -52,9 +70,193 @@ static double number(const char *name, const char *s, double lo, double hi)
 	return v;
 }
 
+/* --- agent profiles from YAML ------------------------------------------------------ */
+
+struct profiles {
+	json_t *doc; /* owns the strings the profiles borrow */
+	struct sim_profile *v;
+	size_t n;
+	const char **values; /* attribute value arrays, one allocation */
+};
+
+static bool prof_fail(char *err, size_t len, const char *path, const struct yamljson_lines *l,
+                      const char *key, const char *what)
+{
+	snprintf(err, len, "%s:%u: %s: %s", path, yamljson_line(l, key), key, what);
+	return false;
+}
+
+/* A number in [lo, hi] at key; absent leaves *out. */
+static bool prof_num(const json_t *o, const char *name, double lo, double hi, double *out,
+                     const char *path, const struct yamljson_lines *l, const char *where, char *err,
+                     size_t len)
+{
+	const json_t *v = json_object_get(o, name);
+	char key[96];
+	snprintf(key, sizeof(key), "%s.%s", where, name);
+	if (v == NULL)
+		return true;
+	if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi)) {
+		char what[80];
+		snprintf(what, sizeof(what), "wants a number in [%g, %g]", lo, hi);
+		return prof_fail(err, len, path, l, key, what);
+	}
+	*out = json_number_value(v);
+	return true;
+}
+
+static bool prof_one(struct profiles *ps, size_t i, const json_t *o, const char ***vals,
+                     const char *path, const struct yamljson_lines *l, char *err, size_t len)
+{
+	static const char *const known[] = {"count", "cpus",  "mem_mb", "disk_mb",
+	                                    "gpus",  "ports", "racks",  "attributes"};
+	struct sim_profile *p = &ps->v[i];
+	char where[32], key[96];
+	snprintf(where, sizeof(where), "agents[%zu]", i);
+	if (!json_is_object(o))
+		return prof_fail(err, len, path, l, where, "wants a mapping");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)o, k, v)
+	{
+		bool ok = false;
+		for (size_t n = 0; n < sizeof(known) / sizeof(*known); n++)
+			ok = ok || strcmp(k, known[n]) == 0;
+		if (!ok) {
+			snprintf(key, sizeof(key), "%s.%s", where, k);
+			return prof_fail(err, len, path, l, key,
+			                 "unknown key (count, cpus, mem_mb, disk_mb, gpus, ports, "
+			                 "racks, attributes)");
+		}
+	}
+	double count = 0, racks = 10, cpus = 32, mem = 131072, disk = 1e6, gpus = 0;
+	if (!prof_num(o, "count", 1, 1000000, &count, path, l, where, err, len) ||
+	    !prof_num(o, "cpus", 0.01, 1e5, &cpus, path, l, where, err, len) ||
+	    !prof_num(o, "mem_mb", 1, 1e9, &mem, path, l, where, err, len) ||
+	    !prof_num(o, "disk_mb", 1, 1e12, &disk, path, l, where, err, len) ||
+	    !prof_num(o, "gpus", 0, 1024, &gpus, path, l, where, err, len) ||
+	    !prof_num(o, "racks", 1, 100000, &racks, path, l, where, err, len))
+		return false;
+	snprintf(key, sizeof(key), "%s.count", where);
+	if (count < 1 || count != (uint32_t)count)
+		return prof_fail(err, len, path, l, key,
+		                 "wants a whole number of agents, at least 1");
+	p->count = (uint32_t)count;
+	p->cpus = cpus;
+	p->mem_mb = mem;
+	p->disk_mb = disk;
+	p->gpus = gpus;
+	p->racks = (uint32_t)racks;
+	const json_t *ports = json_object_get(o, "ports");
+	if (ports != NULL) {
+		unsigned lo, hi;
+		char tail;
+		snprintf(key, sizeof(key), "%s.ports", where);
+		if (!json_is_string(ports) ||
+		    sscanf(json_string_value(ports), "%u-%u%c", &lo, &hi, &tail) != 2 || lo == 0 ||
+		    hi < lo || hi > 65535)
+			return prof_fail(err, len, path, l, key,
+			                 "wants a range such as 31000-32000");
+		p->port_lo = lo;
+		p->port_hi = hi;
+	}
+	const json_t *attrs = json_object_get(o, "attributes");
+	if (attrs == NULL)
+		return true;
+	snprintf(key, sizeof(key), "%s.attributes", where);
+	if (!json_is_object(attrs) || json_object_size(attrs) > SIM_MAX_ATTRS)
+		return prof_fail(err, len, path, l, key, "wants a mapping of at most 8 attributes");
+	json_object_foreach((json_t *)attrs, k, v)
+	{
+		struct sim_attr *a = &p->attrs[p->n_attrs++];
+		snprintf(key, sizeof(key), "%s.attributes.%s", where, k);
+		a->name = k;
+		a->values = *vals;
+		if (json_is_string(v)) {
+			*(*vals)++ = json_string_value(v);
+			a->n_values = 1;
+			continue;
+		}
+		size_t n = json_is_array(v) ? json_array_size(v) : 0;
+		if (n == 0)
+			return prof_fail(err, len, path, l, key,
+			                 "wants a text value or a list of them (round robin)");
+		for (size_t e = 0; e < n; e++) {
+			if (!json_is_string(json_array_get(v, e)))
+				return prof_fail(err, len, path, l, key,
+				                 "list items must be text (quote numbers)");
+			*(*vals)++ = json_string_value(json_array_get(v, e));
+		}
+		a->n_values = n;
+	}
+	return true;
+}
+
+/* Loads `path`; false with "file:line: key: problem" in err. */
+static bool profiles_load(const char *path, struct profiles *ps, char *err, size_t len)
+{
+	struct yamljson_lines *l = NULL;
+	memset(ps, 0, sizeof(*ps));
+	ps->doc = yamljson_load_file(path, &l, err, len);
+	if (ps->doc == NULL)
+		return false;
+	const json_t *agents = json_object_get(ps->doc, "agents");
+	bool ok = false;
+	if (!json_is_object(ps->doc) || json_object_size(ps->doc) != 1 || !json_is_array(agents) ||
+	    json_array_size(agents) == 0) {
+		snprintf(err, len, "%s: wants one key, 'agents', a list of agent profiles", path);
+		goto out;
+	}
+	/* every attribute value of every profile, in one array */
+	size_t n_values = 0;
+	for (size_t i = 0; i < json_array_size(agents); i++) {
+		const char *k;
+		json_t *v;
+		json_t *attrs = json_object_get(json_array_get(agents, i), "attributes");
+		json_object_foreach(attrs, k, v) n_values +=
+		    json_is_array(v) ? json_array_size(v) : 1;
+	}
+	ps->n = json_array_size(agents);
+	ps->v = calloc(ps->n, sizeof(*ps->v));
+	ps->values = calloc(n_values + 1, sizeof(*ps->values));
+	if (ps->v == NULL || ps->values == NULL) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	const char **vals = ps->values;
+	ok = true;
+	for (size_t i = 0; ok && i < ps->n; i++)
+		ok = prof_one(ps, i, json_array_get(agents, i), &vals, path, l, err, len);
+out:
+	yamljson_lines_free(l);
+	return ok;
+}
+
+static void profiles_free(struct profiles *ps)
+{
+	json_decref(ps->doc);
+	free(ps->v);
+	free(ps->values);
+}
+
 int main(int argc, char **argv)
 {
-	enum { O_CPUS = 256, O_MEM, O_TASK, O_FAIL, O_HB, O_LOG };
+	enum {
+		O_CPUS = 256,
+		O_MEM,
+		O_TASK,
+		O_FAIL,
+		O_HB,
+		O_LOG,
+		O_FILE,
+		O_GPUS,
+		O_RACKS,
+		O_DIST,
+		O_DUP,
+		O_RETRY,
+		O_REDIRECT,
+		O_UNAVAIL,
+	};
 	static const struct option opts[] = {
 	    {"port", required_argument, NULL, 'p'},
 	    {"agents", required_argument, NULL, 'a'},
@@ -64,12 +266,24 @@ int main(int argc, char **argv)
 	    {"fail-rate", required_argument, NULL, O_FAIL},
 	    {"heartbeat-secs", required_argument, NULL, O_HB},
 	    {"launch-log", required_argument, NULL, O_LOG},
+	    {"agents-file", required_argument, NULL, O_FILE},
+	    {"gpus", required_argument, NULL, O_GPUS},
+	    {"racks", required_argument, NULL, O_RACKS},
+	    {"task-dist", required_argument, NULL, O_DIST},
+	    {"duplicate-rate", required_argument, NULL, O_DUP},
+	    {"retry-secs", required_argument, NULL, O_RETRY},
+	    {"redirect-to", required_argument, NULL, O_REDIRECT},
+	    {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sim_config cfg = {0};
+	struct profiles ps = {0};
+	const char *redirect = NULL;
+	double unavailable = 0;
+	char err[256];
 	unsigned port = 5050;
 	enum log_level level;
 	int c;
@@ -102,6 +316,49 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_FILE:
+			profiles_free(&ps);
+			if (!profiles_load(optarg, &ps, err, sizeof(err))) {
+				fprintf(stderr, "mesos-sim: --agents-file %s\n", err);
+				profiles_free(&ps);
+				return 2;
+			}
+			cfg.profiles = ps.v;
+			cfg.n_profiles = ps.n;
+			break;
+		case O_GPUS:
+			cfg.gpus = number("gpus", optarg, 0, 1024);
+			break;
+		case O_RACKS:
+			cfg.racks = (uint32_t)number("racks", optarg, 1, 100000);
+			break;
+		case O_DIST:
+			if (strcmp(optarg, "uniform") == 0)
+				cfg.task_dist = SIM_DIST_UNIFORM;
+			else if (strcmp(optarg, "exp") == 0)
+				cfg.task_dist = SIM_DIST_EXP;
+			else if (strcmp(optarg, "fixed") == 0)
+				cfg.task_dist = SIM_DIST_FIXED;
+			else {
+				fprintf(stderr,
+				        "mesos-sim: --task-dist wants uniform, exp or fixed, not "
+				        "'%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case O_DUP:
+			cfg.dup_rate = number("duplicate-rate", optarg, 0, 1);
+			break;
+		case O_RETRY:
+			cfg.retry_secs = number("retry-secs", optarg, 0.01, 3600);
+			break;
+		case O_REDIRECT:
+			redirect = optarg;
+			break;
+		case O_UNAVAIL:
+			unavailable = number("unavailable-secs", optarg, 0, 86400);
+			break;
 		case O_HB:
 			cfg.heartbeat_secs = number("heartbeat-secs", optarg, 0.01, 3600);
 			break;
@@ -130,7 +387,8 @@ int main(int argc, char **argv)
 	}
 	struct sim *s = sim_create(&cfg);
 	if (s == NULL) {
-		fprintf(stderr, "mesos-sim: out of memory for %u agents\n", cfg.agents);
+		fprintf(stderr, "mesos-sim: out of memory for the agents\n");
+		profiles_free(&ps);
 		return 1;
 	}
 	/* every thread started from here on blocks the stop signals; main waits for them */
@@ -139,19 +397,30 @@ int main(int argc, char **argv)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-	char err[256];
 	struct sim_http *h = sim_http_start(s, (uint16_t)port, err, sizeof(err));
 	if (h == NULL) {
 		fprintf(stderr, "mesos-sim: %s\n", err);
 		sim_destroy(s);
+		profiles_free(&ps);
 		return 1;
 	}
-	printf("mesos-sim listening on 127.0.0.1:%u\n", sim_http_port(h));
+	if ((redirect && sim_http_fault(h, "redirect", redirect, 0, err, sizeof(err)) != 0) ||
+	    (unavailable > 0 &&
+	     sim_http_fault(h, "unavailable", NULL, unavailable, err, sizeof(err)) != 0)) {
+		fprintf(stderr, "mesos-sim: %s\n", err);
+		sim_http_stop(h);
+		sim_destroy(s);
+		profiles_free(&ps);
+		return 2;
+	}
+	printf("mesos-sim listening on 127.0.0.1:%u (%u agents)\n", sim_http_port(h),
+	       sim_agent_count(s));
 	fflush(stdout);
 	int sig = 0;
 	sigwait(&stop_set, &sig);
 	log_info("sim", "signal %d: stopping", sig);
 	sim_http_stop(h);
 	sim_destroy(s);
+	profiles_free(&ps);
 	return 0;
 }

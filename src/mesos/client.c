@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "client.h"
 #include "log.h"
+#include "pjson.h"
 #include "proto_codec.h"
 #include "recordio.h"
 
@@ -21,6 +22,7 @@ typedef Mesos__V1__Scheduler__Event event_t;
 
 #define MAX_TEXT 1024
 #define MAX_INFLIGHT 256 /* calls handed to curl at once */
+#define MAX_RETRIES 8    /* a call answered 503 or 307 is sent again this often */
 
 /* One queued or in-flight call: its packed bytes. */
 struct pending {
@@ -32,7 +34,9 @@ struct pending {
 	struct curl_slist *hdrs;
 	char text[MAX_TEXT]; /* the answer's body (errors) */
 	size_t text_len;
-	unsigned redirects;
+	char location[256]; /* of a 307 */
+	unsigned retries;
+	uint64_t not_before_ns; /* a retried call waits until then */
 };
 
 /* Launches waiting for their agent's batch to close. */
@@ -73,11 +77,13 @@ struct mesos_client {
 	double backoff_s;
 	_Atomic int drop;
 	uint64_t rng;
+	unsigned redirect_streak; /* 307s to SUBSCRIBE since the last SUBSCRIBED */
+	struct pending *retry;    /* calls waiting to be sent again (I/O thread) */
 	struct pending *inflight; /* calls handed to curl (I/O thread) */
 	size_t n_inflight;
 	struct {
-		_Atomic uint64_t subscribes, events, calls_sent, calls_failed, accepts,
-		    tasks_launched, redirects, bad_frames;
+		_Atomic uint64_t subscribes, events, calls_sent, calls_failed, calls_retried,
+		    accepts, tasks_launched, redirects, bad_frames;
 	} st;
 };
 
@@ -128,8 +134,16 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 {
 	struct mesos_client *c = arg;
 	const char *why = NULL;
-	event_t *ev = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,
-	                                      NULL, &why);
+	char jerr[200];
+	event_t *ev;
+	if (c->cfg.json) {
+		ev = (event_t *)pjson_loads(&mesos__v1__scheduler__event__descriptor,
+		                            (const char *)data, len, jerr, sizeof(jerr));
+		why = jerr;
+	} else {
+		ev = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,
+		                             NULL, &why);
+	}
 	if (ev == NULL) {
 		log_error("mesos", "undecodable event (%s): dropping the stream", why);
 		c->st.bad_frames++;
@@ -143,6 +157,7 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 		snprintf(c->framework_id, sizeof(c->framework_id), "%s",
 		         ev->subscribed->framework_id->value);
 		c->subscribed = true;
+		c->redirect_streak = 0;
 		c->heartbeat_s = ev->subscribed->has_heartbeat_interval_seconds
 		                     ? ev->subscribed->heartbeat_interval_seconds
 		                     : 15;
@@ -212,10 +227,14 @@ static size_t sub_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-static struct curl_slist *proto_headers(const char *stream_id)
+static struct curl_slist *call_headers(const struct mesos_client *c, const char *stream_id)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
-	h = curl_slist_append(h, "Accept: application/x-protobuf");
+	const char *type = c->cfg.json ? "application/json" : "application/x-protobuf";
+	char ct[64], ac[64];
+	snprintf(ct, sizeof(ct), "Content-Type: %s", type);
+	snprintf(ac, sizeof(ac), "Accept: %s", type);
+	struct curl_slist *h = curl_slist_append(NULL, ct);
+	h = curl_slist_append(h, ac);
 	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
 	if (stream_id != NULL && stream_id[0]) {
 		char sid[200];
@@ -228,6 +247,16 @@ static struct curl_slist *proto_headers(const char *stream_id)
 static void url_of(const struct mesos_client *c, char *url, size_t len)
 {
 	snprintf(url, len, "http://%s/api/v1/scheduler", c->master);
+}
+
+/* A call's body in the configured encoding (malloc'd); NULL on ENOMEM. */
+static uint8_t *encode_call(const struct mesos_client *c, const call_t *call, size_t *len)
+{
+	if (!c->cfg.json)
+		return proto_pack_alloc(&call->base, len);
+	char *text = pjson_dumps_flags(&call->base, PJSON_PROTO_NAMES);
+	*len = text ? strlen(text) : 0;
+	return (uint8_t *)text;
 }
 
 static void subscribe(struct mesos_client *c)
@@ -268,7 +297,7 @@ static void subscribe(struct mesos_client *c)
 	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
 	call.subscribe = &sub;
 	size_t len;
-	c->sub_body = proto_pack_alloc(&call.base, &len);
+	c->sub_body = encode_call(c, &call, &len);
 	c->rio = recordio_new(0);
 	c->sub = curl_easy_init();
 	if (c->sub_body == NULL || c->rio == NULL || c->sub == NULL) {
@@ -278,7 +307,7 @@ static void subscribe(struct mesos_client *c)
 	}
 	char url[300];
 	url_of(c, url, sizeof(url));
-	c->sub_hdrs = proto_headers(NULL);
+	c->sub_hdrs = call_headers(c, NULL);
 	c->sub_code = 0;
 	c->sub_text_len = 0;
 	c->sub_text[0] = '\0';
@@ -299,6 +328,28 @@ static void subscribe(struct mesos_client *c)
 	c->st.subscribes++;
 }
 
+/*
+ * A 307's Location (http://host:port/..., //host:port/... as a master
+ * sends it, or host:port) becomes the master to talk to; false when it
+ * names no address.
+ */
+static bool follow(struct mesos_client *c, const char *location)
+{
+	const char *p = strstr(location, "://");
+	p = p ? p + 3 : location;
+	while (*p == '/')
+		p++;
+	size_t n = strcspn(p, "/");
+	if (n == 0 || n >= sizeof(c->master))
+		return false;
+	if (strncmp(c->master, p, n) != 0 || c->master[n] != '\0') {
+		snprintf(c->master, sizeof(c->master), "%.*s", (int)n, p);
+		log_info("mesos", "redirected to the leading master %s", c->master);
+	}
+	c->st.redirects++;
+	return true;
+}
+
 /* The subscription transfer ended (any reason). */
 static void sub_done(struct mesos_client *c, CURLcode res)
 {
@@ -306,15 +357,13 @@ static void sub_done(struct mesos_client *c, CURLcode res)
 	if (code == 0)
 		curl_easy_getinfo(c->sub, CURLINFO_RESPONSE_CODE, &code);
 	char why[MAX_TEXT + 64];
-	if (code == 307 && c->location[0]) {
-		/* Location: http://host:port/... -> host:port */
-		const char *p = strstr(c->location, "://");
-		p = p ? p + 3 : c->location;
-		snprintf(c->master, sizeof(c->master), "%.*s", (int)strcspn(p, "/"), p);
-		log_info("mesos", "redirected to the leading master %s", c->master);
-		c->st.redirects++;
+	if (code == 307 && c->location[0] && follow(c, c->location)) {
 		sub_end(c);
-		c->next_subscribe_ns = 0;
+		/* at once, unless masters keep sending us around */
+		if (++c->redirect_streak <= 3)
+			c->next_subscribe_ns = 0;
+		else
+			resubscribe_later(c, "redirected again");
 		return;
 	}
 	if (code != 200 && code != 0)
@@ -332,6 +381,13 @@ static size_t call_write(char *p, size_t sz, size_t n, void *arg)
 {
 	struct pending *q = arg;
 	text_add(q->text, &q->text_len, p, sz * n);
+	return sz * n;
+}
+
+static size_t call_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct pending *q = arg;
+	header_value(p, sz * n, "Location:", q->location, sizeof(q->location));
 	return sz * n;
 }
 
@@ -354,10 +410,13 @@ static void call_send(struct mesos_client *c, struct pending *q)
 		pending_free(q);
 		return;
 	}
-	q->hdrs = proto_headers(c->stream_id);
+	q->hdrs = call_headers(c, c->stream_id);
 	q->text_len = 0;
 	q->text[0] = '\0';
+	q->location[0] = '\0';
 	curl_easy_setopt(q->h, CURLOPT_URL, url);
+	curl_easy_setopt(q->h, CURLOPT_HEADERFUNCTION, call_header);
+	curl_easy_setopt(q->h, CURLOPT_HEADERDATA, q);
 	curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdrs);
 	curl_easy_setopt(q->h, CURLOPT_POSTFIELDS, q->body);
 	curl_easy_setopt(q->h, CURLOPT_POSTFIELDSIZE, (long)q->len);
@@ -387,9 +446,28 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 		pending_free(q);
 		return;
 	}
+	/* a standby master (307: re-issue at the leader) or none elected yet
+	 * (503): the call goes again, with backoff, a few times */
+	bool again = res == CURLE_OK && (code == 503 || (code == 307 && follow(c, q->location)));
+	if (again && q->retries < MAX_RETRIES) {
+		uint64_t wait_ms = 50ull << (q->retries < 6 ? q->retries : 6);
+		q->retries++;
+		q->not_before_ns = clock_mono_ns() + wait_ms * 1000000ull;
+		curl_easy_cleanup(q->h);
+		curl_slist_free_all(q->hdrs);
+		q->h = NULL;
+		q->hdrs = NULL;
+		q->next = c->retry;
+		c->retry = q;
+		c->st.calls_retried++;
+		return;
+	}
 	c->st.calls_failed++;
 	log_error("mesos", "call type %d to %s failed: %s%ld %s", q->type, c->master,
 	          res == CURLE_OK ? "HTTP " : curl_easy_strerror(res), code, q->text);
+	if (c->cfg.on_call_error)
+		c->cfg.on_call_error(c->cfg.arg, q->type, res == CURLE_OK ? code : 0,
+		                     res == CURLE_OK ? q->text : curl_easy_strerror(res));
 	pending_free(q);
 }
 
@@ -424,7 +502,7 @@ int mesos_client_call(struct mesos_client *c, call_t *call)
 	call->framework_id = &fid;
 	struct pending *q = calloc(1, sizeof(*q));
 	if (q != NULL)
-		q->body = proto_pack_alloc(&call->base, &q->len);
+		q->body = encode_call(c, call, &q->len);
 	call->framework_id = saved;
 	if (q == NULL || q->body == NULL) {
 		free(q);
@@ -621,6 +699,16 @@ static void *io(void *arg)
 			resubscribe_later(c, "no heartbeat for 5 intervals");
 		}
 		flush_batches(c, t, false);
+		/* retries that are due go back to the queue */
+		for (struct pending **pp = &c->retry; *pp != NULL;) {
+			struct pending *q = *pp;
+			if (q->not_before_ns <= t) {
+				*pp = q->next;
+				enqueue(c, q);
+			} else {
+				pp = &q->next;
+			}
+		}
 		/*
 		 * Calls go out once subscribed (they need the stream id), at most
 		 * MAX_INFLIGHT at a time: the rest wait in our queue, because
@@ -734,6 +822,10 @@ void mesos_client_stop(struct mesos_client *c)
 		n = q->next;
 		pending_free(q);
 	}
+	for (struct pending *q = c->retry, *n; q != NULL; q = n) {
+		n = q->next;
+		pending_free(q);
+	}
 	curl_multi_cleanup(c->m);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
@@ -778,6 +870,7 @@ void mesos_client_get_stats(struct mesos_client *c, struct mesos_client_stats *o
 	    .events = atomic_load(&c->st.events),
 	    .calls_sent = atomic_load(&c->st.calls_sent),
 	    .calls_failed = atomic_load(&c->st.calls_failed),
+	    .calls_retried = atomic_load(&c->st.calls_retried),
 	    .accepts = atomic_load(&c->st.accepts),
 	    .tasks_launched = atomic_load(&c->st.tasks_launched),
 	    .redirects = atomic_load(&c->st.redirects),

@@ -12,8 +12,14 @@
  * ~5 missed heartbeats cause a resubscription with capped exponential
  * backoff and jitter; a 307 with a Location moves to that master.
  *
- * Calls are asynchronous: queued from any thread, sent once subscribed;
- * non-2xx answers are logged with their body and counted.
+ * Calls are asynchronous: queued from any thread, sent once subscribed.
+ * A call answered 307 is re-issued at the master the Location names, one
+ * answered 503 (no leading master) again after a backoff, up to 8 times;
+ * other non-2xx answers are logged with their body, counted and handed
+ * to `on_call_error`.
+ *
+ * Bodies are protobuf; `json` switches calls and events to JSON (Mesos's
+ * rendering: proto field names), for debugging against a master.
  *
  * Launches are batched: mesos_client_launch() calls for one agent that
  * arrive within `batch_window_ms` (default 2) or until `batch_max_tasks`
@@ -43,7 +49,11 @@ struct mesos_client_config {
 	/* on the I/O thread; the event is borrowed for the call */
 	void (*on_event)(void *arg, const Mesos__V1__Scheduler__Event *ev);
 	void (*on_subscribed)(void *arg, const char *framework_id);
+	/* a call that failed for good: its Call.Type, the HTTP status (0 when
+	 * the transfer failed) and the answer's body or curl's error */
+	void (*on_call_error)(void *arg, int call_type, long http_code, const char *body);
 	void *arg;
+	bool json; /* application/json instead of application/x-protobuf */
 };
 
 struct mesos_client;
@@ -83,8 +93,8 @@ int mesos_client_decline(struct mesos_client *c, const char *const *offer_ids, s
 void mesos_client_drop_stream(struct mesos_client *c);
 
 struct mesos_client_stats {
-	uint64_t subscribes, events, calls_sent, calls_failed, accepts, tasks_launched, redirects,
-	    bad_frames;
+	uint64_t subscribes, events, calls_sent, calls_failed, calls_retried, accepts,
+	    tasks_launched, redirects, bad_frames;
 };
 void mesos_client_get_stats(struct mesos_client *c, struct mesos_client_stats *out);
 

@@ -1,4 +1,5 @@
 /* The simulated Mesos master's state machine; see sim.h. */
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -6,22 +7,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "clock.h"
 #include "log.h"
+#include "pjson.h"
+#include "proto_codec.h"
 #include "sim.h"
+#include "version.h"
 
 typedef Mesos__V1__Scheduler__Call call_t;
 typedef Mesos__V1__Scheduler__Event event_t;
 
-#define TASK_BUCKETS (1u << 16)
+#define TASK_BUCKETS (1u << 20)
+#define MAX_COMPLETED 1000 /* completed tasks a master reports per framework */
 
 struct agent {
-	char id[32], host[32], rack[16];
-	double cpus, mem, disk; /* free */
-	uint8_t *ports;         /* bit set: port lo+i is free */
-	uint32_t n_ports;
+	char id[40], host[32], rack[16];
+	uint32_t profile, nth;        /* its profile, and its index among that profile's agents */
+	uint32_t incarnation;         /* the "S<n>" of its id: bumped when it comes back */
+	double cpus, mem, disk, gpus; /* free */
+	uint8_t *ports;               /* bit set: port port_lo+i is free */
+	uint32_t n_ports, port_lo;
 	char offer_id[32]; /* outstanding offer for all free resources, or "" */
 	uint64_t refuse_until_ns;
+	double registered_s; /* wall clock */
+	bool gone, dirty;    /* down; queued in sim.dirty for an offer */
 };
 
 struct task {
@@ -29,7 +39,7 @@ struct task {
 	char *id;
 	uint32_t agent;
 	int state; /* Mesos__V1__TaskState */
-	double cpus, mem, disk;
+	double cpus, mem, disk, gpus;
 	uint32_t *ports;
 	size_t n_ports;
 	uint64_t end_ns;
@@ -38,21 +48,39 @@ struct task {
 	int unacked_state; /* 0 when acknowledged */
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
-	bool in_heap;
-	int exit_code; /* from a command "exit N" */
+	int exit_code;    /* from a command "exit N" */
+};
+
+/* A min-heap of timers; entries are checked against their object when due
+ * (a task's end_ns or resend_ns, an agent's refuse_until_ns), so changed or
+ * cancelled timers need no removal. */
+struct timer {
+	uint64_t at;
+	uintptr_t v;
+};
+struct timers {
+	struct timer *a;
+	size_t n, cap;
 };
 
 struct sim {
 	struct sim_config cfg;
 	pthread_mutex_t mu;
+	struct sim_profile *profiles;
+	size_t n_profiles;
 	struct agent *agents;
-	struct task *tasks[TASK_BUCKETS];
-	struct task **heap; /* running tasks by end time */
-	size_t heap_n, heap_cap;
+	uint32_t n_agents;
+	uint32_t *dirty; /* agents to look at for an offer */
+	size_t n_dirty;
+	struct task **tasks; /* TASK_BUCKETS chains */
+	struct timers ends, resends, refusals;
 	char framework_id[40], stream_id[40];
+	char fw_name[64], fw_user[64], fw_role[64], fw_principal[64];
+	char ip[64];
+	uint16_t port;
 	sim_emit_f emit;
 	void *emit_arg;
-	uint64_t now_ns, next_hb_ns, next_resend_ns, offer_seq, stream_seq;
+	uint64_t now_ns, next_hb_ns, hb_stall_until_ns, offer_seq, stream_seq;
 	uint64_t rng;
 	bool suppressed;
 	struct sim_stats st;
@@ -66,6 +94,133 @@ static uint64_t rnd(struct sim *s)
 	return s->rng;
 }
 
+static double rnd01(struct sim *s)
+{
+	return (double)(rnd(s) >> 11) / (double)(1ull << 53);
+}
+
+/* --- timers ------------------------------------------------------------------------ */
+
+static bool timers_push(struct timers *h, uint64_t at, uintptr_t v)
+{
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 1024;
+		struct timer *na = realloc(h->a, nc * sizeof(*na));
+		if (na == NULL)
+			return false;
+		h->a = na;
+		h->cap = nc;
+	}
+	size_t i = h->n++;
+	while (i > 0 && at < h->a[(i - 1) / 2].at) {
+		h->a[i] = h->a[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->a[i] = (struct timer){at, v};
+	return true;
+}
+
+static bool timers_due(const struct timers *h, uint64_t now)
+{
+	return h->n > 0 && h->a[0].at <= now;
+}
+
+static struct timer timers_pop(struct timers *h)
+{
+	struct timer top = h->a[0], last = h->a[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->a[c + 1].at < h->a[c].at)
+			c++;
+		if (h->a[c].at >= last.at)
+			break;
+		h->a[i] = h->a[c];
+		i = c;
+	}
+	if (h->n > 0)
+		h->a[i] = last;
+	return top;
+}
+
+/* --- agents ------------------------------------------------------------------------ */
+
+static void agent_set_id(struct agent *a, uint32_t index)
+{
+	snprintf(a->id, sizeof(a->id), "agent-%05u-S%u", index, a->incarnation);
+}
+
+/* Full resources of its profile, nothing running. */
+static bool agent_reset(struct sim *s, struct agent *a)
+{
+	const struct sim_profile *p = &s->profiles[a->profile];
+	a->cpus = p->cpus;
+	a->mem = p->mem_mb;
+	a->disk = p->disk_mb;
+	a->gpus = p->gpus;
+	a->port_lo = p->port_lo;
+	a->n_ports = p->port_hi - p->port_lo + 1;
+	free(a->ports);
+	a->ports = malloc((a->n_ports + 7) / 8);
+	if (a->ports == NULL)
+		return false;
+	memset(a->ports, 0xff, (a->n_ports + 7) / 8);
+	a->offer_id[0] = '\0';
+	a->refuse_until_ns = 0;
+	a->registered_s = (double)clock_wall_ns() / 1e9;
+	a->gone = false;
+	return true;
+}
+
+static void mark_dirty(struct sim *s, struct agent *a)
+{
+	if (a->dirty || a->gone)
+		return;
+	a->dirty = true;
+	s->dirty[s->n_dirty++] = (uint32_t)(a - s->agents);
+}
+
+static void mark_all_dirty(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->n_agents; i++)
+		mark_dirty(s, &s->agents[i]);
+}
+
+/* An agent by id, hostname or index; NULL when none. */
+static struct agent *agent_find(struct sim *s, const char *key)
+{
+	char *end;
+	unsigned long k = strtoul(key, &end, 10);
+	if (end != key && *end == '\0')
+		return k < s->n_agents ? &s->agents[k] : NULL;
+	for (uint32_t i = 0; i < s->n_agents; i++)
+		if (strcmp(s->agents[i].id, key) == 0 || strcmp(s->agents[i].host, key) == 0)
+			return &s->agents[i];
+	return NULL;
+}
+
+static void profile_defaults(struct sim_profile *p)
+{
+	if (p->cpus <= 0)
+		p->cpus = 32;
+	if (p->mem_mb <= 0)
+		p->mem_mb = 131072;
+	if (p->disk_mb <= 0)
+		p->disk_mb = 1e6;
+	if (p->gpus < 0)
+		p->gpus = 0;
+	if (!p->port_lo || p->port_hi < p->port_lo) {
+		p->port_lo = 31000;
+		p->port_hi = 32000;
+	}
+	if (!p->racks)
+		p->racks = 10;
+	if (p->n_attrs > SIM_MAX_ATTRS)
+		p->n_attrs = SIM_MAX_ATTRS;
+}
+
 struct sim *sim_create(const struct sim_config *cfg)
 {
 	struct sim *s = calloc(1, sizeof(*s));
@@ -75,18 +230,6 @@ struct sim *sim_create(const struct sim_config *cfg)
 	struct sim_config *c = &s->cfg;
 	if (!c->agents)
 		c->agents = 10;
-	if (c->cpus <= 0)
-		c->cpus = 32;
-	if (c->mem_mb <= 0)
-		c->mem_mb = 131072;
-	if (c->disk_mb <= 0)
-		c->disk_mb = 1e6;
-	if (!c->port_lo || c->port_hi < c->port_lo) {
-		c->port_lo = 31000;
-		c->port_hi = 32000;
-	}
-	if (!c->racks)
-		c->racks = 10;
 	if (c->task_secs <= 0)
 		c->task_secs = 1;
 	if (c->heartbeat_secs <= 0)
@@ -95,28 +238,60 @@ struct sim *sim_create(const struct sim_config *cfg)
 		c->retry_secs = 10;
 	s->rng = c->seed ? c->seed : 0x9e3779b97f4a7c15ull;
 	pthread_mutex_init(&s->mu, NULL);
-	s->agents = calloc(c->agents, sizeof(*s->agents));
-	if (s->agents == NULL) {
-		free(s);
+	snprintf(s->ip, sizeof(s->ip), "127.0.0.1");
+	s->port = 5050;
+	s->n_profiles = c->n_profiles ? c->n_profiles : 1;
+	s->profiles = calloc(s->n_profiles, sizeof(*s->profiles));
+	s->tasks = calloc(TASK_BUCKETS, sizeof(*s->tasks));
+	if (s->profiles == NULL || s->tasks == NULL) {
+		sim_destroy(s);
 		return NULL;
 	}
-	uint32_t np = c->port_hi - c->port_lo + 1;
-	for (uint32_t i = 0; i < c->agents; i++) {
-		struct agent *a = &s->agents[i];
-		snprintf(a->id, sizeof(a->id), "agent-%05u-S0", i);
-		snprintf(a->host, sizeof(a->host), "host-%05u", i);
-		snprintf(a->rack, sizeof(a->rack), "rack-%u", i % c->racks);
-		a->cpus = c->cpus;
-		a->mem = c->mem_mb;
-		a->disk = c->disk_mb;
-		a->n_ports = np;
-		a->ports = malloc((np + 7) / 8);
-		if (a->ports == NULL) {
-			sim_destroy(s);
-			return NULL;
-		}
-		memset(a->ports, 0xff, (np + 7) / 8);
+	if (c->n_profiles) {
+		memcpy(s->profiles, c->profiles, c->n_profiles * sizeof(*s->profiles));
+	} else {
+		s->profiles[0] = (struct sim_profile){
+		    .count = c->agents,
+		    .cpus = c->cpus,
+		    .mem_mb = c->mem_mb,
+		    .disk_mb = c->disk_mb,
+		    .gpus = c->gpus,
+		    .port_lo = c->port_lo,
+		    .port_hi = c->port_hi,
+		    .racks = c->racks,
+		};
 	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < s->n_profiles; i++) {
+		profile_defaults(&s->profiles[i]);
+		total += s->profiles[i].count;
+	}
+	if (total == 0 || total > 10000000) {
+		sim_destroy(s);
+		return NULL;
+	}
+	s->n_agents = (uint32_t)total;
+	s->agents = calloc(s->n_agents, sizeof(*s->agents));
+	s->dirty = calloc(s->n_agents, sizeof(*s->dirty));
+	if (s->agents == NULL || s->dirty == NULL) {
+		sim_destroy(s);
+		return NULL;
+	}
+	uint32_t i = 0;
+	for (size_t p = 0; p < s->n_profiles; p++)
+		for (uint32_t k = 0; k < s->profiles[p].count; k++, i++) {
+			struct agent *a = &s->agents[i];
+			a->profile = (uint32_t)p;
+			a->nth = k;
+			agent_set_id(a, i);
+			snprintf(a->host, sizeof(a->host), "host-%05u", i);
+			snprintf(a->rack, sizeof(a->rack), "rack-%u", i % s->profiles[p].racks);
+			if (!agent_reset(s, a)) {
+				sim_destroy(s);
+				return NULL;
+			}
+			mark_dirty(s, a);
+		}
 	return s;
 }
 
@@ -131,17 +306,35 @@ void sim_destroy(struct sim *s)
 {
 	if (s == NULL)
 		return;
-	for (uint32_t i = 0; s->agents && i < s->cfg.agents; i++)
+	for (uint32_t i = 0; s->agents && i < s->n_agents; i++)
 		free(s->agents[i].ports);
 	free(s->agents);
-	for (size_t b = 0; b < TASK_BUCKETS; b++)
+	free(s->dirty);
+	for (size_t b = 0; s->tasks && b < TASK_BUCKETS; b++)
 		for (struct task *t = s->tasks[b], *n; t != NULL; t = n) {
 			n = t->next;
 			task_free(t);
 		}
-	free(s->heap);
+	free(s->tasks);
+	free(s->ends.a);
+	free(s->resends.a);
+	free(s->refusals.a);
+	free(s->profiles);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+void sim_set_address(struct sim *s, const char *ip, uint16_t port)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->ip, sizeof(s->ip), "%s", ip);
+	s->port = port;
+	pthread_mutex_unlock(&s->mu);
+}
+
+uint32_t sim_agent_count(struct sim *s)
+{
+	return s->n_agents; /* fixed at creation */
 }
 
 /* --- tasks ------------------------------------------------------------------------ */
@@ -162,50 +355,12 @@ static struct task *task_find(struct sim *s, const char *id)
 	return NULL;
 }
 
-static bool heap_less(const struct task *a, const struct task *b)
+static bool terminal(int state)
 {
-	return a->end_ns < b->end_ns;
-}
-
-static bool heap_push(struct sim *s, struct task *t)
-{
-	if (s->heap_n == s->heap_cap) {
-		size_t nc = s->heap_cap ? s->heap_cap * 2 : 1024;
-		struct task **nh = realloc(s->heap, nc * sizeof(*nh));
-		if (nh == NULL)
-			return false;
-		s->heap = nh;
-		s->heap_cap = nc;
-	}
-	size_t i = s->heap_n++;
-	while (i > 0 && heap_less(t, s->heap[(i - 1) / 2])) {
-		s->heap[i] = s->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	s->heap[i] = t;
-	t->in_heap = true;
-	return true;
-}
-
-static struct task *heap_pop(struct sim *s)
-{
-	struct task *top = s->heap[0], *last = s->heap[--s->heap_n];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= s->heap_n)
-			break;
-		if (c + 1 < s->heap_n && heap_less(s->heap[c + 1], s->heap[c]))
-			c++;
-		if (!heap_less(s->heap[c], last))
-			break;
-		s->heap[i] = s->heap[c];
-		i = c;
-	}
-	if (s->heap_n > 0)
-		s->heap[i] = last;
-	top->in_heap = false;
-	return top;
+	return state != MESOS__V1__TASK_STATE__TASK_RUNNING &&
+	       state != MESOS__V1__TASK_STATE__TASK_STAGING &&
+	       state != MESOS__V1__TASK_STATE__TASK_STARTING &&
+	       state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
 }
 
 /* --- events ----------------------------------------------------------------------- */
@@ -224,7 +379,12 @@ static void emit(struct sim *s, event_t *ev)
 	free(buf);
 }
 
-static void send_update(struct sim *s, struct task *t, int state, int reason, const char *msg)
+/*
+ * An UPDATE for t. Reliable ones (from the agent) carry a uuid and are
+ * resent until acknowledged; the master's own (an agent removed) have none.
+ */
+static void send_update(struct sim *s, struct task *t, int state, int reason, const char *msg,
+                        bool reliable)
 {
 	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
 	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
@@ -245,47 +405,108 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 		st.reason = reason;
 	}
 	st.has_timestamp = true;
-	st.timestamp = (double)s->now_ns / 1e9;
-	if (t->unacked_state == 0 || t->unacked_state != state) {
-		t->resends = 0;
-		for (int i = 0; i < 16; i++)
-			t->uuid[i] = (uint8_t)rnd(s);
+	st.timestamp = (double)clock_wall_ns() / 1e9;
+	if (reliable) {
+		if (t->unacked_state == 0 || t->unacked_state != state) {
+			t->resends = 0;
+			for (int i = 0; i < 16; i++)
+				t->uuid[i] = (uint8_t)rnd(s);
+		}
+		st.has_uuid = true;
+		st.uuid.data = t->uuid;
+		st.uuid.len = 16;
+		t->unacked_state = state;
+		/* as an agent does: retry_secs, then doubling, at most 10 minutes */
+		double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
+		t->resend_ns = s->now_ns + (uint64_t)((wait < 600 ? wait : 600) * 1e9);
+		t->resends++;
+		timers_push(&s->resends, t->resend_ns, (uintptr_t)t);
 	}
-	st.has_uuid = true;
-	st.uuid.data = t->uuid;
-	st.uuid.len = 16;
-	t->unacked_state = state;
-	/* as an agent does: retry_secs, then doubling, at most 10 minutes */
-	double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
-	t->resend_ns = s->now_ns + (uint64_t)((wait < 600 ? wait : 600) * 1e9);
-	t->resends++;
 	up.status = &st;
 	ev.has_type = true;
 	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;
 	ev.update = &up;
 	s->st.updates_sent++;
 	emit(s, &ev);
+	if (s->cfg.dup_rate > 0 && rnd01(s) < s->cfg.dup_rate) {
+		s->st.duplicates++;
+		emit(s, &ev);
+	}
 }
 
-/* Builds the offer of agent a (all its free resources) into storage. */
+/* The offer of agent a (all its free resources), built into storage. */
 struct offer_buf {
 	Mesos__V1__Offer o;
 	Mesos__V1__OfferID id;
 	Mesos__V1__FrameworkID fw;
 	Mesos__V1__AgentID agent;
-	Mesos__V1__Resource res[4], *resp[4];
-	Mesos__V1__Value__Scalar sc[3];
+	Mesos__V1__Resource res[5], *resp[5];
+	Mesos__V1__Value__Scalar sc[4];
 	Mesos__V1__Value__Ranges ranges;
 	Mesos__V1__Value__Range *rangev;
 	Mesos__V1__Value__Range **rangep;
-	Mesos__V1__Attribute attr, *attrp;
-	Mesos__V1__Value__Text text;
+	Mesos__V1__Attribute attr[SIM_MAX_ATTRS + 1], *attrp[SIM_MAX_ATTRS + 1];
+	Mesos__V1__Value__Text text[SIM_MAX_ATTRS + 1];
+	Mesos__V1__URL url;
+	Mesos__V1__Address addr;
 };
+
+/* cpus, mem, disk (and gpus when any) as scalar resources into res/resp. */
+static size_t scalars(Mesos__V1__Resource *res, Mesos__V1__Resource **resp,
+                      Mesos__V1__Value__Scalar *sc, const double v[4])
+{
+	static const char *const names[4] = {"cpus", "mem", "disk", "gpus"};
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		if (i == 3 && v[i] <= 0)
+			break;
+		mesos__v1__resource__init(&res[n]);
+		mesos__v1__value__scalar__init(&sc[n]);
+		sc[n].value = v[i];
+		res[n].name = (char *)names[i];
+		res[n].type = MESOS__V1__VALUE__TYPE__SCALAR;
+		res[n].scalar = &sc[n];
+		resp[n] = &res[n];
+		n++;
+	}
+	return n;
+}
+
+/* The agent's attributes: its profile's, and rack unless the profile names one. */
+static size_t attributes(struct sim *s, const struct agent *a, Mesos__V1__Attribute *attr,
+                         Mesos__V1__Attribute **attrp, Mesos__V1__Value__Text *text)
+{
+	const struct sim_profile *p = &s->profiles[a->profile];
+	size_t n = 0;
+	bool rack = false;
+	for (size_t i = 0; i <= p->n_attrs; i++) {
+		const char *name, *value;
+		if (i < p->n_attrs) {
+			name = p->attrs[i].name;
+			value = p->attrs[i].n_values
+			            ? p->attrs[i].values[a->nth % p->attrs[i].n_values]
+			            : "";
+			rack = rack || strcmp(name, "rack") == 0;
+		} else if (!rack) {
+			name = "rack";
+			value = a->rack;
+		} else {
+			break;
+		}
+		mesos__v1__attribute__init(&attr[n]);
+		mesos__v1__value__text__init(&text[n]);
+		text[n].value = (char *)value;
+		attr[n].name = (char *)name;
+		attr[n].type = MESOS__V1__VALUE__TYPE__TEXT;
+		attr[n].text = &text[n];
+		attrp[n] = &attr[n];
+		n++;
+	}
+	return n;
+}
 
 static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 {
-	static const char *const names[3] = {"cpus", "mem", "disk"};
-	double vals[3] = {a->cpus, a->mem, a->disk};
 	mesos__v1__offer__init(&b->o);
 	mesos__v1__offer_id__init(&b->id);
 	mesos__v1__framework_id__init(&b->fw);
@@ -300,17 +521,8 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 	b->o.framework_id = &b->fw;
 	b->o.agent_id = &b->agent;
 	b->o.hostname = a->host;
-	size_t n = 0;
-	for (int i = 0; i < 3; i++) {
-		mesos__v1__resource__init(&b->res[n]);
-		mesos__v1__value__scalar__init(&b->sc[i]);
-		b->sc[i].value = vals[i];
-		b->res[n].name = (char *)names[i];
-		b->res[n].type = MESOS__V1__VALUE__TYPE__SCALAR;
-		b->res[n].scalar = &b->sc[i];
-		b->resp[n] = &b->res[n];
-		n++;
-	}
+	double vals[4] = {a->cpus, a->mem, a->disk, a->gpus};
+	size_t n = scalars(b->res, b->resp, b->sc, vals);
 	/* free ports as ranges */
 	size_t nr = 0;
 	b->rangev = calloc(a->n_ports / 2 + 1, sizeof(*b->rangev));
@@ -326,8 +538,8 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 		while (j + 1 < a->n_ports && (a->ports[(j + 1) / 8] & (1u << ((j + 1) % 8))))
 			j++;
 		mesos__v1__value__range__init(&b->rangev[nr]);
-		b->rangev[nr].begin = s->cfg.port_lo + i;
-		b->rangev[nr].end = s->cfg.port_lo + j;
+		b->rangev[nr].begin = a->port_lo + i;
+		b->rangev[nr].end = a->port_lo + j;
 		b->rangep[nr] = &b->rangev[nr];
 		nr++;
 		i = j + 1;
@@ -345,43 +557,59 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 	}
 	b->o.n_resources = n;
 	b->o.resources = b->resp;
-	mesos__v1__attribute__init(&b->attr);
-	mesos__v1__value__text__init(&b->text);
-	b->text.value = a->rack;
-	b->attr.name = "rack";
-	b->attr.type = MESOS__V1__VALUE__TYPE__TEXT;
-	b->attr.text = &b->text;
-	b->attrp = &b->attr;
-	b->o.n_attributes = 1;
-	b->o.attributes = &b->attrp;
+	b->o.n_attributes = attributes(s, a, b->attr, b->attrp, b->text);
+	b->o.attributes = b->attrp;
+	/* the agent's own HTTP endpoint (files/browse): the simulator's address */
+	mesos__v1__url__init(&b->url);
+	mesos__v1__address__init(&b->addr);
+	b->addr.hostname = a->host;
+	b->addr.ip = s->ip;
+	b->addr.port = s->port;
+	b->url.scheme = "http";
+	b->url.address = &b->addr;
+	b->url.path = "/slave(1)";
+	b->o.url = &b->url;
 	return true;
 }
 
-/* Offers every agent with free resources and no outstanding offer, 100 per event. */
+/*
+ * Offers the agents on the dirty list that have free resources, no
+ * outstanding offer and no running DECLINE filter (those wait on the
+ * refusal timers), 100 offers per event.
+ */
 static void send_offers(struct sim *s)
 {
 	enum { PER_EVENT = 100 };
+	if (s->emit == NULL || s->suppressed || s->n_dirty == 0)
+		return;
 	struct offer_buf *bufs = calloc(PER_EVENT, sizeof(*bufs));
 	Mesos__V1__Offer *ops[PER_EVENT];
 	size_t n = 0;
-	if (bufs == NULL || s->emit == NULL || s->suppressed) {
-		free(bufs);
+	if (bufs == NULL)
 		return;
-	}
-	for (uint32_t i = 0; i <= s->cfg.agents; i++) {
-		if (i < s->cfg.agents) {
-			struct agent *a = &s->agents[i];
-			if (a->offer_id[0] || a->refuse_until_ns > s->now_ns || a->cpus < 0.01 ||
-			    a->mem < 1)
+	size_t end = s->n_dirty; /* agents re-marked during the walk are appended after it */
+	for (size_t k = 0; k <= end; k++) {
+		if (k < end) {
+			struct agent *a = &s->agents[s->dirty[k]];
+			a->dirty = false;
+			if (a->gone || a->offer_id[0] || a->cpus < 0.01 || a->mem < 1)
 				continue;
+			if (a->refuse_until_ns > s->now_ns) {
+				timers_push(&s->refusals, a->refuse_until_ns, s->dirty[k]);
+				continue;
+			}
 			if (!offer_build(s, a, &bufs[n])) {
 				a->offer_id[0] = '\0';
+				free(bufs[n].rangev);
+				free(bufs[n].rangep);
+				memset(&bufs[n], 0, sizeof(bufs[n]));
+				mark_dirty(s, a); /* try again next tick */
 				continue;
 			}
 			ops[n] = &bufs[n].o;
 			n++;
 		}
-		if (n == PER_EVENT || (i == s->cfg.agents && n > 0)) {
+		if (n == PER_EVENT || (k == end && n > 0)) {
 			Mesos__V1__Scheduler__Event__Offers offers =
 			    MESOS__V1__SCHEDULER__EVENT__OFFERS__INIT;
 			event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
@@ -392,14 +620,17 @@ static void send_offers(struct sim *s)
 			ev.offers = &offers;
 			emit(s, &ev);
 			s->st.offers_sent += n;
-			for (size_t k = 0; k < n; k++) {
-				free(bufs[k].rangev);
-				free(bufs[k].rangep);
+			for (size_t i = 0; i < n; i++) {
+				free(bufs[i].rangev);
+				free(bufs[i].rangep);
 			}
 			memset(bufs, 0, PER_EVENT * sizeof(*bufs));
 			n = 0;
 		}
 	}
+	/* agents re-marked while we walked (a failed build) stay listed */
+	memmove(s->dirty, s->dirty + end, (s->n_dirty - end) * sizeof(*s->dirty));
+	s->n_dirty -= end;
 	free(bufs);
 }
 
@@ -412,6 +643,11 @@ static void heartbeat(struct sim *s)
 }
 
 /* --- calls ------------------------------------------------------------------------ */
+
+static void copy_text(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
 
 int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, char *stream_id,
                   size_t id_len, char *err, size_t err_len)
@@ -434,6 +670,10 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 	else if (!s->framework_id[0])
 		snprintf(s->framework_id, sizeof(s->framework_id), "fw-%016llx",
 		         (unsigned long long)rnd(s));
+	copy_text(s->fw_name, sizeof(s->fw_name), fi->name);
+	copy_text(s->fw_user, sizeof(s->fw_user), fi->user);
+	copy_text(s->fw_role, sizeof(s->fw_role), fi->n_roles ? fi->roles[0] : fi->role);
+	copy_text(s->fw_principal, sizeof(s->fw_principal), fi->principal);
 	snprintf(s->stream_id, sizeof(s->stream_id), "stream-%llu-%016llx",
 	         (unsigned long long)++s->stream_seq, (unsigned long long)rnd(s));
 	snprintf(stream_id, id_len, "%s", s->stream_id);
@@ -441,8 +681,9 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 	s->emit_arg = arg;
 	s->suppressed = false;
 	/* offers of the old stream are void: everything is offered again */
-	for (uint32_t i = 0; i < s->cfg.agents; i++)
+	for (uint32_t i = 0; i < s->n_agents; i++)
 		s->agents[i].offer_id[0] = '\0';
+	mark_all_dirty(s);
 	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
 	Mesos__V1__Scheduler__Event__Subscribed sub = MESOS__V1__SCHEDULER__EVENT__SUBSCRIBED__INIT;
 	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
@@ -483,8 +724,8 @@ static double scalar_of(const Mesos__V1__TaskInfo *ti, const char *name)
 
 /* Ports the task asks for; false when one is outside the agent's free set
  * or taken twice (by the bitmap copy `avail`, updated). */
-static bool take_ports(struct sim *s, const Mesos__V1__TaskInfo *ti, uint8_t *avail,
-                       uint32_t n_ports, uint32_t **out, size_t *n_out)
+static bool take_ports(const struct agent *a, const Mesos__V1__TaskInfo *ti, uint8_t *avail,
+                       uint32_t **out, size_t *n_out)
 {
 	*out = NULL;
 	*n_out = 0;
@@ -497,9 +738,9 @@ static bool take_ports(struct sim *s, const Mesos__V1__TaskInfo *ti, uint8_t *av
 			if (e < b || e - b > 65535)
 				return false;
 			for (uint64_t p = b; p <= e; p++) {
-				if (p < s->cfg.port_lo || p - s->cfg.port_lo >= n_ports)
+				if (p < a->port_lo || p - a->port_lo >= a->n_ports)
 					return false;
-				uint32_t bit = (uint32_t)(p - s->cfg.port_lo);
+				uint32_t bit = (uint32_t)(p - a->port_lo);
 				if (!(avail[bit / 8] & (1u << (bit % 8))))
 					return false;
 				avail[bit / 8] &= (uint8_t) ~(1u << (bit % 8));
@@ -537,106 +778,136 @@ static void refuse_task(struct sim *s, const char *id, uint32_t agent, int state
 		return;
 	t->state = state;
 	s->st.dropped++;
-	send_update(s, t, state, reason, msg);
+	send_update(s, t, state, reason, msg, true);
 }
 
-static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a)
+static uint64_t task_duration_ns(struct sim *s)
+{
+	double secs = s->cfg.task_secs;
+	switch (s->cfg.task_dist) {
+	case SIM_DIST_EXP:
+		secs *= -log(1.0 - rnd01(s));
+		if (secs > 20 * s->cfg.task_secs)
+			secs = 20 * s->cfg.task_secs;
+		break;
+	case SIM_DIST_FIXED:
+		break;
+	default:
+		secs *= 0.5 + rnd01(s);
+		break;
+	}
+	return (uint64_t)(secs * 1e9);
+}
+
+/* The agent whose outstanding offers these all are, or -1. */
+static int offers_agent(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
 {
 	int agent = -1;
-	bool offers_ok = a->n_offer_ids > 0;
-	for (size_t i = 0; i < a->n_offer_ids && offers_ok; i++) {
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
 		int found = -1;
-		const char *dash = strrchr(a->offer_ids[i]->value, '-');
+		const char *dash = strrchr(ids[i]->value, '-');
 		char *end = NULL;
 		unsigned long k = dash ? strtoul(dash + 1, &end, 10) : 0;
-		if (dash && end && *end == '\0' && k < s->cfg.agents &&
-		    strcmp(s->agents[k].offer_id, a->offer_ids[i]->value) == 0)
+		if (dash && end && *end == '\0' && k < s->n_agents && !s->agents[k].gone &&
+		    strcmp(s->agents[k].offer_id, ids[i]->value) == 0)
 			found = (int)k; /* outstanding (ids of spent offers no longer match) */
 		if (found < 0 || (agent >= 0 && found != agent))
-			offers_ok = false;
+			return -1;
 		agent = found;
 	}
+	return agent;
+}
+
+static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
+{
+	const char *id = ti->task_id ? ti->task_id->value : "";
+	if (agent < 0) {
+		refuse_task(s, id, 0, MESOS__V1__TASK_STATE__TASK_DROPPED,
+		            MESOS__V1__TASK_STATUS__REASON__REASON_INVALID_OFFERS,
+		            "Task launched with invalid offers");
+		return;
+	}
+	struct agent *ag = &s->agents[agent];
+	double c = scalar_of(ti, "cpus"), m = scalar_of(ti, "mem"), d = scalar_of(ti, "disk"),
+	       g = scalar_of(ti, "gpus");
+	struct task *old = task_find(s, id);
+	uint8_t avail[(ag->n_ports + 7) / 8];
+	memcpy(avail, ag->ports, sizeof(avail));
+	uint32_t *ports = NULL;
+	size_t np = 0;
+	const char *why = NULL;
+	if (old != NULL && old->state != MESOS__V1__TASK_STATE__TASK_DROPPED &&
+	    old->state != MESOS__V1__TASK_STATE__TASK_ERROR)
+		why = "Task has duplicate ID";
+	else if (c <= 0 || m <= 0)
+		why = "Task uses no cpus or no mem";
+	else if (c > ag->cpus + 1e-9 || m > ag->mem + 1e-9 || d > ag->disk + 1e-9 ||
+	         g > ag->gpus + 1e-9)
+		why = "Task uses more resources than offered";
+	else if (!take_ports(ag, ti, avail, &ports, &np))
+		why = "Task uses ports that are not offered";
+	if (why != NULL) {
+		free(ports);
+		refuse_task(s, id, (uint32_t)agent, MESOS__V1__TASK_STATE__TASK_ERROR,
+		            MESOS__V1__TASK_STATUS__REASON__REASON_TASK_INVALID, why);
+		return;
+	}
+	struct task *t = old ? old : task_new(s, id, (uint32_t)agent);
+	if (t == NULL) {
+		free(ports);
+		return;
+	}
+	free(t->ports);
+	t->agent = (uint32_t)agent;
+	t->ports = ports;
+	t->n_ports = np;
+	t->cpus = c;
+	t->mem = m;
+	t->disk = d;
+	t->gpus = g;
+	memcpy(ag->ports, avail, sizeof(avail));
+	ag->cpus -= c;
+	ag->mem -= m;
+	ag->disk -= d;
+	ag->gpus -= g;
+	t->exit_code = 0;
+	if (ti->command && ti->command->value && strncmp(ti->command->value, "exit ", 5) == 0)
+		t->exit_code = atoi(ti->command->value + 5);
+	if (s->cfg.launch_log) {
+		fprintf(s->cfg.launch_log, "%s\n", id);
+		fflush(s->cfg.launch_log);
+	}
+	t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
+	t->end_ns = s->now_ns + task_duration_ns(s);
+	timers_push(&s->ends, t->end_ns, (uintptr_t)t);
+	s->st.launched++;
+	s->st.running++;
+	send_update(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING, 0, "running", true);
+}
+
+static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a, bool decline)
+{
+	int agent = offers_agent(s, a->offer_ids, a->n_offer_ids);
 	for (size_t o = 0; o < a->n_operations; o++) {
 		const Mesos__V1__Offer__Operation *op = a->operations[o];
 		if (op->type != MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH || op->launch == NULL)
 			continue;
-		for (size_t k = 0; k < op->launch->n_task_infos; k++) {
-			const Mesos__V1__TaskInfo *ti = op->launch->task_infos[k];
-			const char *id = ti->task_id ? ti->task_id->value : "";
-			if (!offers_ok) {
-				refuse_task(s, id, agent < 0 ? 0 : (uint32_t)agent,
-				            MESOS__V1__TASK_STATE__TASK_DROPPED,
-				            MESOS__V1__TASK_STATUS__REASON__REASON_INVALID_OFFERS,
-				            "Task launched with invalid offers");
-				continue;
-			}
-			struct agent *ag = &s->agents[agent];
-			double c = scalar_of(ti, "cpus"), m = scalar_of(ti, "mem"),
-			       d = scalar_of(ti, "disk");
-			struct task *old = task_find(s, id);
-			uint8_t avail[(ag->n_ports + 7) / 8];
-			memcpy(avail, ag->ports, sizeof(avail));
-			uint32_t *ports = NULL;
-			size_t np = 0;
-			const char *why = NULL;
-			if (old != NULL && old->state != MESOS__V1__TASK_STATE__TASK_DROPPED &&
-			    old->state != MESOS__V1__TASK_STATE__TASK_ERROR)
-				why = "Task has duplicate ID";
-			else if (c <= 0 || m <= 0)
-				why = "Task uses no cpus or no mem";
-			else if (c > ag->cpus + 1e-9 || m > ag->mem + 1e-9 || d > ag->disk + 1e-9)
-				why = "Task uses more resources than offered";
-			else if (!take_ports(s, ti, avail, ag->n_ports, &ports, &np))
-				why = "Task uses ports that are not offered";
-			if (why != NULL) {
-				free(ports);
-				refuse_task(
-				    s, id, (uint32_t)agent, MESOS__V1__TASK_STATE__TASK_ERROR,
-				    MESOS__V1__TASK_STATUS__REASON__REASON_TASK_INVALID, why);
-				continue;
-			}
-			struct task *t = old ? old : task_new(s, id, (uint32_t)agent);
-			if (t == NULL) {
-				free(ports);
-				continue;
-			}
-			free(t->ports);
-			t->agent = (uint32_t)agent;
-			t->ports = ports;
-			t->n_ports = np;
-			t->cpus = c;
-			t->mem = m;
-			t->disk = d;
-			memcpy(ag->ports, avail, sizeof(avail));
-			ag->cpus -= c;
-			ag->mem -= m;
-			ag->disk -= d;
-			t->exit_code = 0;
-			if (ti->command && ti->command->value &&
-			    strncmp(ti->command->value, "exit ", 5) == 0)
-				t->exit_code = atoi(ti->command->value + 5);
-			if (s->cfg.launch_log) {
-				fprintf(s->cfg.launch_log, "%s\n", id);
-				fflush(s->cfg.launch_log);
-			}
-			t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
-			t->end_ns = s->now_ns + (uint64_t)(s->cfg.task_secs * 1e9 *
-			                                   (0.5 + (double)(rnd(s) % 1000) / 1000));
-			heap_push(s, t);
-			s->st.launched++;
-			s->st.running++;
-			send_update(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING, 0, "running");
-		}
+		for (size_t k = 0; k < op->launch->n_task_infos; k++)
+			launch_one(s, agent, op->launch->task_infos[k]);
 	}
-	if (offers_ok) {
-		/* what was not used comes back in a new offer (after the filter) */
-		struct agent *ag = &s->agents[agent];
-		ag->offer_id[0] = '\0';
-		double refuse =
-		    a->filters && a->filters->has_refuse_seconds ? a->filters->refuse_seconds : 5.0;
-		if (a->n_operations == 0)
-			ag->refuse_until_ns = s->now_ns + (uint64_t)(refuse * 1e9);
-	}
+	if (agent < 0)
+		return;
+	/* what was not used comes back in a new offer (after the filter) */
+	struct agent *ag = &s->agents[agent];
+	ag->offer_id[0] = '\0';
+	double refuse = a->filters && a->filters->has_refuse_seconds ? a->filters->refuse_seconds
+	                : decline                                    ? 5.0
+	                                                             : 0.0;
+	if (refuse > 0)
+		ag->refuse_until_ns = s->now_ns + (uint64_t)(refuse * 1e9);
+	mark_dirty(s, ag);
 }
 
 static void release(struct sim *s, struct task *t)
@@ -645,12 +916,15 @@ static void release(struct sim *s, struct task *t)
 	a->cpus += t->cpus;
 	a->mem += t->mem;
 	a->disk += t->disk;
+	a->gpus += t->gpus;
 	for (size_t i = 0; i < t->n_ports; i++) {
-		uint32_t bit = t->ports[i] - s->cfg.port_lo;
-		a->ports[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		uint32_t bit = t->ports[i] - a->port_lo;
+		if (bit < a->n_ports)
+			a->ports[bit / 8] |= (uint8_t)(1u << (bit % 8));
 	}
-	t->cpus = t->mem = t->disk = 0;
+	t->cpus = t->mem = t->disk = t->gpus = 0;
 	t->n_ports = 0;
+	mark_dirty(s, a);
 }
 
 static void reconcile_one(struct sim *s, const char *id)
@@ -674,7 +948,17 @@ static void reconcile_one(struct sim *s, const char *id)
 		return;
 	}
 	send_update(s, t, t->state, MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION,
-	            "reconciliation");
+	            "reconciliation", t->state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE);
+}
+
+static void kill_task(struct sim *s, struct task *t, bool notify)
+{
+	t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
+	release(s, t);
+	s->st.running--;
+	s->st.killed++;
+	if (notify)
+		send_update(s, t, t->state, 0, "killed", true);
 }
 
 int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err, size_t err_len)
@@ -706,7 +990,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			rc = 400;
 		} else {
 			s->st.accepts++;
-			sim_accept(s, call->accept);
+			sim_accept(s, call->accept, false);
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__DECLINE:
@@ -719,7 +1003,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			a.n_offer_ids = call->decline->n_offer_ids;
 			a.offer_ids = call->decline->offer_ids;
 			a.filters = call->decline->filters;
-			sim_accept(s, &a); /* DECLINE is ACCEPT with no operations */
+			sim_accept(s, &a, true); /* DECLINE is ACCEPT with no operations */
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE: {
@@ -740,15 +1024,10 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		struct task *t = call->kill && call->kill->task_id
 		                     ? task_find(s, call->kill->task_id->value)
 		                     : NULL;
-		if (t != NULL && t->state == MESOS__V1__TASK_STATE__TASK_RUNNING) {
-			t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
-			release(s, t);
-			s->st.running--;
-			s->st.killed++;
-			send_update(s, t, t->state, 0, "killed");
-		} else if (call->kill && call->kill->task_id && t == NULL) {
+		if (t != NULL && t->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+			kill_task(s, t, true);
+		else if (call->kill && call->kill->task_id && t == NULL)
 			reconcile_one(s, call->kill->task_id->value); /* unknown: LOST */
-		}
 		break;
 	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE:
@@ -759,14 +1038,15 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		} else {
 			for (size_t b = 0; b < TASK_BUCKETS; b++)
 				for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-					if (t->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+					if (!terminal(t->state))
 						reconcile_one(s, t->id);
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE:
 		s->suppressed = false;
-		for (uint32_t i = 0; i < s->cfg.agents; i++)
+		for (uint32_t i = 0; i < s->n_agents; i++)
 			s->agents[i].refuse_until_ns = 0;
+		mark_all_dirty(s);
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__SUPPRESS:
 		s->suppressed = true;
@@ -774,12 +1054,8 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN:
 		for (size_t b = 0; b < TASK_BUCKETS; b++)
 			for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-				if (t->state == MESOS__V1__TASK_STATE__TASK_RUNNING) {
-					t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
-					release(s, t);
-					s->st.running--;
-					s->st.killed++;
-				}
+				if (t->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+					kill_task(s, t, false);
 		s->emit = NULL;
 		s->stream_id[0] = '\0';
 		s->framework_id[0] = '\0';
@@ -799,24 +1075,117 @@ bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len)
 {
 	pthread_mutex_lock(&s->mu);
 	struct task *t = task_find(s, task_id);
-	bool ok = t != NULL && t->agent < s->cfg.agents;
+	bool ok = t != NULL && t->agent < s->n_agents;
 	if (ok)
 		snprintf(dir, len, "/sandbox/%s/%s", s->agents[t->agent].id, task_id);
 	pthread_mutex_unlock(&s->mu);
 	return ok;
 }
 
+/* --- faults ------------------------------------------------------------------------ */
+
+int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&s->mu);
+	s->now_ns = clock_mono_ns();
+	struct agent *a = agent_find(s, key);
+	if (a == NULL || a->gone) {
+		snprintf(err, err_len, "%s: %s", key,
+		         a ? "agent is already down" : "no such agent");
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	uint32_t idx = (uint32_t)(a - s->agents);
+	if (a->offer_id[0]) {
+		Mesos__V1__OfferID oid = MESOS__V1__OFFER_ID__INIT;
+		Mesos__V1__Scheduler__Event__Rescind r = MESOS__V1__SCHEDULER__EVENT__RESCIND__INIT;
+		event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+		oid.value = a->offer_id;
+		r.offer_id = &oid;
+		ev.has_type = true;
+		ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND;
+		ev.rescind = &r;
+		emit(s, &ev);
+		s->st.rescinds++;
+		a->offer_id[0] = '\0';
+	}
+	a->gone = true;
+	s->st.agents_down++;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	Mesos__V1__Scheduler__Event__Failure f = MESOS__V1__SCHEDULER__EVENT__FAILURE__INIT;
+	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+	aid.value = a->id;
+	f.agent_id = &aid;
+	ev.has_type = true;
+	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE;
+	ev.failure = &f;
+	emit(s, &ev);
+	for (size_t b = 0; b < TASK_BUCKETS; b++)
+		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
+			if (t->agent != idx || t->state != MESOS__V1__TASK_STATE__TASK_RUNNING)
+				continue;
+			t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
+			t->unacked_state = 0; /* the agent's pending update dies with it */
+			release(s, t);
+			s->st.running--;
+			s->st.unreachable++;
+			send_update(s, t, t->state,
+			            MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
+			            "Agent removed", false);
+		}
+	log_warn("sim", "agent %s (%s) is down", a->id, a->host);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+int sim_agent_up(struct sim *s, const char *key, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&s->mu);
+	struct agent *a = agent_find(s, key);
+	if (a == NULL || !a->gone) {
+		snprintf(err, err_len, "%s: %s", key, a ? "agent is not down" : "no such agent");
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	a->incarnation++;
+	agent_set_id(a, (uint32_t)(a - s->agents));
+	int rc = agent_reset(s, a) ? 0 : -1;
+	if (rc == 0) {
+		mark_dirty(s, a);
+		log_info("sim", "agent %s (%s) is back", a->id, a->host);
+	} else {
+		a->gone = true;
+		snprintf(err, err_len, "out of memory");
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+void sim_stall_heartbeats(struct sim *s, double secs)
+{
+	pthread_mutex_lock(&s->mu);
+	s->hb_stall_until_ns = clock_mono_ns() + (uint64_t)(secs * 1e9);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void sim_set_dup_rate(struct sim *s, double rate)
+{
+	pthread_mutex_lock(&s->mu);
+	s->cfg.dup_rate = rate;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void sim_tick(struct sim *s, uint64_t now_ns)
 {
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = now_ns;
-	while (s->heap_n > 0 && s->heap[0]->end_ns <= now_ns) {
-		struct task *t = heap_pop(s);
-		if (t->state != MESOS__V1__TASK_STATE__TASK_RUNNING)
-			continue; /* killed meanwhile */
+	while (timers_due(&s->ends, now_ns)) {
+		struct timer e = timers_pop(&s->ends);
+		struct task *t = (struct task *)e.v;
+		if (t->state != MESOS__V1__TASK_STATE__TASK_RUNNING || t->end_ns != e.at)
+			continue; /* killed or lost meanwhile */
 		bool fail =
-		    t->exit_code != 0 ||
-		    (s->cfg.fail_rate > 0 && (double)(rnd(s) % 1000000) / 1e6 < s->cfg.fail_rate);
+		    t->exit_code != 0 || (s->cfg.fail_rate > 0 && rnd01(s) < s->cfg.fail_rate);
 		t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED
 		                : MESOS__V1__TASK_STATE__TASK_FINISHED;
 		release(s, t);
@@ -828,16 +1197,21 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		char msg[40];
 		snprintf(msg, sizeof(msg), "exited with status %d",
 		         fail ? (t->exit_code ? t->exit_code : 1) : 0);
-		send_update(s, t, t->state, 0, msg);
+		send_update(s, t, t->state, 0, msg, true);
 	}
-	if (now_ns >= s->next_resend_ns) {
-		s->next_resend_ns = now_ns + 1000000000ull;
-		for (size_t b = 0; b < TASK_BUCKETS && s->emit; b++)
-			for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-				if (t->unacked_state && t->resend_ns <= now_ns)
-					send_update(s, t, t->unacked_state, 0, "retry");
+	/* resends wait while no framework is connected, as an agent's do */
+	while (s->emit && timers_due(&s->resends, now_ns)) {
+		struct timer e = timers_pop(&s->resends);
+		struct task *t = (struct task *)e.v;
+		if (t->unacked_state && t->resend_ns == e.at)
+			send_update(s, t, t->unacked_state, 0, "retry", true);
 	}
-	if (s->emit && now_ns >= s->next_hb_ns) {
+	while (timers_due(&s->refusals, now_ns)) {
+		struct agent *a = &s->agents[timers_pop(&s->refusals).v];
+		if (a->refuse_until_ns <= now_ns)
+			mark_dirty(s, a);
+	}
+	if (s->emit && now_ns >= s->next_hb_ns && now_ns >= s->hb_stall_until_ns) {
 		heartbeat(s);
 		s->next_hb_ns = now_ns + (uint64_t)(s->cfg.heartbeat_secs * 1e9);
 	}
@@ -850,4 +1224,308 @@ void sim_get_stats(struct sim *s, struct sim_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->st;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* --- the operator API ------------------------------------------------------------- */
+
+#define NEW(ar, T, init) ((T *)op_new((ar), sizeof(T), (init)))
+
+static void *op_new(struct arena *ar, size_t size, void (*init)(void *))
+{
+	void *p = arena_alloc(ar, size);
+	if (p != NULL)
+		init(p);
+	return p;
+}
+
+/* cpus/mem/disk(/gpus) and a port range as a resource list (arena). */
+static Mesos__V1__Resource **op_resources(struct arena *ar, const double v[4], uint32_t port_lo,
+                                          uint32_t port_hi, size_t *n)
+{
+	Mesos__V1__Resource *res = arena_alloc(ar, 5 * sizeof(*res));
+	Mesos__V1__Resource **resp = arena_alloc(ar, 5 * sizeof(*resp));
+	Mesos__V1__Value__Scalar *sc = arena_alloc(ar, 4 * sizeof(*sc));
+	if (res == NULL || resp == NULL || sc == NULL)
+		return NULL;
+	*n = scalars(res, resp, sc, v);
+	if (port_hi >= port_lo && port_lo > 0) {
+		Mesos__V1__Value__Ranges *rs = NEW(
+		    ar, Mesos__V1__Value__Ranges, (void (*)(void *))mesos__v1__value__ranges__init);
+		Mesos__V1__Value__Range *r = NEW(ar, Mesos__V1__Value__Range,
+		                                 (void (*)(void *))mesos__v1__value__range__init);
+		Mesos__V1__Value__Range **rp = arena_alloc(ar, sizeof(*rp));
+		if (rs == NULL || r == NULL || rp == NULL)
+			return NULL;
+		r->begin = port_lo;
+		r->end = port_hi;
+		*rp = r;
+		rs->n_range = 1;
+		rs->range = rp;
+		mesos__v1__resource__init(&res[*n]);
+		res[*n].name = "ports";
+		res[*n].type = MESOS__V1__VALUE__TYPE__RANGES;
+		res[*n].ranges = rs;
+		resp[*n] = &res[*n];
+		(*n)++;
+	}
+	return resp;
+}
+
+static Mesos__V1__TimeInfo *op_time(struct arena *ar, double secs)
+{
+	Mesos__V1__TimeInfo *t =
+	    NEW(ar, Mesos__V1__TimeInfo, (void (*)(void *))mesos__v1__time_info__init);
+	if (t != NULL)
+		t->nanoseconds = (int64_t)(secs * 1e9);
+	return t;
+}
+
+static Mesos__V1__Master__Response__GetAgents *op_agents(struct sim *s, struct arena *ar)
+{
+	Mesos__V1__Master__Response__GetAgents *ga =
+	    NEW(ar, Mesos__V1__Master__Response__GetAgents,
+	        (void (*)(void *))mesos__v1__master__response__get_agents__init);
+	if (ga == NULL)
+		return NULL;
+	ga->agents = arena_alloc(ar, (s->n_agents ? s->n_agents : 1) * sizeof(*ga->agents));
+	if (ga->agents == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < s->n_agents; i++) {
+		struct agent *a = &s->agents[i];
+		const struct sim_profile *p = &s->profiles[a->profile];
+		if (a->gone)
+			continue;
+		Mesos__V1__Master__Response__GetAgents__Agent *ag =
+		    NEW(ar, Mesos__V1__Master__Response__GetAgents__Agent,
+		        (void (*)(void *))mesos__v1__master__response__get_agents__agent__init);
+		Mesos__V1__AgentInfo *info =
+		    NEW(ar, Mesos__V1__AgentInfo, (void (*)(void *))mesos__v1__agent_info__init);
+		Mesos__V1__AgentID *aid =
+		    NEW(ar, Mesos__V1__AgentID, (void (*)(void *))mesos__v1__agent_id__init);
+		Mesos__V1__Attribute *attr = arena_alloc(ar, (SIM_MAX_ATTRS + 1) * sizeof(*attr));
+		Mesos__V1__Attribute **attrp =
+		    arena_alloc(ar, (SIM_MAX_ATTRS + 1) * sizeof(*attrp));
+		Mesos__V1__Value__Text *text = arena_alloc(ar, (SIM_MAX_ATTRS + 1) * sizeof(*text));
+		char *pid = arena_alloc(ar, 96);
+		if (!ag || !info || !aid || !attr || !attrp || !text || !pid)
+			return NULL;
+		double total[4] = {p->cpus, p->mem_mb, p->disk_mb, p->gpus};
+		double used[4] = {p->cpus - a->cpus, p->mem_mb - a->mem, p->disk_mb - a->disk,
+		                  p->gpus - a->gpus};
+		aid->value = a->id;
+		info->id = aid;
+		info->hostname = a->host;
+		info->has_port = true;
+		info->port = s->port;
+		info->resources =
+		    op_resources(ar, total, p->port_lo, p->port_hi, &info->n_resources);
+		info->n_attributes = attributes(s, a, attr, attrp, text);
+		info->attributes = attrp;
+		snprintf(pid, 96, "slave(1)@%s:%u", s->ip, (unsigned)s->port);
+		ag->agent_info = info;
+		ag->active = true;
+		ag->version = (char *)pel_version();
+		ag->pid = pid;
+		ag->registered_time = op_time(ar, a->registered_s);
+		ag->total_resources = info->resources;
+		ag->n_total_resources = info->n_resources;
+		ag->allocated_resources = op_resources(ar, used, 0, 0, &ag->n_allocated_resources);
+		if (a->offer_id[0]) {
+			double free_[4] = {a->cpus, a->mem, a->disk, a->gpus};
+			ag->offered_resources =
+			    op_resources(ar, free_, 0, 0, &ag->n_offered_resources);
+		}
+		if (!info->resources || !ag->allocated_resources || !ag->registered_time)
+			return NULL;
+		ga->agents[ga->n_agents++] = ag;
+	}
+	return ga;
+}
+
+static Mesos__V1__Master__Response__GetFrameworks *op_frameworks(struct sim *s, struct arena *ar)
+{
+	Mesos__V1__Master__Response__GetFrameworks *gf =
+	    NEW(ar, Mesos__V1__Master__Response__GetFrameworks,
+	        (void (*)(void *))mesos__v1__master__response__get_frameworks__init);
+	if (gf == NULL || !s->framework_id[0])
+		return gf;
+	Mesos__V1__Master__Response__GetFrameworks__Framework *f =
+	    NEW(ar, Mesos__V1__Master__Response__GetFrameworks__Framework,
+	        (void (*)(void *))mesos__v1__master__response__get_frameworks__framework__init);
+	Mesos__V1__FrameworkInfo *fi =
+	    NEW(ar, Mesos__V1__FrameworkInfo, (void (*)(void *))mesos__v1__framework_info__init);
+	Mesos__V1__FrameworkID *fid =
+	    NEW(ar, Mesos__V1__FrameworkID, (void (*)(void *))mesos__v1__framework_id__init);
+	char **roles = arena_alloc(ar, sizeof(*roles));
+	gf->frameworks = arena_alloc(ar, sizeof(*gf->frameworks));
+	if (!f || !fi || !fid || !roles || !gf->frameworks)
+		return NULL;
+	fid->value = s->framework_id;
+	fi->id = fid;
+	fi->name = s->fw_name;
+	fi->user = s->fw_user;
+	if (s->fw_principal[0])
+		fi->principal = s->fw_principal;
+	roles[0] = s->fw_role;
+	fi->roles = roles;
+	fi->n_roles = 1;
+	f->framework_info = fi;
+	f->active = !s->suppressed;
+	f->connected = s->emit != NULL;
+	gf->frameworks[0] = f;
+	gf->n_frameworks = 1;
+	return gf;
+}
+
+static Mesos__V1__Task *op_task(struct sim *s, struct arena *ar, const struct task *t)
+{
+	Mesos__V1__Task *mt = NEW(ar, Mesos__V1__Task, (void (*)(void *))mesos__v1__task__init);
+	Mesos__V1__TaskID *tid =
+	    NEW(ar, Mesos__V1__TaskID, (void (*)(void *))mesos__v1__task_id__init);
+	Mesos__V1__AgentID *aid =
+	    NEW(ar, Mesos__V1__AgentID, (void (*)(void *))mesos__v1__agent_id__init);
+	Mesos__V1__FrameworkID *fid =
+	    NEW(ar, Mesos__V1__FrameworkID, (void (*)(void *))mesos__v1__framework_id__init);
+	if (!mt || !tid || !aid || !fid)
+		return NULL;
+	tid->value = t->id;
+	aid->value = s->agents[t->agent].id;
+	fid->value = s->framework_id;
+	mt->name = t->id;
+	mt->task_id = tid;
+	mt->agent_id = aid;
+	mt->framework_id = fid;
+	mt->state = t->state;
+	double v[4] = {t->cpus, t->mem, t->disk, t->gpus};
+	if (!terminal(t->state) && t->state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE)
+		mt->resources = op_resources(ar, v, 0, 0, &mt->n_resources);
+	return mt;
+}
+
+static Mesos__V1__Master__Response__GetTasks *op_tasks(struct sim *s, struct arena *ar)
+{
+	Mesos__V1__Master__Response__GetTasks *gt =
+	    NEW(ar, Mesos__V1__Master__Response__GetTasks,
+	        (void (*)(void *))mesos__v1__master__response__get_tasks__init);
+	size_t live = 0, unreachable = 0, done = 0;
+	if (gt == NULL)
+		return NULL;
+	for (size_t b = 0; b < TASK_BUCKETS; b++)
+		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
+			if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE)
+				unreachable++;
+			else if (terminal(t->state))
+				done++;
+			else
+				live++;
+		}
+	done = done < MAX_COMPLETED ? done : MAX_COMPLETED;
+	gt->tasks = arena_alloc(ar, (live + 1) * sizeof(*gt->tasks));
+	gt->unreachable_tasks = arena_alloc(ar, (unreachable + 1) * sizeof(*gt->tasks));
+	gt->completed_tasks = arena_alloc(ar, (done + 1) * sizeof(*gt->tasks));
+	if (!gt->tasks || !gt->unreachable_tasks || !gt->completed_tasks)
+		return NULL;
+	for (size_t b = 0; b < TASK_BUCKETS; b++)
+		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
+			Mesos__V1__Task ***list;
+			size_t *n;
+			if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE) {
+				list = &gt->unreachable_tasks;
+				n = &gt->n_unreachable_tasks;
+			} else if (terminal(t->state)) {
+				if (gt->n_completed_tasks == done)
+					continue;
+				list = &gt->completed_tasks;
+				n = &gt->n_completed_tasks;
+			} else {
+				list = &gt->tasks;
+				n = &gt->n_tasks;
+			}
+			Mesos__V1__Task *mt = op_task(s, ar, t);
+			if (mt == NULL)
+				return NULL;
+			(*list)[(*n)++] = mt;
+		}
+	return gt;
+}
+
+int sim_operator(struct sim *s, const Mesos__V1__Master__Call *call, bool json, char **out,
+                 size_t *out_len, char *err, size_t err_len)
+{
+	Mesos__V1__Master__Response r = MESOS__V1__MASTER__RESPONSE__INIT;
+	Mesos__V1__Master__Response__GetHealth health =
+	    MESOS__V1__MASTER__RESPONSE__GET_HEALTH__INIT;
+	Mesos__V1__Master__Response__GetVersion version =
+	    MESOS__V1__MASTER__RESPONSE__GET_VERSION__INIT;
+	Mesos__V1__VersionInfo vi = MESOS__V1__VERSION_INFO__INIT;
+	Mesos__V1__Master__Response__GetState state = MESOS__V1__MASTER__RESPONSE__GET_STATE__INIT;
+	struct arena ar;
+	bool ok = true;
+	*out = NULL;
+	*out_len = 0;
+	if (!call->has_type || call->type == MESOS__V1__MASTER__CALL__TYPE__UNKNOWN) {
+		snprintf(err, err_len, "Expecting 'type' to be present");
+		return 400;
+	}
+	arena_init(&ar, 1 << 20);
+	pthread_mutex_lock(&s->mu);
+	r.has_type = true;
+	switch (call->type) {
+	case MESOS__V1__MASTER__CALL__TYPE__GET_HEALTH:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_HEALTH;
+		health.healthy = true;
+		r.get_health = &health;
+		break;
+	case MESOS__V1__MASTER__CALL__TYPE__GET_VERSION:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_VERSION;
+		vi.version = (char *)pel_version();
+		version.version_info = &vi;
+		r.get_version = &version;
+		break;
+	case MESOS__V1__MASTER__CALL__TYPE__GET_AGENTS:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_AGENTS;
+		ok = (r.get_agents = op_agents(s, &ar)) != NULL;
+		break;
+	case MESOS__V1__MASTER__CALL__TYPE__GET_FRAMEWORKS:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_FRAMEWORKS;
+		ok = (r.get_frameworks = op_frameworks(s, &ar)) != NULL;
+		break;
+	case MESOS__V1__MASTER__CALL__TYPE__GET_TASKS:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_TASKS;
+		ok = (r.get_tasks = op_tasks(s, &ar)) != NULL;
+		break;
+	case MESOS__V1__MASTER__CALL__TYPE__GET_STATE:
+		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_STATE;
+		state.get_agents = op_agents(s, &ar);
+		state.get_frameworks = op_frameworks(s, &ar);
+		state.get_tasks = op_tasks(s, &ar);
+		state.get_executors =
+		    NEW(&ar, Mesos__V1__Master__Response__GetExecutors,
+		        (void (*)(void *))mesos__v1__master__response__get_executors__init);
+		ok = state.get_agents && state.get_frameworks && state.get_tasks &&
+		     state.get_executors;
+		r.get_state = &state;
+		break;
+	default: {
+		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+		    &mesos__v1__master__call__type__descriptor, call->type);
+		pthread_mutex_unlock(&s->mu);
+		arena_fini(&ar);
+		snprintf(err, err_len, "%s is not simulated by mesos-sim", ev ? ev->name : "call");
+		return 501;
+	}
+	}
+	if (ok && json) {
+		*out = pjson_dumps_flags(&r.base, PJSON_PROTO_NAMES);
+		*out_len = *out ? strlen(*out) : 0;
+	} else if (ok) {
+		*out = (char *)proto_pack_alloc(&r.base, out_len);
+	}
+	pthread_mutex_unlock(&s->mu);
+	arena_fini(&ar);
+	if (*out == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return 503;
+	}
+	return 200;
 }

@@ -1,43 +1,94 @@
 /*
  * sim: the simulated Mesos master behind `mesos-sim` — the state machine
- * only (agents, offers, tasks, status updates), no HTTP. The HTTP face
- * (sim_http.c) decodes Calls, hands them here and streams what `emit`
- * receives as RecordIO.
+ * only (agents, offers, tasks, status updates, the operator API's views),
+ * no HTTP. The HTTP face (sim_http.c) decodes Calls, hands them here and
+ * streams what `emit` receives as RecordIO.
  *
- * One framework at a time (what pelotond needs). Offers: each agent with
- * free resources has at most one outstanding offer for all of them; spent
- * or declined resources come back in a new offer (after the DECLINE's
- * refuse_seconds, default 5 s, as a real master's filter). ACCEPT is
- * validated as a master does — offers outstanding, all of one agent,
- * LAUNCH resources within what they offer, task ids unique — and an
- * invalid launch becomes TASK_DROPPED / TASK_ERROR updates, not an HTTP
- * error. Tasks go STARTING → RUNNING → FINISHED (or FAILED at fail_rate)
- * after task_secs; KILL → KILLED. Updates carry a uuid and are resent
- * until ACKNOWLEDGEd, after `retry_secs` and then doubling intervals (at
- * most 10 minutes), as an agent retries. RECONCILE answers from state
- * (TASK_LOST for unknown tasks).
+ * One framework at a time (what pelotond needs).
+ *
+ * Agents come from profiles (count, resources, GPUs, a port range,
+ * attributes such as rack/zone/sku); without profiles, from the flat
+ * fields. Each agent with free resources has at most one outstanding
+ * offer for all of them, carrying its attributes and `url` (the agent's
+ * HTTP address: the simulator's own). Offers are made from a list of
+ * agents whose resources changed (a launch, a task's end, an expired
+ * DECLINE filter, a REVIVE, a new subscription), never by scanning every
+ * agent, so 50,000 agents cost nothing while idle.
+ *
+ * ACCEPT is validated as a master does — offers outstanding, all of one
+ * agent, LAUNCH resources within what they offer, task ids unique — and
+ * an invalid launch becomes TASK_DROPPED / TASK_ERROR updates, not an HTTP
+ * error. DECLINE's `refuse_seconds` (default 5, as a master) keeps the
+ * agent from being offered for that long; an ACCEPT's filters are
+ * honoured when given (a real master defaults them to 5 s too; we default
+ * an ACCEPT to no filter so relaunches on a hot agent are not throttled —
+ * the one intentional deviation).
+ *
+ * Tasks go RUNNING → FINISHED (or FAILED at fail_rate, or with the status
+ * of a command "exit N") after a duration drawn from `task_dist` around
+ * task_secs; KILL → KILLED. Updates carry a uuid and are resent until
+ * ACKNOWLEDGEd, after `retry_secs` and then doubling intervals (at most 10
+ * minutes), as an agent retries; `dup_rate` sends some twice. RECONCILE
+ * answers from state (TASK_LOST for unknown tasks).
+ *
+ * Faults: an agent can be taken down (its offer RESCINDed, a FAILURE
+ * event, its tasks TASK_UNREACHABLE from the master, as for a
+ * partition-aware framework) and brought back under a new agent id;
+ * heartbeats can be stalled.
  *
  * Thread-safety: every call takes the sim's mutex; `emit` runs under it.
  */
 #ifndef SIM_H
 #define SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mesos/v1/master/master.pb-c.h"
 #include "mesos/v1/scheduler/scheduler.pb-c.h"
 
+/* A text attribute; agent k of a profile gets values[k % n_values]. */
+struct sim_attr {
+	const char *name;
+	const char *const *values;
+	size_t n_values;
+};
+
+#define SIM_MAX_ATTRS 8
+
+/* A kind of agent. Strings are borrowed: they must outlive the sim. */
+struct sim_profile {
+	uint32_t count;
+	double cpus, mem_mb, disk_mb, gpus; /* defaults 32, 131072, 1e6, 0 */
+	uint32_t port_lo, port_hi;          /* default 31000..32000 */
+	uint32_t racks; /* rack=rack-<i % racks> unless an attribute is named rack; default 10 */
+	struct sim_attr attrs[SIM_MAX_ATTRS];
+	size_t n_attrs;
+};
+
+enum sim_dist {
+	SIM_DIST_UNIFORM, /* uniform in [0.5, 1.5) x task_secs (default) */
+	SIM_DIST_EXP,     /* exponential with mean task_secs (capped at 20x) */
+	SIM_DIST_FIXED,   /* exactly task_secs */
+};
+
 struct sim_config {
+	/* agents: the profiles when n_profiles > 0, else `agents` of the flat ones */
+	const struct sim_profile *profiles;
+	size_t n_profiles;
 	uint32_t agents;           /* default 10 */
 	double cpus, mem_mb;       /* per agent; defaults 32, 131072 */
-	double disk_mb;            /* default 1e6 */
+	double disk_mb, gpus;      /* defaults 1e6, 0 */
 	uint32_t port_lo, port_hi; /* default 31000..32000 */
 	uint32_t racks;            /* attribute rack=rack-<i % racks>; default 10 */
-	double task_secs;          /* RUNNING for this long; default 1 */
-	double fail_rate;          /* share of tasks ending FAILED; default 0 */
-	double heartbeat_secs;     /* default 15 */
-	double retry_secs;         /* unacknowledged updates resent; default 10 */
+	double task_secs;          /* RUNNING for about this long; default 1 */
+	enum sim_dist task_dist;
+	double fail_rate;      /* share of tasks ending FAILED; default 0 */
+	double dup_rate;       /* share of updates sent twice; default 0 */
+	double heartbeat_secs; /* default 15 */
+	double retry_secs;     /* unacknowledged updates resent; default 10 */
 	uint64_t seed;
 	/* every accepted launch appends "<task id>\n" here (a witness for
 	 * exactly-once tests); NULL for none. A task whose command value is
@@ -50,8 +101,15 @@ typedef void (*sim_emit_f)(void *arg, const uint8_t *event, size_t len);
 
 struct sim;
 
+/* NULL when out of memory. */
 struct sim *sim_create(const struct sim_config *cfg);
 void sim_destroy(struct sim *s);
+
+/* The address agents advertise (Offer.url, AgentInfo.port, their pid). */
+void sim_set_address(struct sim *s, const char *ip, uint16_t port);
+
+/* Number of agents (all profiles). */
+uint32_t sim_agent_count(struct sim *s);
 
 /*
  * SUBSCRIBE: 200 and the new stream's id (at most 64 bytes) in stream_id,
@@ -82,9 +140,37 @@ void sim_tick(struct sim *s, uint64_t now_ns);
  */
 bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len);
 
+/*
+ * Fault: agent `agent` (its id, hostname or index) goes down — its
+ * outstanding offer RESCINDed, a FAILURE event, each live task
+ * TASK_UNREACHABLE (REASON_AGENT_REMOVED, from the master, no uuid).
+ * 0, or -1 with err (unknown, already down).
+ */
+int sim_agent_down(struct sim *s, const char *agent, char *err, size_t err_len);
+
+/* The agent comes back empty, under a new agent id ("...-S<n+1>"). 0 or -1. */
+int sim_agent_up(struct sim *s, const char *agent, char *err, size_t err_len);
+
+/* Fault: no HEARTBEAT events for `secs` seconds from now. */
+void sim_stall_heartbeats(struct sim *s, double secs);
+
+/* Fault: the share of status updates sent twice (same uuid). */
+void sim_set_dup_rate(struct sim *s, double rate);
+
+/*
+ * The operator API (POST /api/v1, mesos.v1.master.Call): GET_HEALTH,
+ * GET_VERSION, GET_AGENTS, GET_FRAMEWORKS, GET_TASKS and GET_STATE, the
+ * Response packed (or as JSON with proto field names when json) in *out
+ * (malloc'd). GET_TASKS/GET_STATE list every live and unreachable task
+ * and at most 1,000 completed ones, as a master bounds them. 200, or 400 /
+ * 501 (not simulated) with err.
+ */
+int sim_operator(struct sim *s, const Mesos__V1__Master__Call *call, bool json, char **out,
+                 size_t *out_len, char *err, size_t err_len);
+
 struct sim_stats {
 	uint64_t offers_sent, accepts, launched, dropped, running, finished, failed, killed,
-	    updates_sent, acks, events;
+	    updates_sent, acks, events, rescinds, duplicates, unreachable, agents_down;
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
 

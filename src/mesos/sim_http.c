@@ -1,5 +1,6 @@
 /* HTTP face of the simulated master; see sim_http.h. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +12,9 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "pjson.h"
 #include "proto_codec.h"
 #include "recordio.h"
 #include "sim_http.h"
@@ -25,6 +28,7 @@ struct stream {
 	uint8_t *q;
 	size_t len, cap, off;
 	bool closed;
+	bool json; /* events as JSON (Accept: application/json) */
 	char id[64];
 	struct sim_http *h;
 };
@@ -35,8 +39,11 @@ struct sim_http {
 	uint16_t port;
 	pthread_t ticker;
 	_Atomic int stop;
-	pthread_mutex_t mu; /* current */
+	pthread_mutex_t mu; /* current and the faults below */
 	struct stream *current;
+	uint64_t unavailable_until_ns; /* 503 until then */
+	char redirect[128];            /* 307 to this address while set */
+	uint64_t redirect_until_ns;    /* 0: until cleared */
 };
 
 struct req {
@@ -57,6 +64,18 @@ static void stream_close(struct stream *st)
 static void stream_push(void *arg, const uint8_t *ev, size_t len)
 {
 	struct stream *st = arg;
+	char *text = NULL;
+	if (st->json) {
+		ProtobufCMessage *m =
+		    proto_decode(&mesos__v1__scheduler__event__descriptor, ev, len, NULL, NULL);
+		text = m ? pjson_dumps_flags(m, PJSON_PROTO_NAMES) : NULL;
+		if (m)
+			protobuf_c_message_free_unpacked(m, NULL);
+		if (text == NULL)
+			return;
+		ev = (const uint8_t *)text;
+		len = strlen(text);
+	}
 	char hdr[24];
 	size_t hl = recordio_header(len, hdr);
 	pthread_mutex_lock(&st->mu);
@@ -72,6 +91,7 @@ static void stream_push(void *arg, const uint8_t *ev, size_t len)
 				st->closed = true; /* the client will resubscribe */
 				pthread_cond_broadcast(&st->cv);
 				pthread_mutex_unlock(&st->mu);
+				free(text);
 				return;
 			}
 			st->q = nq;
@@ -83,6 +103,7 @@ static void stream_push(void *arg, const uint8_t *ev, size_t len)
 		pthread_cond_signal(&st->cv);
 	}
 	pthread_mutex_unlock(&st->mu);
+	free(text);
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -122,20 +143,81 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *text)
+static enum MHD_Result reply_typed(struct MHD_Connection *c, unsigned status, const char *text,
+                                   const char *type)
 {
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Content-Type", type);
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return reply_typed(c, status, text, "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return reply_typed(c, status, text, "application/json");
+}
+
+/* A body in `ct` (protobuf or JSON) decoded as desc; NULL with the reason in err. */
+static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, bool json,
+                                     const struct req *rq, char *err, size_t err_len)
+{
+	const char *why = NULL;
+	char jerr[200];
+	ProtobufCMessage *m;
+	if (json) {
+		m = pjson_loads(desc, (const char *)(rq->body ? rq->body : (uint8_t *)""), rq->len,
+		                jerr, sizeof(jerr));
+		why = jerr;
+	} else {
+		m = proto_decode(desc, rq->body, rq->len, NULL, &why);
+	}
+	if (m == NULL)
+		snprintf(err, err_len, "Failed to parse body into %s: %s", desc->short_name,
+		         why ? why : "malformed");
+	return m;
+}
+
+/*
+ * The encodings of a request: false for an unsupported Content-Type (415)
+ * or Accept (406), answered here.
+ */
+static bool encodings(struct MHD_Connection *c, bool *json_in, bool *json_out, enum MHD_Result *ret)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *ac = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	*json_in = ct != NULL && strncmp(ct, "application/json", 16) == 0;
+	if (ct != NULL && !*json_in && strncmp(ct, "application/x-protobuf", 22) != 0) {
+		*ret =
+		    reply(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		          "Expecting 'Content-Type' of application/json or application/x-protobuf");
+		return false;
+	}
+	if (ac == NULL || strstr(ac, "*/*") != NULL) {
+		*json_out = *json_in; /* as a master: the request's own encoding */
+	} else if (strstr(ac, "application/x-protobuf") != NULL) {
+		*json_out = false;
+	} else if (strstr(ac, "application/json") != NULL) {
+		*json_out = true;
+	} else {
+		*ret =
+		    reply(c, MHD_HTTP_NOT_ACCEPTABLE,
+		          "Expecting 'Accept' to allow application/json or application/x-protobuf");
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result subscribe(struct sim_http *h, struct MHD_Connection *c,
-                                 const Mesos__V1__Scheduler__Call *call)
+                                 const Mesos__V1__Scheduler__Call *call, bool json)
 {
 	char err[256];
 	struct stream *st = calloc(1, sizeof(*st));
@@ -144,6 +226,7 @@ static enum MHD_Result subscribe(struct sim_http *h, struct MHD_Connection *c,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	st->h = h;
+	st->json = json;
 	int code =
 	    sim_subscribe(h->sim, call, stream_push, st, st->id, sizeof(st->id), err, sizeof(err));
 	if (code != 200) {
@@ -167,33 +250,63 @@ static enum MHD_Result subscribe(struct sim_http *h, struct MHD_Connection *c,
 		stream_free(st);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/x-protobuf");
+	MHD_add_response_header(r, "Content-Type",
+	                        json ? "application/json" : "application/x-protobuf");
 	MHD_add_response_header(r, "Mesos-Stream-Id", st->id);
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
+/* 307 or 503 while those faults last; false when the master serves. */
+static bool faulted(struct sim_http *h, struct MHD_Connection *c, const char *url,
+                    enum MHD_Result *ret)
+{
+	uint64_t now = clock_mono_ns();
+	char to[128] = "";
+	bool down;
+	pthread_mutex_lock(&h->mu);
+	if (h->redirect[0] && h->redirect_until_ns && now >= h->redirect_until_ns)
+		h->redirect[0] = '\0';
+	snprintf(to, sizeof(to), "%s", h->redirect);
+	down = now < h->unavailable_until_ns;
+	pthread_mutex_unlock(&h->mu);
+	if (to[0]) {
+		char loc[200];
+		snprintf(loc, sizeof(loc), "//%s%s", to, url);
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		if (r == NULL) {
+			*ret = MHD_NO;
+			return true;
+		}
+		MHD_add_response_header(r, "Location", loc);
+		*ret = MHD_queue_response(c, MHD_HTTP_TEMPORARY_REDIRECT, r);
+		MHD_destroy_response(r);
+		return true;
+	}
+	if (down) {
+		*ret = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "No leading master (simulated)");
+		return true;
+	}
+	return false;
+}
+
 static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, struct req *rq)
 {
 	char err[256];
-	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	if (ct != NULL && strncmp(ct, "application/json", 16) == 0)
-		return reply(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		             "mesos-sim speaks application/x-protobuf only (JSON not yet)");
+	bool json_in, json_out;
+	enum MHD_Result ret;
+	if (!encodings(c, &json_in, &json_out, &ret))
+		return ret;
 	if (rq->too_big)
 		return reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
-	const char *why = NULL;
-	Mesos__V1__Scheduler__Call *call = (Mesos__V1__Scheduler__Call *)proto_decode(
-	    &mesos__v1__scheduler__call__descriptor, rq->body, rq->len, NULL, &why);
-	if (call == NULL) {
-		snprintf(err, sizeof(err), "Failed to parse body into Call protobuf: %s",
-		         why ? why : "malformed");
+	Mesos__V1__Scheduler__Call *call = (Mesos__V1__Scheduler__Call *)decode_body(
+	    &mesos__v1__scheduler__call__descriptor, json_in, rq, err, sizeof(err));
+	if (call == NULL)
 		return reply(c, MHD_HTTP_BAD_REQUEST, err);
-	}
-	enum MHD_Result ret;
 	if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE) {
-		ret = subscribe(h, c, call);
+		ret = subscribe(h, c, call, json_out);
 	} else {
 		const char *sid =
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mesos-Stream-Id");
@@ -201,6 +314,38 @@ static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, s
 		ret = reply(c, (unsigned)code, code == 202 ? "" : err);
 	}
 	protobuf_c_message_free_unpacked(&call->base, NULL);
+	return ret;
+}
+
+/* POST /api/v1: the operator API. */
+static enum MHD_Result operator_api(struct sim_http *h, struct MHD_Connection *c, struct req *rq)
+{
+	char err[256];
+	bool json_in, json_out;
+	enum MHD_Result ret;
+	if (!encodings(c, &json_in, &json_out, &ret))
+		return ret;
+	if (rq->too_big)
+		return reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
+	Mesos__V1__Master__Call *call = (Mesos__V1__Master__Call *)decode_body(
+	    &mesos__v1__master__call__descriptor, json_in, rq, err, sizeof(err));
+	if (call == NULL)
+		return reply(c, MHD_HTTP_BAD_REQUEST, err);
+	char *body;
+	size_t len;
+	int code = sim_operator(h->sim, call, json_out, &body, &len, err, sizeof(err));
+	protobuf_c_message_free_unpacked(&call->base, NULL);
+	if (code != 200)
+		return reply(c, (unsigned)code, err);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	                        json_out ? "application/json" : "application/x-protobuf");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
 	return ret;
 }
 
@@ -224,14 +369,54 @@ static enum MHD_Result browse(struct sim_http *h, struct MHD_Connection *c)
 	         "{\"path\":\"%s/stdout\",\"size\":0,\"mode\":\"-rw-r--r--\",\"nlink\":1,"
 	         "\"uid\":\"root\",\"gid\":\"root\",\"mtime\":%ld}]",
 	         dir, now, dir, now);
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_json(c, MHD_HTTP_OK, body);
+}
+
+/* POST /sim/fault?action=...: sim_http_fault from the query. */
+static enum MHD_Result fault(struct sim_http *h, struct MHD_Connection *c)
+{
+	const char *action = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "action");
+	const char *agent = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "agent");
+	const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to");
+	const char *secs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "secs");
+	const char *rate = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "rate");
+	const char *num = secs ? secs : rate;
+	char err[256], *end = NULL;
+	double value = 0;
+	if (num != NULL) {
+		value = strtod(num, &end);
+		if (end == num || *end != '\0' || !isfinite(value) || value < 0) {
+			snprintf(err, sizeof(err), "'%s' is not a non-negative number", num);
+			return reply(c, MHD_HTTP_BAD_REQUEST, err);
+		}
+	}
+	if (action == NULL)
+		return reply(c, MHD_HTTP_BAD_REQUEST, "Expecting 'action' in the query");
+	if (sim_http_fault(h, action, agent ? agent : to, value, err, sizeof(err)) != 0)
+		return reply(c, MHD_HTTP_BAD_REQUEST, err);
+	return reply_json(c, MHD_HTTP_OK, "{\"ok\":true}");
+}
+
+static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
+{
+	struct sim_stats st;
+	char body[1024];
+	sim_get_stats(h->sim, &st);
+	snprintf(body, sizeof(body),
+	         "{\"agents\":%u,\"offers_sent\":%llu,\"accepts\":%llu,\"launched\":%llu,"
+	         "\"dropped\":%llu,\"running\":%llu,\"finished\":%llu,\"failed\":%llu,"
+	         "\"killed\":%llu,\"updates_sent\":%llu,\"acks\":%llu,\"events\":%llu,"
+	         "\"rescinds\":%llu,\"duplicates\":%llu,\"unreachable\":%llu,"
+	         "\"agents_down\":%llu}",
+	         sim_agent_count(h->sim), (unsigned long long)st.offers_sent,
+	         (unsigned long long)st.accepts, (unsigned long long)st.launched,
+	         (unsigned long long)st.dropped, (unsigned long long)st.running,
+	         (unsigned long long)st.finished, (unsigned long long)st.failed,
+	         (unsigned long long)st.killed, (unsigned long long)st.updates_sent,
+	         (unsigned long long)st.acks, (unsigned long long)st.events,
+	         (unsigned long long)st.rescinds, (unsigned long long)st.duplicates,
+	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down);
+	return reply_json(c, MHD_HTTP_OK, body);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -240,6 +425,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	struct sim_http *h = cls;
 	struct req *rq = *con_cls;
+	enum MHD_Result ret;
 	(void)version;
 	if (rq == NULL) {
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
@@ -261,16 +447,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	bool post = strcmp(method, "POST") == 0;
 	if (strcmp(url, "/health") == 0)
 		return reply(c, MHD_HTTP_OK, "ok\n");
 	if (strcmp(url, "/files/browse") == 0)
 		return browse(h, c);
-	if (strcmp(url, "/api/v1/scheduler") == 0) {
-		if (strcmp(method, "POST") != 0)
-			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Expecting 'POST'");
-		return scheduler(h, c, rq);
-	}
-	return reply(c, MHD_HTTP_NOT_FOUND, "Not found");
+	if (strcmp(url, "/sim/stats") == 0)
+		return stats(h, c);
+	if (strcmp(url, "/sim/fault") == 0)
+		return post ? fault(h, c)
+		            : reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Expecting 'POST'");
+	bool sched = strcmp(url, "/api/v1/scheduler") == 0, oper = strcmp(url, "/api/v1") == 0;
+	if (!sched && !oper)
+		return reply(c, MHD_HTTP_NOT_FOUND, "Not found");
+	if (!post)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Expecting 'POST'");
+	if (faulted(h, c, url, &ret))
+		return ret;
+	return sched ? scheduler(h, c, rq) : operator_api(h, c, rq);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -323,6 +517,7 @@ struct sim_http *sim_http_start(struct sim *s, uint16_t port, char *err, size_t 
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : port;
+	sim_set_address(s, "127.0.0.1", h->port);
 	if (pthread_create(&h->ticker, NULL, tick, h) != 0) {
 		MHD_stop_daemon(h->d);
 		pthread_mutex_destroy(&h->mu);
@@ -345,6 +540,60 @@ void sim_http_drop_stream(struct sim_http *h)
 	if (h->current != NULL)
 		stream_close(h->current);
 	pthread_mutex_unlock(&h->mu);
+}
+
+int sim_http_fault(struct sim_http *h, const char *action, const char *arg, double value, char *err,
+                   size_t err_len)
+{
+	uint64_t now = clock_mono_ns();
+	if (strcmp(action, "drop-stream") == 0) {
+		sim_http_drop_stream(h);
+	} else if (strcmp(action, "stall-heartbeats") == 0) {
+		sim_stall_heartbeats(h->sim, value);
+	} else if (strcmp(action, "agent-down") == 0 || strcmp(action, "agent-up") == 0) {
+		if (arg == NULL || !arg[0]) {
+			snprintf(err, err_len, "%s needs an agent (id, hostname or index)", action);
+			return -1;
+		}
+		return action[6] == 'd' ? sim_agent_down(h->sim, arg, err, err_len)
+		                        : sim_agent_up(h->sim, arg, err, err_len);
+	} else if (strcmp(action, "unavailable") == 0) {
+		pthread_mutex_lock(&h->mu);
+		h->unavailable_until_ns = now + (uint64_t)(value * 1e9);
+		pthread_mutex_unlock(&h->mu);
+		sim_http_drop_stream(h);
+	} else if (strcmp(action, "redirect") == 0) {
+		if (arg == NULL || !arg[0] || strlen(arg) >= sizeof(h->redirect) ||
+		    strchr(arg, ':') == NULL || strpbrk(arg, "/ \r\n") != NULL) {
+			snprintf(err, err_len, "redirect needs to=host:port");
+			return -1;
+		}
+		pthread_mutex_lock(&h->mu);
+		snprintf(h->redirect, sizeof(h->redirect), "%s", arg);
+		h->redirect_until_ns = value > 0 ? now + (uint64_t)(value * 1e9) : 0;
+		pthread_mutex_unlock(&h->mu);
+		sim_http_drop_stream(h);
+	} else if (strcmp(action, "duplicate-updates") == 0) {
+		if (value > 1) {
+			snprintf(err, err_len, "duplicate-updates wants a rate in [0, 1]");
+			return -1;
+		}
+		sim_set_dup_rate(h->sim, value);
+	} else if (strcmp(action, "clear") == 0) {
+		pthread_mutex_lock(&h->mu);
+		h->unavailable_until_ns = 0;
+		h->redirect[0] = '\0';
+		pthread_mutex_unlock(&h->mu);
+	} else {
+		snprintf(
+		    err, err_len,
+		    "unknown action '%s' (drop-stream, stall-heartbeats, agent-down, agent-up, "
+		    "unavailable, redirect, duplicate-updates, clear)",
+		    action);
+		return -1;
+	}
+	log_info("sim", "fault: %s%s%s", action, arg ? " " : "", arg ? arg : "");
+	return 0;
 }
 
 void sim_http_stop(struct sim_http *h)

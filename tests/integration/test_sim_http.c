@@ -3,8 +3,12 @@
  * SUBSCRIBE gives 200, a Mesos-Stream-Id and a RecordIO stream (SUBSCRIBED,
  * OFFERS); ACCEPT with a launch gives 202 and the task's RUNNING then
  * FINISHED updates on the stream; ACKNOWLEDGE 202; a stale stream id 403
- * with a reason; garbage 400; JSON 415; /health 200; unknown paths 404;
- * a dropped stream ends the subscriber's response.
+ * with a reason; garbage 400; JSON calls 202 and undecodable JSON 400;
+ * another Content-Type 415; /health 200; unknown paths 404; the operator
+ * API (GET_AGENTS as JSON, GET_TASKS as protobuf); an agent taken down
+ * (RESCIND of its offer, FAILURE, TASK_UNREACHABLE of its task); a dropped
+ * stream ends the subscriber's response; 503 and 307 windows; a JSON
+ * event stream.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "pjson.h"
 #include "proto_codec.h"
 #include "recordio.h"
 #include "sim_http.h"
@@ -38,13 +43,18 @@ static event_t *events[4096];
 static size_t n_events;
 static char stream_id[128];
 static bool stream_ended;
+static bool json_stream; /* the subscriber asks for JSON events */
 
 static int on_record(void *arg, const uint8_t *data, size_t len)
 {
 	(void)arg;
 	const char *why;
-	event_t *e = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,
-	                                     NULL, &why);
+	char jerr[200];
+	event_t *e = json_stream
+	                 ? (event_t *)pjson_loads(&mesos__v1__scheduler__event__descriptor,
+	                                          (const char *)data, len, jerr, sizeof(jerr))
+	                 : (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data,
+	                                           len, NULL, &why);
 	CHECK(e != NULL);
 	pthread_mutex_lock(&mu);
 	CHECK(n_events < 4096);
@@ -107,7 +117,8 @@ static void *subscriber(void *arg)
 	char url[128];
 	snprintf(url, sizeof(url), "%s/api/v1/scheduler", base);
 	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
-	hd = curl_slist_append(hd, "Accept: application/x-protobuf");
+	hd = curl_slist_append(hd, json_stream ? "Accept: application/json"
+	                                       : "Accept: application/x-protobuf");
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -134,20 +145,30 @@ static void *subscriber(void *arg)
 static size_t keep_text(char *p, size_t sz, size_t n, void *arg)
 {
 	char *out = arg;
-	size_t have = strlen(out), len = sz * n;
-	if (have + len < 512) {
-		memcpy(out + have, p, len);
-		out[have + len] = '\0';
-	}
+	size_t have = strlen(out), len = sz * n, room = 511 - have;
+	size_t k = len < room ? len : room; /* a prefix of long answers */
+	memcpy(out + have, p, k);
+	out[have + k] = '\0';
 	return len;
 }
 
-/* POSTs bytes to the scheduler endpoint; returns the status, body in text. */
-static long post(const void *body, size_t len, const char *sid, const char *ctype, char *text)
+static char location[256];
+
+static size_t keep_location(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)arg;
+	if (sz * n > 10 && strncasecmp(p, "Location: ", 10) == 0)
+		snprintf(location, sizeof(location), "%.*s", (int)strcspn(p + 10, "\r\n"), p + 10);
+	return sz * n;
+}
+
+/* POSTs bytes to path; returns the status, body in text (up to 511 bytes). */
+static long post_to(const char *path, const void *body, size_t len, const char *sid,
+                    const char *ctype, char *text)
 {
 	CURL *h = curl_easy_init();
-	char url[128], hdr[200];
-	snprintf(url, sizeof(url), "%s/api/v1/scheduler", base);
+	char url[256], hdr[200];
+	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
 	struct curl_slist *hd = curl_slist_append(NULL, hdr);
 	if (sid != NULL) {
@@ -161,12 +182,27 @@ static long post(const void *body, size_t len, const char *sid, const char *ctyp
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_text);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, text);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, keep_location);
+	location[0] = '\0';
 	CHECK(curl_easy_perform(h) == CURLE_OK);
 	long code = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(hd);
 	curl_easy_cleanup(h);
 	return code;
+}
+
+static long post(const void *body, size_t len, const char *sid, const char *ctype, char *text)
+{
+	return post_to("/api/v1/scheduler", body, len, sid, ctype, text);
+}
+
+/* A fault through the control endpoint. */
+static long fault(const char *query)
+{
+	char path[256], text[512];
+	snprintf(path, sizeof(path), "/sim/fault?%s", query);
+	return post_to(path, "", 0, NULL, "text/plain", text);
 }
 
 static long get(const char *path)
@@ -220,6 +256,27 @@ static bool is_update(const event_t *e, const void *arg)
 	const struct upd *u = arg;
 	return e->update && strcmp(e->update->status->task_id->value, u->task) == 0 &&
 	       (int)e->update->status->state == u->state;
+}
+
+static bool is_rescind(const event_t *e, const void *offer_id)
+{
+	return e->rescind && strcmp(e->rescind->offer_id->value, offer_id) == 0;
+}
+
+/* GET_TASKS straight from the state machine, decoded. */
+static ProtobufCMessage *sim_operator_check(struct sim *sim)
+{
+	Mesos__V1__Master__Call mc = MESOS__V1__MASTER__CALL__INIT;
+	char *out, err[200];
+	size_t len;
+	mc.has_type = true;
+	mc.type = MESOS__V1__MASTER__CALL__TYPE__GET_TASKS;
+	CHECK(sim_operator(sim, &mc, false, &out, &len, err, sizeof(err)) == 200);
+	ProtobufCMessage *m =
+	    proto_decode(&mesos__v1__master__response__descriptor, (uint8_t *)out, len, NULL, NULL);
+	CHECK(m != NULL);
+	free(out);
+	return m;
 }
 
 int main(void)
@@ -300,9 +357,22 @@ int main(void)
 	/* the same call with a stale stream id: 403 with the reason */
 	CHECK(post(body, len, "stale", "application/x-protobuf", text) == 403);
 	CHECK(strstr(text, "stream ID") != NULL);
-	CHECK(post(body, len, sid, "application/json", text) == 415);
+	/* protobuf bytes said to be JSON: 400 naming the problem; text: 415 */
+	CHECK(post(body, len, sid, "application/json", text) == 400);
+	CHECK(strstr(text, "invalid JSON") != NULL);
+	CHECK(post(body, len, sid, "text/plain", text) == 415);
 	free(body);
 	CHECK(post("\xff\xff\xff", 3, sid, "application/x-protobuf", text) == 400);
+	/* a JSON call (Mesos's rendering): DECLINE of the second offer */
+	char js[512];
+	snprintf(js, sizeof(js),
+	         "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"DECLINE\","
+	         "\"decline\":{\"offer_ids\":[{\"value\":\"%s\"}],"
+	         "\"filters\":{\"refuse_seconds\":60}}}",
+	         fwid, o->offers->offers[1]->id->value);
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 202);
+	CHECK(post("{\"type\":\"NOPE\"}", 15, sid, "application/json", text) == 400);
+	CHECK(strstr(text, "NOPE") != NULL);
 
 	struct upd running = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_RUNNING};
 	const event_t *u = wait_for(is_update, &running);
@@ -326,10 +396,86 @@ int main(void)
 	sim_get_stats(sim, &ss);
 	CHECK(ss.acks == 1 && ss.launched == 1 && ss.finished == 1);
 
+	/* the operator API: GET_AGENTS as JSON, GET_TASKS as protobuf */
+	const char *ga = "{\"type\":\"GET_AGENTS\"}";
+	CHECK(post_to("/api/v1", ga, strlen(ga), NULL, "application/json", text) == 200);
+	CHECK(strstr(text, "\"get_agents\"") != NULL && strstr(text, "host-00000") != NULL);
+	Mesos__V1__Master__Call mc = MESOS__V1__MASTER__CALL__INIT;
+	mc.has_type = true;
+	mc.type = MESOS__V1__MASTER__CALL__TYPE__GET_TASKS;
+	body = pack(&mc.base, &len);
+	CHECK(post_to("/api/v1", body, len, NULL, "application/x-protobuf", text) == 200);
+	free(body);
+	mc.type = MESOS__V1__MASTER__CALL__TYPE__GET_FLAGS;
+	body = pack(&mc.base, &len);
+	CHECK(post_to("/api/v1", body, len, NULL, "application/x-protobuf", text) == 501);
+	free(body);
+	Mesos__V1__Master__Response *mr = (Mesos__V1__Master__Response *)sim_operator_check(sim);
+	CHECK(mr->get_tasks && mr->get_tasks->n_completed_tasks == 1 &&
+	      strcmp(mr->get_tasks->completed_tasks[0]->task_id->value, "job-1-0-1") == 0 &&
+	      mr->get_tasks->completed_tasks[0]->state == MESOS__V1__TASK_STATE__TASK_FINISHED);
+	protobuf_c_message_free_unpacked(&mr->base, NULL);
+
+	/* an agent lost: its outstanding offer rescinded, FAILURE, its task UNREACHABLE */
+	const Mesos__V1__Offer *of3 = o->offers->offers[3];
+	tid.value = "job-1-1-1";
+	ti.agent_id = of3->agent_id;
+	oidp = of3->id;
+	body = pack(&c.base, &len);
+	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
+	free(body);
+	struct upd run2 = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_RUNNING};
+	CHECK(wait_for(is_update, &run2) != NULL);
+	char q[200];
+	CHECK(fault("action=agent-down&agent=nope") == 400);
+	snprintf(q, sizeof(q), "action=agent-down&agent=%s", of3->agent_id->value);
+	CHECK(fault(q) == 200);
+	int t_failure = MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE;
+	CHECK(wait_for(is_type, &t_failure) != NULL);
+	struct upd lost = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_UNREACHABLE};
+	const event_t *ul = wait_for(is_update, &lost);
+	CHECK(ul != NULL && !ul->update->status->has_uuid &&
+	      ul->update->status->reason == MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED);
+	/* agent 4's offer is outstanding: taking it down rescinds it */
+	const Mesos__V1__Offer *of4 = o->offers->offers[4];
+	int t_rescind = MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND;
+	CHECK(fault("action=agent-down&agent=4") == 200);
+	CHECK(wait_for(is_type, &t_rescind) != NULL);
+	CHECK(wait_for(is_rescind, of4->id->value) != NULL);
+	CHECK(fault("action=agent-up&agent=4") == 200);
+	sim_get_stats(sim, &ss);
+	CHECK(ss.agents_down == 2 && ss.unreachable == 1 && ss.rescinds >= 1);
+
 	/* fault: the master drops the stream; the subscriber's response ends */
-	sim_http_drop_stream(h);
+	CHECK(fault("action=drop-stream") == 200);
 	pthread_join(sub, NULL);
 	CHECK(stream_ended);
+
+	/* 503 while no master leads, 307 to another while a standby */
+	CHECK(fault("action=unavailable&secs=30") == 200);
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 503);
+	CHECK(fault("action=redirect&to=127.0.0.1:1") == 200);
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 307);
+	CHECK(strcmp(location, "//127.0.0.1:1/api/v1/scheduler") == 0);
+	CHECK(fault("action=redirect&to=bad") == 400);
+	CHECK(fault("action=unavailable&secs=-1") == 400);
+	CHECK(fault("action=clear") == 200);
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 403); /* stream gone */
+
+	/* a JSON event stream: SUBSCRIBED and OFFERS decode from JSON records */
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < n_events; i++)
+		protobuf_c_message_free_unpacked(&events[i]->base, NULL);
+	n_events = 0;
+	stream_ended = false;
+	json_stream = true;
+	pthread_mutex_unlock(&mu);
+	pthread_create(&sub, NULL, subscriber, NULL);
+	CHECK(wait_for(is_type, &t_sub) != NULL);
+	const event_t *o2 = wait_for(is_type, &t_off);
+	CHECK(o2 != NULL && o2->offers->n_offers >= 3);
+	sim_http_drop_stream(h);
+	pthread_join(sub, NULL);
 	sim_http_stop(h);
 	sim_destroy(sim);
 	for (size_t i = 0; i < n_events; i++)
