@@ -173,37 +173,9 @@ static void on_subscribed(void *arg, const char *fwid)
 		store_batch_free(b);
 	struct jobmgr_live live;
 	jobmgr_reconcile_list(d->jm, &live);
-	for (size_t off = 0; off < live.n; off += 1000) {
-		size_t n = live.n - off < 1000 ? live.n - off : 1000;
-		Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
-		Mesos__V1__Scheduler__Call__Reconcile rec =
-		    MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
-		Mesos__V1__Scheduler__Call__Reconcile__Task *tv = calloc(n, sizeof(*tv)),
-		                                            **tp = calloc(n, sizeof(*tp));
-		Mesos__V1__TaskID *ids = calloc(n, sizeof(*ids));
-		Mesos__V1__AgentID *ags = calloc(n, sizeof(*ags));
-		if (!tv || !tp || !ids || !ags) {
-			free(tv), free(tp), free(ids), free(ags);
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			mesos__v1__scheduler__call__reconcile__task__init(&tv[i]);
-			mesos__v1__task_id__init(&ids[i]);
-			mesos__v1__agent_id__init(&ags[i]);
-			ids[i].value = live.task_ids[off + i];
-			ags[i].value = live.agent_ids[off + i];
-			tv[i].task_id = &ids[i];
-			tv[i].agent_id = &ags[i];
-			tp[i] = &tv[i];
-		}
-		rec.n_tasks = n;
-		rec.tasks = tp;
-		call.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
-		call.has_type = 1;
-		call.reconcile = &rec;
-		mesos_client_call(d->mc, &call);
-		free(tv), free(tp), free(ids), free(ags);
-	}
+	if (live.n)
+		mesos_client_reconcile(d->mc, (const char *const *)live.task_ids,
+		                       (const char *const *)live.agent_ids, live.n);
 	if (live.n)
 		log_info("hostmgr", "reconciling %zu launched tasks with Mesos", live.n);
 	jobmgr_live_fini(&live);
@@ -219,42 +191,14 @@ static int do_launch(void *arg, const char *agent, const char *const *offers, si
 static int do_kill(void *arg, const char *task, const char *agent)
 {
 	struct daemon *d = arg;
-	Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
-	Mesos__V1__Scheduler__Call__Kill k = MESOS__V1__SCHEDULER__CALL__KILL__INIT;
-	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
-	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
-	tid.value = (char *)task;
-	aid.value = (char *)agent;
-	k.task_id = &tid;
-	k.agent_id = &aid;
-	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__KILL;
-	call.has_type = 1;
-	call.kill = &k;
-	return mesos_client_call(d->mc, &call);
+	return mesos_client_kill(d->mc, task, agent);
 }
 
-/* RECONCILE with tasks (explicit) or none (implicit: every task Mesos knows). */
+/* RECONCILE with a task (explicit) or none (implicit: every task Mesos knows). */
 static int reconcile(struct daemon *d, const char *task, const char *agent)
 {
-	Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
-	Mesos__V1__Scheduler__Call__Reconcile rec = MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
-	Mesos__V1__Scheduler__Call__Reconcile__Task
-	    t = MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT,
-	    *tp = &t;
-	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
-	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
-	if (task) {
-		tid.value = (char *)task;
-		aid.value = (char *)agent;
-		t.task_id = &tid;
-		t.agent_id = agent ? &aid : NULL;
-		rec.n_tasks = 1;
-		rec.tasks = &tp;
-	}
-	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
-	call.has_type = 1;
-	call.reconcile = &rec;
-	return mesos_client_call(d->mc, &call);
+	const char *agents[1] = {agent};
+	return mesos_client_reconcile(d->mc, &task, agents, task ? 1 : 0);
 }
 
 /*

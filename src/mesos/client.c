@@ -658,6 +658,75 @@ int mesos_client_decline(struct mesos_client *c, const char *const *offer_ids, s
 	return mesos_client_call(c, &call);
 }
 
+int mesos_client_kill(struct mesos_client *c, const char *task_id, const char *agent_id)
+{
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Kill k = MESOS__V1__SCHEDULER__CALL__KILL__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	tid.value = (char *)task_id;
+	aid.value = (char *)agent_id;
+	k.task_id = &tid;
+	k.agent_id = agent_id ? &aid : NULL;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__KILL;
+	call.kill = &k;
+	return mesos_client_call(c, &call);
+}
+
+int mesos_client_reconcile(struct mesos_client *c, const char *const *task_ids,
+                           const char *const *agent_ids, size_t n)
+{
+	enum { PER_CALL = 1000 };
+	size_t per = n < PER_CALL ? n : PER_CALL;
+	Mesos__V1__Scheduler__Call__Reconcile__Task *tv = calloc(per + 1, sizeof(*tv)),
+	                                            **tp = calloc(per + 1, sizeof(*tp));
+	Mesos__V1__TaskID *ids = calloc(per + 1, sizeof(*ids));
+	Mesos__V1__AgentID *ags = calloc(per + 1, sizeof(*ags));
+	int rc = tv && tp && ids && ags ? 0 : -1;
+	/* n == 0: one implicit call (no tasks) */
+	for (size_t off = 0; rc == 0 && (off < n || (n == 0 && off == 0)); off += PER_CALL) {
+		size_t k = n - off < PER_CALL ? n - off : PER_CALL;
+		call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+		Mesos__V1__Scheduler__Call__Reconcile rec =
+		    MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
+		for (size_t i = 0; i < k; i++) {
+			mesos__v1__scheduler__call__reconcile__task__init(&tv[i]);
+			mesos__v1__task_id__init(&ids[i]);
+			mesos__v1__agent_id__init(&ags[i]);
+			ids[i].value = (char *)task_ids[off + i];
+			tv[i].task_id = &ids[i];
+			if (agent_ids && agent_ids[off + i]) {
+				ags[i].value = (char *)agent_ids[off + i];
+				tv[i].agent_id = &ags[i];
+			}
+			tp[i] = &tv[i];
+		}
+		rec.n_tasks = k;
+		rec.tasks = tp;
+		call.has_type = true;
+		call.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
+		call.reconcile = &rec;
+		rc = mesos_client_call(c, &call);
+		if (n == 0)
+			break;
+	}
+	free(tv);
+	free(tp);
+	free(ids);
+	free(ags);
+	return rc;
+}
+
+int mesos_client_offers(struct mesos_client *c, bool want)
+{
+	call_t call = MESOS__V1__SCHEDULER__CALL__INIT;
+	call.has_type = true;
+	call.type = want ? MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE
+	                 : MESOS__V1__SCHEDULER__CALL__TYPE__SUPPRESS;
+	return mesos_client_call(c, &call);
+}
+
 /* --- the I/O thread ---------------------------------------------------------------- */
 
 static void flush_batches(struct mesos_client *c, uint64_t t, bool all)

@@ -89,6 +89,21 @@ int mesos_client_acknowledge(struct mesos_client *c, const Mesos__V1__TaskStatus
 int mesos_client_decline(struct mesos_client *c, const char *const *offer_ids, size_t n,
                          double refuse_seconds);
 
+/* KILL of a task (agent_id may be NULL). */
+int mesos_client_kill(struct mesos_client *c, const char *task_id, const char *agent_id);
+
+/*
+ * RECONCILE: explicit for n tasks (agent_ids may be NULL, or hold NULLs),
+ * in calls of at most 1,000 tasks; n == 0 is implicit (every task the
+ * master knows). The answers are UPDATE events. Retrying tasks that never
+ * answer is the caller's part (it knows which are still in doubt).
+ */
+int mesos_client_reconcile(struct mesos_client *c, const char *const *task_ids,
+                           const char *const *agent_ids, size_t n);
+
+/* REVIVE (want offers again, filters cleared) or SUPPRESS (no more offers). */
+int mesos_client_offers(struct mesos_client *c, bool want);
+
 /* Drops the current stream (tests: as if the connection broke). */
 void mesos_client_drop_stream(struct mesos_client *c);
 

@@ -3,7 +3,11 @@
  * subscribe, offers, three launches for one agent coalesced into ONE
  * ACCEPT, RUNNING updates acknowledged (the caller's step), FINISHED, a
  * dropped stream followed by a resubscription with the same framework id,
- * a decline.
+ * explicit reconciliation after it, a decline whose filter holds until a
+ * REVIVE, SUPPRESS stopping offers; then a second client sent to a
+ * standby master that follows the 307 to the leader, survives a 503
+ * window (a call queued during it is delivered after) and stalled
+ * heartbeats; then a client speaking JSON launches a task end to end.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -28,22 +32,48 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static Mesos__V1__Offer *offers[64];
+static Mesos__V1__Offer *offers[1024];
 static size_t n_offers;
-static Mesos__V1__TaskStatus *updates[256];
+static Mesos__V1__TaskStatus *updates[4096];
 static size_t n_updates;
 static int subscribed_count;
 static struct mesos_client *cl;
+
+/* Offers for one agent among those received since index `from`. */
+static size_t offers_for(const char *agent, size_t from)
+{
+	size_t n = 0;
+	for (size_t i = from; i < n_offers; i++)
+		n += strcmp(offers[i]->agent_id->value, agent) == 0;
+	return n;
+}
+
+/* A reconciliation answer for task in `state` since update index `from`. */
+static bool answered(const char *task, int state, size_t from)
+{
+	for (size_t i = from; i < n_updates; i++)
+		if (strcmp(updates[i]->task_id->value, task) == 0 &&
+		    (int)updates[i]->state == state &&
+		    updates[i]->reason == MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION)
+			return true;
+	return false;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&d, NULL);
+}
 
 static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 {
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	if (ev->offers)
-		for (size_t i = 0; i < ev->offers->n_offers && n_offers < 64; i++)
+		for (size_t i = 0; i < ev->offers->n_offers && n_offers < 1024; i++)
 			offers[n_offers++] =
 			    (Mesos__V1__Offer *)proto_clone(&ev->offers->offers[i]->base);
-	if (ev->update && n_updates < 256) {
+	if (ev->update && n_updates < 4096) {
 		Mesos__V1__TaskStatus *st =
 		    (Mesos__V1__TaskStatus *)proto_clone(&ev->update->status->base);
 		updates[n_updates++] = st;
@@ -65,11 +95,19 @@ static void on_subscribed(void *arg, const char *fw)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Tasks that reported `state` (not counting reconciliation answers or resends). */
 static size_t count_state(int state)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < n_updates; i++)
-		n += (int)updates[i]->state == state;
+	for (size_t i = 0; i < n_updates; i++) {
+		const Mesos__V1__TaskStatus *u = updates[i];
+		bool first = (int)u->state == state &&
+		             u->reason != MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION;
+		for (size_t k = 0; first && k < i; k++)
+			first = !((int)updates[k]->state == state &&
+			          strcmp(updates[k]->task_id->value, u->task_id->value) == 0);
+		n += first;
+	}
 	return n;
 }
 
@@ -167,22 +205,56 @@ int main(void)
 	char fw2[160];
 	CHECK(mesos_client_framework_id(cl, fw2, sizeof(fw2)));
 	CHECK(strcmp(fw1, fw2) == 0);
-	/* offers come again on the new stream; decline one */
+	/* explicit reconciliation after the reconnect: a known task and an unknown one */
+	size_t mark = n_updates;
+	const char *rec[2] = {"job-1-0-1", "job-9-9-9"};
+	CHECK(mesos_client_reconcile(cl, rec, NULL, 2) == 0);
+	WAIT_FOR(answered("job-1-0-1", MESOS__V1__TASK_STATE__TASK_FINISHED, mark) &&
+	         answered("job-9-9-9", MESOS__V1__TASK_STATE__TASK_LOST, mark));
+	/* offers come again on the new stream; decline one for 30 s */
 	WAIT_FOR(n_offers >= 8);
 	pthread_mutex_lock(&mu);
 	snprintf(offer, sizeof(offer), "%s", offers[n_offers - 1]->id->value);
+	char declined[64];
+	snprintf(declined, sizeof(declined), "%s", offers[n_offers - 1]->agent_id->value);
+	size_t omark = n_offers;
 	pthread_mutex_unlock(&mu);
 	CHECK(mesos_client_decline(cl, ids, 1, 30) == 0);
+	/* the filter holds: nothing for that agent while a second passes */
+	sleep_ms(1000);
+	pthread_mutex_lock(&mu);
+	CHECK(offers_for(declined, omark) == 0);
+	pthread_mutex_unlock(&mu);
+	/* REVIVE clears it */
+	CHECK(mesos_client_offers(cl, true) == 0);
+	WAIT_FOR(offers_for(declined, omark) == 1);
+	/* SUPPRESS: a task ends and frees resources, yet no offer comes */
+	pthread_mutex_lock(&mu);
+	snprintf(agent, sizeof(agent), "%s", offers[n_offers - 1]->agent_id->value);
+	snprintf(offer, sizeof(offer), "%s", offers[n_offers - 1]->id->value);
+	pthread_mutex_unlock(&mu);
+	CHECK(mesos_client_offers(cl, false) == 0);
+	Mesos__V1__TaskInfo *t4 = task("job-2-0-1", agent);
+	CHECK(mesos_client_launch(cl, agent, ids, 1, &t4, 1) == 0);
+	WAIT_FOR(count_state(MESOS__V1__TASK_STATE__TASK_FINISHED) == 4);
+	pthread_mutex_lock(&mu);
+	omark = n_offers;
+	pthread_mutex_unlock(&mu);
+	sleep_ms(500);
+	pthread_mutex_lock(&mu);
+	CHECK(n_offers == omark);
+	pthread_mutex_unlock(&mu);
+	CHECK(mesos_client_offers(cl, true) == 0);
+	WAIT_FOR(n_offers > omark);
 
 	/* every update is acknowledged in the end: an ACK lost with the old
 	 * stream (403) is made good when the master resends the update */
 	struct sim_stats ss;
 	for (int i = 0; i < 100; i++) {
 		sim_get_stats(sim, &ss);
-		if (ss.acks >= 6)
+		if (ss.acks >= 8)
 			break;
-		struct timespec d = {0, 50000000};
-		nanosleep(&d, NULL);
+		sleep_ms(50);
 	}
 	mesos_client_get_stats(cl, &cs);
 	printf("{\"check\":\"mesos_client\",\"subscribes\":%llu,\"accepts\":%llu,"
@@ -190,8 +262,70 @@ int main(void)
 	       (unsigned long long)cs.subscribes, (unsigned long long)cs.accepts,
 	       (unsigned long long)cs.tasks_launched, (unsigned long long)ss.acks,
 	       (unsigned long long)cs.calls_failed);
-	CHECK(ss.launched == 3);
-	CHECK(ss.acks >= 6); /* RUNNING and FINISHED of each */
+	CHECK(ss.launched == 4);
+	CHECK(ss.acks >= 8); /* RUNNING and FINISHED of each */
+	mesos_client_stop(cl);
+
+	/* a standby master: the client follows its 307 to the leader */
+	struct sim_config scfg2 = {.agents = 1};
+	struct sim *standby = sim_create(&scfg2);
+	struct sim_http *h2 = sim_http_start(standby, 0, err, sizeof(err));
+	CHECK(h2 != NULL);
+	CHECK(sim_http_fault(h2, "redirect", master, 0, err, sizeof(err)) == 0);
+	char standby_addr[64];
+	snprintf(standby_addr, sizeof(standby_addr), "127.0.0.1:%u", sim_http_port(h2));
+	cfg.master = standby_addr;
+	cfg.backoff_max_s = 0.5;
+	pthread_mutex_lock(&mu);
+	subscribed_count = 0;
+	pthread_mutex_unlock(&mu);
+	cl = mesos_client_start(&cfg, err, sizeof(err));
+	CHECK(cl != NULL);
+	CHECK(mesos_client_wait_subscribed(cl, 10000));
+	mesos_client_get_stats(cl, &cs);
+	CHECK(cs.redirects >= 1);
+	/* no leader for a second: the stream drops, SUBSCRIBE gets 503s; a call
+	 * queued meanwhile goes out once subscribed again */
+	CHECK(sim_http_fault(h, "unavailable", NULL, 1.0, err, sizeof(err)) == 0);
+	WAIT_FOR(subscribed_count == 2);
+	mark = n_updates;
+	const char *rec1[1] = {"job-2-0-1"};
+	CHECK(mesos_client_reconcile(cl, rec1, NULL, 1) == 0);
+	WAIT_FOR(answered("job-2-0-1", MESOS__V1__TASK_STATE__TASK_FINISHED, mark));
+	/* heartbeats stall: after ~5 missed the client resubscribes by itself */
+	CHECK(sim_http_fault(h, "stall-heartbeats", NULL, 4.0, err, sizeof(err)) == 0);
+	WAIT_FOR(subscribed_count == 3);
+	mesos_client_get_stats(cl, &cs);
+	CHECK(cs.subscribes >= 4); /* redirected, 503 retries, then two good ones */
+	mesos_client_stop(cl);
+	sim_http_stop(h2);
+	sim_destroy(standby);
+
+	/* JSON on the wire: subscribe, an offer, a launch to RUNNING, acknowledged */
+	cfg.master = master;
+	cfg.json = true;
+	pthread_mutex_lock(&mu);
+	omark = n_offers;
+	mark = n_updates;
+	pthread_mutex_unlock(&mu);
+	cl = mesos_client_start(&cfg, err, sizeof(err));
+	CHECK(cl != NULL);
+	CHECK(mesos_client_wait_subscribed(cl, 10000));
+	WAIT_FOR(n_offers > omark);
+	pthread_mutex_lock(&mu);
+	snprintf(agent, sizeof(agent), "%s", offers[omark]->agent_id->value);
+	snprintf(offer, sizeof(offer), "%s", offers[omark]->id->value);
+	pthread_mutex_unlock(&mu);
+	Mesos__V1__TaskInfo *t5 = task("job-3-0-1", agent);
+	CHECK(mesos_client_launch(cl, agent, ids, 1, &t5, 1) == 0);
+	WAIT_FOR(count_state(MESOS__V1__TASK_STATE__TASK_FINISHED) == 5);
+	for (int i = 0; i < 100; i++) {
+		sim_get_stats(sim, &ss);
+		if (ss.acks >= 10)
+			break;
+		sleep_ms(50);
+	}
+	CHECK(ss.launched == 5 && ss.acks >= 10);
 	mesos_client_stop(cl);
 	sim_http_stop(h);
 	sim_destroy(sim);
