@@ -78,20 +78,6 @@ static json_t *call(struct grpccli *c, const char *svc, const char *method, cons
 	return j;
 }
 
-static long proc_hwm_bytes(pid_t p)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)p);
-	FILE *f = fopen(path, "r");
-	long kb = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
-}
-
 struct result {
 	double to_running_s, to_done_s, cpu_s;
 	long rss;
@@ -211,7 +197,7 @@ static struct result run_once(bool baseline, unsigned port)
 	}
 	r.to_running_s = (double)(t_run - t0) / 1e9;
 	r.cpu_s = bench_proc_cpu_s(d) - cpu0;
-	r.rss = proc_hwm_bytes(d);
+	r.rss = bench_proc_hwm_bytes(d);
 	grpccli_destroy(c);
 	bench_reap(d);
 	bench_reap(sim);

@@ -10,9 +10,12 @@
  * baseline: one ACCEPT per task (batch of 1), so one task per offer; the
  *       agent's remainder comes back in the next offer (upstream's shape
  *       without batching).
- * Cases: 10,000 agents, 100,000 tasks (quick: 500 agents, 5,000 tasks).
- * Usage: bench_mesos [--quick] [--sim PATH]   (PATH default: next to this
- * program, ../src/main/mesos-sim)
+ * Cases: 10,000 agents, 100,000 tasks (quick: 500 agents, 5,000 tasks);
+ * --agents N --tasks N for others (50,000 and 1,000,000 is the scale the
+ * simulator must hold). Each impl runs --reps times (at most 3 here); the
+ * median run by tasks/s is reported.
+ * Usage: bench_mesos [--quick] [--sim PATH] [--agents N] [--tasks N]
+ *        (PATH default: next to this program, ../src/main/mesos-sim)
  */
 #include <errno.h>
 #include <limits.h>
@@ -106,6 +109,7 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 struct run {
 	struct bench_result r;
 	double accepts_per_task, sim_cpu_share;
+	long sim_rss;
 	size_t done;
 };
 
@@ -154,12 +158,13 @@ static struct run run_once(const char *sim_path, bool fast, unsigned agents)
 		fprintf(stderr, "bench_mesos: %s\n", err);
 		exit(1);
 	}
-	while (atomic_load(&running) < n_tasks && bench_now_ns() - t0 < 120ull * 1000000000ull) {
+	while (atomic_load(&running) < n_tasks && bench_now_ns() - t0 < 300ull * 1000000000ull) {
 		struct timespec d = {0, 2000000};
 		nanosleep(&d, NULL);
 	}
 	uint64_t elapsed = bench_now_ns() - t0;
 	double sim_cpu = bench_proc_cpu_s(pid) - sim0;
+	out.sim_rss = bench_proc_hwm_bytes(pid);
 	struct mesos_client_stats cs;
 	mesos_client_get_stats(cl, &cs);
 	mesos_client_stop(cl);
@@ -182,6 +187,21 @@ static struct run run_once(const char *sim_path, bool fast, unsigned agents)
 	return out;
 }
 
+/* The median of `reps` runs by tasks/s. */
+static struct run run_median(const char *sim_path, bool fast, unsigned agents, unsigned reps)
+{
+	struct run runs[3];
+	for (unsigned i = 0; i < reps; i++)
+		runs[i] = run_once(sim_path, fast, agents);
+	for (unsigned i = 1; i < reps; i++)
+		for (unsigned k = i; k > 0 && runs[k].r.ops_per_s < runs[k - 1].r.ops_per_s; k--) {
+			struct run t = runs[k];
+			runs[k] = runs[k - 1];
+			runs[k - 1] = t;
+		}
+	return runs[reps / 2];
+}
+
 int main(int argc, char **argv)
 {
 	static const char help[] =
@@ -191,14 +211,27 @@ int main(int argc, char **argv)
 	    "offer. Cases: 10,000 agents and 100,000 tasks (quick: 500 and 5,000).\n"
 	    "--sim PATH names mesos-sim (default: ../src/main/mesos-sim next to this).";
 	char sim_path[PATH_MAX] = "";
-	/* --sim is ours; the rest are the common flags */
+	long want_agents = 0, want_tasks = 0;
+	/* --sim, --agents and --tasks are ours; the rest are the common flags */
 	int ac = 0;
 	char *av[argc + 1];
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--sim") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--sim") == 0 && i + 1 < argc) {
 			snprintf(sim_path, sizeof(sim_path), "%s", argv[++i]);
-		else
+		} else if ((strcmp(argv[i], "--agents") == 0 || strcmp(argv[i], "--tasks") == 0) &&
+		           i + 1 < argc) {
+			long *v = argv[i][2] == 'a' ? &want_agents : &want_tasks;
+			char *end;
+			*v = strtol(argv[i + 1], &end, 10);
+			if (*end != '\0' || *v < 1 || *v > 10000000) {
+				fprintf(stderr, "bench_mesos: %s wants a count, not '%s'\n",
+				        argv[i], argv[i + 1]);
+				return 2;
+			}
+			i++;
+		} else {
 			av[ac++] = argv[i];
+		}
 	}
 	av[ac] = NULL;
 	struct bench_opts o;
@@ -206,23 +239,26 @@ int main(int argc, char **argv)
 	if (!sim_path[0])
 		bench_sibling("mesos-sim", sim_path, sizeof(sim_path));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	unsigned agents = o.quick ? 500 : 10000;
-	n_tasks = o.quick ? 5000 : 100000;
+	unsigned agents = want_agents ? (unsigned)want_agents : o.quick ? 500 : 10000;
+	n_tasks = want_tasks ? (size_t)want_tasks : o.quick ? 5000 : 100000;
+	unsigned reps = o.quick ? 1 : o.reps < 3 ? o.reps : 3;
 	char cname[64], extra[200];
 	snprintf(cname, sizeof(cname), "agents=%u,tasks=%zu", agents, n_tasks);
 	struct run b = {0}, f = {0};
 	if (!o.impl || o.impl[0] == 'b')
-		b = run_once(sim_path, false, agents);
+		b = run_median(sim_path, false, agents, reps);
 	if (!o.impl || o.impl[0] == 'f')
-		f = run_once(sim_path, true, agents);
+		f = run_median(sim_path, true, agents, reps);
 	snprintf(extra, sizeof(extra),
-	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f", b.done,
-	         b.accepts_per_task, b.sim_cpu_share);
+	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f,"
+	         "\"sim_rss_bytes\":%ld",
+	         b.done, b.accepts_per_task, b.sim_cpu_share, b.sim_rss);
 	if (!o.impl || o.impl[0] == 'b')
 		bench_print("bench_mesos", cname, "baseline", extra, &b.r, -1);
 	snprintf(extra, sizeof(extra),
-	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f", f.done,
-	         f.accepts_per_task, f.sim_cpu_share);
+	         "\"tasks_running\":%zu,\"accepts_per_task\":%.3f,\"sim_cpu_share\":%.2f,"
+	         "\"sim_rss_bytes\":%ld",
+	         f.done, f.accepts_per_task, f.sim_cpu_share, f.sim_rss);
 	if (!o.impl || o.impl[0] == 'f')
 		bench_print("bench_mesos", cname, "fast", extra, &f.r,
 		            b.r.ops_per_s > 0 ? f.r.ops_per_s / b.r.ops_per_s : -1);

@@ -183,6 +183,20 @@ void bench_reap(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+long bench_proc_hwm_bytes(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
 double bench_proc_cpu_s(pid_t pid)
 {
 	char path[64], buf[1024];

@@ -93,6 +93,9 @@ void bench_reap(pid_t pid);
 /* User + system CPU seconds of a live process (0 when unknown). */
 double bench_proc_cpu_s(pid_t pid);
 
+/* Peak resident set (VmHWM) of a live process in bytes (0 when unknown). */
+long bench_proc_hwm_bytes(pid_t pid);
+
 /* Removes a directory tree the bench created (rm -rf); complains on failure. */
 void bench_rmtree(const char *dir);
 
