@@ -5,13 +5,15 @@
 # example/, shows live progress and a summary, and shuts everything down.
 #
 # Usage: scripts/demo.sh [--agents N] [--instances N] [--task-secs X]
-#                        [--keep] [--port-base P]
+#                        [--keep] [--port-base P] [--sim-arg FLAG]...
 #   --agents N      simulated agents (default 1000)
 #   --instances N   instances of the batch job (default 10000)
 #   --task-secs X   how long each task runs (default 2)
 #   --keep          leave the cluster up at the end (Ctrl-C to stop it)
 #   --port-base P   mesos-sim on P, pelotond HTTP on P+1, gRPC on P+2
 #                   (default 15050)
+#   --sim-arg FLAG  pass FLAG on to mesos-sim (repeatable), e.g.
+#                   --sim-arg --send-starting --sim-arg --fail-rate=0.01
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 agents=1000
@@ -19,6 +21,7 @@ instances=10000
 task_secs=2
 keep=0
 base=15050
+sim_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --agents) agents=$2; shift 2 ;;
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
     --task-secs) task_secs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --port-base) base=$2; shift 2 ;;
+    --sim-arg) sim_args+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -66,7 +70,7 @@ wait_http() { # url seconds
 
 echo "== mesos-sim: $agents agents (32 cpus, 128 GB each) on 127.0.0.1:$sim_port"
 "$bin/mesos-sim" --port "$sim_port" --agents "$agents" --task-secs "$task_secs" \
-  --log-level warn 2>"$work/sim.log" &
+  --log-level warn "${sim_args[@]}" 2>"$work/sim.log" &
 sim_pid=$!
 wait_http "http://127.0.0.1:$sim_port/health" 10
 

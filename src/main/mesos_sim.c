@@ -256,6 +256,7 @@ int main(int argc, char **argv)
 		O_RETRY,
 		O_REDIRECT,
 		O_UNAVAIL,
+		O_STARTING,
 	};
 	static const struct option opts[] = {
 	    {"port", required_argument, NULL, 'p'},
@@ -274,6 +275,7 @@ int main(int argc, char **argv)
 	    {"retry-secs", required_argument, NULL, O_RETRY},
 	    {"redirect-to", required_argument, NULL, O_REDIRECT},
 	    {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
+	    {"send-starting", no_argument, NULL, O_STARTING},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
@@ -355,6 +357,9 @@ int main(int argc, char **argv)
 			break;
 		case O_REDIRECT:
 			redirect = optarg;
+			break;
+		case O_STARTING:
+			cfg.send_starting = true;
 			break;
 		case O_UNAVAIL:
 			unavailable = number("unavailable-secs", optarg, 0, 86400);

@@ -45,7 +45,8 @@ struct task {
 	uint64_t end_ns;
 	/* the last update, until acknowledged */
 	uint8_t uuid[16];
-	int unacked_state; /* 0 when acknowledged */
+	bool unacked;      /* the last update waits for its ACKNOWLEDGE */
+	int unacked_state; /* its state (TASK_STARTING is 0: the flag is apart) */
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
 	int exit_code;    /* from a command "exit N" */
@@ -407,7 +408,7 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 	st.has_timestamp = true;
 	st.timestamp = (double)clock_wall_ns() / 1e9;
 	if (reliable) {
-		if (t->unacked_state == 0 || t->unacked_state != state) {
+		if (!t->unacked || t->unacked_state != state) {
 			t->resends = 0;
 			for (int i = 0; i < 16; i++)
 				t->uuid[i] = (uint8_t)rnd(s);
@@ -415,6 +416,7 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 		st.has_uuid = true;
 		st.uuid.data = t->uuid;
 		st.uuid.len = 16;
+		t->unacked = true;
 		t->unacked_state = state;
 		/* as an agent does: retry_secs, then doubling, at most 10 minutes */
 		double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
@@ -820,6 +822,21 @@ static int offers_agent(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
 	return agent;
 }
 
+static void start_running(struct sim *s, struct task *t)
+{
+	t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
+	t->end_ns = s->now_ns + task_duration_ns(s);
+	timers_push(&s->ends, t->end_ns, (uintptr_t)t);
+	send_update(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING, 0, "running", true);
+}
+
+/* Launched and not ended: STARTING or RUNNING. */
+static bool live(const struct task *t)
+{
+	return t->state == MESOS__V1__TASK_STATE__TASK_RUNNING ||
+	       t->state == MESOS__V1__TASK_STATE__TASK_STARTING;
+}
+
 static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 {
 	const char *id = ti->task_id ? ti->task_id->value : "";
@@ -879,12 +896,16 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 		fprintf(s->cfg.launch_log, "%s\n", id);
 		fflush(s->cfg.launch_log);
 	}
-	t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
-	t->end_ns = s->now_ns + task_duration_ns(s);
-	timers_push(&s->ends, t->end_ns, (uintptr_t)t);
 	s->st.launched++;
 	s->st.running++;
-	send_update(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING, 0, "running", true);
+	if (s->cfg.send_starting) {
+		/* RUNNING follows once STARTING is acknowledged, as an agent's
+		 * status update manager sends a task's updates one at a time */
+		t->state = MESOS__V1__TASK_STATE__TASK_STARTING;
+		send_update(s, t, t->state, 0, "starting", true);
+		return;
+	}
+	start_running(s, t);
 }
 
 static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a, bool decline)
@@ -1014,9 +1035,14 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			break;
 		}
 		struct task *t = task_find(s, ack->task_id->value);
-		if (t != NULL && ack->uuid.len == 16 && memcmp(ack->uuid.data, t->uuid, 16) == 0) {
-			t->unacked_state = 0;
+		if (t != NULL && ack->uuid.len == 16 && memcmp(ack->uuid.data, t->uuid, 16) == 0 &&
+		    t->unacked) {
+			bool started = t->unacked_state == MESOS__V1__TASK_STATE__TASK_STARTING &&
+			               t->state == MESOS__V1__TASK_STATE__TASK_STARTING;
+			t->unacked = false;
 			s->st.acks++;
+			if (started)
+				start_running(s, t);
 		}
 		break;
 	}
@@ -1024,7 +1050,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		struct task *t = call->kill && call->kill->task_id
 		                     ? task_find(s, call->kill->task_id->value)
 		                     : NULL;
-		if (t != NULL && t->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+		if (t != NULL && live(t))
 			kill_task(s, t, true);
 		else if (call->kill && call->kill->task_id && t == NULL)
 			reconcile_one(s, call->kill->task_id->value); /* unknown: LOST */
@@ -1054,7 +1080,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN:
 		for (size_t b = 0; b < TASK_BUCKETS; b++)
 			for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-				if (t->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+				if (live(t))
 					kill_task(s, t, false);
 		s->emit = NULL;
 		s->stream_id[0] = '\0';
@@ -1122,10 +1148,10 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 	emit(s, &ev);
 	for (size_t b = 0; b < TASK_BUCKETS; b++)
 		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
-			if (t->agent != idx || t->state != MESOS__V1__TASK_STATE__TASK_RUNNING)
+			if (t->agent != idx || !live(t))
 				continue;
 			t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
-			t->unacked_state = 0; /* the agent's pending update dies with it */
+			t->unacked = false; /* the agent's pending update dies with it */
 			release(s, t);
 			s->st.running--;
 			s->st.unreachable++;
@@ -1203,7 +1229,7 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 	while (s->emit && timers_due(&s->resends, now_ns)) {
 		struct timer e = timers_pop(&s->resends);
 		struct task *t = (struct task *)e.v;
-		if (t->unacked_state && t->resend_ns == e.at)
+		if (t->unacked && t->resend_ns == e.at)
 			send_update(s, t, t->unacked_state, 0, "retry", true);
 	}
 	while (timers_due(&s->refusals, now_ns)) {

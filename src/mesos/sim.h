@@ -24,7 +24,8 @@
  * an ACCEPT to no filter so relaunches on a hot agent are not throttled —
  * the one intentional deviation).
  *
- * Tasks go RUNNING → FINISHED (or FAILED at fail_rate, or with the status
+ * Tasks go (STARTING, when send_starting, then once that is acknowledged)
+ * RUNNING → FINISHED (or FAILED at fail_rate, or with the status
  * of a command "exit N") after a duration drawn from `task_dist` around
  * task_secs; KILL → KILLED. Updates carry a uuid and are resent until
  * ACKNOWLEDGEd, after `retry_secs` and then doubling intervals (at most 10
@@ -87,6 +88,7 @@ struct sim_config {
 	enum sim_dist task_dist;
 	double fail_rate;      /* share of tasks ending FAILED; default 0 */
 	double dup_rate;       /* share of updates sent twice; default 0 */
+	bool send_starting;    /* TASK_STARTING first, RUNNING once it is acked */
 	double heartbeat_secs; /* default 15 */
 	double retry_secs;     /* unacknowledged updates resent; default 10 */
 	uint64_t seed;

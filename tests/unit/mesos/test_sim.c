@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "proto_codec.h"
 #include "sim.h"
 
 typedef Mesos__V1__Scheduler__Event event_t;
@@ -193,6 +194,143 @@ static void test_launch_run_finish(void **state)
 	sim_destroy(sim);
 }
 
+static int ack(const Mesos__V1__TaskStatus *st)
+{
+	char err[128];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Acknowledge a = MESOS__V1__SCHEDULER__CALL__ACKNOWLEDGE__INIT;
+	a.agent_id = st->agent_id;
+	a.task_id = st->task_id;
+	a.uuid = st->uuid;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
+	c.acknowledge = &a;
+	return sim_call(sim, stream, &c, err, sizeof(err));
+}
+
+static size_t count_type(int type)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_events; i++)
+		n += (int)events[i]->type == type;
+	return n;
+}
+
+/* STARTING first; RUNNING only once STARTING is acknowledged. */
+static void test_starting(void **state)
+{
+	(void)state;
+	struct sim_config cfg = {.agents = 1, .send_starting = true};
+	sim = sim_create(&cfg);
+	subscribe();
+	Mesos__V1__Offer *o = first_offer();
+	char offer[64], agent[64];
+	snprintf(offer, sizeof(offer), "%s", o->id->value);
+	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
+	clear();
+	assert_int_equal(launch(offer, agent, "s1", 1, 31000), 202);
+	Mesos__V1__TaskStatus *st = update_of("s1");
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_STARTING);
+	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE), 1);
+	Mesos__V1__TaskStatus *copy = (Mesos__V1__TaskStatus *)proto_clone(&st->base);
+	clear();
+	assert_int_equal(ack(copy), 202);
+	assert_int_equal(update_of("s1")->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_int_equal(memcmp(update_of("s1")->uuid.data, copy->uuid.data, 16) != 0, 1);
+	protobuf_c_message_free_unpacked(&copy->base, NULL);
+	clear();
+	sim_destroy(sim);
+}
+
+/* Profiles: GPUs, round-robin attributes, the agent url; then faults. */
+static void test_profiles_and_faults(void **state)
+{
+	(void)state;
+	static const char *const zones[2] = {"z-a", "z-b"};
+	static const char *const sku[1] = {"gpu-box"};
+	struct sim_profile prof[2] = {
+	    {.count = 2, .cpus = 8, .attrs = {{"zone", zones, 2}}, .n_attrs = 1},
+	    {.count = 1, .cpus = 16, .gpus = 4, .attrs = {{"sku", sku, 1}}, .n_attrs = 1},
+	};
+	struct sim_config cfg = {.profiles = prof, .n_profiles = 2, .dup_rate = 1.0};
+	char err[160];
+	sim = sim_create(&cfg);
+	assert_int_equal(sim_agent_count(sim), 3);
+	sim_set_address(sim, "127.0.0.1", 4321);
+	subscribe();
+	const Mesos__V1__Scheduler__Event__Offers *os = events[1]->offers;
+	assert_int_equal(os->n_offers, 3);
+	const char *seen_zone[2] = {NULL, NULL};
+	for (size_t i = 0; i < 3; i++) {
+		const Mesos__V1__Offer *o = os->offers[i];
+		assert_non_null(o->url);
+		assert_int_equal(o->url->address->port, 4321);
+		double gpus = 0;
+		for (size_t r = 0; r < o->n_resources; r++)
+			if (strcmp(o->resources[r]->name, "gpus") == 0)
+				gpus = o->resources[r]->scalar->value;
+		for (size_t a = 0; a < o->n_attributes; a++)
+			if (strcmp(o->attributes[a]->name, "zone") == 0 && i < 2)
+				seen_zone[i] = o->attributes[a]->text->value;
+		assert_true(i == 2 ? gpus == 4 : gpus == 0);
+	}
+	assert_string_equal(seen_zone[0], "z-a");
+	assert_string_equal(seen_zone[1], "z-b");
+	/* a task on agent 0, then agent 0 lost: FAILURE, UNREACHABLE (no uuid) */
+	char offer[64], agent[64];
+	snprintf(offer, sizeof(offer), "%s", os->offers[0]->id->value);
+	snprintf(agent, sizeof(agent), "%s", os->offers[0]->agent_id->value);
+	clear();
+	assert_int_equal(launch(offer, agent, "u1", 1, 31000), 202);
+	/* duplicates: every update goes twice */
+	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE), 2);
+	clear();
+	assert_int_equal(sim_agent_down(sim, "nope", err, sizeof(err)), -1);
+	assert_int_equal(sim_agent_down(sim, agent, err, sizeof(err)), 0);
+	assert_int_equal(sim_agent_down(sim, "0", err, sizeof(err)), -1); /* already down */
+	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE), 1);
+	Mesos__V1__TaskStatus *st = update_of("u1");
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_UNREACHABLE);
+	assert_false(st->has_uuid);
+	/* agent 1's offer is outstanding: losing it rescinds the offer */
+	clear();
+	assert_int_equal(sim_agent_down(sim, "host-00001", err, sizeof(err)), 0);
+	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND), 1);
+	/* back under a new id, offered again */
+	clear();
+	assert_int_equal(sim_agent_up(sim, "0", err, sizeof(err)), 0);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sim_tick(sim, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	Mesos__V1__Offer *o = first_offer();
+	assert_non_null(o);
+	assert_string_equal(o->agent_id->value, "agent-00000-S1");
+	/* the operator API sees two agents up and the unreachable task */
+	Mesos__V1__Master__Call mc = MESOS__V1__MASTER__CALL__INIT;
+	mc.has_type = true;
+	mc.type = MESOS__V1__MASTER__CALL__TYPE__GET_STATE;
+	char *out;
+	size_t len;
+	assert_int_equal(sim_operator(sim, &mc, false, &out, &len, err, sizeof(err)), 200);
+	Mesos__V1__Master__Response *r = (Mesos__V1__Master__Response *)proto_decode(
+	    &mesos__v1__master__response__descriptor, (uint8_t *)out, len, NULL, NULL);
+	free(out);
+	assert_non_null(r);
+	assert_int_equal(r->get_state->get_agents->n_agents, 2);
+	assert_int_equal(r->get_state->get_tasks->n_unreachable_tasks, 1);
+	assert_int_equal(r->get_state->get_frameworks->n_frameworks, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	mc.type = MESOS__V1__MASTER__CALL__TYPE__GET_AGENTS;
+	assert_int_equal(sim_operator(sim, &mc, true, &out, &len, err, sizeof(err)), 200);
+	assert_non_null(strstr(out, "\"agent_info\""));
+	free(out);
+	clear();
+	sim_destroy(sim);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -251,6 +389,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launch_run_finish),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_starting),
+	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
