@@ -680,18 +680,33 @@ static enum store_status batch_check(struct committer *c, struct gmap *m,
 	return STORE_OK;
 }
 
-/* Adds b's ops to wb and, when m is given, the versions they leave to m. */
-static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *s,
-                        const struct store_batch *b)
+/* Adds op o of batch b to wb. */
+static void wb_add(rocksdb_writebatch_t *wb, struct store *s, const struct store_batch *b,
+                   const struct op *o)
+{
+	const char *k = b->buf + o->koff;
+	rocksdb_column_family_handle_t *cf = s->cf[o->cf];
+	if (o->type == OP_PUT) {
+		rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
+	} else if (o->type == OP_DEL) {
+		rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
+	} else {
+		char end[o->klen];
+		size_t elen = prefix_end(k, o->klen, end);
+		if (elen > 0)
+			rocksdb_writebatch_delete_range_cf(wb, cf, k, o->klen, end, elen);
+	}
+}
+
+/* Records in m the versions b's ops leave. */
+static void batch_versions(struct gmap *m, const struct store_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		const struct op *o = &b->ops[i];
 		const char *k = b->buf + o->koff;
-		rocksdb_column_family_handle_t *cf = s->cf[o->cf];
 		if (o->type == OP_PUT) {
-			rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
 			uint64_t ver = get_u64le(b->buf + o->voff + 1);
-			if (m == NULL || (ver == 0 && o->expect == STORE_ANY_VERSION))
+			if (ver == 0 && o->expect == STORE_ANY_VERSION)
 				continue; /* unversioned (events, indexes): nothing to check later
 				           */
 			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
@@ -700,17 +715,70 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
 				e->versioned = true;
 			}
 		} else if (o->type == OP_DEL) {
-			rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
-			struct gmap_ent *e = m ? gmap_find(m, o->cf, k, o->klen, true) : NULL;
+			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
 			if (e != NULL)
 				e->version = 0;
-		} else {
-			char end[o->klen];
-			size_t elen = prefix_end(k, o->klen, end);
-			if (elen > 0)
-				rocksdb_writebatch_delete_range_cf(wb, cf, k, o->klen, end, elen);
 		}
 	}
+}
+
+/* Adds b's ops to wb and, when m is given, the versions they leave to m. */
+static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *s,
+                        const struct store_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		wb_add(wb, s, b, &b->ops[i]);
+	if (m != NULL)
+		batch_versions(m, b);
+}
+
+/*
+ * A group's ops in key order. The memtable is a skip list that keeps the
+ * splice of its last insert: keys inserted in order are found from there
+ * in a few comparisons instead of a descent from the top (each comparison
+ * is costly in the shared librocksdb: a perf-context TLS lookup). Ops on
+ * the same key keep their order (seq), so the result is the same.
+ */
+struct gop {
+	const struct store_batch *b;
+	const struct op *o;
+	size_t seq;
+};
+
+static int gop_cmp(const void *x, const void *y)
+{
+	const struct gop *a = x, *b = y;
+	if (a->o->cf != b->o->cf)
+		return a->o->cf < b->o->cf ? -1 : 1;
+	size_t n = a->o->klen < b->o->klen ? a->o->klen : b->o->klen;
+	int c = memcmp(a->b->buf + a->o->koff, b->b->buf + b->o->koff, n);
+	if (c != 0)
+		return c;
+	if (a->o->klen != b->o->klen)
+		return a->o->klen < b->o->klen ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+struct gops {
+	struct gop *v;
+	size_t n, cap;
+};
+
+static bool gops_add(struct gops *g, const struct store_batch *b)
+{
+	if (g->n + b->n > g->cap) {
+		size_t nc = g->cap ? g->cap : 4096;
+		while (nc < g->n + b->n)
+			nc *= 2;
+		struct gop *nv = realloc(g->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return false;
+		g->v = nv;
+		g->cap = nc;
+	}
+	for (size_t i = 0; i < b->n; i++, g->n++)
+		g->v[g->n] = (struct gop){b, &b->ops[i], g->n};
+	return true;
 }
 
 static void *committer(void *arg)
@@ -719,6 +787,7 @@ static void *committer(void *arg)
 	struct store *s = c->s;
 	struct gmap m = {0};
 	struct gmap *vcache = &c->vcache;
+	struct gops ops = {0};
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 
 	for (;;) {
@@ -735,13 +804,18 @@ static void *committer(void *arg)
 			 * (later expectations could not see what it removed) */
 			struct store_batch *g = list, *last = NULL;
 			size_t bytes = 0, nb = 0, nops = 0;
+			bool sorted = true;
 			rocksdb_writebatch_clear(wb);
 			gmap_reset(&m);
+			ops.n = 0;
 			for (struct store_batch *b = list; b != NULL; b = b->next) {
 				enum store_status st = batch_check(c, &m, b);
 				b->status = st;
 				if (st == STORE_OK) {
-					batch_apply(&m, wb, s, b);
+					batch_versions(&m, b);
+					/* a prefix delete keeps the group in submission order */
+					sorted =
+					    sorted && !b->has_prefix_delete && gops_add(&ops, b);
 					nops += b->n;
 				} else if (st == STORE_ESTALE) {
 					atomic_fetch_add(&s->stale, 1);
@@ -754,6 +828,15 @@ static void *committer(void *arg)
 			}
 			list = last->next;
 			last->next = NULL;
+			if (sorted && ops.n > 0) {
+				qsort(ops.v, ops.n, sizeof(*ops.v), gop_cmp);
+				for (size_t i = 0; i < ops.n; i++)
+					wb_add(wb, s, ops.v[i].b, ops.v[i].o);
+			} else if (!sorted) {
+				for (struct store_batch *b = g; b != NULL; b = b->next)
+					if (b->status == STORE_OK)
+						batch_apply(NULL, wb, s, b);
+			}
 			enum store_status wst = STORE_OK;
 			if (nops > 0) {
 				char *err = NULL;
@@ -787,6 +870,7 @@ static void *committer(void *arg)
 		}
 	}
 	rocksdb_writebatch_destroy(wb);
+	free(ops.v);
 	free(m.e);
 	vcache_clear(vcache);
 	return NULL;

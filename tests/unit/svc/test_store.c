@@ -227,6 +227,43 @@ static void test_same_group_versions(void **state)
 	assert_int_equal(r[1], STORE_ESTALE); /* saw the first, in its group or earlier */
 }
 
+/*
+ * A group's ops are written in key order: ops on one key keep their
+ * submission order (the last put wins, a put after a delete stands), and
+ * keys submitted out of order all land.
+ */
+static void test_group_order(void **state)
+{
+	(void)state;
+	static const char *const keys[] = {"k9", "k1", "k5", "k1", "k3"};
+	for (int i = 0; i < 5; i++) {
+		struct store_batch *b = store_batch_new(st);
+		char v[8];
+		snprintf(v, sizeof(v), "v%d", i);
+		store_put(b, STORE_UPDATES, keys[i], 2, v, strlen(v), 0, STORE_ANY_VERSION);
+		if (i == 4) {
+			store_del(b, STORE_UPDATES, "k5", 2);
+			store_put(b, STORE_UPDATES, "k5", 2, "again", 5, 0, STORE_ANY_VERSION);
+		}
+		store_submit(st, b, NULL, NULL);
+	}
+	struct store_batch *b = store_batch_new(st);
+	store_del(b, STORE_UPDATES, "k3", 2);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	void *v;
+	size_t n;
+	assert_int_equal(store_get(st, STORE_UPDATES, "k1", 2, &v, &n, NULL), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(v, "v3", 2);
+	free(v);
+	assert_int_equal(store_get(st, STORE_UPDATES, "k5", 2, &v, &n, NULL), STORE_OK);
+	assert_memory_equal(v, "again", 5);
+	free(v);
+	assert_int_equal(store_get(st, STORE_UPDATES, "k9", 2, &v, &n, NULL), STORE_OK);
+	free(v);
+	assert_int_equal(store_get(st, STORE_UPDATES, "k3", 2, &v, &n, NULL), STORE_ENOENT);
+}
+
 /* Writes raw bytes under the store's feet (a torn or foreign value). */
 static void forge(const char *key, const char *val, size_t vlen)
 {
@@ -432,6 +469,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crud_and_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compression_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery_and_retention, setup, teardown),
