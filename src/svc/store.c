@@ -79,8 +79,11 @@ struct gmap {
  * partition of the versioned keys and checks them against its own cache.
  * Committers writing at once are joined by RocksDB into one WAL write and
  * sync and insert into the memtable in parallel. On this 2-core machine
- * two committers measured no better than one (bench_store), so one it is;
- * the routing stays for bigger machines.
+ * two committers measured worse than one (bench_store, writers=8: 61k vs
+ * 76k updates/s; 77k with pipelined writes, at 3x the p99): concurrent
+ * inserts lose the skip list's sequential-insert splice, even with
+ * memtable_insert_hint_per_batch. One it is; the routing stays for bigger
+ * machines.
  */
 #define N_COMMITTERS 1
 
