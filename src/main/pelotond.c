@@ -28,6 +28,7 @@
 #include "grpcsrv.h"
 #include "hostidx.h"
 #include "hostsvc.h"
+#include "agents.h"
 #include "httpcli.h"
 #include "httpsrv.h"
 #include "jobmgr.h"
@@ -58,6 +59,7 @@ struct daemon {
 	bool es_started;
 	_Atomic bool es_stop;
 	struct mesos_client *mc;
+	struct agent_book *agents; /* agents' own addresses, from their offers */
 	struct rpc_table *rpc;
 	struct grpcsrv *grpc;
 	struct httpsrv *http;
@@ -79,6 +81,7 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 		if (!ev->offers)
 			break;
 		atomic_fetch_add(&d->offers_in, ev->offers->n_offers);
+		agent_book_note(d->agents, ev->offers->offers, ev->offers->n_offers);
 		if (hostsvc_ingest_offers(d->hsvc, ev->offers->offers, ev->offers->n_offers,
 		                          clock_mono_ns(), err, sizeof(err)) != 0)
 			log_warn("hostmgr", "offers refused: %s", err);
@@ -203,20 +206,24 @@ static int reconcile(struct daemon *d, const char *task, const char *agent)
 
 /*
  * The sandbox listing: GET /files/browse?path=/sandbox/<agent>/<task> on
- * the agent. The daemon does not keep agents' own addresses yet, so it asks
- * the master's address — which is where mesos-sim serves every agent's
- * files; with a real Mesos cluster this answers failure.
+ * the agent's own address (from the url of its offers). The sandbox path
+ * is the simulator's layout; a real agent keeps sandboxes under its work
+ * directory (found through its /state), which is not asked yet, so with a
+ * real cluster the listing answers failure.
  */
 static int do_browse(void *arg, const char *agent, const char *task, char *host, size_t hlen,
                      char *port, size_t plen, char ***paths, size_t *n, char *err, size_t elen)
 {
 	struct daemon *d = arg;
-	const char *colon = strrchr(d->cf.master, ':');
-	snprintf(host, hlen, "%.*s",
-	         colon ? (int)(colon - d->cf.master) : (int)strlen(d->cf.master), d->cf.master);
-	snprintf(port, plen, "%s", colon ? colon + 1 : "5051");
+	unsigned aport = 0;
+	if (!agent_book_find(d->agents, agent, host, hlen, &aport)) {
+		snprintf(err, elen, "agent %s: its address is not known (no offer from it yet)",
+		         agent);
+		return -1;
+	}
+	snprintf(port, plen, "%u", aport);
 	char url[512];
-	snprintf(url, sizeof(url), "http://%s/files/browse?path=/sandbox/%s/%s", d->cf.master,
+	snprintf(url, sizeof(url), "http://%s:%u/files/browse?path=/sandbox/%s/%s", host, aport,
 	         agent, task);
 	char *body = NULL;
 	size_t blen = 0;
@@ -681,6 +688,8 @@ static int start(struct daemon *d)
 	};
 	if (!(d->jm = jobmgr_create(&jc)))
 		return log_error("main", "out of memory"), -1;
+	if (!(d->agents = agent_book_new()))
+		return log_error("main", "out of memory"), -1;
 	static const char *const consumers[] = {"jobmgr"};
 	if (!(d->es = eventstream_create(65536, consumers, 1)))
 		return log_error("main", "out of memory"), -1;
@@ -745,6 +754,7 @@ static void stop(struct daemon *d)
 		pthread_join(d->es_thread, NULL);
 	}
 	jobmgr_destroy(d->jm);
+	agent_book_free(d->agents);
 	eventstream_destroy(d->es);
 	placement_destroy(d->pl);
 	rpc_table_destroy(d->rpc);
