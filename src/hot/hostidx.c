@@ -695,17 +695,51 @@ static bool drop_older(const struct hostidx_offer *o, const void *limit)
 
 size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns)
 {
+	return hostidx_expire_offers_cb(idx, older_than_ns, NULL, NULL);
+}
+
+size_t hostidx_expire_offers_cb(struct hostidx *idx, uint64_t older_than_ns,
+                                void (*fn)(void *arg, const char *offer_id), void *arg)
+{
 	size_t n = 0;
+	char **ids = NULL;
+	size_t n_ids = 0, cap = 0;
 
 	writer_enter(idx);
 	for (struct hostidx_host *h = idx->all; h != NULL; h = h->all_next) {
-		size_t k = 0;
-		for (uint32_t i = 0; h->snap && i < h->snap->n_offers; i++)
-			k += drop_older(&h->snap->offers[i], &older_than_ns);
-		if (k > 0 && host_drop(idx, h, drop_older, &older_than_ns) == 0)
+		size_t k = 0, first = n_ids;
+		if (ST_STATE(atomic_load(&h->status)) == HOSTIDX_PLACING)
+			continue; /* its offers are about to be used: kept */
+		for (uint32_t i = 0; h->snap && i < h->snap->n_offers; i++) {
+			if (!drop_older(&h->snap->offers[i], &older_than_ns))
+				continue;
+			k++;
+			if (fn == NULL)
+				continue;
+			if (n_ids == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				char **ni = realloc(ids, nc * sizeof(*ni));
+				if (ni == NULL)
+					continue; /* dropped without a report: Mesos times it out */
+				ids = ni;
+				cap = nc;
+			}
+			if ((ids[n_ids] = strdup(h->snap->offers[i].id)) != NULL)
+				n_ids++;
+		}
+		if (k > 0 && host_drop(idx, h, drop_older, &older_than_ns) == 0) {
 			n += k;
+		} else {
+			while (n_ids > first) /* kept: not expired after all */
+				free(ids[--n_ids]);
+		}
 	}
 	writer_leave(idx, 0);
+	for (size_t i = 0; i < n_ids; i++) {
+		fn(arg, ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
 	return n;
 }
 

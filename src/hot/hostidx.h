@@ -142,8 +142,14 @@ int hostidx_add_offers(struct hostidx *idx, const struct hostidx_offer_in *offer
 /* Drops one offer (Mesos RESCIND). A PLACING host stays held. */
 int hostidx_rescind(struct hostidx *idx, const char *offer_id);
 
-/* Drops every offer received before `older_than_ns`; returns how many. */
+/* Drops every offer received before `older_than_ns`, except on PLACING
+ * hosts (a placement is about to use them); returns how many. */
 size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns);
+
+/* The same, calling fn (when not NULL) with each dropped offer's id after
+ * the index is updated (outside the writer lock): to DECLINE them. */
+size_t hostidx_expire_offers_cb(struct hostidx *idx, uint64_t older_than_ns,
+                                void (*fn)(void *arg, const char *offer_id), void *arg);
 
 /* Agent lost: drops its offers, marks it REMOVED (voiding any lease). */
 int hostidx_remove_host(struct hostidx *idx, const char *hostname);

@@ -53,7 +53,7 @@ static void usage(FILE *out)
 	    "faults: curl -X POST '127.0.0.1:5050/sim/fault?action=A' with A one of\n"
 	    "  drop-stream, stall-heartbeats&secs=S, agent-down&agent=ID|HOST|INDEX,\n"
 	    "  agent-up&agent=..., unavailable&secs=S, redirect&to=H:P[&secs=S],\n"
-	    "  duplicate-updates&rate=R, clear\n");
+	    "  duplicate-updates&rate=R, lose-launches&rate=R, clear\n");
 }
 
 /* Parses a number for flag `name`; exits 2 with a message when it is not one. */

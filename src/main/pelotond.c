@@ -63,7 +63,7 @@ struct daemon {
 	struct rpc_table *rpc;
 	struct grpcsrv *grpc;
 	struct httpsrv *http;
-	_Atomic uint64_t offers_in, rescinds, updates_in, subscribes;
+	_Atomic uint64_t offers_in, offers_used, offers_declined, rescinds, updates_in, subscribes;
 	_Atomic uint64_t events_by_type[16]; /* mesos.v1.scheduler.Event.Type */
 	char tmpdir[256];
 };
@@ -188,7 +188,47 @@ static int do_launch(void *arg, const char *agent, const char *const *offers, si
                      Mesos__V1__TaskInfo *const *tasks, size_t n)
 {
 	struct daemon *d = arg;
-	return mesos_client_launch(d->mc, agent, offers, n_offers, tasks, n);
+	int rc = mesos_client_launch(d->mc, agent, offers, n_offers, tasks, n);
+	if (rc == 0)
+		atomic_fetch_add(&d->offers_used, n_offers);
+	return rc;
+}
+
+/* Offers unused for offer-hold-secs go back to Mesos (DECLINE), in calls of 100. */
+struct declines {
+	struct daemon *d;
+	char *ids[100];
+	size_t n;
+};
+
+static void decline_flush(struct declines *dc)
+{
+	if (dc->n == 0)
+		return;
+	mesos_client_decline(dc->d->mc, (const char *const *)dc->ids, dc->n, 5.0);
+	atomic_fetch_add(&dc->d->offers_declined, dc->n);
+	for (size_t i = 0; i < dc->n; i++)
+		free(dc->ids[i]);
+	dc->n = 0;
+}
+
+static void decline_one(void *arg, const char *offer_id)
+{
+	struct declines *dc = arg;
+	if ((dc->ids[dc->n] = strdup(offer_id)) != NULL && ++dc->n == 100)
+		decline_flush(dc);
+}
+
+static void decline_held(struct daemon *d)
+{
+	struct declines dc = {.d = d};
+	uint64_t hold = (uint64_t)d->cf.offer_hold_secs * 1000000000ull, now = clock_mono_ns();
+	if (!d->cf.offer_hold_secs || now < hold)
+		return;
+	size_t n = hostidx_expire_offers_cb(d->idx, now - hold, decline_one, &dc);
+	decline_flush(&dc);
+	if (n > 0)
+		log_info("hostmgr", "declined %zu offers held over %u s", n, d->cf.offer_hold_secs);
 }
 
 static int do_kill(void *arg, const char *task, const char *agent)
@@ -510,8 +550,10 @@ static void metrics(void *arg, FILE *f)
 	    f,
 	    "# TYPE peloton_hosts gauge\npeloton_hosts{status=\"live\"} %u\n"
 	    "peloton_hosts{status=\"with_offers\"} %u\npeloton_hosts{status=\"placing\"} %u\n"
-	    "# TYPE peloton_offers_received_total counter\npeloton_offers_received_total %llu\n"
-	    "# TYPE peloton_offers_rescinded_total counter\npeloton_offers_rescinded_total %llu\n"
+	    "# TYPE peloton_offers_total counter\npeloton_offers_total{result=\"received\"} %llu\n"
+	    "peloton_offers_total{result=\"used\"} %llu\n"
+	    "peloton_offers_total{result=\"declined\"} %llu\n"
+	    "peloton_offers_total{result=\"rescinded\"} %llu\n"
 	    "# TYPE peloton_mesos_subscriptions_total counter\n"
 	    "peloton_mesos_subscriptions_total %llu\n"
 	    "# TYPE peloton_mesos_events_total counter\npeloton_mesos_events_total %llu\n"
@@ -529,6 +571,7 @@ static void metrics(void *arg, FILE *f)
 	    "# TYPE peloton_store_corrupt_values_total counter\n"
 	    "peloton_store_corrupt_values_total %llu\n",
 	    c.hosts, c.hosts_with_offers, c.placing, (unsigned long long)d->offers_in,
+	    (unsigned long long)d->offers_used, (unsigned long long)d->offers_declined,
 	    (unsigned long long)d->rescinds, (unsigned long long)ms.subscribes,
 	    (unsigned long long)ms.events, (unsigned long long)ms.calls_sent,
 	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts,
@@ -684,6 +727,7 @@ static int start(struct daemon *d)
 	    .pl = d->pl,
 	    .ops = {do_launch, do_kill, do_ack, do_browse, do_reconcile, d},
 	    .max_instances = c->max_instances,
+	    .reconcile_after_ns = (uint64_t)c->reconcile_launch_secs * 1000000000ull,
 	    .write_each_update = c->write_each_update,
 	};
 	if (!(d->jm = jobmgr_create(&jc)))
@@ -794,6 +838,7 @@ int main(int argc, char **argv)
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig < 0) {
+			decline_held(&d);
 			/* periodic implicit reconciliation: Mesos reports every task it knows */
 			if (d.cf.reconcile_secs && clock_mono_ns() >= next_implicit) {
 				log_info("hostmgr", "implicit reconciliation");

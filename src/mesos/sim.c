@@ -840,6 +840,10 @@ static bool live(const struct task *t)
 static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 {
 	const char *id = ti->task_id ? ti->task_id->value : "";
+	if (agent >= 0 && s->cfg.lose_rate > 0 && rnd01(s) < s->cfg.lose_rate) {
+		s->st.lost_launches++; /* gone without a trace: only reconciliation finds out */
+		return;
+	}
 	if (agent < 0) {
 		refuse_task(s, id, 0, MESOS__V1__TASK_STATE__TASK_DROPPED,
 		            MESOS__V1__TASK_STATUS__REASON__REASON_INVALID_OFFERS,
@@ -1019,12 +1023,16 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			snprintf(err, err_len, "Expecting 'decline' to be present");
 			rc = 400;
 		} else {
-			Mesos__V1__Scheduler__Call__Accept a =
-			    MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
-			a.n_offer_ids = call->decline->n_offer_ids;
-			a.offer_ids = call->decline->offer_ids;
-			a.filters = call->decline->filters;
-			sim_accept(s, &a, true); /* DECLINE is ACCEPT with no operations */
+			/* DECLINE is ACCEPT with no operations, but its offers may come
+			 * from many agents: each is declined on its own */
+			for (size_t i = 0; i < call->decline->n_offer_ids; i++) {
+				Mesos__V1__Scheduler__Call__Accept a =
+				    MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+				a.n_offer_ids = 1;
+				a.offer_ids = &call->decline->offer_ids[i];
+				a.filters = call->decline->filters;
+				sim_accept(s, &a, true);
+			}
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE: {
@@ -1198,6 +1206,13 @@ void sim_set_dup_rate(struct sim *s, double rate)
 {
 	pthread_mutex_lock(&s->mu);
 	s->cfg.dup_rate = rate;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void sim_set_lose_rate(struct sim *s, double rate)
+{
+	pthread_mutex_lock(&s->mu);
+	s->cfg.lose_rate = rate;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -88,6 +88,7 @@ struct sim_config {
 	enum sim_dist task_dist;
 	double fail_rate;      /* share of tasks ending FAILED; default 0 */
 	double dup_rate;       /* share of updates sent twice; default 0 */
+	double lose_rate;      /* share of launches lost without a trace; default 0 */
 	bool send_starting;    /* TASK_STARTING first, RUNNING once it is acked */
 	double heartbeat_secs; /* default 15 */
 	double retry_secs;     /* unacknowledged updates resent; default 10 */
@@ -159,6 +160,11 @@ void sim_stall_heartbeats(struct sim *s, double secs);
 /* Fault: the share of status updates sent twice (same uuid). */
 void sim_set_dup_rate(struct sim *s, double rate);
 
+/* Fault: the share of valid launches lost without a trace (no task, no
+ * update: as an ACCEPT lost before the master acted on it; reconciliation
+ * then answers TASK_LOST). */
+void sim_set_lose_rate(struct sim *s, double rate);
+
 /*
  * The operator API (POST /api/v1, mesos.v1.master.Call): GET_HEALTH,
  * GET_VERSION, GET_AGENTS, GET_FRAMEWORKS, GET_TASKS and GET_STATE, the
@@ -172,7 +178,8 @@ int sim_operator(struct sim *s, const Mesos__V1__Master__Call *call, bool json, 
 
 struct sim_stats {
 	uint64_t offers_sent, accepts, launched, dropped, running, finished, failed, killed,
-	    updates_sent, acks, events, rescinds, duplicates, unreachable, agents_down;
+	    updates_sent, acks, events, rescinds, duplicates, unreachable, agents_down,
+	    lost_launches;
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
 

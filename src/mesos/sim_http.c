@@ -407,7 +407,7 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         "\"dropped\":%llu,\"running\":%llu,\"finished\":%llu,\"failed\":%llu,"
 	         "\"killed\":%llu,\"updates_sent\":%llu,\"acks\":%llu,\"events\":%llu,"
 	         "\"rescinds\":%llu,\"duplicates\":%llu,\"unreachable\":%llu,"
-	         "\"agents_down\":%llu}",
+	         "\"agents_down\":%llu,\"lost_launches\":%llu}",
 	         sim_agent_count(h->sim), (unsigned long long)st.offers_sent,
 	         (unsigned long long)st.accepts, (unsigned long long)st.launched,
 	         (unsigned long long)st.dropped, (unsigned long long)st.running,
@@ -415,7 +415,8 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         (unsigned long long)st.killed, (unsigned long long)st.updates_sent,
 	         (unsigned long long)st.acks, (unsigned long long)st.events,
 	         (unsigned long long)st.rescinds, (unsigned long long)st.duplicates,
-	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down);
+	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down,
+	         (unsigned long long)st.lost_launches);
 	return reply_json(c, MHD_HTTP_OK, body);
 }
 
@@ -573,12 +574,16 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 		h->redirect_until_ns = value > 0 ? now + (uint64_t)(value * 1e9) : 0;
 		pthread_mutex_unlock(&h->mu);
 		sim_http_drop_stream(h);
-	} else if (strcmp(action, "duplicate-updates") == 0) {
+	} else if (strcmp(action, "duplicate-updates") == 0 ||
+	           strcmp(action, "lose-launches") == 0) {
 		if (value > 1) {
-			snprintf(err, err_len, "duplicate-updates wants a rate in [0, 1]");
+			snprintf(err, err_len, "%s wants a rate in [0, 1]", action);
 			return -1;
 		}
-		sim_set_dup_rate(h->sim, value);
+		if (action[0] == 'd')
+			sim_set_dup_rate(h->sim, value);
+		else
+			sim_set_lose_rate(h->sim, value);
 	} else if (strcmp(action, "clear") == 0) {
 		pthread_mutex_lock(&h->mu);
 		h->unavailable_until_ns = 0;
@@ -588,7 +593,7 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 		snprintf(
 		    err, err_len,
 		    "unknown action '%s' (drop-stream, stall-heartbeats, agent-down, agent-up, "
-		    "unavailable, redirect, duplicate-updates, clear)",
+		    "unavailable, redirect, duplicate-updates, lose-launches, clear)",
 		    action);
 		return -1;
 	}

@@ -46,6 +46,8 @@ void sim_http_drop_stream(struct sim_http *h);
  *                                for secs (0: until cleared), as a standby
  *                                master; the stream drops
  *   duplicate-updates rate       that share of status updates is sent twice
+ *   lose-launches     rate       that share of launches vanishes (no task,
+ *                                no update; reconciliation answers LOST)
  *   clear                        ends unavailable and redirect
  * `arg` is the agent or the address, `value` the seconds or the rate.
  * 0, or -1 with err.

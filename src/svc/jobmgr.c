@@ -98,6 +98,8 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 		jm->cfg.max_instances = 100000;
 	if (!jm->cfg.launch_batch)
 		jm->cfg.launch_batch = 64;
+	if (!jm->cfg.reconcile_after_ns)
+		jm->cfg.reconcile_after_ns = 120000000000ull;
 	jm->buckets = calloc(N_BUCKETS, sizeof(*jm->buckets));
 	if (!jm->buckets) {
 		free(jm);

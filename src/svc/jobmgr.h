@@ -95,6 +95,9 @@ struct jobmgr_config {
 	struct jobmgr_ops ops;
 	uint32_t max_instances; /* per job; 0 = 100,000 */
 	uint32_t launch_batch;  /* placements per GetPlacements; 0 = 64 */
+	/* a launch Mesos says nothing about this long is reconciled (explicit
+	 * RECONCILE, then at doubling intervals up to 10 minutes); 0 = 2 min */
+	uint64_t reconcile_after_ns;
 	/* benchmark baseline: each status update is its own synced RocksDB
 	 * write on the caller's thread instead of joining a commit group */
 	bool write_each_update;

@@ -43,9 +43,8 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 
 /* ---- launch ---- */
 
-#define RECONCILE_FIRST_NS 120000000000ull /* silence before the first explicit reconcile */
-#define RECONCILE_MAX_NS 600000000000ull   /* backoff cap */
-#define KILL_RESEND_NS 10000000000ull      /* a kill is resent until Mesos reports the end */
+#define RECONCILE_MAX_NS 600000000000ull /* backoff cap */
+#define KILL_RESEND_NS 10000000000ull    /* a kill is resent until Mesos reports the end */
 
 void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now)
 {
@@ -250,8 +249,8 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		t->agent = strdup(p->agent_id);
 		assign_ports(t, tc, p->ports, p->n_ports, &cursor);
 		jm__set_state(j, inst, TASK_LAUNCHING);
-		t->due_ns =
-		    clock_wall_ns() + RECONCILE_FIRST_NS; /* reconciled if Mesos stays silent */
+		t->due_ns = clock_wall_ns() +
+		            jm->cfg.reconcile_after_ns; /* reconciled if Mesos stays silent */
 		t->reconciles = 0;
 		jm__put_task(jm, b, j, inst, old, "launching");
 		if (jm__job_refresh(j))
@@ -370,7 +369,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			if (jm->cfg.ops.reconcile)
 				jm->cfg.ops.reconcile(jm->cfg.ops.arg, mid, t->agent);
 			uint32_t k = t->reconciles < 5 ? t->reconciles : 5;
-			uint64_t wait = RECONCILE_FIRST_NS << (k + 1);
+			uint64_t wait = jm->cfg.reconcile_after_ns << (k + 1);
 			t->due_ns = now + (wait > RECONCILE_MAX_NS ? RECONCILE_MAX_NS : wait);
 			t->reconciles++;
 		} else if (t->state == TASK_KILLING && t->due_ns <= now && t->agent) {
@@ -845,8 +844,8 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 			if (t->state == TASK_UNKNOWN || t->state < TASK_LAUNCHING)
 				t->state = TASK_PENDING; /* never reached Mesos: place again */
 			else if (!taskstate_terminal((enum taskstate)t->state))
-				t->due_ns =
-				    clock_wall_ns() + RECONCILE_FIRST_NS; /* beyond SUBSCRIBED's */
+				t->due_ns = clock_wall_ns() +
+				            jm->cfg.reconcile_after_ns; /* beyond SUBSCRIBED's */
 			j->counts[t->state]++;
 			if (t->state == TASK_PENDING && t->goal != TASK_KILLED && pend)
 				pend[np++] = i;

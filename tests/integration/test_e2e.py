@@ -757,6 +757,68 @@ class Preemption(unittest.TestCase):
             c.stop()
 
 
+class Faults(unittest.TestCase):
+    """Mesos misbehaving: launches lost without a trace are found by
+    reconciliation and relaunched; offers held too long are declined."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=5, task_secs=0.5,
+                        daemon_args=["--reconcile-launch-secs", "1", "--offer-hold-secs", "2"])
+        cls.pool = cls.c.create_pool("/faults")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def fault(self, query):
+        url = "http://127.0.0.1:%d/sim/fault?%s" % (self.c.sim_port, query)
+        urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST")).read()
+
+    def sim_stats(self):
+        url = "http://127.0.0.1:%d/sim/stats" % self.c.sim_port
+        return json.loads(urllib.request.urlopen(url).read())
+
+    def metric(self, name):
+        m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.c.http).read().decode()
+        for line in m.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        self.fail("no metric " + name)
+
+    def test_lost_launches_are_reconciled_and_relaunched(self):
+        lost0 = self.sim_stats()["lost_launches"]
+        self.fault("action=lose-launches&rate=1")
+        try:
+            jid = self.c.create_job(self.pool, batch(3))
+            end = time.time() + 20
+            while time.time() < end and self.sim_stats()["lost_launches"] < lost0 + 3:
+                time.sleep(0.05)
+            self.assertGreaterEqual(self.sim_stats()["lost_launches"], lost0 + 3)
+        finally:
+            self.fault("action=lose-launches&rate=0")
+        # Mesos never says a word about those runs: after 1 s the job manager
+        # reconciles them, the master answers TASK_LOST, and they run again
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}, 60), "SUCCEEDED")
+        runs = [l for l in self.c.launches() if l.startswith(jid)]
+        insts = sorted(l[len(jid) + 1:].split("-")[0] for l in runs)
+        self.assertEqual(insts, ["0", "1", "2"])  # each ran once, none of the lost runs
+        for i in range(3):
+            self.assertNotEqual(self.c.task(jid, i).runtime.mesosTaskId.value,
+                                "%s-%d-1" % (jid, i))
+
+    def test_held_offers_are_declined(self):
+        end = time.time() + 20
+        while time.time() < end and \
+                self.metric('peloton_offers_total{result="declined"}') == 0:
+            time.sleep(0.2)
+        self.assertGreater(self.metric('peloton_offers_total{result="declined"}'), 0)
+        # declined agents come back after the filter: a job still runs
+        jid = self.c.create_job(self.pool, batch(5))
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}, 60), "SUCCEEDED")
+        self.assertGreater(self.metric('peloton_offers_total{result="used"}'), 0)
+
+
 class Restart(unittest.TestCase):
     def test_sigkill_mid_job_runs_each_instance_once(self):
         c = Cluster(agents=20, task_secs=1.0)

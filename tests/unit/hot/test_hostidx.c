@@ -385,6 +385,18 @@ static void test_bad_offers_change_nothing(void **state)
 	finish(idx);
 }
 
+struct expired {
+	char ids[8][32];
+	int n;
+};
+
+static void note_expired(void *arg, const char *id)
+{
+	struct expired *e = arg;
+	if (e->n < 8)
+		snprintf(e->ids[e->n++], sizeof(e->ids[0]), "%s", id);
+}
+
 static void test_order_limits_expiry(void **state)
 {
 	(void)state;
@@ -421,7 +433,11 @@ static void test_order_limits_expiry(void **state)
 	struct hostidx_offer_in late = {
 	    .offer_id = "late", .hostname = "m", .res = {1, 1, 0, 0}, .recv_ns = 100 * SEC};
 	assert_int_equal(hostidx_add_offers(idx, &late, 1), 0);
-	assert_int_equal(hostidx_expire_offers(idx, 50 * SEC), 3);
+	struct expired ex = {0};
+	assert_int_equal(hostidx_expire_offers_cb(idx, 50 * SEC, note_expired, &ex), 3);
+	assert_int_equal(ex.n, 3); /* each dropped offer reported once, "late" kept */
+	for (int i = 0; i < ex.n; i++)
+		assert_string_not_equal(ex.ids[i], "late");
 	struct hostidx_capacity cap;
 	hostidx_capacity(idx, &cap);
 	assert_int_equal(cap.hosts_with_offers, 1);

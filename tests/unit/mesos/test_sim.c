@@ -384,12 +384,66 @@ static void test_refusals(void **state)
 	sim_destroy(sim);
 }
 
+static size_t first_offers_n(void)
+{
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i]->offers)
+			return events[i]->offers->n_offers;
+	return 0;
+}
+
+static void tick_now(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sim_tick(sim, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+}
+
+/* A DECLINE of offers of two agents: each held back until refuse_seconds pass. */
+static void test_decline_filter_expires(void **state)
+{
+	(void)state;
+	char err[160];
+	struct sim_config cfg = {.agents = 2};
+	sim = sim_create(&cfg);
+	subscribe();
+	assert_int_equal(events[1]->offers->n_offers, 2);
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Decline d = MESOS__V1__SCHEDULER__CALL__DECLINE__INIT;
+	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
+	Mesos__V1__OfferID *oid[2] = {events[1]->offers->offers[0]->id,
+	                              events[1]->offers->offers[1]->id};
+	f.has_refuse_seconds = true;
+	f.refuse_seconds = 0.05;
+	d.n_offer_ids = 2;
+	d.offer_ids = oid;
+	d.filters = &f;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__DECLINE;
+	c.decline = &d;
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 202);
+	clear();
+	tick_now();
+	assert_null(first_offer()); /* filtered */
+	struct timespec wait = {0, 80000000};
+	nanosleep(&wait, NULL);
+	tick_now();
+	assert_non_null(first_offer()); /* the filter expired: offered again */
+	assert_int_equal(first_offers_n(), 2);
+	clear();
+	sim_destroy(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launch_run_finish),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_starting),
+	    cmocka_unit_test(test_decline_filter_expires),
 	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
