@@ -109,16 +109,67 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 	return jm;
 }
 
+/* A deleted job's memory outlives its removal from the index by this much:
+ * far longer than any call holds a job pointer (RPC deadlines, a launch
+ * batch, one status update). */
+#define GRAVE_NS (600ull * 1000000000ull)
+
+void jm__bury(struct jobmgr *jm, uint64_t now)
+{
+	if (!atomic_load(&jm->to_bury) && !atomic_load(&jm->buried))
+		return; /* nothing to do: no write lock taken */
+	pthread_rwlock_wrlock(&jm->lock);
+	for (struct jm_job **pp = &jm->all; *pp;) {
+		struct jm_job *j = *pp;
+		if (!atomic_load(&j->purged)) {
+			pp = &j->all_next;
+			continue;
+		}
+		atomic_fetch_sub(&jm->to_bury, 1);
+		atomic_fetch_add(&jm->buried, 1);
+		*pp = j->all_next;
+		struct jm_job **bp = &jm->buckets[hash_id(j->id) % N_BUCKETS];
+		while (*bp && *bp != j)
+			bp = &(*bp)->next;
+		if (*bp)
+			*bp = j->next;
+		jm->n_jobs--;
+		j->buried_ns = now;
+		j->all_next = jm->graveyard;
+		jm->graveyard = j;
+	}
+	struct jm_job *old = NULL;
+	for (struct jm_job **pp = &jm->graveyard; *pp;) {
+		struct jm_job *j = *pp;
+		if (now - j->buried_ns >= GRAVE_NS) {
+			atomic_fetch_sub(&jm->buried, 1);
+			*pp = j->all_next;
+			j->all_next = old;
+			old = j;
+		} else {
+			pp = &j->all_next;
+		}
+	}
+	pthread_rwlock_unlock(&jm->lock);
+	while (old) {
+		struct jm_job *n = old->all_next;
+		job_free(old);
+		old = n;
+	}
+}
+
 void jobmgr_destroy(struct jobmgr *jm)
 {
 	if (!jm)
 		return;
 	jobmgr_stop(jm);
-	struct jm_job *j = jm->all;
-	while (j) {
-		struct jm_job *n = j->all_next;
-		job_free(j);
-		j = n;
+	for (int list = 0; list < 2; list++) {
+		struct jm_job *j = list ? jm->graveyard : jm->all;
+		while (j) {
+			struct jm_job *n = j->all_next;
+			job_free(j);
+			j = n;
+		}
 	}
 	pthread_rwlock_destroy(&jm->lock);
 	free(jm->buckets);
@@ -590,6 +641,9 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 {
 	uint64_t c[16];
 	jobmgr_count_states(jm, c);
+	pthread_rwlock_rdlock(&jm->lock);
+	size_t n_jobs = jm->n_jobs;
+	pthread_rwlock_unlock(&jm->lock);
 	fprintf(f, "# HELP peloton_tasks Tasks known to the job manager by state.\n"
 	           "# TYPE peloton_tasks gauge\n");
 	for (int s = 1; s < TASK_N_STATES; s++)
@@ -602,6 +656,6 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 	        "# TYPE peloton_task_launches_total counter\npeloton_task_launches_total %llu\n"
 	        "# HELP peloton_status_updates_total Mesos status updates processed.\n"
 	        "# TYPE peloton_status_updates_total counter\npeloton_status_updates_total %llu\n",
-	        jm->n_jobs, (unsigned long long)atomic_load(&jm->launched),
+	        n_jobs, (unsigned long long)atomic_load(&jm->launched),
 	        (unsigned long long)atomic_load(&jm->updates));
 }

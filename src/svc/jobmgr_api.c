@@ -721,6 +721,8 @@ static enum rpc_code delete_job(struct jobmgr *jm, struct jm_job *j, struct rpc_
 		rpc_fail(st, RPC_INTERNAL, "cannot delete job %s from the store", j->id);
 		return st->code;
 	}
+	if (!atomic_exchange(&j->purged, true)) /* the sweeper unlinks it */
+		atomic_fetch_add(&jm->to_bury, 1);
 	log_info("jobmgr", "job %s deleted", j->id);
 	return RPC_OK;
 }

@@ -43,6 +43,8 @@ struct jm_job {
 	uint64_t version; /* job runtime version */
 	bool deleted;
 	bool delete_pending; /* DeleteJob of a live job: removed once terminal */
+	_Atomic bool purged; /* gone from the store: the sweeper unlinks it */
+	uint64_t buried_ns;  /* when unlinked (the graveyard's clock) */
 	pthread_mutex_t mu;
 	struct jm_job *next, *all_next;
 };
@@ -53,6 +55,11 @@ struct jobmgr {
 	struct jm_job **buckets;
 	struct jm_job *all;
 	size_t n_jobs;
+	/* deleted jobs, unlinked from the index and freed after a grace period:
+	 * jm__find hands out pointers that callers use without the index lock
+	 * for the length of one call */
+	struct jm_job *graveyard;
+	_Atomic uint32_t to_bury, buried; /* purged jobs still linked; graveyard size */
 	pthread_t launcher, sweeper;
 	bool launcher_on;
 	_Atomic bool stop;
@@ -64,6 +71,8 @@ void jm__uuid(char out[37]);
 int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
                       uint32_t *run);
 struct jm_job *jm__find(struct jobmgr *jm, const char *id);
+/* Unlinks purged jobs and frees those buried longer than the grace period. */
+void jm__bury(struct jobmgr *jm, uint64_t now);
 void jm__insert(struct jobmgr *jm, struct jm_job *j);
 struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg);
 void jm__job_free(struct jm_job *j);

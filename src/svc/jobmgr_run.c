@@ -460,13 +460,18 @@ static void *sweeper_main(void *arg)
 		}
 		pthread_rwlock_unlock(&jm->lock);
 		for (size_t i = 0; i < n_purge; i++) {
-			if (store_purge_job(jm->cfg.store, purge[i]) != STORE_OK)
+			if (store_purge_job(jm->cfg.store, purge[i]) != STORE_OK) {
 				log_error("jobmgr", "job %s: purge from the store failed",
 				          purge[i]);
-			else
-				log_info("jobmgr", "job %s deleted", purge[i]);
+				continue;
+			}
+			struct jm_job *pj = jm__find(jm, purge[i]);
+			if (pj && !atomic_exchange(&pj->purged, true))
+				atomic_fetch_add(&jm->to_bury, 1);
+			log_info("jobmgr", "job %s deleted", purge[i]);
 		}
 		free(purge);
+		jm__bury(jm, now);
 		if (store_batch_ops(b))
 			store_submit(jm->cfg.store, b, NULL, NULL);
 		else

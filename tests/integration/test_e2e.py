@@ -807,6 +807,20 @@ class Faults(unittest.TestCase):
             self.assertNotEqual(self.c.task(jid, i).runtime.mesosTaskId.value,
                                 "%s-%d-1" % (jid, i))
 
+    def test_deleted_job_leaves_memory(self):
+        jid = self.c.create_job(self.pool, batch(2))
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}, 60), "SUCCEEDED")
+        before = self.metric("peloton_jobs")
+        req = job_pb2.DeleteRequest()
+        req.id.value = jid
+        r = self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
+        self.assertFalse(r.HasField("error"))
+        end = time.time() + 10
+        while time.time() < end and self.metric("peloton_jobs") != before - 1:
+            time.sleep(0.1)
+        self.assertEqual(self.metric("peloton_jobs"), before - 1)
+        self.assertTrue(self.c.job(jid).error.HasField("notFound"))
+
     def test_held_offers_are_declined(self):
         end = time.time() + 20
         while time.time() < end and \
