@@ -106,8 +106,10 @@ struct resmgr {
 	struct cds_lfht *tasks;
 	struct gangq *ready[RM_N_TYPES];
 	struct gangq *placements;
-	struct rm_gang *overflow[RM_N_TYPES]; /* admitted gangs a full ready queue refused */
-	struct rm_placement *pl_overflow;     /* placements a full queue refused */
+	struct rm_gang *overflow[RM_N_TYPES];       /* admitted gangs a full ready queue refused */
+	struct rm_gang **overflow_tail[RM_N_TYPES]; /* where the next one goes (NULL: head) */
+	struct rm_placement *pl_overflow;           /* placements a full queue refused */
+	struct rm_placement **pl_overflow_tail;
 	struct rm_pool **pools;
 	size_t n_pools, cap_pools;
 	char **preemptible;
@@ -600,35 +602,46 @@ static void charge(struct resmgr *rm, struct rm_task *t, double sign)
  */
 static void ready_push(struct resmgr *rm, struct rm_gang *g)
 {
-	struct rm_gang **tail = &rm->overflow[g->type];
-	if (*tail == NULL && gangq_enqueue_mpmc(rm->ready[g->type], g))
+	int t = g->type;
+	if (rm->overflow[t] == NULL && gangq_enqueue_mpmc(rm->ready[t], g))
 		return;
-	while (*tail != NULL)
-		tail = &(*tail)->next;
+	/* appended in O(1): a 100,000-gang job overflows by tens of thousands */
+	struct rm_gang **tail = rm->overflow[t] ? rm->overflow_tail[t] : &rm->overflow[t];
 	g->next = NULL;
 	*tail = g;
+	rm->overflow_tail[t] = &g->next;
 }
 
 /* Same for placements (with the queue's reference). */
 static void placement_push(struct resmgr *rm, struct rm_placement *p)
 {
-	struct rm_placement **tail = &rm->pl_overflow;
-	if (*tail == NULL && gangq_enqueue_mpmc(rm->placements, p))
+	if (rm->pl_overflow == NULL && gangq_enqueue_mpmc(rm->placements, p))
 		return;
-	while (*tail != NULL)
-		tail = &(*tail)->next;
+	struct rm_placement **tail = rm->pl_overflow ? rm->pl_overflow_tail : &rm->pl_overflow;
 	p->next = NULL;
 	*tail = p;
+	rm->pl_overflow_tail = &p->next;
 }
 
 static void overflow_flush(struct resmgr *rm)
 {
+	/* next is read before the enqueue: once queued, a gang is its consumer's */
 	for (int t = 0; t < RM_N_TYPES; t++) {
-		while (rm->overflow[t] != NULL && gangq_enqueue_mpmc(rm->ready[t], rm->overflow[t]))
-			rm->overflow[t] = rm->overflow[t]->next;
+		struct rm_gang *g;
+		while ((g = rm->overflow[t]) != NULL) {
+			struct rm_gang *next = g->next;
+			if (!gangq_enqueue_mpmc(rm->ready[t], g))
+				break;
+			rm->overflow[t] = next;
+		}
 	}
-	while (rm->pl_overflow != NULL && gangq_enqueue_mpmc(rm->placements, rm->pl_overflow))
-		rm->pl_overflow = rm->pl_overflow->next;
+	struct rm_placement *p;
+	while ((p = rm->pl_overflow) != NULL) {
+		struct rm_placement *next = p->next;
+		if (!gangq_enqueue_mpmc(rm->placements, p))
+			break;
+		rm->pl_overflow = next;
+	}
 }
 
 /* Admits pool p's head gangs while they fit; returns tasks admitted. */
