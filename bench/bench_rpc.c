@@ -33,6 +33,8 @@
 #include <grpc/support/time.h>
 
 #include "bench_util.h"
+#include "grpccli.h"
+#include "grpcinit.h"
 #include "peloton/api/job/job.pb-c.h"
 #include "peloton/private/hostmgr/hostsvc/hostsvc.pb-c.h"
 #include "pjson.h"
@@ -95,8 +97,8 @@ struct gconn {
 static bool g_start(grpc_completion_queue *cq, struct gconn *c, void *h, const uint8_t *req,
                     size_t len)
 {
-	gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-	                               gpr_time_from_millis(10000, GPR_TIMESPAN));
+	gpr_timespec dl =
+	    gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(10000, GPR_TIMESPAN));
 	c->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, h,
 	                                              dl, NULL);
 	grpc_slice body = grpc_slice_from_static_buffer(req, len);
@@ -186,8 +188,7 @@ static void *g_driver(void *arg)
 	struct gconn *cs = calloc(d->n, sizeof(*cs));
 	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
 	/* a connection per channel (no subchannel sharing between them) */
-	grpc_arg a = {GRPC_ARG_INTEGER, (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}};
-	grpc_channel_args ca = {1, &a};
+	grpc_channel_args ca = {grpccli_n_args, (grpc_arg *)grpccli_args};
 	for (unsigned i = 0; i < d->n; i++) {
 		cs[i].ch = grpc_channel_create(grpc_addr, cr, &ca);
 		cs[i].h_get = grpc_channel_register_call(cs[i].ch, P_GET, NULL, NULL);
@@ -204,8 +205,8 @@ static void *g_driver(void *arg)
 		for (unsigned i = 0; i < d->n; i++)
 			busy += g_begin(cq, &cs[i], d->m) ? 1 : (d->failed = true, 0);
 		while (busy > 0) {
-			grpc_event ev =
-			    grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+			grpc_event ev = grpc_completion_queue_next(
+			    cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 			if (ev.type != GRPC_OP_COMPLETE)
 				continue;
 			struct gconn *c = ev.tag;
@@ -455,7 +456,8 @@ int main(int argc, char **argv)
 			    "See the header of bench/bench_rpc.c: ops are GetJob calls, or\n"
 			    "AcquireHostOffers+ReleaseHostOffers pairs; fast = gRPC, baseline =\n"
 			    "HTTP/JSON; 1, 16 and 64 client connections on loopback, each with\n"
-			    "one op in flight, driven by --client-threads event loops (default 2).\n");
+			    "one op in flight, driven by --client-threads event loops (default "
+			    "2).\n");
 			return 0;
 		} else if (!strcmp(argv[i], "--quick")) {
 			o.secs = 0.3, o.reps = 1, o.quick = true;
@@ -536,7 +538,7 @@ int main(int argc, char **argv)
 	h_get = rpc_headers("JobManager::Get");
 	h_acq = rpc_headers("InternalHostService::AcquireHostOffers");
 	h_rel = rpc_headers("InternalHostService::ReleaseHostOffers");
-	grpc_init();
+	pel_grpc_init();
 	char err[200];
 	ProtobufCMessage *am = pjson_loads(
 	    &peloton__private__hostmgr__hostsvc__acquire_host_offers_request__descriptor, ACQ_JSON,
@@ -568,8 +570,9 @@ int main(int argc, char **argv)
 				         "\"transport\":\"%s\",\"connections\":%u,"
 				         "\"client_threads\":%u,\"reps\":%u%s",
 				         impl ? "grpc" : "http_json", conns[ci],
-				         conns[ci] < o.client_threads ? conns[ci] : o.client_threads, o.reps,
-				         failed[impl] ? ",\"failed\":true" : "");
+				         conns[ci] < o.client_threads ? conns[ci]
+				                                      : o.client_threads,
+				         o.reps, failed[impl] ? ",\"failed\":true" : "");
 				bench_print(
 				    "bench_rpc", cname, impl ? "fast" : "baseline", extra, &r,
 				    impl && base.ops_per_s > 0 ? r.ops_per_s / base.ops_per_s : -1);

@@ -1,4 +1,5 @@
 #include "grpccli.h"
+#include "grpcinit.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,31 +13,32 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+const grpc_arg grpccli_args[] = {
+    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = 256 << 20}},
+    /* each client its own connection (benchmarks count connections) */
+    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
+    /* our callers retry where it is safe themselves; the core's retry
+     * filter would buffer every call's messages for nothing */
+    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
+    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_ENABLE_CHANNELZ, {.integer = 0}},
+    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}},
+};
+const size_t grpccli_n_args = sizeof(grpccli_args) / sizeof(grpccli_args[0]);
+
 struct grpccli {
 	grpc_channel *ch;
 	grpc_completion_queue *cq; /* one per client, reused by every call */
 	pthread_mutex_t mu;        /* calls on one client take turns */
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void init(void)
-{
-	grpc_init();
-}
-
 struct grpccli *grpccli_create(const char *target)
 {
-	pthread_once(&once, init);
+	pel_grpc_init();
 	struct grpccli *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
-	/* each client its own connection (benchmarks count connections) */
-	grpc_arg a[2] = {
-	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = 256 << 20}},
-	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
-	};
-	grpc_channel_args ca = {2, a};
+	grpc_channel_args ca = {grpccli_n_args, (grpc_arg *)grpccli_args};
 	c->ch = grpc_channel_create(target, cr, &ca);
 	grpc_channel_credentials_release(cr);
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);

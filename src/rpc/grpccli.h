@@ -14,6 +14,11 @@
 
 struct grpccli;
 
+/* The channel arguments every client channel here uses (grpc_arg[]). */
+#include <grpc/grpc.h>
+extern const grpc_arg grpccli_args[];
+extern const size_t grpccli_n_args;
+
 /* A channel to "host:port" (insecure). NULL on ENOMEM. */
 struct grpccli *grpccli_create(const char *target);
 void grpccli_destroy(struct grpccli *c);

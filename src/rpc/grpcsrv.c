@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "grpcsrv.h"
+#include "grpcinit.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -162,7 +163,9 @@ static void respond(struct gcall *c)
 	memset(ops, 0, sizeof(ops));
 	ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (st.code == RPC_OK) {
-		grpc_slice sl = grpc_slice_from_copied_buffer((const char *)out, out_len);
+		/* the slice takes the response buffer over (no copy) */
+		grpc_slice sl = out ? grpc_slice_new(out, out_len, free) : grpc_empty_slice();
+		out = NULL;
 		c->resp = grpc_raw_byte_buffer_create(&sl, 1);
 		grpc_slice_unref(sl);
 		ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -264,18 +267,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static bool grpc_inited;
-static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
-
 struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table *t, char *err,
                               size_t errlen)
 {
-	pthread_mutex_lock(&init_mu);
-	if (!grpc_inited) {
-		grpc_init();
-		grpc_inited = true;
-	}
-	pthread_mutex_unlock(&init_mu);
+	pel_grpc_init();
 
 	struct grpcsrv *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -288,19 +283,24 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 		s->cfg.workers = 4;
 	if (!s->cfg.slots)
 		s->cfg.slots = 8;
+
 	if (!s->cfg.max_request_bytes)
 		s->cfg.max_request_bytes = 4u << 20;
 	if (!s->cfg.grace_ms)
 		s->cfg.grace_ms = 5000;
 
-	grpc_arg args[2];
-	args[0].type = GRPC_ARG_INTEGER;
-	args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[0].value.integer = (int)s->cfg.max_request_bytes;
-	args[1].type = GRPC_ARG_INTEGER;
-	args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-	args[1].value.integer = 64 << 20;
-	grpc_channel_args ca = {2, args};
+	grpc_arg args[] = {
+	    {GRPC_ARG_INTEGER,
+	     (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	     {.integer = (int)s->cfg.max_request_bytes}},
+	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = 64 << 20}},
+	    /* per-call bookkeeping nothing here reads: channelz call counters,
+	     * and BDP pings (flow-control window probing for bulk streams;
+	     * our messages are small and unary) */
+	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_ENABLE_CHANNELZ, {.integer = 0}},
+	    {GRPC_ARG_INTEGER, (char *)GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}},
+	};
+	grpc_channel_args ca = {sizeof(args) / sizeof(args[0]), args};
 	s->server = grpc_server_create(&ca, NULL);
 	s->n_workers = s->cfg.workers;
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
