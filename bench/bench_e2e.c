@@ -34,7 +34,8 @@ static struct {
 	double task_secs;
 	const char *sim, *daemon;
 	unsigned port;
-} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050};
+	int impl; /* -1 both, 0 baseline only, 1 fast only (profiling) */
+} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050, -1};
 
 static struct rpc_table *tab;
 
@@ -42,11 +43,11 @@ static void usage(void)
 {
 	printf(
 	    "usage: bench_e2e [--quick] [--agents N] [--instances N] [--task-secs X] [--reps N]\n"
-	    "                 [--sim PATH] [--daemon PATH] [--port-base P]\n"
+	    "                 [--sim PATH] [--daemon PATH] [--port-base P] [--impl fast|baseline]\n"
 	    "One op = one task from Create to RUNNING (see the header of bench_e2e.c).\n"
 	    "Defaults: 10000 agents, 100000 instances, 5 s tasks, 3 reps; --quick: 200 agents,\n"
 	    "2000 instances, 0.5 s tasks, 1 rep. Binaries default to ../src/main/ next to\n"
-	    "this program.\n");
+	    "this program. --impl runs one implementation only (no ratio; for profiling).\n");
 }
 
 /* JSON request -> call -> JSON response (NULL on error, message on stderr). */
@@ -241,6 +242,9 @@ int main(int argc, char **argv)
 			o.daemon = v, i++;
 		} else if (v && !strcmp(a, "--port-base")) {
 			o.port = (unsigned)atoi(v), i++;
+		} else if (v && !strcmp(a, "--impl") &&
+		           (!strcmp(v, "fast") || !strcmp(v, "baseline"))) {
+			o.impl = !strcmp(v, "fast"), i++;
 		} else {
 			fprintf(stderr, "bench_e2e: unknown argument %s\n", a);
 			usage();
@@ -261,6 +265,8 @@ int main(int argc, char **argv)
 	bool ok = true;
 	for (unsigned rep = 0; rep < reps; rep++)
 		for (int impl = 0; impl < 2; impl++) {
+			if (o.impl >= 0 && impl != o.impl)
+				continue;
 			struct result r =
 			    run_once(impl == 0, o.port + 10 * (rep * 2 + (unsigned)impl));
 			fprintf(stderr,
@@ -273,8 +279,10 @@ int main(int argc, char **argv)
 			cpu[impl][rep] = r.cpu_s;
 			rss[impl][rep] = (double)r.rss;
 		}
-	double base_rate = o.instances / median(run[0], reps);
+	double base_rate = o.impl < 0 ? o.instances / median(run[0], reps) : 0;
 	for (int impl = 0; impl < 2; impl++) {
+		if (o.impl >= 0 && impl != o.impl)
+			continue;
 		double tr = median(run[impl], reps), td = median(done[impl], reps);
 		double rate = o.instances / tr;
 		printf(
@@ -285,7 +293,7 @@ int main(int argc, char **argv)
 		    o.agents, o.instances, o.task_secs, impl ? "fast" : "baseline", o.agents,
 		    o.instances, o.task_secs, rate, tr, td, median(cpu[impl], reps),
 		    median(cpu[impl], reps) * 1000 / o.instances, median(rss[impl], reps), reps);
-		if (impl)
+		if (impl && base_rate > 0)
 			printf(",\"ratio_vs_baseline\":%.2f", rate / base_rate);
 		printf("}\n");
 	}

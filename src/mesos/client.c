@@ -27,6 +27,7 @@ typedef Mesos__V1__Scheduler__Event event_t;
 /* One queued or in-flight call: its packed bytes. */
 struct pending {
 	struct pending *next;
+	struct pending **pp; /* in flight: the link that points at it */
 	uint8_t *body;
 	size_t len;
 	int type; /* Call.Type, for logs */
@@ -81,6 +82,10 @@ struct mesos_client {
 	struct pending *retry;    /* calls waiting to be sent again (I/O thread) */
 	struct pending *inflight; /* calls handed to curl (I/O thread) */
 	size_t n_inflight;
+	/* easy handles of finished calls, reset for the next (I/O thread):
+	 * creating one per call was a visible part of the I/O thread */
+	CURL *idle[MAX_INFLIGHT];
+	size_t n_idle;
 	struct {
 		_Atomic uint64_t subscribes, events, calls_sent, calls_failed, calls_retried,
 		    accepts, tasks_launched, redirects, bad_frames;
@@ -322,6 +327,7 @@ static void subscribe(struct mesos_client *c)
 	curl_easy_setopt(c->sub, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->sub, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c->sub, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c->sub, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->sub, CURLOPT_PRIVATE, NULL);
 	curl_multi_add_handle(c->m, c->sub);
 	c->last_event_ns = clock_mono_ns();
@@ -400,11 +406,22 @@ static void pending_free(struct pending *q)
 	free(q);
 }
 
+/* A finished call's handle goes back to the idle ones (I/O thread). */
+static void handle_put(struct mesos_client *c, CURL *h)
+{
+	if (c->n_idle < MAX_INFLIGHT) {
+		curl_easy_reset(h);
+		c->idle[c->n_idle++] = h;
+	} else {
+		curl_easy_cleanup(h);
+	}
+}
+
 static void call_send(struct mesos_client *c, struct pending *q)
 {
 	char url[300];
 	url_of(c, url, sizeof(url));
-	q->h = curl_easy_init();
+	q->h = c->n_idle > 0 ? c->idle[--c->n_idle] : curl_easy_init();
 	if (q->h == NULL) {
 		c->st.calls_failed++;
 		pending_free(q);
@@ -423,9 +440,16 @@ static void call_send(struct mesos_client *c, struct pending *q)
 	curl_easy_setopt(q->h, CURLOPT_WRITEFUNCTION, call_write);
 	curl_easy_setopt(q->h, CURLOPT_WRITEDATA, q);
 	curl_easy_setopt(q->h, CURLOPT_TIMEOUT_MS, 75000L);
+	/* no signal juggling per transfer: SIGPIPE cannot come from plain
+	 * HTTP sockets (libcurl sends with MSG_NOSIGNAL), and no alarm()-based
+	 * resolver timeouts (addresses here are numeric) */
+	curl_easy_setopt(q->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(q->h, CURLOPT_PRIVATE, q);
 	curl_multi_add_handle(c->m, q->h);
 	q->next = c->inflight;
+	if (q->next)
+		q->next->pp = &q->next;
+	q->pp = &c->inflight;
 	c->inflight = q;
 	c->n_inflight++;
 	c->st.calls_sent++;
@@ -436,13 +460,13 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 	long code = 0;
 	curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &code);
 	curl_multi_remove_handle(c->m, q->h);
-	for (struct pending **pp = &c->inflight; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == q) {
-			*pp = q->next;
-			c->n_inflight--;
-			break;
-		}
+	*q->pp = q->next;
+	if (q->next)
+		q->next->pp = q->pp;
+	c->n_inflight--;
 	if (res == CURLE_OK && (code == 202 || code == 200)) {
+		handle_put(c, q->h);
+		q->h = NULL;
 		pending_free(q);
 		return;
 	}
@@ -453,7 +477,7 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 		uint64_t wait_ms = 50ull << (q->retries < 6 ? q->retries : 6);
 		q->retries++;
 		q->not_before_ns = clock_mono_ns() + wait_ms * 1000000ull;
-		curl_easy_cleanup(q->h);
+		handle_put(c, q->h);
 		curl_slist_free_all(q->hdrs);
 		q->h = NULL;
 		q->hdrs = NULL;
@@ -895,6 +919,8 @@ void mesos_client_stop(struct mesos_client *c)
 		n = q->next;
 		pending_free(q);
 	}
+	while (c->n_idle > 0)
+		curl_easy_cleanup(c->idle[--c->n_idle]);
 	curl_multi_cleanup(c->m);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
