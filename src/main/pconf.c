@@ -31,6 +31,8 @@ static const struct key keys[] = {
     {"http-port", K_UINT, F(http_port), "5292", "HTTP port (0 = any)", false},
     {"bind-any", K_BOOL, F(bind_any), "false", "listen on all interfaces, not 127.0.0.1", false},
     {"placement-workers", K_UINT, F(placement_workers), "2", "placement threads", false},
+    {"placement-batch", K_UINT, F(placement_batch), "64",
+     "gangs a placement round takes from the resource manager (1-256)", false},
     {"rpc-threads", K_UINT, F(rpc_threads), "0", "threads per RPC transport (0 = one per CPU)",
      false},
     {"max-instances", K_UINT, F(max_instances), "100000", "instances per job at most", false},
@@ -283,6 +285,11 @@ int pconf_load(struct pconf *c, int argc, char **argv)
 		        "pelotond: --roles %s: only 'all' is implemented; split roles "
 		        "across machines is not built yet\n",
 		        c->roles);
+		return 2;
+	}
+	if (c->placement_batch < 1 || c->placement_batch > 256) {
+		fprintf(stderr, "pelotond: placement-batch %u: must be 1 to 256\n",
+		        c->placement_batch);
 		return 2;
 	}
 	enum log_level lv;

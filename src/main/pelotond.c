@@ -717,7 +717,10 @@ static int start(struct daemon *d)
 	    .preempt_ms = c->preempt_ms, .capacity = capacity, .capacity_arg = d};
 	if (resmgr_start(d->rm, &dc) != 0)
 		return log_error("main", "cannot start the resource manager"), -1;
-	struct placement_config pc = {.rm = d->rm, .idx = d->idx, .workers = c->placement_workers};
+	struct placement_config pc = {.rm = d->rm,
+	                              .idx = d->idx,
+	                              .workers = c->placement_workers,
+	                              .batch = c->placement_batch};
 	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
 		return log_error("main", "cannot start the placement engine"), -1;
 	struct jobmgr_config jc = {

@@ -22,6 +22,7 @@ typedef Mesos__V1__Scheduler__Event event_t;
 
 #define MAX_TEXT 1024
 #define MAX_INFLIGHT 256 /* calls handed to curl at once */
+#define ACK_RESERVE 32   /* of which acknowledgements leave this many to other calls */
 #define MAX_RETRIES 8    /* a call answered 503 or 307 is sent again this often */
 
 /* One queued or in-flight call: its packed bytes. */
@@ -59,7 +60,11 @@ struct mesos_client {
 	CURLM *m;
 	pthread_mutex_t mu; /* queue, batches, state below */
 	pthread_cond_t cv;
-	struct pending *queue, *queue_tail;
+	/* calls waiting to go out: [0] everything but ACKNOWLEDGE, served
+	 * first; [1] acknowledgements. One FIFO let a backlog of tens of
+	 * thousands of acks hold launches back (bench_e2e: tasks sat in
+	 * LAUNCHING behind them) */
+	struct pending *queue[2], *queue_tail[2];
 	struct batch *batches;
 	/* subscription (I/O thread) */
 	CURL *sub;
@@ -81,7 +86,7 @@ struct mesos_client {
 	unsigned redirect_streak; /* 307s to SUBSCRIBE since the last SUBSCRIBED */
 	struct pending *retry;    /* calls waiting to be sent again (I/O thread) */
 	struct pending *inflight; /* calls handed to curl (I/O thread) */
-	size_t n_inflight;
+	size_t n_inflight, n_inflight_acks;
 	/* easy handles of finished calls, reset for the next (I/O thread):
 	 * creating one per call was a visible part of the I/O thread */
 	CURL *idle[MAX_INFLIGHT];
@@ -406,6 +411,11 @@ static void pending_free(struct pending *q)
 	free(q);
 }
 
+static int is_ack(const struct pending *q)
+{
+	return q->type == MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
+}
+
 /* A finished call's handle goes back to the idle ones (I/O thread). */
 static void handle_put(struct mesos_client *c, CURL *h)
 {
@@ -452,6 +462,7 @@ static void call_send(struct mesos_client *c, struct pending *q)
 	q->pp = &c->inflight;
 	c->inflight = q;
 	c->n_inflight++;
+	c->n_inflight_acks += (size_t)is_ack(q);
 	c->st.calls_sent++;
 }
 
@@ -464,6 +475,7 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 	if (q->next)
 		q->next->pp = q->pp;
 	c->n_inflight--;
+	c->n_inflight_acks -= (size_t)is_ack(q);
 	if (res == CURLE_OK && (code == 202 || code == 200)) {
 		handle_put(c, q->h);
 		q->h = NULL;
@@ -504,11 +516,12 @@ static int enqueue(struct mesos_client *c, struct pending *q)
 		return -1;
 	}
 	q->next = NULL;
-	if (c->queue_tail)
-		c->queue_tail->next = q;
+	int k = is_ack(q);
+	if (c->queue_tail[k])
+		c->queue_tail[k]->next = q;
 	else
-		c->queue = q;
-	c->queue_tail = q;
+		c->queue[k] = q;
+	c->queue_tail[k] = q;
 	pthread_mutex_unlock(&c->mu);
 	curl_multi_wakeup(c->m);
 	return 0;
@@ -806,20 +819,28 @@ static void *io(void *arg)
 		 * Calls go out once subscribed (they need the stream id), at most
 		 * MAX_INFLIGHT at a time: the rest wait in our queue, because
 		 * libcurl's handle bookkeeping is linear in the handles it holds.
+		 * Other calls go before acknowledgements, which never take the
+		 * last ACK_RESERVE places.
 		 */
 		struct pending *list = NULL, **tail = &list;
 		size_t room = MAX_INFLIGHT > c->n_inflight ? MAX_INFLIGHT - c->n_inflight : 0;
+		size_t ack_room = MAX_INFLIGHT - ACK_RESERVE > c->n_inflight_acks
+		                      ? MAX_INFLIGHT - ACK_RESERVE - c->n_inflight_acks
+		                      : 0;
 		pthread_mutex_lock(&c->mu);
-		while (c->subscribed && c->queue != NULL && room > 0) {
-			struct pending *q = c->queue;
-			c->queue = q->next;
-			if (c->queue == NULL)
-				c->queue_tail = NULL;
-			q->next = NULL;
-			*tail = q;
-			tail = &q->next;
-			room--;
-		}
+		for (int k = 0; k < 2; k++)
+			while (c->subscribed && c->queue[k] != NULL && room > 0 &&
+			       (k == 0 || ack_room > 0)) {
+				struct pending *q = c->queue[k];
+				c->queue[k] = q->next;
+				if (c->queue[k] == NULL)
+					c->queue_tail[k] = NULL;
+				q->next = NULL;
+				*tail = q;
+				tail = &q->next;
+				room--;
+				ack_room -= k;
+			}
 		pthread_mutex_unlock(&c->mu);
 		for (struct pending *q = list, *n; q != NULL; q = n) {
 			n = q->next;
@@ -911,10 +932,11 @@ void mesos_client_stop(struct mesos_client *c)
 		curl_multi_remove_handle(c->m, q->h);
 		pending_free(q);
 	}
-	for (struct pending *q = c->queue, *n; q != NULL; q = n) {
-		n = q->next;
-		pending_free(q);
-	}
+	for (int k = 0; k < 2; k++)
+		for (struct pending *q = c->queue[k], *n; q != NULL; q = n) {
+			n = q->next;
+			pending_free(q);
+		}
 	for (struct pending *q = c->retry, *n; q != NULL; q = n) {
 		n = q->next;
 		pending_free(q);

@@ -38,7 +38,7 @@ struct placement_config {
 	struct resmgr *rm;
 	struct hostidx *idx;
 	unsigned workers;             /* threads for placement_start; 0 = 2 */
-	size_t batch;                 /* gangs per DequeueGangs; 0 = 10 */
+	size_t batch;                 /* gangs per DequeueGangs; 0 = 64 */
 	uint64_t dequeue_timeout_ns;  /* 0 = 100 ms */
 	enum place_strategy strategy; /* default pack */
 	uint32_t max_rounds;          /* attempts before handing back; 0 = 3 */
