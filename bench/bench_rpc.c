@@ -79,6 +79,22 @@ struct driver {
 	bool failed;
 };
 
+/*
+ * An op of a connection ended (r: 1 done, -1 failed) in round 0 (warm-up) or
+ * 1 (measured): records it; true when the connection starts the next.
+ */
+static bool op_done(struct driver *d, int round, int r, uint64_t t0)
+{
+	if (r < 0)
+		d->failed = true;
+	bool more = round == 1 && !d->failed && !atomic_load(&stop_flag);
+	if (r > 0 && more) {
+		bench_samples_add(&d->lat, bench_now_ns() - t0);
+		d->lat.ops++;
+	}
+	return more;
+}
+
 /* ---- gRPC: channels sharing the driver's completion queue ---- */
 
 struct gconn {
@@ -213,14 +229,7 @@ static void *g_driver(void *arg)
 			int r = g_step(cq, c, d->m, ev.success);
 			if (r == 0)
 				continue;
-			if (r < 0)
-				d->failed = true;
-			bool more = round == 1 && !d->failed && !atomic_load(&stop_flag);
-			if (r > 0 && more) {
-				bench_samples_add(&d->lat, bench_now_ns() - c->t0);
-				d->lat.ops++;
-			}
-			if (!more || !g_begin(cq, c, d->m))
+			if (!op_done(d, round, r, c->t0) || !g_begin(cq, c, d->m))
 				busy--;
 		}
 		if (round == 0)
@@ -371,14 +380,7 @@ static void *h_driver(void *arg)
 				int r = h_step(m, c, d->m, rc);
 				if (r == 0)
 					continue;
-				if (r < 0)
-					d->failed = true;
-				bool more = round == 1 && !d->failed && !atomic_load(&stop_flag);
-				if (r > 0 && more) {
-					bench_samples_add(&d->lat, bench_now_ns() - c->t0);
-					d->lat.ops++;
-				}
-				if (more)
+				if (op_done(d, round, r, c->t0))
 					h_begin(m, c, d->m);
 				else
 					busy--;
