@@ -119,7 +119,26 @@ struct store {
 	uint64_t ret_age_ns, ret_period_ns;
 	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs, write_ns;
 	bool sync;
+	/*
+	 * The syncer (when sync is on). A committer writes a group without a
+	 * sync and hands its batches here; one SyncWAL covers every group
+	 * written before it started, then their completions run, in order. The
+	 * committer meanwhile builds and inserts the next group: CPU work and
+	 * the fsync overlap instead of taking turns. Groups written but not
+	 * yet synced are readable (and their versions are what the next
+	 * group's checks expect) before they are durable; nothing is
+	 * acknowledged before. A failed sync fails its batches (and RocksDB
+	 * refuses writes after it).
+	 */
+	rocksdb_writeoptions_t *wopts_nosync;
+	pthread_mutex_t sy_mu;
+	pthread_cond_t sy_cv;
+	struct store_batch *sy_head, *sy_tail;
+	bool sy_closing, sy_started;
+	pthread_t sy_th;
 };
+
+static void *syncer(void *arg);
 
 static uint64_t wall_ns(void)
 {
@@ -420,6 +439,19 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	}
 	s->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts, s->sync);
+	s->wopts_nosync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wopts_nosync, 0);
+	pthread_mutex_init(&s->sy_mu, NULL);
+	pthread_cond_init(&s->sy_cv, NULL);
+	if (s->sync) {
+		if (pthread_create(&s->sy_th, NULL, syncer, s) != 0) {
+			snprintf(err, errlen, "store: cannot start the syncer thread");
+			store_close(s);
+			return NULL;
+		}
+		pthread_setname_np(s->sy_th, "store-sync");
+		s->sy_started = true;
+	}
 	s->ropts = rocksdb_readoptions_create();
 	pthread_mutex_init(&s->ret_mu, NULL);
 	pthread_cond_init(&s->ret_cv, NULL);
@@ -463,17 +495,27 @@ void store_close(struct store *s)
 		if (c->started)
 			pthread_join(c->th, NULL);
 	}
+	/* after the committers: they hand their last groups over */
+	pthread_mutex_lock(&s->sy_mu);
+	s->sy_closing = true;
+	pthread_cond_broadcast(&s->sy_cv);
+	pthread_mutex_unlock(&s->sy_mu);
+	if (s->sy_started)
+		pthread_join(s->sy_th, NULL);
 	for (int i = 0; i < STORE_N_CF; i++)
 		if (s->cf[i])
 			rocksdb_column_family_handle_destroy(s->cf[i]);
 	rocksdb_close(s->db);
 	rocksdb_writeoptions_destroy(s->wopts);
+	rocksdb_writeoptions_destroy(s->wopts_nosync);
 	rocksdb_readoptions_destroy(s->ropts);
 	rocksdb_options_destroy(s->opts);
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		pthread_mutex_destroy(&s->cm[i].mu);
 		pthread_cond_destroy(&s->cm[i].cv);
 	}
+	pthread_mutex_destroy(&s->sy_mu);
+	pthread_cond_destroy(&s->sy_cv);
 	pthread_mutex_destroy(&s->ret_mu);
 	pthread_cond_destroy(&s->ret_cv);
 	free(s);
@@ -801,6 +843,51 @@ static bool gops_add(struct gops *g, const struct store_batch *b)
 	return true;
 }
 
+/* Runs the completions of a list of batches (their status, else st) and frees them. */
+static void complete(struct store_batch *list, enum store_status st)
+{
+	for (struct store_batch *b = list, *next; b != NULL; b = next) {
+		next = b->next;
+		enum store_status bs = b->status == STORE_OK ? st : b->status;
+		if (b->done)
+			b->done(b->arg, bs);
+		store_batch_free(b);
+	}
+}
+
+static void *syncer(void *arg)
+{
+	struct store *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->sy_mu);
+		while (s->sy_head == NULL && !s->sy_closing)
+			pthread_cond_wait(&s->sy_cv, &s->sy_mu);
+		struct store_batch *list = s->sy_head;
+		s->sy_head = s->sy_tail = NULL;
+		pthread_mutex_unlock(&s->sy_mu);
+		if (list == NULL)
+			break; /* closing, and everything handed over is done */
+		bool written = false;
+		for (struct store_batch *b = list; b != NULL && !written; b = b->next)
+			written = b->status == STORE_OK;
+		enum store_status st = STORE_OK;
+		if (written) {
+			char *err = NULL;
+			uint64_t t0 = wall_ns();
+			rocksdb_flush_wal(s->db, 1, &err);
+			atomic_fetch_add(&s->write_ns, wall_ns() - t0);
+			atomic_fetch_add(&s->syncs, 1);
+			if (err != NULL) {
+				log_error("store", "WAL sync failed: %s", err);
+				rocksdb_free(err);
+				st = STORE_EIO;
+			}
+		}
+		complete(list, st);
+	}
+	return NULL;
+}
+
 static void *committer(void *arg)
 {
 	struct committer *c = arg;
@@ -861,7 +948,8 @@ static void *committer(void *arg)
 			if (nops > 0) {
 				char *err = NULL;
 				uint64_t t0 = wall_ns();
-				rocksdb_write(s->db, s->wopts, wb, &err);
+				rocksdb_write(s->db, s->sync ? s->wopts_nosync : s->wopts, wb,
+				              &err);
 				atomic_fetch_add(&s->write_ns, wall_ns() - t0);
 				if (err != NULL) {
 					log_error("store", "group write of %zu batches failed: %s",
@@ -869,7 +957,6 @@ static void *committer(void *arg)
 					rocksdb_free(err);
 					wst = STORE_EIO;
 				}
-				atomic_fetch_add(&s->syncs, s->sync);
 				if (wst == STORE_OK)
 					vcache_merge(vcache, &m);
 				if (last->has_prefix_delete)
@@ -878,14 +965,20 @@ static void *committer(void *arg)
 			atomic_fetch_add(&s->groups, 1);
 			atomic_fetch_add(&s->batches, nb);
 			atomic_fetch_add(&s->ops, nops);
-			for (struct store_batch *b = g, *next; b != NULL; b = next) {
-				next = b->next;
-				enum store_status st = b->status;
-				if (st == STORE_OK)
-					st = wst;
-				if (b->done)
-					b->done(b->arg, st);
-				store_batch_free(b);
+			for (struct store_batch *b = g; b != NULL; b = b->next)
+				if (b->status == STORE_OK)
+					b->status = wst;
+			if (s->sync) {
+				pthread_mutex_lock(&s->sy_mu);
+				if (s->sy_tail)
+					s->sy_tail->next = g;
+				else
+					s->sy_head = g;
+				s->sy_tail = last;
+				pthread_cond_signal(&s->sy_cv);
+				pthread_mutex_unlock(&s->sy_mu);
+			} else {
+				complete(g, STORE_OK);
 			}
 		}
 	}
