@@ -106,6 +106,8 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 		return NULL;
 	}
 	pthread_rwlock_init(&jm->lock, NULL);
+	pthread_mutex_init(&jm->launch_mu, NULL);
+	pthread_cond_init(&jm->launch_cv, NULL);
 	return jm;
 }
 
@@ -172,6 +174,8 @@ void jobmgr_destroy(struct jobmgr *jm)
 		}
 	}
 	pthread_rwlock_destroy(&jm->lock);
+	pthread_mutex_destroy(&jm->launch_mu);
+	pthread_cond_destroy(&jm->launch_cv);
 	free(jm->buckets);
 	free(jm);
 }

@@ -62,6 +62,8 @@ struct jobmgr {
 	_Atomic uint32_t to_bury, buried; /* purged jobs still linked; graveyard size */
 	pthread_t launcher, sweeper;
 	bool launcher_on;
+	pthread_mutex_t launch_mu; /* the launcher's batches in flight: their status */
+	pthread_cond_t launch_cv;
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
 };

@@ -294,41 +294,105 @@ out:
 /*
  * A batch of placements: every task's LAUNCHING intent goes into ONE store
  * batch (one sync for the whole batch), and only once it is durable are
- * the placements sent to Mesos.
+ * the placements sent to Mesos. The launcher keeps up to LAUNCH_PIPELINE
+ * batches in flight: while one batch's intent waits for its sync, the next
+ * batch's intents are built and submitted (one batch at a time left ~60,000
+ * placed tasks queued behind the syncs in bench_e2e). Batches are sent in
+ * the order they were taken.
  */
-static void launch_placements(struct jobmgr *jm, const struct resmgr_placement_out *p, size_t np)
+#define LAUNCH_PIPELINE 4
+
+struct lbatch {
+	struct resmgr_placement_out *p; /* owned */
+	size_t np, total;
+	struct launch_item **items;
+	size_t *n;
+	int status; /* -1 while the intent is not durable; then a store status */
+	struct lbatch *next;
+	struct jobmgr *jm;
+};
+
+static void lbatch_free(struct lbatch *lb)
 {
-	struct launch_item **items = calloc(np ? np : 1, sizeof(*items));
-	size_t *n = calloc(np ? np : 1, sizeof(*n)), total = 0;
-	struct store_batch *b = store_batch_new(jm->cfg.store);
-	if (!items || !n || !b)
-		goto out;
-	for (size_t i = 0; i < np; i++) {
-		items[i] = calloc(p[i].n_tasks ? p[i].n_tasks : 1, sizeof(**items));
-		if (items[i])
-			total += n[i] = launch_intent(jm, &p[i], items[i], b);
+	for (size_t i = 0; i < lb->np; i++) {
+		if (lb->items)
+			free(lb->items[i]);
+		resmgr_placement_free(&lb->p[i]);
 	}
-	if (!total)
-		goto out;
+	free(lb->items);
+	free(lb->n);
+	free(lb->p);
+	free(lb);
+}
+
+/* Store completion (the store's thread): the batch may go to Mesos. */
+static void lbatch_durable(void *arg, enum store_status st)
+{
+	struct lbatch *lb = arg;
+	struct jobmgr *jm = lb->jm;
+	pthread_mutex_lock(&jm->launch_mu);
+	lb->status = (int)st;
+	pthread_cond_signal(&jm->launch_cv);
+	pthread_mutex_unlock(&jm->launch_mu);
+}
+
+/*
+ * Writes the intents of np placements (taken over from p) and submits
+ * them; NULL when nothing is to launch (everything already freed).
+ */
+static struct lbatch *lbatch_start(struct jobmgr *jm, struct resmgr_placement_out *p, size_t np)
+{
+	struct lbatch *lb = calloc(1, sizeof(*lb));
+	struct resmgr_placement_out *own = calloc(np ? np : 1, sizeof(*own));
+	if (!lb || !own) {
+		free(lb);
+		free(own);
+		for (size_t i = 0; i < np; i++)
+			resmgr_placement_free(&p[i]);
+		return NULL;
+	}
+	memcpy(own, p, np * sizeof(*own));
+	lb->p = own;
+	lb->np = np;
+	lb->jm = jm;
+	lb->status = -1;
+	lb->items = calloc(np ? np : 1, sizeof(*lb->items));
+	lb->n = calloc(np ? np : 1, sizeof(*lb->n));
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!lb->items || !lb->n || !b) {
+		store_batch_free(b);
+		lbatch_free(lb);
+		return NULL;
+	}
+	for (size_t i = 0; i < np; i++) {
+		lb->items[i] = calloc(own[i].n_tasks ? own[i].n_tasks : 1, sizeof(**lb->items));
+		if (lb->items[i])
+			lb->total += lb->n[i] = launch_intent(jm, &own[i], lb->items[i], b);
+	}
+	if (!lb->total) {
+		store_batch_free(b);
+		lbatch_free(lb);
+		return NULL;
+	}
 	/* the intent is durable before Mesos hears of the task */
-	enum store_status st = store_commit(jm->cfg.store, b);
-	b = NULL;
-	if (st != STORE_OK) {
+	store_submit(jm->cfg.store, b, lbatch_durable, lb);
+	return lb;
+}
+
+/* A batch whose intent is durable (or refused): to Mesos, then freed. */
+static void lbatch_finish(struct jobmgr *jm, struct lbatch *lb)
+{
+	if (lb->status != STORE_OK) {
 		log_error("jobmgr",
 		          "cannot persist the launch intent of %zu tasks: status %d; they stay "
 		          "LAUNCHING until reconciled",
-		          total, (int)st);
-		goto out;
+		          lb->total, lb->status);
+	} else {
+		for (size_t i = 0; i < lb->np; i++)
+			if (lb->n[i])
+				send_placement(jm, &lb->p[i], lb->items[i], lb->n[i]);
 	}
-	for (size_t i = 0; i < np; i++)
-		if (n[i])
-			send_placement(jm, &p[i], items[i], n[i]);
-out:
-	store_batch_free(b);
-	for (size_t i = 0; items && i < np; i++)
-		free(items[i]);
-	free(items);
-	free(n);
+	lbatch_free(lb);
 }
 
 static void *launcher_main(void *arg)
@@ -336,13 +400,43 @@ static void *launcher_main(void *arg)
 	struct jobmgr *jm = arg;
 	size_t cap = jm->cfg.launch_batch;
 	struct resmgr_placement_out *out = calloc(cap, sizeof(*out));
+	struct lbatch *head = NULL, **tail = &head;
+	size_t inflight = 0;
 	if (!out)
 		return NULL;
-	while (!atomic_load(&jm->stop)) {
-		size_t n = resmgr_get_placements(jm->cfg.rm, cap, 100000000ull, out);
-		launch_placements(jm, out, n);
-		for (size_t i = 0; i < n; i++)
-			resmgr_placement_free(&out[i]);
+	for (;;) {
+		bool stopping = atomic_load(&jm->stop);
+		/* send the durable batches at the head, in order */
+		for (;;) {
+			pthread_mutex_lock(&jm->launch_mu);
+			/* full pipeline, or stopping with batches left: wait for the head */
+			while (head && head->status < 0 &&
+			       (inflight >= LAUNCH_PIPELINE || stopping))
+				pthread_cond_wait(&jm->launch_cv, &jm->launch_mu);
+			struct lbatch *lb = head && head->status >= 0 ? head : NULL;
+			if (lb && !(head = lb->next))
+				tail = &head;
+			pthread_mutex_unlock(&jm->launch_mu);
+			if (!lb)
+				break;
+			inflight--;
+			lbatch_finish(jm, lb);
+		}
+		if (stopping && !head)
+			break;
+		if (stopping)
+			continue;
+		/* with intents in flight, look for placements only briefly */
+		size_t n = resmgr_get_placements(jm->cfg.rm, cap,
+		                                 inflight ? 500000ull : 100000000ull, out);
+		struct lbatch *lb = n ? lbatch_start(jm, out, n) : NULL;
+		if (lb) {
+			pthread_mutex_lock(&jm->launch_mu);
+			*tail = lb;
+			tail = &lb->next;
+			pthread_mutex_unlock(&jm->launch_mu);
+			inflight++;
+		}
 	}
 	free(out);
 	return NULL;
