@@ -92,12 +92,66 @@ struct gmap {
  */
 #define N_COMMITTERS 1
 
-struct committer {
-	struct store *s;
+/* A queue of batch lists handed to one thread (a committer, the syncer). */
+struct bqueue {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct store_batch *head, *tail;
 	bool closing;
+};
+
+static void bq_init(struct bqueue *q)
+{
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+}
+
+static void bq_fini(struct bqueue *q)
+{
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+}
+
+/* Appends the list first..last; false (nothing queued) once closing. */
+static bool bq_put(struct bqueue *q, struct store_batch *first, struct store_batch *last)
+{
+	pthread_mutex_lock(&q->mu);
+	bool ok = !q->closing;
+	if (ok) {
+		if (q->tail)
+			q->tail->next = first;
+		else
+			q->head = first;
+		q->tail = last;
+		pthread_cond_signal(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return ok;
+}
+
+/* Everything queued, waiting for some; NULL once closing and drained. */
+static struct store_batch *bq_take(struct bqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->head == NULL && !q->closing)
+		pthread_cond_wait(&q->cv, &q->mu);
+	struct store_batch *list = q->head;
+	q->head = q->tail = NULL;
+	pthread_mutex_unlock(&q->mu);
+	return list;
+}
+
+static void bq_close(struct bqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closing = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+struct committer {
+	struct store *s;
+	struct bqueue q;
 	pthread_t th;
 	bool started;
 	struct gmap vcache; /* last committed versions of this partition's keys */
@@ -131,10 +185,8 @@ struct store {
 	 * refuses writes after it).
 	 */
 	rocksdb_writeoptions_t *wopts_nosync;
-	pthread_mutex_t sy_mu;
-	pthread_cond_t sy_cv;
-	struct store_batch *sy_head, *sy_tail;
-	bool sy_closing, sy_started;
+	struct bqueue sy;
+	bool sy_started;
 	pthread_t sy_th;
 };
 
@@ -441,8 +493,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	rocksdb_writeoptions_set_sync(s->wopts, s->sync);
 	s->wopts_nosync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts_nosync, 0);
-	pthread_mutex_init(&s->sy_mu, NULL);
-	pthread_cond_init(&s->sy_cv, NULL);
+	bq_init(&s->sy);
 	if (s->sync) {
 		if (pthread_create(&s->sy_th, NULL, syncer, s) != 0) {
 			snprintf(err, errlen, "store: cannot start the syncer thread");
@@ -458,8 +509,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		c->s = s;
-		pthread_mutex_init(&c->mu, NULL);
-		pthread_cond_init(&c->cv, NULL);
+		bq_init(&c->q);
 	}
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		if (pthread_create(&s->cm[i].th, NULL, committer, &s->cm[i]) != 0) {
@@ -488,18 +538,12 @@ void store_close(struct store *s)
 	}
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
-		pthread_mutex_lock(&c->mu);
-		c->closing = true;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
+		bq_close(&c->q);
 		if (c->started)
 			pthread_join(c->th, NULL);
 	}
 	/* after the committers: they hand their last groups over */
-	pthread_mutex_lock(&s->sy_mu);
-	s->sy_closing = true;
-	pthread_cond_broadcast(&s->sy_cv);
-	pthread_mutex_unlock(&s->sy_mu);
+	bq_close(&s->sy);
 	if (s->sy_started)
 		pthread_join(s->sy_th, NULL);
 	for (int i = 0; i < STORE_N_CF; i++)
@@ -511,11 +555,9 @@ void store_close(struct store *s)
 	rocksdb_readoptions_destroy(s->ropts);
 	rocksdb_options_destroy(s->opts);
 	for (int i = 0; i < N_COMMITTERS; i++) {
-		pthread_mutex_destroy(&s->cm[i].mu);
-		pthread_cond_destroy(&s->cm[i].cv);
+		bq_fini(&s->cm[i].q);
 	}
-	pthread_mutex_destroy(&s->sy_mu);
-	pthread_cond_destroy(&s->sy_cv);
+	bq_fini(&s->sy);
 	pthread_mutex_destroy(&s->ret_mu);
 	pthread_cond_destroy(&s->ret_cv);
 	free(s);
@@ -544,22 +586,11 @@ void store_submit(struct store *s, struct store_batch *b, store_done_f done, voi
 	b->done = done;
 	b->arg = arg;
 	b->next = NULL;
-	struct committer *c = &s->cm[route(b)];
-	pthread_mutex_lock(&c->mu);
-	if (c->closing) {
-		pthread_mutex_unlock(&c->mu);
+	if (!bq_put(&s->cm[route(b)].q, b, b)) {
 		if (done)
 			done(arg, STORE_ECLOSED);
 		store_batch_free(b);
-		return;
 	}
-	if (c->tail)
-		c->tail->next = b;
-	else
-		c->head = b;
-	c->tail = b;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
 }
 
 struct waiter {
@@ -859,12 +890,7 @@ static void *syncer(void *arg)
 {
 	struct store *s = arg;
 	for (;;) {
-		pthread_mutex_lock(&s->sy_mu);
-		while (s->sy_head == NULL && !s->sy_closing)
-			pthread_cond_wait(&s->sy_cv, &s->sy_mu);
-		struct store_batch *list = s->sy_head;
-		s->sy_head = s->sy_tail = NULL;
-		pthread_mutex_unlock(&s->sy_mu);
+		struct store_batch *list = bq_take(&s->sy);
 		if (list == NULL)
 			break; /* closing, and everything handed over is done */
 		bool written = false;
@@ -898,12 +924,7 @@ static void *committer(void *arg)
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 
 	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (c->head == NULL && !c->closing)
-			pthread_cond_wait(&c->cv, &c->mu);
-		struct store_batch *list = c->head;
-		c->head = c->tail = NULL;
-		pthread_mutex_unlock(&c->mu);
+		struct store_batch *list = bq_take(&c->q);
 		if (list == NULL)
 			break; /* closing, and everything queued is done */
 		while (list != NULL) {
@@ -969,14 +990,8 @@ static void *committer(void *arg)
 				if (b->status == STORE_OK)
 					b->status = wst;
 			if (s->sync) {
-				pthread_mutex_lock(&s->sy_mu);
-				if (s->sy_tail)
-					s->sy_tail->next = g;
-				else
-					s->sy_head = g;
-				s->sy_tail = last;
-				pthread_cond_signal(&s->sy_cv);
-				pthread_mutex_unlock(&s->sy_mu);
+				/* the syncer closes only after the committers */
+				bq_put(&s->sy, g, last);
 			} else {
 				complete(g, STORE_OK);
 			}
