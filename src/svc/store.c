@@ -25,7 +25,8 @@ enum op_type { OP_PUT, OP_DEL, OP_DEL_PREFIX };
 /* (cf, key) -> version; open addressing. */
 struct gmap_ent {
 	const char *key;
-	size_t klen;
+	uint32_t klen;
+	uint32_t h; /* low bits of key_hash: compared before the key (no miss on it) */
 	uint8_t cf;
 	bool versioned; /* written with a version or checked: worth caching */
 	uint64_t version;
@@ -630,15 +631,27 @@ enum store_status store_commit(struct store *s, struct store_batch *b)
  * expectation sees them: open addressing on (cf, key), reset per group.
  */
 
+/* Eight bytes at a time (byte-wise FNV was most of gmap's cost on 41-byte keys). */
 static uint64_t key_hash(uint8_t cf, const char *k, size_t n)
 {
-	uint64_t h = 1469598103934665603ull ^ cf;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
-	return h ^ (h >> 31);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)cf << 56) ^ n, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, k + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 29);
 }
 
-static struct gmap_ent *gmap_find(struct gmap *m, uint8_t cf, const char *k, size_t n, bool add)
+/* gmap_find with the key's hash already known (h = key_hash(cf, k, n)). */
+static struct gmap_ent *gmap_find_h(struct gmap *m, uint8_t cf, const char *k, size_t n, uint64_t h,
+                                    bool add)
 {
 	if (add && (m->n + 1) * 2 > m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 1024;
@@ -652,7 +665,7 @@ static struct gmap_ent *gmap_find(struct gmap *m, uint8_t cf, const char *k, siz
 			const struct gmap_ent *o = &m->e[m->track ? m->slots[i] : i];
 			if (o->key == NULL)
 				continue;
-			size_t b = key_hash(o->cf, o->key, o->klen) & (nc - 1);
+			size_t b = o->h & (nc - 1);
 			while (ne[b].key != NULL)
 				b = (b + 1) & (nc - 1);
 			ne[b] = *o;
@@ -667,17 +680,23 @@ static struct gmap_ent *gmap_find(struct gmap *m, uint8_t cf, const char *k, siz
 	}
 	if (m->cap == 0)
 		return NULL;
-	size_t b = key_hash(cf, k, n) & (m->cap - 1);
+	size_t b = h & (m->cap - 1);
 	for (; m->e[b].key != NULL; b = (b + 1) & (m->cap - 1))
-		if (m->e[b].cf == cf && m->e[b].klen == n && memcmp(m->e[b].key, k, n) == 0)
+		if (m->e[b].h == (uint32_t)h && m->e[b].cf == cf && m->e[b].klen == n &&
+		    memcmp(m->e[b].key, k, n) == 0)
 			return &m->e[b];
 	if (!add)
 		return NULL;
-	m->e[b] = (struct gmap_ent){.key = k, .klen = n, .cf = cf};
+	m->e[b] = (struct gmap_ent){.key = k, .klen = (uint32_t)n, .h = (uint32_t)h, .cf = cf};
 	if (m->track)
 		m->slots[m->n] = b;
 	m->n++;
 	return &m->e[b];
+}
+
+static struct gmap_ent *gmap_find(struct gmap *m, uint8_t cf, const char *k, size_t n, bool add)
+{
+	return gmap_find_h(m, cf, k, n, key_hash(cf, k, n), add);
 }
 
 static void gmap_reset(struct gmap *m)
@@ -713,13 +732,13 @@ static void vcache_merge(struct gmap *v, const struct gmap *g)
 		vcache_clear(v);
 	for (size_t i = 0; i < g->n; i++) {
 		const struct gmap_ent *e = &g->e[g->slots[i]];
-		struct gmap_ent *c = gmap_find(v, e->cf, e->key, e->klen, false);
+		struct gmap_ent *c = gmap_find_h(v, e->cf, e->key, e->klen, e->h, false);
 		if (c == NULL && e->versioned) {
 			char *k = malloc(e->klen);
 			if (k == NULL)
 				continue;
 			memcpy(k, e->key, e->klen);
-			if ((c = gmap_find(v, e->cf, k, e->klen, true)) == NULL) {
+			if ((c = gmap_find_h(v, e->cf, k, e->klen, e->h, true)) == NULL) {
 				free(k);
 				continue;
 			}
@@ -734,9 +753,10 @@ static int current_version(struct committer *c, struct gmap *m, uint8_t cf, cons
                            uint64_t *out)
 {
 	struct store *s = c->s;
-	struct gmap_ent *e = gmap_find(m, cf, k, n, false);
+	uint64_t h = key_hash(cf, k, n);
+	struct gmap_ent *e = gmap_find_h(m, cf, k, n, h, false);
 	if (e == NULL)
-		e = gmap_find(&c->vcache, cf, k, n, false);
+		e = gmap_find_h(&c->vcache, cf, k, n, h, false);
 	if (e != NULL) {
 		*out = e->version;
 		return 0;
