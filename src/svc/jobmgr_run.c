@@ -735,16 +735,30 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	enum taskstate ns = state_of_mesos(st->state, &ev);
 	pthread_mutex_lock(&j->mu);
 	struct jm_task *t = &j->tasks[inst];
+	/*
+	 * A task being stopped that Mesos reports lost is killed, as asked:
+	 * typically our KILL overtook its ACCEPT (the launch waits out the
+	 * batch window) and the master answered for a task it did not know
+	 * yet. Recorded as LOST it made a stopped job end FAILED. The resource
+	 * manager still hears "lost" (the event its state machine has from
+	 * LAUNCHING).
+	 */
+	if (ns == TASK_LOST && t->goal == TASK_KILLED && run == t->run)
+		ns = TASK_KILLED;
 	if (run != t->run || t->state == ns || taskstate_terminal((enum taskstate)t->state) ||
 	    (t->state != TASK_LAUNCHING && t->state != TASK_LAUNCHED && t->state != TASK_STARTING &&
 	     t->state != TASK_RUNNING && t->state != TASK_KILLING)) {
 		/* stale run, duplicate, or already final: nothing changes, except
-		 * that an older run still alive on Mesos is an orphan: kill it */
-		bool orphan = run != t->run && !taskstate_terminal(ns) && st->agent_id &&
+		 * that a run alive on Mesos that we hold finished is an orphan:
+		 * kill it (an older run, or one we stopped whose launch landed
+		 * after the master had answered our KILL with LOST) */
+		bool done_here = run != t->run || (taskstate_terminal((enum taskstate)t->state) &&
+		                                   t->goal == TASK_KILLED);
+		bool orphan = done_here && !taskstate_terminal(ns) && st->agent_id &&
 		              st->agent_id->value && jm->cfg.ops.kill;
 		pthread_mutex_unlock(&j->mu);
 		if (orphan) {
-			log_warn("jobmgr", "%s is an old run still alive: killing it",
+			log_warn("jobmgr", "%s is alive on Mesos but finished here: killing it",
 			         st->task_id->value);
 			jm->cfg.ops.kill(jm->cfg.ops.arg, st->task_id->value, st->agent_id->value);
 		}

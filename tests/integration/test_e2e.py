@@ -161,11 +161,21 @@ class Cluster:
     def wait_job(self, jid, states, secs=120):
         end = time.time() + secs
         while time.time() < end:
-            st = job_pb2.JobState.Name(self.job(jid).jobInfo.runtime.state)
+            info = self.job(jid).jobInfo
+            st = job_pb2.JobState.Name(info.runtime.state)
             if st in states:
                 return st
             time.sleep(0.2)
-        raise AssertionError("job %s still %s after %ds" % (jid, st, secs))
+        # (a job may pass through a final state: stopped, then started again)
+        raise AssertionError("job %s still %s after %ds; tasks %s\n%s" % (
+            jid, st, secs, dict(info.runtime.taskStats), self.log_tail()))
+
+    def log_tail(self, n=30):
+        try:
+            with open(os.path.join(self.dir, "d.log")) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
 
     def task(self, jid, inst):
         req = task_pb2.GetRequest()
