@@ -93,14 +93,37 @@ class Cluster:
         self.logs.append(f)
         return f
 
-    def start_daemon(self):
-        self.d = subprocess.Popen(
-            [os.path.join(BIN, "pelotond"), "--master", "127.0.0.1:%d" % self.sim_port,
-             "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
-             "--http-port", str(self.http), "--log-level", "info"] + self.daemon_args,
-            stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
-        wait_http("http://127.0.0.1:%d/health" % self.http, proc=self.d,
-                  log=os.path.join(self.dir, "d.log"))
+    def start_daemon(self, attempts=3):
+        """Starts pelotond and waits for it to serve. free_port() can race
+        with other processes (ctest runs tests in parallel): a port taken
+        in between makes pelotond exit, and /health may even be answered by
+        whoever took it. So the daemon's own log line that it serves HTTP on
+        our port is the proof; without it, fresh ports and another try."""
+        log = os.path.join(self.dir, "d.log")
+        for attempt in range(attempts):
+            start = os.path.getsize(log) if os.path.exists(log) else 0
+            self.d = subprocess.Popen(
+                [os.path.join(BIN, "pelotond"), "--master", "127.0.0.1:%d" % self.sim_port,
+                 "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
+                 "--http-port", str(self.http), "--log-level", "info"] + self.daemon_args,
+                stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
+            serving = "serving HTTP on port %d" % self.http
+            end = time.time() + 90
+            while time.time() < end and self.d.poll() is None:
+                with open(log) as f:
+                    f.seek(start)
+                    if serving in f.read():
+                        break
+                time.sleep(0.05)
+            if self.d.poll() is None:
+                wait_http("http://127.0.0.1:%d/health" % self.http, proc=self.d, log=log)
+                break
+            if attempt + 1 == attempts:
+                with open(log) as f:
+                    f.seek(start)
+                    raise RuntimeError("pelotond exited %d\n%s" % (self.d.returncode,
+                                                                   f.read()[-3000:]))
+            self.http, self.grpc = free_port(), free_port()  # taken meanwhile: others
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc)
 
     def stop(self):
