@@ -77,14 +77,29 @@ class Cluster:
         self.daemon_args = list(daemon_args)
         self.dir = tempfile.mkdtemp(prefix="pel-e2e-")
         self.logs = []
-        self.sim_port, self.http, self.grpc = free_port(), free_port(), free_port()
+        self.http, self.grpc = free_port(), free_port()
         self.launch_log = os.path.join(self.dir, "launches.log")
-        self.sim = subprocess.Popen(
-            [os.path.join(BIN, "mesos-sim"), "--port", str(self.sim_port), "--agents",
-             str(agents), "--task-secs", str(task_secs), "--launch-log", self.launch_log,
-             "--log-level", "warn"],
-            stdout=subprocess.DEVNULL, stderr=self._log("sim.log"))
-        wait_http("http://127.0.0.1:%d/health" % self.sim_port)
+        # as for the daemon (start_daemon): the simulator's own word that it
+        # listens on our port, or fresh ports and another try
+        for attempt in range(3):
+            self.sim_port = free_port()
+            out = os.path.join(self.dir, "sim.out")
+            with open(out, "w") as f:
+                self.sim = subprocess.Popen(
+                    [os.path.join(BIN, "mesos-sim"), "--port", str(self.sim_port), "--agents",
+                     str(agents), "--task-secs", str(task_secs), "--launch-log",
+                     self.launch_log, "--log-level", "warn"],
+                    stdout=f, stderr=self._log("sim.log"))
+            listening = "listening on 127.0.0.1:%d " % self.sim_port
+            end = time.time() + 60
+            while time.time() < end and self.sim.poll() is None:
+                with open(out) as f:
+                    if listening in f.read():
+                        break
+                time.sleep(0.05)
+            if self.sim.poll() is None:
+                break
+        wait_http("http://127.0.0.1:%d/health" % self.sim_port, proc=self.sim)
         self.d = None
         self.start_daemon()
 
