@@ -72,6 +72,20 @@ def wait_http(url, secs=90, proc=None, log=None):
                        (url, proc.poll() if proc else "?", tail))
 
 
+def wait_line(path, offset, text, proc, secs):
+    """Waits for text in the file at path (from offset on) while proc runs:
+    False once proc has exited, True otherwise (found, or out of time:
+    the caller's health check decides then)."""
+    end = time.time() + secs
+    while time.time() < end and proc.poll() is None:
+        with open(path) as f:
+            f.seek(offset)
+            if text in f.read():
+                break
+        time.sleep(0.05)
+    return proc.poll() is None
+
+
 class Cluster:
     def __init__(self, agents=20, task_secs=0.5, daemon_args=()):
         self.daemon_args = list(daemon_args)
@@ -90,14 +104,7 @@ class Cluster:
                      str(agents), "--task-secs", str(task_secs), "--launch-log",
                      self.launch_log, "--log-level", "warn"],
                     stdout=f, stderr=self._log("sim.log"))
-            listening = "listening on 127.0.0.1:%d " % self.sim_port
-            end = time.time() + 60
-            while time.time() < end and self.sim.poll() is None:
-                with open(out) as f:
-                    if listening in f.read():
-                        break
-                time.sleep(0.05)
-            if self.sim.poll() is None:
+            if wait_line(out, 0, "listening on 127.0.0.1:%d " % self.sim_port, self.sim, 60):
                 break
         wait_http("http://127.0.0.1:%d/health" % self.sim_port, proc=self.sim)
         self.d = None
@@ -122,15 +129,7 @@ class Cluster:
                  "--db", os.path.join(self.dir, "db"), "--grpc-port", str(self.grpc),
                  "--http-port", str(self.http), "--log-level", "info"] + self.daemon_args,
                 stdout=subprocess.DEVNULL, stderr=self._log("d.log"))
-            serving = "serving HTTP on port %d" % self.http
-            end = time.time() + 90
-            while time.time() < end and self.d.poll() is None:
-                with open(log) as f:
-                    f.seek(start)
-                    if serving in f.read():
-                        break
-                time.sleep(0.05)
-            if self.d.poll() is None:
+            if wait_line(log, start, "serving HTTP on port %d" % self.http, self.d, 90):
                 wait_http("http://127.0.0.1:%d/health" % self.http, proc=self.d, log=log)
                 break
             if attempt + 1 == attempts:
