@@ -236,9 +236,13 @@ static struct bench_result run(bool fast, unsigned n_writers, double secs, uint6
 	store_get_stats(st, &s1);
 	*groups = s1.groups - s0.groups;
 	if (getenv("BENCH_STORE_DEBUG"))
-		fprintf(stderr, "groups %llu, %.2f ms in RocksDB writes per group\n",
+		fprintf(stderr,
+		        "groups %llu, %.2f ms in RocksDB writes per group, committer %.0f ns "
+		        "CPU per op\n",
 		        (unsigned long long)*groups,
-		        *groups ? (double)(s1.write_ns - s0.write_ns) / 1e6 / (double)*groups : 0);
+		        *groups ? (double)(s1.write_ns - s0.write_ns) / 1e6 / (double)*groups : 0,
+		        (double)(s1.commit_cpu_ns - s0.commit_cpu_ns) /
+		            (double)(s1.batches - s0.batches + 1));
 	if (s1.stale != s0.stale) {
 		fprintf(stderr, "bench_store: %llu stale updates (writers must own their tasks)\n",
 		        (unsigned long long)(s1.stale - s0.stale));

@@ -28,6 +28,10 @@
  *                                                   -> TaskEvent, newest first
  *   volumes       <volume id>                       -> PersistentVolumeInfo
  *   updates       <update id>                       -> UpdateInfo
+ * The three task families take "<job>\0" as RocksDB's prefix: their
+ * memtables keep a small skip list per job (hashed) instead of one over
+ * every task, so the hot insert path descends hundreds of entries, not
+ * millions; scans within a job use them, other scans ask for total order.
  *
  * GROUP COMMIT: store_submit queues a batch and returns; one committer
  * thread takes everything queued, checks each batch's expected versions
@@ -154,7 +158,8 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 
 struct store_stats {
 	uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
-	uint64_t write_ns; /* time inside RocksDB writes (WAL, sync, memtable) */
+	uint64_t write_ns;      /* time inside RocksDB writes (WAL, sync, memtable) */
+	uint64_t commit_cpu_ns; /* CPU time of the committer thread(s) */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 

@@ -139,6 +139,14 @@ static void test_layouts(void **state)
 	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &s), 12);
 	for (uint32_t i = 0; i < 12; i++)
 		assert_int_equal(s.vals[i], i); /* instance order, not AB's */
+	/* the whole family (the memtable hashes jobs apart: total order is asked for) */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, "", 0, false, collect, &s), 13);
+	assert_int_equal(s.vals[12], 99); /* "AB\0" sorts after every "A\0" key */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, "", 0, true, collect, &s), 13);
+	assert_int_equal(s.vals[0], 99);
+	assert_int_equal(s.vals[1], 11);
 	/* tasks of A in state 8 (RUNNING's number is irrelevant here): 0,3,6,9 */
 	kl = store_key_task_state(k, "A", 8, 0) - 4;
 	memset(&s, 0, sizeof(s));
