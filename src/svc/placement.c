@@ -66,6 +66,7 @@ struct why_entry {
 
 struct placement {
 	struct placement_config cfg;
+	struct placement_backend be;
 	pthread_mutex_t mu; /* held list, why table, host_tasks */
 	struct held_gang *held;
 	struct why_entry *why[WHY_BUCKETS];
@@ -89,11 +90,61 @@ static uint64_t now(struct placement *pl)
 	return pl->cfg.now(pl->cfg.now_arg);
 }
 
+/* --- the in-process backend: this process's resource manager and index --- */
+
+static size_t local_dequeue(void *arg, size_t limit, uint64_t timeout_ns,
+                            struct resmgr_gang_out *out)
+{
+	struct placement *pl = arg;
+	return resmgr_dequeue_gangs(pl->cfg.rm, RM_TYPE_UNKNOWN, limit, timeout_ns, out);
+}
+
+static size_t local_set_placements(void *arg, const struct resmgr_placement *p, size_t n,
+                                   enum resmgr_fail *fail)
+{
+	struct placement *pl = arg;
+	return resmgr_set_placements(pl->cfg.rm, p, n, fail);
+}
+
+static void local_return_tasks(void *arg, const struct resmgr_gang_out *g)
+{
+	struct placement *pl = arg;
+	resmgr_return_tasks(pl->cfg.rm, g->task_ids, g->n_tasks);
+}
+
+static enum taskstate local_task_state(void *arg, const char *task_id)
+{
+	struct placement *pl = arg;
+	return resmgr_task_state(pl->cfg.rm, task_id);
+}
+
+static int local_acquire(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
+                         size_t pb_len, uint32_t max_hosts, enum hostidx_order order,
+                         uint64_t now_ns, struct hostidx_acquire_out *out, const char **why)
+{
+	struct placement *pl = arg;
+	(void)filter_pb, (void)pb_len;
+	return hostidx_acquire(pl->cfg.idx, f, max_hosts, order, now_ns, out, why);
+}
+
+static void local_release(void *arg, struct hostidx_lease *lease)
+{
+	struct placement *pl = arg;
+	hostidx_release(pl->cfg.idx, lease);
+}
+
+static int local_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
+                             struct hostidx_offer_ids *out)
+{
+	struct placement *pl = arg;
+	return hostidx_consume_all(pl->cfg.idx, leases, n, out);
+}
+
 struct placement *placement_create(const struct placement_config *cfg)
 {
 	struct placement *pl;
 
-	if (cfg == NULL || cfg->rm == NULL || cfg->idx == NULL) {
+	if (cfg == NULL || (cfg->backend == NULL && (cfg->rm == NULL || cfg->idx == NULL))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -101,6 +152,13 @@ struct placement *placement_create(const struct placement_config *cfg)
 	if (pl == NULL)
 		return NULL;
 	pl->cfg = *cfg;
+	if (cfg->backend != NULL)
+		pl->be = *cfg->backend;
+	else
+		pl->be = (struct placement_backend){
+		    local_dequeue, local_set_placements, local_return_tasks, local_task_state,
+		    local_acquire, local_release,        local_consume_all,  pl};
+	pl->cfg.backend = NULL; /* the copy in pl->be is the one used */
 	if (!pl->cfg.workers)
 		pl->cfg.workers = 2;
 	/* 64: a round's fixed costs (dequeue, set placements, one consume per
@@ -295,7 +353,7 @@ static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
 	pthread_mutex_lock(&c->pl->mu);
 	struct host_tasks *h = ht_find(c->pl, c->host, false);
 	for (size_t i = 0; h != NULL && i < h->n;) {
-		enum taskstate st = resmgr_task_state(c->pl->cfg.rm, h->task_ids[i]);
+		enum taskstate st = c->pl->be.task_state(c->pl->be.arg, h->task_ids[i]);
 		if (st == TASK_UNKNOWN || taskstate_terminal(st)) {
 			for (uint32_t k = 0; k < h->n_labels[i]; k++)
 				free((char *)h->labels[i][k].text);
@@ -543,6 +601,13 @@ int placement_explain(struct placement *pl, const void *task, size_t len, uint32
 	out->num_ports = shape.num_ports;
 	out->strategy = t.strategy;
 	struct explain_ctx c = {pl, &shape, out, 0};
+	if (pl->cfg.idx == NULL) {
+		ptask_fini(&t);
+		snprintf(err, errlen,
+		         "this placement engine reaches its hosts over gRPC: no local "
+		         "view to explain from");
+		return -1;
+	}
 	int rc = hostidx_peek(pl->cfg.idx, &t.flt.f, out->counts, explain_hosts, &c, &why);
 	ptask_fini(&t);
 	if (rc != 0 || c.err != 0) {
@@ -670,8 +735,8 @@ static void group_decide(struct placement *pl, struct group *g)
 		if (want > cap - g->n_leases)
 			want = cap - g->n_leases;
 		struct hostidx_acquire_out out = {.leases = g->leases + g->n_leases, .cap = want};
-		if (hostidx_acquire(pl->cfg.idx, &rep->flt.f, want, ord, now(pl), &out, &why) !=
-		        0 ||
+		if (pl->be.acquire(pl->be.arg, &rep->flt.f, rep->key, rep->key_len, want, ord,
+		                   now(pl), &out, &why) != 0 ||
 		    out.n == 0) {
 			if (pass == 0 || out.n == 0)
 				memcpy(g->counts, out.counts, sizeof(g->counts));
@@ -726,39 +791,36 @@ struct spent {
 	uint32_t li;
 };
 
-/* SetPlacements for the tasks of (g, li) on `host`, spending `ids`. */
-static size_t set_one_host(struct placement *pl, struct group *g, uint32_t li, const char *host,
-                           const char *agent, const struct hostidx_offer_ids *ids)
+/* The placement of (g, li) on `host`: its tasks and ports into tids/ports. */
+static struct resmgr_placement host_placement(struct group *g, uint32_t li, const char *host,
+                                              const char *agent,
+                                              const struct hostidx_offer_ids *ids,
+                                              const char **tids, uint32_t *ports)
 {
-	const char *task_ids[MAX_GROUP];
-	uint32_t ports[MAX_GROUP];
 	size_t nt = 0, np = 0;
-	enum resmgr_fail f;
-
 	for (size_t i = 0; i < g->n; i++) {
 		struct ptask *t = g->members[i];
-		if (t->lease != (int32_t)li || !g->units[i]->placed || nt >= MAX_GROUP)
+		if (t->lease != (int32_t)li || !g->units[i]->placed)
 			continue;
-		task_ids[nt++] = t->id;
-		for (uint32_t p = 0; p < g->rep->flt.f.num_ports && np < MAX_GROUP; p++)
+		tids[nt++] = t->id;
+		for (uint32_t p = 0; p < g->rep->flt.f.num_ports; p++)
 			ports[np++] = t->ports[p];
 	}
-	struct resmgr_placement rp = {
+	return (struct resmgr_placement){
 	    .hostname = host,
 	    .agent_id = agent ? agent : "",
-	    .task_ids = task_ids,
+	    .task_ids = tids,
 	    .n_tasks = nt,
 	    .ports = ports,
 	    .n_ports = np,
 	    .offer_ids = (const char *const *)ids->ids,
 	    .n_offer_ids = ids->n,
 	};
-	if (resmgr_set_placements(pl->cfg.rm, &rp, 1, &f) != 1) {
-		/* killed while placing: the offers were spent for nothing and come
-		 * back from Mesos, since no ACCEPT uses them */
-		log_info("placement", "placement on %s refused: %s", host, resmgr_fail_name(f));
-		return 0;
-	}
+}
+
+/* After SetPlacements accepted (g, li) on `host`: remember its tasks. */
+static void host_placed(struct placement *pl, struct group *g, uint32_t li, const char *host)
+{
 	for (size_t i = 0; i < g->n; i++) {
 		struct ptask *t = g->members[i];
 		if (t->lease != (int32_t)li || !g->units[i]->placed)
@@ -771,28 +833,36 @@ static size_t set_one_host(struct placement *pl, struct group *g, uint32_t li, c
 		if (pl->cfg.on_placed)
 			pl->cfg.on_placed(pl->cfg.on_placed_arg, t->id);
 	}
-	return nt;
 }
 
 /*
  * Commits the round: releases hosts no placed task uses, then spends every
- * used host in ONE hostidx_consume_all — all or nothing, so a gang spread
- * over several hosts (or groups) is never half placed — and sets the
- * placements. If the offers moved under us, nothing is spent and every
- * gang of the round retries.
+ * used host in ONE consume_all — all or nothing, so a gang spread over
+ * several hosts (or groups) is never half placed — and sets the round's
+ * placements in one call. If the offers moved under us, nothing is spent
+ * and every gang of the round retries. A placement refused (a task killed
+ * while placing) spent its offers for nothing: Mesos offers them again,
+ * since no ACCEPT uses them.
  */
 static size_t round_commit(struct placement *pl, struct group *groups, size_t ng)
 {
-	size_t n_used = 0, placed = 0, cap = 0;
+	size_t n_used = 0, placed = 0, cap = 0, n_tasks = 0, n_ports = 0;
 
-	for (size_t i = 0; i < ng; i++)
+	for (size_t i = 0; i < ng; i++) {
 		cap += groups[i].n_leases;
+		n_tasks += groups[i].n;
+		n_ports += groups[i].n * groups[i].rep->flt.f.num_ports;
+	}
 	struct spent *sp = calloc(cap ? cap : 1, sizeof(*sp));
 	struct hostidx_lease *leases = calloc(cap ? cap : 1, sizeof(*leases));
 	struct hostidx_offer_ids *ids = calloc(cap ? cap : 1, sizeof(*ids));
 	const char **hosts = calloc(cap ? cap : 1, sizeof(char *));
 	char **agents = calloc(cap ? cap : 1, sizeof(char *));
-	bool ok = sp && leases && ids && hosts && agents;
+	struct resmgr_placement *rp = calloc(cap ? cap : 1, sizeof(*rp));
+	enum resmgr_fail *fail = calloc(cap ? cap : 1, sizeof(*fail));
+	const char **tids = calloc(n_tasks ? n_tasks : 1, sizeof(char *));
+	uint32_t *ports = calloc(n_ports ? n_ports : 1, sizeof(uint32_t));
+	bool ok = sp && leases && ids && hosts && agents && rp && fail && tids && ports;
 
 	for (size_t i = 0; i < ng; i++) {
 		struct group *g = &groups[i];
@@ -804,18 +874,33 @@ static size_t round_commit(struct placement *pl, struct group *groups, size_t ng
 				agents[n_used] = strdup(hostidx_lease_agent_id(&g->leases[li]));
 				n_used++;
 			} else {
-				hostidx_release(pl->cfg.idx, &g->leases[li]);
+				pl->be.release(pl->be.arg, &g->leases[li]);
 			}
 		}
 	}
-	if (n_used > 0 && (!ok || hostidx_consume_all(pl->cfg.idx, leases, n_used, ids) != 0)) {
+	if (n_used > 0 && (!ok || pl->be.consume_all(pl->be.arg, leases, n_used, ids) != 0)) {
 		for (size_t i = 0; i < ng; i++) /* nothing spent: every gang retries */
 			for (size_t m = 0; m < groups[i].n; m++)
 				groups[i].units[m]->placed = false;
 		n_used = 0;
 	}
+	size_t at_t = 0, at_p = 0;
 	for (size_t k = 0; k < n_used; k++) {
-		placed += set_one_host(pl, sp[k].g, sp[k].li, hosts[k], agents[k], &ids[k]);
+		rp[k] = host_placement(sp[k].g, sp[k].li, hosts[k], agents[k], &ids[k], tids + at_t,
+		                       ports + at_p);
+		at_t += rp[k].n_tasks;
+		at_p += rp[k].n_ports;
+	}
+	if (n_used > 0)
+		pl->be.set_placements(pl->be.arg, rp, n_used, fail);
+	for (size_t k = 0; k < n_used; k++) {
+		if (fail[k] == RM_OK) {
+			host_placed(pl, sp[k].g, sp[k].li, hosts[k]);
+			placed += rp[k].n_tasks;
+		} else {
+			log_info("placement", "placement on %s refused: %s", hosts[k],
+			         resmgr_fail_name(fail[k]));
+		}
 		hostidx_offer_ids_fini(&ids[k]);
 	}
 	for (size_t k = 0; agents && k < cap; k++)
@@ -825,6 +910,10 @@ static size_t round_commit(struct placement *pl, struct group *groups, size_t ng
 	free(ids);
 	free(leases);
 	free(sp);
+	free(rp);
+	free(fail);
+	free(tids);
+	free(ports);
 	return placed;
 }
 
@@ -876,7 +965,7 @@ static size_t collect(struct placement *pl, struct unit *units, size_t max)
 		size_t want = max - n < 256 ? max - n : 256;
 		/* block only when there is nothing else to do */
 		uint64_t timeout = n > 0 ? 0 : waiting ? 1000000 : pl->cfg.dequeue_timeout_ns;
-		size_t got = resmgr_dequeue_gangs(pl->cfg.rm, RM_TYPE_UNKNOWN, want, timeout, gs);
+		size_t got = pl->be.dequeue(pl->be.arg, want, timeout, gs);
 		for (size_t i = 0; i < got; i++) {
 			struct held_gang *h = hold(pl, &gs[i]);
 			if (h == NULL) { /* ENOMEM: the PLACING timeout brings it back */
@@ -950,7 +1039,7 @@ static void retry_or_return(struct placement *pl, struct unit *u, const struct g
 		why_note(pl, task->id, counts, t, give_up);
 	}
 	if (give_up) {
-		resmgr_return_tasks(pl->cfg.rm, h->g.task_ids, h->g.n_tasks);
+		pl->be.return_tasks(pl->be.arg, &h->g);
 		atomic_fetch_add(&pl->handed_back, h->g.n_tasks);
 		held_free(h);
 		return;
@@ -1050,7 +1139,7 @@ void placement_destroy(struct placement *pl)
 	while (pl->held != NULL) {
 		struct held_gang *h = pl->held;
 		pl->held = h->next;
-		resmgr_return_tasks(pl->cfg.rm, h->g.task_ids, h->g.n_tasks);
+		pl->be.return_tasks(pl->be.arg, &h->g);
 		held_free(h);
 	}
 	for (size_t b = 0; b < WHY_BUCKETS; b++)

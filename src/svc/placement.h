@@ -34,16 +34,41 @@
 #include "place.h"
 #include "resmgr.h"
 
+/*
+ * Where the engine's gangs and hosts come from. The default (a config
+ * without one) is the resource manager and host index of this process
+ * (cfg.rm, cfg.idx); placement_remote gives one reaching them over gRPC,
+ * for an engine running in its own process (`pelotond --roles placement`).
+ * Each function has the meaning of the resmgr_* / hostidx_* call it is
+ * named after; `filter_pb` is the packed HostFilter the filter came from.
+ */
+struct placement_backend {
+	size_t (*dequeue)(void *arg, size_t limit, uint64_t timeout_ns,
+	                  struct resmgr_gang_out *out);
+	size_t (*set_placements)(void *arg, const struct resmgr_placement *p, size_t n,
+	                         enum resmgr_fail *fail);
+	void (*return_tasks)(void *arg, const struct resmgr_gang_out *g);
+	enum taskstate (*task_state)(void *arg, const char *task_id);
+	int (*acquire)(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
+	               size_t pb_len, uint32_t max_hosts, enum hostidx_order order, uint64_t now_ns,
+	               struct hostidx_acquire_out *out, const char **why);
+	void (*release)(void *arg, struct hostidx_lease *lease);
+	int (*consume_all)(void *arg, struct hostidx_lease *leases, size_t n,
+	                   struct hostidx_offer_ids *out);
+	void *arg;
+};
+
 struct placement_config {
-	struct resmgr *rm;
-	struct hostidx *idx;
-	unsigned workers;             /* threads for placement_start; 0 = 2 */
-	size_t batch;                 /* gangs per DequeueGangs; 0 = 64 */
-	uint64_t dequeue_timeout_ns;  /* 0 = 100 ms */
-	enum place_strategy strategy; /* default pack */
-	uint32_t max_rounds;          /* attempts before handing back; 0 = 3 */
-	uint64_t backoff_ns;          /* first retry delay; 0 = 100 ms, doubling */
-	uint64_t (*now)(void *arg);   /* clock; NULL = CLOCK_MONOTONIC */
+	struct resmgr *rm;   /* with idx: the in-process backend */
+	struct hostidx *idx; /* also placement_explain's view (NULL: no explain) */
+	const struct placement_backend *backend; /* instead of rm and idx; copied */
+	unsigned workers;                        /* threads for placement_start; 0 = 2 */
+	size_t batch;                            /* gangs per DequeueGangs; 0 = 64 */
+	uint64_t dequeue_timeout_ns;             /* 0 = 100 ms */
+	enum place_strategy strategy;            /* default pack */
+	uint32_t max_rounds;                     /* attempts before handing back; 0 = 3 */
+	uint64_t backoff_ns;                     /* first retry delay; 0 = 100 ms, doubling */
+	uint64_t (*now)(void *arg);              /* clock; NULL = CLOCK_MONOTONIC */
 	void *now_arg;
 	/* called for every task placed (benchmarks measure latency); may be NULL */
 	void (*on_placed)(void *arg, const char *task_id);
