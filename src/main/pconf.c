@@ -24,7 +24,14 @@ struct key {
 #define F(field) offsetof(struct pconf, field), sizeof(((struct pconf *)0)->field)
 
 static const struct key keys[] = {
-    {"roles", K_STR, F(roles), "all", "roles to run: all (only 'all' today)", false},
+    {"roles", K_STR, F(roles), "all",
+     "roles to run: all, or a comma list of jobmgr, resmgr, placement, hostmgr "
+     "(supported splits: jobmgr,resmgr,hostmgr and placement)",
+     false},
+    {"resmgr-address", K_STR, F(resmgr_addr), "127.0.0.1:5392",
+     "gRPC host:port of the resource manager (a split placement engine calls it)", false},
+    {"hostmgr-address", K_STR, F(hostmgr_addr), "127.0.0.1:5392",
+     "gRPC host:port of the host manager (a split placement engine calls it)", false},
     {"master", K_STR, F(master), "127.0.0.1:5050", "Mesos master host:port", false},
     {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
     {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
@@ -52,6 +59,48 @@ static const struct key keys[] = {
     {"log-level", K_LEVEL, F(log_level), "info", "debug, info, warn or error", true},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/*
+ * roles: "all" or a comma list. Every role can run alone in principle; the
+ * splits built so far are the placement engine on its own (reaching the
+ * resource and host managers over gRPC: scale placement out) and the other
+ * three together.
+ */
+static int parse_roles(struct pconf *c)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {{"all", ROLE_ALL},
+	             {"jobmgr", ROLE_JOBMGR},
+	             {"resmgr", ROLE_RESMGR},
+	             {"placement", ROLE_PLACEMENT},
+	             {"hostmgr", ROLE_HOSTMGR}};
+	char buf[sizeof(c->roles)], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", c->roles);
+	c->role_set = 0;
+	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		size_t i = 0;
+		while (i < sizeof(names) / sizeof(names[0]) && strcmp(tok, names[i].name) != 0)
+			i++;
+		if (i == sizeof(names) / sizeof(names[0])) {
+			fprintf(stderr,
+			        "pelotond: --roles: unknown role '%s' (all, jobmgr, resmgr, "
+			        "placement, hostmgr)\n",
+			        tok);
+			return -1;
+		}
+		c->role_set |= names[i].bit;
+	}
+	if (c->role_set != ROLE_ALL && c->role_set != ROLE_CORE && c->role_set != ROLE_PLACEMENT) {
+		fprintf(stderr,
+		        "pelotond: --roles %s: this split is not built; run all, "
+		        "'jobmgr,resmgr,hostmgr' (placement engines apart), or 'placement'\n",
+		        c->roles[0] ? c->roles : "(empty)");
+		return -1;
+	}
+	return 0;
+}
 
 static const struct key *find_key(const char *name)
 {
@@ -280,13 +329,8 @@ int pconf_load(struct pconf *c, int argc, char **argv)
 		if (set(c, k, optarg ? optarg : "true", src, false) != 0)
 			return 2;
 	}
-	if (strcmp(c->roles, "all") != 0) {
-		fprintf(stderr,
-		        "pelotond: --roles %s: only 'all' is implemented; split roles "
-		        "across machines is not built yet\n",
-		        c->roles);
+	if (parse_roles(c) != 0)
 		return 2;
-	}
 	if (c->placement_batch < 1 || c->placement_batch > 256) {
 		fprintf(stderr, "pelotond: placement-batch %u: must be 1 to 256\n",
 		        c->placement_batch);

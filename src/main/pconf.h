@@ -11,8 +11,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Roles (bits of pconf.role_set). */
+enum {
+	ROLE_JOBMGR = 1,
+	ROLE_RESMGR = 2,
+	ROLE_PLACEMENT = 4,
+	ROLE_HOSTMGR = 8,
+	ROLE_ALL = 15,
+	ROLE_CORE = ROLE_JOBMGR | ROLE_RESMGR | ROLE_HOSTMGR,
+};
+
 struct pconf {
 	char roles[64];
+	unsigned role_set;
+	char resmgr_addr[128], hostmgr_addr[128];
 	char master[128];
 	char db[512];
 	char log_level[16];

@@ -39,6 +39,7 @@
 #include "proto_codec.h"
 #include "resmgr.h"
 #include "peloton/private/resmgr/resmgr.pb-c.h"
+#include "placement_remote.h"
 #include "resmgrsvc.h"
 #include "respoolsvc.h"
 #include "rpc.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct hostsvc *hsvc;
 	struct resmgr *rm;
 	struct placement *pl;
+	struct plremote *plr; /* a placement engine apart: its gRPC backend */
 	struct jobmgr *jm;
 	struct eventstream *es; /* Mesos updates on their way to the job manager */
 	pthread_t es_thread;
@@ -329,7 +331,6 @@ ADAPT(h_rp_lookup, respoolsvc_lookup, struct respool_tree *, Peloton__Api__Respo
 ADAPT(h_rp_query, respoolsvc_query, struct respool_tree *, Peloton__Api__Respool__QueryRequest)
 ADAPT(h_rm_enqueue, resmgrsvc_enqueue_gangs, struct resmgr *, resmgrsvc_enqueue_req)
 ADAPT(h_rm_dequeue, resmgrsvc_dequeue_gangs, struct resmgr *, resmgrsvc_dequeue_req)
-ADAPT(h_rm_setpl, resmgrsvc_set_placements, struct resmgr *, resmgrsvc_setpl_req)
 ADAPT(h_rm_getpl, resmgrsvc_get_placements, struct resmgr *, resmgrsvc_getpl_req)
 ADAPT(h_rm_notify, resmgrsvc_notify_task_updates, struct resmgr *, resmgrsvc_notify_req)
 ADAPT(h_rm_kill, resmgrsvc_kill_tasks, struct resmgr *, resmgrsvc_kill_req)
@@ -396,6 +397,135 @@ static ProtobufCMessage *h_rp_delete(void *ctx, const ProtobufCMessage *m, struc
 	return &resp->base;
 }
 
+/* The request's placements refused whole with `why`, their tasks handed back. */
+static ProtobufCMessage *refuse_placements(struct daemon *d, const resmgrsvc_setpl_req *r,
+                                           const char *why, struct rpc_status *st)
+{
+	resmgrsvc_setpl_resp *resp = PB_NEW(
+	    resmgrsvc_setpl_resp, peloton__private__resmgr__set_placements_response__descriptor);
+	Peloton__Private__Resmgr__SetPlacementsResponse__Error *e =
+	    PB_NEW(Peloton__Private__Resmgr__SetPlacementsResponse__Error,
+	           peloton__private__resmgr__set_placements_response__error__descriptor);
+	Peloton__Private__Resmgr__SetPlacementsFailure *f =
+	    PB_NEW(Peloton__Private__Resmgr__SetPlacementsFailure,
+	           peloton__private__resmgr__set_placements_failure__descriptor);
+	if (resp && e && f)
+		f->failed = calloc(r->n_placements ? r->n_placements : 1, sizeof(*f->failed));
+	if (!resp || !e || !f || !f->failed) {
+		PB_FREE(resp);
+		free(e);
+		PB_FREE(f);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	e->failure = f;
+	resp->error = e;
+	for (size_t i = 0; i < r->n_placements; i++) {
+		const Peloton__Private__Resmgr__Placement *p = r->placements[i];
+		const char *ids[p->n_tasks ? p->n_tasks : 1];
+		size_t n = 0;
+		for (size_t k = 0; k < p->n_tasks; k++)
+			if (p->tasks[k] && p->tasks[k]->value)
+				ids[n++] = p->tasks[k]->value;
+		resmgr_return_tasks(d->rm, ids, n); /* PLACING -> READY: placed again later */
+		Peloton__Private__Resmgr__SetPlacementsFailure__FailedPlacement *fp = PB_NEW(
+		    Peloton__Private__Resmgr__SetPlacementsFailure__FailedPlacement,
+		    peloton__private__resmgr__set_placements_failure__failed_placement__descriptor);
+		if (fp == NULL)
+			continue;
+		fp->placement = (void *)proto_clone(&p->base);
+		fp->message = strdup(why);
+		f->failed[f->n_failed++] = fp;
+	}
+	return &resp->base;
+}
+
+/*
+ * SetPlacements. A placement without offer ids comes from a placement
+ * engine in another process, which leased its hosts through
+ * AcquireHostOffers: their offers are spent here, all of the request's
+ * hosts or none (a gang is never half placed), and their ids filled in for
+ * the launch. If a lease is gone (expired, released, offers rescinded) the
+ * request is refused whole and its tasks go back to READY.
+ */
+static ProtobufCMessage *h_rm_setpl(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct daemon *d = ctx;
+	const resmgrsvc_setpl_req *r = (const void *)m;
+	size_t n = r->n_placements, nh = 0;
+	for (size_t i = 0; i < n; i++)
+		nh += r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
+		      r->placements[i]->hostname[0];
+	if (nh == 0) {
+		ProtobufCMessage *resp = (void *)resmgrsvc_set_placements(d->rm, r);
+		return resp ? resp : rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	const char **hosts = calloc(nh, sizeof(char *));
+	size_t *at = calloc(nh, sizeof(size_t));
+	struct hostidx_offer_ids *ids = calloc(nh, sizeof(*ids));
+	Peloton__Private__Resmgr__Placement *copies = calloc(n, sizeof(*copies));
+	Peloton__Private__Resmgr__Placement **pp = calloc(n, sizeof(*pp));
+	Mesos__V1__OfferID **oid = NULL;
+	ProtobufCMessage *resp = NULL;
+	char err[256];
+	if (!hosts || !at || !ids || !copies || !pp) {
+		resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
+		goto out;
+	}
+	nh = 0;
+	for (size_t i = 0; i < n; i++)
+		if (r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
+		    r->placements[i]->hostname[0]) {
+			hosts[nh] = r->placements[i]->hostname;
+			at[nh++] = i;
+		}
+	if (hostsvc_consume_held(d->hsvc, hosts, nh, ids, err, sizeof(err)) != 0) {
+		log_info("resmgr", "SetPlacements of %zu host(s) refused: %s", nh, err);
+		resp = refuse_placements(d, r, err, st);
+		nh = 0; /* no ids to free */
+		goto out;
+	}
+	size_t total = 0;
+	for (size_t k = 0; k < nh; k++)
+		total += ids[k].n;
+	Mesos__V1__OfferID *ov = calloc(total ? total : 1, sizeof(*ov));
+	oid = calloc(total ? total : 1, sizeof(*oid));
+	if (!ov || !oid) {
+		free(ov);
+		resp = rpc_fail(st, RPC_INTERNAL, "out of memory (the hosts' offers were spent)");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		copies[i] = *r->placements[i]; /* shallow: only the offer ids differ */
+		pp[i] = &copies[i];
+	}
+	size_t used = 0;
+	for (size_t k = 0; k < nh; k++) {
+		copies[at[k]].offerids = oid + used;
+		copies[at[k]].n_offerids = ids[k].n;
+		for (uint32_t j = 0; j < ids[k].n; j++, used++) {
+			mesos__v1__offer_id__init(&ov[used]);
+			ov[used].value = ids[k].ids[j];
+			oid[used] = &ov[used];
+		}
+	}
+	resmgrsvc_setpl_req req = *r;
+	req.placements = pp;
+	resp = (void *)resmgrsvc_set_placements(d->rm, &req);
+	if (resp == NULL)
+		resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
+	free(ov);
+out:
+	for (size_t k = 0; ids && k < nh; k++)
+		hostidx_offer_ids_fini(&ids[k]);
+	free(oid);
+	free(hosts);
+	free(at);
+	free(ids);
+	free(copies);
+	free(pp);
+	return resp;
+}
+
 static ProtobufCMessage *h_hs_acquire(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	ProtobufCMessage *r =
@@ -434,7 +564,7 @@ static void bind_all(struct daemon *d)
 	    {rp, "Query", h_rp_query, d->pools},
 	    {rm, "EnqueueGangs", h_rm_enqueue, d->rm},
 	    {rm, "DequeueGangs", h_rm_dequeue, d->rm},
-	    {rm, "SetPlacements", h_rm_setpl, d->rm},
+	    {rm, "SetPlacements", h_rm_setpl, d},
 	    {rm, "GetPlacements", h_rm_getpl, d->rm},
 	    {rm, "NotifyTaskUpdates", h_rm_notify, d->rm},
 	    {rm, "KillTasks", h_rm_kill, d->rm},
@@ -510,6 +640,50 @@ static void pool_queue_metrics(struct daemon *d, FILE *f)
 	free(a.v);
 }
 
+/* The placement engine's metrics (in either kind of process). */
+static void placement_metrics(struct daemon *d, FILE *f)
+{
+	uint64_t un[PLREASON_N];
+	placement_unplaceable(d->pl, un);
+	fprintf(f, "# HELP peloton_unplaceable_tasks Tasks waiting for a host, by the main reason "
+	           "of their last placement attempt.\n# TYPE peloton_unplaceable_tasks gauge\n");
+	for (int r = 0; r < PLREASON_N; r++)
+		if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
+		    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT)
+			fprintf(f, "peloton_unplaceable_tasks{reason=\"%s\"} %llu\n",
+			        placement_reason_name(r), (unsigned long long)un[r]);
+	struct placement_stats ps;
+	placement_get_stats(d->pl, &ps);
+	fprintf(
+	    f,
+	    "# TYPE peloton_placement_rounds_total counter\npeloton_placement_rounds_total %llu\n"
+	    "# TYPE peloton_placement_tasks_total counter\n"
+	    "peloton_placement_tasks_total{result=\"placed\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"retried\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"handed_back\"} %llu\n",
+	    (unsigned long long)ps.rounds, (unsigned long long)ps.placed,
+	    (unsigned long long)ps.retried, (unsigned long long)ps.handed_back);
+}
+
+/* /metrics of a placement engine apart. */
+static void metrics_placement(void *arg, FILE *f)
+{
+	struct daemon *d = arg;
+	placement_metrics(d, f);
+	struct plremote_stats rs;
+	plremote_get_stats(d->plr, &rs);
+	fprintf(f,
+	        "# HELP peloton_placement_remote_calls_total gRPC calls to the resource and host "
+	        "managers.\n# TYPE peloton_placement_remote_calls_total counter\n"
+	        "peloton_placement_remote_calls_total{result=\"sent\"} %llu\n"
+	        "peloton_placement_remote_calls_total{result=\"failed\"} %llu\n"
+	        "# TYPE peloton_placement_remote_hosts_total counter\n"
+	        "peloton_placement_remote_hosts_total{op=\"acquired\"} %llu\n"
+	        "peloton_placement_remote_hosts_total{op=\"released\"} %llu\n",
+	        (unsigned long long)rs.calls, (unsigned long long)rs.failed_calls,
+	        (unsigned long long)rs.hosts_acquired, (unsigned long long)rs.hosts_released);
+}
+
 static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
@@ -529,21 +703,12 @@ static void metrics(void *arg, FILE *f)
 			        v->name, (unsigned long long)n);
 	}
 	pool_queue_metrics(d, f);
-	uint64_t un[PLREASON_N];
-	placement_unplaceable(d->pl, un);
-	fprintf(f, "# HELP peloton_unplaceable_tasks Tasks waiting for a host, by the main reason "
-	           "of their last placement attempt.\n# TYPE peloton_unplaceable_tasks gauge\n");
-	for (int r = 0; r < PLREASON_N; r++)
-		if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
-		    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT)
-			fprintf(f, "peloton_unplaceable_tasks{reason=\"%s\"} %llu\n",
-			        placement_reason_name(r), (unsigned long long)un[r]);
+	if (d->pl)
+		placement_metrics(d, f);
 	struct hostidx_capacity c;
 	hostidx_capacity(d->idx, &c);
 	struct mesos_client_stats ms;
 	mesos_client_get_stats(d->mc, &ms);
-	struct placement_stats ps;
-	placement_get_stats(d->pl, &ps);
 	struct store_stats ss;
 	store_get_stats(d->store, &ss);
 	fprintf(
@@ -560,11 +725,6 @@ static void metrics(void *arg, FILE *f)
 	    "# TYPE peloton_mesos_calls_total counter\npeloton_mesos_calls_total{result=\"sent\"} "
 	    "%llu\npeloton_mesos_calls_total{result=\"failed\"} %llu\n"
 	    "# TYPE peloton_mesos_accepts_total counter\npeloton_mesos_accepts_total %llu\n"
-	    "# TYPE peloton_placement_rounds_total counter\npeloton_placement_rounds_total %llu\n"
-	    "# TYPE peloton_placement_tasks_total counter\n"
-	    "peloton_placement_tasks_total{result=\"placed\"} %llu\n"
-	    "peloton_placement_tasks_total{result=\"retried\"} %llu\n"
-	    "peloton_placement_tasks_total{result=\"handed_back\"} %llu\n"
 	    "# TYPE peloton_store_groups_total counter\npeloton_store_groups_total %llu\n"
 	    "# TYPE peloton_store_write_seconds_total counter\n"
 	    "peloton_store_write_seconds_total %g\n"
@@ -575,8 +735,6 @@ static void metrics(void *arg, FILE *f)
 	    (unsigned long long)d->rescinds, (unsigned long long)ms.subscribes,
 	    (unsigned long long)ms.events, (unsigned long long)ms.calls_sent,
 	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts,
-	    (unsigned long long)ps.rounds, (unsigned long long)ps.placed,
-	    (unsigned long long)ps.retried, (unsigned long long)ps.handed_back,
 	    (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
 	    (unsigned long long)ss.corrupt);
 }
@@ -621,6 +779,12 @@ static bool route(void *arg, const char *method, const char *url, const uint8_t 
 		*out = json_err(!j ? "body is not JSON" : !t ? err : "count must be in 1..100000");
 		if (t)
 			protobuf_c_message_free_unpacked(t, NULL);
+		return true;
+	}
+	if (d->pl == NULL) {
+		protobuf_c_message_free_unpacked(t, NULL);
+		*status = 404;
+		*out = json_err("no placement engine runs in this process (--roles)");
 		return true;
 	}
 	size_t plen;
@@ -685,10 +849,62 @@ static void sd_notify_msg(const char *msg)
 
 /* ---- start / stop ---- */
 
+/* The gRPC and HTTP servers over d->rpc (bound already). */
+static int start_servers(struct daemon *d, void (*metrics_fn)(void *, FILE *))
+{
+	char err[256] = "";
+	const struct pconf *c = &d->cf;
+	char addr[64];
+	snprintf(addr, sizeof(addr), "%s:%u", c->bind_any ? "0.0.0.0" : "127.0.0.1", c->grpc_port);
+	/* one per CPU by default: more only adds hand-offs between the gRPC
+	 * core's pollers (bench_rpc on 2 cores: 4 threads were slower than 2) */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned rpc_threads = c->rpc_threads ? c->rpc_threads : ncpu > 0 ? (unsigned)ncpu : 2;
+	struct grpcsrv_config gc = {
+	    .addr = addr, .workers = rpc_threads, .max_request_bytes = c->max_request_bytes};
+	if (!(d->grpc = grpcsrv_start(&gc, d->rpc, err, sizeof(err))))
+		return log_error("main", "gRPC: %s", err), -1;
+	struct httpsrv_config hcfg = {.port = (uint16_t)c->http_port,
+	                              .bind_any = c->bind_any,
+	                              .threads = rpc_threads,
+	                              .max_request_bytes = c->max_request_bytes,
+	                              .metrics = metrics_fn,
+	                              .route = route,
+	                              .arg = d};
+	if (!(d->http = httpsrv_start(&hcfg, d->rpc, err, sizeof(err))))
+		return log_error("main", "HTTP: %s", err), -1;
+	return 0;
+}
+
+/*
+ * A placement engine apart (`--roles placement`): its workers reach the
+ * resource manager and the host manager over gRPC (placement_remote).
+ * Serves health, version and metrics; every RPC is UNIMPLEMENTED here.
+ */
+static int start_placement_only(struct daemon *d)
+{
+	const struct pconf *c = &d->cf;
+	if (!(d->plr = plremote_create(c->resmgr_addr, c->hostmgr_addr)))
+		return log_error("main", "out of memory"), -1;
+	struct placement_backend be;
+	plremote_backend(d->plr, &be);
+	struct placement_config pc = {
+	    .backend = &be, .workers = c->placement_workers, .batch = c->placement_batch};
+	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
+		return log_error("main", "cannot start the placement engine"), -1;
+	log_info("placement", "placement engine apart: resource manager at %s, host manager at %s",
+	         c->resmgr_addr, c->hostmgr_addr);
+	if (!(d->rpc = rpc_table_create()))
+		return log_error("main", "out of memory"), -1;
+	return start_servers(d, metrics_placement);
+}
+
 static int start(struct daemon *d)
 {
 	char err[256] = "";
 	const struct pconf *c = &d->cf;
+	if (c->role_set == ROLE_PLACEMENT)
+		return start_placement_only(d);
 	const char *db = c->db;
 	if (!db || !*db) {
 		snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/pelotond-XXXXXX");
@@ -721,7 +937,10 @@ static int start(struct daemon *d)
 	                              .idx = d->idx,
 	                              .workers = c->placement_workers,
 	                              .batch = c->placement_batch};
-	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
+	if (!(c->role_set & ROLE_PLACEMENT))
+		log_info("placement", "no placement engine here: engines in other processes "
+		                      "(--roles placement) place this process's tasks");
+	else if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
 		return log_error("main", "cannot start the placement engine"), -1;
 	struct jobmgr_config jc = {
 	    .store = d->store,
@@ -766,26 +985,7 @@ static int start(struct daemon *d)
 	if (!(d->rpc = rpc_table_create()))
 		return log_error("main", "out of memory"), -1;
 	bind_all(d);
-	char addr[64];
-	snprintf(addr, sizeof(addr), "%s:%u", c->bind_any ? "0.0.0.0" : "127.0.0.1", c->grpc_port);
-	/* one per CPU by default: more only adds hand-offs between the gRPC
-	 * core's pollers (bench_rpc on 2 cores: 4 threads were slower than 2) */
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned rpc_threads = c->rpc_threads ? c->rpc_threads : ncpu > 0 ? (unsigned)ncpu : 2;
-	struct grpcsrv_config gc = {
-	    .addr = addr, .workers = rpc_threads, .max_request_bytes = c->max_request_bytes};
-	if (!(d->grpc = grpcsrv_start(&gc, d->rpc, err, sizeof(err))))
-		return log_error("main", "gRPC: %s", err), -1;
-	struct httpsrv_config hcfg = {.port = (uint16_t)c->http_port,
-	                              .bind_any = c->bind_any,
-	                              .threads = rpc_threads,
-	                              .max_request_bytes = c->max_request_bytes,
-	                              .metrics = metrics,
-	                              .route = route,
-	                              .arg = d};
-	if (!(d->http = httpsrv_start(&hcfg, d->rpc, err, sizeof(err))))
-		return log_error("main", "HTTP: %s", err), -1;
-	return 0;
+	return start_servers(d, metrics);
 }
 
 static void stop(struct daemon *d)
@@ -808,6 +1008,7 @@ static void stop(struct daemon *d)
 	agent_book_free(d->agents);
 	eventstream_destroy(d->es);
 	placement_destroy(d->pl);
+	plremote_destroy(d->plr);
 	rpc_table_destroy(d->rpc);
 	resmgr_destroy(d->rm);
 	hostsvc_destroy(d->hsvc);
@@ -844,6 +1045,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
+		if (sig < 0 && d.mc == NULL)
+			continue; /* a placement engine apart: nothing periodic here */
 		if (sig < 0) {
 			decline_held(&d);
 			/* periodic implicit reconciliation: Mesos reports every task it knows */

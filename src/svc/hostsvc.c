@@ -266,6 +266,47 @@ static struct held *held_take(struct hostsvc *svc, const char *hostname)
 	return found;
 }
 
+int hostsvc_consume_held(struct hostsvc *svc, const char *const *hostnames, size_t n,
+                         struct hostidx_offer_ids *out, char *err, size_t errlen)
+{
+	struct held **taken = calloc(n ? n : 1, sizeof(*taken));
+	struct hostidx_lease *leases = calloc(n ? n : 1, sizeof(*leases));
+	size_t got = 0;
+	int rc = -1;
+
+	if (taken == NULL || leases == NULL) {
+		errf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (; got < n; got++) {
+		if ((taken[got] = held_take(svc, hostnames[got])) == NULL) {
+			errf(err, errlen,
+			     "host %s is not held for a placement (never acquired, "
+			     "released, or its lease expired)",
+			     hostnames[got]);
+			break;
+		}
+		leases[got] = taken[got]->lease;
+	}
+	if (got < n) {
+		for (size_t i = 0; i < got; i++)
+			hostidx_release(svc->idx, &leases[i]);
+		goto out;
+	}
+	if (hostidx_consume_all(svc->idx, leases, n, out) != 0) {
+		errf(err, errlen,
+		     "the offers of %zu host(s) moved meanwhile (rescinded or expired)", n);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; taken && i < got; i++)
+		free(taken[i]);
+	free(taken);
+	free(leases);
+	return rc;
+}
+
 /* --- response building (malloc, protobuf-c's unpacked layout) -------------- */
 
 static Mesos__V1__Resource *scalar_resource(const char *name, double v)

@@ -75,6 +75,18 @@ hostsvc_acquire_resp *hostsvc_acquire(struct hostsvc *svc, const hostsvc_acquire
 hostsvc_release_resp *hostsvc_release(struct hostsvc *svc, const hostsvc_release_req *req,
                                       uint32_t *not_held);
 
+/*
+ * Spends the leases this edge holds on `hostnames` (a placement engine in
+ * another process named them in SetPlacements): all or nothing, as one
+ * hostidx_consume_all; out[i] gets host i's offer ids for the ACCEPT.
+ * Returns 0, or -1 with a message in err: a host not held (never acquired,
+ * released, or its lease expired) or whose offers moved (rescinded,
+ * expired). On -1 nothing is spent, and the leases that were held are
+ * released (the engine's round is void).
+ */
+int hostsvc_consume_held(struct hostsvc *svc, const char *const *hostnames, size_t n,
+                         struct hostidx_offer_ids *out, char *err, size_t errlen);
+
 /* ClusterCapacity: offered ("resources") and physical totals per kind. */
 hostsvc_capacity_resp *hostsvc_capacity(struct hostsvc *svc);
 

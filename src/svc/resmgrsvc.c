@@ -97,6 +97,31 @@ static bool add_failed(Peloton__Private__Resmgr__EnqueueGangsFailure *f, const t
 	return true;
 }
 
+/*
+ * A gang whose tasks are all PLACING, enqueued again: a placement engine
+ * (in another process) gave up on it and hands it back, as upstream
+ * engines do with EnqueueGangs. Its tasks go PLACING -> READY; true if so.
+ */
+static bool placing_gang_returned(struct resmgr *rm, const gang_pb *gp)
+{
+	if (gp->n_tasks == 0)
+		return false;
+	for (size_t i = 0; i < gp->n_tasks; i++) {
+		const Peloton__Private__Resmgr__Task *t = gp->tasks[i];
+		if (!t || !t->id || !t->id->value ||
+		    resmgr_task_state(rm, t->id->value) != TASK_PLACING)
+			return false;
+	}
+	const char **ids = malloc(gp->n_tasks * sizeof(*ids));
+	if (ids == NULL)
+		return false;
+	for (size_t i = 0; i < gp->n_tasks; i++)
+		ids[i] = gp->tasks[i]->id->value;
+	bool moved = resmgr_return_tasks(rm, ids, gp->n_tasks) > 0;
+	free(ids);
+	return moved;
+}
+
 resmgrsvc_enqueue_resp *resmgrsvc_enqueue_gangs(struct resmgr *rm, const resmgrsvc_enqueue_req *r)
 {
 	resmgrsvc_enqueue_resp *resp = PB_NEW(
@@ -108,6 +133,8 @@ resmgrsvc_enqueue_resp *resmgrsvc_enqueue_gangs(struct resmgr *rm, const resmgrs
 		return NULL;
 	for (size_t g = 0; r && g < r->n_gangs; g++) {
 		const gang_pb *gp = r->gangs[g];
+		if (placing_gang_returned(rm, gp))
+			continue;
 		struct resmgr_task_spec *specs =
 		    calloc(gp->n_tasks ? gp->n_tasks : 1, sizeof(*specs));
 		enum resmgr_fail f = specs ? RM_OK : RM_NO_MEMORY;

@@ -1,0 +1,571 @@
+/* The placement engine's gRPC backend; see placement_remote.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grpccli.h"
+#include "hostsvc.h"
+#include "log.h"
+#include "peloton/private/resmgr/resmgrsvc.pb-c.h"
+#include "placement_remote.h"
+#include "proto_codec.h"
+
+#define RM_SVC "/peloton.private.resmgr.ResourceManagerService/"
+#define HM_SVC "/peloton.private.hostmgr.hostsvc.InternalHostService/"
+#define CALL_MS 5000 /* every call but DequeueGangs' wait */
+
+typedef Peloton__Private__Hostmgr__Hostsvc__HostOffer host_offer_pb;
+
+/* One worker thread's connections and mirror index. */
+struct plr_thread {
+	struct plr_thread *next;
+	struct plremote *r;
+	struct grpccli *rm, *hm;
+	struct hostidx *mirror;
+	struct hostsvc *msvc; /* ingests HostOffers into the mirror */
+	bool down;            /* the last call failed: logged once until one works */
+};
+
+struct plremote {
+	char *rm_target, *hm_target;
+	pthread_mutex_t mu; /* threads */
+	struct plr_thread *threads;
+	_Atomic uint64_t seq; /* mirror offer ids */
+	_Atomic uint64_t calls, failed_calls, hosts_acquired, hosts_released;
+};
+
+static __thread struct plr_thread *tls;
+
+struct plremote *plremote_create(const char *resmgr_target, const char *hostmgr_target)
+{
+	struct plremote *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->rm_target = strdup(resmgr_target);
+	r->hm_target = strdup(hostmgr_target);
+	if (!r->rm_target || !r->hm_target) {
+		free(r->rm_target);
+		free(r->hm_target);
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void plremote_destroy(struct plremote *r)
+{
+	if (r == NULL)
+		return;
+	for (struct plr_thread *t = r->threads, *next; t != NULL; t = next) {
+		next = t->next;
+		grpccli_destroy(t->rm);
+		grpccli_destroy(t->hm);
+		hostsvc_destroy(t->msvc);
+		hostidx_destroy(t->mirror);
+		free(t);
+	}
+	pthread_mutex_destroy(&r->mu);
+	free(r->rm_target);
+	free(r->hm_target);
+	free(r);
+}
+
+void plremote_get_stats(struct plremote *r, struct plremote_stats *out)
+{
+	*out = (struct plremote_stats){atomic_load(&r->calls), atomic_load(&r->failed_calls),
+	                               atomic_load(&r->hosts_acquired),
+	                               atomic_load(&r->hosts_released)};
+}
+
+/* The calling thread's state (created on its first call); NULL on ENOMEM. */
+static struct plr_thread *thr(struct plremote *r)
+{
+	if (tls != NULL && tls->r == r)
+		return tls;
+	struct plr_thread *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->r = r;
+	struct hostidx_config hc = {0};
+	t->rm = grpccli_create(r->rm_target);
+	t->hm = grpccli_create(r->hm_target);
+	t->mirror = hostidx_create(&hc);
+	t->msvc = t->mirror ? hostsvc_create(t->mirror, HOSTIDX_PACK) : NULL;
+	pthread_mutex_lock(&r->mu);
+	t->next = r->threads; /* freed with r, even half made */
+	r->threads = t;
+	pthread_mutex_unlock(&r->mu);
+	if (!t->rm || !t->hm || !t->msvc)
+		return NULL;
+	tls = t;
+	return t;
+}
+
+/* One unary call; the decoded response, or NULL (logged). */
+static ProtobufCMessage *call(struct plremote *r, struct plr_thread *t, struct grpccli *c,
+                              const char *path, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *rd, unsigned timeout_ms)
+{
+	size_t len = 0, rlen = 0;
+	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
+	struct rpc_status st = {0};
+	ProtobufCMessage *m = NULL;
+	const char *why = NULL;
+
+	atomic_fetch_add(&r->calls, 1);
+	if (buf == NULL) {
+		atomic_fetch_add(&r->failed_calls, 1);
+		return NULL;
+	}
+	grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, &st);
+	free(buf);
+	if (st.code == RPC_OK && (m = proto_decode(rd, resp, rlen, NULL, &why)) == NULL)
+		snprintf(st.msg, sizeof(st.msg), "undecodable response: %s", why);
+	free(resp);
+	if (m == NULL) {
+		atomic_fetch_add(&r->failed_calls, 1);
+		if (!t->down || st.code != RPC_UNAVAILABLE)
+			log_warn("placement", "%s failed: %s (code %d)%s", path, st.msg,
+			         (int)st.code,
+			         st.code == RPC_UNAVAILABLE ? "; retrying quietly until it answers"
+			                                    : "");
+		t->down = st.code == RPC_UNAVAILABLE;
+	} else if (t->down) {
+		t->down = false;
+		log_info("placement", "%s answers again", path);
+	}
+	return m;
+}
+
+/* --- the resource manager ---------------------------------------------------- */
+
+/* A dequeued gang in the core's layout (freed by resmgr_gang_free). */
+static bool gang_out(const Peloton__Private__Resmgr__Gang *g, struct resmgr_gang_out *o)
+{
+	size_t n = g->n_tasks, ids_len = 0;
+	for (size_t i = 0; i < n; i++) {
+		const Peloton__Private__Resmgr__Task *t = g->tasks[i];
+		if (!t || !t->id || !t->id->value)
+			return false;
+		ids_len += strlen(t->id->value) + 1;
+	}
+	*o = (struct resmgr_gang_out){.n_tasks = n};
+	/* the id pointers and their texts in one block: resmgr_gang_free frees task_ids */
+	char *block = malloc(n * sizeof(char *) + ids_len);
+	o->task_ids = (const char **)block;
+	o->payloads = calloc(n ? n : 1, sizeof(void *));
+	o->payload_lens = calloc(n ? n : 1, sizeof(size_t));
+	if (!block || !o->payloads || !o->payload_lens) {
+		resmgr_gang_free(o);
+		return false;
+	}
+	char *txt = block + n * sizeof(char *);
+	for (size_t i = 0; i < n; i++) {
+		const Peloton__Private__Resmgr__Task *t = g->tasks[i];
+		size_t l = strlen(t->id->value) + 1;
+		memcpy(txt, t->id->value, l);
+		o->task_ids[i] = txt;
+		txt += l;
+		o->payloads[i] = proto_pack_alloc(&t->base, &o->payload_lens[i]);
+		if (o->payloads[i] == NULL) {
+			resmgr_gang_free(o);
+			return false;
+		}
+		if (i == 0 && (unsigned)t->type < (unsigned)RM_N_TYPES)
+			o->type = (enum resmgr_task_type)t->type;
+	}
+	return true;
+}
+
+static size_t r_dequeue(void *arg, size_t limit, uint64_t timeout_ns, struct resmgr_gang_out *out)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	Peloton__Private__Resmgr__DequeueGangsRequest req =
+	    PELOTON__PRIVATE__RESMGR__DEQUEUE_GANGS_REQUEST__INIT;
+	req.limit = (uint32_t)limit;
+	req.timeout = (uint32_t)(timeout_ns / 1000000);
+	Peloton__Private__Resmgr__DequeueGangsResponse *resp =
+	    t ? (void *)call(r, t, t->rm, RM_SVC "DequeueGangs", &req.base,
+	                     &peloton__private__resmgr__dequeue_gangs_response__descriptor,
+	                     req.timeout + CALL_MS)
+	      : NULL;
+	if (resp == NULL) {
+		/* the resource manager is away: do not spin on it */
+		struct timespec d = {0, 200000000};
+		nanosleep(&d, NULL);
+		return 0;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < resp->n_gangs && n < limit; i++)
+		if (gang_out(resp->gangs[i], &out[n]))
+			n++;
+		else
+			log_error("placement", "a dequeued gang is malformed or out of memory: "
+			                       "skipped (the PLACING timeout brings it back)");
+	PB_FREE(resp);
+	return n;
+}
+
+static size_t r_set_placements(void *arg, const struct resmgr_placement *p, size_t n,
+                               enum resmgr_fail *fail)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	Peloton__Private__Resmgr__Placement *pls = calloc(n, sizeof(*pls));
+	Peloton__Private__Resmgr__Placement **pp = calloc(n, sizeof(*pp));
+	Mesos__V1__AgentID *agents = calloc(n, sizeof(*agents));
+	size_t n_tasks = 0;
+	for (size_t i = 0; i < n; i++)
+		n_tasks += p[i].n_tasks;
+	Peloton__Api__Peloton__TaskID *tids = calloc(n_tasks ? n_tasks : 1, sizeof(*tids));
+	Peloton__Api__Peloton__TaskID **tp = calloc(n_tasks ? n_tasks : 1, sizeof(*tp));
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		fail[i] = RM_NO_MEMORY;
+	if (!t || !pls || !pp || !agents || !tids || !tp)
+		goto out;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		peloton__private__resmgr__placement__init(&pls[i]);
+		mesos__v1__agent_id__init(&agents[i]);
+		agents[i].value = (char *)p[i].agent_id;
+		pls[i].hostname = (char *)p[i].hostname;
+		pls[i].agentid = &agents[i];
+		pls[i].ports = (uint32_t *)p[i].ports;
+		pls[i].n_ports = p[i].n_ports;
+		pls[i].tasks = tp + at;
+		pls[i].n_tasks = p[i].n_tasks;
+		for (size_t k = 0; k < p[i].n_tasks; k++, at++) {
+			peloton__api__peloton__task_id__init(&tids[at]);
+			tids[at].value = (char *)p[i].task_ids[k];
+			tp[at] = &tids[at];
+		}
+		pp[i] = &pls[i];
+	}
+	Peloton__Private__Resmgr__SetPlacementsRequest req =
+	    PELOTON__PRIVATE__RESMGR__SET_PLACEMENTS_REQUEST__INIT;
+	req.placements = pp;
+	req.n_placements = n;
+	Peloton__Private__Resmgr__SetPlacementsResponse *resp =
+	    (void *)call(r, t, t->rm, RM_SVC "SetPlacements", &req.base,
+	                 &peloton__private__resmgr__set_placements_response__descriptor, CALL_MS);
+	if (resp == NULL) {
+		/* unknown outcome: the tasks stay PLACING until the resource
+		 * manager's PLACING timeout, which brings them back */
+		for (size_t i = 0; i < n; i++)
+			fail[i] = RM_INVALID_STATE;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		fail[i] = RM_OK;
+	const Peloton__Private__Resmgr__SetPlacementsFailure *f =
+	    resp->error ? resp->error->failure : NULL;
+	for (size_t k = 0; f && k < f->n_failed; k++) {
+		const Peloton__Private__Resmgr__Placement *fp =
+		    f->failed[k] ? f->failed[k]->placement : NULL;
+		for (size_t i = 0; fp && fp->hostname && i < n; i++)
+			if (fail[i] == RM_OK && strcmp(fp->hostname, p[i].hostname) == 0) {
+				fail[i] = RM_INVALID_STATE;
+				log_info("placement", "SetPlacements refused %s: %s", p[i].hostname,
+				         f->failed[k]->message ? f->failed[k]->message : "");
+				break;
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		ok += fail[i] == RM_OK;
+	PB_FREE(resp);
+out:
+	free(pls);
+	free(pp);
+	free(agents);
+	free(tids);
+	free(tp);
+	return ok;
+}
+
+static void r_return_tasks(void *arg, const struct resmgr_gang_out *g)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	Peloton__Private__Resmgr__Task **tasks =
+	    calloc(g->n_tasks ? g->n_tasks : 1, sizeof(*tasks));
+	size_t n = 0;
+	for (size_t i = 0; tasks && i < g->n_tasks; i++) {
+		const char *why;
+		tasks[n] = (void *)proto_decode(&peloton__private__resmgr__task__descriptor,
+		                                g->payloads[i], g->payload_lens[i], NULL, &why);
+		if (tasks[n] != NULL)
+			n++;
+	}
+	if (t && tasks && n == g->n_tasks) {
+		Peloton__Private__Resmgr__Gang gang = PELOTON__PRIVATE__RESMGR__GANG__INIT;
+		gang.tasks = tasks;
+		gang.n_tasks = n;
+		Peloton__Private__Resmgr__Gang *gp = &gang;
+		Peloton__Private__Resmgr__EnqueueGangsRequest req =
+		    PELOTON__PRIVATE__RESMGR__ENQUEUE_GANGS_REQUEST__INIT;
+		req.gangs = &gp;
+		req.n_gangs = 1;
+		ProtobufCMessage *resp =
+		    call(r, t, t->rm, RM_SVC "EnqueueGangs", &req.base,
+		         &peloton__private__resmgr__enqueue_gangs_response__descriptor, CALL_MS);
+		if (resp != NULL)
+			PB_FREE(resp);
+	} else {
+		log_warn("placement",
+		         "could not hand a gang of %zu task(s) back: the PLACING "
+		         "timeout brings it back",
+		         g->n_tasks);
+	}
+	for (size_t i = 0; i < n; i++)
+		PB_FREE(tasks[i]);
+	free(tasks);
+}
+
+/* Liveness of tasks placed earlier is not asked remotely: counted as alive. */
+static enum taskstate r_task_state(void *arg, const char *task_id)
+{
+	(void)arg, (void)task_id;
+	return TASK_RUNNING;
+}
+
+/* --- the host manager -------------------------------------------------------- */
+
+/* Gives hosts back to the host manager. */
+static void release_remote(struct plremote *r, struct plr_thread *t, const char *const *hosts,
+                           const char *const *agents, size_t n)
+{
+	if (n == 0)
+		return;
+	host_offer_pb *hos = calloc(n, sizeof(*hos));
+	host_offer_pb **hp = calloc(n, sizeof(*hp));
+	Mesos__V1__AgentID *ag = calloc(n, sizeof(*ag));
+	if (hos && hp && ag) {
+		for (size_t i = 0; i < n; i++) {
+			peloton__private__hostmgr__hostsvc__host_offer__init(&hos[i]);
+			mesos__v1__agent_id__init(&ag[i]);
+			ag[i].value = (char *)agents[i];
+			hos[i].hostname = (char *)hosts[i];
+			hos[i].agentid = &ag[i];
+			hp[i] = &hos[i];
+		}
+		Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersRequest req =
+		    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RELEASE_HOST_OFFERS_REQUEST__INIT;
+		req.hostoffers = hp;
+		req.n_hostoffers = n;
+		ProtobufCMessage *resp = call(
+		    r, t, t->hm, HM_SVC "ReleaseHostOffers", &req.base,
+		    &peloton__private__hostmgr__hostsvc__release_host_offers_response__descriptor,
+		    CALL_MS);
+		if (resp != NULL)
+			PB_FREE(resp);
+		atomic_fetch_add(&r->hosts_released, n);
+	}
+	/* unreleased (ENOMEM, call failed): the host manager's lease expires */
+	free(hos);
+	free(hp);
+	free(ag);
+}
+
+/* The HostOffers as mirror offers (ids of our own), added to the mirror. */
+static int mirror_add(struct plremote *r, struct plr_thread *t, host_offer_pb *const *hos, size_t n,
+                      uint64_t now_ns)
+{
+	Mesos__V1__Offer *offers = calloc(n ? n : 1, sizeof(*offers));
+	Mesos__V1__Offer **op = calloc(n ? n : 1, sizeof(*op));
+	Mesos__V1__OfferID *ids = calloc(n ? n : 1, sizeof(*ids));
+	char(*idtxt)[32] = calloc(n ? n : 1, sizeof(*idtxt));
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	char err[256];
+	int rc = -1;
+
+	fw.value = "placement-mirror";
+	if (offers && op && ids && idtxt) {
+		for (size_t i = 0; i < n; i++) {
+			mesos__v1__offer__init(&offers[i]);
+			mesos__v1__offer_id__init(&ids[i]);
+			snprintf(idtxt[i], sizeof(idtxt[i]), "m%llu",
+			         (unsigned long long)atomic_fetch_add(&r->seq, 1));
+			ids[i].value = idtxt[i];
+			offers[i].id = &ids[i];
+			offers[i].framework_id = &fw;
+			offers[i].agent_id = hos[i]->agentid;
+			offers[i].hostname = hos[i]->hostname;
+			offers[i].resources = hos[i]->resources;
+			offers[i].n_resources = hos[i]->n_resources;
+			offers[i].attributes = hos[i]->attributes;
+			offers[i].n_attributes = hos[i]->n_attributes;
+			op[i] = &offers[i];
+		}
+		rc = hostsvc_ingest_offers(t->msvc, op, n, now_ns, err, sizeof(err));
+		if (rc != 0)
+			log_error("placement", "host offers from the host manager refused: %s",
+			          err);
+	}
+	free(offers);
+	free(op);
+	free(ids);
+	free(idtxt);
+	return rc;
+}
+
+static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
+                     size_t pb_len, uint32_t max_hosts, enum hostidx_order order, uint64_t now_ns,
+                     struct hostidx_acquire_out *out, const char **why)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	const char *dwhy = NULL;
+
+	out->n = 0;
+	memset(out->counts, 0, sizeof(out->counts));
+	Peloton__Private__Hostmgr__Hostsvc__HostFilter *hf =
+	    t ? (void *)proto_decode(&peloton__private__hostmgr__hostsvc__host_filter__descriptor,
+	                             filter_pb, pb_len, NULL, &dwhy)
+	      : NULL;
+	if (hf == NULL) {
+		*why = t ? "the task's filter does not re-encode" : "out of memory";
+		return -1;
+	}
+	Peloton__Private__Hostmgr__Hostsvc__QuantityControl q =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__QUANTITY_CONTROL__INIT;
+	q.maxhosts = max_hosts;
+	hf->quantity = &q;
+	Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersRequest req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__ACQUIRE_HOST_OFFERS_REQUEST__INIT;
+	req.filter = hf;
+	Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersResponse *resp = (void *)call(
+	    r, t, t->hm, HM_SVC "AcquireHostOffers", &req.base,
+	    &peloton__private__hostmgr__hostsvc__acquire_host_offers_response__descriptor, CALL_MS);
+	hf->quantity = NULL; /* ours, on the stack */
+	PB_FREE(hf);
+	if (resp == NULL) {
+		*why = "the host manager cannot be reached";
+		return -1;
+	}
+	if (resp->error != NULL) {
+		*why = "the host manager refused the filter";
+		PB_FREE(resp);
+		return -1;
+	}
+	uint32_t counts[HOSTMATCH_N_RESULTS] = {0};
+	for (size_t i = 0; i < resp->n_filterresultcounts; i++)
+		for (int k = 0; k < HOSTMATCH_N_RESULTS; k++)
+			if (resp->filterresultcounts[i]->key &&
+			    strcmp(resp->filterresultcounts[i]->key, hostmatch_result_name(k)) == 0)
+				counts[k] += resp->filterresultcounts[i]->value;
+	size_t n = resp->n_hostoffers;
+	atomic_fetch_add(&r->hosts_acquired, n);
+	const char **hosts = calloc(n ? n : 1, sizeof(char *));
+	const char **agents = calloc(n ? n : 1, sizeof(char *));
+	bool *leased = calloc(n ? n : 1, sizeof(bool));
+	int rc = -1;
+	if (hosts && agents && leased) {
+		for (size_t i = 0; i < n; i++) {
+			hosts[i] =
+			    resp->hostoffers[i]->hostname ? resp->hostoffers[i]->hostname : "";
+			agents[i] =
+			    resp->hostoffers[i]->agentid && resp->hostoffers[i]->agentid->value
+			        ? resp->hostoffers[i]->agentid->value
+			        : "";
+		}
+		if (n == 0 || mirror_add(r, t, resp->hostoffers, n, now_ns) == 0)
+			rc = n == 0
+			         ? 0
+			         : hostidx_acquire(t->mirror, f,
+			                           (uint32_t)n < out->cap ? (uint32_t)n : out->cap,
+			                           order, now_ns, out, why);
+		if (rc != 0)
+			out->n = 0;
+		for (uint32_t k = 0; k < out->n; k++)
+			for (size_t i = 0; i < n; i++)
+				if (!leased[i] && strcmp(hostidx_lease_hostname(&out->leases[k]),
+				                         hosts[i]) == 0) {
+					leased[i] = true;
+					break;
+				}
+		/* held remotely, not taken here: back they go, and out of the mirror */
+		size_t nb = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (leased[i])
+				continue;
+			hostidx_remove_host(t->mirror, hosts[i]);
+			hosts[nb] = hosts[i];
+			agents[nb++] = agents[i];
+		}
+		release_remote(r, t, hosts, agents, nb);
+	}
+	memcpy(out->counts, counts, sizeof(counts)); /* the cluster's picture, not the mirror's */
+	free(hosts);
+	free(agents);
+	free(leased);
+	PB_FREE(resp);
+	return rc;
+}
+
+static void r_release(void *arg, struct hostidx_lease *lease)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	if (t == NULL)
+		return;
+	char *host = strdup(hostidx_lease_hostname(lease));
+	char *agent = strdup(hostidx_lease_agent_id(lease));
+	hostidx_release(t->mirror, lease);
+	if (host && agent) {
+		hostidx_remove_host(t->mirror, host);
+		const char *h = host, *a = agent;
+		release_remote(r, t, &h, &a, 1);
+	}
+	free(host);
+	free(agent);
+}
+
+/*
+ * The mirror's offers are spent; the host manager's real ones are spent by
+ * SetPlacements (which names these hosts), so the ids given back are none.
+ */
+static int r_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
+                         struct hostidx_offer_ids *out)
+{
+	struct plremote *r = arg;
+	struct plr_thread *t = thr(r);
+	if (t == NULL)
+		return -1;
+	char **hosts = calloc(n ? n : 1, sizeof(char *));
+	char **agents = calloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; hosts && agents && i < n; i++) {
+		hosts[i] = strdup(hostidx_lease_hostname(&leases[i]));
+		agents[i] = strdup(hostidx_lease_agent_id(&leases[i]));
+	}
+	int rc = hosts && agents ? hostidx_consume_all(t->mirror, leases, n, out) : -1;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			hostidx_offer_ids_fini(&out[i]);
+		out[i] = (struct hostidx_offer_ids){0};
+		if (hosts && hosts[i])
+			hostidx_remove_host(t->mirror, hosts[i]);
+	}
+	if (rc != 0 && hosts && agents) /* the round is void: the hosts go back */
+		release_remote(r, t, (const char *const *)hosts, (const char *const *)agents, n);
+	for (size_t i = 0; hosts && agents && i < n; i++) {
+		free(hosts[i]);
+		free(agents[i]);
+	}
+	free(hosts);
+	free(agents);
+	return rc;
+}
+
+void plremote_backend(struct plremote *r, struct placement_backend *out)
+{
+	*out = (struct placement_backend){r_dequeue, r_set_placements, r_return_tasks, r_task_state,
+	                                  r_acquire, r_release,        r_consume_all,  r};
+}
