@@ -880,6 +880,106 @@ class Faults(unittest.TestCase):
         self.assertGreater(self.metric('peloton_offers_total{result="used"}'), 0)
 
 
+class Split(unittest.TestCase):
+    """The placement engine in processes of its own (--roles placement), two
+    of them, reaching the resource and host managers of a daemon running
+    the other three roles (--roles jobmgr,resmgr,hostmgr) over gRPC."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=20, daemon_args=["--roles", "jobmgr,resmgr,hostmgr"])
+        cls.engines = []
+        try:
+            for i in range(2):
+                cls.engines.append(cls.start_engine(i))
+        except Exception:
+            cls.tearDownClass()
+            raise
+        cls.pool = cls.c.create_pool("/split")
+
+    @classmethod
+    def start_engine(cls, i):
+        log = os.path.join(cls.c.dir, "pl%d.log" % i)
+        for attempt in range(3):
+            http, grpcp = free_port(), free_port()
+            p = subprocess.Popen(
+                [os.path.join(BIN, "pelotond"), "--roles", "placement",
+                 "--resmgr-address", "127.0.0.1:%d" % cls.c.grpc,
+                 "--hostmgr-address", "127.0.0.1:%d" % cls.c.grpc,
+                 "--grpc-port", str(grpcp), "--http-port", str(http), "--log-level", "info"],
+                stdout=subprocess.DEVNULL, stderr=cls.c._log("pl%d.log" % i))
+            start = 0
+            if wait_line(log, start, "serving HTTP on port %d" % http, p, 60):
+                return (p, http)
+            p.kill()
+            p.wait()
+        raise RuntimeError("placement engine %d did not start" % i)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p, _ in cls.engines:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                assert p.wait(30) == 0, "placement engine exited badly on SIGTERM"
+        cls.c.stop()
+
+    def metric(self, port, name):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
+        return None
+
+    def test_jobs_placed_by_engines_apart(self):
+        jobs = [self.c.create_job(self.pool, batch(60)),
+                self.c.create_job(self.pool, batch(
+                    8, sla={"minimumRunningInstances": 4, "maximumRunningInstances": 8}))]
+        cfg = batch(6)
+        cfg["defaultConfig"]["constraint"] = {
+            "type": "LABEL_CONSTRAINT",
+            "labelConstraint": {"kind": "HOST", "condition": "CONDITION_EQUAL",
+                                "requirement": 1, "label": {"key": "rack", "value": "rack-3"}}}
+        jobs.append(self.c.create_job(self.pool, cfg))
+        for jid in jobs:
+            self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        for i in range(6):
+            host = self.c.task(jobs[2], i).runtime.host
+            self.assertEqual(int(host.split("-")[1]) % 10, 3, host)
+        placed = [self.metric(http, 'peloton_placement_tasks_total{result="placed"}')
+                  for _, http in self.engines]
+        self.assertGreaterEqual(sum(placed), 74, placed)
+        # the daemon itself places nothing, and no host stays leased
+        self.assertIsNone(self.metric(self.c.http, "peloton_placement_rounds_total"))
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+
+    def test_unplaceable_gang_is_handed_back(self):
+        # admitted (400 of the cluster's 640 cpus) but no host has 200 cpus
+        cfg = batch(2, sla={"minimumRunningInstances": 2, "maximumRunningInstances": 2})
+        cfg["defaultConfig"]["resource"] = {"cpuLimit": 200, "memLimitMb": 64}
+        jid = self.c.create_job(self.pool, cfg)
+        end = time.time() + 60
+        back = 0
+        # handed back twice: the first hand-back put the gang back in the
+        # resource manager's ready queue (not stuck PLACING), so it came again
+        while time.time() < end and back < 4:
+            back = sum(self.metric(http, 'peloton_placement_tasks_total{result="handed_back"}')
+                       for _, http in self.engines)
+            time.sleep(0.2)
+        self.assertGreaterEqual(back, 4)
+        info = self.c.job(jid).jobInfo
+        self.assertEqual(job_pb2.JobState.Name(info.runtime.state), "PENDING")
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        r = self.c.cli("job", "stop", jid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_unsupported_split_is_refused(self):
+        for roles in ("jobmgr", "resmgr,placement", "nosuchrole"):
+            r = subprocess.run([os.path.join(BIN, "pelotond"), "--roles", roles],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, roles)
+            self.assertIn("--roles", r.stderr)
+
+
 class Restart(unittest.TestCase):
     def test_sigkill_mid_job_runs_each_instance_once(self):
         c = Cluster(agents=20, task_secs=1.0)
