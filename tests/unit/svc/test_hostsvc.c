@@ -199,6 +199,41 @@ static void test_acquire_and_release(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* A placement engine in another process named its hosts in SetPlacements. */
+static void test_consume_held(void **state)
+{
+	(void)state;
+	struct req_buf b;
+	struct hostidx_offer_ids ids[2] = {0};
+	char err[256];
+	hostsvc_acquire_resp *r = hostsvc_acquire(svc, make_req(&b, 1, 2, NULL), 0);
+	assert_int_equal(r->n_hostoffers, 2);
+	/* one held, one never acquired: refused whole, and the held one is let go */
+	const char *mixed[2] = {"host-a", "host-nope"};
+	assert_int_equal(hostsvc_consume_held(svc, mixed, 2, ids, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host-nope"));
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.placing, 1); /* host-b still held */
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* again, both held: both spent, with their offer ids */
+	r = hostsvc_acquire(svc, make_req(&b, 1, 2, NULL), 0);
+	assert_int_equal(r->n_hostoffers, 1); /* host-a (host-b is held already) */
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	const char *both[2] = {"host-b", "host-a"};
+	assert_int_equal(hostsvc_consume_held(svc, both, 2, ids, err, sizeof(err)), 0);
+	assert_int_equal(ids[0].n, 1);
+	assert_string_equal(ids[0].ids[0], "o-b");
+	assert_string_equal(ids[1].ids[0], "o-a");
+	hostidx_offer_ids_fini(&ids[0]);
+	hostidx_offer_ids_fini(&ids[1]);
+	/* spent: nothing left to acquire, nothing held */
+	r = hostsvc_acquire(svc, make_req(&b, 1, 2, NULL), 0);
+	assert_int_equal(r->n_hostoffers, 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(hostsvc_consume_held(svc, both, 1, ids, err, sizeof(err)), -1);
+}
+
 static void test_constraint_trees(void **state)
 {
 	(void)state;
@@ -300,6 +335,7 @@ int main(void)
 	rcu_register_thread();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_acquire_and_release, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_consume_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_constraint_trees, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_offers_and_capacity, setup, teardown),
