@@ -12,6 +12,12 @@
  * one WAL write and sync per group); impl=baseline is the same daemon with
  * --write-each-update (one synced RocksDB write per status update, on the
  * Mesos client's thread). Both run in alternation, the median of --reps.
+ *
+ * --split (case ...,placement=apart): impl=fast runs the placement engine
+ * in a process of its own (`--roles placement`, reaching the daemon over
+ * gRPC) beside `pelotond --roles jobmgr,resmgr,hostmgr`; impl=baseline is
+ * all roles in one process. The ratio is what the split costs or gains;
+ * CPU and RSS are the two processes' sums.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +41,8 @@ static struct {
 	const char *sim, *daemon;
 	unsigned port;
 	int impl; /* -1 both, 0 baseline only, 1 fast only (profiling) */
-} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050, -1};
+	bool split;
+} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050, -1, false};
 
 static struct rpc_table *tab;
 
@@ -44,10 +51,13 @@ static void usage(void)
 	printf(
 	    "usage: bench_e2e [--quick] [--agents N] [--instances N] [--task-secs X] [--reps N]\n"
 	    "                 [--sim PATH] [--daemon PATH] [--port-base P] [--impl fast|baseline]\n"
+	    "                 [--split]\n"
 	    "One op = one task from Create to RUNNING (see the header of bench_e2e.c).\n"
 	    "Defaults: 10000 agents, 100000 instances, 5 s tasks, 3 reps; --quick: 200 agents,\n"
 	    "2000 instances, 0.5 s tasks, 1 rep. Binaries default to ../src/main/ next to\n"
-	    "this program. --impl runs one implementation only (no ratio; for profiling).\n");
+	    "this program. --impl runs one implementation only (no ratio; for profiling).\n"
+	    "--split: fast = a placement engine apart (--roles placement) beside the daemon's\n"
+	    "other roles; baseline = all roles in one process.\n");
 }
 
 /* JSON request -> call -> JSON response (NULL on error, message on stderr). */
@@ -128,9 +138,32 @@ static struct result run_once(bool baseline, unsigned port)
 	                 hp,
 	                 "--log-level",
 	                 "warn",
-	                 baseline ? "--write-each-update" : NULL,
+	                 baseline ? (o.split ? NULL : "--write-each-update")
+	                          : (o.split ? "--roles" : NULL),
+	                 "jobmgr,resmgr,hostmgr",
 	                 NULL};
-	pid_t d = bench_spawn(dargv, dlog);
+	pid_t d = bench_spawn(dargv, dlog), pe = 0;
+	if (o.split && !baseline) {
+		char pg[16], ph[16], plog[256];
+		snprintf(pg, sizeof(pg), "%u", port + 3);
+		snprintf(ph, sizeof(ph), "%u", port + 4);
+		snprintf(plog, sizeof(plog), "%s/pl.log", dir);
+		char *pargv[] = {(char *)o.daemon,
+		                 "--roles",
+		                 "placement",
+		                 "--resmgr-address",
+		                 gp,
+		                 "--hostmgr-address",
+		                 gp,
+		                 "--grpc-port",
+		                 pg,
+		                 "--http-port",
+		                 ph,
+		                 "--log-level",
+		                 "warn",
+		                 NULL};
+		pe = bench_spawn(pargv, plog);
+	}
 	struct grpccli *c = grpccli_create(gp);
 	json_t *j = NULL;
 	/* wait until every agent has offered */
@@ -163,7 +196,7 @@ static struct result run_once(bool baseline, unsigned port)
 	    "\"memLimitMb\":32},\"command\":{\"shell\":true,\"value\":\"true\"}}}}",
 	    o.instances, pid ? pid : "");
 	json_decref(j);
-	double cpu0 = bench_proc_cpu_s(d);
+	double cpu0 = bench_proc_cpu_s(d) + (pe ? bench_proc_cpu_s(pe) : 0);
 	uint64_t t0 = bench_now_ns();
 	j = call(c, "peloton.api.job.JobManager", "Create", req);
 	char jid[64] = "";
@@ -197,8 +230,10 @@ static struct result run_once(bool baseline, unsigned port)
 		usleep(20000);
 	}
 	r.to_running_s = (double)(t_run - t0) / 1e9;
-	r.cpu_s = bench_proc_cpu_s(d) - cpu0;
-	r.rss = bench_proc_hwm_bytes(d);
+	r.cpu_s = bench_proc_cpu_s(d) + (pe ? bench_proc_cpu_s(pe) : 0) - cpu0;
+	r.rss = bench_proc_hwm_bytes(d) + (pe ? bench_proc_hwm_bytes(pe) : 0);
+	if (pe)
+		bench_reap(pe);
 	grpccli_destroy(c);
 	bench_reap(d);
 	bench_reap(sim);
@@ -245,6 +280,8 @@ int main(int argc, char **argv)
 		} else if (v && !strcmp(a, "--impl") &&
 		           (!strcmp(v, "fast") || !strcmp(v, "baseline"))) {
 			o.impl = !strcmp(v, "fast"), i++;
+		} else if (!strcmp(a, "--split")) {
+			o.split = true;
 		} else {
 			fprintf(stderr, "bench_e2e: unknown argument %s\n", a);
 			usage();
@@ -286,13 +323,14 @@ int main(int argc, char **argv)
 		double tr = median(run[impl], reps), td = median(done[impl], reps);
 		double rate = o.instances / tr;
 		printf(
-		    "{\"bench\":\"bench_e2e\",\"case\":\"agents=%u,instances=%u,task_secs=%g\","
+		    "{\"bench\":\"bench_e2e\",\"case\":\"agents=%u,instances=%u,task_secs=%g%s\","
 		    "\"impl\":\"%s\",\"agents\":%u,\"instances\":%u,\"task_secs\":%g,"
 		    "\"ops_per_s\":%.0f,\"time_to_running_s\":%.3f,\"time_to_succeeded_s\":%.3f,"
 		    "\"pelotond_cpu_s\":%.2f,\"cpu_s_per_1k\":%.3f,\"rss_bytes\":%.0f,\"reps\":%u",
-		    o.agents, o.instances, o.task_secs, impl ? "fast" : "baseline", o.agents,
-		    o.instances, o.task_secs, rate, tr, td, median(cpu[impl], reps),
-		    median(cpu[impl], reps) * 1000 / o.instances, median(rss[impl], reps), reps);
+		    o.agents, o.instances, o.task_secs, o.split ? ",placement=apart" : "",
+		    impl ? "fast" : "baseline", o.agents, o.instances, o.task_secs, rate, tr, td,
+		    median(cpu[impl], reps), median(cpu[impl], reps) * 1000 / o.instances,
+		    median(rss[impl], reps), reps);
 		if (impl && base_rate > 0)
 			printf(",\"ratio_vs_baseline\":%.2f", rate / base_rate);
 		printf("}\n");

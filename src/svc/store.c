@@ -160,7 +160,7 @@ struct committer {
 
 struct store {
 	rocksdb_t *db;
-	rocksdb_options_t *opts, *task_opts;
+	rocksdb_options_t *opts;
 	rocksdb_column_family_handle_t *cf[STORE_N_CF];
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
@@ -193,60 +193,6 @@ struct store {
 };
 
 static void *syncer(void *arg);
-
-/*
- * The task families' keys start with "<job>\0": that is their prefix (a
- * key without a NUL is its own). Their memtables hash it to a small skip
- * list per job instead of one skip list over every task: an insert
- * descends a list of the job's few hundred entries, not of ~10^5-10^6.
- */
-static bool is_task_cf(int cf)
-{
-	return cf == STORE_TASK_RUNTIME || cf == STORE_TASK_STATE || cf == STORE_TASK_EVENTS;
-}
-
-static char *job_prefix_of(void *arg, const char *key, size_t len, size_t *plen)
-{
-	(void)arg;
-	const char *nul = memchr(key, 0, len);
-	*plen = nul ? (size_t)(nul - key) + 1 : len;
-	return (char *)key;
-}
-
-static void job_prefix_free(void *arg)
-{
-	(void)arg;
-}
-
-static unsigned char job_prefix_in_domain(void *arg, const char *key, size_t len)
-{
-	(void)arg;
-	return memchr(key, 0, len) != NULL;
-}
-
-static unsigned char job_prefix_in_range(void *arg, const char *key, size_t len)
-{
-	(void)arg, (void)key, (void)len;
-	return 0;
-}
-
-static const char *job_prefix_name(void *arg)
-{
-	(void)arg;
-	return "pelotond.job_prefix.v1";
-}
-
-/*
- * Whether a scan of prefix p can use the memtables' per-job lists: a
- * forward scan whose prefix holds the whole job prefix. Otherwise the scan
- * asks for total order, which merges those lists into one sorted copy:
- * fine for rare scans (whole families; reverse scans, which the per-job
- * lists cannot seek backwards in).
- */
-static bool scan_in_prefix(enum store_cf cf, const char *p, size_t plen, bool reverse)
-{
-	return is_task_cf(cf) && !reverse && memchr(p, 0, plen) != NULL;
-}
 
 static uint64_t wall_ns(void)
 {
@@ -536,20 +482,11 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	/* reuse WAL files: a sync then overwrites allocated blocks instead of
 	 * growing a file (ext4 would commit its journal for the new size) */
 	rocksdb_options_set_recycle_log_file_num(s->opts, 4);
-	/* the hashed memtables take one inserting thread at a time (we have one) */
-	rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
-	s->task_opts = rocksdb_options_create_copy(s->opts);
-	/* the options own the transform */
-	rocksdb_options_set_prefix_extractor(
-	    s->task_opts, rocksdb_slicetransform_create(NULL, job_prefix_free, job_prefix_of,
-	                                                job_prefix_in_domain, job_prefix_in_range,
-	                                                job_prefix_name));
-	rocksdb_options_set_hash_skip_list_rep(s->task_opts, 1u << 16, 8, 4);
 	const char *names[STORE_N_CF];
 	const rocksdb_options_t *cf_opts[STORE_N_CF];
 	for (int i = 0; i < STORE_N_CF; i++) {
 		names[i] = cf_names[i];
-		cf_opts[i] = is_task_cf(i) ? s->task_opts : s->opts;
+		cf_opts[i] = s->opts;
 	}
 	s->db = rocksdb_open_column_families(s->opts, cfg->path, STORE_N_CF, names, cf_opts, s->cf,
 	                                     &rerr);
@@ -558,7 +495,6 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 		         rerr ? rerr : "unknown error");
 		rocksdb_free(rerr);
 		rocksdb_options_destroy(s->opts);
-		rocksdb_options_destroy(s->task_opts);
 		free(s);
 		return NULL;
 	}
@@ -627,7 +563,6 @@ void store_close(struct store *s)
 	rocksdb_writeoptions_destroy(s->wopts_nosync);
 	rocksdb_readoptions_destroy(s->ropts);
 	rocksdb_options_destroy(s->opts);
-	rocksdb_options_destroy(s->task_opts);
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		bq_fini(&s->cm[i].q);
 	}
@@ -1170,10 +1105,6 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->db);
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_readoptions_set_snapshot(ro, snap);
-	if (scan_in_prefix(cf, p, plen, reverse))
-		rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-	else
-		rocksdb_readoptions_set_total_order_seek(ro, 1);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cf[cf]);
 	if (!reverse) {
 		if (plen)

@@ -28,10 +28,6 @@
  *                                                   -> TaskEvent, newest first
  *   volumes       <volume id>                       -> PersistentVolumeInfo
  *   updates       <update id>                       -> UpdateInfo
- * The three task families take "<job>\0" as RocksDB's prefix: their
- * memtables keep a small skip list per job (hashed) instead of one over
- * every task, so the hot insert path descends hundreds of entries, not
- * millions; scans within a job use them, other scans ask for total order.
  *
  * GROUP COMMIT: store_submit queues a batch and returns; one committer
  * thread takes everything queued, checks each batch's expected versions
