@@ -138,10 +138,15 @@ static struct result run_once(bool baseline, unsigned port)
 	                 hp,
 	                 "--log-level",
 	                 "warn",
-	                 baseline ? (o.split ? NULL : "--write-each-update")
-	                          : (o.split ? "--roles" : NULL),
-	                 "jobmgr,resmgr,hostmgr",
+	                 NULL, /* the variant's flags go here */
+	                 NULL,
 	                 NULL};
+	/* split: fast runs the daemon without its placement engine;
+	 * not split: baseline writes each status update on its own */
+	if (o.split && !baseline)
+		dargv[11] = "--roles", dargv[12] = "jobmgr,resmgr,hostmgr";
+	else if (!o.split && baseline)
+		dargv[11] = "--write-each-update";
 	pid_t d = bench_spawn(dargv, dlog), pe = 0;
 	if (o.split && !baseline) {
 		char pg[16], ph[16], plog[256];
