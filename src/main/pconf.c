@@ -47,6 +47,10 @@ static const struct key keys[] = {
      "implicit reconciliation period in seconds (0 = only after subscribing)", false},
     {"reconcile-launch-secs", K_UINT, F(reconcile_launch_secs), "120",
      "a launch Mesos stays silent about this long is reconciled", false},
+    {"host-lease-secs", K_UINT, F(host_lease_secs), "60",
+     "a host acquired for placement and neither used nor released this long is free "
+     "again (a placement engine that died holding it)",
+     false},
     {"offer-hold-secs", K_UINT, F(offer_hold_secs), "60",
      "offers unused this long are declined back to Mesos (0 = hold them)", false},
     {"preempt-ms", K_UINT, F(preempt_ms), "60000",

@@ -221,6 +221,21 @@ static void decline_one(void *arg, const char *offer_id)
 		decline_flush(dc);
 }
 
+/*
+ * Hosts whose placement lease ran out go back to READY: a lease held over
+ * RPC (AcquireHostOffers) by a placement engine that died or hung would
+ * otherwise keep the host out of every later placement.
+ */
+static void expire_leases(struct daemon *d)
+{
+	size_t n = hostidx_expire_leases(d->idx, clock_mono_ns());
+	if (n > 0)
+		log_warn("hostmgr",
+		         "%zu host(s) held for placement over %u s without a launch or "
+		         "release: free again",
+		         n, d->cf.host_lease_secs);
+}
+
 static void decline_held(struct daemon *d)
 {
 	struct declines dc = {.d = d};
@@ -922,7 +937,8 @@ static int start(struct daemon *d)
 	}
 	d->pools = respool_tree_create();
 	size_t failed = 0, npools = respoolsvc_recover(d->pools, d->store, &failed);
-	struct hostidx_config hc = {0};
+	struct hostidx_config hc = {
+	    .lease_ns = (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
 	d->idx = hostidx_create(&hc);
 	d->hsvc = hostsvc_create(d->idx, HOSTIDX_PACK);
 	struct resmgr_config rc = {.pools = d->pools};
@@ -1048,6 +1064,7 @@ int main(int argc, char **argv)
 		if (sig < 0 && d.mc == NULL)
 			continue; /* a placement engine apart: nothing periodic here */
 		if (sig < 0) {
+			expire_leases(&d);
 			decline_held(&d);
 			/* periodic implicit reconciliation: Mesos reports every task it knows */
 			if (d.cf.reconcile_secs && clock_mono_ns() >= next_implicit) {

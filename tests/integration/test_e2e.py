@@ -887,7 +887,8 @@ class Split(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.c = Cluster(agents=20, daemon_args=["--roles", "jobmgr,resmgr,hostmgr"])
+        cls.c = Cluster(agents=20, daemon_args=["--roles", "jobmgr,resmgr,hostmgr",
+                                                "--host-lease-secs", "3"])
         cls.engines = []
         try:
             for i in range(2):
@@ -971,6 +972,26 @@ class Split(unittest.TestCase):
         self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
         r = self.c.cli("job", "stop", jid)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_lease_of_a_dead_engine_runs_out(self):
+        # hosts acquired over gRPC and never used nor released (an engine
+        # that died mid-round) are free again after --host-lease-secs
+        from peloton.private.hostmgr.hostsvc import hostsvc_pb2 as hs
+        req = hs.AcquireHostOffersRequest()
+        req.filter.resourceConstraint.minimum.cpuLimit = 1
+        req.filter.quantity.maxHosts = 2
+        r = self.c.call("/peloton.private.hostmgr.hostsvc.InternalHostService/AcquireHostOffers",
+                        req, hs.AcquireHostOffersResponse)
+        self.assertEqual(len(r.hostOffers), 2, r)
+        self.assertGreaterEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 2)
+        end = time.time() + 30
+        while time.time() < end:
+            if self.metric(self.c.http, 'peloton_hosts{status="placing"}') == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        with open(os.path.join(self.c.dir, "d.log")) as f:
+            self.assertIn("free again", f.read())
 
     def test_unsupported_split_is_refused(self):
         for roles in ("jobmgr", "resmgr,placement", "nosuchrole"):
