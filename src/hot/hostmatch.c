@@ -150,3 +150,15 @@ bool hostmatch_filter_valid(const struct hostmatch_filter *f, const char **why)
 	}
 	return f->constraint == NULL || node_valid(f->constraint, 0, why);
 }
+
+bool hostmatch_has_task_leaves(const struct hostmatch_node *n)
+{
+	if (n == NULL)
+		return false;
+	if (n->kind == HOSTMATCH_NODE_LABEL)
+		return !n->host_kind;
+	for (uint32_t i = 0; i < n->n_children; i++)
+		if (hostmatch_has_task_leaves(&n->children[i]))
+			return true;
+	return false;
+}

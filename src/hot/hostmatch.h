@@ -122,4 +122,7 @@ bool hostmatch_constraint_eval(const struct hostmatch_node *n, const struct host
  */
 bool hostmatch_filter_valid(const struct hostmatch_filter *f, const char **why);
 
+/* Whether the constraint tree n has a TASK-kind leaf (counts tasks on the host). */
+bool hostmatch_has_task_leaves(const struct hostmatch_node *n);
+
 #endif

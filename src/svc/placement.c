@@ -266,18 +266,6 @@ static bool same_shape(const struct ptask *a, const struct ptask *b)
 	return true;
 }
 
-static bool has_task_leaves(const struct hostmatch_node *n)
-{
-	if (n == NULL)
-		return false;
-	if (n->kind == HOSTMATCH_NODE_LABEL)
-		return !n->host_kind;
-	for (uint32_t i = 0; i < n->n_children; i++)
-		if (has_task_leaves(&n->children[i]))
-			return true;
-	return false;
-}
-
 /* --- tasks per host (TASK-kind constraints) ---------------------------------- */
 
 static size_t ht_bucket(const char *host)
@@ -526,7 +514,7 @@ static void explain_hosts(void *arg, const struct hostidx_peek_host *ph, size_t 
 	struct explain_ctx *c = arg;
 	struct placement_explain *e = c->out;
 	uint32_t np = c->shape->num_ports;
-	bool task_leaves = has_task_leaves(c->shape->constraint);
+	bool task_leaves = hostmatch_has_task_leaves(c->shape->constraint);
 	struct place_host *hosts = calloc(n ? n : 1, sizeof(*hosts));
 	struct ht_ctx *ctx = calloc(n ? n : 1, sizeof(*ctx));
 	uint32_t *order = calloc(n ? n : 1, sizeof(*order));
@@ -709,7 +697,7 @@ static void group_decide(struct placement *pl, struct group *g)
 	uint32_t cap = g->n < MAX_GROUP ? (uint32_t)g->n : MAX_GROUP;
 	uint32_t np = rep->flt.f.num_ports;
 	enum hostidx_order ord = rep->strategy == PLACE_SPREAD ? HOSTIDX_SPREAD : HOSTIDX_PACK;
-	bool task_leaves = has_task_leaves(rep->flt.f.constraint);
+	bool task_leaves = hostmatch_has_task_leaves(rep->flt.f.constraint);
 	struct place_shape shape = {.res = rep->flt.f.min,
 	                            .num_ports = np,
 	                            .constraint = rep->flt.f.constraint,

@@ -28,6 +28,11 @@ struct plr_thread {
 	struct hostidx *mirror;
 	struct hostsvc *msvc; /* ingests HostOffers into the mirror */
 	bool down;            /* the last call failed: logged once until one works */
+	/* tasks alive on the hosts of the last acquire with a TASK-kind
+	 * constraint (GetTasksByHosts), sorted; !live_valid: unknown */
+	char **live;
+	size_t n_live;
+	bool live_valid;
 };
 
 struct plremote {
@@ -39,6 +44,16 @@ struct plremote {
 };
 
 static __thread struct plr_thread *tls;
+
+static void live_clear(struct plr_thread *t)
+{
+	for (size_t i = 0; i < t->n_live; i++)
+		free(t->live[i]);
+	free(t->live);
+	t->live = NULL;
+	t->n_live = 0;
+	t->live_valid = false;
+}
 
 struct plremote *plremote_create(const char *resmgr_target, const char *hostmgr_target)
 {
@@ -67,6 +82,7 @@ void plremote_destroy(struct plremote *r)
 		grpccli_destroy(t->hm);
 		hostsvc_destroy(t->msvc);
 		hostidx_destroy(t->mirror);
+		live_clear(t);
 		free(t);
 	}
 	pthread_mutex_destroy(&r->mu);
@@ -329,11 +345,66 @@ static void r_return_tasks(void *arg, const struct resmgr_gang_out *g)
 	free(tasks);
 }
 
-/* Liveness of tasks placed earlier is not asked remotely: counted as alive. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Whether a task this engine placed earlier still lives: asked only for
+ * the hosts of the acquire being decided (TASK-kind constraints count the
+ * tasks on those hosts), from the live set r_acquire fetched for them.
+ * Without one (the call failed) the task counts as alive: a host is
+ * refused rather than over-filled.
+ */
 static enum taskstate r_task_state(void *arg, const char *task_id)
 {
-	(void)arg, (void)task_id;
-	return TASK_RUNNING;
+	struct plr_thread *t = thr(arg);
+	if (t == NULL || !t->live_valid)
+		return TASK_RUNNING;
+	return bsearch(&task_id, t->live, t->n_live, sizeof(char *), cmp_str) ? TASK_RUNNING
+	                                                                      : TASK_UNKNOWN;
+}
+
+/* The live set for `hosts`: the resource manager's tasks placed there. */
+static void live_fetch(struct plremote *r, struct plr_thread *t, const char *const *hosts, size_t n)
+{
+	live_clear(t);
+	Peloton__Private__Resmgr__GetTasksByHostsRequest req =
+	    PELOTON__PRIVATE__RESMGR__GET_TASKS_BY_HOSTS_REQUEST__INIT;
+	req.hostnames = (char **)hosts;
+	req.n_hostnames = n;
+	Peloton__Private__Resmgr__GetTasksByHostsResponse *resp = (void *)call(
+	    r, t, t->rm, RM_SVC "GetTasksByHosts", &req.base,
+	    &peloton__private__resmgr__get_tasks_by_hosts_response__descriptor, CALL_MS);
+	if (resp == NULL || resp->error != NULL) {
+		if (resp)
+			PB_FREE(resp);
+		return;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < resp->n_hosttasksmap; i++)
+		if (resp->hosttasksmap[i]->value)
+			total += resp->hosttasksmap[i]->value->n_tasks;
+	t->live = calloc(total ? total : 1, sizeof(char *));
+	bool ok = t->live != NULL;
+	for (size_t i = 0; ok && i < resp->n_hosttasksmap; i++) {
+		const Peloton__Private__Resmgr__TaskList *l = resp->hosttasksmap[i]->value;
+		for (size_t k = 0; ok && l && k < l->n_tasks; k++) {
+			const Peloton__Private__Resmgr__Task *task = l->tasks[k];
+			if (!task || !task->id || !task->id->value)
+				continue;
+			ok = (t->live[t->n_live] = strdup(task->id->value)) != NULL;
+			t->n_live += ok;
+		}
+	}
+	PB_FREE(resp);
+	if (!ok) {
+		live_clear(t);
+		return;
+	}
+	qsort(t->live, t->n_live, sizeof(char *), cmp_str);
+	t->live_valid = true;
 }
 
 /* --- the host manager -------------------------------------------------------- */
@@ -476,6 +547,8 @@ static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *fi
 			        ? resp->hostoffers[i]->agentid->value
 			        : "";
 		}
+		if (n > 0 && hostmatch_has_task_leaves(f->constraint))
+			live_fetch(r, t, hosts, n);
 		if (n == 0 || mirror_add(r, t, resp->hostoffers, n, now_ns) == 0)
 			rc = n == 0
 			         ? 0

@@ -16,10 +16,11 @@
  * SetPlacements handler, hostsvc_consume_held).
  *
  * Gangs the engine gives up on go back with EnqueueGangs (PLACING ->
- * READY, resmgrsvc). Not done: TASK-kind constraints count this engine's
- * earlier placements as alive forever (there is no cheap remote liveness
- * query), so they err on the side of refusing a host; the placement
- * explanation needs the in-process index.
+ * READY, resmgrsvc). TASK-kind constraints count the tasks this engine
+ * placed on a host that are still alive: for an acquire with such a
+ * constraint, one GetTasksByHosts over the hosts granted tells which (a
+ * walk of the resource manager's tasks: the price of such constraints
+ * apart). Not done: the placement explanation needs the in-process index.
  */
 #ifndef PLACEMENT_REMOTE_H
 #define PLACEMENT_REMOTE_H

@@ -973,6 +973,24 @@ class Split(unittest.TestCase):
         r = self.c.cli("job", "stop", jid)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_task_constraint_forgets_finished_tasks(self):
+        # one task labelled app=web per host (TASK-kind constraint): the
+        # second job fits only if the engines see the first one's tasks end
+        def web(n):
+            cfg = batch(n, labels=[{"key": "app", "value": "web"}])
+            cfg["defaultConfig"]["constraint"] = {
+                "type": "LABEL_CONSTRAINT",
+                "labelConstraint": {"kind": "TASK", "condition": "CONDITION_LESS_THAN",
+                                    "requirement": 1,
+                                    "label": {"key": "app", "value": "web"}}}
+            return cfg
+        first = self.c.create_job(self.pool, web(20))
+        self.assertEqual(self.c.wait_job(first, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        hosts = {self.c.task(first, i).runtime.host for i in range(20)}
+        self.assertEqual(len(hosts), 20, "one app=web task per host")
+        second = self.c.create_job(self.pool, web(20))
+        self.assertEqual(self.c.wait_job(second, {"SUCCEEDED", "FAILED"}, 60), "SUCCEEDED")
+
     def test_lease_of_a_dead_engine_runs_out(self):
         # hosts acquired over gRPC and never used nor released (an engine
         # that died mid-round) are free again after --host-lease-secs
