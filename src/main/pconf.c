@@ -51,6 +51,10 @@ static const struct key keys[] = {
      "a host acquired for placement and neither used nor released this long is free "
      "again (a placement engine that died holding it)",
      false},
+    {"placing-timeout-secs", K_UINT, F(placing_timeout_secs), "600",
+     "a task a placement engine took and neither placed nor handed back this long is "
+     "ready again (an engine that died holding it)",
+     false},
     {"offer-hold-secs", K_UINT, F(offer_hold_secs), "60",
      "offers unused this long are declined back to Mesos (0 = hold them)", false},
     {"preempt-ms", K_UINT, F(preempt_ms), "60000",

@@ -941,7 +941,11 @@ static int start(struct daemon *d)
 	    .lease_ns = (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
 	d->idx = hostidx_create(&hc);
 	d->hsvc = hostsvc_create(d->idx, HOSTIDX_PACK);
-	struct resmgr_config rc = {.pools = d->pools};
+	struct resmgr_config rc = {
+	    .pools = d->pools,
+	    .placing_timeout_ns =
+	        (uint64_t)(c->placing_timeout_secs ? c->placing_timeout_secs : 600) *
+	        1000000000ull};
 	d->rm = resmgr_create(&rc);
 	if (!d->pools || !d->idx || !d->hsvc || !d->rm)
 		return log_error("main", "out of memory"), -1;

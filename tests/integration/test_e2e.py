@@ -880,6 +880,25 @@ class Faults(unittest.TestCase):
         self.assertGreater(self.metric('peloton_offers_total{result="used"}'), 0)
 
 
+def start_engine(c, i):
+    """A placement engine apart (--roles placement) for cluster c's daemon."""
+    log = os.path.join(c.dir, "pl%d.log" % i)
+    for attempt in range(3):
+        http, grpcp = free_port(), free_port()
+        start = os.path.getsize(log) if os.path.exists(log) else 0
+        p = subprocess.Popen(
+            [os.path.join(BIN, "pelotond"), "--roles", "placement",
+             "--resmgr-address", "127.0.0.1:%d" % c.grpc,
+             "--hostmgr-address", "127.0.0.1:%d" % c.grpc,
+             "--grpc-port", str(grpcp), "--http-port", str(http), "--log-level", "info"],
+            stdout=subprocess.DEVNULL, stderr=c._log("pl%d.log" % i))
+        if wait_line(log, start, "serving HTTP on port %d" % http, p, 60):
+            return (p, http)
+        p.kill()
+        p.wait()
+    raise RuntimeError("placement engine %d did not start" % i)
+
+
 class Split(unittest.TestCase):
     """The placement engine in processes of its own (--roles placement), two
     of them, reaching the resource and host managers of a daemon running
@@ -892,29 +911,11 @@ class Split(unittest.TestCase):
         cls.engines = []
         try:
             for i in range(2):
-                cls.engines.append(cls.start_engine(i))
+                cls.engines.append(start_engine(cls.c, i))
         except Exception:
             cls.tearDownClass()
             raise
         cls.pool = cls.c.create_pool("/split")
-
-    @classmethod
-    def start_engine(cls, i):
-        log = os.path.join(cls.c.dir, "pl%d.log" % i)
-        for attempt in range(3):
-            http, grpcp = free_port(), free_port()
-            p = subprocess.Popen(
-                [os.path.join(BIN, "pelotond"), "--roles", "placement",
-                 "--resmgr-address", "127.0.0.1:%d" % cls.c.grpc,
-                 "--hostmgr-address", "127.0.0.1:%d" % cls.c.grpc,
-                 "--grpc-port", str(grpcp), "--http-port", str(http), "--log-level", "info"],
-                stdout=subprocess.DEVNULL, stderr=cls.c._log("pl%d.log" % i))
-            start = 0
-            if wait_line(log, start, "serving HTTP on port %d" % http, p, 60):
-                return (p, http)
-            p.kill()
-            p.wait()
-        raise RuntimeError("placement engine %d did not start" % i)
 
     @classmethod
     def tearDownClass(cls):
@@ -1017,6 +1018,37 @@ class Split(unittest.TestCase):
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, roles)
             self.assertIn("--roles", r.stderr)
+
+
+class SplitEngineDies(unittest.TestCase):
+    """A placement engine that takes gangs and dies before placing them:
+    after --placing-timeout-secs the resource manager makes them READY
+    again and another engine places them."""
+
+    def test_gangs_of_a_dead_engine_are_placed_by_another(self):
+        c = Cluster(agents=10, daemon_args=["--roles", "jobmgr,resmgr,hostmgr",
+                                            "--placing-timeout-secs", "2"])
+        engine = None
+        try:
+            pool = c.create_pool("/dies")
+            jid = c.create_job(pool, batch(5))
+            # the dead engine: DequeueGangs, then nothing
+            from peloton.private.resmgr import resmgrsvc_pb2 as rs
+            got = 0
+            end = time.time() + 30
+            while got < 5 and time.time() < end:
+                req = rs.DequeueGangsRequest(limit=10, timeout=500)
+                r = c.call("/peloton.private.resmgr.ResourceManagerService/DequeueGangs",
+                           req, rs.DequeueGangsResponse)
+                got += sum(len(g.tasks) for g in r.gangs)
+            self.assertEqual(got, 5)
+            engine, _ = start_engine(c, 0)
+            self.assertEqual(c.wait_job(jid, {"SUCCEEDED", "FAILED"}, 60), "SUCCEEDED")
+        finally:
+            if engine is not None and engine.poll() is None:
+                engine.send_signal(signal.SIGTERM)
+                engine.wait(30)
+            c.stop()
 
 
 class Restart(unittest.TestCase):
