@@ -100,6 +100,21 @@ static int parse_roles(struct pconf *c)
 		}
 		c->role_set |= names[i].bit;
 	}
+	if (c->role_set == ROLE_PLACEMENT) {
+		const char *addrs[2][2] = {{"resmgr-address", c->resmgr_addr},
+		                           {"hostmgr-address", c->hostmgr_addr}};
+		for (int i = 0; i < 2; i++) {
+			const char *colon = strrchr(addrs[i][1], ':');
+			char *end = NULL;
+			long port = colon ? strtol(colon + 1, &end, 10) : 0;
+			if (!colon || colon == addrs[i][1] || !end || *end || port < 1 ||
+			    port > 65535) {
+				fprintf(stderr, "pelotond: --%s '%s': expected host:port\n",
+				        addrs[i][0], addrs[i][1]);
+				return -1;
+			}
+		}
+	}
 	if (c->role_set != ROLE_ALL && c->role_set != ROLE_CORE && c->role_set != ROLE_PLACEMENT) {
 		fprintf(stderr,
 		        "pelotond: --roles %s: this split is not built; run all, "

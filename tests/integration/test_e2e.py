@@ -1018,6 +1018,12 @@ class Split(unittest.TestCase):
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, roles)
             self.assertIn("--roles", r.stderr)
+        for addr in ("nohost", "h:", ":5392", "h:99999", "h:12x"):
+            r = subprocess.run([os.path.join(BIN, "pelotond"), "--roles", "placement",
+                                "--resmgr-address", addr],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, addr)
+            self.assertIn("expected host:port", r.stderr)
 
 
 class SplitEngineDies(unittest.TestCase):
