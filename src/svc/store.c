@@ -89,7 +89,12 @@ struct gmap {
  * 76k updates/s; 77k with pipelined writes, at 3x the p99): concurrent
  * inserts lose the skip list's sequential-insert splice, even with
  * memtable_insert_hint_per_batch. One it is; the routing stays for bigger
- * machines.
+ * machines. Also measured and dropped: a committer split in two threads
+ * (one checks and builds the next group while the other writes): 12-15%
+ * slower here, the two cores being busy already; memtables hashed by job
+ * (prefix extractor + hash skip list): bench_store +25%, but bench_e2e
+ * -30%, as a 100,000-task job is one bucket without the inline skip
+ * list's sequential-insert splice.
  */
 #define N_COMMITTERS 1
 
