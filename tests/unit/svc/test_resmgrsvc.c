@@ -179,6 +179,23 @@ static void test_enqueue_errors_and_roundtrip(void **state)
 	assert_int_equal(g->placements[0]->n_offerids, 1); /* the launch spends these */
 	assert_string_equal(g->placements[0]->offerids[0]->value, "offer-42");
 	FREE(g);
+
+	/* job-1-1, dequeued and not placed, enqueued again: handed back (a
+	 * placement engine in another process gave up on it), then dequeued again */
+	assert_int_equal(resmgr_task_state(rm, "job-1-1"), TASK_PLACING);
+	r = enqueue(leaf, &t[1], 1);
+	assert_null(r->error);
+	FREE(r);
+	assert_int_equal(resmgr_task_state(rm, "job-1-1"), TASK_READY);
+	d = resmgrsvc_dequeue_gangs(rm, &dq);
+	assert_int_equal(d->n_gangs, 1);
+	assert_string_equal(d->gangs[0]->tasks[0]->id->value, "job-1-1");
+	FREE(d);
+	/* a task past PLACING is still refused as known */
+	r = enqueue(leaf, t, 1);
+	assert_non_null(r->error);
+	assert_string_equal(r->error->failure->failed[0]->message, "task already exists");
+	FREE(r);
 }
 
 static void test_updates_kills_queries(void **state)
