@@ -436,12 +436,15 @@ static ProtobufCMessage *refuse_placements(struct daemon *d, const resmgrsvc_set
 	resp->error = e;
 	for (size_t i = 0; i < r->n_placements; i++) {
 		const Peloton__Private__Resmgr__Placement *p = r->placements[i];
-		const char *ids[p->n_tasks ? p->n_tasks : 1];
+		/* on the heap: a request may name millions of tasks */
+		const char **ids = malloc((p->n_tasks ? p->n_tasks : 1) * sizeof(*ids));
 		size_t n = 0;
-		for (size_t k = 0; k < p->n_tasks; k++)
+		for (size_t k = 0; ids && k < p->n_tasks; k++)
 			if (p->tasks[k] && p->tasks[k]->value)
 				ids[n++] = p->tasks[k]->value;
-		resmgr_return_tasks(d->rm, ids, n); /* PLACING -> READY: placed again later */
+		if (ids)
+			resmgr_return_tasks(d->rm, ids, n); /* PLACING -> READY: placed later */
+		free(ids);
 		Peloton__Private__Resmgr__SetPlacementsFailure__FailedPlacement *fp = PB_NEW(
 		    Peloton__Private__Resmgr__SetPlacementsFailure__FailedPlacement,
 		    peloton__private__resmgr__set_placements_failure__failed_placement__descriptor);
