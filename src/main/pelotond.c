@@ -910,8 +910,6 @@ static int start_placement_only(struct daemon *d)
 	    .backend = &be, .workers = c->placement_workers, .batch = c->placement_batch};
 	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
 		return log_error("main", "cannot start the placement engine"), -1;
-	log_info("placement", "placement engine apart: resource manager at %s, host manager at %s",
-	         c->resmgr_addr, c->hostmgr_addr);
 	if (!(d->rpc = rpc_table_create()))
 		return log_error("main", "out of memory"), -1;
 	return start_servers(d, metrics_placement);
@@ -1056,8 +1054,15 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("main", "pelotond %s starting: roles %s, master %s, gRPC %u, HTTP %u",
-	         pel_version(), d.cf.roles, d.cf.master, d.cf.grpc_port, d.cf.http_port);
+	if (d.cf.role_set == ROLE_PLACEMENT)
+		log_info("main",
+		         "pelotond %s starting: roles placement, resource manager %s, host manager "
+		         "%s, gRPC %u, HTTP %u",
+		         pel_version(), d.cf.resmgr_addr, d.cf.hostmgr_addr, d.cf.grpc_port,
+		         d.cf.http_port);
+	else
+		log_info("main", "pelotond %s starting: roles %s, master %s, gRPC %u, HTTP %u",
+		         pel_version(), d.cf.roles, d.cf.master, d.cf.grpc_port, d.cf.http_port);
 	if (start(&d) != 0) {
 		stop(&d);
 		return 1;
