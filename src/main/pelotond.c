@@ -469,19 +469,12 @@ static ProtobufCMessage *h_rm_setpl(void *ctx, const ProtobufCMessage *m, struct
 {
 	struct daemon *d = ctx;
 	const resmgrsvc_setpl_req *r = (const void *)m;
-	size_t n = r->n_placements, nh = 0;
-	for (size_t i = 0; i < n; i++)
-		nh += r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
-		      r->placements[i]->hostname[0];
-	if (nh == 0) {
-		ProtobufCMessage *resp = (void *)resmgrsvc_set_placements(d->rm, r);
-		return resp ? resp : rpc_fail(st, RPC_INTERNAL, "out of memory");
-	}
-	const char **hosts = calloc(nh, sizeof(char *));
-	size_t *at = calloc(nh, sizeof(size_t));
-	struct hostidx_offer_ids *ids = calloc(nh, sizeof(*ids));
-	Peloton__Private__Resmgr__Placement *copies = calloc(n, sizeof(*copies));
-	Peloton__Private__Resmgr__Placement **pp = calloc(n, sizeof(*pp));
+	size_t n = r->n_placements, nh = 0; /* nh: placements without offer ids */
+	const char **hosts = calloc(n ? n : 1, sizeof(char *));
+	size_t *at = calloc(n ? n : 1, sizeof(size_t));
+	struct hostidx_offer_ids *ids = calloc(n ? n : 1, sizeof(*ids));
+	Peloton__Private__Resmgr__Placement *copies = calloc(n ? n : 1, sizeof(*copies));
+	Peloton__Private__Resmgr__Placement **pp = calloc(n ? n : 1, sizeof(*pp));
 	Mesos__V1__OfferID **oid = NULL;
 	ProtobufCMessage *resp = NULL;
 	char err[256];
@@ -489,13 +482,18 @@ static ProtobufCMessage *h_rm_setpl(void *ctx, const ProtobufCMessage *m, struct
 		resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
 		goto out;
 	}
-	nh = 0;
 	for (size_t i = 0; i < n; i++)
 		if (r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
 		    r->placements[i]->hostname[0]) {
 			hosts[nh] = r->placements[i]->hostname;
 			at[nh++] = i;
 		}
+	if (nh == 0) {
+		resp = (void *)resmgrsvc_set_placements(d->rm, r);
+		if (resp == NULL)
+			resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
+		goto out;
+	}
 	if (hostsvc_consume_held(d->hsvc, hosts, nh, ids, err, sizeof(err)) != 0) {
 		log_info("resmgr", "SetPlacements of %zu host(s) refused: %s", nh, err);
 		resp = refuse_placements(d, r, err, st);
@@ -942,11 +940,9 @@ static int start(struct daemon *d)
 	    .lease_ns = (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
 	d->idx = hostidx_create(&hc);
 	d->hsvc = hostsvc_create(d->idx, HOSTIDX_PACK);
-	struct resmgr_config rc = {
-	    .pools = d->pools,
-	    .placing_timeout_ns =
-	        (uint64_t)(c->placing_timeout_secs ? c->placing_timeout_secs : 600) *
-	        1000000000ull};
+	struct resmgr_config rc = {.pools = d->pools,
+	                           .placing_timeout_ns = (uint64_t)c->placing_timeout_secs *
+	                                                 1000000000ull /* 0: 10 min */};
 	d->rm = resmgr_create(&rc);
 	if (!d->pools || !d->idx || !d->hsvc || !d->rm)
 		return log_error("main", "out of memory"), -1;

@@ -123,9 +123,9 @@ static struct plr_thread *thr(struct plremote *r)
 }
 
 /* One unary call; the decoded response, or NULL (logged). */
-static ProtobufCMessage *call(struct plremote *r, struct plr_thread *t, struct grpccli *c,
-                              const char *path, const ProtobufCMessage *req,
-                              const ProtobufCMessageDescriptor *rd, unsigned timeout_ms)
+static ProtobufCMessage *call(struct plr_thread *t, struct grpccli *c, const char *path,
+                              const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
+                              unsigned timeout_ms)
 {
 	size_t len = 0, rlen = 0;
 	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
@@ -133,9 +133,9 @@ static ProtobufCMessage *call(struct plremote *r, struct plr_thread *t, struct g
 	ProtobufCMessage *m = NULL;
 	const char *why = NULL;
 
-	atomic_fetch_add(&r->calls, 1);
+	atomic_fetch_add(&t->r->calls, 1);
 	if (buf == NULL) {
-		atomic_fetch_add(&r->failed_calls, 1);
+		atomic_fetch_add(&t->r->failed_calls, 1);
 		return NULL;
 	}
 	grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, &st);
@@ -144,7 +144,7 @@ static ProtobufCMessage *call(struct plremote *r, struct plr_thread *t, struct g
 		snprintf(st.msg, sizeof(st.msg), "undecodable response: %s", why);
 	free(resp);
 	if (m == NULL) {
-		atomic_fetch_add(&r->failed_calls, 1);
+		atomic_fetch_add(&t->r->failed_calls, 1);
 		if (!t->down || st.code != RPC_UNAVAILABLE)
 			log_warn("placement", "%s failed: %s (code %d)%s", path, st.msg,
 			         (int)st.code,
@@ -207,7 +207,7 @@ static size_t r_dequeue(void *arg, size_t limit, uint64_t timeout_ns, struct res
 	req.limit = (uint32_t)limit;
 	req.timeout = (uint32_t)(timeout_ns / 1000000);
 	Peloton__Private__Resmgr__DequeueGangsResponse *resp =
-	    t ? (void *)call(r, t, t->rm, RM_SVC "DequeueGangs", &req.base,
+	    t ? (void *)call(t, t->rm, RM_SVC "DequeueGangs", &req.base,
 	                     &peloton__private__resmgr__dequeue_gangs_response__descriptor,
 	                     req.timeout + CALL_MS)
 	      : NULL;
@@ -270,7 +270,7 @@ static size_t r_set_placements(void *arg, const struct resmgr_placement *p, size
 	req.placements = pp;
 	req.n_placements = n;
 	Peloton__Private__Resmgr__SetPlacementsResponse *resp =
-	    (void *)call(r, t, t->rm, RM_SVC "SetPlacements", &req.base,
+	    (void *)call(t, t->rm, RM_SVC "SetPlacements", &req.base,
 	                 &peloton__private__resmgr__set_placements_response__descriptor, CALL_MS);
 	if (resp == NULL) {
 		/* unknown outcome: the tasks stay PLACING until the resource
@@ -330,7 +330,7 @@ static void r_return_tasks(void *arg, const struct resmgr_gang_out *g)
 		req.gangs = &gp;
 		req.n_gangs = 1;
 		ProtobufCMessage *resp =
-		    call(r, t, t->rm, RM_SVC "EnqueueGangs", &req.base,
+		    call(t, t->rm, RM_SVC "EnqueueGangs", &req.base,
 		         &peloton__private__resmgr__enqueue_gangs_response__descriptor, CALL_MS);
 		if (resp != NULL)
 			PB_FREE(resp);
@@ -367,7 +367,7 @@ static enum taskstate r_task_state(void *arg, const char *task_id)
 }
 
 /* The live set for `hosts`: the resource manager's tasks placed there. */
-static void live_fetch(struct plremote *r, struct plr_thread *t, const char *const *hosts, size_t n)
+static void live_fetch(struct plr_thread *t, const char *const *hosts, size_t n)
 {
 	live_clear(t);
 	Peloton__Private__Resmgr__GetTasksByHostsRequest req =
@@ -375,7 +375,7 @@ static void live_fetch(struct plremote *r, struct plr_thread *t, const char *con
 	req.hostnames = (char **)hosts;
 	req.n_hostnames = n;
 	Peloton__Private__Resmgr__GetTasksByHostsResponse *resp = (void *)call(
-	    r, t, t->rm, RM_SVC "GetTasksByHosts", &req.base,
+	    t, t->rm, RM_SVC "GetTasksByHosts", &req.base,
 	    &peloton__private__resmgr__get_tasks_by_hosts_response__descriptor, CALL_MS);
 	if (resp == NULL || resp->error != NULL) {
 		if (resp)
@@ -410,7 +410,7 @@ static void live_fetch(struct plremote *r, struct plr_thread *t, const char *con
 /* --- the host manager -------------------------------------------------------- */
 
 /* Gives hosts back to the host manager. */
-static void release_remote(struct plremote *r, struct plr_thread *t, const char *const *hosts,
+static void release_remote(struct plr_thread *t, const char *const *hosts,
                            const char *const *agents, size_t n)
 {
 	if (n == 0)
@@ -432,12 +432,12 @@ static void release_remote(struct plremote *r, struct plr_thread *t, const char 
 		req.hostoffers = hp;
 		req.n_hostoffers = n;
 		ProtobufCMessage *resp = call(
-		    r, t, t->hm, HM_SVC "ReleaseHostOffers", &req.base,
+		    t, t->hm, HM_SVC "ReleaseHostOffers", &req.base,
 		    &peloton__private__hostmgr__hostsvc__release_host_offers_response__descriptor,
 		    CALL_MS);
 		if (resp != NULL)
 			PB_FREE(resp);
-		atomic_fetch_add(&r->hosts_released, n);
+		atomic_fetch_add(&t->r->hosts_released, n);
 	}
 	/* unreleased (ENOMEM, call failed): the host manager's lease expires */
 	free(hos);
@@ -446,8 +446,7 @@ static void release_remote(struct plremote *r, struct plr_thread *t, const char 
 }
 
 /* The HostOffers as mirror offers (ids of our own), added to the mirror. */
-static int mirror_add(struct plremote *r, struct plr_thread *t, host_offer_pb *const *hos, size_t n,
-                      uint64_t now_ns)
+static int mirror_add(struct plr_thread *t, host_offer_pb *const *hos, size_t n, uint64_t now_ns)
 {
 	Mesos__V1__Offer *offers = calloc(n ? n : 1, sizeof(*offers));
 	Mesos__V1__Offer **op = calloc(n ? n : 1, sizeof(*op));
@@ -463,7 +462,7 @@ static int mirror_add(struct plremote *r, struct plr_thread *t, host_offer_pb *c
 			mesos__v1__offer__init(&offers[i]);
 			mesos__v1__offer_id__init(&ids[i]);
 			snprintf(idtxt[i], sizeof(idtxt[i]), "m%llu",
-			         (unsigned long long)atomic_fetch_add(&r->seq, 1));
+			         (unsigned long long)atomic_fetch_add(&t->r->seq, 1));
 			ids[i].value = idtxt[i];
 			offers[i].id = &ids[i];
 			offers[i].framework_id = &fw;
@@ -513,7 +512,7 @@ static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *fi
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__ACQUIRE_HOST_OFFERS_REQUEST__INIT;
 	req.filter = hf;
 	Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersResponse *resp = (void *)call(
-	    r, t, t->hm, HM_SVC "AcquireHostOffers", &req.base,
+	    t, t->hm, HM_SVC "AcquireHostOffers", &req.base,
 	    &peloton__private__hostmgr__hostsvc__acquire_host_offers_response__descriptor, CALL_MS);
 	hf->quantity = NULL; /* ours, on the stack */
 	PB_FREE(hf);
@@ -548,8 +547,8 @@ static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *fi
 			        : "";
 		}
 		if (n > 0 && hostmatch_has_task_leaves(f->constraint))
-			live_fetch(r, t, hosts, n);
-		if (n == 0 || mirror_add(r, t, resp->hostoffers, n, now_ns) == 0)
+			live_fetch(t, hosts, n);
+		if (n == 0 || mirror_add(t, resp->hostoffers, n, now_ns) == 0)
 			rc = n == 0
 			         ? 0
 			         : hostidx_acquire(t->mirror, f,
@@ -573,7 +572,7 @@ static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *fi
 			hosts[nb] = hosts[i];
 			agents[nb++] = agents[i];
 		}
-		release_remote(r, t, hosts, agents, nb);
+		release_remote(t, hosts, agents, nb);
 	}
 	memcpy(out->counts, counts, sizeof(counts)); /* the cluster's picture, not the mirror's */
 	free(hosts);
@@ -595,7 +594,7 @@ static void r_release(void *arg, struct hostidx_lease *lease)
 	if (host && agent) {
 		hostidx_remove_host(t->mirror, host);
 		const char *h = host, *a = agent;
-		release_remote(r, t, &h, &a, 1);
+		release_remote(t, &h, &a, 1);
 	}
 	free(host);
 	free(agent);
@@ -627,7 +626,7 @@ static int r_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
 			hostidx_remove_host(t->mirror, hosts[i]);
 	}
 	if (rc != 0 && hosts && agents) /* the round is void: the hosts go back */
-		release_remote(r, t, (const char *const *)hosts, (const char *const *)agents, n);
+		release_remote(t, (const char *const *)hosts, (const char *const *)agents, n);
 	for (size_t i = 0; hosts && agents && i < n; i++) {
 		free(hosts[i]);
 		free(agents[i]);

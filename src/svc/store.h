@@ -155,7 +155,7 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 struct store_stats {
 	uint64_t groups, batches, ops, stale, corrupt, compressed, syncs;
 	uint64_t write_ns;      /* time inside RocksDB writes (WAL, sync, memtable) */
-	uint64_t commit_cpu_ns; /* CPU time of the committer thread(s) */
+	uint64_t commit_cpu_ns; /* CPU time of the committer thread */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 
