@@ -155,9 +155,15 @@ struct placement *placement_create(const struct placement_config *cfg)
 	if (cfg->backend != NULL)
 		pl->be = *cfg->backend;
 	else
-		pl->be = (struct placement_backend){
-		    local_dequeue, local_set_placements, local_return_tasks, local_task_state,
-		    local_acquire, local_release,        local_consume_all,  pl};
+		pl->be = (struct placement_backend){local_dequeue,
+		                                    local_set_placements,
+		                                    local_return_tasks,
+		                                    local_task_state,
+		                                    NULL /* this engine counts */,
+		                                    local_acquire,
+		                                    local_release,
+		                                    local_consume_all,
+		                                    pl};
 	pl->cfg.backend = NULL; /* the copy in pl->be is the one used */
 	if (!pl->cfg.workers)
 		pl->cfg.workers = 2;
@@ -332,12 +338,18 @@ struct ht_ctx {
 	const char *host;
 };
 
-/* Live tasks on the host carrying `label`; drops finished ones as it goes. */
+/*
+ * Live tasks on the host carrying `label`: the backend's count if it has
+ * one, else those this engine placed (dropping finished ones as it goes).
+ */
 static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
 {
 	struct ht_ctx *c = arg;
 	uint32_t n = 0;
 
+	if (c->pl->be.host_task_count &&
+	    c->pl->be.host_task_count(c->pl->be.arg, c->host, label->text, &n) == 0)
+		return n;
 	pthread_mutex_lock(&c->pl->mu);
 	struct host_tasks *h = ht_find(c->pl, c->host, false);
 	for (size_t i = 0; h != NULL && i < h->n;) {

@@ -49,6 +49,11 @@ struct placement_backend {
 	                         enum resmgr_fail *fail);
 	void (*return_tasks)(void *arg, const struct resmgr_gang_out *g);
 	enum taskstate (*task_state)(void *arg, const char *task_id);
+	/* TASK-kind constraints: the tasks on `host` carrying `label`
+	 * ("key=value") as whoever sees every engine's placements counts them;
+	 * 0 with *n, or -1 to let the engine count the live tasks it placed
+	 * itself. May be NULL (the engine counts). */
+	int (*host_task_count)(void *arg, const char *host, const char *label, uint32_t *n);
 	int (*acquire)(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
 	               size_t pb_len, uint32_t max_hosts, enum hostidx_order order, uint64_t now_ns,
 	               struct hostidx_acquire_out *out, const char **why);

@@ -28,11 +28,17 @@ struct plr_thread {
 	struct hostidx *mirror;
 	struct hostsvc *msvc; /* ingests HostOffers into the mirror */
 	bool down;            /* the last call failed: logged once until one works */
-	/* tasks alive on the hosts of the last acquire with a TASK-kind
-	 * constraint (GetTasksByHosts), sorted; !live_valid: unknown */
-	char **live;
+	/* the labels of the tasks on the hosts of the last acquire with a
+	 * TASK-kind constraint (GetTasksByHosts), sorted; !live_valid: unknown */
+	struct live_label *live;
 	size_t n_live;
 	bool live_valid;
+};
+
+/* One label of one task the resource manager has on a host. */
+struct live_label {
+	char *host, *label; /* label: "key=value" */
+	size_t task;        /* which task of the answer: a task counts once */
 };
 
 struct plremote {
@@ -47,8 +53,10 @@ static __thread struct plr_thread *tls;
 
 static void live_clear(struct plr_thread *t)
 {
-	for (size_t i = 0; i < t->n_live; i++)
-		free(t->live[i]);
+	for (size_t i = 0; i < t->n_live; i++) {
+		free(t->live[i].host);
+		free(t->live[i].label);
+	}
 	free(t->live);
 	t->live = NULL;
 	t->n_live = 0;
@@ -345,28 +353,56 @@ static void r_return_tasks(void *arg, const struct resmgr_gang_out *g)
 	free(tasks);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* by host, then label, then task */
+static int cmp_live(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct live_label *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+	if (c == 0)
+		c = strcmp(x->label, y->label);
+	return c != 0 ? c : (x->task > y->task) - (x->task < y->task);
 }
 
 /*
- * Whether a task this engine placed earlier still lives: asked only for
- * the hosts of the acquire being decided (TASK-kind constraints count the
- * tasks on those hosts), from the live set r_acquire fetched for them.
- * Without one (the call failed) the task counts as alive: a host is
- * refused rather than over-filled.
+ * Tasks on `host` carrying `label`, every engine's: from the answer
+ * r_acquire fetched for the hosts it was granted (the only hosts an engine
+ * decides over). Without one (the call failed) the engine counts its own.
  */
-static enum taskstate r_task_state(void *arg, const char *task_id)
+static int r_host_task_count(void *arg, const char *host, const char *label, uint32_t *n)
 {
 	struct plr_thread *t = thr(arg);
 	if (t == NULL || !t->live_valid)
-		return TASK_RUNNING;
-	return bsearch(&task_id, t->live, t->n_live, sizeof(char *), cmp_str) ? TASK_RUNNING
-	                                                                      : TASK_UNKNOWN;
+		return -1;
+	struct live_label key = {(char *)host, (char *)label, 0};
+	/* the first entry of (host, label): task 0 sorts first */
+	size_t lo = 0, hi = t->n_live;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_live(&t->live[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*n = 0;
+	for (size_t i = lo; i < t->n_live && strcmp(t->live[i].host, host) == 0 &&
+	                    strcmp(t->live[i].label, label) == 0;
+	     i++)
+		*n += i == lo || t->live[i].task != t->live[i - 1].task;
+	return 0;
 }
 
-/* The live set for `hosts`: the resource manager's tasks placed there. */
+/*
+ * Used only when r_host_task_count could not answer: the engine's own
+ * placements then count as alive (a host is refused rather than
+ * over-filled).
+ */
+static enum taskstate r_task_state(void *arg, const char *task_id)
+{
+	(void)arg, (void)task_id;
+	return TASK_RUNNING;
+}
+
+/* The labels of the resource manager's tasks on `hosts`. */
 static void live_fetch(struct plr_thread *t, const char *const *hosts, size_t n)
 {
 	live_clear(t);
@@ -382,20 +418,36 @@ static void live_fetch(struct plr_thread *t, const char *const *hosts, size_t n)
 			PB_FREE(resp);
 		return;
 	}
-	size_t total = 0;
+	size_t total = 0, task = 0;
 	for (size_t i = 0; i < resp->n_hosttasksmap; i++)
-		if (resp->hosttasksmap[i]->value)
-			total += resp->hosttasksmap[i]->value->n_tasks;
-	t->live = calloc(total ? total : 1, sizeof(char *));
+		for (size_t k = 0;
+		     resp->hosttasksmap[i]->value && k < resp->hosttasksmap[i]->value->n_tasks;
+		     k++) {
+			const Peloton__Private__Resmgr__Task *tk =
+			    resp->hosttasksmap[i]->value->tasks[k];
+			total += tk && tk->labels ? tk->labels->n_labels : 0;
+		}
+	t->live = calloc(total ? total : 1, sizeof(*t->live));
 	bool ok = t->live != NULL;
 	for (size_t i = 0; ok && i < resp->n_hosttasksmap; i++) {
+		const char *host = resp->hosttasksmap[i]->key ? resp->hosttasksmap[i]->key : "";
 		const Peloton__Private__Resmgr__TaskList *l = resp->hosttasksmap[i]->value;
-		for (size_t k = 0; ok && l && k < l->n_tasks; k++) {
-			const Peloton__Private__Resmgr__Task *task = l->tasks[k];
-			if (!task || !task->id || !task->id->value)
-				continue;
-			ok = (t->live[t->n_live] = strdup(task->id->value)) != NULL;
-			t->n_live += ok;
+		for (size_t k = 0; ok && l && k < l->n_tasks; k++, task++) {
+			const Mesos__V1__Labels *ls = l->tasks[k] ? l->tasks[k]->labels : NULL;
+			for (size_t j = 0; ok && ls && j < ls->n_labels; j++) {
+				const Mesos__V1__Label *lb = ls->labels[j];
+				struct live_label *e = &t->live[t->n_live];
+				size_t sz =
+				    strlen(lb->key) + (lb->value ? strlen(lb->value) : 0) + 2;
+				e->host = strdup(host);
+				e->label = malloc(sz);
+				e->task = task;
+				ok = e->host && e->label;
+				if (e->label)
+					snprintf(e->label, sz, "%s=%s", lb->key,
+					         lb->value ? lb->value : "");
+				t->n_live++; /* freed by live_clear even if half made */
+			}
 		}
 	}
 	PB_FREE(resp);
@@ -403,7 +455,7 @@ static void live_fetch(struct plr_thread *t, const char *const *hosts, size_t n)
 		live_clear(t);
 		return;
 	}
-	qsort(t->live, t->n_live, sizeof(char *), cmp_str);
+	qsort(t->live, t->n_live, sizeof(*t->live), cmp_live);
 	t->live_valid = true;
 }
 
@@ -638,6 +690,7 @@ static int r_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
 
 void plremote_backend(struct plremote *r, struct placement_backend *out)
 {
-	*out = (struct placement_backend){r_dequeue, r_set_placements, r_return_tasks, r_task_state,
-	                                  r_acquire, r_release,        r_consume_all,  r};
+	*out = (struct placement_backend){r_dequeue,    r_set_placements,  r_return_tasks,
+	                                  r_task_state, r_host_task_count, r_acquire,
+	                                  r_release,    r_consume_all,     r};
 }

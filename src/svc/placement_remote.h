@@ -16,11 +16,12 @@
  * SetPlacements handler, hostsvc_consume_held).
  *
  * Gangs the engine gives up on go back with EnqueueGangs (PLACING ->
- * READY, resmgrsvc). TASK-kind constraints count the tasks this engine
- * placed on a host that are still alive: for an acquire with such a
- * constraint, one GetTasksByHosts over the hosts granted tells which (a
- * walk of the resource manager's tasks: the price of such constraints
- * apart). Not done: the placement explanation needs the in-process index.
+ * READY, resmgrsvc). TASK-kind constraints count the tasks on a host as
+ * the resource manager knows them, whichever engine placed them: for an
+ * acquire with such a constraint, one GetTasksByHosts over the hosts
+ * granted (a walk of the resource manager's tasks: the price of such
+ * constraints apart). Not done: the placement explanation needs the
+ * in-process index.
  */
 #ifndef PLACEMENT_REMOTE_H
 #define PLACEMENT_REMOTE_H
