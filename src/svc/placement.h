@@ -20,8 +20,9 @@
  * of its last attempt (placement_why).
  *
  * TASK-kind constraints count the tasks this engine placed on a host that
- * are still alive in the resource manager, plus those placed earlier in the
- * same decision.
+ * are still alive in the resource manager (or, through a backend's
+ * host_task_count, every engine's tasks there), plus those placed earlier
+ * in the same decision.
  */
 #ifndef PLACEMENT_H
 #define PLACEMENT_H
