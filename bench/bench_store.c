@@ -83,11 +83,10 @@ static struct store_batch *update(struct writer *w, size_t i)
 	snprintf(job, sizeof(job), "job-%05zu", task / n_tasks_per_job);
 	uint32_t inst = (uint32_t)(task % n_tasks_per_job);
 	uint64_t v = w->versions[i];
-	uint32_t old_state = (uint32_t)(v % 3), new_state = (uint32_t)((v + 1) % 3);
+	uint32_t new_state = (uint32_t)((v + 1) % 3);
 	size_t rl = runtime_of(rt, sizeof(rt), v + 1, new_state);
 	struct store_batch *b = store_batch_new(st);
-	store_task_update(b, job, inst, rt, rl, v + 1, v, old_state, new_state, rt, rl / 2,
-	                  bench_now_ns(), 0);
+	store_task_update(b, job, inst, rt, rl, v + 1, v, new_state, rt, rl / 2, bench_now_ns(), 0);
 	w->versions[i] = v + 1;
 	return b;
 }
@@ -168,7 +167,7 @@ static void populate(int events, bool warm)
 			snprintf(job, sizeof(job), "job-%05zu", t / n_tasks_per_job);
 			size_t rl = runtime_of(rt, sizeof(rt), t, 0);
 			store_task_update(b, job, (uint32_t)(t % n_tasks_per_job), rt, rl, 1,
-			                  STORE_ANY_VERSION, 1, 0, NULL, 0, 0, 0);
+			                  STORE_ANY_VERSION, 0, NULL, 0, 0, 0);
 			for (int e = 0; e < events; e++) {
 				char k[64];
 				size_t kl =
@@ -254,8 +253,8 @@ static struct bench_result run(bool fast, unsigned n_writers, double secs, uint6
 int main(int argc, char **argv)
 {
 	static const char help[] =
-	    "One op: one task update (versioned runtime + state index move + event, one\n"
-	    "batch) made durable with sync=true, counted at its completion.\n"
+	    "One op: one task update (versioned runtime tagged with its state + event,\n"
+	    "one batch) made durable with sync=true, counted at its completion.\n"
 	    "fast = group commit (store_submit, up to 256 in flight per writer);\n"
 	    "baseline = one WriteBatch with sync per update, waited for by its writer.\n"
 	    "Cases: writers {1,2,8}; 10,000 jobs x 100 tasks (quick: 100 x 100), created\n"

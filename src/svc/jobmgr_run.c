@@ -33,7 +33,7 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 	int rc = -1;
 	if (rt && eb)
 		rc = store_task_update(b, j->id, inst, rt, rlen, t->version + 1, STORE_ANY_VERSION,
-		                       old, t->state, eb, elen, now, t->event_seq++);
+		                       t->state, eb, elen, now, t->event_seq++);
 	if (rc == 0)
 		t->version++;
 	free(rt);

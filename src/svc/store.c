@@ -17,6 +17,8 @@
 #define HDR 9
 #define FMT_RAW 0
 #define FMT_ZSTD 1
+#define FMT_TAGGED 0x80 /* a 4-byte tag follows the version */
+#define TAG_LEN 4
 #define ZSTD_LEVEL 3
 #define MAX_VALUE (256u << 20) /* refuse to inflate anything larger */
 
@@ -39,11 +41,13 @@ static const char *const cf_names[STORE_N_CF] = {
     [STORE_JOB_RUNTIME] = "job_runtime",
     [STORE_JOB_INDEX] = "job_index",
     [STORE_TASK_RUNTIME] = "task_runtime",
-    [STORE_TASK_STATE] = "task_state",
     [STORE_TASK_EVENTS] = "task_events",
     [STORE_VOLUMES] = "volumes",
     [STORE_UPDATES] = "updates",
 };
+
+/* Families earlier versions had: dropped when a database still has them. */
+static const char *const retired_cf_names[] = {"task_state"};
 
 const char *store_cf_name(enum store_cf cf)
 {
@@ -296,8 +300,24 @@ static uint64_t get_u64le(const char *p)
 	return v;
 }
 
-int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
-              const void *val, size_t vlen, uint64_t version, uint64_t expect)
+static void put_be32(char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (char)(v >> (24 - 8 * i));
+}
+
+static uint32_t get_be32(const char *p)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | (uint8_t)p[i];
+	return v;
+}
+
+/* store_put, with a tag in the header when tag is not NULL. */
+static int put_value(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+                     const void *val, size_t vlen, uint64_t version, uint64_t expect,
+                     const uint32_t *tag)
 {
 	struct op *o = op_add(b);
 	if (o == NULL || (unsigned)cf >= STORE_N_CF || klen == 0) {
@@ -310,7 +330,8 @@ int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t k
 	/* compress big values here, on the writer's thread, not the committer's */
 	size_t threshold = b->s ? b->s->threshold : 4096;
 	bool z = vlen > threshold;
-	size_t room = HDR + (z ? ZSTD_compressBound(vlen) : vlen);
+	size_t hl = HDR + (tag ? TAG_LEN : 0);
+	size_t room = hl + (z ? ZSTD_compressBound(vlen) : vlen);
 	if (!buf_room(b, room)) {
 		b->poisoned = true;
 		return -1;
@@ -318,11 +339,15 @@ int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t k
 	char *h = b->buf + b->blen;
 	put_u64le(h + 1, version);
 	h[0] = FMT_RAW;
+	if (tag) {
+		h[0] |= FMT_TAGGED;
+		put_be32(h + HDR, *tag);
+	}
 	size_t plen = vlen;
 	if (z) {
-		size_t c = ZSTD_compress(h + HDR, ZSTD_compressBound(vlen), val, vlen, ZSTD_LEVEL);
+		size_t c = ZSTD_compress(h + hl, ZSTD_compressBound(vlen), val, vlen, ZSTD_LEVEL);
 		if (!ZSTD_isError(c) && c < vlen) {
-			h[0] = FMT_ZSTD;
+			h[0] = (char)(h[0] | FMT_ZSTD);
 			plen = c;
 			if (b->s)
 				atomic_fetch_add(&b->s->compressed, 1);
@@ -331,12 +356,18 @@ int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t k
 		}
 	}
 	if (!z && vlen)
-		memcpy(h + HDR, val, vlen);
+		memcpy(h + hl, val, vlen);
 	o->voff = b->blen;
-	o->vlen = HDR + plen;
+	o->vlen = hl + plen;
 	b->blen += o->vlen;
 	b->n++;
 	return 0;
+}
+
+int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+              const void *val, size_t vlen, uint64_t version, uint64_t expect)
+{
+	return put_value(b, cf, key, klen, val, vlen, version, expect, NULL);
 }
 
 int store_del(struct store_batch *b, enum store_cf cf, const void *key, size_t klen)
@@ -406,22 +437,25 @@ static enum store_status decode(struct store *s, enum store_cf cf, const char *k
 {
 	const char *why = NULL;
 	*out = NULL;
-	if (vlen < HDR) {
+	uint8_t f = vlen > 0 ? (uint8_t)v[0] : 0xff;
+	size_t hl = vlen > 0 && (f & FMT_TAGGED) ? HDR + TAG_LEN : HDR;
+	int fmt = f & ~FMT_TAGGED;
+	if (vlen < hl) {
 		why = "shorter than its header";
-	} else if (v[0] == FMT_RAW) {
-		*olen = vlen - HDR;
+	} else if (fmt == FMT_RAW) {
+		*olen = vlen - hl;
 		*out = malloc(*olen ? *olen : 1);
 		if (*out == NULL)
 			return STORE_ENOMEM;
-		memcpy(*out, v + HDR, *olen);
-	} else if (v[0] == FMT_ZSTD) {
-		unsigned long long n = ZSTD_getFrameContentSize(v + HDR, vlen - HDR);
+		memcpy(*out, v + hl, *olen);
+	} else if (fmt == FMT_ZSTD) {
+		unsigned long long n = ZSTD_getFrameContentSize(v + hl, vlen - hl);
 		if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > MAX_VALUE) {
 			why = "bad zstd frame header";
 		} else if ((*out = malloc(n ? n : 1)) == NULL) {
 			return STORE_ENOMEM;
 		} else {
-			size_t got = ZSTD_decompress(*out, n, v + HDR, vlen - HDR);
+			size_t got = ZSTD_decompress(*out, n, v + hl, vlen - hl);
 			if (ZSTD_isError(got) || got != n) {
 				free(*out);
 				*out = NULL;
@@ -487,14 +521,39 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	/* reuse WAL files: a sync then overwrites allocated blocks instead of
 	 * growing a file (ext4 would commit its journal for the new size) */
 	rocksdb_options_set_recycle_log_file_num(s->opts, 4);
-	const char *names[STORE_N_CF];
-	const rocksdb_options_t *cf_opts[STORE_N_CF];
-	for (int i = 0; i < STORE_N_CF; i++) {
-		names[i] = cf_names[i];
-		cf_opts[i] = s->opts;
+	/* the families, and any retired one the database still has (dropped below) */
+	enum { N_RETIRED = sizeof(retired_cf_names) / sizeof(retired_cf_names[0]) };
+	const char *names[STORE_N_CF + N_RETIRED];
+	const rocksdb_options_t *cf_opts[STORE_N_CF + N_RETIRED];
+	rocksdb_column_family_handle_t *handles[STORE_N_CF + N_RETIRED];
+	int n_open = 0;
+	for (; n_open < STORE_N_CF; n_open++) {
+		names[n_open] = cf_names[n_open];
+		cf_opts[n_open] = s->opts;
 	}
-	s->db = rocksdb_open_column_families(s->opts, cfg->path, STORE_N_CF, names, cf_opts, s->cf,
+	size_t n_have = 0;
+	char *lerr = NULL;
+	char **have = rocksdb_list_column_families(s->opts, cfg->path, &n_have, &lerr);
+	rocksdb_free(lerr); /* a new database has none */
+	for (size_t i = 0; i < n_have; i++)
+		for (int r = 0; r < N_RETIRED; r++)
+			if (strcmp(have[i], retired_cf_names[r]) == 0) {
+				names[n_open] = retired_cf_names[r];
+				cf_opts[n_open++] = s->opts;
+			}
+	if (have)
+		rocksdb_list_column_families_destroy(have, n_have);
+	s->db = rocksdb_open_column_families(s->opts, cfg->path, n_open, names, cf_opts, handles,
 	                                     &rerr);
+	for (int i = STORE_N_CF; s->db != NULL && i < n_open; i++) {
+		rocksdb_drop_column_family(s->db, handles[i], &rerr);
+		log_info("store", "dropped the retired column family %s%s%s", names[i],
+		         rerr ? ": " : "", rerr ? rerr : "");
+		rocksdb_free(rerr);
+		rerr = NULL;
+		rocksdb_column_family_handle_destroy(handles[i]);
+	}
+	memcpy(s->cf, handles, sizeof(s->cf));
 	if (s->db == NULL) {
 		snprintf(err, errlen, "store: cannot open %s: %s", cfg->path,
 		         rerr ? rerr : "unknown error");
@@ -1099,8 +1158,13 @@ static bool has_prefix(const char *k, size_t klen, const char *p, size_t plen)
 	return klen >= plen && memcmp(k, p, plen) == 0;
 }
 
-long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
-                store_scan_f fn, void *arg)
+/* Whether a raw entry is to be decoded and passed on (a scan's filter). */
+typedef bool (*scan_filter_f)(void *arg, const char *key, size_t klen, const char *val,
+                              size_t vlen);
+
+/* store_scan, skipping entries `keep` (when given) refuses before decoding. */
+static long scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
+                 scan_filter_f keep, store_scan_f fn, void *arg)
 {
 	const char *p = prefix;
 	long visited = 0;
@@ -1136,6 +1200,8 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 		if (!has_prefix(k, kl, p, plen))
 			break;
 		const char *v = rocksdb_iter_value(it, &vl);
+		if (keep != NULL && !keep(arg, k, kl, v, vl))
+			continue;
 		void *out;
 		uint64_t ver = 0;
 		enum store_status st = decode(s, cf, k, kl, v, vl, &out, &olen, &ver);
@@ -1155,6 +1221,12 @@ long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t pl
 	rocksdb_readoptions_destroy(ro);
 	rocksdb_release_snapshot(s->db, snap);
 	return visited;
+}
+
+long store_scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
+                store_scan_f fn, void *arg)
+{
+	return scan(s, cf, prefix, plen, reverse, NULL, fn, arg);
 }
 
 void store_get_stats(struct store *s, struct store_stats *out)
@@ -1205,12 +1277,6 @@ void store_compact(struct store *s)
 
 /* --- keys and typed helpers ---------------------------------------------------- */
 
-static void put_be32(char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (char)(v >> (24 - 8 * i));
-}
-
 static void put_be64(char *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -1243,14 +1309,6 @@ size_t store_key_task_prefix(char *buf, const char *job, uint32_t instance)
 	return store_key_task(buf, job, instance);
 }
 
-size_t store_key_task_state(char *buf, const char *job, uint32_t state, uint32_t instance)
-{
-	size_t n = store_key_job_prefix(buf, job);
-	put_be32(buf + n, state);
-	put_be32(buf + n + 4, instance);
-	return n + 8;
-}
-
 size_t store_key_task_event(char *buf, const char *job, uint32_t instance, uint64_t time_ns,
                             uint32_t seq)
 {
@@ -1262,27 +1320,47 @@ size_t store_key_task_event(char *buf, const char *job, uint32_t instance, uint6
 
 int store_task_update(struct store_batch *b, const char *job, uint32_t instance,
                       const void *runtime, size_t rlen, uint64_t version, uint64_t expect,
-                      uint32_t old_state, uint32_t new_state, const void *event, size_t elen,
-                      uint64_t event_ns, uint32_t event_seq)
+                      uint32_t state, const void *event, size_t elen, uint64_t event_ns,
+                      uint32_t event_seq)
 {
 	size_t jl = strlen(job);
 	char k[jl + 24];
 	size_t n = store_key_task(k, job, instance);
-	int rc = store_put(b, STORE_TASK_RUNTIME, k, n, runtime, rlen, version, expect);
-	if (rc == 0 && old_state != new_state) {
-		if (expect != STORE_ABSENT) {
-			n = store_key_task_state(k, job, old_state, instance);
-			rc = store_del(b, STORE_TASK_STATE, k, n);
-		}
-		n = store_key_task_state(k, job, new_state, instance);
-		if (rc == 0)
-			rc = store_put(b, STORE_TASK_STATE, k, n, "", 0, 0, STORE_ANY_VERSION);
-	}
+	int rc = put_value(b, STORE_TASK_RUNTIME, k, n, runtime, rlen, version, expect, &state);
 	if (rc == 0 && event != NULL) {
 		n = store_key_task_event(k, job, instance, event_ns, event_seq);
 		rc = store_put(b, STORE_TASK_EVENTS, k, n, event, elen, 0, STORE_ANY_VERSION);
 	}
 	return rc;
+}
+
+struct by_state {
+	size_t plen; /* "<job>\0" */
+	uint32_t state;
+	store_task_f fn;
+	void *arg;
+};
+
+static bool state_matches(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	const struct by_state *c = arg;
+	return klen == c->plen + 4 && vlen >= HDR + TAG_LEN && (val[0] & FMT_TAGGED) &&
+	       get_be32(val + HDR) == c->state;
+}
+
+static bool state_task(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                       uint64_t version)
+{
+	const struct by_state *c = arg;
+	return c->fn(c->arg, get_be32((const char *)key + c->plen), val, vlen, version);
+}
+
+long store_tasks_by_state(struct store *s, const char *job, uint32_t state, store_task_f fn,
+                          void *arg)
+{
+	char k[strlen(job) + 24];
+	struct by_state c = {store_key_job_prefix(k, job), state, fn, arg};
+	return scan(s, STORE_TASK_RUNTIME, k, c.plen, false, state_matches, state_task, &c);
 }
 
 #define FRAMEWORK_KEY "framework_id"
@@ -1436,7 +1514,7 @@ enum store_status store_purge_job(struct store *s, const char *job)
 	store_del(b, STORE_JOB_RUNTIME, job, jl);
 	size_t n = store_key_job_prefix(k, job);
 	static const enum store_cf under[] = {STORE_JOB_CONFIG, STORE_TASK_RUNTIME,
-	                                      STORE_TASK_STATE, STORE_TASK_EVENTS};
+	                                      STORE_TASK_EVENTS};
 	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
 		store_del_prefix(b, under[i], k, n);
 	/* the index keys, and the record naming them */

@@ -62,7 +62,7 @@ static void *writer(void *arg)
 		snprintf(rt, sizeof(rt), "runtime-%llu", (unsigned long long)seq);
 		struct store_batch *b = store_batch_new(s);
 		store_task_update(b, job, (uint32_t)(seq % 100), rt, strlen(rt), 0,
-		                  STORE_ANY_VERSION, 0, 0, rt, strlen(rt), seq, 0);
+		                  STORE_ANY_VERSION, 0, rt, strlen(rt), seq, 0);
 		size_t kl = (size_t)snprintf(k, sizeof(k), "%020llu", (unsigned long long)seq);
 		store_put(b, STORE_UPDATES, k, kl, job, strlen(job), 0, STORE_ANY_VERSION);
 		store_submit(s, b, acked, (void *)(uintptr_t)seq);

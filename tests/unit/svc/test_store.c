@@ -116,6 +116,25 @@ static bool collect(void *arg, const void *key, size_t klen, const void *val, si
 	return s->n < 64;
 }
 
+struct seen_tasks {
+	uint32_t inst[16], rt[16];
+	uint64_t ver[16];
+	size_t n, stop_after;
+};
+
+static bool collect_task(void *arg, uint32_t instance, const void *runtime, size_t len,
+                         uint64_t version)
+{
+	struct seen_tasks *s = arg;
+	char text[16] = {0};
+	memcpy(text, runtime, len < 15 ? len : 15);
+	s->inst[s->n] = instance;
+	s->rt[s->n] = (uint32_t)strtoul(text, NULL, 10);
+	s->ver[s->n] = version;
+	s->n++;
+	return s->n < 16 && s->n != s->stop_after;
+}
+
 static void test_layouts(void **state)
 {
 	(void)state;
@@ -125,13 +144,13 @@ static void test_layouts(void **state)
 		uint32_t inst = (i * 7) % 12;
 		struct store_batch *b = store_batch_new(st);
 		snprintf(rt, sizeof(rt), "%u", inst);
-		assert_int_equal(store_task_update(b, "A", inst, rt, strlen(rt), 1, STORE_ABSENT, 0,
+		assert_int_equal(store_task_update(b, "A", inst, rt, strlen(rt), 1, STORE_ABSENT,
 		                                   inst % 3 == 0 ? 8 : 1, NULL, 0, 0, 0),
 		                 0);
 		assert_int_equal(store_commit(st, b), STORE_OK);
 	}
 	struct store_batch *b = store_batch_new(st);
-	store_task_update(b, "AB", 0, "99", 2, 1, STORE_ABSENT, 0, 1, NULL, 0, 0, 0);
+	store_task_update(b, "AB", 0, "99", 2, 1, STORE_ABSENT, 8, NULL, 0, 0, 0);
 	assert_int_equal(store_commit(st, b), STORE_OK);
 	char k[64];
 	size_t kl = store_key_job_prefix(k, "A");
@@ -147,16 +166,38 @@ static void test_layouts(void **state)
 	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, "", 0, true, collect, &s), 13);
 	assert_int_equal(s.vals[0], 99);
 	assert_int_equal(s.vals[1], 11);
-	/* tasks of A in state 8 (RUNNING's number is irrelevant here): 0,3,6,9 */
-	kl = store_key_task_state(k, "A", 8, 0) - 4;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_scan(st, STORE_TASK_STATE, k, kl, false, collect, &s), 4);
-	/* move instance 3 from 8 to 1: the index follows */
+	/* tasks of A in state 8 (RUNNING's number is irrelevant here): 0,3,6,9 in
+	 * instance order, with their runtimes; not AB's task in state 8 */
+	struct seen_tasks ts = {0};
+	assert_int_equal(store_tasks_by_state(st, "A", 8, collect_task, &ts), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(ts.inst[i], 3 * i);
+		assert_int_equal(ts.rt[i], 3 * i);
+		assert_int_equal(ts.ver[i], 1);
+	}
+	/* move instance 3 from 8 to 1: it leaves state 8 and joins state 1 */
 	b = store_batch_new(st);
-	store_task_update(b, "A", 3, "3", 1, 2, 1, 8, 1, NULL, 0, 0, 0);
+	store_task_update(b, "A", 3, "3", 1, 2, 1, 1, NULL, 0, 0, 0);
 	assert_int_equal(store_commit(st, b), STORE_OK);
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_scan(st, STORE_TASK_STATE, k, kl, false, collect, &s), 3);
+	memset(&ts, 0, sizeof(ts));
+	assert_int_equal(store_tasks_by_state(st, "A", 8, collect_task, &ts), 3);
+	assert_int_equal(ts.inst[1], 6);
+	memset(&ts, 0, sizeof(ts));
+	assert_int_equal(store_tasks_by_state(st, "A", 1, collect_task, &ts), 9);
+	assert_int_equal(ts.inst[1], 2);
+	assert_int_equal(ts.inst[2], 3);
+	assert_int_equal(ts.ver[2], 2);
+	assert_int_equal(store_tasks_by_state(st, "A", 5, collect_task, &ts), 0);
+	assert_int_equal(store_tasks_by_state(st, "nojob", 1, collect_task, &ts), 0);
+	/* a runtime put without a state is in no state; the scan can stop early */
+	b = store_batch_new(st);
+	kl = store_key_task(k, "A", 4);
+	store_put(b, STORE_TASK_RUNTIME, k, kl, "4", 1, 2, 1);
+	assert_int_equal(store_commit(st, b), STORE_OK);
+	memset(&ts, 0, sizeof(ts));
+	ts.stop_after = 2;
+	assert_int_equal(store_tasks_by_state(st, "A", 1, collect_task, &ts), 2);
+	assert_int_equal(ts.inst[1], 2);
 	/* events newest first, whatever the write order */
 	uint64_t times[5] = {30, 10, 50, 20, 40};
 	for (int i = 0; i < 5; i++) {
@@ -309,13 +350,17 @@ static void test_bad_values(void **state)
 	char notzstd[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 'n', 'o', 't', 'z', 's', 't', 'd'};
 	forge("bad-zstd", notzstd, sizeof(notzstd));
 	forge("bad-short", "\0\0", 2);
+	/* a tagged header cut inside its tag; an unknown format */
+	forge("bad-tag", "\x80\0\0\0\0\0\0\0\0\0\0", 11);
+	forge("bad-fmt", "\x85\0\0\0\0\0\0\0\0\0\0\0\0x", 14);
 	st = open_store();
 	assert_int_equal(store_get(st, STORE_VOLUMES, "bad-zstd", 8, &v, &n, NULL), STORE_ECORRUPT);
+	assert_int_equal(store_get(st, STORE_VOLUMES, "bad-tag", 7, &v, &n, NULL), STORE_ECORRUPT);
 	struct seen s = {0};
 	assert_int_equal(store_scan(st, STORE_VOLUMES, "", 0, false, collect, &s), 1);
 	struct store_stats ss;
 	store_get_stats(st, &ss);
-	assert_int_equal(ss.corrupt, 3); /* the get and both in the scan: skipped, counted */
+	assert_int_equal(ss.corrupt, 6); /* the gets and four in the scan: skipped, counted */
 	/* bad input to the API itself: refused, nothing written */
 	b = store_batch_new(st);
 	assert_int_equal(store_put(b, STORE_N_CF, "k", 1, "v", 1, 0, STORE_ANY_VERSION), -1);
@@ -330,6 +375,50 @@ static void test_bad_values(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 	c.path = NULL;
 	assert_null(store_open(&c, err, sizeof(err)));
+}
+
+/* A database from before the task_state family was retired opens, and loses it. */
+static void test_retired_family(void **state)
+{
+	(void)state;
+	store_close(st);
+	const char *names[STORE_N_CF + 1];
+	const rocksdb_options_t *opts[STORE_N_CF + 1];
+	rocksdb_column_family_handle_t *cf[STORE_N_CF + 1];
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_options_set_create_missing_column_families(o, 1);
+	char *err = NULL;
+	for (int i = 0; i < STORE_N_CF; i++) {
+		names[i] = store_cf_name((enum store_cf)i);
+		opts[i] = o;
+	}
+	names[STORE_N_CF] = "task_state";
+	opts[STORE_N_CF] = o;
+	rocksdb_t *db = rocksdb_open_column_families(o, dir, STORE_N_CF + 1, names, opts, cf, &err);
+	assert_null(err);
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_put_cf(db, wo, cf[STORE_N_CF], "job\0", 4, "", 0, &err);
+	rocksdb_put_cf(db, wo, cf[STORE_POOLS], "kept", 4, "\0\0\0\0\0\0\0\0\0p", 10, &err);
+	assert_null(err);
+	for (int i = 0; i <= STORE_N_CF; i++)
+		rocksdb_column_family_handle_destroy(cf[i]);
+	rocksdb_writeoptions_destroy(wo);
+	rocksdb_close(db);
+	st = open_store();
+	void *v;
+	size_t n;
+	assert_int_equal(store_get(st, STORE_POOLS, "kept", 4, &v, &n, NULL), STORE_OK);
+	free(v);
+	store_close(st);
+	size_t nf = 0;
+	char **have = rocksdb_list_column_families(o, dir, &nf, &err);
+	assert_null(err);
+	assert_int_equal(nf, STORE_N_CF);
+	for (size_t i = 0; i < nf; i++)
+		assert_string_not_equal(have[i], "task_state");
+	rocksdb_list_column_families_destroy(have, nf);
+	rocksdb_options_destroy(o);
+	st = open_store();
 }
 
 /* A packed ResourcePoolConfig named `name` under `parent`. */
@@ -402,7 +491,7 @@ static void test_recovery_and_retention(void **state)
 	for (int j = 0; j < 2; j++) {
 		store_put(b, STORE_JOB_RUNTIME, jobs[j], strlen(jobs[j]), "rt", 2, 1, STORE_ABSENT);
 		for (uint32_t i = 0; i < 5; i++)
-			store_task_update(b, jobs[j], i, "t", 1, 1, STORE_ABSENT, 0, 1, "e", 1,
+			store_task_update(b, jobs[j], i, "t", 1, 1, STORE_ABSENT, 1, "e", 1,
 			                  1000 + i, 0);
 	}
 	assert_int_equal(store_commit(st, b), STORE_OK);
@@ -467,7 +556,7 @@ static void test_recovery_and_retention(void **state)
 	                 STORE_ENOENT);
 	/* a versioned create of a purged task starts again from absent */
 	b = store_batch_new(st);
-	store_task_update(b, "done-job", 0, "t", 1, 1, STORE_ABSENT, 0, 1, NULL, 0, 0, 0);
+	store_task_update(b, "done-job", 0, "t", 1, 1, STORE_ABSENT, 1, NULL, 0, 0, 0);
 	assert_int_equal(store_commit(st, b), STORE_OK);
 }
 
@@ -480,6 +569,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retired_family, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery_and_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
