@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <rocksdb/c.h>
@@ -31,7 +32,30 @@ struct gmap_ent {
 	uint32_t h; /* low bits of key_hash: compared before the key (no miss on it) */
 	uint8_t cf;
 	bool versioned; /* written with a version or checked: worth caching */
+	bool unread;    /* its check could not read RocksDB: check again */
 	uint64_t version;
+	struct vc_ent *vc; /* its version cache entry, when the check found one */
+};
+
+/*
+ * A version cache entry: one cache line with the key inline when it fits
+ * (a task key of a 36-character job id is 41 bytes), so a probe of the
+ * million-entry table costs one cache miss, not two (slot, then key).
+ */
+#define VC_INLINE 48
+struct vc_ent {
+	uint64_t version;
+	uint32_t h;
+	uint16_t klen; /* 0: an empty slot (keys are never empty) */
+	uint8_t cf;
+	bool ext; /* longer than VC_INLINE: key holds a pointer to a copy */
+	char key[VC_INLINE];
+};
+
+struct vcache {
+	struct vc_ent *e;
+	size_t cap, n;
+	uint64_t gen; /* bumped when entries move (growth, clear): pointers die */
 };
 
 static const char *const cf_names[STORE_N_CF] = {
@@ -164,7 +188,7 @@ struct committer {
 	struct bqueue q;
 	pthread_t th;
 	bool started;
-	struct gmap vcache; /* last committed versions of this partition's keys */
+	struct vcache vcache; /* last committed versions of this partition's keys */
 };
 
 struct store {
@@ -789,60 +813,151 @@ static void gmap_reset(struct gmap *m)
  */
 #define VCACHE_MAX (4u << 20)
 
-static void vcache_clear(struct gmap *v)
+static const char *vc_key(const struct vc_ent *e)
 {
-	for (size_t i = 0; i < v->cap; i++)
-		free((char *)v->e[i].key);
-	free(v->e);
-	*v = (struct gmap){0};
+	const char *k;
+	if (!e->ext)
+		return e->key;
+	memcpy(&k, e->key, sizeof(k));
+	return k;
 }
 
-/* g: a group's (tracked) map */
-static void vcache_merge(struct gmap *v, const struct gmap *g)
+static struct vc_ent *vc_find(struct vcache *v, uint8_t cf, const char *k, size_t n, uint64_t h)
+{
+	if (v->cap == 0)
+		return NULL;
+	for (size_t b = h & (v->cap - 1); v->e[b].klen != 0; b = (b + 1) & (v->cap - 1)) {
+		struct vc_ent *e = &v->e[b];
+		if (e->h == (uint32_t)h && e->cf == cf && e->klen == n &&
+		    memcmp(vc_key(e), k, n) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A table of cap entries; big ones asked to live on huge pages (TLB misses). */
+static struct vc_ent *vc_table(size_t cap)
+{
+	size_t bytes = cap * sizeof(struct vc_ent);
+	void *p = NULL;
+	if (bytes >= (2u << 20)) {
+		if (posix_memalign(&p, 2u << 20, bytes) != 0)
+			return NULL;
+		madvise(p, bytes, MADV_HUGEPAGE);
+		memset(p, 0, bytes);
+		return p;
+	}
+	return calloc(cap, sizeof(struct vc_ent));
+}
+
+/* Adds (cf, k) (absent) with a copy of its key; NULL when out of memory. */
+static struct vc_ent *vc_add(struct vcache *v, uint8_t cf, const char *k, size_t n, uint64_t h)
+{
+	if (n > UINT16_MAX)
+		return NULL;
+	if ((v->n + 1) * 2 > v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 4096;
+		struct vc_ent *ne = vc_table(nc);
+		if (ne == NULL)
+			return NULL;
+		for (size_t i = 0; i < v->cap; i++) {
+			if (v->e[i].klen == 0)
+				continue;
+			size_t b = v->e[i].h & (nc - 1);
+			while (ne[b].klen != 0)
+				b = (b + 1) & (nc - 1);
+			ne[b] = v->e[i];
+		}
+		free(v->e);
+		v->e = ne;
+		v->cap = nc;
+		v->gen++;
+	}
+	size_t b = h & (v->cap - 1);
+	while (v->e[b].klen != 0)
+		b = (b + 1) & (v->cap - 1);
+	struct vc_ent *e = &v->e[b];
+	*e = (struct vc_ent){.h = (uint32_t)h, .klen = (uint16_t)n, .cf = cf, .ext = n > VC_INLINE};
+	if (e->ext) {
+		char *copy = malloc(n);
+		if (copy == NULL) {
+			e->klen = 0;
+			return NULL;
+		}
+		memcpy(copy, k, n);
+		memcpy(e->key, &copy, sizeof(copy));
+	} else {
+		memcpy(e->key, k, n);
+	}
+	v->n++;
+	return e;
+}
+
+static void vcache_clear(struct vcache *v)
+{
+	for (size_t i = 0; i < v->cap; i++)
+		if (v->e[i].klen != 0 && v->e[i].ext)
+			free((char *)vc_key(&v->e[i]));
+	free(v->e);
+	*v = (struct vcache){.gen = v->gen + 1};
+}
+
+/* g: a group's (tracked) map; its vc pointers were taken at generation gen */
+static void vcache_merge(struct vcache *v, const struct gmap *g, uint64_t gen)
 {
 	if (v->n + g->n > VCACHE_MAX)
 		vcache_clear(v);
 	for (size_t i = 0; i < g->n; i++) {
 		const struct gmap_ent *e = &g->e[g->slots[i]];
-		struct gmap_ent *c = gmap_find_h(v, e->cf, e->key, e->klen, e->h, false);
-		if (c == NULL && e->versioned) {
-			char *k = malloc(e->klen);
-			if (k == NULL)
-				continue;
-			memcpy(k, e->key, e->klen);
-			if ((c = gmap_find_h(v, e->cf, k, e->klen, e->h, true)) == NULL) {
-				free(k);
-				continue;
-			}
-		}
+		struct vc_ent *c =
+		    e->vc && v->gen == gen ? e->vc : vc_find(v, e->cf, e->key, e->klen, e->h);
+		if (c == NULL && e->versioned)
+			c = vc_add(v, e->cf, e->key, e->klen, e->h);
 		if (c != NULL)
 			c->version = e->version;
 	}
 }
 
-/* The stored version of (cf, key) as of this group: 0 when absent. */
+/*
+ * The stored version of (cf, key) as of this group: 0 when absent. Recorded
+ * in the group's map with the cache entry it came from, so the merge after
+ * the write finds it without a second probe.
+ */
 static int current_version(struct committer *c, struct gmap *m, uint8_t cf, const char *k, size_t n,
                            uint64_t *out)
 {
 	struct store *s = c->s;
 	uint64_t h = key_hash(cf, k, n);
-	struct gmap_ent *e = gmap_find_h(m, cf, k, n, h, false);
-	if (e == NULL)
-		e = gmap_find_h(&c->vcache, cf, k, n, h, false);
+	size_t had = m->n;
+	struct gmap_ent *e = gmap_find_h(m, cf, k, n, h, true);
+	if (e != NULL && m->n == had) {
+		*out = e->version; /* written or checked earlier in this group */
+		if (!e->unread)
+			return 0;
+	}
+	struct vc_ent *vc = vc_find(&c->vcache, cf, k, n, h);
+	if (vc != NULL) {
+		*out = vc->version;
+	} else {
+		char *err = NULL;
+		size_t vlen = 0;
+		char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], k, n, &vlen, &err);
+		if (err != NULL) {
+			log_error("store", "read of %s failed: %s", cf_names[cf], err);
+			rocksdb_free(err);
+			if (e != NULL)
+				e->unread = true;
+			return -1;
+		}
+		*out = v == NULL ? 0 : vlen >= HDR ? get_u64le(v + 1) : UINT64_MAX - 1;
+		rocksdb_free(v);
+	}
 	if (e != NULL) {
-		*out = e->version;
-		return 0;
+		e->version = *out;
+		e->versioned = true;
+		e->unread = false;
+		e->vc = vc;
 	}
-	char *err = NULL;
-	size_t vlen = 0;
-	char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], k, n, &vlen, &err);
-	if (err != NULL) {
-		log_error("store", "read of %s failed: %s", cf_names[cf], err);
-		rocksdb_free(err);
-		return -1;
-	}
-	*out = v == NULL ? 0 : vlen >= HDR ? get_u64le(v + 1) : UINT64_MAX - 1;
-	rocksdb_free(v);
 	return 0;
 }
 
@@ -898,11 +1013,14 @@ static void batch_versions(struct gmap *m, const struct store_batch *b)
 			if (e != NULL) {
 				e->version = ver;
 				e->versioned = true;
+				e->unread = false;
 			}
 		} else if (o->type == OP_DEL) {
 			struct gmap_ent *e = gmap_find(m, o->cf, k, o->klen, true);
-			if (e != NULL)
+			if (e != NULL) {
 				e->version = 0;
+				e->unread = false;
+			}
 		}
 	}
 }
@@ -1014,7 +1132,7 @@ static void *committer(void *arg)
 	struct committer *c = arg;
 	struct store *s = c->s;
 	struct gmap m = {.track = true};
-	struct gmap *vcache = &c->vcache;
+	struct vcache *vcache = &c->vcache;
 	struct gops ops = {0};
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 
@@ -1030,6 +1148,7 @@ static void *committer(void *arg)
 			bool sorted = true;
 			rocksdb_writebatch_clear(wb);
 			gmap_reset(&m);
+			uint64_t gen = vcache->gen;
 			ops.n = 0;
 			for (struct store_batch *b = list; b != NULL; b = b->next) {
 				enum store_status st = batch_check(c, &m, b);
@@ -1074,7 +1193,7 @@ static void *committer(void *arg)
 					wst = STORE_EIO;
 				}
 				if (wst == STORE_OK)
-					vcache_merge(vcache, &m);
+					vcache_merge(vcache, &m, gen);
 				if (last->has_prefix_delete)
 					vcache_clear(vcache); /* it cannot tell which keys went */
 			}
