@@ -1043,27 +1043,30 @@ static void batch_apply(struct gmap *m, rocksdb_writebatch_t *wb, struct store *
  * the same key keep their order (seq), so the result is the same.
  */
 struct gop {
+	const char *key; /* the op's, copied here: comparing touches no batch */
+	size_t klen;
+	uint8_t cf;
+	size_t seq;
 	const struct store_batch *b;
 	const struct op *o;
-	size_t seq;
 };
 
-static int gop_cmp(const void *x, const void *y)
+static bool gop_after(const struct gop *a, const struct gop *b)
 {
-	const struct gop *a = x, *b = y;
-	if (a->o->cf != b->o->cf)
-		return a->o->cf < b->o->cf ? -1 : 1;
-	size_t n = a->o->klen < b->o->klen ? a->o->klen : b->o->klen;
-	int c = memcmp(a->b->buf + a->o->koff, b->b->buf + b->o->koff, n);
+	if (a->cf != b->cf)
+		return a->cf > b->cf;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(a->key, b->key, n);
 	if (c != 0)
-		return c;
-	if (a->o->klen != b->o->klen)
-		return a->o->klen < b->o->klen ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+		return c > 0;
+	if (a->klen != b->klen)
+		return a->klen > b->klen;
+	return a->seq > b->seq;
 }
 
 struct gops {
-	struct gop *v;
+	struct gop *v, *tmp;
+	size_t *runs; /* cap + 1 */
 	size_t n, cap;
 };
 
@@ -1077,11 +1080,67 @@ static bool gops_add(struct gops *g, const struct store_batch *b)
 		if (nv == NULL)
 			return false;
 		g->v = nv;
+		struct gop *nt = realloc(g->tmp, nc * sizeof(*nt));
+		if (nt == NULL)
+			return false;
+		g->tmp = nt;
+		size_t *nr = realloc(g->runs, (nc + 1) * sizeof(*nr));
+		if (nr == NULL)
+			return false;
+		g->runs = nr;
 		g->cap = nc;
 	}
-	for (size_t i = 0; i < b->n; i++, g->n++)
-		g->v[g->n] = (struct gop){b, &b->ops[i], g->n};
+	for (size_t i = 0; i < b->n; i++, g->n++) {
+		const struct op *o = &b->ops[i];
+		g->v[g->n] = (struct gop){b->buf + o->koff, o->klen, o->cf, g->n, b, o};
+	}
 	return true;
+}
+
+/*
+ * Sorts g->v by (family, key, seq). A group interleaves writers whose own
+ * batches mostly come in key order, so within a family the ops form runs:
+ * the families are split apart (stably) and the runs found and merged
+ * pairwise, O(n log runs) comparisons inlined, where qsort took n log n
+ * through a function pointer.
+ */
+static void gops_sort(struct gops *g)
+{
+	size_t n = g->n, at[STORE_N_CF + 1] = {0};
+	for (size_t i = 0; i < n; i++)
+		at[g->v[i].cf + 1]++;
+	for (int c = 0; c < STORE_N_CF; c++)
+		at[c + 1] += at[c];
+	for (size_t i = 0; i < n; i++)
+		g->tmp[at[g->v[i].cf]++] = g->v[i];
+	struct gop *src = g->tmp, *dst = g->v;
+	size_t *runs = g->runs, nr = 0;
+	runs[nr++] = 0;
+	for (size_t i = 1; i < n; i++)
+		if (gop_after(&src[i - 1], &src[i]))
+			runs[nr++] = i;
+	runs[nr] = n;
+	while (nr > 1) {
+		size_t k = 0;
+		for (size_t r = 0; r < nr; r += 2) {
+			size_t lo = runs[r], mid = runs[r + 1], hi = r + 2 <= nr ? runs[r + 2] : n;
+			size_t i = lo, j = mid, o = lo;
+			while (i < mid && j < hi)
+				dst[o++] = gop_after(&src[i], &src[j]) ? src[j++] : src[i++];
+			while (i < mid)
+				dst[o++] = src[i++];
+			while (j < hi)
+				dst[o++] = src[j++];
+			runs[k++] = lo;
+		}
+		runs[k] = n;
+		nr = k;
+		struct gop *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != g->v)
+		memcpy(g->v, src, n * sizeof(*src));
 }
 
 /* Runs the completions of a list of batches (their status, else st) and frees them. */
@@ -1171,7 +1230,7 @@ static void *committer(void *arg)
 			list = last->next;
 			last->next = NULL;
 			if (sorted && ops.n > 0) {
-				qsort(ops.v, ops.n, sizeof(*ops.v), gop_cmp);
+				gops_sort(&ops);
 				for (size_t i = 0; i < ops.n; i++)
 					wb_add(wb, s, ops.v[i].b, ops.v[i].o);
 			} else if (!sorted) {
@@ -1214,6 +1273,8 @@ static void *committer(void *arg)
 	}
 	rocksdb_writebatch_destroy(wb);
 	free(ops.v);
+	free(ops.tmp);
+	free(ops.runs);
 	free(m.e);
 	free(m.slots);
 	vcache_clear(vcache);

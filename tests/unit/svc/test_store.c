@@ -313,6 +313,60 @@ static void test_group_order(void **state)
 	assert_int_equal(store_get(st, STORE_UPDATES, "k3", 2, &v, &n, NULL), STORE_ENOENT);
 }
 
+/* Many batches at once (large groups, sorted before the write): each key
+ * ends with what the last batch that touched it left, in every family. */
+static void test_group_order_random(void **state)
+{
+	(void)state;
+	enum { KEYS = 40, BATCHES = 3000 };
+	int last[2][KEYS]; /* -1: deleted or never written */
+	memset(last, 0xff, sizeof(last));
+	static const enum store_cf fams[2] = {STORE_UPDATES, STORE_VOLUMES};
+	uint32_t r = 12345;
+	for (int i = 0; i < BATCHES; i++) {
+		struct store_batch *b = store_batch_new(st);
+		for (int j = 0; j < 3; j++) {
+			r = r * 1103515245u + 12345u;
+			int f = (r >> 8) & 1, k = (int)((r >> 12) % KEYS);
+			char key[8], v[16];
+			snprintf(key, sizeof(key), "r%02d", k);
+			if ((r >> 20) % 5 == 0) {
+				store_del(b, fams[f], key, strlen(key));
+				last[f][k] = -1;
+			} else {
+				snprintf(v, sizeof(v), "%d", i * 3 + j);
+				store_put(b, fams[f], key, strlen(key), v, strlen(v), 0,
+				          STORE_ANY_VERSION);
+				last[f][k] = i * 3 + j;
+			}
+		}
+		store_submit(st, b, NULL, NULL);
+	}
+	struct store_batch *b = store_batch_new(st);
+	assert_int_equal(store_commit(st, b), STORE_OK); /* after everything above */
+	for (int f = 0; f < 2; f++)
+		for (int k = 0; k < KEYS; k++) {
+			char key[8];
+			void *v;
+			size_t n;
+			snprintf(key, sizeof(key), "r%02d", k);
+			enum store_status got =
+			    store_get(st, fams[f], key, strlen(key), &v, &n, NULL);
+			if (last[f][k] < 0) {
+				assert_int_equal(got, STORE_ENOENT);
+				continue;
+			}
+			assert_int_equal(got, STORE_OK);
+			char text[16] = {0};
+			memcpy(text, v, n < 15 ? n : 15);
+			assert_int_equal(atoi(text), last[f][k]);
+			free(v);
+		}
+	struct store_stats ss;
+	store_get_stats(st, &ss);
+	assert_true(ss.groups < ss.batches); /* batches did share groups */
+}
+
 /* Writes raw bytes under the store's feet (a torn or foreign value). */
 static void forge(const char *key, const char *val, size_t vlen)
 {
@@ -567,6 +621,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compression_and_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_order_random, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_family, setup, teardown),
