@@ -23,7 +23,7 @@
 #define ZSTD_LEVEL 3
 #define MAX_VALUE (256u << 20) /* refuse to inflate anything larger */
 
-enum op_type { OP_PUT, OP_DEL, OP_DEL_PREFIX };
+enum op_type { OP_PUT, OP_DEL };
 
 /* (cf, key) -> version; open addressing. */
 struct gmap_ent {
@@ -89,7 +89,7 @@ struct store_batch {
 	size_t n, cap;
 	char *buf;
 	size_t blen, bcap;
-	bool poisoned, has_prefix_delete;
+	bool poisoned;
 	struct store *s; /* for its compression threshold; NULL: the default */
 	enum store_status status;
 	store_done_f done;
@@ -409,19 +409,46 @@ int store_del(struct store_batch *b, enum store_cf cf, const void *key, size_t k
 	return 0;
 }
 
+/* Whether a raw entry is to be decoded and passed on (a scan's filter). */
+typedef bool (*scan_filter_f)(void *arg, const char *key, size_t klen, const char *val,
+                              size_t vlen);
+static long scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,
+                 scan_filter_f keep, store_scan_f fn, void *arg);
+
+struct del_ctx {
+	struct store_batch *b;
+	enum store_cf cf;
+	int rc;
+};
+
+/* A scan filter that deletes every key it sees (and decodes none). */
+static bool del_seen(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct del_ctx *c = arg;
+	if (c->rc == 0)
+		c->rc = store_del(c->b, c->cf, key, klen);
+	return false;
+}
+
+/*
+ * Point deletes of the keys found, not a DeleteRange: RocksDB 7.8 (Debian
+ * 12) keeps the memtable's insert hints (hinted_inserts) in one map for
+ * point keys and range tombstones, so a range tombstone inserted with a
+ * point key's splice corrupts the skip list (its debug build asserts);
+ * newer RocksDB keeps hints to point keys. Point deletes also keep the
+ * version cache exact, where a range left it to be dropped whole.
+ */
 int store_del_prefix(struct store_batch *b, enum store_cf cf, const void *prefix, size_t plen)
 {
-	struct op *o = op_add(b);
-	if (o == NULL || (unsigned)cf >= STORE_N_CF || plen == 0) {
+	if (b->s == NULL || (unsigned)cf >= STORE_N_CF || plen == 0) {
 		b->poisoned = true;
 		return -1;
 	}
-	*o = (struct op){
-	    .type = OP_DEL_PREFIX, .cf = (uint8_t)cf, .expect = STORE_ANY_VERSION, .klen = plen};
-	if (add_bytes(b, prefix, plen, &o->koff) != 0)
+	struct del_ctx c = {b, cf, 0};
+	if (scan(b->s, cf, prefix, plen, false, del_seen, NULL, &c) < 0 || c.rc != 0) {
+		b->poisoned = true;
 		return -1;
-	b->n++;
-	b->has_prefix_delete = true;
+	}
 	return 0;
 }
 
@@ -507,6 +534,33 @@ static enum store_status decode(struct store *s, enum store_cf cf, const char *k
 
 static void *committer(void *arg);
 
+/*
+ * Memtable inserts from a kept splice that may be fixed partially. A
+ * single writer's inserts start from the skip list's last insert, but when
+ * the new key is past the next node there (an older version of the
+ * previous task, its older events) RocksDB recomputes the splice from the
+ * top: ~76 key comparisons per insert in bench_store, each a TLS lookup
+ * and a virtual call. With an insert-hint prefix extractor it keeps a
+ * splice per prefix and fixes only the levels that no longer bracket the
+ * key: ~40. The prefix is the key's first byte (sorted inserts of a group
+ * share it in long runs). Only the options-string interface sets it.
+ */
+static void hinted_inserts(struct store *s)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *err = NULL;
+	rocksdb_get_options_from_string(
+	    s->opts, "memtable_insert_with_hint_prefix_extractor=rocksdb.CappedPrefix.1", o, &err);
+	if (err != NULL) {
+		log_warn("store", "memtable insert hints not set (%s): inserts cost more", err);
+		rocksdb_free(err);
+		rocksdb_options_destroy(o);
+		return;
+	}
+	rocksdb_options_destroy(s->opts);
+	s->opts = o;
+}
+
 struct store *store_open(const struct store_config *cfg, char *err, size_t errlen)
 {
 	char *rerr = NULL;
@@ -545,6 +599,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	/* reuse WAL files: a sync then overwrites allocated blocks instead of
 	 * growing a file (ext4 would commit its journal for the new size) */
 	rocksdb_options_set_recycle_log_file_num(s->opts, 4);
+	hinted_inserts(s);
 	/* the families, and any retired one the database still has (dropped below) */
 	enum { N_RETIRED = sizeof(retired_cf_names) / sizeof(retired_cf_names[0]) };
 	const char *names[STORE_N_CF + N_RETIRED];
@@ -988,13 +1043,8 @@ static void wb_add(rocksdb_writebatch_t *wb, struct store *s, const struct store
 	rocksdb_column_family_handle_t *cf = s->cf[o->cf];
 	if (o->type == OP_PUT) {
 		rocksdb_writebatch_put_cf(wb, cf, k, o->klen, b->buf + o->voff, o->vlen);
-	} else if (o->type == OP_DEL) {
-		rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
 	} else {
-		char end[o->klen];
-		size_t elen = prefix_end(k, o->klen, end);
-		if (elen > 0)
-			rocksdb_writebatch_delete_range_cf(wb, cf, k, o->klen, end, elen);
+		rocksdb_writebatch_delete_cf(wb, cf, k, o->klen);
 	}
 }
 
@@ -1200,8 +1250,7 @@ static void *committer(void *arg)
 		if (list == NULL)
 			break; /* closing, and everything queued is done */
 		while (list != NULL) {
-			/* one group: batches up to max_group_bytes; a prefix delete ends it
-			 * (later expectations could not see what it removed) */
+			/* one group: batches up to max_group_bytes */
 			struct store_batch *g = list, *last = NULL;
 			size_t bytes = 0, nb = 0, nops = 0;
 			bool sorted = true;
@@ -1214,9 +1263,7 @@ static void *committer(void *arg)
 				b->status = st;
 				if (st == STORE_OK) {
 					batch_versions(&m, b);
-					/* a prefix delete keeps the group in submission order */
-					sorted =
-					    sorted && !b->has_prefix_delete && gops_add(&ops, b);
+					sorted = sorted && gops_add(&ops, b);
 					nops += b->n;
 				} else if (st == STORE_ESTALE) {
 					atomic_fetch_add(&s->stale, 1);
@@ -1224,7 +1271,7 @@ static void *committer(void *arg)
 				bytes += b->blen;
 				nb++;
 				last = b;
-				if (bytes >= s->max_group_bytes || b->has_prefix_delete)
+				if (bytes >= s->max_group_bytes)
 					break;
 			}
 			list = last->next;
@@ -1253,8 +1300,6 @@ static void *committer(void *arg)
 				}
 				if (wst == STORE_OK)
 					vcache_merge(vcache, &m, gen);
-				if (last->has_prefix_delete)
-					vcache_clear(vcache); /* it cannot tell which keys went */
 			}
 			atomic_store(&s->commit_cpu_ns, thread_cpu_ns());
 			atomic_fetch_add(&s->groups, 1);
@@ -1337,10 +1382,6 @@ static bool has_prefix(const char *k, size_t klen, const char *p, size_t plen)
 {
 	return klen >= plen && memcmp(k, p, plen) == 0;
 }
-
-/* Whether a raw entry is to be decoded and passed on (a scan's filter). */
-typedef bool (*scan_filter_f)(void *arg, const char *key, size_t klen, const char *val,
-                              size_t vlen);
 
 /* store_scan, skipping entries `keep` (when given) refuses before decoding. */
 static long scan(struct store *s, enum store_cf cf, const void *prefix, size_t plen, bool reverse,

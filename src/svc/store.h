@@ -122,7 +122,8 @@ size_t store_batch_ops(const struct store_batch *b);
 int store_put(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
               const void *val, size_t vlen, uint64_t version, uint64_t expect);
 int store_del(struct store_batch *b, enum store_cf cf, const void *key, size_t klen);
-/* Deletes every key starting with prefix. */
+/* Deletes every key starting with prefix as of now (point deletes of the
+ * keys a scan finds: b must have been made with its store). 0 or -1. */
 int store_del_prefix(struct store_batch *b, enum store_cf cf, const void *prefix, size_t plen);
 
 /* Completion: runs on the committer thread; must be quick. */
