@@ -88,12 +88,68 @@ static void job_free(struct jm_job *j)
 	free(j);
 }
 
+/* --- the in-process resource manager (struct jobmgr_rm) --- */
+
+static size_t local_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
+                            size_t n, enum resmgr_fail *fail)
+{
+	return resmgr_enqueue_gangs(((struct jobmgr *)arg)->cfg.rm, pool_id, gangs, n, fail);
+}
+
+static enum resmgr_fail local_kill(void *arg, const char *task_id)
+{
+	return resmgr_kill(((struct jobmgr *)arg)->cfg.rm, task_id);
+}
+
+static enum resmgr_fail local_notify(void *arg, const char *task_id, enum taskevent ev)
+{
+	return resmgr_notify(((struct jobmgr *)arg)->cfg.rm, task_id, ev);
+}
+
+static enum taskstate local_task_state(void *arg, const char *task_id)
+{
+	return resmgr_task_state(((struct jobmgr *)arg)->cfg.rm, task_id);
+}
+
+static size_t local_get_placements(void *arg, size_t limit, uint64_t timeout_ns,
+                                   struct resmgr_placement_out *out)
+{
+	return resmgr_get_placements(((struct jobmgr *)arg)->cfg.rm, limit, timeout_ns, out);
+}
+
+static size_t local_get_preemptible(void *arg, char **ids, size_t max)
+{
+	return resmgr_get_preemptible(((struct jobmgr *)arg)->cfg.rm, ids, max);
+}
+
+static bool local_pool_is_leaf(void *arg, const char *id)
+{
+	return respool_is_leaf(((struct jobmgr *)arg)->cfg.pools, id);
+}
+
+static int local_pool_path(void *arg, const char *id, char *buf, size_t len)
+{
+	return respool_path(((struct jobmgr *)arg)->cfg.pools, id, buf, len);
+}
+
+static int local_pool_lookup(void *arg, const char *path, char *id, size_t id_len,
+                             struct respool_error *err)
+{
+	return respool_lookup(((struct jobmgr *)arg)->cfg.pools, path, id, id_len, err);
+}
+
 struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 {
 	struct jobmgr *jm = calloc(1, sizeof(*jm));
 	if (!jm)
 		return NULL;
 	jm->cfg = *cfg;
+	if (jm->cfg.rmops.enqueue == NULL)
+		jm->cfg.rmops = (struct jobmgr_rm){local_enqueue,        local_kill,
+		                                   local_notify,         local_task_state,
+		                                   local_get_placements, local_get_preemptible,
+		                                   local_pool_is_leaf,   local_pool_path,
+		                                   local_pool_lookup,    jm};
 	if (!jm->cfg.max_instances)
 		jm->cfg.max_instances = 100000;
 	if (!jm->cfg.launch_batch)
@@ -500,7 +556,7 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 		ng++;
 	}
 	enum resmgr_fail *fail = calloc(ng ? ng : 1, sizeof(*fail));
-	resmgr_enqueue_gangs(jm->cfg.rm, j->pool, gangs, ng, fail);
+	jm->cfg.rmops.enqueue(jm->cfg.rmops.arg, j->pool, gangs, ng, fail);
 	for (size_t g = 0; g < ng; g++) {
 		for (size_t k = 0; k < gangs[g].n_tasks; k++) {
 			uint32_t i = insts[(size_t)(gangs[g].tasks - specs) + k];

@@ -85,12 +85,37 @@ struct jobmgr_ops {
 	void *arg;
 };
 
+/*
+ * The resource manager and the pool tree as the job manager reaches them
+ * (the calls of resmgr.h and respool.h it makes): in process by default,
+ * from cfg.rm and cfg.pools; a job manager running apart from the resource
+ * manager would give an implementation over its gRPC services.
+ */
+struct jobmgr_rm {
+	size_t (*enqueue)(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
+	                  size_t n, enum resmgr_fail *fail);
+	enum resmgr_fail (*kill)(void *arg, const char *task_id);
+	enum resmgr_fail (*notify)(void *arg, const char *task_id, enum taskevent ev);
+	enum taskstate (*task_state)(void *arg, const char *task_id);
+	size_t (*get_placements)(void *arg, size_t limit, uint64_t timeout_ns,
+	                         struct resmgr_placement_out *out);
+	size_t (*get_preemptible)(void *arg, char **ids, size_t max);
+	bool (*pool_is_leaf)(void *arg, const char *id);
+	int (*pool_path)(void *arg, const char *id, char *buf, size_t len);
+	int (*pool_lookup)(void *arg, const char *path, char *id, size_t id_len,
+	                   struct respool_error *err);
+	void *arg;
+};
+
 struct placement;
 
 struct jobmgr_config {
 	struct store *store; /* borrowed */
+	/* the in-process resource manager and pools, used when rmops.enqueue
+	 * is NULL (then both are required) */
 	struct resmgr *rm;
 	struct respool_tree *pools;
+	struct jobmgr_rm rmops;
 	struct placement *pl; /* why-pending of tasks waiting for a host; may be NULL */
 	struct jobmgr_ops ops;
 	uint32_t max_instances; /* per job; 0 = 100,000 */

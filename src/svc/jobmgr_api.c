@@ -105,7 +105,7 @@ int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, ch
 		       -1;
 	if (!c->respoolid || !c->respoolid->value || !c->respoolid->value[0])
 		return snprintf(err, len, "respoolID is required"), -1;
-	if (!respool_is_leaf(jm->cfg.pools, c->respoolid->value))
+	if (!jm->cfg.rmops.pool_is_leaf(jm->cfg.rmops.arg, c->respoolid->value))
 		return snprintf(err, len, "resource pool %s does not exist or is not a leaf",
 		                c->respoolid->value),
 		       -1;
@@ -566,7 +566,7 @@ static bool job_matches(struct jobmgr *jm, struct jm_job *j,
 	}
 	if (q->respool && q->respool->value && q->respool->value[0]) {
 		char path[512];
-		if (respool_path(jm->cfg.pools, j->pool, path, sizeof(path)) != 0 ||
+		if (jm->cfg.rmops.pool_path(jm->cfg.rmops.arg, j->pool, path, sizeof(path)) != 0 ||
 		    strcmp(path, q->respool->value) != 0)
 			return false;
 	}
@@ -670,7 +670,7 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 			jm__kill_run(jm, j, i, clock_wall_ns());
 		} else if (t->state != TASK_KILLING) {
 			/* not on Mesos yet: the resource manager drops it */
-			resmgr_kill(jm->cfg.rm, ptask);
+			jm->cfg.rmops.kill(jm->cfg.rmops.arg, ptask);
 			jm__set_state(j, i, TASK_KILLED);
 			t->done_ns = clock_wall_ns();
 		}
@@ -761,7 +761,8 @@ static ProtobufCMessage *h_svc_create(void *ctx, const ProtobufCMessage *m, stru
 	char pool[128];
 	if (r->pool && r->pool->value && r->pool->value[0]) {
 		struct respool_error rerr;
-		if (respool_lookup(jm->cfg.pools, r->pool->value, pool, sizeof(pool), &rerr) != 0)
+		if (jm->cfg.rmops.pool_lookup(jm->cfg.rmops.arg, r->pool->value, pool, sizeof(pool),
+		                              &rerr) != 0)
 			return rpc_fail(st, RPC_INVALID_ARGUMENT, "resource pool %s not found",
 			                r->pool->value);
 		rid.value = pool;
@@ -868,7 +869,7 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 {
 	char id[96], msg[256];
 	snprintf(id, sizeof(id), "%s-%u", j->id, i);
-	enum taskstate rs = resmgr_task_state(jm->cfg.rm, id);
+	enum taskstate rs = jm->cfg.rmops.task_state(jm->cfg.rmops.arg, id);
 	struct placement_why w;
 	const char *reason;
 	if (rs == TASK_PENDING) {

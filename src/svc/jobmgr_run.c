@@ -285,7 +285,7 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		log_warn("jobmgr", "launch on %s refused by the Mesos client", p->hostname);
 	atomic_fetch_add(&jm->launched, n);
 	for (size_t k = 0; k < n; k++)
-		resmgr_notify(jm->cfg.rm, x[k].ptask, TEV_LAUNCHED);
+		jm->cfg.rmops.notify(jm->cfg.rmops.arg, x[k].ptask, TEV_LAUNCHED);
 out:
 	free(x);
 	free(tis);
@@ -427,8 +427,8 @@ static void *launcher_main(void *arg)
 		if (stopping)
 			continue;
 		/* with intents in flight, look for placements only briefly */
-		size_t n = resmgr_get_placements(jm->cfg.rm, cap,
-		                                 inflight ? 500000ull : 100000000ull, out);
+		size_t n = jm->cfg.rmops.get_placements(jm->cfg.rmops.arg, cap,
+		                                        inflight ? 500000ull : 100000000ull, out);
 		struct lbatch *lb = n ? lbatch_start(jm, out, n) : NULL;
 		if (lb) {
 			pthread_mutex_lock(&jm->launch_mu);
@@ -490,7 +490,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 {
 	char *ids[256];
-	size_t n = resmgr_get_preemptible(jm->cfg.rm, ids, 256);
+	size_t n = jm->cfg.rmops.get_preemptible(jm->cfg.rmops.arg, ids, 256);
 	for (size_t k = 0; k < n; k++) {
 		char job[64];
 		uint32_t inst, run;
@@ -680,7 +680,7 @@ static void after_durable(void *arg, enum store_status st)
 		if (c->st->has_uuid && c->jm->cfg.ops.ack)
 			c->jm->cfg.ops.ack(c->jm->cfg.ops.arg, c->st);
 		if (c->notify)
-			resmgr_notify(c->jm->cfg.rm, c->ptask, c->ev);
+			c->jm->cfg.rmops.notify(c->jm->cfg.rmops.arg, c->ptask, c->ev);
 		if (c->relaunch)
 			relaunch(c->jm, c->j, c->inst);
 	}
