@@ -1,0 +1,442 @@
+/* The job manager's resource manager over gRPC; see jobmgr_remote.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpccli.h"
+#include "jobmgr_remote.h"
+#include "log.h"
+#include "peloton/api/respool/respool.pb-c.h"
+#include "peloton/private/resmgr/resmgrsvc.pb-c.h"
+#include "proto_codec.h"
+
+#define RM_SVC "/peloton.private.resmgr.ResourceManagerService/"
+#define RP_SVC "/peloton.api.respool.ResourceManager/"
+#define CALL_MS 5000
+#define MAX_DEPTH 64 /* pool tree levels walked for a path */
+
+typedef Peloton__Private__Resmgr__Task task_pb;
+typedef Peloton__Api__Peloton__TaskID task_id_pb;
+
+struct jmremote {
+	/* calls on one connection take turns: the long polls get their own */
+	struct grpccli *cli, *placements, *preempt;
+	_Atomic uint64_t calls, failed;
+	_Atomic bool down; /* the last call found it unreachable: logged once */
+};
+
+struct jmremote *jmremote_create(const char *target)
+{
+	struct jmremote *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->cli = grpccli_create(target);
+	r->placements = grpccli_create(target);
+	r->preempt = grpccli_create(target);
+	if (!r->cli || !r->placements || !r->preempt) {
+		jmremote_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+void jmremote_destroy(struct jmremote *r)
+{
+	if (r == NULL)
+		return;
+	grpccli_destroy(r->cli);
+	grpccli_destroy(r->placements);
+	grpccli_destroy(r->preempt);
+	free(r);
+}
+
+void jmremote_counts(struct jmremote *r, uint64_t *calls, uint64_t *failed)
+{
+	*calls = atomic_load(&r->calls);
+	*failed = atomic_load(&r->failed);
+}
+
+/* One unary call; the decoded response (free with PB_FREE), or NULL (logged). */
+static void *call(struct jmremote *r, struct grpccli *c, const char *path,
+                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
+                  unsigned timeout_ms)
+{
+	size_t len = 0, rlen = 0;
+	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
+	struct rpc_status st = {.code = RPC_INTERNAL};
+	ProtobufCMessage *m = NULL;
+	const char *why = NULL;
+
+	atomic_fetch_add(&r->calls, 1);
+	snprintf(st.msg, sizeof(st.msg), "out of memory");
+	if (buf != NULL) {
+		grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, &st);
+		free(buf);
+	}
+	if (st.code == RPC_OK && (m = proto_decode(rd, resp, rlen, NULL, &why)) == NULL)
+		snprintf(st.msg, sizeof(st.msg), "undecodable response: %s", why);
+	free(resp);
+	if (m == NULL) {
+		atomic_fetch_add(&r->failed, 1);
+		bool was_down = atomic_exchange(&r->down, st.code == RPC_UNAVAILABLE);
+		if (!was_down || st.code != RPC_UNAVAILABLE)
+			log_warn("jobmgr", "resource manager call %s failed: %s (code %d)", path,
+			         st.msg, (int)st.code);
+	} else if (atomic_exchange(&r->down, false)) {
+		log_info("jobmgr", "the resource manager answers again");
+	}
+	return m;
+}
+
+/* --- tasks ------------------------------------------------------------------- */
+
+static enum resmgr_fail fail_of(const char *name)
+{
+	for (int f = RM_ALREADY_EXISTS; f <= RM_NO_MEMORY; f++)
+		if (name && strcmp(name, resmgr_fail_name((enum resmgr_fail)f)) == 0)
+			return (enum resmgr_fail)f;
+	return RM_INVALID_TASK;
+}
+
+static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
+                        size_t n, enum resmgr_fail *fail)
+{
+	struct jmremote *r = arg;
+	Peloton__Private__Resmgr__EnqueueGangsRequest req =
+	    PELOTON__PRIVATE__RESMGR__ENQUEUE_GANGS_REQUEST__INIT;
+	Peloton__Api__Peloton__ResourcePoolID pool = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
+	Peloton__Private__Resmgr__Gang *gv = calloc(n ? n : 1, sizeof(*gv));
+	Peloton__Private__Resmgr__Gang **gp = calloc(n ? n : 1, sizeof(*gp));
+	size_t total = 0, ok = 0;
+	for (size_t g = 0; g < n; g++)
+		total += gangs[g].n_tasks;
+	task_pb **tasks = calloc(total ? total : 1, sizeof(*tasks));
+	enum resmgr_fail all = RM_OK;
+
+	if (!gv || !gp || !tasks)
+		all = RM_NO_MEMORY;
+	/* the specs carry their packed resmgr.Task: sent as they are */
+	for (size_t g = 0, k = 0; all == RM_OK && g < n; g++) {
+		peloton__private__resmgr__gang__init(&gv[g]);
+		gv[g].tasks = &tasks[k];
+		gv[g].n_tasks = gangs[g].n_tasks;
+		gp[g] = &gv[g];
+		for (size_t i = 0; i < gangs[g].n_tasks; i++, k++) {
+			const struct resmgr_task_spec *s = &gangs[g].tasks[i];
+			tasks[k] = s->payload ? peloton__private__resmgr__task__unpack(
+			                            NULL, s->payload_len, s->payload)
+			                      : NULL;
+			if (tasks[k] == NULL) {
+				all = RM_INVALID_TASK;
+				break;
+			}
+		}
+	}
+	Peloton__Private__Resmgr__EnqueueGangsResponse *resp = NULL;
+	if (all == RM_OK) {
+		pool.value = (char *)pool_id;
+		req.respool = &pool;
+		req.gangs = gp;
+		req.n_gangs = n;
+		resp = call(r, r->cli, RM_SVC "EnqueueGangs", &req.base,
+		            &peloton__private__resmgr__enqueue_gangs_response__descriptor, CALL_MS);
+		if (resp == NULL)
+			all = RM_NO_MEMORY;
+		else if (resp->error && resp->error->notfound)
+			all = RM_POOL_NOT_FOUND;
+	}
+	/* a failed task names its gang's reason; the other gangs went in */
+	const Peloton__Private__Resmgr__EnqueueGangsFailure *f =
+	    resp && resp->error ? resp->error->failure : NULL;
+	for (size_t g = 0, k = 0; g < n; g++) {
+		enum resmgr_fail gf = all;
+		for (size_t i = 0; gf == RM_OK && f && i < gangs[g].n_tasks; i++, k++)
+			for (size_t x = 0; x < f->n_failed; x++) {
+				const task_pb *t = f->failed[x]->task;
+				if (t && t->id && t->id->value && gangs[g].tasks[i].id &&
+				    strcmp(t->id->value, gangs[g].tasks[i].id) == 0) {
+					gf = fail_of(f->failed[x]->message);
+					break;
+				}
+			}
+		if (fail)
+			fail[g] = gf;
+		ok += gf == RM_OK;
+	}
+	if (resp)
+		PB_FREE(resp);
+	for (size_t k = 0; tasks && k < total; k++)
+		if (tasks[k])
+			peloton__private__resmgr__task__free_unpacked(tasks[k], NULL);
+	free(tasks);
+	free(gp);
+	free(gv);
+	return ok;
+}
+
+static enum resmgr_fail r_kill(void *arg, const char *task_id)
+{
+	struct jmremote *r = arg;
+	Peloton__Private__Resmgr__KillTasksRequest req =
+	    PELOTON__PRIVATE__RESMGR__KILL_TASKS_REQUEST__INIT;
+	task_id_pb id = PELOTON__API__PELOTON__TASK_ID__INIT, *ids[1] = {&id};
+	id.value = (char *)task_id;
+	req.tasks = ids;
+	req.n_tasks = 1;
+	Peloton__Private__Resmgr__KillTasksResponse *resp =
+	    call(r, r->cli, RM_SVC "KillTasks", &req.base,
+	         &peloton__private__resmgr__kill_tasks_response__descriptor, CALL_MS);
+	if (resp == NULL)
+		return RM_NOT_FOUND;
+	enum resmgr_fail f = RM_OK;
+	if (resp->n_error > 0)
+		f = resp->error[0]->notfound ? RM_NOT_FOUND : RM_INVALID_STATE;
+	PB_FREE(resp);
+	return f;
+}
+
+/* The Peloton task state an event reports, for NotifyTaskUpdates. */
+static bool event_state(enum taskevent ev, enum taskstate *st)
+{
+	static const struct {
+		enum taskevent ev;
+		enum taskstate st;
+	} map[] = {
+	    {TEV_LAUNCHED, TASK_LAUNCHED}, {TEV_STARTING, TASK_STARTING},
+	    {TEV_RUNNING, TASK_RUNNING},   {TEV_SUCCEEDED, TASK_SUCCEEDED},
+	    {TEV_FAILED, TASK_FAILED},     {TEV_LOST, TASK_LOST},
+	    {TEV_KILLED, TASK_KILLED},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].ev == ev) {
+			*st = map[i].st;
+			return true;
+		}
+	return false;
+}
+
+static enum resmgr_fail r_notify(void *arg, const char *task_id, enum taskevent ev)
+{
+	struct jmremote *r = arg;
+	enum taskstate st;
+	if (!event_state(ev, &st))
+		return RM_INVALID_STATE; /* not an update the service carries */
+	Peloton__Private__Resmgr__NotifyTaskUpdatesRequest req =
+	    PELOTON__PRIVATE__RESMGR__NOTIFY_TASK_UPDATES_REQUEST__INIT;
+	Peloton__Private__Eventstream__Event e = PELOTON__PRIVATE__EVENTSTREAM__EVENT__INIT,
+	                                     *ev_p[1] = {&e};
+	Peloton__Api__Task__TaskEvent te = PELOTON__API__TASK__TASK_EVENT__INIT;
+	task_id_pb id = PELOTON__API__PELOTON__TASK_ID__INIT;
+	id.value = (char *)task_id;
+	te.taskid = &id;
+	te.state = (Peloton__Api__Task__TaskState)st;
+	e.pelotontaskevent = &te;
+	req.events = ev_p;
+	req.n_events = 1;
+	Peloton__Private__Resmgr__NotifyTaskUpdatesResponse *resp =
+	    call(r, r->cli, RM_SVC "NotifyTaskUpdates", &req.base,
+	         &peloton__private__resmgr__notify_task_updates_response__descriptor, CALL_MS);
+	if (resp == NULL)
+		return RM_NOT_FOUND;
+	PB_FREE(resp);
+	return RM_OK;
+}
+
+static enum taskstate r_task_state(void *arg, const char *task_id)
+{
+	struct jmremote *r = arg;
+	/* "<job>-<instance>": the job's active tasks, then this one */
+	const char *dash = strrchr(task_id, '-');
+	if (dash == NULL)
+		return TASK_UNKNOWN;
+	char *job = strndup(task_id, (size_t)(dash - task_id));
+	if (job == NULL)
+		return TASK_UNKNOWN;
+	Peloton__Private__Resmgr__GetActiveTasksRequest req =
+	    PELOTON__PRIVATE__RESMGR__GET_ACTIVE_TASKS_REQUEST__INIT;
+	req.jobid = job;
+	Peloton__Private__Resmgr__GetActiveTasksResponse *resp =
+	    call(r, r->cli, RM_SVC "GetActiveTasks", &req.base,
+	         &peloton__private__resmgr__get_active_tasks_response__descriptor, CALL_MS);
+	free(job);
+	enum taskstate st = TASK_UNKNOWN;
+	for (size_t i = 0; resp && i < resp->n_taskstatesmap; i++) {
+		const Peloton__Private__Resmgr__GetActiveTasksResponse__TaskStatesMapEntry *e =
+		    resp->taskstatesmap[i];
+		if (e->key && e->value && strcmp(e->key, task_id) == 0) {
+			for (int s = 0; s < TASK_N_STATES; s++)
+				if (strcmp(e->value, taskstate_name((enum taskstate)s)) == 0)
+					st = (enum taskstate)s;
+			break;
+		}
+	}
+	if (resp)
+		PB_FREE(resp);
+	return st;
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* A GetPlacements placement in the core's layout; false on ENOMEM. */
+static bool placement_out(const Peloton__Private__Resmgr__Placement *p,
+                          struct resmgr_placement_out *o)
+{
+	*o = (struct resmgr_placement_out){0};
+	o->hostname = dup_or_empty(p->hostname);
+	o->agent_id = dup_or_empty(p->agentid ? p->agentid->value : NULL);
+	o->task_ids = calloc(p->n_tasks ? p->n_tasks : 1, sizeof(*o->task_ids));
+	o->ports = calloc(p->n_ports ? p->n_ports : 1, sizeof(*o->ports));
+	o->offer_ids = calloc(p->n_offerids ? p->n_offerids : 1, sizeof(*o->offer_ids));
+	bool ok = o->hostname && o->agent_id && o->task_ids && o->ports && o->offer_ids;
+	for (size_t i = 0; ok && i < p->n_tasks; i++)
+		ok = (o->task_ids[o->n_tasks++] =
+		          dup_or_empty(p->tasks[i] ? p->tasks[i]->value : NULL)) != NULL;
+	for (size_t i = 0; ok && i < p->n_offerids; i++)
+		ok = (o->offer_ids[o->n_offer_ids++] =
+		          dup_or_empty(p->offerids[i] ? p->offerids[i]->value : NULL)) != NULL;
+	if (ok) {
+		memcpy(o->ports, p->ports, p->n_ports * sizeof(*o->ports));
+		o->n_ports = p->n_ports;
+	} else {
+		resmgr_placement_free(o);
+	}
+	return ok;
+}
+
+static size_t r_get_placements(void *arg, size_t limit, uint64_t timeout_ns,
+                               struct resmgr_placement_out *out)
+{
+	struct jmremote *r = arg;
+	Peloton__Private__Resmgr__GetPlacementsRequest req =
+	    PELOTON__PRIVATE__RESMGR__GET_PLACEMENTS_REQUEST__INIT;
+	req.limit = (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit);
+	req.timeout = (uint32_t)(timeout_ns / 1000000);
+	Peloton__Private__Resmgr__GetPlacementsResponse *resp = call(
+	    r, r->placements, RM_SVC "GetPlacements", &req.base,
+	    &peloton__private__resmgr__get_placements_response__descriptor, req.timeout + CALL_MS);
+	size_t n = 0;
+	for (size_t i = 0; resp && i < resp->n_placements && n < limit; i++)
+		if (resp->placements[i] && placement_out(resp->placements[i], &out[n]))
+			n++;
+	/* a placement it could not copy is lost to this launcher: its tasks
+	 * come back to READY through the resource manager's LAUNCHING timeout */
+	if (resp)
+		PB_FREE(resp);
+	return n;
+}
+
+static size_t r_get_preemptible(void *arg, char **ids, size_t max)
+{
+	struct jmremote *r = arg;
+	Peloton__Private__Resmgr__GetPreemptibleTasksRequest req =
+	    PELOTON__PRIVATE__RESMGR__GET_PREEMPTIBLE_TASKS_REQUEST__INIT;
+	req.limit = (uint32_t)(max > UINT32_MAX ? UINT32_MAX : max);
+	Peloton__Private__Resmgr__GetPreemptibleTasksResponse *resp =
+	    call(r, r->preempt, RM_SVC "GetPreemptibleTasks", &req.base,
+	         &peloton__private__resmgr__get_preemptible_tasks_response__descriptor, CALL_MS);
+	size_t n = 0;
+	for (size_t i = 0; resp && i < resp->n_tasks && n < max; i++) {
+		const task_pb *t = resp->tasks[i];
+		if (t && t->id && t->id->value && (ids[n] = strdup(t->id->value)) != NULL)
+			n++;
+	}
+	if (resp)
+		PB_FREE(resp);
+	return n;
+}
+
+/* --- pools --------------------------------------------------------------------- */
+
+/* GetResourcePool of id: the response (PB_FREE) when the pool exists, else NULL. */
+static Peloton__Api__Respool__GetResponse *pool_get(struct jmremote *r, const char *id)
+{
+	Peloton__Api__Respool__GetRequest req = PELOTON__API__RESPOOL__GET_REQUEST__INIT;
+	Peloton__Api__Peloton__ResourcePoolID pid = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
+	pid.value = (char *)id;
+	req.id = &pid;
+	Peloton__Api__Respool__GetResponse *resp =
+	    call(r, r->cli, RP_SVC "GetResourcePool", &req.base,
+	         &peloton__api__respool__get_response__descriptor, CALL_MS);
+	if (resp && (resp->error || !resp->poolinfo)) {
+		PB_FREE(resp);
+		resp = NULL;
+	}
+	return resp;
+}
+
+static bool r_pool_is_leaf(void *arg, const char *id)
+{
+	Peloton__Api__Respool__GetResponse *resp = pool_get(arg, id);
+	bool leaf = resp && resp->poolinfo->n_children == 0;
+	if (resp)
+		PB_FREE(resp);
+	return leaf;
+}
+
+static int r_pool_path(void *arg, const char *id, char *buf, size_t len)
+{
+	/* "/a/b" from the names up to the root (the pool without a parent) */
+	char path[1024] = "", cur[256];
+	snprintf(cur, sizeof(cur), "%s", id);
+	for (int depth = 0; depth < MAX_DEPTH; depth++) {
+		Peloton__Api__Respool__GetResponse *resp = pool_get(arg, cur);
+		if (resp == NULL)
+			return -1;
+		const Peloton__Api__Respool__ResourcePoolInfo *pi = resp->poolinfo;
+		const char *parent = pi->parent && pi->parent->value && pi->parent->value[0]
+		                         ? pi->parent->value
+		                         : NULL;
+		if (parent == NULL) { /* the root */
+			PB_FREE(resp);
+			snprintf(buf, len, "%s", path[0] ? path : "/");
+			return 0;
+		}
+		char up[1024];
+		snprintf(up, sizeof(up), "/%s%s",
+		         pi->config && pi->config->name ? pi->config->name : "", path);
+		snprintf(path, sizeof(path), "%s", up);
+		snprintf(cur, sizeof(cur), "%s", parent);
+		PB_FREE(resp);
+	}
+	return -1;
+}
+
+static int r_pool_lookup(void *arg, const char *path, char *id, size_t id_len,
+                         struct respool_error *err)
+{
+	struct jmremote *r = arg;
+	Peloton__Api__Respool__LookupRequest req = PELOTON__API__RESPOOL__LOOKUP_REQUEST__INIT;
+	Peloton__Api__Respool__ResourcePoolPath p = PELOTON__API__RESPOOL__RESOURCE_POOL_PATH__INIT;
+	p.value = (char *)path;
+	req.path = &p;
+	Peloton__Api__Respool__LookupResponse *resp =
+	    call(r, r->cli, RP_SVC "LookupResourcePoolID", &req.base,
+	         &peloton__api__respool__lookup_response__descriptor, CALL_MS);
+	int rc = -1;
+	if (resp == NULL) {
+		err->code = RESPOOL_NO_MEMORY;
+		snprintf(err->msg, sizeof(err->msg), "the resource manager did not answer");
+	} else if (resp->error || !resp->id || !resp->id->value) {
+		err->code = resp->error && resp->error->invalidpath ? RESPOOL_INVALID_PATH
+		                                                    : RESPOOL_PATH_NOT_FOUND;
+		snprintf(err->msg, sizeof(err->msg), "resource pool path %s not found", path);
+	} else {
+		snprintf(id, id_len, "%s", resp->id->value);
+		rc = 0;
+	}
+	if (resp)
+		PB_FREE(resp);
+	return rc;
+}
+
+struct jobmgr_rm jmremote_ops(struct jmremote *r)
+{
+	return (struct jobmgr_rm){
+	    r_enqueue,         r_kill,         r_notify,    r_task_state,  r_get_placements,
+	    r_get_preemptible, r_pool_is_leaf, r_pool_path, r_pool_lookup, r};
+}

@@ -1,0 +1,33 @@
+/*
+ * jobmgr_remote: the job manager's resource manager (struct jobmgr_rm)
+ * over gRPC — the private ResourceManagerService (EnqueueGangs, KillTasks,
+ * NotifyTaskUpdates, GetActiveTasks, GetPlacements, GetPreemptibleTasks)
+ * and the v0 respool ResourceManager (GetResourcePool,
+ * LookupResourcePoolID) of a daemon running the resource manager.
+ *
+ * Failures: a call that cannot be made counts as refused — an enqueue's
+ * gangs fail with RM_NO_MEMORY ("internal"), a kill or notify returns
+ * RM_NOT_FOUND, a task's state is TASK_UNKNOWN, no placements, no pools —
+ * and is logged (an unreachable daemon once until it answers again).
+ * NotifyTaskUpdates answers nothing per task: notify returns RM_OK once
+ * the call went through. Thread-safe; calls on one connection take turns,
+ * GetPlacements and GetPreemptibleTasks (long polls) have their own.
+ */
+#ifndef JOBMGR_REMOTE_H
+#define JOBMGR_REMOTE_H
+
+#include "jobmgr.h"
+
+struct jmremote;
+
+/* target: "host:port" of the resource manager's gRPC server. NULL on ENOMEM. */
+struct jmremote *jmremote_create(const char *target);
+void jmremote_destroy(struct jmremote *r);
+
+/* The jobmgr_rm calls over r (r outlives the job manager using them). */
+struct jobmgr_rm jmremote_ops(struct jmremote *r);
+
+/* Calls made and calls failed so far (metrics). */
+void jmremote_counts(struct jmremote *r, uint64_t *calls, uint64_t *failed);
+
+#endif

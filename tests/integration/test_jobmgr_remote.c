@@ -1,0 +1,297 @@
+/*
+ * The job manager's resource manager over gRPC (jobmgr_remote) against a
+ * real pelotond: pools by path, enqueue (accepted, refused as a duplicate,
+ * refused for a missing pool), task states, kill, notify, the long polls,
+ * and what an unreachable daemon gives. argv[1]: the pelotond binary.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "grpccli.h"
+#include "jobmgr_remote.h"
+#include "peloton/api/respool/respool.pb-c.h"
+#include "peloton/private/resmgr/resmgrsvc.pb-c.h"
+#include "proto_codec.h"
+#include "resmgrsvc.h"
+
+static const char *pelotond;
+static char dir[64], target[32];
+static pid_t daemon_pid;
+static struct jmremote *rem;
+static struct jobmgr_rm ops;
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pel-jmremote-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	int grpc = free_port(), http = free_port(), master = free_port();
+	char db[96], gp[16], hp[16], ms[32];
+	snprintf(db, sizeof(db), "%s/db", dir);
+	snprintf(gp, sizeof(gp), "%d", grpc);
+	snprintf(hp, sizeof(hp), "%d", http);
+	/* no master listens there: the resource manager serves regardless */
+	snprintf(ms, sizeof(ms), "127.0.0.1:%d", master);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", grpc);
+	daemon_pid = fork();
+	if (daemon_pid == 0) {
+		execl(pelotond, pelotond, "--master", ms, "--db", db, "--grpc-port", gp,
+		      "--http-port", hp, "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && !port_open(grpc); i++) {
+		struct timespec d = {0, 100000000};
+		nanosleep(&d, NULL);
+	}
+	if (!port_open(grpc))
+		return -1;
+	rem = jmremote_create(target);
+	ops = jmremote_ops(rem);
+	return rem ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	jmremote_destroy(rem);
+	int st = 0;
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, &st, 0);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* CreateResourcePool of `name` under root, straight over gRPC; its id. */
+static void create_pool(const char *name, char *id, size_t len)
+{
+	Peloton__Api__Respool__ResourcePoolConfig c =
+	    PELOTON__API__RESPOOL__RESOURCE_POOL_CONFIG__INIT;
+	Peloton__Api__Respool__ResourceConfig r = PELOTON__API__RESPOOL__RESOURCE_CONFIG__INIT,
+	                                      *rp[1] = {&r};
+	Peloton__Api__Peloton__ResourcePoolID parent =
+	    PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
+	Peloton__Api__Respool__CreateRequest req = PELOTON__API__RESPOOL__CREATE_REQUEST__INIT;
+	parent.value = "root";
+	r.kind = "cpu";
+	r.reservation = 10;
+	r.limit = 10;
+	r.share = 1;
+	c.name = (char *)name;
+	c.owningteam = "team";
+	c.policy = PELOTON__API__RESPOOL__SCHEDULING_POLICY__PriorityFIFO;
+	c.parent = &parent;
+	c.resources = rp;
+	c.n_resources = 1;
+	req.config = &c;
+	size_t n = 0, rlen = 0;
+	uint8_t *buf = proto_pack_alloc(&req.base, &n), *resp = NULL;
+	struct rpc_status st = {0};
+	struct grpccli *cli = grpccli_create(target);
+	grpccli_call(cli, "/peloton.api.respool.ResourceManager/CreateResourcePool", buf, n, 5000,
+	             &resp, &rlen, &st);
+	grpccli_destroy(cli);
+	free(buf);
+	assert_int_equal(st.code, RPC_OK);
+	Peloton__Api__Respool__CreateResponse *cr =
+	    peloton__api__respool__create_response__unpack(NULL, rlen, resp);
+	free(resp);
+	assert_non_null(cr);
+	assert_null(cr->error);
+	assert_non_null(cr->result);
+	snprintf(id, len, "%s", cr->result->value);
+	peloton__api__respool__create_response__free_unpacked(cr, NULL);
+}
+
+static void test_pools(void **state)
+{
+	(void)state;
+	char id[128], path[256], batch[128];
+	struct respool_error err = {0};
+	assert_int_equal(ops.pool_lookup(ops.arg, "/", id, sizeof(id), &err), 0);
+	assert_string_equal(id, "root");
+	assert_true(ops.pool_is_leaf(ops.arg, "root"));
+	assert_int_equal(ops.pool_path(ops.arg, "root", path, sizeof(path)), 0);
+	assert_string_equal(path, "/");
+	create_pool("batch", batch, sizeof(batch));
+	assert_false(ops.pool_is_leaf(ops.arg, "root"));
+	assert_true(ops.pool_is_leaf(ops.arg, batch));
+	assert_int_equal(ops.pool_path(ops.arg, batch, path, sizeof(path)), 0);
+	assert_string_equal(path, "/batch");
+	assert_int_equal(ops.pool_lookup(ops.arg, "/batch", id, sizeof(id), &err), 0);
+	assert_string_equal(id, batch);
+	assert_int_equal(ops.pool_lookup(ops.arg, "/nope", id, sizeof(id), &err), -1);
+	assert_int_equal(err.code, RESPOOL_PATH_NOT_FOUND);
+	assert_false(ops.pool_is_leaf(ops.arg, "no-such-pool"));
+	assert_int_equal(ops.pool_path(ops.arg, "no-such-pool", path, sizeof(path)), -1);
+}
+
+/* A task spec as the job manager builds it: the packed resmgr.Task inside. */
+struct spec_buf {
+	char id[64];
+	struct resmgr_task_spec s;
+};
+
+static void spec(struct spec_buf *b, const char *job, int inst)
+{
+	Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
+	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	Peloton__Api__Task__ResourceConfig rc = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+	snprintf(b->id, sizeof(b->id), "%s-%d", job, inst);
+	tid.value = b->id;
+	jid.value = (char *)job;
+	rc.cpulimit = 1;
+	rc.memlimitmb = 64;
+	t.id = &tid;
+	t.jobid = &jid;
+	t.resource = &rc;
+	t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__BATCH;
+	t.mininstances = 2;
+	assert_true(resmgrsvc_task_spec(&t, &b->s));
+	b->s.id = b->id;
+	b->s.job_id = job;
+}
+
+static void spec_free(struct spec_buf *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((void *)b[i].s.payload);
+}
+
+static void test_tasks(void **state)
+{
+	(void)state;
+	char batch[128];
+	struct respool_error err = {0};
+	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), &err) != 0)
+		create_pool("batch", batch, sizeof(batch));
+	struct spec_buf b[4];
+	spec(&b[0], "job-a", 0);
+	spec(&b[1], "job-a", 1);
+	spec(&b[2], "job-a", 2);
+	spec(&b[3], "job-a", 3);
+	struct resmgr_task_spec s[4] = {b[0].s, b[1].s, b[2].s, b[3].s};
+	struct resmgr_gang_spec g[2] = {{&s[0], 2}, {&s[2], 2}};
+	enum resmgr_fail fail[2] = {RM_NO_MEMORY, RM_NO_MEMORY};
+	assert_int_equal(ops.enqueue(ops.arg, batch, g, 2, fail), 2);
+	assert_int_equal(fail[0], RM_OK);
+	assert_int_equal(fail[1], RM_OK);
+	/* again: both gangs refused, each with the reason of its tasks */
+	assert_int_equal(ops.enqueue(ops.arg, batch, g, 2, fail), 0);
+	assert_int_equal(fail[0], RM_ALREADY_EXISTS);
+	assert_int_equal(fail[1], RM_ALREADY_EXISTS);
+	/* a missing pool */
+	assert_int_equal(ops.enqueue(ops.arg, "no-such-pool", g, 1, fail), 0);
+	assert_int_equal(fail[0], RM_POOL_NOT_FOUND);
+	/* a spec without its payload is refused here, nothing sent */
+	struct resmgr_task_spec bare = s[0];
+	bare.payload = NULL;
+	struct resmgr_gang_spec gb = {&bare, 1};
+	assert_int_equal(ops.enqueue(ops.arg, batch, &gb, 1, fail), 0);
+	assert_int_equal(fail[0], RM_INVALID_TASK);
+	spec_free(b, 4);
+
+	enum taskstate st = ops.task_state(ops.arg, "job-a-1");
+	assert_true(st == TASK_PENDING || st == TASK_READY);
+	assert_int_equal(ops.task_state(ops.arg, "job-a-9"), TASK_UNKNOWN);
+	assert_int_equal(ops.task_state(ops.arg, "nodash"), TASK_UNKNOWN);
+	/* kill: known, then gone from the active tasks; unknown ones are not found */
+	assert_int_equal(ops.kill(ops.arg, "job-a-1"), RM_OK);
+	assert_int_equal(ops.task_state(ops.arg, "job-a-1"), TASK_UNKNOWN);
+	assert_int_equal(ops.kill(ops.arg, "job-b-0"), RM_NOT_FOUND);
+	/* notify: carried (the service answers nothing per task); an event the
+	 * service has no state for is refused here */
+	assert_int_equal(ops.notify(ops.arg, "job-a-0", TEV_RUNNING), RM_OK);
+	assert_int_equal(ops.notify(ops.arg, "job-a-0", TEV_ADMIT), RM_INVALID_STATE);
+	/* no host offers here: the long polls come back empty, after their wait */
+	struct resmgr_placement_out out[4];
+	assert_int_equal(ops.get_placements(ops.arg, 4, 100000000, out), 0);
+	char *ids[4];
+	assert_int_equal(ops.get_preemptible(ops.arg, ids, 4), 0);
+	uint64_t calls, failed;
+	jmremote_counts(rem, &calls, &failed);
+	assert_true(calls >= 10);
+	assert_int_equal(failed, 0);
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	char t[32];
+	snprintf(t, sizeof(t), "127.0.0.1:%d", free_port());
+	struct jmremote *r = jmremote_create(t);
+	struct jobmgr_rm o = jmremote_ops(r);
+	struct spec_buf b;
+	spec(&b, "job-c", 0);
+	struct resmgr_gang_spec g = {&b.s, 1};
+	enum resmgr_fail fail = RM_OK;
+	assert_int_equal(o.enqueue(o.arg, "root", &g, 1, &fail), 0);
+	assert_int_equal(fail, RM_NO_MEMORY);
+	spec_free(&b, 1);
+	assert_int_equal(o.task_state(o.arg, "job-c-0"), TASK_UNKNOWN);
+	assert_int_equal(o.kill(o.arg, "job-c-0"), RM_NOT_FOUND);
+	char id[64];
+	struct respool_error err = {0};
+	assert_int_equal(o.pool_lookup(o.arg, "/", id, sizeof(id), &err), -1);
+	assert_false(o.pool_is_leaf(o.arg, "root"));
+	uint64_t calls, failed;
+	jmremote_counts(r, &calls, &failed);
+	assert_int_equal(calls, failed);
+	assert_true(failed >= 5);
+	jmremote_destroy(r);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PELOTOND\n", argv[0]);
+		return 2;
+	}
+	pelotond = argv[1];
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pools),
+	    cmocka_unit_test(test_tasks),
+	    cmocka_unit_test(test_unreachable),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
