@@ -117,6 +117,36 @@ const char *taskevent_name(enum taskevent e)
 	return (unsigned)e < TEV_N_EVENTS ? event_names[e] : "unknown";
 }
 
+/* The events a task's reported state stands for (NotifyTaskUpdates). */
+static const struct {
+	enum taskstate st;
+	enum taskevent ev;
+} reported[] = {
+    {TASK_LAUNCHED, TEV_LAUNCHED},   {TASK_STARTING, TEV_STARTING}, {TASK_RUNNING, TEV_RUNNING},
+    {TASK_SUCCEEDED, TEV_SUCCEEDED}, {TASK_FAILED, TEV_FAILED},     {TASK_LOST, TEV_LOST},
+    {TASK_KILLED, TEV_KILLED},
+};
+
+bool taskevent_of_reported(enum taskstate st, enum taskevent *ev)
+{
+	for (size_t i = 0; i < sizeof(reported) / sizeof(reported[0]); i++)
+		if (reported[i].st == st) {
+			*ev = reported[i].ev;
+			return true;
+		}
+	return false;
+}
+
+bool taskstate_reported_by(enum taskevent ev, enum taskstate *st)
+{
+	for (size_t i = 0; i < sizeof(reported) / sizeof(reported[0]); i++)
+		if (reported[i].ev == ev) {
+			*st = reported[i].st;
+			return true;
+		}
+	return false;
+}
+
 bool taskstate_terminal(enum taskstate s)
 {
 	return s == TASK_SUCCEEDED || s == TASK_FAILED || s == TASK_LOST || s == TASK_KILLED;

@@ -65,6 +65,14 @@ enum taskevent {
 const char *taskstate_name(enum taskstate s);
 const char *taskevent_name(enum taskevent e);
 
+/*
+ * A task state as another component reports it (a Peloton TaskEvent in
+ * NotifyTaskUpdates) and the event it stands for: LAUNCHED, STARTING,
+ * RUNNING and the terminal ones. False for any other.
+ */
+bool taskevent_of_reported(enum taskstate st, enum taskevent *ev);
+bool taskstate_reported_by(enum taskevent ev, enum taskstate *st);
+
 /* True for SUCCEEDED, FAILED, LOST, KILLED. */
 bool taskstate_terminal(enum taskstate s);
 

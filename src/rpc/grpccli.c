@@ -1,5 +1,6 @@
 #include "grpccli.h"
 #include "grpcinit.h"
+#include "proto_codec.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -136,4 +137,28 @@ void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_
 	grpc_metadata_array_destroy(&trail_md);
 	grpc_call_unref(call);
 	pthread_mutex_unlock(&c->mu);
+}
+
+ProtobufCMessage *grpccli_call_msg(struct grpccli *c, const char *path, const ProtobufCMessage *req,
+                                   const ProtobufCMessageDescriptor *rd, unsigned timeout_ms,
+                                   struct rpc_status *st)
+{
+	size_t len = 0, rlen = 0;
+	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
+	ProtobufCMessage *m = NULL;
+	const char *why = NULL;
+
+	if (buf == NULL) {
+		st->code = RPC_INTERNAL;
+		snprintf(st->msg, sizeof(st->msg), "out of memory");
+		return NULL;
+	}
+	grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, st);
+	free(buf);
+	if (st->code == RPC_OK && (m = proto_decode(rd, resp, rlen, NULL, &why)) == NULL) {
+		st->code = RPC_INTERNAL;
+		snprintf(st->msg, sizeof(st->msg), "undecodable response: %s", why);
+	}
+	free(resp);
+	return m;
 }

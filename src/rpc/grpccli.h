@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "rpc.h"
 
 struct grpccli;
@@ -31,5 +33,14 @@ void grpccli_destroy(struct grpccli *c);
  */
 void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_t req_len,
                   unsigned timeout_ms, uint8_t **resp, size_t *resp_len, struct rpc_status *st);
+
+/*
+ * grpccli_call with messages: packs req, calls, decodes the answer as a
+ * `rd`. The response (free with PB_FREE), or NULL with st set (an answer
+ * that does not decode: INTERNAL, saying what failed).
+ */
+ProtobufCMessage *grpccli_call_msg(struct grpccli *c, const char *path, const ProtobufCMessage *req,
+                                   const ProtobufCMessageDescriptor *rd, unsigned timeout_ms,
+                                   struct rpc_status *st);
 
 #endif

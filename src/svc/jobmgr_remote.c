@@ -63,21 +63,9 @@ static void *call(struct jmremote *r, struct grpccli *c, const char *path,
                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                   unsigned timeout_ms)
 {
-	size_t len = 0, rlen = 0;
-	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
-	struct rpc_status st = {.code = RPC_INTERNAL};
-	ProtobufCMessage *m = NULL;
-	const char *why = NULL;
-
+	struct rpc_status st = {0};
 	atomic_fetch_add(&r->calls, 1);
-	snprintf(st.msg, sizeof(st.msg), "out of memory");
-	if (buf != NULL) {
-		grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, &st);
-		free(buf);
-	}
-	if (st.code == RPC_OK && (m = proto_decode(rd, resp, rlen, NULL, &why)) == NULL)
-		snprintf(st.msg, sizeof(st.msg), "undecodable response: %s", why);
-	free(resp);
+	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
 	if (m == NULL) {
 		atomic_fetch_add(&r->failed, 1);
 		bool was_down = atomic_exchange(&r->down, st.code == RPC_UNAVAILABLE);
@@ -197,31 +185,11 @@ static enum resmgr_fail r_kill(void *arg, const char *task_id)
 	return f;
 }
 
-/* The Peloton task state an event reports, for NotifyTaskUpdates. */
-static bool event_state(enum taskevent ev, enum taskstate *st)
-{
-	static const struct {
-		enum taskevent ev;
-		enum taskstate st;
-	} map[] = {
-	    {TEV_LAUNCHED, TASK_LAUNCHED}, {TEV_STARTING, TASK_STARTING},
-	    {TEV_RUNNING, TASK_RUNNING},   {TEV_SUCCEEDED, TASK_SUCCEEDED},
-	    {TEV_FAILED, TASK_FAILED},     {TEV_LOST, TASK_LOST},
-	    {TEV_KILLED, TASK_KILLED},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].ev == ev) {
-			*st = map[i].st;
-			return true;
-		}
-	return false;
-}
-
 static enum resmgr_fail r_notify(void *arg, const char *task_id, enum taskevent ev)
 {
 	struct jmremote *r = arg;
 	enum taskstate st;
-	if (!event_state(ev, &st))
+	if (!taskstate_reported_by(ev, &st))
 		return RM_INVALID_STATE; /* not an update the service carries */
 	Peloton__Private__Resmgr__NotifyTaskUpdatesRequest req =
 	    PELOTON__PRIVATE__RESMGR__NOTIFY_TASK_UPDATES_REQUEST__INIT;

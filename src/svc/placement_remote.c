@@ -135,22 +135,9 @@ static ProtobufCMessage *call(struct plr_thread *t, struct grpccli *c, const cha
                               const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                               unsigned timeout_ms)
 {
-	size_t len = 0, rlen = 0;
-	uint8_t *buf = proto_pack_alloc(req, &len), *resp = NULL;
 	struct rpc_status st = {0};
-	ProtobufCMessage *m = NULL;
-	const char *why = NULL;
-
 	atomic_fetch_add(&t->r->calls, 1);
-	if (buf == NULL) {
-		atomic_fetch_add(&t->r->failed_calls, 1);
-		return NULL;
-	}
-	grpccli_call(c, path, buf, len, timeout_ms, &resp, &rlen, &st);
-	free(buf);
-	if (st.code == RPC_OK && (m = proto_decode(rd, resp, rlen, NULL, &why)) == NULL)
-		snprintf(st.msg, sizeof(st.msg), "undecodable response: %s", why);
-	free(resp);
+	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
 	if (m == NULL) {
 		atomic_fetch_add(&t->r->failed_calls, 1);
 		if (!t->down || st.code != RPC_UNAVAILABLE)

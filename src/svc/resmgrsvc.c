@@ -413,25 +413,6 @@ static bool mesos_event(int state, enum taskevent *ev)
 	}
 }
 
-static bool peloton_event(int state, enum taskevent *ev)
-{
-	static const struct {
-		int state;
-		enum taskevent ev;
-	} map[] = {
-	    {TASK_LAUNCHED, TEV_LAUNCHED}, {TASK_STARTING, TEV_STARTING},
-	    {TASK_RUNNING, TEV_RUNNING},   {TASK_SUCCEEDED, TEV_SUCCEEDED},
-	    {TASK_FAILED, TEV_FAILED},     {TASK_LOST, TEV_LOST},
-	    {TASK_KILLED, TEV_KILLED},
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].state == state) {
-			*ev = map[i].ev;
-			return true;
-		}
-	return false;
-}
-
 /* Applies ev to a task named by Peloton id or Mesos id "<peloton id>-<run>". */
 static enum resmgr_fail notify_named(struct resmgr *rm, const char *id, enum taskevent ev)
 {
@@ -465,7 +446,7 @@ resmgrsvc_notify_resp *resmgrsvc_notify_task_updates(struct resmgr *rm,
 		    mesos_event(e->mesostaskstatus->state, &ev))
 			id = e->mesostaskstatus->task_id->value;
 		else if (e->pelotontaskevent && e->pelotontaskevent->taskid &&
-		         peloton_event(e->pelotontaskevent->state, &ev))
+		         taskevent_of_reported((enum taskstate)e->pelotontaskevent->state, &ev))
 			id = e->pelotontaskevent->taskid->value;
 		if (id == NULL)
 			continue;
