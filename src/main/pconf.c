@@ -74,6 +74,18 @@ static const struct key keys[] = {
  * resource and host managers over gRPC: scale placement out) and the other
  * three together.
  */
+static bool valid_addr(const char *flag, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == v || !end || *end || port < 1 || port > 65535) {
+		fprintf(stderr, "pelotond: --%s '%s': expected host:port\n", flag, v);
+		return false;
+	}
+	return true;
+}
+
 static int parse_roles(struct pconf *c)
 {
 	static const struct {
@@ -100,25 +112,18 @@ static int parse_roles(struct pconf *c)
 		}
 		c->role_set |= names[i].bit;
 	}
-	if (c->role_set == ROLE_PLACEMENT) {
-		const char *addrs[2][2] = {{"resmgr-address", c->resmgr_addr},
-		                           {"hostmgr-address", c->hostmgr_addr}};
-		for (int i = 0; i < 2; i++) {
-			const char *colon = strrchr(addrs[i][1], ':');
-			char *end = NULL;
-			long port = colon ? strtol(colon + 1, &end, 10) : 0;
-			if (!colon || colon == addrs[i][1] || !end || *end || port < 1 ||
-			    port > 65535) {
-				fprintf(stderr, "pelotond: --%s '%s': expected host:port\n",
-				        addrs[i][0], addrs[i][1]);
-				return -1;
-			}
-		}
-	}
-	if (c->role_set != ROLE_ALL && c->role_set != ROLE_CORE && c->role_set != ROLE_PLACEMENT) {
+	/* the managers a split reaches over gRPC */
+	bool need_rm = c->role_set == ROLE_PLACEMENT || c->role_set == ROLE_JOBMGR_HOSTMGR;
+	bool need_hm = c->role_set == ROLE_PLACEMENT || c->role_set == ROLE_RESMGR_PLACEMENT;
+	if ((need_rm && !valid_addr("resmgr-address", c->resmgr_addr)) ||
+	    (need_hm && !valid_addr("hostmgr-address", c->hostmgr_addr)))
+		return -1;
+	if (c->role_set != ROLE_ALL && c->role_set != ROLE_CORE && c->role_set != ROLE_PLACEMENT &&
+	    c->role_set != ROLE_JOBMGR_HOSTMGR && c->role_set != ROLE_RESMGR_PLACEMENT) {
 		fprintf(stderr,
 		        "pelotond: --roles %s: this split is not built; run all, "
-		        "'jobmgr,resmgr,hostmgr' (placement engines apart), or 'placement'\n",
+		        "'jobmgr,resmgr,hostmgr' (placement engines apart), 'placement', "
+		        "or 'jobmgr,hostmgr' with 'resmgr,placement'\n",
 		        c->roles[0] ? c->roles : "(empty)");
 		return -1;
 	}

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "client.h"
 #include "eventstream.h"
+#include "grpccli.h"
 #include "grpcsrv.h"
 #include "hostidx.h"
 #include "hostsvc.h"
@@ -32,6 +33,7 @@
 #include "httpcli.h"
 #include "httpsrv.h"
 #include "jobmgr.h"
+#include "jobmgr_remote.h"
 #include "log.h"
 #include "pconf.h"
 #include "pjson.h"
@@ -54,7 +56,10 @@ struct daemon {
 	struct hostsvc *hsvc;
 	struct resmgr *rm;
 	struct placement *pl;
-	struct plremote *plr; /* a placement engine apart: its gRPC backend */
+	struct plremote *plr;    /* a placement engine apart: its gRPC backend */
+	struct jmremote *jmr;    /* a job manager apart: its resource manager */
+	struct grpccli *cap_cli; /* a resource manager apart: ClusterCapacity */
+	bool cap_down;           /* its last call failed (the driver thread's) */
 	struct jobmgr *jm;
 	struct eventstream *es; /* Mesos updates on their way to the job manager */
 	pthread_t es_thread;
@@ -186,13 +191,28 @@ static void on_subscribed(void *arg, const char *fwid)
 	jobmgr_live_fini(&live);
 }
 
-static int do_launch(void *arg, const char *agent, const char *const *offers, size_t n_offers,
-                     Mesos__V1__TaskInfo *const *tasks, size_t n)
+static int do_launch(void *arg, const char *host, const char *agent, const char *const *offers,
+                     size_t n_offers, Mesos__V1__TaskInfo *const *tasks, size_t n)
 {
 	struct daemon *d = arg;
+	struct hostidx_offer_ids held = {0};
+	if (n_offers == 0) {
+		/* placed by a resource manager apart (SetPlacements there has no
+		 * host index): spend the lease the engine holds here */
+		char err[256];
+		if (host == NULL ||
+		    hostsvc_consume_held(d->hsvc, &host, 1, &held, err, sizeof(err)) != 0) {
+			log_warn("hostmgr", "launch on %s: %s", host ? host : "?",
+			         host ? err : "no host named");
+			return -1;
+		}
+		offers = (const char *const *)held.ids;
+		n_offers = held.n;
+	}
 	int rc = mesos_client_launch(d->mc, agent, offers, n_offers, tasks, n);
 	if (rc == 0)
 		atomic_fetch_add(&d->offers_used, n_offers);
+	hostidx_offer_ids_fini(&held);
 	return rc;
 }
 
@@ -330,6 +350,41 @@ static void capacity(void *arg, double out[RES_N])
 	out[RES_MEMORY] = c.physical.mem_mb;
 	out[RES_DISK] = c.physical.disk_mb;
 	out[RES_GPU] = c.physical.gpus;
+}
+
+/* A resource manager apart from the host manager: its ClusterCapacity (physical). */
+static void remote_capacity(void *arg, double out[RES_N])
+{
+	struct daemon *d = arg;
+	Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityRequest req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__CLUSTER_CAPACITY_REQUEST__INIT;
+	struct rpc_status st = {0};
+	Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse *r = (void *)grpccli_call_msg(
+	    d->cap_cli, "/peloton.private.hostmgr.hostsvc.InternalHostService/ClusterCapacity",
+	    &req.base, &peloton__private__hostmgr__hostsvc__cluster_capacity_response__descriptor,
+	    5000, &st);
+	static const char *const kinds[RES_N] = {
+	    [RES_CPU] = "cpu", [RES_MEMORY] = "memory", [RES_DISK] = "disk", [RES_GPU] = "gpu"};
+	for (int k = 0; k < RES_N; k++)
+		out[k] = 0;
+	if (r == NULL) {
+		if (!d->cap_down)
+			log_warn("resmgr",
+			         "ClusterCapacity from %s: %s (capacity taken as 0 until it "
+			         "answers)",
+			         d->cf.hostmgr_addr, st.msg);
+		d->cap_down = true;
+		return;
+	}
+	if (d->cap_down)
+		log_info("resmgr", "the host manager at %s answers again", d->cf.hostmgr_addr);
+	d->cap_down = false;
+	for (size_t i = 0; i < r->n_physicalresources; i++)
+		for (int k = 0; k < RES_N; k++)
+			if (r->physicalresources[i]->kind &&
+			    strcmp(r->physicalresources[i]->kind, kinds[k]) == 0)
+				out[k] = r->physicalresources[i]->capacity;
+	PB_FREE(r);
 }
 
 /* ---- RPC adapters for the cores that take a typed request ---- */
@@ -482,13 +537,15 @@ static ProtobufCMessage *h_rm_setpl(void *ctx, const ProtobufCMessage *m, struct
 		resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; d->hsvc && i < n; i++)
 		if (r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
 		    r->placements[i]->hostname[0]) {
 			hosts[nh] = r->placements[i]->hostname;
 			at[nh++] = i;
 		}
 	if (nh == 0) {
+		/* offer ids given, or no host index here (the host manager runs
+		 * apart): the launcher there spends the leases by hostname */
 		resp = (void *)resmgrsvc_set_placements(d->rm, r);
 		if (resp == NULL)
 			resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
@@ -591,11 +648,17 @@ static void bind_all(struct daemon *d)
 	    {hs, "ReleaseHostOffers", h_hs_release, d->hsvc},
 	    {hs, "ClusterCapacity", h_hs_capacity, d->hsvc},
 	};
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		/* a role this process does not run stays UNIMPLEMENTED here */
+		if (tab[i].ctx == NULL || (tab[i].fn == h_rm_setpl && d->rm == NULL))
+			continue;
 		if (rpc_bind(d->rpc, tab[i].svc, tab[i].method, tab[i].fn, tab[i].ctx) != 0)
 			log_error("main", "schema has no %s/%s", tab[i].svc, tab[i].method);
-	jobmgr_bind(d->jm, d->rpc);
-	eventstream_bind(d->es, d->rpc);
+	}
+	if (d->jm)
+		jobmgr_bind(d->jm, d->rpc);
+	if (d->es)
+		eventstream_bind(d->es, d->rpc);
 }
 
 /* Tasks waiting per pool: pending (not admitted) and ready (admitted, not placed). */
@@ -703,7 +766,24 @@ static void metrics_placement(void *arg, FILE *f)
 static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
-	jobmgr_write_metrics(d->jm, f);
+	if (d->jm)
+		jobmgr_write_metrics(d->jm, f);
+	if (d->rm)
+		pool_queue_metrics(d, f);
+	if (d->pl)
+		placement_metrics(d, f);
+	struct store_stats ss;
+	store_get_stats(d->store, &ss);
+	fprintf(f,
+	        "# TYPE peloton_store_groups_total counter\npeloton_store_groups_total %llu\n"
+	        "# TYPE peloton_store_write_seconds_total counter\n"
+	        "peloton_store_write_seconds_total %g\n"
+	        "# TYPE peloton_store_corrupt_values_total counter\n"
+	        "peloton_store_corrupt_values_total %llu\n",
+	        (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
+	        (unsigned long long)ss.corrupt);
+	if (d->mc == NULL)
+		return; /* no host manager here */
 	fprintf(f,
 	        "# HELP peloton_mesos_subscribed 1 while the scheduler stream is subscribed.\n"
 	        "# TYPE peloton_mesos_subscribed gauge\npeloton_mesos_subscribed %d\n"
@@ -718,15 +798,10 @@ static void metrics(void *arg, FILE *f)
 			fprintf(f, "peloton_mesos_events_by_type_total{type=\"%s\"} %llu\n",
 			        v->name, (unsigned long long)n);
 	}
-	pool_queue_metrics(d, f);
-	if (d->pl)
-		placement_metrics(d, f);
 	struct hostidx_capacity c;
 	hostidx_capacity(d->idx, &c);
 	struct mesos_client_stats ms;
 	mesos_client_get_stats(d->mc, &ms);
-	struct store_stats ss;
-	store_get_stats(d->store, &ss);
 	fprintf(
 	    f,
 	    "# TYPE peloton_hosts gauge\npeloton_hosts{status=\"live\"} %u\n"
@@ -740,19 +815,12 @@ static void metrics(void *arg, FILE *f)
 	    "# TYPE peloton_mesos_events_total counter\npeloton_mesos_events_total %llu\n"
 	    "# TYPE peloton_mesos_calls_total counter\npeloton_mesos_calls_total{result=\"sent\"} "
 	    "%llu\npeloton_mesos_calls_total{result=\"failed\"} %llu\n"
-	    "# TYPE peloton_mesos_accepts_total counter\npeloton_mesos_accepts_total %llu\n"
-	    "# TYPE peloton_store_groups_total counter\npeloton_store_groups_total %llu\n"
-	    "# TYPE peloton_store_write_seconds_total counter\n"
-	    "peloton_store_write_seconds_total %g\n"
-	    "# TYPE peloton_store_corrupt_values_total counter\n"
-	    "peloton_store_corrupt_values_total %llu\n",
+	    "# TYPE peloton_mesos_accepts_total counter\npeloton_mesos_accepts_total %llu\n",
 	    c.hosts, c.hosts_with_offers, c.placing, (unsigned long long)d->offers_in,
 	    (unsigned long long)d->offers_used, (unsigned long long)d->offers_declined,
 	    (unsigned long long)d->rescinds, (unsigned long long)ms.subscribes,
 	    (unsigned long long)ms.events, (unsigned long long)ms.calls_sent,
-	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts,
-	    (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
-	    (unsigned long long)ss.corrupt);
+	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts);
 }
 
 /* ---- POST /placement/explain: a dry run of the placement engine ---- */
@@ -919,6 +987,10 @@ static int start(struct daemon *d)
 	const struct pconf *c = &d->cf;
 	if (c->role_set == ROLE_PLACEMENT)
 		return start_placement_only(d);
+	/* the roles here; the others are reached over gRPC (pconf checked the
+	 * splits: all, jobmgr+resmgr+hostmgr, jobmgr+hostmgr, resmgr+placement) */
+	bool has_jm = c->role_set & ROLE_JOBMGR, has_rm = c->role_set & ROLE_RESMGR,
+	     has_hm = c->role_set & ROLE_HOSTMGR, has_pl = c->role_set & ROLE_PLACEMENT;
 	const char *db = c->db;
 	if (!db || !*db) {
 		snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/pelotond-XXXXXX");
@@ -934,70 +1006,107 @@ static int start(struct daemon *d)
 		log_error("main", "store %s: %s", db, err);
 		return -1;
 	}
-	d->pools = respool_tree_create();
-	size_t failed = 0, npools = respoolsvc_recover(d->pools, d->store, &failed);
-	struct hostidx_config hc = {
-	    .lease_ns = (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
-	d->idx = hostidx_create(&hc);
-	d->hsvc = hostsvc_create(d->idx, HOSTIDX_PACK);
-	struct resmgr_config rc = {.pools = d->pools,
-	                           .placing_timeout_ns = (uint64_t)c->placing_timeout_secs *
-	                                                 1000000000ull /* 0: 10 min */};
-	d->rm = resmgr_create(&rc);
-	if (!d->pools || !d->idx || !d->hsvc || !d->rm)
-		return log_error("main", "out of memory"), -1;
-	struct resmgr_driver_config dc = {
-	    .preempt_ms = c->preempt_ms, .capacity = capacity, .capacity_arg = d};
-	if (resmgr_start(d->rm, &dc) != 0)
-		return log_error("main", "cannot start the resource manager"), -1;
-	struct placement_config pc = {.rm = d->rm,
-	                              .idx = d->idx,
-	                              .workers = c->placement_workers,
-	                              .batch = c->placement_batch};
-	if (!(c->role_set & ROLE_PLACEMENT))
+	size_t failed = 0, npools = 0;
+	if (has_rm) {
+		d->pools = respool_tree_create();
+		npools = d->pools ? respoolsvc_recover(d->pools, d->store, &failed) : 0;
+		struct resmgr_config rc = {.pools = d->pools,
+		                           .placing_timeout_ns = (uint64_t)c->placing_timeout_secs *
+		                                                 1000000000ull /* 0: 10 min */};
+		if (!d->pools || !(d->rm = resmgr_create(&rc)))
+			return log_error("main", "out of memory"), -1;
+		/* capacity: from the host index here, else the host manager's */
+		if (!has_hm && !(d->cap_cli = grpccli_create(c->hostmgr_addr)))
+			return log_error("main", "out of memory"), -1;
+		struct resmgr_driver_config dc = {.preempt_ms = c->preempt_ms,
+		                                  .capacity = has_hm ? capacity : remote_capacity,
+		                                  .capacity_arg = d};
+		if (resmgr_start(d->rm, &dc) != 0)
+			return log_error("main", "cannot start the resource manager"), -1;
+	}
+	if (has_hm) {
+		struct hostidx_config hc = {
+		    .lease_ns =
+		        (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
+		d->idx = hostidx_create(&hc);
+		d->hsvc = d->idx ? hostsvc_create(d->idx, HOSTIDX_PACK) : NULL;
+		if (!d->idx || !d->hsvc)
+			return log_error("main", "out of memory"), -1;
+	}
+	if (has_pl && has_rm && has_hm) {
+		struct placement_config pc = {.rm = d->rm,
+		                              .idx = d->idx,
+		                              .workers = c->placement_workers,
+		                              .batch = c->placement_batch};
+		if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
+			return log_error("main", "cannot start the placement engine"), -1;
+	} else if (has_pl) {
+		/* beside a resource manager apart from the host manager: the engine
+		 * reaches this process's resource manager and the host manager over
+		 * gRPC, as an engine in a process of its own does */
+		char self[64];
+		snprintf(self, sizeof(self), "127.0.0.1:%u", c->grpc_port);
+		if (!(d->plr = plremote_create(self, c->hostmgr_addr)))
+			return log_error("main", "out of memory"), -1;
+		struct placement_backend be;
+		plremote_backend(d->plr, &be);
+		struct placement_config pc = {
+		    .backend = &be, .workers = c->placement_workers, .batch = c->placement_batch};
+		if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
+			return log_error("main", "cannot start the placement engine"), -1;
+	} else if (has_rm) {
 		log_info("placement", "no placement engine here: engines in other processes "
 		                      "(--roles placement) place this process's tasks");
-	else if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
-		return log_error("main", "cannot start the placement engine"), -1;
-	struct jobmgr_config jc = {
-	    .store = d->store,
-	    .rm = d->rm,
-	    .pools = d->pools,
-	    .pl = d->pl,
-	    .ops = {do_launch, do_kill, do_ack, do_browse, do_reconcile, d},
-	    .max_instances = c->max_instances,
-	    .reconcile_after_ns = (uint64_t)c->reconcile_launch_secs * 1000000000ull,
-	    .write_each_update = c->write_each_update,
-	};
-	if (!(d->jm = jobmgr_create(&jc)))
-		return log_error("main", "out of memory"), -1;
-	if (!(d->agents = agent_book_new()))
-		return log_error("main", "out of memory"), -1;
-	static const char *const consumers[] = {"jobmgr"};
-	if (!(d->es = eventstream_create(65536, consumers, 1)))
-		return log_error("main", "out of memory"), -1;
-	if (pthread_create(&d->es_thread, NULL, events_main, d) != 0)
-		return log_error("main", "cannot start the event stream consumer"), -1;
-	pthread_setname_np(d->es_thread, "jm-events");
-	d->es_started = true;
-	size_t nj = 0, nt = 0;
-	if (jobmgr_recover(d->jm, &nj, &nt) != 0)
-		return log_error("main", "recovery failed"), -1;
-	log_info("main", "recovered %zu pools (%zu refused), %zu jobs, %zu tasks", npools, failed,
-	         nj, nt);
-	char fwid[256] = "";
-	bool have_fw = store_framework_id_get(d->store, fwid, sizeof(fwid)) == STORE_OK;
-	struct mesos_client_config mc = {
-	    .master = c->master,
-	    .name = "peloton",
-	    .framework_id = have_fw ? fwid : NULL,
-	    .on_event = on_event,
-	    .on_subscribed = on_subscribed,
-	    .arg = d,
-	};
-	if (!(d->mc = mesos_client_start(&mc, err, sizeof(err))))
-		return log_error("main", "mesos client: %s", err), -1;
-	if (jobmgr_start(d->jm) != 0)
+	}
+	if (has_jm) {
+		struct jobmgr_config jc = {
+		    .store = d->store,
+		    .rm = d->rm,
+		    .pools = d->pools,
+		    .pl = d->pl,
+		    .ops = {do_launch, do_kill, do_ack, do_browse, do_reconcile, d},
+		    .max_instances = c->max_instances,
+		    .reconcile_after_ns = (uint64_t)c->reconcile_launch_secs * 1000000000ull,
+		    .write_each_update = c->write_each_update,
+		};
+		if (!has_rm) {
+			if (!(d->jmr = jmremote_create(c->resmgr_addr)))
+				return log_error("main", "out of memory"), -1;
+			jc.rmops = jmremote_ops(d->jmr);
+		}
+		if (!(d->jm = jobmgr_create(&jc)))
+			return log_error("main", "out of memory"), -1;
+		if (!(d->agents = agent_book_new()))
+			return log_error("main", "out of memory"), -1;
+		static const char *const consumers[] = {"jobmgr"};
+		if (!(d->es = eventstream_create(65536, consumers, 1)))
+			return log_error("main", "out of memory"), -1;
+		if (pthread_create(&d->es_thread, NULL, events_main, d) != 0)
+			return log_error("main", "cannot start the event stream consumer"), -1;
+		pthread_setname_np(d->es_thread, "jm-events");
+		d->es_started = true;
+		size_t nj = 0, nt = 0;
+		if (jobmgr_recover(d->jm, &nj, &nt) != 0)
+			return log_error("main", "recovery failed"), -1;
+		log_info("main", "recovered %zu jobs, %zu tasks", nj, nt);
+	}
+	if (has_rm)
+		log_info("main", "recovered %zu pools (%zu refused)", npools, failed);
+	if (has_hm) {
+		char fwid[256] = "";
+		bool have_fw = store_framework_id_get(d->store, fwid, sizeof(fwid)) == STORE_OK;
+		struct mesos_client_config mc = {
+		    .master = c->master,
+		    .name = "peloton",
+		    .framework_id = have_fw ? fwid : NULL,
+		    .on_event = on_event,
+		    .on_subscribed = on_subscribed,
+		    .arg = d,
+		};
+		if (!(d->mc = mesos_client_start(&mc, err, sizeof(err))))
+			return log_error("main", "mesos client: %s", err), -1;
+	}
+	if (d->jm && jobmgr_start(d->jm) != 0)
 		return log_error("main", "cannot start the launcher"), -1;
 	if (!(d->rpc = rpc_table_create()))
 		return log_error("main", "out of memory"), -1;
@@ -1026,6 +1135,8 @@ static void stop(struct daemon *d)
 	eventstream_destroy(d->es);
 	placement_destroy(d->pl);
 	plremote_destroy(d->plr);
+	jmremote_destroy(d->jmr);
+	grpccli_destroy(d->cap_cli);
 	rpc_table_destroy(d->rpc);
 	resmgr_destroy(d->rm);
 	hostsvc_destroy(d->hsvc);

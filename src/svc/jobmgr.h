@@ -67,9 +67,11 @@
 #define JOBMGR_CHUNK 10000
 
 struct jobmgr_ops {
-	/* send TaskInfos to one agent with its offers (batched ACCEPT) */
-	int (*launch)(void *arg, const char *agent_id, const char *const *offer_ids,
-	              size_t n_offers, Mesos__V1__TaskInfo *const *tasks, size_t n_tasks);
+	/* send TaskInfos to one agent with its offers (batched ACCEPT); no offer
+	 * ids: the placement was made apart, spend the lease held on hostname */
+	int (*launch)(void *arg, const char *hostname, const char *agent_id,
+	              const char *const *offer_ids, size_t n_offers,
+	              Mesos__V1__TaskInfo *const *tasks, size_t n_tasks);
 	/* KILL of a Mesos task */
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update (called once it is durable) */

@@ -24,7 +24,9 @@ struct jmremote {
 	/* calls on one connection take turns: the long polls get their own */
 	struct grpccli *cli, *placements, *preempt;
 	_Atomic uint64_t calls, failed;
-	_Atomic bool down; /* the last call found it unreachable: logged once */
+	/* per connection (they reconnect apart): its last call found the
+	 * daemon unreachable, logged once until it answers again */
+	_Atomic bool cli_down, placements_down, preempt_down;
 };
 
 struct jmremote *jmremote_create(const char *target)
@@ -63,17 +65,20 @@ static void *call(struct jmremote *r, struct grpccli *c, const char *path,
                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                   unsigned timeout_ms)
 {
+	_Atomic bool *down = c == r->placements ? &r->placements_down
+	                     : c == r->preempt  ? &r->preempt_down
+	                                        : &r->cli_down;
 	struct rpc_status st = {0};
 	atomic_fetch_add(&r->calls, 1);
 	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
 	if (m == NULL) {
 		atomic_fetch_add(&r->failed, 1);
-		bool was_down = atomic_exchange(&r->down, st.code == RPC_UNAVAILABLE);
+		bool was_down = atomic_exchange(down, st.code == RPC_UNAVAILABLE);
 		if (!was_down || st.code != RPC_UNAVAILABLE)
 			log_warn("jobmgr", "resource manager call %s failed: %s (code %d)", path,
 			         st.msg, (int)st.code);
-	} else if (atomic_exchange(&r->down, false)) {
-		log_info("jobmgr", "the resource manager answers again");
+	} else if (atomic_exchange(down, false)) {
+		log_info("jobmgr", "the resource manager answers %s again", path);
 	}
 	return m;
 }
@@ -268,7 +273,8 @@ static bool placement_out(const Peloton__Private__Resmgr__Placement *p,
 		ok = (o->offer_ids[o->n_offer_ids++] =
 		          dup_or_empty(p->offerids[i] ? p->offerids[i]->value : NULL)) != NULL;
 	if (ok) {
-		memcpy(o->ports, p->ports, p->n_ports * sizeof(*o->ports));
+		if (p->n_ports > 0)
+			memcpy(o->ports, p->ports, p->n_ports * sizeof(*o->ports));
 		o->n_ports = p->n_ports;
 	} else {
 		resmgr_placement_free(o);

@@ -280,8 +280,8 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		pthread_mutex_unlock(&items[k].j->mu);
 		tis[k] = &x[k].ti;
 	}
-	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->agent_id, (const char *const *)p->offer_ids,
-	                       p->n_offer_ids, tis, n) != 0)
+	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->hostname, p->agent_id,
+	                       (const char *const *)p->offer_ids, p->n_offer_ids, tis, n) != 0)
 		log_warn("jobmgr", "launch on %s refused by the Mesos client", p->hostname);
 	atomic_fetch_add(&jm->launched, n);
 	for (size_t k = 0; k < n; k++)
