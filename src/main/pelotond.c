@@ -1006,6 +1006,16 @@ static int start(struct daemon *d)
 		log_error("main", "store %s: %s", db, err);
 		return -1;
 	}
+	/* the host index first: the resource manager's driver reads its capacity */
+	if (has_hm) {
+		struct hostidx_config hc = {
+		    .lease_ns =
+		        (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
+		d->idx = hostidx_create(&hc);
+		d->hsvc = d->idx ? hostsvc_create(d->idx, HOSTIDX_PACK) : NULL;
+		if (!d->idx || !d->hsvc)
+			return log_error("main", "out of memory"), -1;
+	}
 	size_t failed = 0, npools = 0;
 	if (has_rm) {
 		d->pools = respool_tree_create();
@@ -1023,15 +1033,6 @@ static int start(struct daemon *d)
 		                                  .capacity_arg = d};
 		if (resmgr_start(d->rm, &dc) != 0)
 			return log_error("main", "cannot start the resource manager"), -1;
-	}
-	if (has_hm) {
-		struct hostidx_config hc = {
-		    .lease_ns =
-		        (uint64_t)(c->host_lease_secs ? c->host_lease_secs : 60) * 1000000000ull};
-		d->idx = hostidx_create(&hc);
-		d->hsvc = d->idx ? hostsvc_create(d->idx, HOSTIDX_PACK) : NULL;
-		if (!d->idx || !d->hsvc)
-			return log_error("main", "out of memory"), -1;
 	}
 	if (has_pl && has_rm && has_hm) {
 		struct placement_config pc = {.rm = d->rm,
