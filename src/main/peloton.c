@@ -26,6 +26,7 @@
 
 static struct {
 	const char *addr, *http;
+	const char *rm_addr; /* the resource manager when it runs apart; NULL: addr */
 	unsigned timeout_ms, count;
 	bool json;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
@@ -33,7 +34,14 @@ static struct {
 } g = {.timeout_ms = 10000, .limit = 100};
 
 static struct rpc_table *tab;
-static struct grpccli *cli;
+static struct grpccli *cli, *rm_cli;
+
+/* Pools and the resource manager's own service go to --resmgr when given. */
+static bool to_resmgr(const char *svc)
+{
+	return rm_cli && (strncmp(svc, "peloton.api.respool.", 20) == 0 ||
+	                  strncmp(svc, "peloton.private.resmgr.", 23) == 0);
+}
 
 static void usage(FILE *out)
 {
@@ -58,9 +66,12 @@ static void usage(FILE *out)
 	        "  update create|get|list|pause|resume|rollback|abort [ID]\n"
 	        "  volume list|get|delete [ID]         (not served yet: UNIMPLEMENTED)\n\n"
 	        "global options:\n"
-	        "  --jobmgr, --resmgr, --hostmgr ADDR  daemon gRPC address host:port\n"
-	        "                                      (env JOBMGR_URL etc.; default "
+	        "  --jobmgr, --hostmgr ADDR            daemon gRPC address host:port\n"
+	        "                                      (env JOBMGR_URL; default "
 	        "127.0.0.1:5392)\n"
+	        "  --resmgr ADDR                       pools and the resource manager, when\n"
+	        "                                      it runs apart (env RESMGR_URL;\n"
+	        "                                      default: the --jobmgr address)\n"
 	        "  --http ADDR                         daemon HTTP address (env PELOTON_HTTP;\n"
 	        "                                      default 127.0.0.1:5292)\n"
 	        "  --timeout MS                        per call (default 10000)\n"
@@ -105,10 +116,11 @@ static json_t *call(const char *svc, const char *method, json_t *req)
 	uint8_t *resp;
 	size_t rlen;
 	struct rpc_status st;
-	grpccli_call(cli, path, bytes, len, g.timeout_ms, &resp, &rlen, &st);
+	bool rm = to_resmgr(svc);
+	grpccli_call(rm ? rm_cli : cli, path, bytes, len, g.timeout_ms, &resp, &rlen, &st);
 	free(bytes);
 	if (st.code == RPC_UNAVAILABLE)
-		die("cannot reach the daemon at %s (%s)", g.addr, st.msg);
+		die("cannot reach the daemon at %s (%s)", rm ? g.rm_addr : g.addr, st.msg);
 	if (st.code != RPC_OK)
 		die("%s: %s", rpc_code_name(st.code), st.msg);
 	const char *why;
@@ -751,11 +763,12 @@ int main(int argc, char **argv)
 		O_OFFSET,
 		O_RANGE,
 		O_HTTP,
-		O_COUNT
+		O_COUNT,
+		O_RESMGR
 	};
 	static const struct option opts[] = {
 	    {"jobmgr", required_argument, NULL, O_JOBMGR},
-	    {"resmgr", required_argument, NULL, O_JOBMGR},
+	    {"resmgr", required_argument, NULL, O_RESMGR},
 	    {"hostmgr", required_argument, NULL, O_JOBMGR},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"json", no_argument, NULL, O_JSON},
@@ -776,6 +789,7 @@ int main(int argc, char **argv)
 	g.addr = getenv("JOBMGR_URL");
 	if (!g.addr)
 		g.addr = "127.0.0.1:5392";
+	g.rm_addr = getenv("RESMGR_URL");
 	g.http = getenv("PELOTON_HTTP");
 	if (!g.http)
 		g.http = "127.0.0.1:5292";
@@ -784,6 +798,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_JOBMGR:
 			g.addr = optarg;
+			break;
+		case O_RESMGR:
+			g.rm_addr = optarg;
 			break;
 		case O_TIMEOUT:
 			g.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
@@ -860,6 +877,9 @@ int main(int argc, char **argv)
 		case O_JOBMGR:
 			g.addr = optarg;
 			break;
+		case O_RESMGR:
+			g.rm_addr = optarg;
+			break;
 		case O_TIMEOUT:
 			g.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
@@ -871,7 +891,7 @@ int main(int argc, char **argv)
 	}
 	tab = rpc_table_create();
 	cli = tab ? grpccli_create(g.addr) : NULL;
-	if (!cli)
+	if (!cli || (g.rm_addr && !(rm_cli = grpccli_create(g.rm_addr))))
 		die("out of memory");
 	int rc;
 	if (!strcmp(cmd, "respool"))
@@ -890,6 +910,7 @@ int main(int argc, char **argv)
 		bad_usage("unknown command");
 	free(sub);
 	grpccli_destroy(cli);
+	grpccli_destroy(rm_cli);
 	rpc_table_destroy(tab);
 	return rc;
 }

@@ -1101,6 +1101,24 @@ class SplitManagers(unittest.TestCase):
         self.assertGreaterEqual(self.metric(self.c.http,
                                             'peloton_offers_total{result="used"}'), 1)
 
+    def test_cli_with_both_addresses(self):
+        # the pool by path from the resource manager, the job to the job manager
+        env = dict(os.environ, JOBMGR_URL="127.0.0.1:%d" % self.c.grpc,
+                   RESMGR_URL="127.0.0.1:%d" % self.rm_grpc)
+        r = subprocess.run([os.path.join(BIN, "peloton"), "job", "create", "/managers",
+                            os.path.join(EXAMPLES, "hello_world.yaml")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        jid = r.stdout.split()[-1]
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        # without RESMGR_URL the job manager cannot look the path up: a clear error
+        env.pop("RESMGR_URL")
+        r = subprocess.run([os.path.join(BIN, "peloton"), "job", "create", "/managers",
+                            os.path.join(EXAMPLES, "hello_world.yaml")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("UNIMPLEMENTED", r.stderr)
+
     def test_each_serves_only_its_roles(self):
         req = respool_pb2.LookupRequest()
         req.path.value = "/"
