@@ -492,6 +492,8 @@ static enum resmgr_task_type rm_type(Peloton__Api__Job__JobType t)
 	return t == PELOTON__API__JOB__JOB_TYPE__SERVICE ? RM_TYPE_STATELESS : RM_TYPE_BATCH;
 }
 
+#define ENQUEUE_RETRY_NS 1000000000ull
+
 /* Enqueues instances [from, to) of j (j->mu held). Returns tasks accepted. */
 size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)
 {
@@ -565,7 +567,15 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 				continue;
 			}
 			const char *why = fail ? resmgr_fail_name(fail[g]) : "out of memory";
-			log_warn("jobmgr", "task %s-%u not enqueued: %s", j->id, i, why);
+			/* a resource manager apart that did not answer (or no memory):
+			 * the sweeper enqueues it again in a second; other reasons
+			 * (pool gone, invalid) are final */
+			bool again = !fail || fail[g] == RM_NO_MEMORY;
+			if (again)
+				j->tasks[i].due_ns = clock_wall_ns() + ENQUEUE_RETRY_NS;
+			if (!again || !j->tasks[i].reason || strcmp(j->tasks[i].reason, why) != 0)
+				log_warn("jobmgr", "task %s-%u not enqueued: %s%s", j->id, i, why,
+				         again ? " (retrying every second)" : "");
 			free(j->tasks[i].reason);
 			j->tasks[i].reason = strdup(why);
 		}

@@ -1053,16 +1053,7 @@ class SplitManagers(unittest.TestCase):
         cls.rm = None
         log = os.path.join(cls.c.dir, "rm.log")
         try:
-            # one try: the job manager was told this port, a taken one cannot move
-            cls.rm = subprocess.Popen(
-                [os.path.join(BIN, "pelotond"), "--roles", "resmgr,placement",
-                 "--hostmgr-address", "127.0.0.1:%d" % cls.c.grpc,
-                 "--db", os.path.join(cls.c.dir, "rmdb"),
-                 "--grpc-port", str(cls.rm_grpc), "--http-port", str(cls.rm_http),
-                 "--log-level", "info"],
-                stdout=subprocess.DEVNULL, stderr=cls.c._log("rm.log"))
-            if not wait_line(log, 0, "serving HTTP on port %d" % cls.rm_http, cls.rm, 60):
-                raise RuntimeError("resource manager did not start")
+            cls.start_rm()
         except Exception:
             cls.tearDownClass()
             raise
@@ -1072,6 +1063,21 @@ class SplitManagers(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         cls.pool = r.stdout.split()[-1]
+
+    @classmethod
+    def start_rm(cls):
+        # one try: the job manager was told this port, a taken one cannot move
+        log = os.path.join(cls.c.dir, "rm.log")
+        start = os.path.getsize(log) if os.path.exists(log) else 0
+        cls.rm = subprocess.Popen(
+            [os.path.join(BIN, "pelotond"), "--roles", "resmgr,placement",
+             "--hostmgr-address", "127.0.0.1:%d" % cls.c.grpc,
+             "--db", os.path.join(cls.c.dir, "rmdb"),
+             "--grpc-port", str(cls.rm_grpc), "--http-port", str(cls.rm_http),
+             "--log-level", "info"],
+            stdout=subprocess.DEVNULL, stderr=cls.c._log("rm.log"))
+        if not wait_line(log, start, "serving HTTP on port %d" % cls.rm_http, cls.rm, 60):
+            raise RuntimeError("resource manager did not start")
 
     @classmethod
     def tearDownClass(cls):
@@ -1118,6 +1124,31 @@ class SplitManagers(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("UNIMPLEMENTED", r.stderr)
+
+    def test_zz_both_restart_resource_manager_last(self):
+        # a job in flight; both stop; the job manager comes back first and
+        # keeps enqueueing its unlaunched tasks until the resource manager
+        # answers again, then the job completes
+        # 16 of an agent's 32 cpus each: 40 at a time, 600 in ~8 s of waves
+        cfg = batch(600)
+        cfg["defaultConfig"]["resource"]["cpuLimit"] = 16
+        jid = self.c.create_job(self.pool, cfg)
+        end = time.time() + 60
+        while time.time() < end:
+            stats = self.c.job(jid).jobInfo.runtime.taskStats
+            if stats.get("SUCCEEDED", 0) >= 20:
+                break
+            time.sleep(0.1)
+        self.rm.send_signal(signal.SIGTERM)
+        self.assertEqual(self.rm.wait(30), 0)
+        self.c.d.send_signal(signal.SIGTERM)
+        self.assertEqual(self.c.d.wait(30), 0)
+        self.c.start_daemon(attempts=1)
+        time.sleep(2)
+        self.start_rm()
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}, secs=180), "SUCCEEDED")
+        with open(os.path.join(self.c.dir, "d.log")) as f:
+            self.assertIn("retrying every second", f.read())
 
     def test_each_serves_only_its_roles(self):
         req = respool_pb2.LookupRequest()
