@@ -144,7 +144,7 @@ class Cluster:
         if self.d and self.d.poll() is None:
             self.d.send_signal(signal.SIGTERM)
             rc = self.d.wait(30)
-            assert rc == 0, "pelotond exited %d on SIGTERM" % rc
+            assert rc == 0, "pelotond exited %d on SIGTERM\n%s" % (rc, self.log_tail(60))
         self.sim.send_signal(signal.SIGTERM)
         self.sim.wait(10)
         for f in self.logs:
