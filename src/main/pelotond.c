@@ -965,10 +965,11 @@ static int start_servers(struct daemon *d, void (*metrics_fn)(void *, FILE *))
  * resource manager and the host manager over gRPC (placement_remote).
  * Serves health, version and metrics; every RPC is UNIMPLEMENTED here.
  */
-static int start_placement_only(struct daemon *d)
+/* A placement engine whose backend is gRPC to these two addresses. */
+static int start_remote_engine(struct daemon *d, const char *resmgr, const char *hostmgr)
 {
 	const struct pconf *c = &d->cf;
-	if (!(d->plr = plremote_create(c->resmgr_addr, c->hostmgr_addr)))
+	if (!(d->plr = plremote_create(resmgr, hostmgr)))
 		return log_error("main", "out of memory"), -1;
 	struct placement_backend be;
 	plremote_backend(d->plr, &be);
@@ -976,6 +977,14 @@ static int start_placement_only(struct daemon *d)
 	    .backend = &be, .workers = c->placement_workers, .batch = c->placement_batch};
 	if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
 		return log_error("main", "cannot start the placement engine"), -1;
+	return 0;
+}
+
+static int start_placement_only(struct daemon *d)
+{
+	const struct pconf *c = &d->cf;
+	if (start_remote_engine(d, c->resmgr_addr, c->hostmgr_addr) != 0)
+		return -1;
 	if (!(d->rpc = rpc_table_create()))
 		return log_error("main", "out of memory"), -1;
 	return start_servers(d, metrics_placement);
@@ -1047,14 +1056,8 @@ static int start(struct daemon *d)
 		 * gRPC, as an engine in a process of its own does */
 		char self[64];
 		snprintf(self, sizeof(self), "127.0.0.1:%u", c->grpc_port);
-		if (!(d->plr = plremote_create(self, c->hostmgr_addr)))
-			return log_error("main", "out of memory"), -1;
-		struct placement_backend be;
-		plremote_backend(d->plr, &be);
-		struct placement_config pc = {
-		    .backend = &be, .workers = c->placement_workers, .batch = c->placement_batch};
-		if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
-			return log_error("main", "cannot start the placement engine"), -1;
+		if (start_remote_engine(d, self, c->hostmgr_addr) != 0)
+			return -1;
 	} else if (has_rm) {
 		log_info("placement", "no placement engine here: engines in other processes "
 		                      "(--roles placement) place this process's tasks");

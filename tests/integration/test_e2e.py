@@ -880,6 +880,15 @@ class Faults(unittest.TestCase):
         self.assertGreater(self.metric('peloton_offers_total{result="used"}'), 0)
 
 
+def metric(port, name):
+    """A sample of a daemon's /metrics by its full name (labels included)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+    return None
+
+
 def start_engine(c, i):
     """A placement engine apart (--roles placement) for cluster c's daemon."""
     log = os.path.join(c.dir, "pl%d.log" % i)
@@ -926,11 +935,7 @@ class Split(unittest.TestCase):
         cls.c.stop()
 
     def metric(self, port, name):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-        return None
+        return metric(port, name)
 
     def test_jobs_placed_by_engines_apart(self):
         jobs = [self.c.create_job(self.pool, batch(60)),
@@ -1087,11 +1092,7 @@ class SplitManagers(unittest.TestCase):
         cls.c.stop()
 
     def metric(self, port, name):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-        return None
+        return metric(port, name)
 
     def test_jobs_run_across_the_two(self):
         jobs = [self.c.create_job(self.pool, batch(40)),
