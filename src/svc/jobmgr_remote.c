@@ -1,4 +1,5 @@
 /* The job manager's resource manager over gRPC; see jobmgr_remote.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,12 +23,32 @@ typedef Peloton__Api__Peloton__TaskID task_id_pb;
 
 struct jmremote {
 	/* calls on one connection take turns: the long polls get their own */
-	struct grpccli *cli, *placements, *preempt;
+	struct grpccli *cli, *placements, *preempt, *notifier;
 	_Atomic uint64_t calls, failed;
+	/* status notifications, sent in batches by the notifier thread and
+	 * kept (in order) while the resource manager does not answer */
+	pthread_mutex_t nmu;
+	pthread_cond_t ncv;
+	struct pending_note *notes;
+	size_t head, n, cap; /* queued: notes[head, n) */
+	bool nstop, nstarted, overflow_logged;
+	uint64_t dropped;
+	pthread_t nth;
 	/* per connection (they reconnect apart): its last call found the
 	 * daemon unreachable, logged once until it answers again */
-	_Atomic bool cli_down, placements_down, preempt_down;
+	_Atomic bool cli_down, placements_down, preempt_down, notifier_down;
 };
+
+struct pending_note {
+	char *task_id;
+	enum taskstate state;
+};
+
+#define NOTE_BATCH 1000
+#define NOTE_MAX (1u << 20) /* queued while unreachable; newer ones dropped, counted */
+#define NOTE_RETRY_NS 1000000000ull
+
+static void *notifier(void *arg);
 
 struct jmremote *jmremote_create(const char *target)
 {
@@ -37,10 +58,16 @@ struct jmremote *jmremote_create(const char *target)
 	r->cli = grpccli_create(target);
 	r->placements = grpccli_create(target);
 	r->preempt = grpccli_create(target);
-	if (!r->cli || !r->placements || !r->preempt) {
+	r->notifier = grpccli_create(target);
+	pthread_mutex_init(&r->nmu, NULL);
+	pthread_cond_init(&r->ncv, NULL);
+	if (!r->cli || !r->placements || !r->preempt || !r->notifier ||
+	    pthread_create(&r->nth, NULL, notifier, r) != 0) {
 		jmremote_destroy(r);
 		return NULL;
 	}
+	pthread_setname_np(r->nth, "jm-rm-notify");
+	r->nstarted = true;
 	return r;
 }
 
@@ -48,9 +75,25 @@ void jmremote_destroy(struct jmremote *r)
 {
 	if (r == NULL)
 		return;
+	if (r->nstarted) {
+		pthread_mutex_lock(&r->nmu);
+		r->nstop = true;
+		pthread_cond_signal(&r->ncv);
+		pthread_mutex_unlock(&r->nmu);
+		pthread_join(r->nth, NULL);
+	}
+	if (r->n > r->head)
+		log_warn("jobmgr", "%zu status notifications for the resource manager not sent",
+		         r->n - r->head);
+	for (size_t i = r->head; i < r->n; i++)
+		free(r->notes[i].task_id);
+	free(r->notes);
+	pthread_mutex_destroy(&r->nmu);
+	pthread_cond_destroy(&r->ncv);
 	grpccli_destroy(r->cli);
 	grpccli_destroy(r->placements);
 	grpccli_destroy(r->preempt);
+	grpccli_destroy(r->notifier);
 	free(r);
 }
 
@@ -67,6 +110,7 @@ static void *call(struct jmremote *r, struct grpccli *c, const char *path,
 {
 	_Atomic bool *down = c == r->placements ? &r->placements_down
 	                     : c == r->preempt  ? &r->preempt_down
+	                     : c == r->notifier ? &r->notifier_down
 	                                        : &r->cli_down;
 	struct rpc_status st = {0};
 	atomic_fetch_add(&r->calls, 1);
@@ -190,31 +234,139 @@ static enum resmgr_fail r_kill(void *arg, const char *task_id)
 	return f;
 }
 
+/*
+ * Queued for the notifier thread (the caller, a status update, does not
+ * wait for a round trip): RM_OK once queued. Unmappable events are refused.
+ */
 static enum resmgr_fail r_notify(void *arg, const char *task_id, enum taskevent ev)
 {
 	struct jmremote *r = arg;
 	enum taskstate st;
 	if (!taskstate_reported_by(ev, &st))
 		return RM_INVALID_STATE; /* not an update the service carries */
+	char *id = strdup(task_id);
+	if (id == NULL)
+		return RM_NO_MEMORY;
+	pthread_mutex_lock(&r->nmu);
+	if (r->head > 0 && r->head * 2 >= r->n) { /* the sent half: reclaimed */
+		memmove(r->notes, r->notes + r->head, (r->n - r->head) * sizeof(*r->notes));
+		r->n -= r->head;
+		r->head = 0;
+	}
+	enum resmgr_fail f = RM_OK;
+	if (r->n - r->head >= NOTE_MAX) {
+		r->dropped++;
+		if (!r->overflow_logged)
+			log_warn("jobmgr",
+			         "%u status notifications queued for the resource manager: "
+			         "newer ones are dropped until it answers",
+			         NOTE_MAX);
+		r->overflow_logged = true;
+		f = RM_NO_MEMORY;
+	} else if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 1024;
+		struct pending_note *nn = realloc(r->notes, nc * sizeof(*nn));
+		if (nn == NULL) {
+			f = RM_NO_MEMORY;
+		} else {
+			r->notes = nn;
+			r->cap = nc;
+		}
+	}
+	if (f == RM_OK) {
+		r->notes[r->n++] = (struct pending_note){id, st};
+		pthread_cond_signal(&r->ncv);
+	}
+	pthread_mutex_unlock(&r->nmu);
+	if (f != RM_OK)
+		free(id);
+	return f;
+}
+
+/* Sends notes[from, from + k) in one NotifyTaskUpdates; true when it went through. */
+static bool send_notes(struct jmremote *r, const struct pending_note *notes, size_t k)
+{
 	Peloton__Private__Resmgr__NotifyTaskUpdatesRequest req =
 	    PELOTON__PRIVATE__RESMGR__NOTIFY_TASK_UPDATES_REQUEST__INIT;
-	Peloton__Private__Eventstream__Event e = PELOTON__PRIVATE__EVENTSTREAM__EVENT__INIT,
-	                                     *ev_p[1] = {&e};
-	Peloton__Api__Task__TaskEvent te = PELOTON__API__TASK__TASK_EVENT__INIT;
-	task_id_pb id = PELOTON__API__PELOTON__TASK_ID__INIT;
-	id.value = (char *)task_id;
-	te.taskid = &id;
-	te.state = (Peloton__Api__Task__TaskState)st;
-	e.pelotontaskevent = &te;
-	req.events = ev_p;
-	req.n_events = 1;
-	Peloton__Private__Resmgr__NotifyTaskUpdatesResponse *resp =
-	    call(r, r->cli, RM_SVC "NotifyTaskUpdates", &req.base,
-	         &peloton__private__resmgr__notify_task_updates_response__descriptor, CALL_MS);
-	if (resp == NULL)
-		return RM_NOT_FOUND;
-	PB_FREE(resp);
-	return RM_OK;
+	Peloton__Private__Eventstream__Event *ev = calloc(k, sizeof(*ev));
+	Peloton__Private__Eventstream__Event **evp = calloc(k, sizeof(*evp));
+	Peloton__Api__Task__TaskEvent *te = calloc(k, sizeof(*te));
+	task_id_pb *ids = calloc(k, sizeof(*ids));
+	bool ok = false;
+	if (ev && evp && te && ids) {
+		for (size_t i = 0; i < k; i++) {
+			peloton__private__eventstream__event__init(&ev[i]);
+			peloton__api__task__task_event__init(&te[i]);
+			peloton__api__peloton__task_id__init(&ids[i]);
+			ids[i].value = notes[i].task_id;
+			te[i].taskid = &ids[i];
+			te[i].state = (Peloton__Api__Task__TaskState)notes[i].state;
+			ev[i].pelotontaskevent = &te[i];
+			evp[i] = &ev[i];
+		}
+		req.events = evp;
+		req.n_events = k;
+		Peloton__Private__Resmgr__NotifyTaskUpdatesResponse *resp = call(
+		    r, r->notifier, RM_SVC "NotifyTaskUpdates", &req.base,
+		    &peloton__private__resmgr__notify_task_updates_response__descriptor, CALL_MS);
+		ok = resp != NULL;
+		if (resp)
+			PB_FREE(resp);
+	}
+	free(ev);
+	free(evp);
+	free(te);
+	free(ids);
+	return ok;
+}
+
+/*
+ * The notifier: batches of up to NOTE_BATCH in queue order; a batch that
+ * does not go through stays first in the queue and is tried again a
+ * second later. At stop, what is queued gets one more try.
+ */
+static void *notifier(void *arg)
+{
+	struct jmremote *r = arg;
+	pthread_mutex_lock(&r->nmu);
+	for (;;) {
+		while (r->n == r->head && !r->nstop)
+			pthread_cond_wait(&r->ncv, &r->nmu);
+		if (r->n == r->head)
+			break; /* stopping, nothing left */
+		bool stopping = r->nstop;
+		size_t k = r->n - r->head < NOTE_BATCH ? r->n - r->head : NOTE_BATCH;
+		/* unlocked, the queue only grows at its end (or is compacted,
+		 * which keeps this batch at its front): a copy is sent */
+		struct pending_note *batch = malloc(k * sizeof(*batch));
+		if (batch != NULL)
+			memcpy(batch, r->notes + r->head, k * sizeof(*batch));
+		pthread_mutex_unlock(&r->nmu);
+		bool ok = batch != NULL && send_notes(r, batch, k);
+		free(batch);
+		pthread_mutex_lock(&r->nmu);
+		if (ok) {
+			for (size_t i = 0; i < k; i++)
+				free(r->notes[r->head + i].task_id);
+			r->head += k;
+			if (r->overflow_logged && r->dropped)
+				log_warn("jobmgr",
+				         "%llu status notifications were dropped while the "
+				         "resource manager did not answer",
+				         (unsigned long long)r->dropped);
+			r->overflow_logged = false;
+			r->dropped = 0;
+		} else if (stopping) {
+			break;
+		} else {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&r->ncv, &r->nmu, &until);
+		}
+	}
+	pthread_mutex_unlock(&r->nmu);
+	return NULL;
 }
 
 static enum taskstate r_task_state(void *arg, const char *task_id)

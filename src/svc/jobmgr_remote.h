@@ -9,9 +9,13 @@
  * gangs fail with RM_NO_MEMORY ("internal"), a kill or notify returns
  * RM_NOT_FOUND, a task's state is TASK_UNKNOWN, no placements, no pools —
  * and is logged (an unreachable daemon once until it answers again).
- * NotifyTaskUpdates answers nothing per task: notify returns RM_OK once
- * the call went through. Thread-safe; calls on one connection take turns,
- * GetPlacements and GetPreemptibleTasks (long polls) have their own.
+ * Status notifications are queued (notify returns RM_OK once queued) and
+ * a thread of their own sends them in order, up to 1,000 per
+ * NotifyTaskUpdates; while the resource manager does not answer they wait
+ * and are tried again every second (up to 2^20 queued; newer ones are
+ * then dropped, counted and logged). Thread-safe; calls on one connection
+ * take turns, and the long polls (GetPlacements, GetPreemptibleTasks) and
+ * the notifier have connections of their own.
  */
 #ifndef JOBMGR_REMOTE_H
 #define JOBMGR_REMOTE_H

@@ -243,6 +243,18 @@ static void test_tasks(void **state)
 	 * service has no state for is refused here */
 	assert_int_equal(ops.notify(ops.arg, "job-a-0", TEV_RUNNING), RM_OK);
 	assert_int_equal(ops.notify(ops.arg, "job-a-0", TEV_ADMIT), RM_INVALID_STATE);
+	/* queued and sent in batches by the notifier: a burst takes few calls */
+	uint64_t c0, f0, c1 = 0, f1;
+	jmremote_counts(rem, &c0, &f0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(ops.notify(ops.arg, "job-a-2", TEV_LAUNCHED), RM_OK);
+	for (int i = 0; i < 100 && c1 < c0 + 1; i++) {
+		struct timespec d = {0, 50000000};
+		nanosleep(&d, NULL);
+		jmremote_counts(rem, &c1, &f1);
+	}
+	assert_true(c1 >= c0 + 1);
+	assert_true(c1 - c0 <= 20);
 	/* no host offers here: the long polls come back empty, after their wait */
 	struct resmgr_placement_out out[4];
 	assert_int_equal(ops.get_placements(ops.arg, 4, 100000000, out), 0);
@@ -273,11 +285,14 @@ static void test_unreachable(void **state)
 	char id[64];
 	struct respool_error err = {0};
 	assert_int_equal(o.pool_lookup(o.arg, "/", id, sizeof(id), &err), -1);
+	/* notifications wait in the queue (tried again every second) */
+	assert_int_equal(o.notify(o.arg, "job-c-0", TEV_RUNNING), RM_OK);
 	assert_false(o.pool_is_leaf(o.arg, "root"));
 	uint64_t calls, failed;
 	jmremote_counts(r, &calls, &failed);
 	assert_int_equal(calls, failed);
 	assert_true(failed >= 5);
+	/* destroy: the notifier's last try fails, the note is reported unsent */
 	jmremote_destroy(r);
 }
 
