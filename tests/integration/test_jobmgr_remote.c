@@ -285,14 +285,14 @@ static void test_unreachable(void **state)
 	char id[64];
 	struct respool_error err = {0};
 	assert_int_equal(o.pool_lookup(o.arg, "/", id, sizeof(id), &err), -1);
-	/* notifications wait in the queue (tried again every second) */
-	assert_int_equal(o.notify(o.arg, "job-c-0", TEV_RUNNING), RM_OK);
 	assert_false(o.pool_is_leaf(o.arg, "root"));
 	uint64_t calls, failed;
 	jmremote_counts(r, &calls, &failed);
 	assert_int_equal(calls, failed);
 	assert_true(failed >= 5);
-	/* destroy: the notifier's last try fails, the note is reported unsent */
+	/* notifications wait in the queue (tried again every second); at
+	 * destroy the notifier's last try fails and the note is reported unsent */
+	assert_int_equal(o.notify(o.arg, "job-c-0", TEV_RUNNING), RM_OK);
 	jmremote_destroy(r);
 }
 
