@@ -172,7 +172,7 @@ static int persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from)
 	          STORE_ABSENT);
 	pthread_mutex_lock(&j->mu);
 	for (uint32_t i = from; i < j->n; i++) {
-		if (jm__put_task(jm, b, j, i, TASK_UNKNOWN, "created") != 0) {
+		if (jm__put_task(jm, b, j, i, "created") != 0) {
 			pthread_mutex_unlock(&j->mu);
 			store_batch_free(b);
 			return -1;
@@ -665,7 +665,6 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 			continue;
 		char ptask[96];
 		snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
-		enum taskstate old = (enum taskstate)t->state;
 		if (t->state >= TASK_LAUNCHING && t->state != TASK_KILLING && t->agent) {
 			jm__kill_run(jm, j, i, clock_wall_ns());
 		} else if (t->state != TASK_KILLING) {
@@ -674,7 +673,7 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 			jm__set_state(j, i, TASK_KILLED);
 			t->done_ns = clock_wall_ns();
 		}
-		jm__put_task(jm, b, j, i, old, "stop requested");
+		jm__put_task(jm, b, j, i, "stop requested");
 		c++;
 	}
 	return c;
@@ -1174,10 +1173,9 @@ static ProtobufCMessage *h_task_start(void *ctx, const ProtobufCMessage *m, stru
 		t->goal = TASK_SUCCEEDED;
 		if (!taskstate_terminal((enum taskstate)t->state))
 			continue; /* running or on its way: nothing to do */
-		enum taskstate old = (enum taskstate)t->state;
 		jm__set_state(j, v[k], TASK_PENDING);
 		t->start_ns = t->done_ns = 0;
-		jm__put_task(jm, b, j, v[k], old, "start requested");
+		jm__put_task(jm, b, j, v[k], "start requested");
 		started[ns++] = v[k];
 	}
 	enum store_status ss = start_commit__(jm, j, b, started, ns);
@@ -1229,13 +1227,12 @@ static ProtobufCMessage *h_task_restart(void *ctx, const ProtobufCMessage *m, st
 		if (taskstate_terminal(old)) {
 			jm__set_state(j, i, TASK_PENDING);
 			t->start_ns = t->done_ns = 0;
-			jm__put_task(jm, b, j, i, old, "restart requested");
+			jm__put_task(jm, b, j, i, "restart requested");
 			again[nq++] = i;
 		} else if (old >= TASK_LAUNCHING && old != TASK_KILLING && t->agent) {
 			t->restart = true;
 			jm__kill_run(jm, j, i, clock_wall_ns());
-			jm__put_task(jm, b, j, i, old,
-			             "restart requested: killing the current run");
+			jm__put_task(jm, b, j, i, "restart requested: killing the current run");
 		}
 	}
 	enum store_status ss = start_commit__(jm, j, b, again, nq);

@@ -96,6 +96,6 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now);
 /* Persists task inst's runtime (+ an event) into b; j->mu held. */
 int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
-                 enum taskstate old, const char *msg);
+                 const char *msg);
 
 #endif

@@ -10,7 +10,7 @@
 #include "proto_codec.h"
 
 int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
-                 enum taskstate old, const char *msg)
+                 const char *msg)
 {
 	struct jm_task *t = &j->tasks[inst];
 	size_t rlen, elen;
@@ -241,7 +241,6 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 			pthread_mutex_unlock(&j->mu);
 			continue;
 		}
-		enum taskstate old = (enum taskstate)t->state;
 		t->run++;
 		free(t->host);
 		free(t->agent);
@@ -252,7 +251,7 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		t->due_ns = clock_wall_ns() +
 		            jm->cfg.reconcile_after_ns; /* reconciled if Mesos stays silent */
 		t->reconciles = 0;
-		jm__put_task(jm, b, j, inst, old, "launching");
+		jm__put_task(jm, b, j, inst, "launching");
 		if (jm__job_refresh(j))
 			jm__put_job_runtime(jm, b, j);
 		pthread_mutex_unlock(&j->mu);
@@ -476,8 +475,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			t->reason = strdup("MAX_RUNNING_TIME_EXCEEDED");
 			t->goal = TASK_KILLED;
 			jm__kill_run(jm, j, i, now);
-			jm__put_task(jm, b, j, i, TASK_RUNNING,
-			             "killed: ran past sla.maxRunningTime");
+			jm__put_task(jm, b, j, i, "killed: ran past sla.maxRunningTime");
 		}
 	}
 }
@@ -510,14 +508,13 @@ static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 			    tc->preemptionpolicy && tc->preemptionpolicy->killonpreempt;
 			log_info("jobmgr", "preempting %s-%u-%u%s", j->id, inst, t->run,
 			         kill_only ? " (killOnPreempt)" : "");
-			enum taskstate old = (enum taskstate)t->state;
 			t->restart = !kill_only;
 			if (kill_only)
 				t->goal = TASK_KILLED;
 			free(t->reason);
 			t->reason = strdup("PREEMPTED");
 			jm__kill_run(jm, j, inst, now);
-			jm__put_task(jm, b, j, inst, old, "preempted");
+			jm__put_task(jm, b, j, inst, "preempted");
 		}
 		pthread_mutex_unlock(&j->mu);
 	}
@@ -777,7 +774,6 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 		store_batch_free(b);
 		return; /* not acknowledged: Mesos resends */
 	}
-	enum taskstate old = (enum taskstate)t->state;
 	uint64_t now = clock_wall_ns();
 	t->due_ns = 0; /* Mesos answered for this run: no reconciliation due */
 	if (ns == TASK_RUNNING && !t->start_ns)
@@ -796,13 +792,13 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 		t->done_ns = now;
 		again = plan_relaunch(j, inst, ns);
 	}
-	jm__put_task(jm, b, j, inst, old, st->message);
+	jm__put_task(jm, b, j, inst, st->message);
 	if (again) {
 		/* the failed run is recorded above; the task goes back to PENDING */
 		jm__set_state(j, inst, TASK_PENDING);
 		t->start_ns = t->done_ns = 0;
 		t->due_ns = ns == TASK_FAILED ? now + backoff_ns(t->failures) : 0;
-		jm__put_task(jm, b, j, inst, ns, "relaunching");
+		jm__put_task(jm, b, j, inst, "relaunching");
 	}
 	if (jm__job_refresh(j))
 		jm__put_job_runtime(jm, b, j);
