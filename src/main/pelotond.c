@@ -363,8 +363,6 @@ static void remote_capacity(void *arg, double out[RES_N])
 	    d->cap_cli, "/peloton.private.hostmgr.hostsvc.InternalHostService/ClusterCapacity",
 	    &req.base, &peloton__private__hostmgr__hostsvc__cluster_capacity_response__descriptor,
 	    5000, &st);
-	static const char *const kinds[RES_N] = {
-	    [RES_CPU] = "cpu", [RES_MEMORY] = "memory", [RES_DISK] = "disk", [RES_GPU] = "gpu"};
 	for (int k = 0; k < RES_N; k++)
 		out[k] = 0;
 	if (r == NULL) {
@@ -379,11 +377,12 @@ static void remote_capacity(void *arg, double out[RES_N])
 	if (d->cap_down)
 		log_info("resmgr", "the host manager at %s answers again", d->cf.hostmgr_addr);
 	d->cap_down = false;
-	for (size_t i = 0; i < r->n_physicalresources; i++)
-		for (int k = 0; k < RES_N; k++)
-			if (r->physicalresources[i]->kind &&
-			    strcmp(r->physicalresources[i]->kind, kinds[k]) == 0)
-				out[k] = r->physicalresources[i]->capacity;
+	for (size_t i = 0; i < r->n_physicalresources; i++) {
+		enum respool_kind k;
+		if (r->physicalresources[i]->kind &&
+		    respool_kind_parse(r->physicalresources[i]->kind, &k))
+			out[k] = r->physicalresources[i]->capacity;
+	}
 	PB_FREE(r);
 }
 
@@ -960,11 +959,6 @@ static int start_servers(struct daemon *d, void (*metrics_fn)(void *, FILE *))
 	return 0;
 }
 
-/*
- * A placement engine apart (`--roles placement`): its workers reach the
- * resource manager and the host manager over gRPC (placement_remote).
- * Serves health, version and metrics; every RPC is UNIMPLEMENTED here.
- */
 /* A placement engine whose backend is gRPC to these two addresses. */
 static int start_remote_engine(struct daemon *d, const char *resmgr, const char *hostmgr)
 {
@@ -980,6 +974,11 @@ static int start_remote_engine(struct daemon *d, const char *resmgr, const char 
 	return 0;
 }
 
+/*
+ * A placement engine apart (`--roles placement`): its workers reach the
+ * resource manager and the host manager over gRPC (placement_remote).
+ * Serves health, version and metrics; every RPC is UNIMPLEMENTED here.
+ */
 static int start_placement_only(struct daemon *d)
 {
 	const struct pconf *c = &d->cf;
@@ -1165,15 +1164,17 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (d.cf.role_set == ROLE_PLACEMENT)
-		log_info("main",
-		         "pelotond %s starting: roles placement, resource manager %s, host manager "
-		         "%s, gRPC %u, HTTP %u",
-		         pel_version(), d.cf.resmgr_addr, d.cf.hostmgr_addr, d.cf.grpc_port,
-		         d.cf.http_port);
-	else
-		log_info("main", "pelotond %s starting: roles %s, master %s, gRPC %u, HTTP %u",
-		         pel_version(), d.cf.roles, d.cf.master, d.cf.grpc_port, d.cf.http_port);
+	/* the peers this process uses: the master where the host manager runs,
+	 * the resource and host managers where they run apart */
+	unsigned rs = d.cf.role_set;
+	char peers[512];
+	snprintf(
+	    peers, sizeof(peers), "%s%s%s%s%s%s", rs & ROLE_HOSTMGR ? ", master " : "",
+	    rs & ROLE_HOSTMGR ? d.cf.master : "", rs & ROLE_RESMGR ? "" : ", resource manager ",
+	    rs & ROLE_RESMGR ? "" : d.cf.resmgr_addr, rs & ROLE_HOSTMGR ? "" : ", host manager ",
+	    rs & ROLE_HOSTMGR ? "" : d.cf.hostmgr_addr);
+	log_info("main", "pelotond %s starting: roles %s%s, gRPC %u, HTTP %u", pel_version(),
+	         d.cf.roles, peers, d.cf.grpc_port, d.cf.http_port);
 	if (start(&d) != 0) {
 		stop(&d);
 		return 1;
@@ -1185,7 +1186,7 @@ int main(int argc, char **argv)
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig < 0 && d.mc == NULL)
-			continue; /* a placement engine apart: nothing periodic here */
+			continue; /* no host manager here: nothing periodic */
 		if (sig < 0) {
 			expire_leases(&d);
 			decline_held(&d);
