@@ -34,6 +34,7 @@
 #include "httpsrv.h"
 #include "jobmgr.h"
 #include "jobmgr_remote.h"
+#include "launchable.h"
 #include "log.h"
 #include "pconf.h"
 #include "pjson.h"
@@ -191,28 +192,61 @@ static void on_subscribed(void *arg, const char *fwid)
 	jobmgr_live_fini(&live);
 }
 
-static int do_launch(void *arg, const char *host, const char *agent, const char *const *offers,
-                     size_t n_offers, Mesos__V1__TaskInfo *const *tasks, size_t n)
+/*
+ * Launches tasks on one agent: TaskInfos built from the launchables, one
+ * ACCEPT with the offers. No offer ids: the placement was made apart
+ * (SetPlacements in a resource manager without a host index): the lease
+ * held on the host is spent here. 0, or -1 with err.
+ */
+static int launch_on(struct daemon *d, const char *host, const char *agent,
+                     const char *const *offers, size_t n_offers, const struct launchable *lts,
+                     size_t n, char *err, size_t elen)
 {
-	struct daemon *d = arg;
 	struct hostidx_offer_ids held = {0};
-	if (n_offers == 0) {
-		/* placed by a resource manager apart (SetPlacements there has no
-		 * host index): spend the lease the engine holds here */
-		char err[256];
-		if (host == NULL ||
-		    hostsvc_consume_held(d->hsvc, &host, 1, &held, err, sizeof(err)) != 0) {
-			log_warn("hostmgr", "launch on %s: %s", host ? host : "?",
-			         host ? err : "no host named");
-			return -1;
+	struct taskinfo_buf *x = calloc(n ? n : 1, sizeof(*x));
+	Mesos__V1__TaskInfo **tis = calloc(n ? n : 1, sizeof(*tis));
+	int rc = -1;
+	if (!x || !tis) {
+		snprintf(err, elen, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (launchable_taskinfo(&lts[k], agent, &x[k]) != 0) {
+			snprintf(err, elen, "task %s: not <job>-<instance>-<run> with a config",
+			         lts[k].task_id ? lts[k].task_id : "(none)");
+			goto out;
 		}
+		tis[k] = &x[k].ti;
+	}
+	if (n_offers == 0) {
+		if (host == NULL || !host[0]) {
+			snprintf(err, elen, "no offer ids and no hostname");
+			goto out;
+		}
+		if (hostsvc_consume_held(d->hsvc, &host, 1, &held, err, elen) != 0)
+			goto out;
 		offers = (const char *const *)held.ids;
 		n_offers = held.n;
 	}
-	int rc = mesos_client_launch(d->mc, agent, offers, n_offers, tasks, n);
+	rc = mesos_client_launch(d->mc, agent, offers, n_offers, tis, n);
 	if (rc == 0)
 		atomic_fetch_add(&d->offers_used, n_offers);
+	else
+		snprintf(err, elen, "the Mesos client refused the ACCEPT");
+out:
 	hostidx_offer_ids_fini(&held);
+	free(x);
+	free(tis);
+	return rc;
+}
+
+static int do_launch(void *arg, const char *host, const char *agent, const char *const *offers,
+                     size_t n_offers, const struct launchable *lts, size_t n)
+{
+	char err[256];
+	int rc = launch_on(arg, host, agent, offers, n_offers, lts, n, err, sizeof(err));
+	if (rc != 0)
+		log_warn("hostmgr", "launch of %zu task(s) on %s: %s", n, host ? host : "?", err);
 	return rc;
 }
 

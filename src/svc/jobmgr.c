@@ -83,6 +83,9 @@ static void job_free(struct jm_job *j)
 	free(j->merged);
 	if (j->cfg)
 		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	for (size_t i = 0; i < j->n_old_cfgs; i++)
+		protobuf_c_message_free_unpacked(&j->old_cfgs[i]->base, NULL);
+	free(j->old_cfgs);
 	free(j->cfg_bytes);
 	pthread_mutex_destroy(&j->mu);
 	free(j);

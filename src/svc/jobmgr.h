@@ -11,10 +11,9 @@
  * LAUNCH: a launcher thread takes placements (resmgr_get_placements, up
  * to launch_batch at a time), writes each task's intent — LAUNCHING with
  * its host, agent, ports and a new run number — all of the batch in one
- * store batch, and waits for it to be durable; only then builds the
- * Mesos TaskInfos (resources with the assigned ports, command, container,
- * labels, PELOTON_JOB_ID / _INSTANCE_ID / _TASK_ID and each port's env
- * name) and gives them to ops.launch. The Mesos task id is
+ * store batch, and waits for it to be durable; only then gives the
+ * tasks (Mesos task id, config, ports: launchable.h) to ops.launch, whose
+ * host manager builds the TaskInfos. The Mesos task id is
  * "<job>-<instance>-<run>", so a relaunch is a distinct Mesos task.
  *
  * STATUS UPDATES (jobmgr_on_status, any thread): an update for the task's
@@ -60,6 +59,7 @@
 
 #include "mesos/v1/mesos.pb-c.h"
 #include "peloton/api/job/job.pb-c.h"
+#include "launchable.h"
 #include "resmgr.h"
 #include "respool.h"
 #include "store.h"
@@ -67,12 +67,13 @@
 #define JOBMGR_CHUNK 10000
 
 struct jobmgr_ops {
-	/* send TaskInfos to one agent with its offers (batched ACCEPT); no offer
-	 * ids: the placement was made apart, spend the lease held on hostname */
+	/* launch tasks on one agent with its offers (the host manager builds
+	 * the TaskInfos; one ACCEPT); no offer ids: the placement was made
+	 * apart, spend the lease held on hostname */
 	int (*launch)(void *arg, const char *hostname, const char *agent_id,
-	              const char *const *offer_ids, size_t n_offers,
-	              Mesos__V1__TaskInfo *const *tasks, size_t n_tasks);
-	/* KILL of a Mesos task */
+	              const char *const *offer_ids, size_t n_offers, const struct launchable *tasks,
+	              size_t n_tasks);
+	/* KILL of a Mesos task (agent_id may be ignored) */
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update (called once it is durable) */
 	int (*ack)(void *arg, const Mesos__V1__TaskStatus *st);

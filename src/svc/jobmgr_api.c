@@ -293,8 +293,8 @@ static enum rpc_code update_job(struct jobmgr *jm, struct jm_job *j,
 	if (jobmgr_validate(jm, cfg, err, len) != 0)
 		return RPC_INVALID_ARGUMENT;
 	Peloton__Api__Job__JobConfig *nc = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
-	size_t la, lb;
-	uint8_t *bytes = nc ? proto_pack_alloc(&nc->base, &lb) : NULL;
+	size_t la, lb, blen;
+	uint8_t *bytes = nc ? proto_pack_alloc(&nc->base, &blen) : NULL;
 	if (!bytes) {
 		if (nc)
 			protobuf_c_message_free_unpacked(&nc->base, NULL);
@@ -342,11 +342,18 @@ static enum rpc_code update_job(struct jobmgr *jm, struct jm_job *j,
 		j->tasks[i].state = TASK_PENDING;
 		j->tasks[i].goal = TASK_SUCCEEDED;
 	}
-	protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	Peloton__Api__Job__JobConfig **oc =
+	    realloc(j->old_cfgs, (j->n_old_cfgs + 1) * sizeof(*j->old_cfgs));
+	if (oc) {
+		j->old_cfgs = oc;
+		oc[j->n_old_cfgs++] = j->cfg; /* a launch in flight may still read it */
+	} else {
+		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	}
 	free(j->cfg_bytes);
 	j->cfg = nc;
 	j->cfg_bytes = bytes;
-	j->cfg_len = lb;
+	j->cfg_len = blen;
 	j->cfg_version++;
 	j->n = new_n;
 	j->counts[TASK_PENDING] += new_n - old_n;

@@ -31,6 +31,10 @@ struct jm_job {
 	char id[64];
 	char pool[64];
 	Peloton__Api__Job__JobConfig *cfg; /* owned */
+	/* configs an UpdateJob replaced, freed with the job: a launch in flight
+	 * reads its tasks' configs outside j->mu */
+	Peloton__Api__Job__JobConfig **old_cfgs;
+	size_t n_old_cfgs;
 	uint8_t *cfg_bytes;
 	size_t cfg_len;
 	uint64_t cfg_version;

@@ -57,139 +57,6 @@ void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t n
 	t->due_ns = now + KILL_RESEND_NS;
 }
 
-static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
-                                   const char *name, double x)
-{
-	mesos__v1__resource__init(r);
-	mesos__v1__value__scalar__init(v);
-	r->name = (char *)name;
-	r->type = MESOS__V1__VALUE__TYPE__SCALAR;
-	v->value = x;
-	r->scalar = v;
-	return r;
-}
-
-/* Everything a TaskInfo borrows while it is built (one task). */
-struct tinfo {
-	Mesos__V1__TaskInfo ti;
-	Mesos__V1__TaskID tid;
-	Mesos__V1__AgentID aid;
-	Mesos__V1__Resource res[5], *resp[5];
-	Mesos__V1__Value__Scalar sc[4];
-	Mesos__V1__Value__Ranges rgs;
-	Mesos__V1__Value__Range rg[16], *rgp[16];
-	Mesos__V1__CommandInfo cmd;
-	Mesos__V1__Environment env;
-	Mesos__V1__Environment__Variable var[24], *varp[64];
-	size_t n_own;
-	Mesos__V1__Labels labels;
-	Mesos__V1__Label lab[32], *labp[32];
-	char id[128], inst[16], ptask[96], portv[16][12];
-};
-
-static void add_env(struct tinfo *x, const char *name, const char *value)
-{
-	size_t n = x->env.n_variables;
-	if (n >= 64 || x->n_own >= 24)
-		return;
-	Mesos__V1__Environment__Variable *v = &x->var[x->n_own++];
-	mesos__v1__environment__variable__init(v);
-	v->name = (char *)name;
-	v->value = (char *)value;
-	x->varp[n] = v;
-	x->env.n_variables = n + 1;
-}
-
-static void build_taskinfo(struct jm_job *j, uint32_t inst, const char *agent, struct tinfo *x)
-{
-	const struct jm_task *t = &j->tasks[inst];
-	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
-	const Peloton__Api__Task__ResourceConfig *rc = tc->resource;
-	size_t nr = 0;
-
-	mesos__v1__task_info__init(&x->ti);
-	mesos__v1__task_id__init(&x->tid);
-	mesos__v1__agent_id__init(&x->aid);
-	snprintf(x->id, sizeof(x->id), "%s-%u-%u", j->id, inst, t->run);
-	snprintf(x->ptask, sizeof(x->ptask), "%s-%u", j->id, inst);
-	snprintf(x->inst, sizeof(x->inst), "%u", inst);
-	x->tid.value = x->id;
-	x->aid.value = (char *)agent;
-	x->ti.name = x->ptask;
-	x->ti.task_id = &x->tid;
-	x->ti.agent_id = &x->aid;
-	if (rc) {
-		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "cpus", rc->cpulimit);
-		nr++;
-		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "mem", rc->memlimitmb);
-		nr++;
-		if (rc->disklimitmb > 0) {
-			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "disk", rc->disklimitmb);
-			nr++;
-		}
-		if (rc->gpulimit > 0) {
-			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "gpus", rc->gpulimit);
-			nr++;
-		}
-	}
-	/* environment: the config's, then ours */
-	mesos__v1__command_info__init(&x->cmd);
-	mesos__v1__environment__init(&x->env);
-	x->env.variables = x->varp;
-	if (tc->command)
-		x->cmd = *tc->command;
-	if (tc->command && tc->command->environment)
-		for (size_t i = 0; i < tc->command->environment->n_variables && i < 40; i++) {
-			x->varp[i] = tc->command->environment->variables[i];
-			x->env.n_variables++;
-		}
-	add_env(x, "PELOTON_JOB_ID", j->id);
-	add_env(x, "PELOTON_INSTANCE_ID", x->inst);
-	add_env(x, "PELOTON_TASK_ID", x->ptask);
-	size_t np = 0;
-	for (size_t i = 0; i < tc->n_ports && i < t->n_ports && np < 16; i++) {
-		snprintf(x->portv[np], sizeof(x->portv[np]), "%u", t->ports[i]);
-		if (tc->ports[i]->envname && tc->ports[i]->envname[0])
-			add_env(x, tc->ports[i]->envname, x->portv[np]);
-		mesos__v1__value__range__init(&x->rg[np]);
-		x->rg[np].begin = x->rg[np].end = t->ports[i];
-		x->rgp[np] = &x->rg[np];
-		np++;
-	}
-	if (np) {
-		mesos__v1__resource__init(&x->res[nr]);
-		mesos__v1__value__ranges__init(&x->rgs);
-		x->res[nr].name = "ports";
-		x->res[nr].type = MESOS__V1__VALUE__TYPE__RANGES;
-		x->rgs.n_range = np;
-		x->rgs.range = x->rgp;
-		x->res[nr].ranges = &x->rgs;
-		x->resp[nr] = &x->res[nr];
-		nr++;
-	}
-	x->cmd.environment = &x->env;
-	if (!x->cmd.value && !x->cmd.has_shell) {
-		x->cmd.value = "true";
-	}
-	x->ti.command = &x->cmd;
-	x->ti.container = tc->container;
-	x->ti.n_resources = nr;
-	x->ti.resources = x->resp;
-	size_t nl = 0;
-	mesos__v1__labels__init(&x->labels);
-	for (size_t i = 0; i < tc->n_labels && nl < 32; i++, nl++) {
-		mesos__v1__label__init(&x->lab[nl]);
-		x->lab[nl].key = tc->labels[i]->key;
-		x->lab[nl].value = tc->labels[i]->value;
-		x->labp[nl] = &x->lab[nl];
-	}
-	if (nl) {
-		x->labels.n_labels = nl;
-		x->labels.labels = x->labp;
-		x->ti.labels = &x->labels;
-	}
-}
-
 struct launch_item {
 	struct jm_job *j;
 	uint32_t inst;
@@ -260,13 +127,20 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 	return n;
 }
 
-/* Builds and sends the TaskInfos of one placement whose intent is durable. */
+/* One task of a placement as the host manager gets it. */
+struct launch_buf {
+	struct launchable lt;
+	char id[128], ptask[96];
+	uint32_t ports[LAUNCHABLE_MAX_PORTS];
+};
+
+/* Sends the tasks of one placement whose intent is durable to the host manager. */
 static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out *p,
                            const struct launch_item *items, size_t n)
 {
-	struct tinfo *x = calloc(n ? n : 1, sizeof(*x));
-	Mesos__V1__TaskInfo **tis = calloc(n ? n : 1, sizeof(*tis));
-	if (!x || !tis) {
+	struct launch_buf *x = calloc(n ? n : 1, sizeof(*x));
+	struct launchable *lts = calloc(n ? n : 1, sizeof(*lts));
+	if (!x || !lts) {
 		log_error("jobmgr",
 		          "out of memory launching on %s; tasks stay LAUNCHING until "
 		          "reconciled",
@@ -274,20 +148,28 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		goto out;
 	}
 	for (size_t k = 0; k < n; k++) {
-		pthread_mutex_lock(&items[k].j->mu);
-		build_taskinfo(items[k].j, items[k].inst, p->agent_id, &x[k]);
-		pthread_mutex_unlock(&items[k].j->mu);
-		tis[k] = &x[k].ti;
+		struct jm_job *j = items[k].j;
+		uint32_t inst = items[k].inst;
+		pthread_mutex_lock(&j->mu);
+		const struct jm_task *t = &j->tasks[inst];
+		snprintf(x[k].id, sizeof(x[k].id), "%s-%u-%u", j->id, inst, t->run);
+		snprintf(x[k].ptask, sizeof(x[k].ptask), "%s-%u", j->id, inst);
+		size_t np = t->n_ports < LAUNCHABLE_MAX_PORTS ? t->n_ports : LAUNCHABLE_MAX_PORTS;
+		if (np)
+			memcpy(x[k].ports, t->ports, np * sizeof(uint32_t));
+		/* the config outlives the launch: j->merged changes only with a new job version */
+		lts[k] = (struct launchable){x[k].id, j->merged[inst], x[k].ports, np};
+		pthread_mutex_unlock(&j->mu);
 	}
 	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->hostname, p->agent_id,
-	                       (const char *const *)p->offer_ids, p->n_offer_ids, tis, n) != 0)
-		log_warn("jobmgr", "launch on %s refused by the Mesos client", p->hostname);
+	                       (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0)
+		log_warn("jobmgr", "launch on %s refused by the host manager", p->hostname);
 	atomic_fetch_add(&jm->launched, n);
 	for (size_t k = 0; k < n; k++)
 		jm->cfg.rmops.notify(jm->cfg.rmops.arg, x[k].ptask, TEV_LAUNCHED);
 out:
 	free(x);
-	free(tis);
+	free(lts);
 }
 
 /*

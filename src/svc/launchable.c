@@ -1,0 +1,174 @@
+/* LaunchableTask -> Mesos TaskInfo; see launchable.h. */
+#include "launchable.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
+                                   const char *name, double x)
+{
+	mesos__v1__resource__init(r);
+	mesos__v1__value__scalar__init(v);
+	r->name = (char *)name;
+	r->type = MESOS__V1__VALUE__TYPE__SCALAR;
+	v->value = x;
+	r->scalar = v;
+	return r;
+}
+
+static void add_env(struct taskinfo_buf *x, const char *name, const char *value)
+{
+	size_t n = x->env.n_variables;
+	if (n >= 64 || x->n_own >= 24)
+		return;
+	Mesos__V1__Environment__Variable *v = &x->var[x->n_own++];
+	mesos__v1__environment__variable__init(v);
+	v->name = (char *)name;
+	v->value = (char *)value;
+	x->varp[n] = v;
+	x->env.n_variables = n + 1;
+}
+
+/* "<job>-<inst>-<run>": job and instance into x (the job id has dashes). */
+static int split_task_id(const char *id, struct taskinfo_buf *x)
+{
+	const char *d1 = strrchr(id, '-'), *d2 = d1;
+	if (!d1 || d1 == id || !d1[1] || strspn(d1 + 1, "0123456789") != strlen(d1 + 1))
+		return -1;
+	for (d2 = d1 - 1; d2 > id && *d2 != '-'; d2--)
+		;
+	size_t ilen = (size_t)(d1 - d2 - 1), jlen = (size_t)(d2 - id);
+	if (d2 <= id || ilen == 0 || ilen >= sizeof(x->inst) || jlen >= sizeof(x->job) ||
+	    strspn(d2 + 1, "0123456789") != ilen)
+		return -1;
+	memcpy(x->job, id, jlen);
+	x->job[jlen] = 0;
+	memcpy(x->inst, d2 + 1, ilen);
+	x->inst[ilen] = 0;
+	snprintf(x->ptask, sizeof(x->ptask), "%s-%s", x->job, x->inst);
+	return 0;
+}
+
+static void add_ports(const struct launchable *lt, struct taskinfo_buf *x, size_t *nr)
+{
+	const Peloton__Api__Task__TaskConfig *tc = lt->config;
+	size_t np = 0;
+	for (size_t i = 0; i < tc->n_ports && i < lt->n_ports && np < LAUNCHABLE_MAX_PORTS; i++) {
+		snprintf(x->portv[np], sizeof(x->portv[np]), "%u", lt->ports[i]);
+		if (tc->ports[i]->envname && tc->ports[i]->envname[0])
+			add_env(x, tc->ports[i]->envname, x->portv[np]);
+		mesos__v1__value__range__init(&x->rg[np]);
+		x->rg[np].begin = x->rg[np].end = lt->ports[i];
+		x->rgp[np] = &x->rg[np];
+		np++;
+	}
+	if (!np)
+		return;
+	mesos__v1__resource__init(&x->res[*nr]);
+	mesos__v1__value__ranges__init(&x->rgs);
+	x->res[*nr].name = "ports";
+	x->res[*nr].type = MESOS__V1__VALUE__TYPE__RANGES;
+	x->rgs.n_range = np;
+	x->rgs.range = x->rgp;
+	x->res[*nr].ranges = &x->rgs;
+	x->resp[*nr] = &x->res[*nr];
+	(*nr)++;
+}
+
+int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struct taskinfo_buf *x)
+{
+	const Peloton__Api__Task__TaskConfig *tc = lt->config;
+	if (!tc || !lt->task_id || split_task_id(lt->task_id, x) != 0)
+		return -1;
+	const Peloton__Api__Task__ResourceConfig *rc = tc->resource;
+	size_t nr = 0;
+
+	mesos__v1__task_info__init(&x->ti);
+	mesos__v1__task_id__init(&x->tid);
+	mesos__v1__agent_id__init(&x->aid);
+	x->tid.value = (char *)lt->task_id;
+	x->aid.value = (char *)agent_id;
+	x->ti.name = x->ptask;
+	x->ti.task_id = &x->tid;
+	x->ti.agent_id = &x->aid;
+	if (rc) {
+		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "cpus", rc->cpulimit);
+		nr++;
+		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "mem", rc->memlimitmb);
+		nr++;
+		if (rc->disklimitmb > 0) {
+			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "disk", rc->disklimitmb);
+			nr++;
+		}
+		if (rc->gpulimit > 0) {
+			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "gpus", rc->gpulimit);
+			nr++;
+		}
+	}
+	/* environment: the config's, then ours */
+	x->n_own = 0;
+	mesos__v1__command_info__init(&x->cmd);
+	mesos__v1__environment__init(&x->env);
+	x->env.variables = x->varp;
+	if (tc->command)
+		x->cmd = *tc->command;
+	if (tc->command && tc->command->environment)
+		for (size_t i = 0; i < tc->command->environment->n_variables && i < 40; i++) {
+			x->varp[i] = tc->command->environment->variables[i];
+			x->env.n_variables++;
+		}
+	add_env(x, "PELOTON_JOB_ID", x->job);
+	add_env(x, "PELOTON_INSTANCE_ID", x->inst);
+	add_env(x, "PELOTON_TASK_ID", x->ptask);
+	add_ports(lt, x, &nr);
+	x->cmd.environment = &x->env;
+	if (!x->cmd.value && !x->cmd.has_shell)
+		x->cmd.value = "true";
+	x->ti.command = &x->cmd;
+	x->ti.container = tc->container;
+	x->ti.n_resources = nr;
+	x->ti.resources = x->resp;
+	size_t nl = 0;
+	mesos__v1__labels__init(&x->labels);
+	for (size_t i = 0; i < tc->n_labels && nl < LAUNCHABLE_MAX_LABELS; i++, nl++) {
+		mesos__v1__label__init(&x->lab[nl]);
+		x->lab[nl].key = tc->labels[i]->key;
+		x->lab[nl].value = tc->labels[i]->value;
+		x->labp[nl] = &x->lab[nl];
+	}
+	if (nl) {
+		x->labels.n_labels = nl;
+		x->labels.labels = x->labp;
+		x->ti.labels = &x->labels;
+	}
+	return 0;
+}
+
+int launchable_from_proto(const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *p,
+                          uint32_t *ports, size_t cap, struct launchable *out, char *err,
+                          size_t errlen)
+{
+	if (!p->taskid || !p->taskid->value || !p->taskid->value[0]) {
+		snprintf(err, errlen, "a task has no taskId");
+		return -1;
+	}
+	if (!p->config) {
+		snprintf(err, errlen, "task %s has no config", p->taskid->value);
+		return -1;
+	}
+	const Peloton__Api__Task__TaskConfig *tc = p->config;
+	if (tc->n_ports > cap) {
+		snprintf(err, errlen, "task %s: %zu ports (at most %zu)", p->taskid->value,
+		         tc->n_ports, cap);
+		return -1;
+	}
+	for (size_t i = 0; i < tc->n_ports; i++) {
+		ports[i] = tc->ports[i]->value;
+		for (size_t k = 0; tc->ports[i]->name && k < p->n_ports; k++)
+			if (p->ports[k]->key && strcmp(p->ports[k]->key, tc->ports[i]->name) == 0)
+				ports[i] = p->ports[k]->value;
+	}
+	*out = (struct launchable){p->taskid->value, tc, ports, tc->n_ports};
+	return 0;
+}

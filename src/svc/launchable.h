@@ -1,0 +1,67 @@
+/*
+ * launchable: a task as the host manager is asked to launch it
+ * (hostsvc.LaunchableTask: the Mesos task id, the task's config, the ports
+ * chosen for it) and the Mesos TaskInfo built from that. The job manager
+ * hands launchables to its host manager — in process, or over LaunchTasks
+ * when the host manager runs apart — and the host manager builds the
+ * TaskInfos for the ACCEPT, as upstream's host manager did.
+ */
+#ifndef LAUNCHABLE_H
+#define LAUNCHABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesos/v1/mesos.pb-c.h"
+#include "peloton/api/task/task.pb-c.h"
+#include "peloton/private/hostmgr/hostsvc/hostsvc.pb-c.h"
+
+struct launchable {
+	const char *task_id; /* Mesos task id: <job>-<instance>-<run> */
+	const Peloton__Api__Task__TaskConfig *config;
+	const uint32_t *ports; /* one per config port, in order: static or chosen */
+	size_t n_ports;
+};
+
+#define LAUNCHABLE_MAX_PORTS 16
+#define LAUNCHABLE_MAX_LABELS 32
+
+/* Everything one TaskInfo borrows besides the launchable itself. */
+struct taskinfo_buf {
+	Mesos__V1__TaskInfo ti;
+	Mesos__V1__TaskID tid;
+	Mesos__V1__AgentID aid;
+	Mesos__V1__Resource res[5], *resp[5];
+	Mesos__V1__Value__Scalar sc[4];
+	Mesos__V1__Value__Ranges rgs;
+	Mesos__V1__Value__Range rg[LAUNCHABLE_MAX_PORTS], *rgp[LAUNCHABLE_MAX_PORTS];
+	Mesos__V1__CommandInfo cmd;
+	Mesos__V1__Environment env;
+	Mesos__V1__Environment__Variable var[24], *varp[64];
+	size_t n_own;
+	Mesos__V1__Labels labels;
+	Mesos__V1__Label lab[LAUNCHABLE_MAX_LABELS], *labp[LAUNCHABLE_MAX_LABELS];
+	char job[64], inst[16], ptask[96], portv[LAUNCHABLE_MAX_PORTS][12];
+};
+
+/*
+ * Builds x->ti: resources from the config's limits (and the ports as one
+ * ranges resource), the command with the config's environment plus
+ * PELOTON_JOB_ID, PELOTON_INSTANCE_ID, PELOTON_TASK_ID and each named
+ * port's envName, the container and labels. x borrows from lt and agent:
+ * keep them alive while x->ti is used. -1 when the task id is not
+ * <job>-<instance>-<run> or the config is missing.
+ */
+int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struct taskinfo_buf *x);
+
+/*
+ * A LaunchTasksRequest's task as a launchable: the ports map is read by
+ * the config's port names (a port not in the map keeps its static value).
+ * ports must have room for lt->config->n_ports. -1 with err when the task
+ * has no id or config.
+ */
+int launchable_from_proto(const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *p,
+                          uint32_t *ports, size_t cap, struct launchable *out, char *err,
+                          size_t errlen);
+
+#endif
