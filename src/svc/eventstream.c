@@ -31,6 +31,15 @@ struct eventstream {
 	size_t n_clients;
 	char id[40];
 	bool closing;
+	eventstream_release_f release; /* set once, before any publish */
+	void *release_arg;
+};
+
+/* Events trimmed under the lock, released after it. */
+struct es_dropped {
+	uint8_t **ev;
+	size_t *len;
+	size_t n;
 };
 
 struct eventstream *eventstream_create(size_t capacity, const char *const *clients,
@@ -94,18 +103,63 @@ const char *eventstream_id(const struct eventstream *es)
 	return es->id;
 }
 
-/* Drops events every client has purged past. es->mu held. */
-static void trim__(struct eventstream *es)
+/*
+ * Drops events every client has purged past (es->mu held). With a release
+ * hook they are handed to `out` (when it has room for them) instead of
+ * freed, for release_dropped after the lock.
+ */
+static void trim__(struct eventstream *es, struct es_dropped *out)
 {
 	uint64_t low = es->next;
 	for (size_t i = 0; i < es->n_clients; i++)
 		if (es->clients[i].purged < low)
 			low = es->clients[i].purged;
+	if (es->release && es->min < low) {
+		size_t n = (size_t)(low - es->min);
+		out->ev = malloc(n * sizeof(*out->ev));
+		out->len = malloc(n * sizeof(*out->len));
+		if (!out->ev || !out->len) {
+			free(out->ev);
+			free(out->len);
+			*out = (struct es_dropped){0};
+			return; /* kept until a later trim has the memory */
+		}
+	}
 	while (es->min < low) {
-		free(es->ev[es->min % es->cap]);
-		es->ev[es->min % es->cap] = NULL;
+		size_t k = es->min % es->cap;
+		if (es->release) {
+			out->ev[out->n] = es->ev[k];
+			out->len[out->n++] = es->len[k];
+		} else {
+			free(es->ev[k]);
+		}
+		es->ev[k] = NULL;
 		es->min++;
 	}
+}
+
+/* Hands trimmed events to the release hook (no lock held), then frees them. */
+static void release_dropped(struct eventstream *es, struct es_dropped *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		Mesos__V1__TaskStatus *st = (Mesos__V1__TaskStatus *)proto_decode(
+		    &mesos__v1__task_status__descriptor, d->ev[i], d->len[i], NULL, NULL);
+		if (st) {
+			es->release(es->release_arg, st);
+			protobuf_c_message_free_unpacked(&st->base, NULL);
+		}
+		free(d->ev[i]);
+	}
+	free(d->ev);
+	free(d->len);
+}
+
+void eventstream_set_release(struct eventstream *es, eventstream_release_f fn, void *arg)
+{
+	pthread_mutex_lock(&es->mu);
+	es->release = fn;
+	es->release_arg = arg;
+	pthread_mutex_unlock(&es->mu);
 }
 
 int64_t eventstream_publish(struct eventstream *es, const Mesos__V1__TaskStatus *st)
@@ -114,19 +168,21 @@ int64_t eventstream_publish(struct eventstream *es, const Mesos__V1__TaskStatus 
 	uint8_t *b = proto_pack_alloc(&st->base, &len);
 	if (!b)
 		return -1;
+	struct es_dropped dropped = {0};
+	int64_t off = -1;
 	pthread_mutex_lock(&es->mu);
-	trim__(es);
-	if (es->next - es->min >= es->cap) {
-		pthread_mutex_unlock(&es->mu);
-		free(b);
-		return -1; /* full: not acknowledged, Mesos resends */
+	trim__(es, &dropped);
+	if (es->next - es->min < es->cap) {
+		off = (int64_t)es->next++;
+		es->ev[(uint64_t)off % es->cap] = b;
+		es->len[(uint64_t)off % es->cap] = len;
+		pthread_cond_broadcast(&es->cv);
 	}
-	uint64_t off = es->next++;
-	es->ev[off % es->cap] = b;
-	es->len[off % es->cap] = len;
-	pthread_cond_broadcast(&es->cv);
 	pthread_mutex_unlock(&es->mu);
-	return (int64_t)off;
+	release_dropped(es, &dropped);
+	if (off < 0)
+		free(b); /* full: not acknowledged, Mesos resends */
+	return off;
 }
 
 static struct es_client *client__(struct eventstream *es, const char *name)
@@ -254,6 +310,7 @@ eventstream_wait(struct eventstream *es,
 	size_t limit = r->limit > 0 ? (size_t)r->limit : 100;
 	if (limit > 10000)
 		limit = 10000;
+	struct es_dropped dropped = {0};
 	pthread_mutex_lock(&es->mu);
 	struct es_client *c = client__(es, r->clientname);
 	resp->error = wait_error__(es, r, c);
@@ -263,7 +320,13 @@ eventstream_wait(struct eventstream *es,
 	}
 	if (r->purgeoffset > c->purged) {
 		c->purged = r->purgeoffset;
-		trim__(es);
+		trim__(es, &dropped);
+	}
+	if (dropped.n) {
+		/* released before waiting: acknowledgements do not wait out the poll */
+		pthread_mutex_unlock(&es->mu);
+		release_dropped(es, &dropped);
+		pthread_mutex_lock(&es->mu);
 	}
 	struct timespec dl;
 	deadline_in(&dl, timeout);

@@ -31,6 +31,15 @@ struct eventstream *eventstream_create(size_t capacity, const char *const *clien
 /* Wakes waiters with nothing and frees. NULL ok. */
 void eventstream_destroy(struct eventstream *es);
 
+/*
+ * Called with each update once every client has purged past it (no lock
+ * held; st borrowed for the call): a host manager whose job manager runs
+ * apart acknowledges it to Mesos then, so an update is acknowledged only
+ * after its consumer reported it processed. Set before the first publish.
+ */
+typedef void (*eventstream_release_f)(void *arg, const Mesos__V1__TaskStatus *st);
+void eventstream_set_release(struct eventstream *es, eventstream_release_f fn, void *arg);
+
 /* Appends a TaskStatus (copied); its offset, or -1 when full or on ENOMEM. */
 int64_t eventstream_publish(struct eventstream *es, const Mesos__V1__TaskStatus *st);
 

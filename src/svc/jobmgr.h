@@ -144,8 +144,20 @@ void jobmgr_stop(struct jobmgr *jm);
 /* Loads jobs and tasks from the store; re-enqueues unlaunched tasks. 0 or -1. */
 int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks);
 
-/* A Mesos status update (borrowed for the call). */
+/* A Mesos status update (borrowed for the call); acknowledged with ops.ack. */
 void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st);
+
+/*
+ * Called once per update given to jobmgr_on_status_cb, on any thread:
+ * handled true once it may be acknowledged (applied and durable, or
+ * nothing to change), false when it must come again (not persisted).
+ */
+typedef void (*jobmgr_status_done_f)(void *arg, bool handled);
+
+/* The same, reporting to done instead of acknowledging (ops.ack unused):
+ * for a consumer whose host manager acknowledges what it reports handled. */
+void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
+                         jobmgr_status_done_f done, void *arg);
 
 /* Mesos task ids + agent ids of launched, non-terminal tasks (reconciliation). */
 struct jobmgr_live {

@@ -517,6 +517,8 @@ static enum taskstate state_of_mesos(Mesos__V1__TaskState s, enum taskevent *ev)
 struct ack_ctx {
 	struct jobmgr *jm;
 	Mesos__V1__TaskStatus *st; /* clone, freed after ack */
+	jobmgr_status_done_f done; /* NULL: ops.ack */
+	void *done_arg;
 	char ptask[96];
 	enum taskevent ev;
 	bool notify, relaunch;
@@ -548,6 +550,16 @@ static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* The end of one update: acknowledged (ops.ack) or reported to done. */
+static void finish(struct jobmgr *jm, const Mesos__V1__TaskStatus *st, jobmgr_status_done_f done,
+                   void *arg, bool handled)
+{
+	if (done)
+		done(arg, handled);
+	else if (handled && st->has_uuid && jm->cfg.ops.ack)
+		jm->cfg.ops.ack(jm->cfg.ops.arg, st);
+}
+
 static void after_durable(void *arg, enum store_status st)
 {
 	struct ack_ctx *c = arg;
@@ -555,9 +567,9 @@ static void after_durable(void *arg, enum store_status st)
 		/* not acknowledged: Mesos resends the update and we try again */
 		log_error("jobmgr", "update of %s not persisted (status %d); not acknowledged",
 		          c->ptask, (int)st);
+		finish(c->jm, c->st, c->done, c->done_arg, false);
 	} else {
-		if (c->st->has_uuid && c->jm->cfg.ops.ack)
-			c->jm->cfg.ops.ack(c->jm->cfg.ops.arg, c->st);
+		finish(c->jm, c->st, c->done, c->done_arg, true);
 		if (c->notify)
 			c->jm->cfg.rmops.notify(c->jm->cfg.rmops.arg, c->ptask, c->ev);
 		if (c->relaunch)
@@ -565,12 +577,6 @@ static void after_durable(void *arg, enum store_status st)
 	}
 	protobuf_c_message_free_unpacked(&c->st->base, NULL);
 	free(c);
-}
-
-static void ack_now(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
-{
-	if (st->has_uuid && jm->cfg.ops.ack)
-		jm->cfg.ops.ack(jm->cfg.ops.arg, st);
 }
 
 /* Applies a terminal outcome's restart policy; j->mu held. True: relaunch. */
@@ -595,6 +601,12 @@ static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s)
 
 void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 {
+	jobmgr_on_status_cb(jm, st, NULL, NULL);
+}
+
+void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
+                         jobmgr_status_done_f done, void *arg)
+{
 	char job[64];
 	uint32_t inst, run;
 	atomic_fetch_add(&jm->updates, 1);
@@ -602,12 +614,12 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	    jm__parse_task_id(st->task_id->value, true, job, sizeof(job), &inst, &run) != 0) {
 		log_warn("jobmgr", "update for a task id we never issued: %s",
 		         st->task_id && st->task_id->value ? st->task_id->value : "(none)");
-		ack_now(jm, st);
+		finish(jm, st, done, arg, true);
 		return;
 	}
 	struct jm_job *j = jm__find(jm, job);
 	if (!j || inst >= j->n) {
-		ack_now(jm, st);
+		finish(jm, st, done, arg, true);
 		return;
 	}
 	enum taskevent ev;
@@ -641,7 +653,7 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 			         st->task_id->value);
 			jm->cfg.ops.kill(jm->cfg.ops.arg, st->task_id->value, st->agent_id->value);
 		}
-		ack_now(jm, st);
+		finish(jm, st, done, arg, true);
 		return;
 	}
 	struct ack_ctx *c = calloc(1, sizeof(*c));
@@ -654,7 +666,8 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 			protobuf_c_message_free_unpacked(&c->st->base, NULL);
 		free(c);
 		store_batch_free(b);
-		return; /* not acknowledged: Mesos resends */
+		finish(jm, st, done, arg, false); /* not acknowledged: Mesos resends */
+		return;
 	}
 	uint64_t now = clock_wall_ns();
 	t->due_ns = 0; /* Mesos answered for this run: no reconciliation due */
@@ -687,6 +700,8 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	pthread_mutex_unlock(&j->mu);
 	snprintf(c->ptask, sizeof(c->ptask), "%s-%u", job, inst);
 	c->jm = jm;
+	c->done = done;
+	c->done_arg = arg;
 	c->ev = ev;
 	c->notify = true;
 	c->relaunch = again;
