@@ -25,13 +25,13 @@ struct key {
 
 static const struct key keys[] = {
     {"roles", K_STR, F(roles), "all",
-     "roles to run: all, or a comma list of jobmgr, resmgr, placement, hostmgr "
-     "(supported splits: jobmgr,resmgr,hostmgr and placement)",
+     "roles to run: all, or a comma list of any of jobmgr, resmgr, placement, hostmgr "
+     "(the others are reached over gRPC at the two addresses below)",
      false},
     {"resmgr-address", K_STR, F(resmgr_addr), "127.0.0.1:5392",
-     "gRPC host:port of the resource manager (a split placement engine calls it)", false},
+     "gRPC host:port of the resource manager, when it runs in another process", false},
     {"hostmgr-address", K_STR, F(hostmgr_addr), "127.0.0.1:5392",
-     "gRPC host:port of the host manager (a split placement engine calls it)", false},
+     "gRPC host:port of the host manager, when it runs in another process", false},
     {"master", K_STR, F(master), "127.0.0.1:5050", "Mesos master host:port", false},
     {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
     {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
@@ -69,10 +69,10 @@ static const struct key keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 /*
- * roles: "all" or a comma list. Every role can run alone in principle; the
- * splits built so far are the placement engine on its own (reaching the
- * resource and host managers over gRPC: scale placement out) and the other
- * three together.
+ * roles: "all" or a comma list of any of the four. A role not here is
+ * reached over gRPC: the resource manager at --resmgr-address (by the job
+ * manager and the placement engine), the host manager at --hostmgr-address
+ * (by the job manager, the resource manager and the placement engine).
  */
 static bool valid_addr(const char *flag, const char *v)
 {
@@ -112,21 +112,18 @@ static int parse_roles(struct pconf *c)
 		}
 		c->role_set |= names[i].bit;
 	}
-	/* the managers a split reaches over gRPC */
-	bool need_rm = c->role_set == ROLE_PLACEMENT || c->role_set == ROLE_JOBMGR_HOSTMGR;
-	bool need_hm = c->role_set == ROLE_PLACEMENT || c->role_set == ROLE_RESMGR_PLACEMENT;
+	if (c->role_set == 0) {
+		fprintf(stderr, "pelotond: --roles: no role given (all, or a comma list of "
+		                "jobmgr, resmgr, placement, hostmgr)\n");
+		return -1;
+	}
+	/* the managers this process reaches over gRPC */
+	unsigned rs = c->role_set;
+	bool need_rm = (rs & (ROLE_JOBMGR | ROLE_PLACEMENT)) && !(rs & ROLE_RESMGR);
+	bool need_hm = !(rs & ROLE_HOSTMGR);
 	if ((need_rm && !valid_addr("resmgr-address", c->resmgr_addr)) ||
 	    (need_hm && !valid_addr("hostmgr-address", c->hostmgr_addr)))
 		return -1;
-	if (c->role_set != ROLE_ALL && c->role_set != ROLE_CORE && c->role_set != ROLE_PLACEMENT &&
-	    c->role_set != ROLE_JOBMGR_HOSTMGR && c->role_set != ROLE_RESMGR_PLACEMENT) {
-		fprintf(stderr,
-		        "pelotond: --roles %s: this split is not built; run all, "
-		        "'jobmgr,resmgr,hostmgr' (placement engines apart), 'placement', "
-		        "or 'jobmgr,hostmgr' with 'resmgr,placement'\n",
-		        c->roles[0] ? c->roles : "(empty)");
-		return -1;
-	}
 	return 0;
 }
 

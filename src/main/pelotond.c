@@ -34,6 +34,7 @@
 #include "httpsrv.h"
 #include "jobmgr.h"
 #include "jobmgr_remote.h"
+#include "hostmgr_remote.h"
 #include "launchable.h"
 #include "log.h"
 #include "pconf.h"
@@ -59,6 +60,7 @@ struct daemon {
 	struct placement *pl;
 	struct plremote *plr;    /* a placement engine apart: its gRPC backend */
 	struct jmremote *jmr;    /* a job manager apart: its resource manager */
+	struct hmremote *hmr;    /* a job manager apart: its host manager */
 	struct grpccli *cap_cli; /* a resource manager apart: ClusterCapacity */
 	bool cap_down;           /* its last call failed (the driver thread's) */
 	struct jobmgr *jm;
@@ -182,6 +184,13 @@ static void on_subscribed(void *arg, const char *fwid)
 		store_submit(d->store, b, NULL, NULL);
 	else
 		store_batch_free(b);
+	if (d->jm == NULL) {
+		/* the launched tasks live in a job manager apart: Mesos reports
+		 * every task it knows (through the event stream to it) */
+		log_info("hostmgr", "subscribed: implicit reconciliation");
+		mesos_client_reconcile(d->mc, NULL, NULL, 0);
+		return;
+	}
 	struct jobmgr_live live;
 	jobmgr_reconcile_list(d->jm, &live);
 	if (live.n)
@@ -198,14 +207,16 @@ static void on_subscribed(void *arg, const char *fwid)
  * (SetPlacements in a resource manager without a host index): the lease
  * held on the host is spent here. 0, or -1 with err.
  */
-static int launch_on(struct daemon *d, const char *host, const char *agent,
-                     const char *const *offers, size_t n_offers, const struct launchable *lts,
-                     size_t n, char *err, size_t elen)
+enum launch_result { LAUNCH_OK, LAUNCH_BAD_TASK, LAUNCH_NO_LEASE, LAUNCH_FAILED };
+
+static enum launch_result launch_on(struct daemon *d, const char *host, const char *agent,
+                                    const char *const *offers, size_t n_offers,
+                                    const struct launchable *lts, size_t n, char *err, size_t elen)
 {
 	struct hostidx_offer_ids held = {0};
 	struct taskinfo_buf *x = calloc(n ? n : 1, sizeof(*x));
 	Mesos__V1__TaskInfo **tis = calloc(n ? n : 1, sizeof(*tis));
-	int rc = -1;
+	enum launch_result rc = LAUNCH_FAILED;
 	if (!x || !tis) {
 		snprintf(err, elen, "out of memory");
 		goto out;
@@ -214,6 +225,7 @@ static int launch_on(struct daemon *d, const char *host, const char *agent,
 		if (launchable_taskinfo(&lts[k], agent, &x[k]) != 0) {
 			snprintf(err, elen, "task %s: not <job>-<instance>-<run> with a config",
 			         lts[k].task_id ? lts[k].task_id : "(none)");
+			rc = LAUNCH_BAD_TASK;
 			goto out;
 		}
 		tis[k] = &x[k].ti;
@@ -223,16 +235,19 @@ static int launch_on(struct daemon *d, const char *host, const char *agent,
 			snprintf(err, elen, "no offer ids and no hostname");
 			goto out;
 		}
-		if (hostsvc_consume_held(d->hsvc, &host, 1, &held, err, elen) != 0)
+		if (hostsvc_consume_held(d->hsvc, &host, 1, &held, err, elen) != 0) {
+			rc = LAUNCH_NO_LEASE;
 			goto out;
+		}
 		offers = (const char *const *)held.ids;
 		n_offers = held.n;
 	}
-	rc = mesos_client_launch(d->mc, agent, offers, n_offers, tis, n);
-	if (rc == 0)
+	if (mesos_client_launch(d->mc, agent, offers, n_offers, tis, n) == 0) {
 		atomic_fetch_add(&d->offers_used, n_offers);
-	else
+		rc = LAUNCH_OK;
+	} else {
 		snprintf(err, elen, "the Mesos client refused the ACCEPT");
+	}
 out:
 	hostidx_offer_ids_fini(&held);
 	free(x);
@@ -244,10 +259,18 @@ static int do_launch(void *arg, const char *host, const char *agent, const char 
                      size_t n_offers, const struct launchable *lts, size_t n)
 {
 	char err[256];
-	int rc = launch_on(arg, host, agent, offers, n_offers, lts, n, err, sizeof(err));
-	if (rc != 0)
-		log_warn("hostmgr", "launch of %zu task(s) on %s: %s", n, host ? host : "?", err);
-	return rc;
+	if (launch_on(arg, host, agent, offers, n_offers, lts, n, err, sizeof(err)) == LAUNCH_OK)
+		return 0;
+	log_warn("hostmgr", "launch of %zu task(s) on %s: %s", n, host ? host : "?", err);
+	return -1;
+}
+
+/* A job manager apart: an update every client purged past is acknowledged. */
+static void ack_released(void *arg, const Mesos__V1__TaskStatus *st)
+{
+	struct daemon *d = arg;
+	if (st->has_uuid)
+		mesos_client_acknowledge(d->mc, st);
 }
 
 /* Offers unused for offer-hold-secs go back to Mesos (DECLINE), in calls of 100. */
@@ -570,15 +593,17 @@ static ProtobufCMessage *h_rm_setpl(void *ctx, const ProtobufCMessage *m, struct
 		resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; d->hsvc && i < n; i++)
+	/* leases are spent here only for a launcher here: one apart launches
+	 * with LaunchTasks, which spends them by hostname */
+	for (size_t i = 0; d->hsvc && d->jm && i < n; i++)
 		if (r->placements[i]->n_offerids == 0 && r->placements[i]->hostname &&
 		    r->placements[i]->hostname[0]) {
 			hosts[nh] = r->placements[i]->hostname;
 			at[nh++] = i;
 		}
 	if (nh == 0) {
-		/* offer ids given, or no host index here (the host manager runs
-		 * apart): the launcher there spends the leases by hostname */
+		/* offer ids given, or the launcher is apart from the host index:
+		 * it spends the leases by hostname (LaunchTasks, or its own index) */
 		resp = (void *)resmgrsvc_set_placements(d->rm, r);
 		if (resp == NULL)
 			resp = rpc_fail(st, RPC_INTERNAL, "out of memory");
@@ -652,6 +677,145 @@ static ProtobufCMessage *h_hs_capacity(void *ctx, const ProtobufCMessage *m, str
 	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
+typedef Peloton__Private__Hostmgr__Hostsvc__LaunchTasksResponse launch_resp;
+
+/* LaunchTasksResponse with one of its errors; NULL on ENOMEM. */
+static launch_resp *launch_error(enum launch_result why, const char *msg,
+                                 const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *bad)
+{
+	launch_resp *r = PB_NEW(
+	    launch_resp, peloton__private__hostmgr__hostsvc__launch_tasks_response__descriptor);
+	Peloton__Private__Hostmgr__Hostsvc__LaunchTasksResponse__Error *e =
+	    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__LaunchTasksResponse__Error,
+	           peloton__private__hostmgr__hostsvc__launch_tasks_response__error__descriptor);
+	if (!r || !e) {
+		PB_FREE(r);
+		free(e);
+		return NULL;
+	}
+	r->error = e;
+	if (why == LAUNCH_BAD_TASK) {
+		Peloton__Private__Hostmgr__Hostsvc__InvalidArgument *a =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidArgument,
+		           peloton__private__hostmgr__hostsvc__invalid_argument__descriptor);
+		if ((e->invalidargument = a) && bad &&
+		    (a->invalidtasks = calloc(1, sizeof(*a->invalidtasks))) &&
+		    (a->invalidtasks[0] = (void *)proto_clone(&bad->base)))
+			a->n_invalidtasks = 1;
+		if (a)
+			a->message = strdup(msg);
+	} else if (why == LAUNCH_NO_LEASE) {
+		e->invalidoffers =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidOffers,
+		           peloton__private__hostmgr__hostsvc__invalid_offers__descriptor);
+		if (e->invalidoffers)
+			e->invalidoffers->message = strdup(msg);
+	} else {
+		e->launchfailure =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__LaunchFailure,
+		           peloton__private__hostmgr__hostsvc__launch_failure__descriptor);
+		if (e->launchfailure)
+			e->launchfailure->message = strdup(msg);
+	}
+	return r;
+}
+
+/*
+ * LaunchTasks: the tasks on the named host, spending the lease held on it
+ * (AcquireHostOffers, or SetPlacements of an engine apart); the TaskInfos
+ * are built here (launchable.h). Nothing is launched unless every task is
+ * valid and the lease is there.
+ */
+static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct daemon *d = ctx;
+	const Peloton__Private__Hostmgr__Hostsvc__LaunchTasksRequest *r = (const void *)m;
+	size_t n = r->n_tasks;
+	struct launchable *lts = calloc(n ? n : 1, sizeof(*lts));
+	uint32_t *ports = calloc(n ? n * LAUNCHABLE_MAX_PORTS : 1, sizeof(*ports));
+	char err[256] = "";
+	enum launch_result why = LAUNCH_OK;
+	const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *bad = NULL;
+	launch_resp *resp = NULL;
+	if (!lts || !ports) {
+		why = LAUNCH_FAILED;
+		snprintf(err, sizeof(err), "out of memory");
+	} else if (!r->hostname || !r->hostname[0] || !r->agentid || !r->agentid->value ||
+	           !r->agentid->value[0] || n == 0) {
+		why = LAUNCH_BAD_TASK;
+		snprintf(err, sizeof(err), "hostname, agentId and at least one task are required");
+	}
+	for (size_t k = 0; why == LAUNCH_OK && k < n; k++)
+		if (launchable_from_proto(r->tasks[k], ports + k * LAUNCHABLE_MAX_PORTS,
+		                          LAUNCHABLE_MAX_PORTS, &lts[k], err, sizeof(err)) != 0) {
+			why = LAUNCH_BAD_TASK;
+			bad = r->tasks[k];
+		}
+	if (why == LAUNCH_OK)
+		why =
+		    launch_on(d, r->hostname, r->agentid->value, NULL, 0, lts, n, err, sizeof(err));
+	if (why == LAUNCH_OK)
+		resp =
+		    PB_NEW(launch_resp,
+		           peloton__private__hostmgr__hostsvc__launch_tasks_response__descriptor);
+	else
+		resp = launch_error(why, err, bad);
+	if (why != LAUNCH_OK && why != LAUNCH_BAD_TASK)
+		log_warn("hostmgr", "LaunchTasks of %zu task(s) on %s: %s", n,
+		         r->hostname ? r->hostname : "?", err);
+	free(lts);
+	free(ports);
+	return resp ? &resp->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
+}
+
+/* KillTasks: a KILL per task id (Mesos finds the agent). */
+static ProtobufCMessage *h_hs_kill(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct daemon *d = ctx;
+	const Peloton__Private__Hostmgr__Hostsvc__KillTasksRequest *r = (const void *)m;
+	Peloton__Private__Hostmgr__Hostsvc__KillTasksResponse *resp =
+	    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__KillTasksResponse,
+	           peloton__private__hostmgr__hostsvc__kill_tasks_response__descriptor);
+	Peloton__Private__Hostmgr__Hostsvc__KillTasksResponse__Error *e =
+	    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__KillTasksResponse__Error,
+	           peloton__private__hostmgr__hostsvc__kill_tasks_response__error__descriptor);
+	if (!resp || !e) {
+		PB_FREE(resp);
+		free(e);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	bool valid = r->n_taskids > 0;
+	for (size_t i = 0; valid && i < r->n_taskids; i++)
+		valid = r->taskids[i] && r->taskids[i]->value && r->taskids[i]->value[0];
+	if (!valid) {
+		e->invalidtaskids =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidTaskIDs,
+		           peloton__private__hostmgr__hostsvc__invalid_task_ids__descriptor);
+		if (e->invalidtaskids)
+			e->invalidtaskids->message =
+			    strdup("taskIds must name at least one task, none empty");
+		resp->error = e;
+		return &resp->base;
+	}
+	size_t failed = 0;
+	for (size_t i = 0; i < r->n_taskids; i++)
+		failed += mesos_client_kill(d->mc, r->taskids[i]->value, NULL) != 0;
+	if (failed == 0) {
+		free(e);
+		return &resp->base;
+	}
+	e->killfailure = PB_NEW(Peloton__Private__Hostmgr__Hostsvc__KillFailure,
+	                        peloton__private__hostmgr__hostsvc__kill_failure__descriptor);
+	if (e->killfailure) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "%zu of %zu kills not queued for Mesos", failed,
+		         r->n_taskids);
+		e->killfailure->message = strdup(msg);
+	}
+	resp->error = e;
+	return &resp->base;
+}
+
 static void bind_all(struct daemon *d)
 {
 	static const char rp[] = "peloton.api.respool.ResourceManager";
@@ -680,6 +844,8 @@ static void bind_all(struct daemon *d)
 	    {hs, "AcquireHostOffers", h_hs_acquire, d->hsvc},
 	    {hs, "ReleaseHostOffers", h_hs_release, d->hsvc},
 	    {hs, "ClusterCapacity", h_hs_capacity, d->hsvc},
+	    {hs, "LaunchTasks", h_hs_launch, d->hsvc ? d : NULL},
+	    {hs, "KillTasks", h_hs_kill, d->hsvc ? d : NULL},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		/* a role this process does not run stays UNIMPLEMENTED here */
@@ -801,6 +967,30 @@ static void metrics(void *arg, FILE *f)
 	struct daemon *d = arg;
 	if (d->jm)
 		jobmgr_write_metrics(d->jm, f);
+	if (d->hmr) {
+		struct hmremote_stats hs;
+		hmremote_get_stats(d->hmr, &hs);
+		fprintf(
+		    f,
+		    "# HELP peloton_jobmgr_hostmgr_calls_total gRPC calls to the host manager "
+		    "apart.\n# TYPE peloton_jobmgr_hostmgr_calls_total counter\n"
+		    "peloton_jobmgr_hostmgr_calls_total{result=\"sent\"} %llu\n"
+		    "peloton_jobmgr_hostmgr_calls_total{result=\"failed\"} %llu\n"
+		    "# TYPE peloton_jobmgr_hostmgr_tasks_total counter\n"
+		    "peloton_jobmgr_hostmgr_tasks_total{op=\"launched\"} %llu\n"
+		    "peloton_jobmgr_hostmgr_tasks_total{op=\"kill_sent\"} %llu\n"
+		    "# HELP peloton_jobmgr_stream_updates_total Status updates read from the host "
+		    "manager's event stream (retried: not persisted the first time).\n"
+		    "# TYPE peloton_jobmgr_stream_updates_total counter\n"
+		    "peloton_jobmgr_stream_updates_total{result=\"read\"} %llu\n"
+		    "peloton_jobmgr_stream_updates_total{result=\"retried\"} %llu\n"
+		    "# TYPE peloton_jobmgr_stream_purge_offset gauge\n"
+		    "peloton_jobmgr_stream_purge_offset %llu\n",
+		    (unsigned long long)hs.calls, (unsigned long long)hs.failed_calls,
+		    (unsigned long long)hs.launched, (unsigned long long)hs.kills_sent,
+		    (unsigned long long)hs.updates, (unsigned long long)hs.updates_retried,
+		    (unsigned long long)hs.purge_offset);
+	}
 	if (d->rm)
 		pool_queue_metrics(d, f);
 	if (d->pl)
@@ -1029,8 +1219,8 @@ static int start(struct daemon *d)
 	const struct pconf *c = &d->cf;
 	if (c->role_set == ROLE_PLACEMENT)
 		return start_placement_only(d);
-	/* the roles here; the others are reached over gRPC (pconf checked the
-	 * splits: all, jobmgr+resmgr+hostmgr, jobmgr+hostmgr, resmgr+placement) */
+	/* the roles here; the others are reached over gRPC at the addresses
+	 * pconf checked */
 	bool has_jm = c->role_set & ROLE_JOBMGR, has_rm = c->role_set & ROLE_RESMGR,
 	     has_hm = c->role_set & ROLE_HOSTMGR, has_pl = c->role_set & ROLE_PLACEMENT;
 	const char *db = c->db;
@@ -1076,7 +1266,7 @@ static int start(struct daemon *d)
 		if (resmgr_start(d->rm, &dc) != 0)
 			return log_error("main", "cannot start the resource manager"), -1;
 	}
-	if (has_pl && has_rm && has_hm) {
+	if (has_pl && has_rm && has_hm && has_jm) {
 		struct placement_config pc = {.rm = d->rm,
 		                              .idx = d->idx,
 		                              .workers = c->placement_workers,
@@ -1084,16 +1274,27 @@ static int start(struct daemon *d)
 		if (!(d->pl = placement_create(&pc)) || placement_start(d->pl) != 0)
 			return log_error("main", "cannot start the placement engine"), -1;
 	} else if (has_pl) {
-		/* beside a resource manager apart from the host manager: the engine
-		 * reaches this process's resource manager and the host manager over
-		 * gRPC, as an engine in a process of its own does */
+		/* a manager (or the launcher) apart: the engine leases hosts and
+		 * reaches the managers over gRPC, this process's own included, as
+		 * an engine in a process of its own does; the hosts stay leased
+		 * until the launcher spends them by name (LaunchTasks names no
+		 * offers) */
 		char self[64];
 		snprintf(self, sizeof(self), "127.0.0.1:%u", c->grpc_port);
-		if (start_remote_engine(d, self, c->hostmgr_addr) != 0)
+		if (start_remote_engine(d, has_rm ? self : c->resmgr_addr,
+		                        has_hm ? self : c->hostmgr_addr) != 0)
 			return -1;
 	} else if (has_rm) {
 		log_info("placement", "no placement engine here: engines in other processes "
 		                      "(--roles placement) place this process's tasks");
+	}
+	if (has_hm) {
+		static const char *const consumers[] = {"jobmgr"};
+		if (!(d->es = eventstream_create(65536, consumers, 1)) ||
+		    !(d->agents = agent_book_new()))
+			return log_error("main", "out of memory"), -1;
+		if (!has_jm) /* acknowledged once the job manager apart purged past it */
+			eventstream_set_release(d->es, ack_released, d);
 	}
 	if (has_jm) {
 		struct jobmgr_config jc = {
@@ -1111,21 +1312,27 @@ static int start(struct daemon *d)
 				return log_error("main", "out of memory"), -1;
 			jc.rmops = jmremote_ops(d->jmr);
 		}
+		if (!has_hm) {
+			if (!(d->hmr = hmremote_create(c->hostmgr_addr)))
+				return log_error("main", "out of memory"), -1;
+			jc.ops = hmremote_ops(d->hmr);
+		}
 		if (!(d->jm = jobmgr_create(&jc)))
 			return log_error("main", "out of memory"), -1;
-		if (!(d->agents = agent_book_new()))
-			return log_error("main", "out of memory"), -1;
-		static const char *const consumers[] = {"jobmgr"};
-		if (!(d->es = eventstream_create(65536, consumers, 1)))
-			return log_error("main", "out of memory"), -1;
-		if (pthread_create(&d->es_thread, NULL, events_main, d) != 0)
-			return log_error("main", "cannot start the event stream consumer"), -1;
-		pthread_setname_np(d->es_thread, "jm-events");
-		d->es_started = true;
+		if (has_hm) {
+			if (pthread_create(&d->es_thread, NULL, events_main, d) != 0)
+				return log_error("main", "cannot start the event stream consumer"),
+				       -1;
+			pthread_setname_np(d->es_thread, "jm-events");
+			d->es_started = true;
+		}
 		size_t nj = 0, nt = 0;
 		if (jobmgr_recover(d->jm, &nj, &nt) != 0)
 			return log_error("main", "recovery failed"), -1;
 		log_info("main", "recovered %zu jobs, %zu tasks", nj, nt);
+		/* updates from a host manager apart: only once the jobs are back */
+		if (!has_hm && hmremote_start_events(d->hmr, d->jm) != 0)
+			return log_error("main", "cannot start the event stream consumer"), -1;
 	}
 	if (has_rm)
 		log_info("main", "recovered %zu pools (%zu refused)", npools, failed);
@@ -1167,6 +1374,10 @@ static void stop(struct daemon *d)
 		atomic_store(&d->es_stop, true);
 		pthread_join(d->es_thread, NULL);
 	}
+	hmremote_stop(d->hmr);
+	/* the completions of the job manager's writes point into it */
+	if (d->store)
+		store_drain(d->store);
 	jobmgr_destroy(d->jm);
 	agent_book_free(d->agents);
 	eventstream_destroy(d->es);
@@ -1180,6 +1391,7 @@ static void stop(struct daemon *d)
 	hostidx_destroy(d->idx);
 	respool_tree_destroy(d->pools);
 	store_close(d->store);
+	hmremote_destroy(d->hmr);
 }
 
 int main(int argc, char **argv)
@@ -1201,12 +1413,12 @@ int main(int argc, char **argv)
 	/* the peers this process uses: the master where the host manager runs,
 	 * the resource and host managers where they run apart */
 	unsigned rs = d.cf.role_set;
+	bool rm_apart = (rs & (ROLE_JOBMGR | ROLE_PLACEMENT)) && !(rs & ROLE_RESMGR);
 	char peers[512];
-	snprintf(
-	    peers, sizeof(peers), "%s%s%s%s%s%s", rs & ROLE_HOSTMGR ? ", master " : "",
-	    rs & ROLE_HOSTMGR ? d.cf.master : "", rs & ROLE_RESMGR ? "" : ", resource manager ",
-	    rs & ROLE_RESMGR ? "" : d.cf.resmgr_addr, rs & ROLE_HOSTMGR ? "" : ", host manager ",
-	    rs & ROLE_HOSTMGR ? "" : d.cf.hostmgr_addr);
+	snprintf(peers, sizeof(peers), "%s%s%s%s%s%s", rs & ROLE_HOSTMGR ? ", master " : "",
+	         rs & ROLE_HOSTMGR ? d.cf.master : "", rm_apart ? ", resource manager " : "",
+	         rm_apart ? d.cf.resmgr_addr : "", rs & ROLE_HOSTMGR ? "" : ", host manager ",
+	         rs & ROLE_HOSTMGR ? "" : d.cf.hostmgr_addr);
 	log_info("main", "pelotond %s starting: roles %s%s, gRPC %u, HTTP %u", pel_version(),
 	         d.cf.roles, peers, d.cf.grpc_port, d.cf.http_port);
 	if (start(&d) != 0) {

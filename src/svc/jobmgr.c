@@ -562,6 +562,11 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 	}
 	enum resmgr_fail *fail = calloc(ng ? ng : 1, sizeof(*fail));
 	jm->cfg.rmops.enqueue(jm->cfg.rmops.arg, j->pool, gangs, ng, fail);
+	/* one log line per reason for the call, naming the first task */
+	const char *logged[RM_NO_MEMORY + 2] = {0};
+	size_t n_why[RM_NO_MEMORY + 2] = {0};
+	uint32_t first[RM_NO_MEMORY + 2] = {0};
+	bool retry_why[RM_NO_MEMORY + 2] = {0};
 	for (size_t g = 0; g < ng; g++) {
 		for (size_t k = 0; k < gangs[g].n_tasks; k++) {
 			uint32_t i = insts[(size_t)(gangs[g].tasks - specs) + k];
@@ -576,13 +581,23 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 			bool again = !fail || fail[g] == RM_NO_MEMORY;
 			if (again)
 				j->tasks[i].due_ns = clock_wall_ns() + ENQUEUE_RETRY_NS;
-			if (!again || !j->tasks[i].reason || strcmp(j->tasks[i].reason, why) != 0)
-				log_warn("jobmgr", "task %s-%u not enqueued: %s%s", j->id, i, why,
-				         again ? " (retrying every second)" : "");
+			int w = fail ? (int)fail[g] : RM_NO_MEMORY + 1;
+			if (!again || !j->tasks[i].reason || strcmp(j->tasks[i].reason, why) != 0) {
+				if (n_why[w]++ == 0)
+					first[w] = i;
+				logged[w] = why;
+				retry_why[w] = again;
+			}
 			free(j->tasks[i].reason);
 			j->tasks[i].reason = strdup(why);
 		}
 	}
+	for (int w = 0; w < RM_NO_MEMORY + 2; w++)
+		if (n_why[w])
+			log_warn("jobmgr",
+			         "%zu task(s) of job %s not enqueued (the first %s-%u): %s%s",
+			         n_why[w], j->id, j->id, first[w], logged[w],
+			         retry_why[w] ? " (retrying every second)" : "");
 	free(fail);
 out:
 	for (size_t k = 0; specs && k < n; k++)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "grpccli.h"
 #include "jobmgr_remote.h"
@@ -32,6 +33,11 @@ struct jmremote {
 	struct pending_note *notes;
 	size_t head, n, cap; /* queued: notes[head, n) */
 	bool nstop, nstarted, overflow_logged;
+	/* notes queued and sent (or given up) so far: an enqueue waits for the
+	 * notes queued before it (a relaunch's "lost" must reach the resource
+	 * manager before the task is enqueued again, or it is a duplicate) */
+	uint64_t queued_total, sent_total;
+	pthread_cond_t sent_cv;
 	uint64_t dropped;
 	pthread_t nth;
 	/* per connection (they reconnect apart): its last call found the
@@ -61,6 +67,7 @@ struct jmremote *jmremote_create(const char *target)
 	r->notifier = grpccli_create(target);
 	pthread_mutex_init(&r->nmu, NULL);
 	pthread_cond_init(&r->ncv, NULL);
+	pthread_cond_init(&r->sent_cv, NULL);
 	if (!r->cli || !r->placements || !r->preempt || !r->notifier ||
 	    pthread_create(&r->nth, NULL, notifier, r) != 0) {
 		jmremote_destroy(r);
@@ -79,6 +86,7 @@ void jmremote_destroy(struct jmremote *r)
 		pthread_mutex_lock(&r->nmu);
 		r->nstop = true;
 		pthread_cond_signal(&r->ncv);
+		pthread_cond_broadcast(&r->sent_cv);
 		pthread_mutex_unlock(&r->nmu);
 		pthread_join(r->nth, NULL);
 	}
@@ -90,6 +98,7 @@ void jmremote_destroy(struct jmremote *r)
 	free(r->notes);
 	pthread_mutex_destroy(&r->nmu);
 	pthread_cond_destroy(&r->ncv);
+	pthread_cond_destroy(&r->sent_cv);
 	grpccli_destroy(r->cli);
 	grpccli_destroy(r->placements);
 	grpccli_destroy(r->preempt);
@@ -137,10 +146,25 @@ static enum resmgr_fail fail_of(const char *name)
 	return RM_INVALID_TASK;
 }
 
+/* Waits (up to CALL_MS) until the notes queued so far are sent. */
+static void notes_flushed(struct jmremote *r)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CALL_MS / 1000;
+	pthread_mutex_lock(&r->nmu);
+	uint64_t want = r->queued_total;
+	while (r->sent_total < want && !r->nstop)
+		if (pthread_cond_timedwait(&r->sent_cv, &r->nmu, &until) != 0)
+			break; /* not answering: the enqueue goes anyway (and may be refused) */
+	pthread_mutex_unlock(&r->nmu);
+}
+
 static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
                         size_t n, enum resmgr_fail *fail)
 {
 	struct jmremote *r = arg;
+	notes_flushed(r);
 	Peloton__Private__Resmgr__EnqueueGangsRequest req =
 	    PELOTON__PRIVATE__RESMGR__ENQUEUE_GANGS_REQUEST__INIT;
 	Peloton__Api__Peloton__ResourcePoolID pool = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
@@ -275,6 +299,7 @@ static enum resmgr_fail r_notify(void *arg, const char *task_id, enum taskevent 
 	}
 	if (f == RM_OK) {
 		r->notes[r->n++] = (struct pending_note){id, st};
+		r->queued_total++;
 		pthread_cond_signal(&r->ncv);
 	}
 	pthread_mutex_unlock(&r->nmu);
@@ -349,6 +374,8 @@ static void *notifier(void *arg)
 			for (size_t i = 0; i < k; i++)
 				free(r->notes[r->head + i].task_id);
 			r->head += k;
+			r->sent_total += k;
+			pthread_cond_broadcast(&r->sent_cv);
 			if (r->overflow_logged && r->dropped)
 				log_warn("jobmgr",
 				         "%llu status notifications were dropped while the "

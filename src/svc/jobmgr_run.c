@@ -134,6 +134,30 @@ struct launch_buf {
 	uint32_t ports[LAUNCHABLE_MAX_PORTS];
 };
 
+/*
+ * A launch the host manager refused (its lease expired, it was not
+ * reachable, ...): the run is reported lost as if Mesos had said so (no
+ * uuid: nothing to acknowledge), which records it, tells the resource
+ * manager and launches the task again as a new run. Should the refused run
+ * have started after all (an answer lost on the way), it is an older run:
+ * killed on its first update.
+ */
+static void launch_refused(struct jobmgr *jm, const char *mesos_id, const char *agent)
+{
+	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	tid.value = (char *)mesos_id;
+	aid.value = (char *)agent;
+	st.task_id = &tid;
+	st.agent_id = agent ? &aid : NULL;
+	st.state = MESOS__V1__TASK_STATE__TASK_LOST;
+	st.message = "the host manager refused the launch; launching again";
+	st.has_reason = true;
+	st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_INVALID_OFFERS;
+	jobmgr_on_status(jm, &st);
+}
+
 /* Sends the tasks of one placement whose intent is durable to the host manager. */
 static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out *p,
                            const struct launch_item *items, size_t n)
@@ -162,8 +186,15 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		pthread_mutex_unlock(&j->mu);
 	}
 	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->hostname, p->agent_id,
-	                       (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0)
-		log_warn("jobmgr", "launch on %s refused by the host manager", p->hostname);
+	                       (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0) {
+		log_warn("jobmgr",
+		         "launch of %zu task(s) on %s refused by the host manager: "
+		         "launching them again",
+		         n, p->hostname);
+		for (size_t k = 0; k < n; k++)
+			launch_refused(jm, x[k].id, p->agent_id);
+		goto out;
+	}
 	atomic_fetch_add(&jm->launched, n);
 	for (size_t k = 0; k < n; k++)
 		jm->cfg.rmops.notify(jm->cfg.rmops.arg, x[k].ptask, TEV_LAUNCHED);

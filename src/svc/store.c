@@ -199,6 +199,7 @@ struct store {
 	rocksdb_readoptions_t *ropts;
 	size_t threshold, max_group_bytes;
 	struct committer cm[N_COMMITTERS];
+	_Atomic uint64_t in_flight; /* submitted, completion not yet run */
 	/* retention */
 	pthread_t ret_th;
 	bool ret_started, ret_stop;
@@ -738,11 +739,20 @@ void store_submit(struct store *s, struct store_batch *b, store_done_f done, voi
 	b->done = done;
 	b->arg = arg;
 	b->next = NULL;
+	atomic_fetch_add(&s->in_flight, 1);
 	if (!bq_put(&s->cm[route(b)].q, b, b)) {
 		if (done)
 			done(arg, STORE_ECLOSED);
 		store_batch_free(b);
+		atomic_fetch_sub(&s->in_flight, 1);
 	}
+}
+
+void store_drain(struct store *s)
+{
+	struct timespec ts = {0, 1000000};
+	while (atomic_load(&s->in_flight) > 0)
+		nanosleep(&ts, NULL);
 }
 
 struct waiter {
@@ -1194,7 +1204,7 @@ static void gops_sort(struct gops *g)
 }
 
 /* Runs the completions of a list of batches (their status, else st) and frees them. */
-static void complete(struct store_batch *list, enum store_status st)
+static void complete(struct store *s, struct store_batch *list, enum store_status st)
 {
 	for (struct store_batch *b = list, *next; b != NULL; b = next) {
 		next = b->next;
@@ -1202,6 +1212,7 @@ static void complete(struct store_batch *list, enum store_status st)
 		if (b->done)
 			b->done(b->arg, bs);
 		store_batch_free(b);
+		atomic_fetch_sub(&s->in_flight, 1);
 	}
 }
 
@@ -1228,7 +1239,7 @@ static void *syncer(void *arg)
 				st = STORE_EIO;
 			}
 		}
-		complete(list, st);
+		complete(s, list, st);
 	}
 	return NULL;
 }
@@ -1312,7 +1323,7 @@ static void *committer(void *arg)
 				/* the syncer closes only after the committers */
 				bq_put(&s->sy, g, last);
 			} else {
-				complete(g, STORE_OK);
+				complete(c->s, g, STORE_OK);
 			}
 		}
 	}

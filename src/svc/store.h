@@ -102,6 +102,11 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 /* Drains queued batches (their completions run), stops, closes. NULL ok. */
 void store_close(struct store *s);
 
+/* Waits until every batch submitted so far has run its completion (the
+ * store stays open): before freeing what completions point at. Batches
+ * submitted meanwhile, by completions too, are waited for as well. */
+void store_drain(struct store *s);
+
 /* A batch of changes applied atomically. */
 struct store_batch;
 /* A new empty batch; s (may be NULL) gives the compression threshold. */

@@ -1168,6 +1168,191 @@ class SplitManagers(unittest.TestCase):
         ch.close()
 
 
+class SplitEach(unittest.TestCase):
+    """Every role in a process of its own: the host manager (the Cluster's
+    daemon, the only one talking to Mesos), the resource manager, a
+    placement engine and the job manager, each reaching the others over
+    gRPC. Launches go to the host manager as LaunchTasks, kills as
+    KillTasks, status updates come back through its event stream, and an
+    update is acknowledged to Mesos only once the job manager purged past
+    it (the simulator starts a task only after its STARTING update is
+    acknowledged, so a job that succeeds proves the acknowledgements)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=20, task_secs=2, daemon_args=["--roles", "hostmgr"])
+        cls.procs = {}
+        cls.ports = {r: (free_port(), free_port()) for r in ("rm", "pl", "jm")}
+        hm = "127.0.0.1:%d" % cls.c.grpc
+        rm = "127.0.0.1:%d" % cls.ports["rm"][0]
+        cls.args = {
+            "rm": ["--roles", "resmgr", "--hostmgr-address", hm],
+            "pl": ["--roles", "placement", "--resmgr-address", rm, "--hostmgr-address", hm],
+            "jm": ["--roles", "jobmgr", "--resmgr-address", rm, "--hostmgr-address", hm],
+        }
+        try:
+            for r in ("rm", "pl", "jm"):
+                cls.start(r)
+        except Exception:
+            cls.tearDownClass()
+            raise
+        env = dict(os.environ, JOBMGR_URL=rm)
+        r = subprocess.run([os.path.join(BIN, "peloton"), "respool", "create", "/each",
+                            os.path.join(EXAMPLES, "respool.yaml")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        cls.pool = r.stdout.split()[-1]
+        cls.jm = grpc.insecure_channel("127.0.0.1:%d" % cls.ports["jm"][0])
+
+    @classmethod
+    def start(cls, role):
+        # one try: the others were told these ports
+        g, h = cls.ports[role]
+        log = os.path.join(cls.c.dir, role + ".log")
+        start = os.path.getsize(log) if os.path.exists(log) else 0
+        cls.procs[role] = subprocess.Popen(
+            [os.path.join(BIN, "pelotond"), "--db", os.path.join(cls.c.dir, role + "db"),
+             "--grpc-port", str(g), "--http-port", str(h), "--log-level", "info"] +
+            cls.args[role], stdout=subprocess.DEVNULL, stderr=cls.c._log(role + ".log"))
+        if not wait_line(log, start, "serving HTTP on port %d" % h, cls.procs[role], 60):
+            raise RuntimeError("%s did not start:\n%s" % (role, cls.tail(role)))
+
+    @classmethod
+    def stop_role(cls, role):
+        p = cls.procs.get(role)
+        if p and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(30)
+            assert rc == 0, "%s exited %d on SIGTERM\n%s" % (role, rc, cls.tail(role))
+
+    @classmethod
+    def tail(cls, role, n=40):
+        with open(os.path.join(cls.c.dir, role + ".log")) as f:
+            return "".join(f.readlines()[-n:])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for r in ("jm", "pl", "rm"):
+                cls.stop_role(r)
+        finally:
+            cls.c.stop()
+
+    def call(self, path, req, resp_cls):
+        f = self.jm.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=resp_cls.FromString)
+        return f(req, timeout=10)
+
+    def create(self, cfg):
+        req = job_pb2.CreateRequest()
+        json_format.ParseDict({"config": cfg}, req)
+        req.config.respoolID.value = self.pool
+        r = self.call("/peloton.api.job.JobManager/Create", req, job_pb2.CreateResponse)
+        self.assertFalse(r.HasField("error"), r.error)
+        return r.jobId.value
+
+    def runtime(self, jid):
+        req = job_pb2.GetRequest()
+        req.id.value = jid
+        return self.call("/peloton.api.job.JobManager/Get", req,
+                         job_pb2.GetResponse).jobInfo.runtime
+
+    def wait(self, jid, states, secs=120, stats=None):
+        end = time.time() + secs
+        while time.time() < end:
+            rt = self.runtime(jid)
+            st = job_pb2.JobState.Name(rt.state)
+            if st in states or (stats and all(rt.taskStats.get(k, 0) >= v
+                                               for k, v in stats.items())):
+                return st
+            time.sleep(0.2)
+        self.fail("job %s still %s, tasks %s\njm:\n%s\nhm:\n%s" % (
+            jid, st, dict(rt.taskStats), self.tail("jm"), self.c.log_tail()))
+
+    def test_jobs_run_and_every_update_is_acknowledged(self):
+        jobs = [self.create(batch(40)),
+                self.create(batch(8, sla={"minimumRunningInstances": 4,
+                                          "maximumRunningInstances": 8}))]
+        for jid in jobs:
+            self.assertEqual(self.wait(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        hm, jm = self.c.http, self.ports["jm"][1]
+        self.assertGreaterEqual(metric(jm, 'peloton_jobmgr_hostmgr_tasks_total{op="launched"}'),
+                                48)
+        self.assertEqual(metric(hm, 'peloton_hosts{status="placing"}'), 0)
+        self.assertGreaterEqual(metric(hm, 'peloton_offers_total{result="used"}'), 1)
+        # every update the simulator sent was acknowledged, through the purge offsets
+        end = time.time() + 30
+        while time.time() < end:
+            with urllib.request.urlopen("http://127.0.0.1:%d/sim/stats" % self.c.sim_port,
+                                        timeout=10) as r:
+                sim = json.loads(r.read())
+            if sim["acks"] >= 48 * 2 and sim["acks"] == sim["updates_sent"]:
+                break
+            time.sleep(0.2)
+        self.assertEqual(sim["acks"], sim["updates_sent"], sim)
+        self.assertGreaterEqual(metric(jm, "peloton_jobmgr_stream_purge_offset"), 48 * 2)
+        # each process serves its own roles only
+        for path in ("/peloton.private.hostmgr.hostsvc.InternalHostService/LaunchTasks",
+                     "/peloton.private.eventstream.EventStreamService/InitStream"):
+            f = self.jm.unary_unary(path)
+            with self.assertRaises(grpc.RpcError) as e:
+                f(b"", timeout=10)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_kills_go_through_the_host_manager(self):
+        jid = self.create(batch(6))
+        self.wait(jid, set(), secs=60, stats={"RUNNING": 6})
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        self.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(self.wait(jid, {"KILLED"}, 30), "KILLED")
+        self.assertGreaterEqual(
+            metric(self.ports["jm"][1], 'peloton_jobmgr_hostmgr_tasks_total{op="kill_sent"}'), 6)
+
+    def test_launch_tasks_refuses_bad_input(self):
+        from peloton.private.hostmgr.hostsvc import hostsvc_pb2 as hs
+        ch = grpc.insecure_channel("127.0.0.1:%d" % self.c.grpc)
+        launch = ch.unary_unary(
+            "/peloton.private.hostmgr.hostsvc.InternalHostService/LaunchTasks",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=hs.LaunchTasksResponse.FromString)
+        r = launch(hs.LaunchTasksRequest(), timeout=10)
+        self.assertTrue(r.error.HasField("invalidArgument"))
+        req = hs.LaunchTasksRequest(hostname="nohost", agentId={"value": "a"})
+        t = req.tasks.add()
+        t.taskId.value = "j-0-1"
+        r = launch(req, timeout=10)  # no config
+        self.assertIn("config", r.error.invalidArgument.message)
+        t.config.command.value = "true"
+        r = launch(req, timeout=10)  # valid, but no lease held on that host
+        self.assertTrue(r.error.HasField("invalidOffers"), r)
+        kill = ch.unary_unary(
+            "/peloton.private.hostmgr.hostsvc.InternalHostService/KillTasks",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=hs.KillTasksResponse.FromString)
+        self.assertTrue(kill(hs.KillTasksRequest(), timeout=10).error.HasField("invalidTaskIDs"))
+        ch.close()
+
+    def test_zz_job_manager_and_host_manager_restart(self):
+        # 16 of an agent's 32 cpus each: 40 at a time, 200 in waves of 2 s
+        cfg = batch(200)
+        cfg["defaultConfig"]["resource"]["cpuLimit"] = 16
+        jid = self.create(cfg)
+        self.wait(jid, set(), secs=60, stats={"SUCCEEDED": 20})
+        self.stop_role("jm")
+        self.start("jm")
+        self.jm.close()
+        self.jm = grpc.insecure_channel("127.0.0.1:%d" % self.ports["jm"][0])
+        self.wait(jid, set(), secs=60, stats={"SUCCEEDED": 80})
+        # the host manager restarts: a new event stream; the job manager opens it again
+        self.c.d.send_signal(signal.SIGTERM)
+        self.assertEqual(self.c.d.wait(30), 0)
+        self.c.start_daemon(attempts=1)
+        self.assertEqual(self.wait(jid, {"SUCCEEDED", "FAILED"}, secs=180), "SUCCEEDED")
+        with open(os.path.join(self.c.dir, "jm.log")) as f:
+            self.assertIn("the host manager restarted", f.read())
+
+
 class SplitEngineDies(unittest.TestCase):
     """A placement engine that takes gangs and dies before placing them:
     after --placing-timeout-secs the resource manager makes them READY
