@@ -1028,18 +1028,23 @@ class Split(unittest.TestCase):
         with open(os.path.join(self.c.dir, "d.log")) as f:
             self.assertIn("free again", f.read())
 
-    def test_unsupported_split_is_refused(self):
-        for roles in ("jobmgr", "resmgr", "jobmgr,placement", "nosuchrole"):
+    def test_bad_roles_and_addresses_are_refused(self):
+        for roles in ("nosuchrole", "jobmgr,nosuchrole", ",", ""):
             r = subprocess.run([os.path.join(BIN, "pelotond"), "--roles", roles],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, roles)
             self.assertIn("--roles", r.stderr)
-        for addr in ("nohost", "h:", ":5392", "h:99999", "h:12x"):
-            r = subprocess.run([os.path.join(BIN, "pelotond"), "--roles", "placement",
-                                "--resmgr-address", addr],
-                               capture_output=True, text=True, timeout=30)
-            self.assertEqual(r.returncode, 2, addr)
-            self.assertIn("expected host:port", r.stderr)
+        # each address is checked where the role set needs it
+        for roles, flag in (("placement", "--resmgr-address"),
+                            ("placement", "--hostmgr-address"),
+                            ("jobmgr", "--resmgr-address"), ("jobmgr", "--hostmgr-address"),
+                            ("resmgr", "--hostmgr-address"),
+                            ("jobmgr,resmgr,placement", "--hostmgr-address")):
+            for addr in ("nohost", "h:", ":5392", "h:99999", "h:12x"):
+                r = subprocess.run([os.path.join(BIN, "pelotond"), "--roles", roles, flag,
+                                    addr], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, (roles, flag, addr))
+                self.assertIn("expected host:port", r.stderr)
 
 
 class SplitManagers(unittest.TestCase):
