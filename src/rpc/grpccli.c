@@ -1,8 +1,10 @@
 #include "grpccli.h"
 #include "grpcinit.h"
+#include "log.h"
 #include "proto_codec.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,5 +162,27 @@ ProtobufCMessage *grpccli_call_msg(struct grpccli *c, const char *path, const Pr
 		snprintf(st->msg, sizeof(st->msg), "undecodable response: %s", why);
 	}
 	free(resp);
+	return m;
+}
+
+ProtobufCMessage *grpccli_call_watched(struct grpccli *c, _Atomic bool *down,
+                                       const struct grpccli_watch *w, const char *path,
+                                       const ProtobufCMessage *req,
+                                       const ProtobufCMessageDescriptor *rd, unsigned timeout_ms)
+{
+	struct rpc_status st = {0};
+	atomic_fetch_add(w->calls, 1);
+	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
+	if (m == NULL) {
+		atomic_fetch_add(w->failed, 1);
+		bool was_down = atomic_exchange(down, st.code == RPC_UNAVAILABLE);
+		if (!was_down || st.code != RPC_UNAVAILABLE)
+			log_warn(w->module, "%s: %s failed: %s (code %d)%s", w->peer, path, st.msg,
+			         (int)st.code,
+			         st.code == RPC_UNAVAILABLE ? "; retrying quietly until it answers"
+			                                    : "");
+	} else if (atomic_exchange(down, false)) {
+		log_info(w->module, "%s answers %s again", w->peer, path);
+	}
 	return m;
 }

@@ -7,6 +7,7 @@
 #ifndef GRPCCLI_H
 #define GRPCCLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +43,23 @@ void grpccli_call(struct grpccli *c, const char *path, const uint8_t *req, size_
 ProtobufCMessage *grpccli_call_msg(struct grpccli *c, const char *path, const ProtobufCMessage *req,
                                    const ProtobufCMessageDescriptor *rd, unsigned timeout_ms,
                                    struct rpc_status *st);
+
+/*
+ * A peer as the daemon's clients watch it: calls and failures counted, and
+ * one log line when it stops answering (UNAVAILABLE; repeats stay quiet
+ * until a call succeeds, which is logged too). Other failures are logged
+ * each time. `down` is per connection (they reconnect apart).
+ */
+struct grpccli_watch {
+	const char *module; /* log module: the caller's role */
+	const char *peer;   /* "the host manager", for the log */
+	_Atomic uint64_t *calls, *failed;
+};
+
+/* grpccli_call_msg, counted and logged as above; NULL on failure. */
+ProtobufCMessage *grpccli_call_watched(struct grpccli *c, _Atomic bool *down,
+                                       const struct grpccli_watch *w, const char *path,
+                                       const ProtobufCMessage *req,
+                                       const ProtobufCMessageDescriptor *rd, unsigned timeout_ms);
 
 #endif

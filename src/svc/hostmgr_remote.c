@@ -69,19 +69,8 @@ static void *call(struct hmremote *h, struct grpccli *c, _Atomic bool *down, con
                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                   unsigned timeout_ms)
 {
-	struct rpc_status st = {0};
-	atomic_fetch_add(&h->calls, 1);
-	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
-	if (m == NULL) {
-		atomic_fetch_add(&h->failed, 1);
-		bool was_down = atomic_exchange(down, st.code == RPC_UNAVAILABLE);
-		if (!was_down || st.code != RPC_UNAVAILABLE)
-			log_warn("jobmgr", "host manager call %s failed: %s (code %d)", path,
-			         st.msg, (int)st.code);
-	} else if (atomic_exchange(down, false)) {
-		log_info("jobmgr", "the host manager answers %s again", path);
-	}
-	return m;
+	const struct grpccli_watch w = {"jobmgr", "the host manager", &h->calls, &h->failed};
+	return grpccli_call_watched(c, down, &w, path, req, rd, timeout_ms);
 }
 
 /* --- launch ---------------------------------------------------------------- */

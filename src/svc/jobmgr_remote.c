@@ -121,19 +121,8 @@ static void *call(struct jmremote *r, struct grpccli *c, const char *path,
 	                     : c == r->preempt  ? &r->preempt_down
 	                     : c == r->notifier ? &r->notifier_down
 	                                        : &r->cli_down;
-	struct rpc_status st = {0};
-	atomic_fetch_add(&r->calls, 1);
-	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
-	if (m == NULL) {
-		atomic_fetch_add(&r->failed, 1);
-		bool was_down = atomic_exchange(down, st.code == RPC_UNAVAILABLE);
-		if (!was_down || st.code != RPC_UNAVAILABLE)
-			log_warn("jobmgr", "resource manager call %s failed: %s (code %d)", path,
-			         st.msg, (int)st.code);
-	} else if (atomic_exchange(down, false)) {
-		log_info("jobmgr", "the resource manager answers %s again", path);
-	}
-	return m;
+	const struct grpccli_watch w = {"jobmgr", "the resource manager", &r->calls, &r->failed};
+	return grpccli_call_watched(c, down, &w, path, req, rd, timeout_ms);
 }
 
 /* --- tasks ------------------------------------------------------------------- */

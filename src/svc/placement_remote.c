@@ -26,8 +26,8 @@ struct plr_thread {
 	struct plremote *r;
 	struct grpccli *rm, *hm;
 	struct hostidx *mirror;
-	struct hostsvc *msvc; /* ingests HostOffers into the mirror */
-	bool down;            /* the last call failed: logged once until one works */
+	struct hostsvc *msvc;          /* ingests HostOffers into the mirror */
+	_Atomic bool rm_down, hm_down; /* the last call failed: logged once until one works */
 	/* the labels of the tasks on the hosts of the last acquire with a
 	 * TASK-kind constraint (GetTasksByHosts), sorted; !live_valid: unknown */
 	struct live_label *live;
@@ -135,22 +135,12 @@ static ProtobufCMessage *call(struct plr_thread *t, struct grpccli *c, const cha
                               const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                               unsigned timeout_ms)
 {
-	struct rpc_status st = {0};
-	atomic_fetch_add(&t->r->calls, 1);
-	ProtobufCMessage *m = grpccli_call_msg(c, path, req, rd, timeout_ms, &st);
-	if (m == NULL) {
-		atomic_fetch_add(&t->r->failed_calls, 1);
-		if (!t->down || st.code != RPC_UNAVAILABLE)
-			log_warn("placement", "%s failed: %s (code %d)%s", path, st.msg,
-			         (int)st.code,
-			         st.code == RPC_UNAVAILABLE ? "; retrying quietly until it answers"
-			                                    : "");
-		t->down = st.code == RPC_UNAVAILABLE;
-	} else if (t->down) {
-		t->down = false;
-		log_info("placement", "%s answers again", path);
-	}
-	return m;
+	bool rm = c == t->rm;
+	const struct grpccli_watch w = {"placement",
+	                                rm ? "the resource manager" : "the host manager",
+	                                &t->r->calls, &t->r->failed_calls};
+	return grpccli_call_watched(c, rm ? &t->rm_down : &t->hm_down, &w, path, req, rd,
+	                            timeout_ms);
 }
 
 /* --- the resource manager ---------------------------------------------------- */
