@@ -148,11 +148,16 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 		return NULL;
 	jm->cfg = *cfg;
 	if (jm->cfg.rmops.enqueue == NULL)
-		jm->cfg.rmops = (struct jobmgr_rm){local_enqueue,        local_kill,
-		                                   local_notify,         local_task_state,
-		                                   local_get_placements, local_get_preemptible,
-		                                   local_pool_is_leaf,   local_pool_path,
-		                                   local_pool_lookup,    jm};
+		jm->cfg.rmops = (struct jobmgr_rm){.enqueue = local_enqueue,
+		                                   .kill = local_kill,
+		                                   .notify = local_notify,
+		                                   .task_state = local_task_state,
+		                                   .get_placements = local_get_placements,
+		                                   .get_preemptible = local_get_preemptible,
+		                                   .pool_is_leaf = local_pool_is_leaf,
+		                                   .pool_path = local_pool_path,
+		                                   .pool_lookup = local_pool_lookup,
+		                                   .arg = jm};
 	if (!jm->cfg.max_instances)
 		jm->cfg.max_instances = 100000;
 	if (!jm->cfg.launch_batch)
@@ -570,7 +575,10 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 	for (size_t g = 0; g < ng; g++) {
 		for (size_t k = 0; k < gangs[g].n_tasks; k++) {
 			uint32_t i = insts[(size_t)(gangs[g].tasks - specs) + k];
-			if (fail && fail[g] == RM_OK) {
+			/* already there: a resource manager apart kept it (the job
+			 * manager restarted, or enqueued everything again after an
+			 * outage) */
+			if (fail && (fail[g] == RM_OK || fail[g] == RM_ALREADY_EXISTS)) {
 				ok++;
 				continue;
 			}

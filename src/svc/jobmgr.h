@@ -107,6 +107,9 @@ struct jobmgr_rm {
 	int (*pool_path)(void *arg, const char *id, char *buf, size_t len);
 	int (*pool_lookup)(void *arg, const char *path, char *id, size_t id_len,
 	                   struct respool_error *err);
+	/* true once each time the resource manager answers after not
+	 * answering (it may have restarted and lost its queues); may be NULL */
+	bool (*came_back)(void *arg);
 	void *arg;
 };
 

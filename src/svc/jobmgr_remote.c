@@ -43,6 +43,7 @@ struct jmremote {
 	/* per connection (they reconnect apart): its last call found the
 	 * daemon unreachable, logged once until it answers again */
 	_Atomic bool cli_down, placements_down, preempt_down, notifier_down;
+	_Atomic bool came_back; /* a connection answered after an outage */
 };
 
 struct pending_note {
@@ -122,7 +123,17 @@ static void *call(struct jmremote *r, struct grpccli *c, const char *path,
 	                     : c == r->notifier ? &r->notifier_down
 	                                        : &r->cli_down;
 	const struct grpccli_watch w = {"jobmgr", "the resource manager", &r->calls, &r->failed};
-	return grpccli_call_watched(c, down, &w, path, req, rd, timeout_ms);
+	bool was_down = atomic_load(down);
+	void *m = grpccli_call_watched(c, down, &w, path, req, rd, timeout_ms);
+	if (m && was_down)
+		atomic_store(&r->came_back, true);
+	return m;
+}
+
+static bool r_came_back(void *arg)
+{
+	struct jmremote *r = arg;
+	return atomic_exchange(&r->came_back, false);
 }
 
 /* --- tasks ------------------------------------------------------------------- */
@@ -578,7 +589,15 @@ static int r_pool_lookup(void *arg, const char *path, char *id, size_t id_len,
 
 struct jobmgr_rm jmremote_ops(struct jmremote *r)
 {
-	return (struct jobmgr_rm){
-	    r_enqueue,         r_kill,         r_notify,    r_task_state,  r_get_placements,
-	    r_get_preemptible, r_pool_is_leaf, r_pool_path, r_pool_lookup, r};
+	return (struct jobmgr_rm){.enqueue = r_enqueue,
+	                          .kill = r_kill,
+	                          .notify = r_notify,
+	                          .task_state = r_task_state,
+	                          .get_placements = r_get_placements,
+	                          .get_preemptible = r_get_preemptible,
+	                          .pool_is_leaf = r_pool_is_leaf,
+	                          .pool_path = r_pool_path,
+	                          .pool_lookup = r_pool_lookup,
+	                          .came_back = r_came_back,
+	                          .arg = r};
 }

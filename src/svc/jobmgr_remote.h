@@ -15,7 +15,12 @@
  * and are tried again every second (up to 2^20 queued; newer ones are
  * then dropped, counted and logged). Thread-safe; calls on one connection
  * take turns, and the long polls (GetPlacements, GetPreemptibleTasks) and
- * the notifier have connections of their own.
+ * the notifier have connections of their own. An enqueue waits (up to
+ * 5 s) for the notifications queued before it, so a relaunch's "lost"
+ * reaches the resource manager before the task is enqueued again. After an
+ * outage the first answer sets came_back: the job manager then enqueues
+ * every waiting task again (a restarted resource manager has lost its
+ * queues; one that kept them refuses the duplicates).
  */
 #ifndef JOBMGR_REMOTE_H
 #define JOBMGR_REMOTE_H

@@ -359,15 +359,30 @@ static void *launcher_main(void *arg)
  * resend (every 10 s until Mesos reports a terminal state), and tasks past
  * sla.maxRunningTime (killed, reason MAX_RUNNING_TIME_EXCEEDED).
  */
-static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struct store_batch *b)
+static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struct store_batch *b,
+                        bool requeue)
 {
 	uint32_t maxrt = j->cfg->sla ? j->cfg->sla->maxrunningtime : 0;
+	uint32_t *due = NULL; /* enqueued together: one call for the job */
+	size_t n_due = 0, cap_due = 0;
 	for (uint32_t i = 0; i < j->n; i++) {
 		struct jm_task *t = &j->tasks[i];
-		if (t->state == TASK_PENDING && t->due_ns && t->due_ns <= now) {
+		if (t->state == TASK_PENDING &&
+		    ((t->due_ns && t->due_ns <= now) || (requeue && !t->due_ns))) {
 			t->due_ns = 0;
-			if (t->goal != TASK_KILLED && !j->deleted)
-				jm__enqueue(jm, j, &i, 1);
+			if (t->goal == TASK_KILLED || j->deleted)
+				continue;
+			if (n_due == cap_due) {
+				size_t nc = cap_due ? cap_due * 2 : 64;
+				uint32_t *nd = realloc(due, nc * sizeof(*nd));
+				if (!nd) {
+					t->due_ns = now; /* next sweep */
+					continue;
+				}
+				due = nd;
+				cap_due = nc;
+			}
+			due[n_due++] = i;
 		} else if ((t->state == TASK_LAUNCHING || t->state == TASK_LAUNCHED) && t->due_ns &&
 		           t->due_ns <= now && t->agent) {
 			char mid[128];
@@ -391,6 +406,9 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			jm__put_task(jm, b, j, i, "killed: ran past sla.maxRunningTime");
 		}
 	}
+	if (n_due)
+		jm__enqueue(jm, j, due, n_due);
+	free(due);
 }
 
 /*
@@ -446,11 +464,20 @@ static void *sweeper_main(void *arg)
 		preempt(jm, b, now);
 		char(*purge)[64] = NULL;
 		size_t n_purge = 0;
+		/* a resource manager apart that answers again after an outage may
+		 * have restarted and forgotten the tasks waiting in it: every
+		 * waiting task is enqueued again (those it kept are refused as
+		 * duplicates, which changes nothing) */
+		bool requeue =
+		    jm->cfg.rmops.came_back && jm->cfg.rmops.came_back(jm->cfg.rmops.arg);
+		if (requeue)
+			log_info("jobmgr", "the resource manager answers again: enqueueing every "
+			                   "waiting task again (it may have restarted)");
 		pthread_rwlock_rdlock(&jm->lock);
 		for (struct jm_job *j = jm->all; j; j = j->all_next) {
 			pthread_mutex_lock(&j->mu);
 			if (!j->deleted && j->state < PELOTON__API__JOB__JOB_STATE__SUCCEEDED)
-				sweep_job__(jm, j, now, b);
+				sweep_job__(jm, j, now, b, requeue);
 			else if (!j->deleted && j->delete_pending) {
 				/* DeleteJob of a live job: terminal now, remove it */
 				char(*np)[64] = realloc(purge, (n_purge + 1) * sizeof(*purge));

@@ -1338,7 +1338,7 @@ class SplitEach(unittest.TestCase):
         self.assertTrue(kill(hs.KillTasksRequest(), timeout=10).error.HasField("invalidTaskIDs"))
         ch.close()
 
-    def test_zz_job_manager_and_host_manager_restart(self):
+    def test_zz_each_manager_restarts_mid_job(self):
         # 16 of an agent's 32 cpus each: 40 at a time, 200 in waves of 2 s
         cfg = batch(200)
         cfg["defaultConfig"]["resource"]["cpuLimit"] = 16
@@ -1349,13 +1349,21 @@ class SplitEach(unittest.TestCase):
         self.jm.close()
         self.jm = grpc.insecure_channel("127.0.0.1:%d" % self.ports["jm"][0])
         self.wait(jid, set(), secs=60, stats={"SUCCEEDED": 80})
+        # the resource manager restarts and has forgotten its queues: the job
+        # manager enqueues its waiting tasks again once it answers
+        self.stop_role("rm")
+        time.sleep(1)
+        self.start("rm")
+        self.wait(jid, set(), secs=60, stats={"SUCCEEDED": 120})
         # the host manager restarts: a new event stream; the job manager opens it again
         self.c.d.send_signal(signal.SIGTERM)
         self.assertEqual(self.c.d.wait(30), 0)
         self.c.start_daemon(attempts=1)
         self.assertEqual(self.wait(jid, {"SUCCEEDED", "FAILED"}, secs=180), "SUCCEEDED")
         with open(os.path.join(self.c.dir, "jm.log")) as f:
-            self.assertIn("the host manager restarted", f.read())
+            log = f.read()
+        self.assertIn("the host manager restarted", log)
+        self.assertIn("enqueueing every waiting task again", log)
 
 
 class SplitEngineDies(unittest.TestCase):
