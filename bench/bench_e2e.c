@@ -17,7 +17,12 @@
  * in a process of its own (`--roles placement`, reaching the daemon over
  * gRPC) beside `pelotond --roles jobmgr,resmgr,hostmgr`; impl=baseline is
  * all roles in one process. The ratio is what the split costs or gains;
- * CPU and RSS are the two processes' sums.
+ * CPU and RSS are the processes' sums.
+ *
+ * --split-each (case ...,roles=apart): impl=fast runs every role in a
+ * process of its own (hostmgr, resmgr, placement, jobmgr: launches as
+ * LaunchTasks, status updates through the event stream, everything between
+ * them over gRPC); impl=baseline is all roles in one process.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,9 +45,11 @@ static struct {
 	double task_secs;
 	const char *sim, *daemon;
 	unsigned port;
-	int impl; /* -1 both, 0 baseline only, 1 fast only (profiling) */
-	bool split;
-} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050, -1, false};
+	int impl;  /* -1 both, 0 baseline only, 1 fast only (profiling) */
+	int split; /* 0 no, SPLIT_PLACEMENT, SPLIT_EACH */
+} o = {10000, 100000, 3, 5.0, NULL, NULL, 17050, -1, 0};
+
+enum { SPLIT_PLACEMENT = 1, SPLIT_EACH = 2 };
 
 static struct rpc_table *tab;
 
@@ -51,13 +58,14 @@ static void usage(void)
 	printf(
 	    "usage: bench_e2e [--quick] [--agents N] [--instances N] [--task-secs X] [--reps N]\n"
 	    "                 [--sim PATH] [--daemon PATH] [--port-base P] [--impl fast|baseline]\n"
-	    "                 [--split]\n"
+	    "                 [--split | --split-each]\n"
 	    "One op = one task from Create to RUNNING (see the header of bench_e2e.c).\n"
 	    "Defaults: 10000 agents, 100000 instances, 5 s tasks, 3 reps; --quick: 200 agents,\n"
 	    "2000 instances, 0.5 s tasks, 1 rep. Binaries default to ../src/main/ next to\n"
 	    "this program. --impl runs one implementation only (no ratio; for profiling).\n"
 	    "--split: fast = a placement engine apart (--roles placement) beside the daemon's\n"
-	    "other roles; baseline = all roles in one process.\n");
+	    "other roles; baseline = all roles in one process.\n"
+	    "--split-each: fast = every role in a process of its own; baseline = all in one.\n");
 }
 
 /* JSON request -> call -> JSON response (NULL on error, message on stderr). */
@@ -147,29 +155,56 @@ static struct result run_once(bool baseline, unsigned port)
 		dargv[11] = "--roles", dargv[12] = "jobmgr,resmgr,hostmgr";
 	else if (!o.split && baseline)
 		dargv[11] = "--write-each-update";
-	pid_t d = bench_spawn(dargv, dlog), pe = 0;
+	/* each: the daemon above is the host manager alone */
+	if (o.split == SPLIT_EACH && !baseline)
+		dargv[11] = "--roles", dargv[12] = "hostmgr";
+	pid_t d = bench_spawn(dargv, dlog), pe[3] = {0};
+	char rmaddr[32] = "", jmaddr[32] = "";
 	if (o.split && !baseline) {
-		char pg[16], ph[16], plog[256];
-		snprintf(pg, sizeof(pg), "%u", port + 3);
-		snprintf(ph, sizeof(ph), "%u", port + 4);
-		snprintf(plog, sizeof(plog), "%s/pl.log", dir);
-		char *pargv[] = {(char *)o.daemon,
-		                 "--roles",
-		                 "placement",
-		                 "--resmgr-address",
-		                 gp,
-		                 "--hostmgr-address",
-		                 gp,
-		                 "--grpc-port",
-		                 pg,
-		                 "--http-port",
-		                 ph,
-		                 "--log-level",
-		                 "warn",
-		                 NULL};
-		pe = bench_spawn(pargv, plog);
+		/* apart: placement at +3/+4; with each, resmgr at +5/+6, jobmgr at +7/+8 */
+		static const char *const roles[3] = {"placement", "resmgr", "jobmgr"};
+		snprintf(rmaddr, sizeof(rmaddr), "127.0.0.1:%u",
+		         o.split == SPLIT_EACH ? port + 5 : port + 2);
+		snprintf(jmaddr, sizeof(jmaddr), "127.0.0.1:%u",
+		         o.split == SPLIT_EACH ? port + 7 : port + 2);
+		/* the resource manager first (the others call it), then the job manager */
+		static const int each[] = {1, 2, 0}, alone[] = {0};
+		const int *order = o.split == SPLIT_EACH ? each : alone;
+		int n = o.split == SPLIT_EACH ? 3 : 1;
+		for (int x = 0; x < n; x++) {
+			int k = order[x];
+			char pg[16], ph[16], plog[256], pdb[256];
+			snprintf(pg, sizeof(pg), "%u", port + 3 + 2 * (unsigned)k);
+			snprintf(ph, sizeof(ph), "%u", port + 4 + 2 * (unsigned)k);
+			snprintf(plog, sizeof(plog), "%s/%s.log", dir, roles[k]);
+			snprintf(pdb, sizeof(pdb), "%s/%sdb", dir, roles[k]);
+			char *pargv[] = {(char *)o.daemon,
+			                 "--roles",
+			                 (char *)roles[k],
+			                 "--resmgr-address",
+			                 rmaddr,
+			                 "--hostmgr-address",
+			                 gp,
+			                 "--grpc-port",
+			                 pg,
+			                 "--http-port",
+			                 ph,
+			                 "--db",
+			                 pdb,
+			                 "--log-level",
+			                 "warn",
+			                 NULL};
+			pe[k] = bench_spawn(pargv, plog);
+			if (k == 1)
+				usleep(300000); /* serving before the others call it */
+		}
+	} else {
+		snprintf(rmaddr, sizeof(rmaddr), "%s", gp);
+		snprintf(jmaddr, sizeof(jmaddr), "%s", gp);
 	}
-	struct grpccli *c = grpccli_create(gp);
+	/* c: the host manager; crm, cjm: the resource and job managers */
+	struct grpccli *c = grpccli_create(gp), *crm = grpccli_create(rmaddr),
+	               *cjm = grpccli_create(jmaddr);
 	json_t *j = NULL;
 	/* wait until every agent has offered */
 	for (int i = 0; i < 600; i++) {
@@ -187,33 +222,43 @@ static struct result run_once(bool baseline, unsigned port)
 			break;
 		usleep(100000);
 	}
-	j = call(c, "peloton.api.respool.ResourceManager", "CreateResourcePool",
+	j = call(crm, "peloton.api.respool.ResourceManager", "CreateResourcePool",
 	         "{\"config\":{\"name\":\"bench\",\"parent\":{\"value\":\"root\"},\"resources\":["
 	         "{\"kind\":\"cpu\",\"reservation\":1000000,\"limit\":1000000,\"share\":1},"
 	         "{\"kind\":\"memory\",\"reservation\":1e10,\"limit\":1e10,\"share\":1},"
 	         "{\"kind\":\"disk\",\"reservation\":1e12,\"limit\":1e12,\"share\":1}]}}");
-	const char *pid = json_string_value(json_object_get(json_object_get(j, "result"), "value"));
+	char pid[64] = "";
+	const char *ps = json_string_value(json_object_get(json_object_get(j, "result"), "value"));
+	snprintf(pid, sizeof(pid), "%s", ps ? ps : "");
+	json_decref(j);
 	char req[1024];
 	snprintf(
 	    req, sizeof(req),
 	    "{\"config\":{\"name\":\"bench\",\"type\":\"BATCH\",\"instanceCount\":%u,"
 	    "\"respoolID\":{\"value\":\"%s\"},\"defaultConfig\":{\"resource\":{\"cpuLimit\":0.1,"
 	    "\"memLimitMb\":32},\"command\":{\"shell\":true,\"value\":\"true\"}}}}",
-	    o.instances, pid ? pid : "");
+	    o.instances, pid);
+	/* a job manager of its own may still be opening its store */
+	for (int i = 0; i < 300 && !(j = call(cjm, "peloton.api.job.JobManager", "Get", "{}")); i++)
+		usleep(100000);
 	json_decref(j);
-	double cpu0 = bench_proc_cpu_s(d) + (pe ? bench_proc_cpu_s(pe) : 0);
+	double cpu0 = bench_proc_cpu_s(d);
+	for (int k = 0; k < 3; k++)
+		cpu0 += pe[k] ? bench_proc_cpu_s(pe[k]) : 0;
 	uint64_t t0 = bench_now_ns();
-	j = call(c, "peloton.api.job.JobManager", "Create", req);
+	j = call(cjm, "peloton.api.job.JobManager", "Create", req);
 	char jid[64] = "";
 	const char *js = json_string_value(json_object_get(json_object_get(j, "jobId"), "value"));
 	if (js)
 		snprintf(jid, sizeof(jid), "%s", js);
+	else
+		fprintf(stderr, "bench_e2e: Create gave no job id (pool \"%s\")\n", pid);
 	json_decref(j);
 	char get[128];
 	snprintf(get, sizeof(get), "{\"id\":{\"value\":\"%s\"}}", jid);
 	uint64_t t_run = 0, deadline = t0 + 600ull * 1000000000ull;
 	while (jid[0] && bench_now_ns() < deadline) {
-		j = call(c, "peloton.api.job.JobManager", "Get", get);
+		j = call(cjm, "peloton.api.job.JobManager", "Get", get);
 		json_t *rt = json_object_get(json_object_get(j, "jobInfo"), "runtime");
 		const char *state = json_string_value(json_object_get(rt, "state"));
 		bool waiting = false;
@@ -235,14 +280,26 @@ static struct result run_once(bool baseline, unsigned port)
 		usleep(20000);
 	}
 	r.to_running_s = (double)(t_run - t0) / 1e9;
-	r.cpu_s = bench_proc_cpu_s(d) + (pe ? bench_proc_cpu_s(pe) : 0) - cpu0;
-	r.rss = bench_proc_hwm_bytes(d) + (pe ? bench_proc_hwm_bytes(pe) : 0);
-	if (pe)
-		bench_reap(pe);
+	r.cpu_s = bench_proc_cpu_s(d) - cpu0;
+	r.rss = bench_proc_hwm_bytes(d);
+	for (int k = 0; k < 3; k++)
+		if (pe[k]) {
+			r.cpu_s += bench_proc_cpu_s(pe[k]);
+			r.rss += bench_proc_hwm_bytes(pe[k]);
+		}
+	static const int reap_order[3] = {0, 2, 1}; /* the resource manager, called by both, last */
+	for (int k = 0; k < 3; k++)
+		if (pe[reap_order[k]])
+			bench_reap(pe[reap_order[k]]);
 	grpccli_destroy(c);
+	grpccli_destroy(crm);
+	grpccli_destroy(cjm);
 	bench_reap(d);
 	bench_reap(sim);
-	bench_rmtree(dir);
+	if (getenv("BENCH_E2E_KEEP"))
+		fprintf(stderr, "bench_e2e: logs kept in %s\n", dir);
+	else
+		bench_rmtree(dir);
 	return r;
 }
 
@@ -286,7 +343,9 @@ int main(int argc, char **argv)
 		           (!strcmp(v, "fast") || !strcmp(v, "baseline"))) {
 			o.impl = !strcmp(v, "fast"), i++;
 		} else if (!strcmp(a, "--split")) {
-			o.split = true;
+			o.split = SPLIT_PLACEMENT;
+		} else if (!strcmp(a, "--split-each")) {
+			o.split = SPLIT_EACH;
 		} else {
 			fprintf(stderr, "bench_e2e: unknown argument %s\n", a);
 			usage();
@@ -332,7 +391,10 @@ int main(int argc, char **argv)
 		    "\"impl\":\"%s\",\"agents\":%u,\"instances\":%u,\"task_secs\":%g,"
 		    "\"ops_per_s\":%.0f,\"time_to_running_s\":%.3f,\"time_to_succeeded_s\":%.3f,"
 		    "\"pelotond_cpu_s\":%.2f,\"cpu_s_per_1k\":%.3f,\"rss_bytes\":%.0f,\"reps\":%u",
-		    o.agents, o.instances, o.task_secs, o.split ? ",placement=apart" : "",
+		    o.agents, o.instances, o.task_secs,
+		    o.split == SPLIT_EACH ? ",roles=apart"
+		    : o.split             ? ",placement=apart"
+		                          : "",
 		    impl ? "fast" : "baseline", o.agents, o.instances, o.task_secs, rate, tr, td,
 		    median(cpu[impl], reps), median(cpu[impl], reps) * 1000 / o.instances,
 		    median(rss[impl], reps), reps);

@@ -566,7 +566,8 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 		ng++;
 	}
 	enum resmgr_fail *fail = calloc(ng ? ng : 1, sizeof(*fail));
-	jm->cfg.rmops.enqueue(jm->cfg.rmops.arg, j->pool, gangs, ng, fail);
+	if (fail) /* else every task is retried (out of memory) */
+		jm->cfg.rmops.enqueue(jm->cfg.rmops.arg, j->pool, gangs, ng, fail);
 	/* one log line per reason for the call, naming the first task */
 	const char *logged[RM_NO_MEMORY + 2] = {0};
 	size_t n_why[RM_NO_MEMORY + 2] = {0};

@@ -160,11 +160,10 @@ static void notes_flushed(struct jmremote *r)
 	pthread_mutex_unlock(&r->nmu);
 }
 
-static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
-                        size_t n, enum resmgr_fail *fail)
+/* One EnqueueGangs call for the gangs (all of them fit one request). */
+static size_t enqueue_call(struct jmremote *r, const char *pool_id,
+                           const struct resmgr_gang_spec *gangs, size_t n, enum resmgr_fail *fail)
 {
-	struct jmremote *r = arg;
-	notes_flushed(r);
 	Peloton__Private__Resmgr__EnqueueGangsRequest req =
 	    PELOTON__PRIVATE__RESMGR__ENQUEUE_GANGS_REQUEST__INIT;
 	Peloton__Api__Peloton__ResourcePoolID pool = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
@@ -234,6 +233,32 @@ static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang
 	free(tasks);
 	free(gp);
 	free(gv);
+	return ok;
+}
+
+/*
+ * Gangs go in calls of at most ENQUEUE_CALL_BYTES of tasks (whole gangs):
+ * a job of 100,000 tasks in one request would pass the server's request
+ * limit (4 MiB by default) and be refused whole, again and again.
+ */
+#define ENQUEUE_CALL_BYTES (1u << 20)
+
+static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
+                        size_t n, enum resmgr_fail *fail)
+{
+	struct jmremote *r = arg;
+	notes_flushed(r);
+	size_t ok = 0;
+	for (size_t g = 0; g < n;) {
+		size_t end = g, bytes = 0;
+		do {
+			for (size_t i = 0; i < gangs[end].n_tasks; i++)
+				bytes += gangs[end].tasks[i].payload_len + 16;
+			end++;
+		} while (end < n && bytes < ENQUEUE_CALL_BYTES);
+		ok += enqueue_call(r, pool_id, gangs + g, end - g, fail + g);
+		g = end;
+	}
 	return ok;
 }
 

@@ -266,6 +266,44 @@ static void test_tasks(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* More tasks than one request may carry (the server takes 4 MiB): all go in. */
+static void test_large_enqueue(void **state)
+{
+	(void)state;
+	char batch[128];
+	struct respool_error err = {0};
+	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), &err) != 0)
+		create_pool("batch", batch, sizeof(batch));
+	enum { N = 120000 }; /* ~5 MiB of packed tasks */
+	struct spec_buf *b = calloc(N, sizeof(*b));
+	struct resmgr_task_spec *s = calloc(N, sizeof(*s));
+	struct resmgr_gang_spec *g = calloc(N / 2, sizeof(*g));
+	enum resmgr_fail *fail = calloc(N / 2, sizeof(*fail));
+	assert_true(b && s && g && fail);
+	size_t bytes = 0;
+	for (int i = 0; i < N; i++) {
+		spec(&b[i], "job-large", i);
+		s[i] = b[i].s;
+		bytes += s[i].payload_len;
+	}
+	assert_true(bytes > 4u << 20);
+	for (int k = 0; k < N / 2; k++)
+		g[k] = (struct resmgr_gang_spec){&s[2 * k], 2};
+	assert_int_equal(ops.enqueue(ops.arg, batch, g, N / 2, fail), N / 2);
+	for (int k = 0; k < N / 2; k++)
+		assert_int_equal(fail[k], RM_OK);
+	/* the first and last gangs are there: enqueued again, they are duplicates */
+	assert_int_equal(ops.enqueue(ops.arg, batch, &g[0], 1, fail), 0);
+	assert_int_equal(fail[0], RM_ALREADY_EXISTS);
+	assert_int_equal(ops.enqueue(ops.arg, batch, &g[N / 2 - 1], 1, fail), 0);
+	assert_int_equal(fail[0], RM_ALREADY_EXISTS);
+	spec_free(b, N);
+	free(b);
+	free(s);
+	free(g);
+	free(fail);
+}
+
 static void test_unreachable(void **state)
 {
 	(void)state;
@@ -306,6 +344,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pools),
 	    cmocka_unit_test(test_tasks),
+	    cmocka_unit_test(test_large_enqueue),
 	    cmocka_unit_test(test_unreachable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
