@@ -1422,5 +1422,34 @@ class Restart(unittest.TestCase):
             c.stop()
 
 
+class RestartAfterUpdate(unittest.TestCase):
+    def test_updated_config_survives_a_restart(self):
+        # the config an UpdateJob stores is read back whole after a restart
+        c = Cluster(agents=5)
+        try:
+            pool = c.create_pool("/upd")
+            cfg = batch(2, labels=[{"key": "team", "value": "infra"}])
+            jid = c.create_job(pool, cfg)
+            c.wait_job(jid, {"SUCCEEDED"})
+            req = job_pb2.UpdateRequest()
+            json_format.ParseDict({"id": {"value": jid},
+                                   "config": dict(cfg, instanceCount=4)}, req)
+            req.config.respoolID.value = pool
+            r = c.call("/peloton.api.job.JobManager/Update", req, job_pb2.UpdateResponse)
+            self.assertFalse(r.HasField("error"), r)
+            self.assertEqual(c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+            c.d.send_signal(signal.SIGTERM)
+            self.assertEqual(c.d.wait(30), 0)
+            c.start_daemon()
+            info = c.job(jid).jobInfo
+            self.assertEqual(info.config.instanceCount, 4)
+            self.assertEqual(info.config.name, "e2e")
+            self.assertEqual([(l.key, l.value) for l in info.config.labels], [("team", "infra")])
+            self.assertEqual(info.config.respoolID.value, pool)
+            self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 4})
+        finally:
+            c.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
