@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "grpccli.h"
 #include "jobmgr_remote.h"
 #include "log.h"
@@ -44,6 +45,12 @@ struct jmremote {
 	 * daemon unreachable, logged once until it answers again */
 	_Atomic bool cli_down, placements_down, preempt_down, notifier_down;
 	_Atomic bool came_back; /* a connection answered after an outage */
+	/* one job's active tasks (r_task_state), sorted by task id */
+	pthread_mutex_t sc_mu;
+	char sc_job[64];
+	uint64_t sc_at_ns;
+	Peloton__Private__Resmgr__GetActiveTasksResponse *sc_resp;
+	Peloton__Private__Resmgr__GetActiveTasksResponse__TaskStatesMapEntry **sc_sorted;
 };
 
 struct pending_note {
@@ -54,8 +61,46 @@ struct pending_note {
 #define NOTE_BATCH 1000
 #define NOTE_MAX (1u << 20) /* queued while unreachable; newer ones dropped, counted */
 #define NOTE_RETRY_NS 1000000000ull
+#define SNAPSHOT_NS 1000000000ull /* a job's task states reused this long */
 
 static void *notifier(void *arg);
+
+typedef Peloton__Private__Resmgr__GetActiveTasksResponse__TaskStatesMapEntry state_entry;
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const state_entry *x = *(const state_entry *const *)a, *y = *(const state_entry *const *)b;
+	return strcmp(x->key ? x->key : "", y->key ? y->key : "");
+}
+
+static int key_cmp(const void *key, const void *e)
+{
+	const state_entry *y = *(const state_entry *const *)e;
+	return strcmp(key, y->key ? y->key : "");
+}
+
+/* Forgets the snapshot (of job, or any when job is NULL). sc_mu held. */
+static void snapshot_drop__(struct jmremote *r, const char *job, size_t jlen)
+{
+	if (job && (strlen(r->sc_job) != jlen || strncmp(r->sc_job, job, jlen) != 0))
+		return;
+	PB_FREE(r->sc_resp);
+	free(r->sc_sorted);
+	r->sc_resp = NULL;
+	r->sc_sorted = NULL;
+	r->sc_job[0] = 0;
+}
+
+/* Drops the snapshot of the job of "<job>-<instance>" (this client changed it). */
+static void snapshot_touch(struct jmremote *r, const char *task_id)
+{
+	const char *dash = strrchr(task_id, '-');
+	if (dash == NULL)
+		return;
+	pthread_mutex_lock(&r->sc_mu);
+	snapshot_drop__(r, task_id, (size_t)(dash - task_id));
+	pthread_mutex_unlock(&r->sc_mu);
+}
 
 struct jmremote *jmremote_create(const char *target)
 {
@@ -67,6 +112,7 @@ struct jmremote *jmremote_create(const char *target)
 	r->preempt = grpccli_create(target);
 	r->notifier = grpccli_create(target);
 	pthread_mutex_init(&r->nmu, NULL);
+	pthread_mutex_init(&r->sc_mu, NULL);
 	pthread_cond_init(&r->ncv, NULL);
 	pthread_cond_init(&r->sent_cv, NULL);
 	if (!r->cli || !r->placements || !r->preempt || !r->notifier ||
@@ -97,6 +143,8 @@ void jmremote_destroy(struct jmremote *r)
 	for (size_t i = r->head; i < r->n; i++)
 		free(r->notes[i].task_id);
 	free(r->notes);
+	snapshot_drop__(r, NULL, 0);
+	pthread_mutex_destroy(&r->sc_mu);
 	pthread_mutex_destroy(&r->nmu);
 	pthread_cond_destroy(&r->ncv);
 	pthread_cond_destroy(&r->sent_cv);
@@ -248,6 +296,8 @@ static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang
 {
 	struct jmremote *r = arg;
 	notes_flushed(r);
+	if (n > 0 && gangs[0].n_tasks > 0 && gangs[0].tasks[0].id)
+		snapshot_touch(r, gangs[0].tasks[0].id); /* an enqueue is one job's */
 	size_t ok = 0;
 	for (size_t g = 0; g < n;) {
 		size_t end = g, bytes = 0;
@@ -265,6 +315,7 @@ static size_t r_enqueue(void *arg, const char *pool_id, const struct resmgr_gang
 static enum resmgr_fail r_kill(void *arg, const char *task_id)
 {
 	struct jmremote *r = arg;
+	snapshot_touch(r, task_id);
 	Peloton__Private__Resmgr__KillTasksRequest req =
 	    PELOTON__PRIVATE__RESMGR__KILL_TASKS_REQUEST__INIT;
 	task_id_pb id = PELOTON__API__PELOTON__TASK_ID__INIT, *ids[1] = {&id};
@@ -421,36 +472,59 @@ static void *notifier(void *arg)
 	return NULL;
 }
 
+/*
+ * A task's state: from the job's active tasks (GetActiveTasks has no task
+ * filter), kept as a snapshot for SNAPSHOT_NS and reused for the job's
+ * other tasks — a TaskManager List of a large pending job asks once, not
+ * once per task. Dropped early when this client kills or enqueues tasks of
+ * that job.
+ */
 static enum taskstate r_task_state(void *arg, const char *task_id)
 {
 	struct jmremote *r = arg;
-	/* "<job>-<instance>": the job's active tasks, then this one */
 	const char *dash = strrchr(task_id, '-');
-	if (dash == NULL)
+	size_t jlen = dash ? (size_t)(dash - task_id) : 0;
+	if (dash == NULL || jlen >= sizeof(r->sc_job))
 		return TASK_UNKNOWN;
-	char *job = strndup(task_id, (size_t)(dash - task_id));
-	if (job == NULL)
-		return TASK_UNKNOWN;
-	Peloton__Private__Resmgr__GetActiveTasksRequest req =
-	    PELOTON__PRIVATE__RESMGR__GET_ACTIVE_TASKS_REQUEST__INIT;
-	req.jobid = job;
-	Peloton__Private__Resmgr__GetActiveTasksResponse *resp =
-	    call(r, r->cli, RM_SVC "GetActiveTasks", &req.base,
-	         &peloton__private__resmgr__get_active_tasks_response__descriptor, CALL_MS);
-	free(job);
-	enum taskstate st = TASK_UNKNOWN;
-	for (size_t i = 0; resp && i < resp->n_taskstatesmap; i++) {
-		const Peloton__Private__Resmgr__GetActiveTasksResponse__TaskStatesMapEntry *e =
-		    resp->taskstatesmap[i];
-		if (e->key && e->value && strcmp(e->key, task_id) == 0) {
-			for (int s = 0; s < TASK_N_STATES; s++)
-				if (strcmp(e->value, taskstate_name((enum taskstate)s)) == 0)
-					st = (enum taskstate)s;
-			break;
+	uint64_t now = clock_mono_ns();
+	pthread_mutex_lock(&r->sc_mu);
+	bool fresh = r->sc_resp && strlen(r->sc_job) == jlen &&
+	             strncmp(r->sc_job, task_id, jlen) == 0 && now - r->sc_at_ns < SNAPSHOT_NS;
+	if (!fresh) {
+		pthread_mutex_unlock(&r->sc_mu);
+		char job[sizeof(r->sc_job)];
+		memcpy(job, task_id, jlen);
+		job[jlen] = 0;
+		Peloton__Private__Resmgr__GetActiveTasksRequest req =
+		    PELOTON__PRIVATE__RESMGR__GET_ACTIVE_TASKS_REQUEST__INIT;
+		req.jobid = job;
+		Peloton__Private__Resmgr__GetActiveTasksResponse *resp =
+		    call(r, r->cli, RM_SVC "GetActiveTasks", &req.base,
+		         &peloton__private__resmgr__get_active_tasks_response__descriptor, CALL_MS);
+		state_entry **sorted =
+		    resp ? malloc((resp->n_taskstatesmap ? resp->n_taskstatesmap : 1) *
+		                  sizeof(*sorted))
+		         : NULL;
+		if (!sorted) {
+			PB_FREE(resp);
+			return TASK_UNKNOWN;
 		}
+		memcpy(sorted, resp->taskstatesmap, resp->n_taskstatesmap * sizeof(*sorted));
+		qsort(sorted, resp->n_taskstatesmap, sizeof(*sorted), entry_cmp);
+		pthread_mutex_lock(&r->sc_mu);
+		snapshot_drop__(r, NULL, 0);
+		r->sc_resp = resp;
+		r->sc_sorted = sorted;
+		r->sc_at_ns = now;
+		snprintf(r->sc_job, sizeof(r->sc_job), "%s", job);
 	}
-	if (resp)
-		PB_FREE(resp);
+	enum taskstate st = TASK_UNKNOWN;
+	state_entry **e = bsearch(task_id, r->sc_sorted, r->sc_resp->n_taskstatesmap,
+	                          sizeof(*r->sc_sorted), key_cmp);
+	for (int k = 0; e && (*e)->value && k < TASK_N_STATES; k++)
+		if (strcmp((*e)->value, taskstate_name((enum taskstate)k)) == 0)
+			st = (enum taskstate)k;
+	pthread_mutex_unlock(&r->sc_mu);
 	return st;
 }
 

@@ -17,7 +17,10 @@
  * take turns, and the long polls (GetPlacements, GetPreemptibleTasks) and
  * the notifier have connections of their own. An enqueue waits (up to
  * 5 s) for the notifications queued before it, so a relaunch's "lost"
- * reaches the resource manager before the task is enqueued again. After an
+ * reaches the resource manager before the task is enqueued again. A
+ * task's state comes from its job's active tasks (GetActiveTasks has no
+ * task filter), a snapshot reused for 1 s and dropped when this client
+ * kills or enqueues tasks of that job. After an
  * outage the first answer sets came_back: the job manager then enqueues
  * every waiting task again (a restarted resource manager has lost its
  * queues; one that kept them refuses the duplicates).

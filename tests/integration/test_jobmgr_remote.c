@@ -292,6 +292,19 @@ static void test_large_enqueue(void **state)
 	assert_int_equal(ops.enqueue(ops.arg, batch, g, N / 2, fail), N / 2);
 	for (int k = 0; k < N / 2; k++)
 		assert_int_equal(fail[k], RM_OK);
+	/* their states: one GetActiveTasks for the job, reused for its other tasks */
+	uint64_t c0, f0, c1, f1;
+	jmremote_counts(rem, &c0, &f0);
+	assert_int_not_equal(ops.task_state(ops.arg, "job-large-0"), TASK_UNKNOWN);
+	for (int i = 1; i < 1000; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "job-large-%d", i * 119);
+		assert_int_not_equal(ops.task_state(ops.arg, id), TASK_UNKNOWN);
+	}
+	assert_int_equal(ops.task_state(ops.arg, "job-large-120000"), TASK_UNKNOWN);
+	jmremote_counts(rem, &c1, &f1);
+	assert_int_equal(f1, f0);
+	assert_true(c1 - c0 <= 3); /* the snapshot lives 1 s: a slow machine may ask again */
 	/* the first and last gangs are there: enqueued again, they are duplicates */
 	assert_int_equal(ops.enqueue(ops.arg, batch, &g[0], 1, fail), 0);
 	assert_int_equal(fail[0], RM_ALREADY_EXISTS);
