@@ -36,6 +36,7 @@
 #include "jobmgr_remote.h"
 #include "hostmgr_remote.h"
 #include "launchable.h"
+#include "launchwatch.h"
 #include "log.h"
 #include "pconf.h"
 #include "pjson.h"
@@ -61,6 +62,7 @@ struct daemon {
 	struct plremote *plr;    /* a placement engine apart: its gRPC backend */
 	struct jmremote *jmr;    /* a job manager apart: its resource manager */
 	struct hmremote *hmr;    /* a job manager apart: its host manager */
+	struct launchwatch *lw;  /* a job manager apart: its launches, until Mesos answers */
 	struct grpccli *cap_cli; /* a resource manager apart: ClusterCapacity */
 	bool cap_down;           /* its last call failed (the driver thread's) */
 	struct jobmgr *jm;
@@ -105,6 +107,9 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE:
 		if (ev->update && ev->update->status) {
 			atomic_fetch_add(&d->updates_in, 1);
+			if (d->lw && ev->update->status->task_id &&
+			    ev->update->status->task_id->value)
+				launchwatch_seen(d->lw, ev->update->status->task_id->value);
 			/* full: not acknowledged, so Mesos sends it again */
 			if (eventstream_publish(d->es, ev->update->status) < 0)
 				log_warn("hostmgr",
@@ -174,6 +179,53 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
+/* Task ids collected for one explicit RECONCILE. */
+struct idlist {
+	char **task, **agent;
+	size_t n, cap;
+};
+
+static void idlist_add(void *arg, const char *task, const char *agent)
+{
+	struct idlist *l = arg;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 256;
+		char **t = realloc(l->task, nc * sizeof(*t));
+		if (t)
+			l->task = t;
+		char **a = t ? realloc(l->agent, nc * sizeof(*a)) : NULL;
+		if (a)
+			l->agent = a;
+		if (!t || !a)
+			return; /* next time */
+		l->cap = nc;
+	}
+	l->task[l->n] = strdup(task);
+	l->agent[l->n] = agent ? strdup(agent) : NULL;
+	if (l->task[l->n])
+		l->n++;
+	else
+		free(l->agent[l->n]);
+}
+
+/* Explicit RECONCILE of the watched launches that are due (or all of them). */
+static void reconcile_watched(struct daemon *d, bool all)
+{
+	struct idlist l = {0};
+	launchwatch_due(d->lw, clock_mono_ns(), all, idlist_add, &l);
+	if (l.n) {
+		log_info("hostmgr", "reconciling %zu launch(es) Mesos has said nothing about", l.n);
+		mesos_client_reconcile(d->mc, (const char *const *)l.task,
+		                       (const char *const *)l.agent, l.n);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		free(l.task[i]);
+		free(l.agent[i]);
+	}
+	free(l.task);
+	free(l.agent);
+}
+
 /* After each SUBSCRIBED: persist the framework id, reconcile launched tasks. */
 static void on_subscribed(void *arg, const char *fwid)
 {
@@ -186,9 +238,11 @@ static void on_subscribed(void *arg, const char *fwid)
 		store_batch_free(b);
 	if (d->jm == NULL) {
 		/* the launched tasks live in a job manager apart: Mesos reports
-		 * every task it knows (through the event stream to it) */
+		 * every task it knows (through the event stream to it), and the
+		 * launches it has said nothing about yet are asked for by name */
 		log_info("hostmgr", "subscribed: implicit reconciliation");
 		mesos_client_reconcile(d->mc, NULL, NULL, 0);
+		reconcile_watched(d, true);
 		return;
 	}
 	struct jobmgr_live live;
@@ -754,6 +808,8 @@ static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struc
 	if (why == LAUNCH_OK)
 		why =
 		    launch_on(d, r->hostname, r->agentid->value, NULL, 0, lts, n, err, sizeof(err));
+	for (size_t k = 0; why == LAUNCH_OK && d->lw && k < n; k++)
+		launchwatch_add(d->lw, lts[k].task_id, r->agentid->value, clock_mono_ns());
 	if (why == LAUNCH_OK)
 		resp =
 		    PB_NEW(launch_resp,
@@ -1021,6 +1077,15 @@ static void metrics(void *arg, FILE *f)
 			fprintf(f, "peloton_mesos_events_by_type_total{type=\"%s\"} %llu\n",
 			        v->name, (unsigned long long)n);
 	}
+	if (d->lw)
+		fprintf(f,
+		        "# HELP peloton_hostmgr_watched_launches Launches for a job manager apart "
+		        "that Mesos has said nothing about yet (reconciled when due).\n"
+		        "# TYPE peloton_hostmgr_watched_launches gauge\n"
+		        "peloton_hostmgr_watched_launches %zu\n"
+		        "# TYPE peloton_hostmgr_unwatched_launches_total counter\n"
+		        "peloton_hostmgr_unwatched_launches_total %llu\n",
+		        launchwatch_size(d->lw), (unsigned long long)launchwatch_dropped(d->lw));
 	struct hostidx_capacity c;
 	hostidx_capacity(d->idx, &c);
 	struct mesos_client_stats ms;
@@ -1293,8 +1358,12 @@ static int start(struct daemon *d)
 		if (!(d->es = eventstream_create(65536, consumers, 1)) ||
 		    !(d->agents = agent_book_new()))
 			return log_error("main", "out of memory"), -1;
-		if (!has_jm) /* acknowledged once the job manager apart purged past it */
+		if (!has_jm) { /* acknowledged once the job manager apart purged past it */
 			eventstream_set_release(d->es, ack_released, d);
+			if (!(d->lw = launchwatch_new(
+			          (uint64_t)c->reconcile_launch_secs * 1000000000ull, 0)))
+				return log_error("main", "out of memory"), -1;
+		}
 	}
 	if (has_jm) {
 		struct jobmgr_config jc = {
@@ -1392,6 +1461,7 @@ static void stop(struct daemon *d)
 	respool_tree_destroy(d->pools);
 	store_close(d->store);
 	hmremote_destroy(d->hmr);
+	launchwatch_free(d->lw);
 }
 
 int main(int argc, char **argv)
@@ -1436,6 +1506,8 @@ int main(int argc, char **argv)
 		if (sig < 0) {
 			expire_leases(&d);
 			decline_held(&d);
+			if (d.lw)
+				reconcile_watched(&d, false);
 			/* periodic implicit reconciliation: Mesos reports every task it knows */
 			if (d.cf.reconcile_secs && clock_mono_ns() >= next_implicit) {
 				log_info("hostmgr", "implicit reconciliation");

@@ -25,8 +25,8 @@
  *
  * Not over this interface: sandbox browsing (the agents' addresses live in
  * the host manager) and explicit reconciliation of one task (the host
- * manager reconciles implicitly on every SUBSCRIBED and every
- * reconcile-secs); both ops are NULL.
+ * manager reconciles the launches it made itself: launchwatch.h); both
+ * ops are NULL.
  */
 #ifndef HOSTMGR_REMOTE_H
 #define HOSTMGR_REMOTE_H

@@ -1296,6 +1296,8 @@ class SplitEach(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(sim["acks"], sim["updates_sent"], sim)
         self.assertGreaterEqual(metric(jm, "peloton_jobmgr_stream_purge_offset"), 48 * 2)
+        # every launch was heard of: none left for the host manager to reconcile
+        self.assertEqual(metric(hm, "peloton_hostmgr_watched_launches"), 0)
         # each process serves its own roles only
         for path in ("/peloton.private.hostmgr.hostsvc.InternalHostService/LaunchTasks",
                      "/peloton.private.eventstream.EventStreamService/InitStream"):
