@@ -147,6 +147,7 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 	if (!jm)
 		return NULL;
 	jm->cfg = *cfg;
+	jm->rm_apart = jm->cfg.rmops.enqueue != NULL;
 	if (jm->cfg.rmops.enqueue == NULL)
 		jm->cfg.rmops = (struct jobmgr_rm){.enqueue = local_enqueue,
 		                                   .kill = local_kill,

@@ -70,6 +70,7 @@ struct jobmgr {
 	pthread_cond_t launch_cv;
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
+	bool rm_apart; /* rmops reach a resource manager in another process */
 };
 
 void jm__rfc3339(uint64_t ns, char *buf, size_t len);

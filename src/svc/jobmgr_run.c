@@ -601,7 +601,11 @@ static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 	pthread_mutex_lock(&j->mu);
 	struct jm_task *t = &j->tasks[inst];
 	if (t->state == TASK_PENDING && t->goal != TASK_KILLED) {
-		if (t->due_ns == 0)
+		/* a resource manager apart: the sweeper's next pass enqueues it (no
+		 * round trip on the store's completion thread, batched per job) */
+		if (t->due_ns == 0 && jm->rm_apart)
+			t->due_ns = clock_wall_ns();
+		else if (t->due_ns == 0)
 			jm__enqueue(jm, j, &inst, 1);
 		/* else: the sweeper enqueues it after its backoff */
 	}
