@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "hash.h"
 #include "hostmatch.h"
 
 static const char *const result_names[HOSTMATCH_N_RESULTS] = {
@@ -24,13 +25,7 @@ const char *hostmatch_result_name(enum hostmatch_result r)
 
 uint64_t hostmatch_label_hash(const char *text)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return pel_fnv1a_str(text);
 }
 
 static uint32_t label_count(const struct hostmatch_label *want,

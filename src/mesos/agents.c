@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agents.h"
+#include "hash.h"
 
 #define BUCKETS (1u << 16)
 
@@ -23,10 +24,7 @@ struct agent_book {
 
 static size_t bucket(const char *id)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ull;
-	return (size_t)(h % BUCKETS);
+	return (size_t)(pel_fnv1a_str(id) % BUCKETS);
 }
 
 struct agent_book *agent_book_new(void)

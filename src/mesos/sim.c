@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "pjson.h"
 #include "proto_codec.h"
@@ -342,10 +343,7 @@ uint32_t sim_agent_count(struct sim *s)
 
 static size_t task_bucket(const char *id)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ull;
-	return (size_t)(h % TASK_BUCKETS);
+	return (size_t)(pel_fnv1a_str(id) % TASK_BUCKETS);
 }
 
 static struct task *task_find(struct sim *s, const char *id)

@@ -1,5 +1,6 @@
 /* Launches a host manager reconciles for a job manager apart; see launchwatch.h. */
 #include "launchwatch.h"
+#include "hash.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,10 +25,7 @@ struct launchwatch {
 
 static size_t bucket(const char *id)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ull;
-	return (size_t)(h % BUCKETS);
+	return (size_t)(pel_fnv1a_str(id) % BUCKETS);
 }
 
 struct launchwatch *launchwatch_new(uint64_t after_ns, size_t max)

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "respool.h"
+#include "hash.h"
 
 #define NAME_MAX_LEN 255
 #define ID_LEN 37
@@ -86,9 +87,7 @@ static void new_id(char id[ID_LEN])
 
 static size_t id_hash(const char *id)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	uint64_t h = pel_fnv1a_str(id);
 	return (size_t)(h ^ (h >> 29));
 }
 

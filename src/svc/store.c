@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "log.h"
+#include "hash.h"
 #include "store.h"
 
 #define HDR 9
@@ -728,9 +729,7 @@ static unsigned route(const struct store_batch *b)
 	const char *nul = memchr(k, '\0', n);
 	if (nul != NULL)
 		n = (size_t)(nul - k);
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+	uint64_t h = pel_fnv1a(k, n);
 	return (unsigned)((h ^ (h >> 32)) % N_COMMITTERS);
 }
 
