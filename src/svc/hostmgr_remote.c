@@ -62,6 +62,7 @@ struct hmremote {
 	 * purge offset; gen changes with every InitStream */
 	struct slot *win;
 	uint64_t base, next, gen;
+	size_t n_retry; /* slots in SLOT_RETRY: the window is scanned only then */
 };
 
 /* One unary call: the decoded response (PB_FREE) or NULL, logged once per outage. */
@@ -255,6 +256,7 @@ static void update_done(void *arg, bool handled)
 	if (c->gen == h->gen && c->offset >= h->base && c->offset < h->next) {
 		struct slot *s = &h->win[c->offset % WINDOW];
 		s->state = handled ? SLOT_DONE : SLOT_RETRY;
+		h->n_retry += !handled;
 		s->retry_ns = clock_mono_ns() + RETRY_NS;
 		pthread_cond_broadcast(&h->cv);
 	}
@@ -270,6 +272,7 @@ static void give(struct hmremote *h, const Mesos__V1__TaskStatus *st, uint64_t g
 		pthread_mutex_lock(&h->mu);
 		if (gen == h->gen && off >= h->base && off < h->next) {
 			h->win[off % WINDOW].state = SLOT_RETRY;
+			h->n_retry++;
 			h->win[off % WINDOW].retry_ns = clock_mono_ns() + RETRY_NS;
 		}
 		pthread_mutex_unlock(&h->mu);
@@ -290,11 +293,12 @@ static void advance__(struct hmremote *h)
 		h->base++;
 	}
 	uint64_t now = clock_mono_ns();
-	for (uint64_t o = h->base; o < h->next; o++) {
+	for (uint64_t o = h->base; h->n_retry && o < h->next; o++) {
 		struct slot *s = &h->win[o % WINDOW];
 		if (s->state != SLOT_RETRY || s->retry_ns > now)
 			continue;
 		s->state = SLOT_INFLIGHT;
+		h->n_retry--;
 		atomic_fetch_add(&h->retried, 1);
 		uint64_t gen = h->gen;
 		pthread_mutex_unlock(&h->mu);
@@ -311,6 +315,7 @@ static void reset__(struct hmremote *h, uint64_t from)
 		h->win[o % WINDOW] = (struct slot){0};
 	}
 	h->gen++;
+	h->n_retry = 0;
 	h->base = h->next = from;
 }
 
