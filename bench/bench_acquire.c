@@ -39,6 +39,7 @@
 #include "bench_cluster.h"
 #include "bench_util.h"
 #include "hostidx.h"
+#include "hostfilter.h"
 #include "hostsvc.h"
 #include "proto_codec.h"
 
@@ -353,7 +354,7 @@ static uint8_t *edge_request(const struct hostmatch_filter *f, uint32_t max, siz
 {
 	hostsvc_acquire_req req =
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__ACQUIRE_HOST_OFFERS_REQUEST__INIT;
-	hostsvc_filter_pb filter = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
+	hostfilter_pb filter = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
 	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc =
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
 	Peloton__Private__Hostmgr__Hostsvc__QuantityControl q =

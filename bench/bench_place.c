@@ -37,6 +37,7 @@
 #include "bench_util.h"
 #include "peloton/private/resmgr/resmgr.pb-c.h"
 #include "placement.h"
+#include "resmgr.h"
 #include "proto_codec.h"
 
 #define LEAVES 100
@@ -398,7 +399,8 @@ static struct result run_max(bool fast, size_t hosts_n, size_t tasks, size_t gan
 		ready_ns[i] = t0;
 	double c0 = cpu_seconds();
 	if (fast) {
-		struct placement_config pc = {.rm = rm,
+		struct placement_config pc = {.rm = resmgr_local_ops(rm),
+		                              .hosts = hostmgr_index_ops(idx),
 		                              .idx = idx,
 		                              .workers = workers,
 		                              .batch = 64,
@@ -461,7 +463,8 @@ static struct result run_steady(size_t hosts_n, double rate, double secs, unsign
 	placed_ns = calloc(tasks, sizeof(uint64_t));
 	atomic_store(&n_placed, 0);
 	prebuild(tasks);
-	struct placement_config pc = {.rm = rm,
+	struct placement_config pc = {.rm = resmgr_local_ops(rm),
+	                              .hosts = hostmgr_index_ops(idx),
 	                              .idx = idx,
 	                              .workers = workers,
 	                              .batch = 64,

@@ -16,6 +16,7 @@
 
 #include "pel_assert.h"
 #include "placement.h"
+#include "resmgr.h"
 #include "proto_codec.h"
 #include "peloton/private/resmgr/resmgr.pb-c.h"
 
@@ -206,8 +207,11 @@ int main(void)
 	}
 	double cap[RES_N] = {1e9, 1e12, 0, 0};
 	resmgr_entitle(rm, cap);
-	struct placement_config pc = {
-	    .rm = rm, .idx = idx, .workers = 2, .dequeue_timeout_ns = 5000000};
+	struct placement_config pc = {.rm = resmgr_local_ops(rm),
+	                              .hosts = hostmgr_index_ops(idx),
+	                              .idx = idx,
+	                              .workers = 2,
+	                              .dequeue_timeout_ns = 5000000};
 	struct placement *pl = placement_create(&pc);
 	pthread_create(&lt, NULL, launcher, NULL);
 	PEL_ASSERT(placement_start(pl) == 0);

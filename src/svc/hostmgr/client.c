@@ -1,6 +1,41 @@
-/* The job manager's host manager over gRPC; see hostmgr_remote.h. */
+/*
+ * The host manager over gRPC (hostmgr_client, hostmgr_seam.h).
+ *
+ * The job manager's side. Launches are LaunchTasks (hostname, agent, the
+ * tasks as LaunchableTasks: Mesos task id, config, ports by name); the host
+ * manager spends the lease it holds on the host and builds the TaskInfos.
+ * Placements carrying offer ids cannot be launched this way (LaunchTasks
+ * names no offers): such a launch fails, logged — the daemon runs its
+ * placement engine through leases whenever the launcher is apart, so none
+ * arrive. Kills are queued and sent by a thread of their own, up to 1,000
+ * task ids per KillTasks (the job manager kills with a job mutex held; it
+ * resends every kill until Mesos reports the end, so one lost while the
+ * host manager is down is sent again). Status updates come from the host
+ * manager's event stream (InitStream / WaitForEvents as client "jobmgr"):
+ * each goes to the consumer with a done callback, and the purge offset
+ * sent back moves past an update only once the consumer reported it
+ * handled (durable): the host manager acknowledges it to Mesos then. An
+ * update that could not be persisted is given again a second later. A host
+ * manager that restarted (a new stream id) is followed with a new
+ * InitStream; the updates it had not acknowledged Mesos sends again. Not
+ * over this interface: sandbox browsing and explicit reconciliation of one
+ * task (ack, browse, reconcile are NULL; the host manager reconciles the
+ * launches it made itself).
+ *
+ * The placement engines' side: AcquireHostOffers leases hosts in the host
+ * manager and answers HostOffers (hostname, agent, free resources,
+ * attributes; no offer ids). Each calling thread keeps a private host
+ * index that mirrors just the hosts it holds, so the engine's decision
+ * code runs unchanged over leases of it. A host the engine does not use is
+ * released (in the host manager and the mirror); the hosts it uses are
+ * named in the engine's SetPlacements, where the host manager's process
+ * spends their offers all or nothing (resmgr_role: spend_leases).
+ *
+ * The resource manager's side: ClusterCapacity (0s while unreachable).
+ */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "hostmgr_remote.h"
+#include "hostmgr_seam.h"
+#include "hostsvc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,21 +72,36 @@ struct slot {
 
 /* One update in the job manager's hands: reported back through done(). */
 struct update_ctx {
-	struct hmremote *h;
+	struct hostmgr_client *h;
 	uint64_t gen, offset;
 };
 
-struct hmremote {
-	/* calls on one connection take turns: the launcher, the kill sender and
-	 * the consumer have one each */
-	struct grpccli *launch_cli, *kill_cli, *events_cli;
-	struct jobmgr *jm;
+/* One placement worker's connection and mirror index. */
+struct pl_thread {
+	struct pl_thread *next;
+	struct hostmgr_client *owner;
+	struct grpccli *cli;
+	_Atomic bool down;
+	struct hostidx *mirror;
+	struct hostsvc *msvc; /* ingests HostOffers into the mirror */
+};
+
+struct hostmgr_client {
+	char *target, *module;
+	/* calls on one connection take turns: the launcher, the kill sender,
+	 * the consumer and the capacity reader have one each */
+	struct grpccli *launch_cli, *kill_cli, *events_cli, *cap_cli;
+	hostmgr_update_f upd_fn;
+	void *upd_arg;
 	_Atomic uint64_t calls, failed, launched, kills_sent, updates, retried;
-	_Atomic bool launch_down, kill_down, events_down;
+	_Atomic uint64_t hosts_acquired, hosts_released, seq;
+	_Atomic bool launch_down, kill_down, events_down, cap_down;
+	pthread_mutex_t tmu; /* threads */
+	struct pl_thread *threads;
 
 	pthread_mutex_t mu; /* kills queue, the window, stop */
 	pthread_cond_t cv;
-	bool stop;
+	bool stop, ev_stop;
 	char **kills;
 	size_t n_kills, cap_kills;
 	uint64_t kills_dropped;
@@ -66,11 +116,11 @@ struct hmremote {
 };
 
 /* One unary call: the decoded response (PB_FREE) or NULL, logged once per outage. */
-static void *call(struct hmremote *h, struct grpccli *c, _Atomic bool *down, const char *path,
+static void *call(struct hostmgr_client *h, struct grpccli *c, _Atomic bool *down, const char *path,
                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
                   unsigned timeout_ms)
 {
-	const struct grpccli_watch w = {"jobmgr", "the host manager", &h->calls, &h->failed};
+	const struct grpccli_watch w = {h->module, "the host manager", &h->calls, &h->failed};
 	return grpccli_call_watched(c, down, &w, path, req, rd, timeout_ms);
 }
 
@@ -83,9 +133,9 @@ static int r_launch(void *arg, const char *host, const char *agent, const char *
                     size_t n_offers, const struct launchable *lts, size_t n)
 {
 	(void)offers;
-	struct hmremote *h = arg;
+	struct hostmgr_client *h = arg;
 	if (n_offers) {
-		log_error("jobmgr",
+		log_error(h->module,
 		          "launch on %s: the placement spent its offers already and LaunchTasks "
 		          "names none; its tasks wait for reconciliation",
 		          host);
@@ -99,7 +149,7 @@ static int r_launch(void *arg, const char *host, const char *agent, const char *
 	port_pb *pv = calloc(np ? np : 1, sizeof(*pv)), **pp = calloc(np ? np : 1, sizeof(*pp));
 	int rc = -1;
 	if (!tv || !tp || !idv || !pv || !pp) {
-		log_error("jobmgr", "out of memory launching on %s", host);
+		log_error(h->module, "out of memory launching on %s", host);
 		goto out;
 	}
 	size_t used = 0;
@@ -141,7 +191,7 @@ static int r_launch(void *arg, const char *host, const char *agent, const char *
 		atomic_fetch_add(&h->launched, n);
 	} else if (r) {
 		const Peloton__Private__Hostmgr__Hostsvc__LaunchTasksResponse__Error *e = r->error;
-		log_warn("jobmgr", "LaunchTasks on %s refused: %s", host,
+		log_warn(h->module, "LaunchTasks on %s refused: %s", host,
 		         e->invalidoffers     ? e->invalidoffers->message
 		         : e->invalidargument ? e->invalidargument->message
 		         : e->launchfailure   ? e->launchfailure->message
@@ -162,7 +212,7 @@ out:
 static int r_kill(void *arg, const char *task, const char *agent)
 {
 	(void)agent; /* KillTasks names tasks only */
-	struct hmremote *h = arg;
+	struct hostmgr_client *h = arg;
 	char *id = strdup(task);
 	int rc = -1;
 	pthread_mutex_lock(&h->mu);
@@ -180,15 +230,15 @@ static int r_kill(void *arg, const char *task, const char *agent)
 		rc = 0;
 		pthread_cond_broadcast(&h->cv);
 	} else if (h->kills_dropped++ == 0) {
-		log_warn("jobmgr", "kill queue for the host manager full: kills dropped (resent "
-		                   "every 10 s)");
+		log_warn(h->module, "kill queue for the host manager full: kills dropped (resent "
+		                    "every 10 s)");
 	}
 	pthread_mutex_unlock(&h->mu);
 	free(id);
 	return rc;
 }
 
-static void send_kills(struct hmremote *h, char **ids, size_t n)
+static void send_kills(struct hostmgr_client *h, char **ids, size_t n)
 {
 	Mesos__V1__TaskID *tv = calloc(n, sizeof(*tv));
 	Mesos__V1__TaskID **tp = calloc(n, sizeof(*tp));
@@ -208,7 +258,7 @@ static void send_kills(struct hmremote *h, char **ids, size_t n)
 		if (r && !r->error)
 			atomic_fetch_add(&h->kills_sent, n);
 		else if (r)
-			log_warn("jobmgr", "KillTasks of %zu task(s) refused: %s", n,
+			log_warn(h->module, "KillTasks of %zu task(s) refused: %s", n,
 			         r->error->killfailure      ? r->error->killfailure->message
 			         : r->error->invalidtaskids ? r->error->invalidtaskids->message
 			                                    : "(no reason)");
@@ -220,7 +270,7 @@ static void send_kills(struct hmremote *h, char **ids, size_t n)
 
 static void *kill_main(void *arg)
 {
-	struct hmremote *h = arg;
+	struct hostmgr_client *h = arg;
 	char **batch = malloc(KILL_BATCH * sizeof(*batch));
 	pthread_mutex_lock(&h->mu);
 	while (batch) {
@@ -251,7 +301,7 @@ static void *kill_main(void *arg)
 static void update_done(void *arg, bool handled)
 {
 	struct update_ctx *c = arg;
-	struct hmremote *h = c->h;
+	struct hostmgr_client *h = c->h;
 	pthread_mutex_lock(&h->mu);
 	if (c->gen == h->gen && c->offset >= h->base && c->offset < h->next) {
 		struct slot *s = &h->win[c->offset % WINDOW];
@@ -265,7 +315,8 @@ static void update_done(void *arg, bool handled)
 }
 
 /* Hands one update (the window's clone at offset) to the job manager. mu not held. */
-static void give(struct hmremote *h, const Mesos__V1__TaskStatus *st, uint64_t gen, uint64_t off)
+static void give(struct hostmgr_client *h, const Mesos__V1__TaskStatus *st, uint64_t gen,
+                 uint64_t off)
 {
 	struct update_ctx *c = malloc(sizeof(*c));
 	if (!c) {
@@ -280,11 +331,11 @@ static void give(struct hmremote *h, const Mesos__V1__TaskStatus *st, uint64_t g
 	}
 	*c = (struct update_ctx){h, gen, off};
 	atomic_fetch_add(&h->updates, 1);
-	jobmgr_on_status_cb(h->jm, st, update_done, c);
+	h->upd_fn(h->upd_arg, st, update_done, c);
 }
 
 /* Moves base past handled updates; gives due retries again. mu held on entry and exit. */
-static void advance__(struct hmremote *h)
+static void advance__(struct hostmgr_client *h)
 {
 	while (h->base < h->next && h->win[h->base % WINDOW].state == SLOT_DONE) {
 		struct slot *s = &h->win[h->base % WINDOW];
@@ -308,7 +359,7 @@ static void advance__(struct hmremote *h)
 }
 
 /* Forgets the window (a new stream): slots of the old one are freed. mu held. */
-static void reset__(struct hmremote *h, uint64_t from)
+static void reset__(struct hostmgr_client *h, uint64_t from)
 {
 	for (uint64_t o = h->base; o < h->next; o++) {
 		PB_FREE(h->win[o % WINDOW].st);
@@ -320,7 +371,7 @@ static void reset__(struct hmremote *h, uint64_t from)
 }
 
 /* InitStream; the offset to read from, or -1 (logged). */
-static int64_t init_stream(struct hmremote *h, char *id, size_t idlen)
+static int64_t init_stream(struct hostmgr_client *h, char *id, size_t idlen)
 {
 	Peloton__Private__Eventstream__InitStreamRequest req =
 	    PELOTON__PRIVATE__EVENTSTREAM__INIT_STREAM_REQUEST__INIT;
@@ -331,37 +382,37 @@ static int64_t init_stream(struct hmremote *h, char *id, size_t idlen)
 	if (r == NULL)
 		return -1;
 	if (r->error || !r->streamid) {
-		log_error("jobmgr", "InitStream refused by the host manager (client \"jobmgr\")");
+		log_error(h->module, "InitStream refused by the host manager (client \"jobmgr\")");
 		PB_FREE(r);
 		return -1;
 	}
 	snprintf(id, idlen, "%s", r->streamid);
 	uint64_t from =
 	    r->previouspurgeoffset > r->minoffset ? r->previouspurgeoffset : r->minoffset;
-	log_info("jobmgr", "reading the host manager's event stream %s from offset %llu", id,
+	log_info(h->module, "reading the host manager's event stream %s from offset %llu", id,
 	         (unsigned long long)from);
 	PB_FREE(r);
 	return (int64_t)from;
 }
 
 /* Waits up to ms on the cv (mu held) unless stopping. */
-static void nap__(struct hmremote *h, unsigned ms)
+static void nap__(struct hostmgr_client *h, unsigned ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
 	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
-	if (!h->stop)
+	if (!h->stop && !h->ev_stop)
 		pthread_cond_timedwait(&h->cv, &h->mu, &ts);
 }
 
 static void *events_main(void *arg)
 {
-	struct hmremote *h = arg;
+	struct hostmgr_client *h = arg;
 	char sid[128] = "";
 	pthread_mutex_lock(&h->mu);
-	while (!h->stop) {
+	while (!h->stop && !h->ev_stop) {
 		if (!sid[0]) {
 			pthread_mutex_unlock(&h->mu);
 			int64_t from = init_stream(h, sid, sizeof(sid));
@@ -394,7 +445,7 @@ static void *events_main(void *arg)
 		         &peloton__private__eventstream__wait_for_events_response__descriptor,
 		         POLL_MS + CALL_MS);
 		if (r && r->error) {
-			log_warn("jobmgr", "event stream %s: %s; opening it again", sid,
+			log_warn(h->module, "event stream %s: %s; opening it again", sid,
 			         r->error->invalidstreamid ? "the host manager restarted"
 			                                   : "refused our offsets");
 			sid[0] = 0;
@@ -432,32 +483,319 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
+/* --- the placement engines' calls ------------------------------------------ */
+
+typedef Peloton__Private__Hostmgr__Hostsvc__HostOffer host_offer_pb;
+
+static __thread struct pl_thread *tls;
+
+/* The calling thread's connection and mirror (made on its first call); NULL on ENOMEM. */
+static struct pl_thread *thr(struct hostmgr_client *h)
+{
+	if (tls != NULL && tls->owner == h)
+		return tls;
+	struct pl_thread *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->owner = h;
+	struct hostidx_config hc = {0};
+	t->cli = grpccli_create(h->target);
+	t->mirror = hostidx_create(&hc);
+	t->msvc = t->mirror ? hostsvc_create(t->mirror, HOSTIDX_PACK) : NULL;
+	pthread_mutex_lock(&h->tmu);
+	t->next = h->threads; /* freed with h, even half made */
+	h->threads = t;
+	pthread_mutex_unlock(&h->tmu);
+	if (!t->cli || !t->msvc)
+		return NULL;
+	tls = t;
+	return t;
+}
+
+static void *pl_call(struct pl_thread *t, const char *path, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *rd, unsigned timeout_ms)
+{
+	return call(t->owner, t->cli, &t->down, path, req, rd, timeout_ms);
+}
+
+/* Gives hosts back to the host manager. */
+static void release_remote(struct pl_thread *t, const char *const *hosts, const char *const *agents,
+                           size_t n)
+{
+	if (n == 0)
+		return;
+	host_offer_pb *hos = calloc(n, sizeof(*hos));
+	host_offer_pb **hp = calloc(n, sizeof(*hp));
+	Mesos__V1__AgentID *ag = calloc(n, sizeof(*ag));
+	if (hos && hp && ag) {
+		for (size_t i = 0; i < n; i++) {
+			peloton__private__hostmgr__hostsvc__host_offer__init(&hos[i]);
+			mesos__v1__agent_id__init(&ag[i]);
+			ag[i].value = (char *)agents[i];
+			hos[i].hostname = (char *)hosts[i];
+			hos[i].agentid = &ag[i];
+			hp[i] = &hos[i];
+		}
+		Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersRequest req =
+		    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RELEASE_HOST_OFFERS_REQUEST__INIT;
+		req.hostoffers = hp;
+		req.n_hostoffers = n;
+		ProtobufCMessage *resp = pl_call(
+		    t, HS_SVC "ReleaseHostOffers", &req.base,
+		    &peloton__private__hostmgr__hostsvc__release_host_offers_response__descriptor,
+		    CALL_MS);
+		if (resp != NULL)
+			PB_FREE(resp);
+		atomic_fetch_add(&t->owner->hosts_released, n);
+	}
+	/* unreleased (ENOMEM, call failed): the host manager's lease expires */
+	free(hos);
+	free(hp);
+	free(ag);
+}
+
+/* The HostOffers as mirror offers (ids of our own), added to the mirror. */
+static int mirror_add(struct pl_thread *t, host_offer_pb *const *hos, size_t n, uint64_t now_ns)
+{
+	Mesos__V1__Offer *offers = calloc(n ? n : 1, sizeof(*offers));
+	Mesos__V1__Offer **op = calloc(n ? n : 1, sizeof(*op));
+	Mesos__V1__OfferID *ids = calloc(n ? n : 1, sizeof(*ids));
+	char(*idtxt)[32] = calloc(n ? n : 1, sizeof(*idtxt));
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	char err[256];
+	int rc = -1;
+
+	fw.value = "placement-mirror";
+	if (offers && op && ids && idtxt) {
+		for (size_t i = 0; i < n; i++) {
+			mesos__v1__offer__init(&offers[i]);
+			mesos__v1__offer_id__init(&ids[i]);
+			snprintf(idtxt[i], sizeof(idtxt[i]), "m%llu",
+			         (unsigned long long)atomic_fetch_add(&t->owner->seq, 1));
+			ids[i].value = idtxt[i];
+			offers[i].id = &ids[i];
+			offers[i].framework_id = &fw;
+			offers[i].agent_id = hos[i]->agentid;
+			offers[i].hostname = hos[i]->hostname;
+			offers[i].resources = hos[i]->resources;
+			offers[i].n_resources = hos[i]->n_resources;
+			offers[i].attributes = hos[i]->attributes;
+			offers[i].n_attributes = hos[i]->n_attributes;
+			op[i] = &offers[i];
+		}
+		rc = hostsvc_ingest_offers(t->msvc, op, n, now_ns, err, sizeof(err));
+		if (rc != 0)
+			log_error(t->owner->module, "host offers from the host manager refused: %s",
+			          err);
+	}
+	free(offers);
+	free(op);
+	free(ids);
+	free(idtxt);
+	return rc;
+}
+
+static int r_acquire(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
+                     size_t pb_len, uint32_t max_hosts, enum hostidx_order order, uint64_t now_ns,
+                     struct hostidx_acquire_out *out, const char **why)
+{
+	struct pl_thread *t = thr(arg);
+	const char *dwhy = NULL;
+
+	out->n = 0;
+	memset(out->counts, 0, sizeof(out->counts));
+	Peloton__Private__Hostmgr__Hostsvc__HostFilter *hf =
+	    t ? (void *)proto_decode(&peloton__private__hostmgr__hostsvc__host_filter__descriptor,
+	                             filter_pb, pb_len, NULL, &dwhy)
+	      : NULL;
+	if (hf == NULL) {
+		*why = t ? "the task's filter does not re-encode" : "out of memory";
+		return -1;
+	}
+	Peloton__Private__Hostmgr__Hostsvc__QuantityControl q =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__QUANTITY_CONTROL__INIT;
+	q.maxhosts = max_hosts;
+	hf->quantity = &q;
+	Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersRequest req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__ACQUIRE_HOST_OFFERS_REQUEST__INIT;
+	req.filter = hf;
+	Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersResponse *resp = (void *)pl_call(
+	    t, HS_SVC "AcquireHostOffers", &req.base,
+	    &peloton__private__hostmgr__hostsvc__acquire_host_offers_response__descriptor, CALL_MS);
+	hf->quantity = NULL; /* ours, on the stack */
+	PB_FREE(hf);
+	if (resp == NULL) {
+		*why = "the host manager cannot be reached";
+		return -1;
+	}
+	if (resp->error != NULL) {
+		*why = "the host manager refused the filter";
+		PB_FREE(resp);
+		return -1;
+	}
+	uint32_t counts[HOSTMATCH_N_RESULTS] = {0};
+	for (size_t i = 0; i < resp->n_filterresultcounts; i++)
+		for (int k = 0; k < HOSTMATCH_N_RESULTS; k++)
+			if (resp->filterresultcounts[i]->key &&
+			    strcmp(resp->filterresultcounts[i]->key, hostmatch_result_name(k)) == 0)
+				counts[k] += resp->filterresultcounts[i]->value;
+	size_t n = resp->n_hostoffers;
+	atomic_fetch_add(&t->owner->hosts_acquired, n);
+	const char **hosts = calloc(n ? n : 1, sizeof(char *));
+	const char **agents = calloc(n ? n : 1, sizeof(char *));
+	bool *leased = calloc(n ? n : 1, sizeof(bool));
+	int rc = -1;
+	if (hosts && agents && leased) {
+		for (size_t i = 0; i < n; i++) {
+			hosts[i] =
+			    resp->hostoffers[i]->hostname ? resp->hostoffers[i]->hostname : "";
+			agents[i] =
+			    resp->hostoffers[i]->agentid && resp->hostoffers[i]->agentid->value
+			        ? resp->hostoffers[i]->agentid->value
+			        : "";
+		}
+		if (n == 0 || mirror_add(t, resp->hostoffers, n, now_ns) == 0)
+			rc = n == 0
+			         ? 0
+			         : hostidx_acquire(t->mirror, f,
+			                           (uint32_t)n < out->cap ? (uint32_t)n : out->cap,
+			                           order, now_ns, out, why);
+		if (rc != 0)
+			out->n = 0;
+		for (uint32_t k = 0; k < out->n; k++)
+			for (size_t i = 0; i < n; i++)
+				if (!leased[i] && strcmp(hostidx_lease_hostname(&out->leases[k]),
+				                         hosts[i]) == 0) {
+					leased[i] = true;
+					break;
+				}
+		/* held remotely, not taken here: back they go, and out of the mirror */
+		size_t nb = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (leased[i])
+				continue;
+			hostidx_remove_host(t->mirror, hosts[i]);
+			hosts[nb] = hosts[i];
+			agents[nb++] = agents[i];
+		}
+		release_remote(t, hosts, agents, nb);
+	}
+	memcpy(out->counts, counts, sizeof(counts)); /* the cluster's picture, not the mirror's */
+	free(hosts);
+	free(agents);
+	free(leased);
+	PB_FREE(resp);
+	return rc;
+}
+
+static void r_release(void *arg, struct hostidx_lease *lease)
+{
+	struct pl_thread *t = thr(arg);
+	if (t == NULL)
+		return;
+	char *host = strdup(hostidx_lease_hostname(lease));
+	char *agent = strdup(hostidx_lease_agent_id(lease));
+	hostidx_release(t->mirror, lease);
+	if (host && agent) {
+		hostidx_remove_host(t->mirror, host);
+		const char *h = host, *a = agent;
+		release_remote(t, &h, &a, 1);
+	}
+	free(host);
+	free(agent);
+}
+
+/*
+ * The mirror's offers are spent; the host manager's real ones are spent by
+ * SetPlacements (which names these hosts), so the ids given back are none.
+ */
+static int r_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
+                         struct hostidx_offer_ids *out)
+{
+	struct pl_thread *t = thr(arg);
+	if (t == NULL)
+		return -1;
+	char **hosts = calloc(n ? n : 1, sizeof(char *));
+	char **agents = calloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; hosts && agents && i < n; i++) {
+		hosts[i] = strdup(hostidx_lease_hostname(&leases[i]));
+		agents[i] = strdup(hostidx_lease_agent_id(&leases[i]));
+	}
+	int rc = hosts && agents ? hostidx_consume_all(t->mirror, leases, n, out) : -1;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			hostidx_offer_ids_fini(&out[i]);
+		out[i] = (struct hostidx_offer_ids){0};
+		if (hosts && hosts[i])
+			hostidx_remove_host(t->mirror, hosts[i]);
+	}
+	if (rc != 0 && hosts && agents) /* the round is void: the hosts go back */
+		release_remote(t, (const char *const *)hosts, (const char *const *)agents, n);
+	for (size_t i = 0; hosts && agents && i < n; i++) {
+		free(hosts[i]);
+		free(agents[i]);
+	}
+	free(hosts);
+	free(agents);
+	return rc;
+}
+
+/* --- the resource manager's call ----------------------------------------------- */
+
+static void r_capacity(void *arg, double out[RES_N])
+{
+	struct hostmgr_client *h = arg;
+	Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityRequest req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__CLUSTER_CAPACITY_REQUEST__INIT;
+	Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse *r = call(
+	    h, h->cap_cli, &h->cap_down, HS_SVC "ClusterCapacity", &req.base,
+	    &peloton__private__hostmgr__hostsvc__cluster_capacity_response__descriptor, CALL_MS);
+	for (int k = 0; k < RES_N; k++)
+		out[k] = 0; /* unreachable: capacity taken as 0 until it answers (logged) */
+	for (size_t i = 0; r && i < r->n_physicalresources; i++) {
+		enum respool_kind k;
+		if (r->physicalresources[i]->kind &&
+		    respool_kind_parse(r->physicalresources[i]->kind, &k))
+			out[k] = r->physicalresources[i]->capacity;
+	}
+	PB_FREE(r);
+}
+
 /* --- lifecycle ------------------------------------------------------------- */
 
-struct hmremote *hmremote_create(const char *target)
+struct hostmgr_client *hostmgr_client_create(const char *target, const char *module)
 {
-	struct hmremote *h = calloc(1, sizeof(*h));
+	struct hostmgr_client *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->tmu, NULL);
 	pthread_cond_init(&h->cv, NULL);
+	h->target = strdup(target);
+	h->module = strdup(module);
 	h->launch_cli = grpccli_create(target);
 	h->kill_cli = grpccli_create(target);
 	h->events_cli = grpccli_create(target);
+	h->cap_cli = grpccli_create(target);
 	h->win = calloc(WINDOW, sizeof(*h->win));
-	if (!h->launch_cli || !h->kill_cli || !h->events_cli || !h->win ||
-	    pthread_create(&h->kill_th, NULL, kill_main, h) != 0) {
-		hmremote_destroy(h);
+	if (!h->target || !h->module || !h->launch_cli || !h->kill_cli || !h->events_cli ||
+	    !h->cap_cli || !h->win || pthread_create(&h->kill_th, NULL, kill_main, h) != 0) {
+		hostmgr_client_destroy(h);
 		return NULL;
 	}
-	pthread_setname_np(h->kill_th, "jm-hm-kill");
+	pthread_setname_np(h->kill_th, "hm-client-kill");
 	h->kill_started = true;
 	return h;
 }
 
-int hmremote_start_events(struct hmremote *h, struct jobmgr *jm)
+static int r_start_updates(void *arg, hostmgr_update_f fn, void *fn_arg)
 {
-	h->jm = jm;
+	struct hostmgr_client *h = arg;
+	if (h->ev_started)
+		return -1;
+	h->upd_fn = fn;
+	h->upd_arg = fn_arg;
+	h->ev_stop = false;
 	if (pthread_create(&h->ev_th, NULL, events_main, h) != 0)
 		return -1;
 	pthread_setname_np(h->ev_th, "jm-events");
@@ -465,30 +803,34 @@ int hmremote_start_events(struct hmremote *h, struct jobmgr *jm)
 	return 0;
 }
 
-void hmremote_stop(struct hmremote *h)
+static void r_stop_updates(void *arg)
+{
+	struct hostmgr_client *h = arg;
+	if (!h->ev_started)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->ev_stop = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->ev_th, NULL);
+	h->ev_started = false;
+}
+
+void hostmgr_client_destroy(struct hostmgr_client *h)
 {
 	if (h == NULL)
 		return;
+	r_stop_updates(h);
 	pthread_mutex_lock(&h->mu);
 	h->stop = true;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
-	if (h->ev_started)
-		pthread_join(h->ev_th, NULL);
 	if (h->kill_started)
 		pthread_join(h->kill_th, NULL);
-	h->ev_started = h->kill_started = false;
-}
-
-void hmremote_destroy(struct hmremote *h)
-{
-	if (h == NULL)
-		return;
-	hmremote_stop(h);
 	if (h->win) {
 		pthread_mutex_lock(&h->mu);
 		if (h->next > h->base)
-			log_info("jobmgr",
+			log_info(h->module,
 			         "%llu status update(s) not yet reported handled: the host manager "
 			         "keeps them for the next InitStream",
 			         (unsigned long long)(h->next - h->base));
@@ -497,37 +839,81 @@ void hmremote_destroy(struct hmremote *h)
 	}
 	for (size_t i = 0; i < h->n_kills; i++)
 		free(h->kills[i]);
+	for (struct pl_thread *t = h->threads, *next; t != NULL; t = next) {
+		next = t->next;
+		grpccli_destroy(t->cli);
+		hostsvc_destroy(t->msvc);
+		hostidx_destroy(t->mirror);
+		free(t);
+	}
 	free(h->kills);
 	free(h->win);
 	grpccli_destroy(h->launch_cli);
 	grpccli_destroy(h->kill_cli);
 	grpccli_destroy(h->events_cli);
+	grpccli_destroy(h->cap_cli);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->tmu);
 	pthread_cond_destroy(&h->cv);
+	free(h->target);
+	free(h->module);
 	free(h);
 }
 
-struct jobmgr_ops hmremote_ops(struct hmremote *h)
+struct hostmgr_ops hostmgr_client_ops(struct hostmgr_client *h)
 {
-	return (struct jobmgr_ops){.launch = r_launch,
-	                           .kill = r_kill,
-	                           .ack = NULL,
-	                           .browse = NULL,
-	                           .reconcile = NULL,
-	                           .arg = h};
+	return (struct hostmgr_ops){.launch = r_launch,
+	                            .kill = r_kill,
+	                            .start_updates = r_start_updates,
+	                            .stop_updates = r_stop_updates,
+	                            .index = {.acquire = r_acquire,
+	                                      .release = r_release,
+	                                      .consume_all = r_consume_all,
+	                                      .capacity = r_capacity,
+	                                      .arg = h},
+	                            .arg = h};
 }
 
-void hmremote_get_stats(struct hmremote *h, struct hmremote_stats *out)
+void hostmgr_client_write_metrics(struct hostmgr_client *h, FILE *f)
 {
-	*out = (struct hmremote_stats){
-	    .calls = atomic_load(&h->calls),
-	    .failed_calls = atomic_load(&h->failed),
-	    .launched = atomic_load(&h->launched),
-	    .kills_sent = atomic_load(&h->kills_sent),
-	    .updates = atomic_load(&h->updates),
-	    .updates_retried = atomic_load(&h->retried),
-	};
 	pthread_mutex_lock(&h->mu);
-	out->purge_offset = h->base;
+	unsigned long long purge = h->base;
 	pthread_mutex_unlock(&h->mu);
+	const char *m = h->module;
+	fprintf(f,
+	        "# HELP peloton_%s_hostmgr_calls_total gRPC calls to the host manager apart.\n"
+	        "# TYPE peloton_%s_hostmgr_calls_total counter\n"
+	        "peloton_%s_hostmgr_calls_total{result=\"sent\"} %llu\n"
+	        "peloton_%s_hostmgr_calls_total{result=\"failed\"} %llu\n",
+	        m, m, m, (unsigned long long)atomic_load(&h->calls), m,
+	        (unsigned long long)atomic_load(&h->failed));
+	if (atomic_load(&h->launched) || atomic_load(&h->kills_sent) || h->ev_started)
+		fprintf(f,
+		        "# HELP peloton_%s_hostmgr_tasks_total Tasks launched and kills sent "
+		        "through the host manager apart.\n"
+		        "# TYPE peloton_%s_hostmgr_tasks_total counter\n"
+		        "peloton_%s_hostmgr_tasks_total{op=\"launched\"} %llu\n"
+		        "peloton_%s_hostmgr_tasks_total{op=\"kill_sent\"} %llu\n"
+		        "# HELP peloton_%s_stream_updates_total Status updates read from the host "
+		        "manager's event stream (retried: not persisted the first time).\n"
+		        "# TYPE peloton_%s_stream_updates_total counter\n"
+		        "peloton_%s_stream_updates_total{result=\"read\"} %llu\n"
+		        "peloton_%s_stream_updates_total{result=\"retried\"} %llu\n"
+		        "# HELP peloton_%s_stream_purge_offset The event stream offset every "
+		        "update below which is durable here.\n"
+		        "# TYPE peloton_%s_stream_purge_offset gauge\n"
+		        "peloton_%s_stream_purge_offset %llu\n",
+		        m, m, m, (unsigned long long)atomic_load(&h->launched), m,
+		        (unsigned long long)atomic_load(&h->kills_sent), m, m, m,
+		        (unsigned long long)atomic_load(&h->updates), m,
+		        (unsigned long long)atomic_load(&h->retried), m, m, m, purge);
+	if (atomic_load(&h->hosts_acquired))
+		fprintf(f,
+		        "# HELP peloton_%s_hostmgr_hosts_total Hosts leased from and given back "
+		        "to the host manager apart.\n"
+		        "# TYPE peloton_%s_hostmgr_hosts_total counter\n"
+		        "peloton_%s_hostmgr_hosts_total{op=\"acquired\"} %llu\n"
+		        "peloton_%s_hostmgr_hosts_total{op=\"released\"} %llu\n",
+		        m, m, m, (unsigned long long)atomic_load(&h->hosts_acquired), m,
+		        (unsigned long long)atomic_load(&h->hosts_released));
 }

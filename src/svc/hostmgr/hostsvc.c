@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostfilter.h"
 #include "hostsvc.h"
 #include "log.h"
 
 #define HELD_BUCKETS 1024
-#define MAX_NODES 4096   /* constraint nodes per filter */
 #define ACQUIRE_CAP 4096 /* hosts per AcquireHostOffers (maxHosts 0 = this many) */
 
-typedef Peloton__Api__Task__Constraint constraint_pb;
 typedef Peloton__Private__Hostmgr__Hostsvc__HostOffer host_offer_pb;
 
 struct held {
@@ -64,151 +63,6 @@ void hostsvc_destroy(struct hostsvc *svc)
 	}
 	pthread_mutex_destroy(&svc->mu);
 	free(svc);
-}
-
-/* --- filters ------------------------------------------------------------- */
-
-static uint32_t count_nodes(const constraint_pb *c, unsigned depth)
-{
-	uint32_t n = 1;
-	size_t nk = 0;
-	constraint_pb **kids = NULL;
-
-	if (depth > 32)
-		return MAX_NODES + 1;
-	if (c->type == PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT && c->andconstraint) {
-		nk = c->andconstraint->n_constraints;
-		kids = c->andconstraint->constraints;
-	} else if (c->type == PELOTON__API__TASK__CONSTRAINT__TYPE__OR_CONSTRAINT &&
-	           c->orconstraint) {
-		nk = c->orconstraint->n_constraints;
-		kids = c->orconstraint->constraints;
-	}
-	for (size_t i = 0; i < nk && n <= MAX_NODES; i++)
-		n += count_nodes(kids[i], depth + 1);
-	return n;
-}
-
-/*
- * Fills nodes[at] from c. Children of an AND/OR are allocated contiguously
- * at *next (so `children` is one array); labels' texts go to texts[at].
- */
-static int build_node(struct hostsvc_filter *out, uint32_t at, uint32_t *next,
-                      const constraint_pb *c, char *err, size_t errlen)
-{
-	struct hostmatch_node *node = &out->nodes[at];
-
-	switch (c->type) {
-	case PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT: {
-		const Peloton__Api__Task__LabelConstraint *lc = c->labelconstraint;
-		if (lc == NULL || lc->label == NULL) {
-			errf(err, errlen, "label constraint without a label");
-			return -1;
-		}
-		size_t len = strlen(lc->label->key) + strlen(lc->label->value) + 2;
-		char *t = malloc(len);
-		if (t == NULL) {
-			errf(err, errlen, "out of memory");
-			return -1;
-		}
-		snprintf(t, len, "%s=%s", lc->label->key, lc->label->value);
-		out->texts[at] = t;
-		*node = (struct hostmatch_node){
-		    .kind = HOSTMATCH_NODE_LABEL,
-		    /* only HOST-kind constraints apply to hosts (hostsvc.proto) */
-		    .host_kind = lc->kind == PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__HOST,
-		    .condition = (enum hostmatch_condition)lc->condition,
-		    .requirement = lc->requirement,
-		    .label = {hostmatch_label_hash(t), t},
-		};
-		return 0;
-	}
-	case PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT:
-	case PELOTON__API__TASK__CONSTRAINT__TYPE__OR_CONSTRAINT: {
-		bool is_and = c->type == PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT;
-		if (is_and ? c->andconstraint == NULL : c->orconstraint == NULL) {
-			errf(err, errlen, "%s constraint without its operands",
-			     is_and ? "and" : "or");
-			return -1;
-		}
-		constraint_pb **kids =
-		    is_and ? c->andconstraint->constraints : c->orconstraint->constraints;
-		uint32_t first = *next;
-		uint32_t nk = (uint32_t)(is_and ? c->andconstraint->n_constraints
-		                                : c->orconstraint->n_constraints);
-		*next += nk;
-		*node = (struct hostmatch_node){
-		    .kind = is_and ? HOSTMATCH_NODE_AND : HOSTMATCH_NODE_OR,
-		    .n_children = nk,
-		    .children = nk ? &out->nodes[first] : NULL,
-		};
-		for (uint32_t i = 0; i < nk; i++)
-			if (build_node(out, first + i, next, kids[i], err, errlen) != 0)
-				return -1;
-		return 0;
-	}
-	default:
-		errf(err, errlen, "unknown constraint type %d", (int)c->type);
-		return -1;
-	}
-}
-
-void hostsvc_filter_fini(struct hostsvc_filter *f)
-{
-	if (f == NULL)
-		return;
-	for (uint32_t i = 0; f->texts && i < f->n_nodes; i++)
-		free(f->texts[i]);
-	free(f->texts);
-	free(f->nodes);
-	memset(f, 0, sizeof(*f));
-}
-
-int hostsvc_filter_from_pb(const hostsvc_filter_pb *pb, struct hostsvc_filter *out, char *err,
-                           size_t errlen)
-{
-	const char *why;
-
-	memset(out, 0, sizeof(*out));
-	out->max_hosts = 1;
-	if (pb == NULL)
-		return 0;
-	if (pb->quantity)
-		out->max_hosts = pb->quantity->maxhosts;
-	if (pb->resourceconstraint) {
-		const Peloton__Api__Task__ResourceConfig *m = pb->resourceconstraint->minimum;
-		if (m)
-			out->f.min = (struct hostmatch_res){m->cpulimit, m->memlimitmb,
-			                                    m->disklimitmb, m->gpulimit};
-		out->f.num_ports = pb->resourceconstraint->numports;
-	}
-	if (pb->schedulingconstraint) {
-		uint32_t n = count_nodes(pb->schedulingconstraint, 0);
-		if (n > MAX_NODES) {
-			errf(err, errlen, "constraint tree too large or deeper than 32 levels");
-			return -1;
-		}
-		out->nodes = calloc(n, sizeof(*out->nodes));
-		out->texts = calloc(n, sizeof(*out->texts));
-		if (out->nodes == NULL || out->texts == NULL) {
-			hostsvc_filter_fini(out);
-			errf(err, errlen, "out of memory");
-			return -1;
-		}
-		uint32_t next = 1;
-		out->n_nodes = n;
-		if (build_node(out, 0, &next, pb->schedulingconstraint, err, errlen) != 0) {
-			hostsvc_filter_fini(out);
-			return -1;
-		}
-		out->f.constraint = &out->nodes[0];
-	}
-	if (!hostmatch_filter_valid(&out->f, &why)) {
-		errf(err, errlen, "%s", why);
-		hostsvc_filter_fini(out);
-		return -1;
-	}
-	return 0;
 }
 
 /* --- the edge's leases ----------------------------------------------------- */
@@ -264,6 +118,22 @@ static struct held *held_take(struct hostsvc *svc, const char *hostname)
 	}
 	pthread_mutex_unlock(&svc->mu);
 	return found;
+}
+
+int hostsvc_hold(struct hostsvc *svc, struct hostidx_lease *leases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (held_put(svc, &leases[i]))
+			continue;
+		for (size_t k = 0; k < i; k++) { /* none held, all released */
+			struct held *h = held_take(svc, hostidx_lease_hostname(&leases[k]));
+			free(h);
+		}
+		for (size_t k = 0; k < n; k++)
+			hostidx_release(svc->idx, &leases[k]);
+		return -1;
+	}
+	return 0;
 }
 
 int hostsvc_consume_held(struct hostsvc *svc, const char *const *hostnames, size_t n,
@@ -481,13 +351,13 @@ hostsvc_acquire_resp *hostsvc_acquire(struct hostsvc *svc, const hostsvc_acquire
                                       uint64_t now_ns)
 {
 	char why[256];
-	struct hostsvc_filter f;
+	struct hostfilter f;
 	hostsvc_acquire_resp *r = malloc(sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
 	peloton__private__hostmgr__hostsvc__acquire_host_offers_response__init(r);
-	if (hostsvc_filter_from_pb(req ? req->filter : NULL, &f, why, sizeof(why)) != 0) {
+	if (hostfilter_from_pb(req ? req->filter : NULL, &f, why, sizeof(why)) != 0) {
 		log_info("hostsvc", "AcquireHostOffers: invalid filter: %s", why);
 		return invalid_filter(r, why);
 	}
@@ -501,7 +371,7 @@ hostsvc_acquire_resp *hostsvc_acquire(struct hostsvc *svc, const hostsvc_acquire
 		goto nomem;
 	if (hostidx_acquire(svc->idx, &f.f, f.max_hosts, svc->order, now_ns, &out, &reason) != 0) {
 		free(leases);
-		hostsvc_filter_fini(&f);
+		hostfilter_fini(&f);
 		return invalid_filter(r, reason);
 	}
 	for (uint32_t i = 0; i < out.n; i++) {
@@ -521,7 +391,7 @@ hostsvc_acquire_resp *hostsvc_acquire(struct hostsvc *svc, const hostsvc_acquire
 		if (out.counts[k] > 0 && !add_count(r, hostmatch_result_name(k), out.counts[k]))
 			goto nomem;
 	free(leases);
-	hostsvc_filter_fini(&f);
+	hostfilter_fini(&f);
 	return r;
 nomem:
 	/* hosts already handed to r stay held by the edge: give them back */
@@ -533,7 +403,7 @@ nomem:
 		}
 	}
 	free(leases);
-	hostsvc_filter_fini(&f);
+	hostfilter_fini(&f);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return NULL;
 }

@@ -4,8 +4,8 @@
  * of Mesos offers into it.
  *
  * The hot path (src/hot/hostidx) speaks plain C; this module converts at
- * the edge: a HostFilter becomes a hostmatch_filter (constraint trees
- * flattened into one array), granted leases become HostOffer messages, and
+ * the edge: a HostFilter becomes a hostmatch_filter (convert/hostfilter.h),
+ * granted leases become HostOffer messages, and
  * mesos.v1.Offer messages become hostidx_offer_in records. RPC callers name
  * hosts, not leases, so the leases granted through this edge are kept here
  * by hostname until ReleaseHostOffers (or a launch) gives them back.
@@ -31,7 +31,6 @@ typedef Peloton__Private__Hostmgr__Hostsvc__AcquireHostOffersResponse hostsvc_ac
 typedef Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersRequest hostsvc_release_req;
 typedef Peloton__Private__Hostmgr__Hostsvc__ReleaseHostOffersResponse hostsvc_release_resp;
 typedef Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse hostsvc_capacity_resp;
-typedef Peloton__Private__Hostmgr__Hostsvc__HostFilter hostsvc_filter_pb;
 
 struct hostsvc;
 
@@ -40,24 +39,6 @@ struct hostsvc *hostsvc_create(struct hostidx *idx, enum hostidx_order order);
 
 /* Releases every lease still held through the edge, then frees. NULL ok. */
 void hostsvc_destroy(struct hostsvc *svc);
-
-/* A HostFilter converted for hostmatch; owns its node array and texts. */
-struct hostsvc_filter {
-	struct hostmatch_filter f;
-	uint32_t max_hosts;
-	struct hostmatch_node *nodes;
-	uint32_t n_nodes;
-	char **texts;
-};
-
-/*
- * Converts and validates a HostFilter (NULL = match anything, one host).
- * Returns 0, or -1 with a message in err (nothing to free).
- * Free a converted filter with hostsvc_filter_fini.
- */
-int hostsvc_filter_from_pb(const hostsvc_filter_pb *pb, struct hostsvc_filter *out, char *err,
-                           size_t errlen);
-void hostsvc_filter_fini(struct hostsvc_filter *f);
 
 /*
  * AcquireHostOffers. Always returns a response (NULL only on ENOMEM): an
@@ -86,6 +67,14 @@ hostsvc_release_resp *hostsvc_release(struct hostsvc *svc, const hostsvc_release
  */
 int hostsvc_consume_held(struct hostsvc *svc, const char *const *hostnames, size_t n,
                          struct hostidx_offer_ids *out, char *err, size_t errlen);
+
+/*
+ * Keeps leases taken from the index (by an engine in this process) as if
+ * AcquireHostOffers had granted them, until a launch or SetPlacements
+ * spends them by hostname, ReleaseHostOffers gives them back, or they
+ * expire. All or none: 0, or -1 on ENOMEM with every lease released.
+ */
+int hostsvc_hold(struct hostsvc *svc, struct hostidx_lease *leases, size_t n);
 
 /* ClusterCapacity: offered ("resources") and physical totals per kind. */
 hostsvc_capacity_resp *hostsvc_capacity(struct hostsvc *svc);

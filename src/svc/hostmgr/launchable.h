@@ -1,10 +1,10 @@
 /*
- * launchable: a task as the host manager is asked to launch it
- * (hostsvc.LaunchableTask: the Mesos task id, the task's config, the ports
- * chosen for it) and the Mesos TaskInfo built from that. The job manager
- * hands launchables to its host manager — in process, or over LaunchTasks
- * when the host manager runs apart — and the host manager builds the
- * TaskInfos for the ACCEPT, as upstream's host manager did.
+ * launchable: the Mesos TaskInfo built from a launchable (hostmgr_seam.h:
+ * a task as the host manager is asked to launch it — the Mesos task id,
+ * the task's config, the ports chosen for it). The job manager hands
+ * launchables to its host manager — in process, or over LaunchTasks when
+ * the host manager runs apart — and the host manager builds the TaskInfos
+ * for the ACCEPT, as upstream's host manager did.
  */
 #ifndef LAUNCHABLE_H
 #define LAUNCHABLE_H
@@ -15,16 +15,7 @@
 #include "mesos/v1/mesos.pb-c.h"
 #include "peloton/api/task/task.pb-c.h"
 #include "peloton/private/hostmgr/hostsvc/hostsvc.pb-c.h"
-
-struct launchable {
-	const char *task_id; /* Mesos task id: <job>-<instance>-<run> */
-	const Peloton__Api__Task__TaskConfig *config;
-	const uint32_t *ports; /* one per config port, in order: static or chosen */
-	size_t n_ports;
-};
-
-#define LAUNCHABLE_MAX_PORTS 16
-#define LAUNCHABLE_MAX_LABELS 32
+#include "hostmgr_seam.h"
 
 /* Everything one TaskInfo borrows besides the launchable itself. */
 struct taskinfo_buf {

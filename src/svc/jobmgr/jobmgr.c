@@ -13,7 +13,7 @@
 #include "jobmgr_int.h"
 #include "log.h"
 #include "proto_codec.h"
-#include "resmgrsvc.h"
+#include "rmtask.h"
 
 #define N_BUCKETS 4096
 
@@ -91,74 +91,13 @@ static void job_free(struct jm_job *j)
 	free(j);
 }
 
-/* --- the in-process resource manager (struct jobmgr_rm) --- */
-
-static size_t local_enqueue(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
-                            size_t n, enum resmgr_fail *fail)
-{
-	return resmgr_enqueue_gangs(((struct jobmgr *)arg)->cfg.rm, pool_id, gangs, n, fail);
-}
-
-static enum resmgr_fail local_kill(void *arg, const char *task_id)
-{
-	return resmgr_kill(((struct jobmgr *)arg)->cfg.rm, task_id);
-}
-
-static enum resmgr_fail local_notify(void *arg, const char *task_id, enum taskevent ev)
-{
-	return resmgr_notify(((struct jobmgr *)arg)->cfg.rm, task_id, ev);
-}
-
-static enum taskstate local_task_state(void *arg, const char *task_id)
-{
-	return resmgr_task_state(((struct jobmgr *)arg)->cfg.rm, task_id);
-}
-
-static size_t local_get_placements(void *arg, size_t limit, uint64_t timeout_ns,
-                                   struct resmgr_placement_out *out)
-{
-	return resmgr_get_placements(((struct jobmgr *)arg)->cfg.rm, limit, timeout_ns, out);
-}
-
-static size_t local_get_preemptible(void *arg, char **ids, size_t max)
-{
-	return resmgr_get_preemptible(((struct jobmgr *)arg)->cfg.rm, ids, max);
-}
-
-static bool local_pool_is_leaf(void *arg, const char *id)
-{
-	return respool_is_leaf(((struct jobmgr *)arg)->cfg.pools, id);
-}
-
-static int local_pool_path(void *arg, const char *id, char *buf, size_t len)
-{
-	return respool_path(((struct jobmgr *)arg)->cfg.pools, id, buf, len);
-}
-
-static int local_pool_lookup(void *arg, const char *path, char *id, size_t id_len,
-                             struct respool_error *err)
-{
-	return respool_lookup(((struct jobmgr *)arg)->cfg.pools, path, id, id_len, err);
-}
-
 struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 {
 	struct jobmgr *jm = calloc(1, sizeof(*jm));
 	if (!jm)
 		return NULL;
 	jm->cfg = *cfg;
-	jm->rm_apart = jm->cfg.rmops.enqueue != NULL;
-	if (jm->cfg.rmops.enqueue == NULL)
-		jm->cfg.rmops = (struct jobmgr_rm){.enqueue = local_enqueue,
-		                                   .kill = local_kill,
-		                                   .notify = local_notify,
-		                                   .task_state = local_task_state,
-		                                   .get_placements = local_get_placements,
-		                                   .get_preemptible = local_get_preemptible,
-		                                   .pool_is_leaf = local_pool_is_leaf,
-		                                   .pool_path = local_pool_path,
-		                                   .pool_lookup = local_pool_lookup,
-		                                   .arg = jm};
+	jm->rm_apart = jm->cfg.rm.came_back != NULL;
 	if (!jm->cfg.max_instances)
 		jm->cfg.max_instances = 100000;
 	if (!jm->cfg.launch_batch)
@@ -555,7 +494,7 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 		labels.n_labels = nl;
 		labels.labels = lp;
 		t.labels = nl ? &labels : NULL;
-		if (!resmgrsvc_task_spec(&t, &specs[k]))
+		if (!rmtask_spec(&t, &specs[k]))
 			goto out;
 		specs[k].id = ids[k];
 		specs[k].job_id = j->id;
@@ -568,7 +507,7 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 	}
 	enum resmgr_fail *fail = calloc(ng ? ng : 1, sizeof(*fail));
 	if (fail) /* else every task is retried (out of memory) */
-		jm->cfg.rmops.enqueue(jm->cfg.rmops.arg, j->pool, gangs, ng, fail);
+		jm->cfg.rm.enqueue(jm->cfg.rm.arg, j->pool, gangs, ng, fail);
 	/* one log line per reason for the call, naming the first task */
 	const char *logged[RM_NO_MEMORY + 2] = {0};
 	size_t n_why[RM_NO_MEMORY + 2] = {0};

@@ -12,14 +12,14 @@
  * to launch_batch at a time), writes each task's intent — LAUNCHING with
  * its host, agent, ports and a new run number — all of the batch in one
  * store batch, and waits for it to be durable; only then gives the
- * tasks (Mesos task id, config, ports: launchable.h) to ops.launch, whose
+ * tasks (Mesos task id, config, ports: hostmgr_seam.h) to hm.launch, whose
  * host manager builds the TaskInfos. The Mesos task id is
  * "<job>-<instance>-<run>", so a relaunch is a distinct Mesos task.
  *
  * STATUS UPDATES (jobmgr_on_status, any thread): an update for the task's
  * current run moves the task (persisting runtime and a TaskEvent in one
  * batch through group commit); from the batch's completion the update is
- * acknowledged to Mesos (ops.ack) and the resource manager is told. An
+ * acknowledged to Mesos (hm.ack) and the resource manager is told. An
  * update for an older run, or repeating the current state, changes nothing
  * and is acknowledged. FAILED tasks are relaunched while failureCount <=
  * restartPolicy.maxFailures, after a backoff of 1 s, 2 s, 4 s ... (60 s at
@@ -59,71 +59,22 @@
 
 #include "mesos/v1/mesos.pb-c.h"
 #include "peloton/api/job/job.pb-c.h"
-#include "launchable.h"
-#include "resmgr.h"
-#include "respool.h"
+#include "hostmgr_seam.h"
+#include "jobmgr_seam.h"
+#include "placement_seam.h"
+#include "resmgr_seam.h"
 #include "store.h"
 
 #define JOBMGR_CHUNK 10000
 
-struct jobmgr_ops {
-	/* launch tasks on one agent with its offers (the host manager builds
-	 * the TaskInfos; one ACCEPT); no offer ids: the placement was made
-	 * apart, spend the lease held on hostname */
-	int (*launch)(void *arg, const char *hostname, const char *agent_id,
-	              const char *const *offer_ids, size_t n_offers, const struct launchable *tasks,
-	              size_t n_tasks);
-	/* KILL of a Mesos task (agent_id may be ignored) */
-	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
-	/* ACKNOWLEDGE an update (called once it is durable) */
-	int (*ack)(void *arg, const Mesos__V1__TaskStatus *st);
-	/* a task's sandbox listing from its agent's files endpoint: host and port
-	 * written, *paths malloc'd (each and the array); 0, or -1 with err.
-	 * May be NULL (BrowseSandbox then answers failure). */
-	int (*browse)(void *arg, const char *agent_id, const char *mesos_task_id, char *host,
-	              size_t hlen, char *port, size_t plen, char ***paths, size_t *n, char *err,
-	              size_t errlen);
-	/* explicit RECONCILE of one task (may be NULL) */
-	int (*reconcile)(void *arg, const char *mesos_task_id, const char *agent_id);
-	void *arg;
-};
-
-/*
- * The resource manager and the pool tree as the job manager reaches them
- * (the calls of resmgr.h and respool.h it makes): in process by default,
- * from cfg.rm and cfg.pools; a job manager running apart from the resource
- * manager would give an implementation over its gRPC services.
- */
-struct jobmgr_rm {
-	size_t (*enqueue)(void *arg, const char *pool_id, const struct resmgr_gang_spec *gangs,
-	                  size_t n, enum resmgr_fail *fail);
-	enum resmgr_fail (*kill)(void *arg, const char *task_id);
-	enum resmgr_fail (*notify)(void *arg, const char *task_id, enum taskevent ev);
-	enum taskstate (*task_state)(void *arg, const char *task_id);
-	size_t (*get_placements)(void *arg, size_t limit, uint64_t timeout_ns,
-	                         struct resmgr_placement_out *out);
-	size_t (*get_preemptible)(void *arg, char **ids, size_t max);
-	bool (*pool_is_leaf)(void *arg, const char *id);
-	int (*pool_path)(void *arg, const char *id, char *buf, size_t len);
-	int (*pool_lookup)(void *arg, const char *path, char *id, size_t id_len,
-	                   struct respool_error *err);
-	/* true once each time the resource manager answers after not
-	 * answering (it may have restarted and lost its queues); may be NULL */
-	bool (*came_back)(void *arg);
-	void *arg;
-};
-
-struct placement;
-
 struct jobmgr_config {
 	struct store *store; /* borrowed */
-	/* the in-process resource manager and pools, used when rmops.enqueue
-	 * is NULL (then both are required) */
-	struct resmgr *rm;
-	struct respool_tree *pools;
-	struct jobmgr_rm rmops;
-	struct placement *pl; /* why-pending of tasks waiting for a host; may be NULL */
-	struct jobmgr_ops ops;
+	/* the other roles, in process or apart (seams; copied): the resource
+	 * manager (rm.came_back set: it runs apart), the host manager, and the
+	 * placement engine's why-pending (pl.why NULL: none in process) */
+	struct resmgr_ops rm;
+	struct hostmgr_ops hm;
+	struct placement_ops pl;
 	uint32_t max_instances; /* per job; 0 = 100,000 */
 	uint32_t launch_batch;  /* placements per GetPlacements; 0 = 64 */
 	/* a launch Mesos says nothing about this long is reconciled (explicit
@@ -140,35 +91,31 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg);
 /* Stops the launcher (if started) and frees. NULL ok. */
 void jobmgr_destroy(struct jobmgr *jm);
 
-/* Starts / stops the launcher thread. */
+/* Starts / stops the launcher and sweeper threads and the status updates
+ * (hm.start_updates / stop_updates). */
 int jobmgr_start(struct jobmgr *jm);
 void jobmgr_stop(struct jobmgr *jm);
 
 /* Loads jobs and tasks from the store; re-enqueues unlaunched tasks. 0 or -1. */
 int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks);
 
-/* A Mesos status update (borrowed for the call); acknowledged with ops.ack. */
+/* A Mesos status update (borrowed for the call); acknowledged with hm.ack. */
 void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st);
 
 /*
- * Called once per update given to jobmgr_on_status_cb, on any thread:
- * handled true once it may be acknowledged (applied and durable, or
- * nothing to change), false when it must come again (not persisted).
+ * The same as the host manager's consumer (hostmgr_update_f; arg is the
+ * job manager): with done, reporting to done(done_arg, handled) instead of
+ * acknowledging — for a host manager that acknowledges what its consumer
+ * reports handled. jobmgr_start hands it to hm.start_updates.
  */
-typedef void (*jobmgr_status_done_f)(void *arg, bool handled);
-
-/* The same, reporting to done instead of acknowledging (ops.ack unused):
- * for a consumer whose host manager acknowledges what it reports handled. */
-void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
-                         jobmgr_status_done_f done, void *arg);
+void jobmgr_on_status_cb(void *jm, const Mesos__V1__TaskStatus *st, hostmgr_update_done_f done,
+                         void *done_arg);
 
 /* Mesos task ids + agent ids of launched, non-terminal tasks (reconciliation). */
-struct jobmgr_live {
-	char **task_ids, **agent_ids;
-	size_t n;
-};
 void jobmgr_reconcile_list(struct jobmgr *jm, struct jobmgr_live *out);
-void jobmgr_live_fini(struct jobmgr_live *l);
+
+/* The seam for the host manager in this process: jobmgr_reconcile_list. */
+struct jobmgr_ops jobmgr_seam_ops(struct jobmgr *jm);
 
 /*
  * Checks cfg as Create would; 0, or -1 with a message naming the field.

@@ -6,7 +6,6 @@
 
 #include "jobmgr_int.h"
 #include "log.h"
-#include "placement.h"
 #include "peloton/api/job/svc/job_svc.pb-c.h"
 #include "peloton/api/task/svc/task_svc.pb-c.h"
 #include "peloton/api/task/task.pb-c.h"
@@ -105,7 +104,7 @@ int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, ch
 		       -1;
 	if (!c->respoolid || !c->respoolid->value || !c->respoolid->value[0])
 		return snprintf(err, len, "respoolID is required"), -1;
-	if (!jm->cfg.rmops.pool_is_leaf(jm->cfg.rmops.arg, c->respoolid->value))
+	if (!jm->cfg.rm.pool_is_leaf(jm->cfg.rm.arg, c->respoolid->value))
 		return snprintf(err, len, "resource pool %s does not exist or is not a leaf",
 		                c->respoolid->value),
 		       -1;
@@ -573,7 +572,7 @@ static bool job_matches(struct jobmgr *jm, struct jm_job *j,
 	}
 	if (q->respool && q->respool->value && q->respool->value[0]) {
 		char path[512];
-		if (jm->cfg.rmops.pool_path(jm->cfg.rmops.arg, j->pool, path, sizeof(path)) != 0 ||
+		if (jm->cfg.rm.pool_path(jm->cfg.rm.arg, j->pool, path, sizeof(path)) != 0 ||
 		    strcmp(path, q->respool->value) != 0)
 			return false;
 	}
@@ -676,7 +675,7 @@ static size_t stop_tasks__(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 			jm__kill_run(jm, j, i, clock_wall_ns());
 		} else if (t->state != TASK_KILLING) {
 			/* not on Mesos yet: the resource manager drops it */
-			jm->cfg.rmops.kill(jm->cfg.rmops.arg, ptask);
+			jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
 			jm__set_state(j, i, TASK_KILLED);
 			t->done_ns = clock_wall_ns();
 		}
@@ -766,11 +765,10 @@ static ProtobufCMessage *h_svc_create(void *ctx, const ProtobufCMessage *m, stru
 	Peloton__Api__Peloton__ResourcePoolID rid = PELOTON__API__PELOTON__RESOURCE_POOL_ID__INIT;
 	char pool[128];
 	if (r->pool && r->pool->value && r->pool->value[0]) {
-		struct respool_error rerr;
-		if (jm->cfg.rmops.pool_lookup(jm->cfg.rmops.arg, r->pool->value, pool, sizeof(pool),
-		                              &rerr) != 0)
-			return rpc_fail(st, RPC_INVALID_ARGUMENT, "resource pool %s not found",
-			                r->pool->value);
+		char why[160];
+		if (jm->cfg.rm.pool_lookup(jm->cfg.rm.arg, r->pool->value, pool, sizeof(pool), why,
+		                           sizeof(why)) != 0)
+			return rpc_fail(st, RPC_INVALID_ARGUMENT, "%s", why);
 		rid.value = pool;
 		cfg.respoolid = &rid;
 	}
@@ -875,23 +873,16 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 {
 	char id[96], msg[256];
 	snprintf(id, sizeof(id), "%s-%u", j->id, i);
-	enum taskstate rs = jm->cfg.rmops.task_state(jm->cfg.rmops.arg, id);
-	struct placement_why w;
+	enum taskstate rs = jm->cfg.rm.task_state(jm->cfg.rm.arg, id);
 	const char *reason;
 	if (rs == TASK_PENDING) {
 		reason = "WAITING_FOR_ADMISSION";
 		snprintf(msg, sizeof(msg),
 		         "not admitted yet: the pool's entitlement (its reservation, for "
 		         "non-preemptible tasks) has no room for this task");
-	} else if ((rs == TASK_READY || rs == TASK_PLACING) && jm->cfg.pl &&
-	           placement_why(jm->cfg.pl, id, &w) == 0) {
-		char r[200];
-		placement_why_render(&w, r, sizeof(r));
+	} else if ((rs == TASK_READY || rs == TASK_PLACING) && jm->cfg.pl.why &&
+	           jm->cfg.pl.why(jm->cfg.pl.arg, id, msg, sizeof(msg)) == 0) {
 		reason = "NO_HOST_FITS";
-		uint64_t mono = clock_mono_ns();
-		double ago =
-		    mono > w.last_attempt_ns ? (double)(mono - w.last_attempt_ns) / 1e9 : 0;
-		snprintf(msg, sizeof(msg), "%s; last attempt %.1f s ago", r, ago);
 	} else if (rs == TASK_READY || rs == TASK_PLACING) {
 		reason = "WAITING_FOR_PLACEMENT";
 		snprintf(msg, sizeof(msg), "admitted; waiting for a placement round");
@@ -1357,10 +1348,9 @@ static ProtobufCMessage *h_task_browse(void *ctx, const ProtobufCMessage *m, str
 			char host[128], port[16];
 			char **paths = NULL;
 			size_t n = 0;
-			if (jm->cfg.ops.browse &&
-			    jm->cfg.ops.browse(jm->cfg.ops.arg, agent, mid, host, sizeof(host),
-			                       port, sizeof(port), &paths, &n, err,
-			                       sizeof(err)) == 0) {
+			if (jm->cfg.hm.browse &&
+			    jm->cfg.hm.browse(jm->cfg.hm.arg, agent, mid, host, sizeof(host), port,
+			                      sizeof(port), &paths, &n, err, sizeof(err)) == 0) {
 				resp->hostname = dupstr(host);
 				resp->port = dupstr(port);
 				resp->paths = paths;
@@ -1372,7 +1362,7 @@ static ProtobufCMessage *h_task_browse(void *ctx, const ProtobufCMessage *m, str
 			                    peloton__api__task__browse_sandbox_failure__descriptor);
 			if (e->failure)
 				e->failure->message =
-				    dupstr(jm->cfg.ops.browse ? err : "no files endpoint");
+				    dupstr(jm->cfg.hm.browse ? err : "no files endpoint");
 		}
 	}
 	resp->error = e;

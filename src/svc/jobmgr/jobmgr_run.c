@@ -51,8 +51,8 @@ void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t n
 	struct jm_task *t = &j->tasks[inst];
 	char mid[128];
 	snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
-	if (jm->cfg.ops.kill)
-		jm->cfg.ops.kill(jm->cfg.ops.arg, mid, t->agent);
+	if (jm->cfg.hm.kill)
+		jm->cfg.hm.kill(jm->cfg.hm.arg, mid, t->agent);
 	jm__set_state(j, inst, TASK_KILLING);
 	t->due_ns = now + KILL_RESEND_NS;
 }
@@ -185,8 +185,8 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		lts[k] = (struct launchable){x[k].id, j->merged[inst], x[k].ports, np};
 		pthread_mutex_unlock(&j->mu);
 	}
-	if (jm->cfg.ops.launch(jm->cfg.ops.arg, p->hostname, p->agent_id,
-	                       (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0) {
+	if (jm->cfg.hm.launch(jm->cfg.hm.arg, p->hostname, p->agent_id,
+	                      (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0) {
 		log_warn("jobmgr",
 		         "launch of %zu task(s) on %s refused by the host manager: "
 		         "launching them again",
@@ -197,7 +197,7 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 	}
 	atomic_fetch_add(&jm->launched, n);
 	for (size_t k = 0; k < n; k++)
-		jm->cfg.rmops.notify(jm->cfg.rmops.arg, x[k].ptask, TEV_LAUNCHED);
+		jm->cfg.rm.notify(jm->cfg.rm.arg, x[k].ptask, TEV_LAUNCHED);
 out:
 	free(x);
 	free(lts);
@@ -339,8 +339,8 @@ static void *launcher_main(void *arg)
 		if (stopping)
 			continue;
 		/* with intents in flight, look for placements only briefly */
-		size_t n = jm->cfg.rmops.get_placements(jm->cfg.rmops.arg, cap,
-		                                        inflight ? 500000ull : 100000000ull, out);
+		size_t n = jm->cfg.rm.get_placements(jm->cfg.rm.arg, cap,
+		                                     inflight ? 500000ull : 100000000ull, out);
 		struct lbatch *lb = n ? lbatch_start(jm, out, n) : NULL;
 		if (lb) {
 			pthread_mutex_lock(&jm->launch_mu);
@@ -387,8 +387,8 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 		           t->due_ns <= now && t->agent) {
 			char mid[128];
 			snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, i, t->run);
-			if (jm->cfg.ops.reconcile)
-				jm->cfg.ops.reconcile(jm->cfg.ops.arg, mid, t->agent);
+			if (jm->cfg.hm.reconcile)
+				jm->cfg.hm.reconcile(jm->cfg.hm.arg, mid, t->agent);
 			uint32_t k = t->reconciles < 5 ? t->reconciles : 5;
 			uint64_t wait = jm->cfg.reconcile_after_ns << (k + 1);
 			t->due_ns = now + (wait > RECONCILE_MAX_NS ? RECONCILE_MAX_NS : wait);
@@ -419,7 +419,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 {
 	char *ids[256];
-	size_t n = jm->cfg.rmops.get_preemptible(jm->cfg.rmops.arg, ids, 256);
+	size_t n = jm->cfg.rm.get_preemptible(jm->cfg.rm.arg, ids, 256);
 	for (size_t k = 0; k < n; k++) {
 		char job[64];
 		uint32_t inst, run;
@@ -468,8 +468,7 @@ static void *sweeper_main(void *arg)
 		 * have restarted and forgotten the tasks waiting in it: every
 		 * waiting task is enqueued again (those it kept are refused as
 		 * duplicates, which changes nothing) */
-		bool requeue =
-		    jm->cfg.rmops.came_back && jm->cfg.rmops.came_back(jm->cfg.rmops.arg);
+		bool requeue = jm->cfg.rm.came_back && jm->cfg.rm.came_back(jm->cfg.rm.arg);
 		if (requeue)
 			log_info("jobmgr", "the resource manager answers again: enqueueing every "
 			                   "waiting task again (it may have restarted)");
@@ -526,6 +525,11 @@ int jobmgr_start(struct jobmgr *jm)
 	}
 	pthread_setname_np(jm->sweeper, "jm-sweeper");
 	jm->launcher_on = true;
+	if (jm->cfg.hm.start_updates &&
+	    jm->cfg.hm.start_updates(jm->cfg.hm.arg, jobmgr_on_status_cb, jm) != 0) {
+		jobmgr_stop(jm);
+		return -1;
+	}
 	return 0;
 }
 
@@ -533,6 +537,8 @@ void jobmgr_stop(struct jobmgr *jm)
 {
 	if (!jm || !jm->launcher_on)
 		return;
+	if (jm->cfg.hm.stop_updates)
+		jm->cfg.hm.stop_updates(jm->cfg.hm.arg);
 	atomic_store(&jm->stop, true);
 	pthread_join(jm->launcher, NULL);
 	pthread_join(jm->sweeper, NULL);
@@ -574,8 +580,8 @@ static enum taskstate state_of_mesos(Mesos__V1__TaskState s, enum taskevent *ev)
 
 struct ack_ctx {
 	struct jobmgr *jm;
-	Mesos__V1__TaskStatus *st; /* clone, freed after ack */
-	jobmgr_status_done_f done; /* NULL: ops.ack */
+	Mesos__V1__TaskStatus *st;  /* clone, freed after ack */
+	hostmgr_update_done_f done; /* NULL: ops.ack */
 	void *done_arg;
 	char ptask[96];
 	enum taskevent ev;
@@ -613,13 +619,13 @@ static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 }
 
 /* The end of one update: acknowledged (ops.ack) or reported to done. */
-static void finish(struct jobmgr *jm, const Mesos__V1__TaskStatus *st, jobmgr_status_done_f done,
+static void finish(struct jobmgr *jm, const Mesos__V1__TaskStatus *st, hostmgr_update_done_f done,
                    void *arg, bool handled)
 {
 	if (done)
 		done(arg, handled);
-	else if (handled && st->has_uuid && jm->cfg.ops.ack)
-		jm->cfg.ops.ack(jm->cfg.ops.arg, st);
+	else if (handled && st->has_uuid && jm->cfg.hm.ack)
+		jm->cfg.hm.ack(jm->cfg.hm.arg, st);
 }
 
 static void after_durable(void *arg, enum store_status st)
@@ -633,7 +639,7 @@ static void after_durable(void *arg, enum store_status st)
 	} else {
 		finish(c->jm, c->st, c->done, c->done_arg, true);
 		if (c->notify)
-			c->jm->cfg.rmops.notify(c->jm->cfg.rmops.arg, c->ptask, c->ev);
+			c->jm->cfg.rm.notify(c->jm->cfg.rm.arg, c->ptask, c->ev);
 		if (c->relaunch)
 			relaunch(c->jm, c->j, c->inst);
 	}
@@ -666,9 +672,10 @@ void jobmgr_on_status(struct jobmgr *jm, const Mesos__V1__TaskStatus *st)
 	jobmgr_on_status_cb(jm, st, NULL, NULL);
 }
 
-void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
-                         jobmgr_status_done_f done, void *arg)
+void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_update_done_f done,
+                         void *arg)
 {
+	struct jobmgr *jm = jm_arg;
 	char job[64];
 	uint32_t inst, run;
 	atomic_fetch_add(&jm->updates, 1);
@@ -708,12 +715,12 @@ void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
 		bool done_here = run != t->run || (taskstate_terminal((enum taskstate)t->state) &&
 		                                   t->goal == TASK_KILLED);
 		bool orphan = done_here && !taskstate_terminal(ns) && st->agent_id &&
-		              st->agent_id->value && jm->cfg.ops.kill;
+		              st->agent_id->value && jm->cfg.hm.kill;
 		pthread_mutex_unlock(&j->mu);
 		if (orphan) {
 			log_warn("jobmgr", "%s is alive on Mesos but finished here: killing it",
 			         st->task_id->value);
-			jm->cfg.ops.kill(jm->cfg.ops.arg, st->task_id->value, st->agent_id->value);
+			jm->cfg.hm.kill(jm->cfg.hm.arg, st->task_id->value, st->agent_id->value);
 		}
 		finish(jm, st, done, arg, true);
 		return;
@@ -779,6 +786,16 @@ void jobmgr_on_status_cb(struct jobmgr *jm, const Mesos__V1__TaskStatus *st,
 
 /* ---- reconciliation list ---- */
 
+static void live_tasks(void *arg, struct jobmgr_live *out)
+{
+	jobmgr_reconcile_list(arg, out);
+}
+
+struct jobmgr_ops jobmgr_seam_ops(struct jobmgr *jm)
+{
+	return (struct jobmgr_ops){.live_tasks = live_tasks, .arg = jm};
+}
+
 void jobmgr_reconcile_list(struct jobmgr *jm, struct jobmgr_live *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -810,17 +827,6 @@ void jobmgr_reconcile_list(struct jobmgr *jm, struct jobmgr_live *out)
 		pthread_mutex_unlock(&j->mu);
 	}
 	pthread_rwlock_unlock(&jm->lock);
-}
-
-void jobmgr_live_fini(struct jobmgr_live *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->task_ids[i]);
-		free(l->agent_ids[i]);
-	}
-	free(l->task_ids);
-	free(l->agent_ids);
-	memset(l, 0, sizeof(*l));
 }
 
 /* ---- recovery ---- */

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <urcu.h>
 
-#include "hostsvc.h"
+#include "hostfilter.h"
+#include "pjson.h"
 #include "log.h"
 #include "placement.h"
 #include "proto_codec.h"
@@ -22,9 +24,9 @@ typedef Peloton__Private__Resmgr__Task task_pb;
 
 /* One task of a gang being placed. */
 struct ptask {
-	const char *id;            /* borrowed from the gang_out */
-	struct hostsvc_filter flt; /* resources, ports, constraint */
-	uint8_t *key;              /* packed HostFilter: tasks with equal keys share a shape */
+	const char *id;        /* borrowed from the gang_out */
+	struct hostfilter flt; /* resources, ports, constraint */
+	uint8_t *key;          /* packed HostFilter: tasks with equal keys share a shape */
 	size_t key_len;
 	struct hostmatch_label *labels; /* the task's own labels ("key=value") */
 	char **label_texts;
@@ -66,7 +68,6 @@ struct why_entry {
 
 struct placement {
 	struct placement_config cfg;
-	struct placement_backend be;
 	pthread_mutex_t mu; /* held list, why table, host_tasks */
 	struct held_gang *held;
 	struct why_entry *why[WHY_BUCKETS];
@@ -90,61 +91,13 @@ static uint64_t now(struct placement *pl)
 	return pl->cfg.now(pl->cfg.now_arg);
 }
 
-/* --- the in-process backend: this process's resource manager and index --- */
-
-static size_t local_dequeue(void *arg, size_t limit, uint64_t timeout_ns,
-                            struct resmgr_gang_out *out)
-{
-	struct placement *pl = arg;
-	return resmgr_dequeue_gangs(pl->cfg.rm, RM_TYPE_UNKNOWN, limit, timeout_ns, out);
-}
-
-static size_t local_set_placements(void *arg, const struct resmgr_placement *p, size_t n,
-                                   enum resmgr_fail *fail)
-{
-	struct placement *pl = arg;
-	return resmgr_set_placements(pl->cfg.rm, p, n, fail);
-}
-
-static void local_return_tasks(void *arg, const struct resmgr_gang_out *g)
-{
-	struct placement *pl = arg;
-	resmgr_return_tasks(pl->cfg.rm, g->task_ids, g->n_tasks);
-}
-
-static enum taskstate local_task_state(void *arg, const char *task_id)
-{
-	struct placement *pl = arg;
-	return resmgr_task_state(pl->cfg.rm, task_id);
-}
-
-static int local_acquire(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
-                         size_t pb_len, uint32_t max_hosts, enum hostidx_order order,
-                         uint64_t now_ns, struct hostidx_acquire_out *out, const char **why)
-{
-	struct placement *pl = arg;
-	(void)filter_pb, (void)pb_len;
-	return hostidx_acquire(pl->cfg.idx, f, max_hosts, order, now_ns, out, why);
-}
-
-static void local_release(void *arg, struct hostidx_lease *lease)
-{
-	struct placement *pl = arg;
-	hostidx_release(pl->cfg.idx, lease);
-}
-
-static int local_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
-                             struct hostidx_offer_ids *out)
-{
-	struct placement *pl = arg;
-	return hostidx_consume_all(pl->cfg.idx, leases, n, out);
-}
-
 struct placement *placement_create(const struct placement_config *cfg)
 {
 	struct placement *pl;
 
-	if (cfg == NULL || (cfg->backend == NULL && (cfg->rm == NULL || cfg->idx == NULL))) {
+	if (cfg == NULL || !cfg->rm.dequeue || !cfg->rm.set_placements || !cfg->rm.return_tasks ||
+	    !cfg->rm.task_state || !cfg->hosts.acquire || !cfg->hosts.release ||
+	    !cfg->hosts.consume_all) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -152,19 +105,6 @@ struct placement *placement_create(const struct placement_config *cfg)
 	if (pl == NULL)
 		return NULL;
 	pl->cfg = *cfg;
-	if (cfg->backend != NULL)
-		pl->be = *cfg->backend;
-	else
-		pl->be = (struct placement_backend){local_dequeue,
-		                                    local_set_placements,
-		                                    local_return_tasks,
-		                                    local_task_state,
-		                                    NULL /* this engine counts */,
-		                                    local_acquire,
-		                                    local_release,
-		                                    local_consume_all,
-		                                    pl};
-	pl->cfg.backend = NULL; /* the copy in pl->be is the one used */
 	if (!pl->cfg.workers)
 		pl->cfg.workers = 2;
 	/* 64: a round's fixed costs (dequeue, set placements, one consume per
@@ -188,7 +128,7 @@ struct placement *placement_create(const struct placement_config *cfg)
 
 static void ptask_fini(struct ptask *t)
 {
-	hostsvc_filter_fini(&t->flt);
+	hostfilter_fini(&t->flt);
 	free(t->key);
 	for (uint32_t i = 0; i < t->n_labels; i++)
 		free(t->label_texts[i]);
@@ -254,7 +194,7 @@ static void ptask_init(struct ptask *t, const char *id, const void *payload, siz
 	f.resourceconstraint = &rc;
 	f.schedulingconstraint = task->constraint;
 	t->key = proto_pack_alloc(&f.base, &t->key_len);
-	t->bad = t->key == NULL || hostsvc_filter_from_pb(&f, &t->flt, err, sizeof(err)) != 0;
+	t->bad = t->key == NULL || hostfilter_from_pb(&f, &t->flt, err, sizeof(err)) != 0;
 	ptask_labels(t, task->labels);
 	protobuf_c_message_free_unpacked(&task->base, NULL);
 }
@@ -347,13 +287,16 @@ static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
 	struct ht_ctx *c = arg;
 	uint32_t n = 0;
 
-	if (c->pl->be.host_task_count &&
-	    c->pl->be.host_task_count(c->pl->be.arg, c->host, label->text, &n) == 0)
+	const struct resmgr_ops *rm = &c->pl->cfg.rm;
+	/* apart, the resource manager counts every engine's tasks; when it
+	 * cannot, ours count, all as alive (a host refused, not over-filled) */
+	bool ask = rm->host_task_count == NULL;
+	if (!ask && rm->host_task_count(rm->arg, c->host, label->text, &n) == 0)
 		return n;
 	pthread_mutex_lock(&c->pl->mu);
 	struct host_tasks *h = ht_find(c->pl, c->host, false);
 	for (size_t i = 0; h != NULL && i < h->n;) {
-		enum taskstate st = c->pl->be.task_state(c->pl->be.arg, h->task_ids[i]);
+		enum taskstate st = ask ? rm->task_state(rm->arg, h->task_ids[i]) : TASK_RUNNING;
 		if (st == TASK_UNKNOWN || taskstate_terminal(st)) {
 			for (uint32_t k = 0; k < h->n_labels[i]; k++)
 				free((char *)h->labels[i][k].text);
@@ -681,6 +624,16 @@ static bool group_add(struct group *g, struct ptask *t, struct unit *u)
 static void hosts_from_leases(struct placement *pl, struct group *g, uint32_t from, uint32_t to,
                               struct ht_ctx *ctx, bool task_leaves)
 {
+	const struct resmgr_ops *rm = &pl->cfg.rm;
+	if (task_leaves && rm->host_tasks_fetch) {
+		/* the resource manager apart counts these hosts' tasks */
+		const char **names = malloc((to - from ? to - from : 1) * sizeof(*names));
+		for (uint32_t i = from; names && i < to; i++)
+			names[i - from] = hostidx_lease_hostname(&g->leases[i]);
+		if (names)
+			rm->host_tasks_fetch(rm->arg, names, to - from);
+		free(names);
+	}
 	for (uint32_t i = from; i < to; i++) {
 		const struct hostmatch_host *v = hostidx_lease_view(&g->leases[i]);
 		struct place_host *h = &g->hosts[i];
@@ -735,8 +688,8 @@ static void group_decide(struct placement *pl, struct group *g)
 		if (want > cap - g->n_leases)
 			want = cap - g->n_leases;
 		struct hostidx_acquire_out out = {.leases = g->leases + g->n_leases, .cap = want};
-		if (pl->be.acquire(pl->be.arg, &rep->flt.f, rep->key, rep->key_len, want, ord,
-		                   now(pl), &out, &why) != 0 ||
+		if (pl->cfg.hosts.acquire(pl->cfg.hosts.arg, &rep->flt.f, rep->key, rep->key_len,
+		                          want, ord, now(pl), &out, &why) != 0 ||
 		    out.n == 0) {
 			if (pass == 0 || out.n == 0)
 				memcpy(g->counts, out.counts, sizeof(g->counts));
@@ -874,11 +827,12 @@ static size_t round_commit(struct placement *pl, struct group *groups, size_t ng
 				agents[n_used] = strdup(hostidx_lease_agent_id(&g->leases[li]));
 				n_used++;
 			} else {
-				pl->be.release(pl->be.arg, &g->leases[li]);
+				pl->cfg.hosts.release(pl->cfg.hosts.arg, &g->leases[li]);
 			}
 		}
 	}
-	if (n_used > 0 && (!ok || pl->be.consume_all(pl->be.arg, leases, n_used, ids) != 0)) {
+	if (n_used > 0 &&
+	    (!ok || pl->cfg.hosts.consume_all(pl->cfg.hosts.arg, leases, n_used, ids) != 0)) {
 		for (size_t i = 0; i < ng; i++) /* nothing spent: every gang retries */
 			for (size_t m = 0; m < groups[i].n; m++)
 				groups[i].units[m]->placed = false;
@@ -892,7 +846,7 @@ static size_t round_commit(struct placement *pl, struct group *groups, size_t ng
 		at_p += rp[k].n_ports;
 	}
 	if (n_used > 0)
-		pl->be.set_placements(pl->be.arg, rp, n_used, fail);
+		pl->cfg.rm.set_placements(pl->cfg.rm.arg, rp, n_used, fail);
 	for (size_t k = 0; k < n_used; k++) {
 		if (fail[k] == RM_OK) {
 			host_placed(pl, sp[k].g, sp[k].li, hosts[k]);
@@ -965,7 +919,7 @@ static size_t collect(struct placement *pl, struct unit *units, size_t max)
 		size_t want = max - n < 256 ? max - n : 256;
 		/* block only when there is nothing else to do */
 		uint64_t timeout = n > 0 ? 0 : waiting ? 1000000 : pl->cfg.dequeue_timeout_ns;
-		size_t got = pl->be.dequeue(pl->be.arg, want, timeout, gs);
+		size_t got = pl->cfg.rm.dequeue(pl->cfg.rm.arg, want, timeout, gs);
 		for (size_t i = 0; i < got; i++) {
 			struct held_gang *h = hold(pl, &gs[i]);
 			if (h == NULL) { /* ENOMEM: the PLACING timeout brings it back */
@@ -1039,7 +993,7 @@ static void retry_or_return(struct placement *pl, struct unit *u, const struct g
 		why_note(pl, task->id, counts, t, give_up);
 	}
 	if (give_up) {
-		pl->be.return_tasks(pl->be.arg, &h->g);
+		pl->cfg.rm.return_tasks(pl->cfg.rm.arg, &h->g);
 		atomic_fetch_add(&pl->handed_back, h->g.n_tasks);
 		held_free(h);
 		return;
@@ -1139,7 +1093,7 @@ void placement_destroy(struct placement *pl)
 	while (pl->held != NULL) {
 		struct held_gang *h = pl->held;
 		pl->held = h->next;
-		pl->be.return_tasks(pl->be.arg, &h->g);
+		pl->cfg.rm.return_tasks(pl->cfg.rm.arg, &h->g);
 		held_free(h);
 	}
 	for (size_t b = 0; b < WHY_BUCKETS; b++)
@@ -1164,4 +1118,131 @@ void placement_destroy(struct placement *pl)
 		}
 	pthread_mutex_destroy(&pl->mu);
 	free(pl);
+}
+
+/* --- the daemon's faces: metrics, the job manager's seam, /placement/explain --- */
+
+void placement_write_metrics(struct placement *pl, FILE *f)
+{
+	uint64_t un[PLREASON_N];
+	placement_unplaceable(pl, un);
+	fprintf(f, "# HELP peloton_unplaceable_tasks Tasks waiting for a host, by the main reason "
+	           "of their last placement attempt.\n# TYPE peloton_unplaceable_tasks gauge\n");
+	for (int r = 0; r < PLREASON_N; r++)
+		if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
+		    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT)
+			fprintf(f, "peloton_unplaceable_tasks{reason=\"%s\"} %llu\n",
+			        placement_reason_name(r), (unsigned long long)un[r]);
+	struct placement_stats ps;
+	placement_get_stats(pl, &ps);
+	fprintf(
+	    f,
+	    "# TYPE peloton_placement_rounds_total counter\npeloton_placement_rounds_total %llu\n"
+	    "# TYPE peloton_placement_tasks_total counter\n"
+	    "peloton_placement_tasks_total{result=\"placed\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"retried\"} %llu\n"
+	    "peloton_placement_tasks_total{result=\"handed_back\"} %llu\n",
+	    (unsigned long long)ps.rounds, (unsigned long long)ps.placed,
+	    (unsigned long long)ps.retried, (unsigned long long)ps.handed_back);
+}
+
+static int seam_why(void *arg, const char *task_id, char *buf, size_t len)
+{
+	struct placement *pl = arg;
+	struct placement_why w;
+	if (placement_why(pl, task_id, &w) != 0)
+		return -1;
+	char r[200];
+	placement_why_render(&w, r, sizeof(r));
+	uint64_t t = now(pl);
+	double ago = t > w.last_attempt_ns ? (double)(t - w.last_attempt_ns) / 1e9 : 0;
+	snprintf(buf, len, "%s; last attempt %.1f s ago", r, ago);
+	return 0;
+}
+
+struct placement_ops placement_seam_ops(struct placement *pl)
+{
+	return (struct placement_ops){.why = seam_why, .arg = pl};
+}
+
+static char *json_err(const char *msg)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/*
+ * Body {"task": <peloton.private.resmgr.Task as JSON>, "count": N}: where N
+ * tasks of that shape would go now, and why not (read-only).
+ */
+bool placement_http(struct placement *pl, const char *method, const char *url, const uint8_t *body,
+                    size_t len, unsigned *status, char **out)
+{
+	if (strcmp(url, "/placement/explain") != 0)
+		return false;
+	if (strcmp(method, "POST") != 0) {
+		*status = 405;
+		*out = json_err("POST a JSON body {\"task\": {...}, \"count\": N}");
+		return true;
+	}
+	char err[256];
+	json_error_t je;
+	json_t *j = json_loadb((const char *)body, len, 0, &je);
+	json_t *count = json_object_get(j, "count");
+	json_int_t n = count ? json_integer_value(count) : 1;
+	ProtobufCMessage *t = j ? pjson_decode(&peloton__private__resmgr__task__descriptor,
+	                                       json_object_get(j, "task") ?: json_object(),
+	                                       PJSON_LOOSE_NAMES, err, sizeof(err))
+	                        : NULL;
+	json_decref(j);
+	*status = 400;
+	if (!j || !t || n < 1 || n > 100000) {
+		*out = json_err(!j ? "body is not JSON" : !t ? err : "count must be in 1..100000");
+		if (t)
+			protobuf_c_message_free_unpacked(t, NULL);
+		return true;
+	}
+	if (pl == NULL) {
+		protobuf_c_message_free_unpacked(t, NULL);
+		*status = 404;
+		*out = json_err("no placement engine runs in this process (--roles)");
+		return true;
+	}
+	size_t plen;
+	uint8_t *packed = proto_pack_alloc(t, &plen);
+	protobuf_c_message_free_unpacked(t, NULL);
+	struct placement_explain e;
+	int rc =
+	    packed ? placement_explain(pl, packed, plen, (uint32_t)n, &e, err, sizeof(err)) : -1;
+	free(packed);
+	if (rc != 0) {
+		*out = json_err(packed ? err : "out of memory");
+		return true;
+	}
+	struct placement_why w = {0};
+	memcpy(w.counts, e.counts, sizeof(w.counts));
+	char why[256];
+	placement_why_render(&w, why, sizeof(why));
+	char *att = strstr(why, " (attempt"); /* a dry run has no attempts */
+	if (att)
+		*att = 0;
+	json_t *slots = json_array();
+	for (uint32_t i = 0; i < e.placed; i++) {
+		json_t *ports = json_array();
+		for (uint32_t k = 0; k < e.num_ports; k++)
+			json_array_append_new(ports, json_integer(e.slots[i].ports[k]));
+		json_array_append_new(
+		    slots, json_pack("{s:s,s:o}", "hostname", e.slots[i].hostname, "ports", ports));
+	}
+	json_t *r =
+	    json_pack("{s:i,s:i,s:s,s:s,s:o}", "requested", (int)e.requested, "placed",
+	              (int)e.placed, "strategy", e.strategy == PLACE_SPREAD ? "spread" : "pack",
+	              "hosts", why, "slots", slots);
+	placement_explain_fini(&e);
+	*out = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	*status = 200;
+	return true;
 }

@@ -20,9 +20,14 @@
  * of its last attempt (placement_why).
  *
  * TASK-kind constraints count the tasks this engine placed on a host that
- * are still alive in the resource manager (or, through a backend's
- * host_task_count, every engine's tasks there), plus those placed earlier
- * in the same decision.
+ * are still alive in the resource manager (or, through the resource
+ * manager's host_task_count when it runs apart, every engine's tasks
+ * there), plus those placed earlier in the same decision.
+ *
+ * The engine reaches the resource manager and the host manager's index
+ * through their seams (resmgr_seam.h, hostmgr_seam.h), so one engine runs
+ * beside them in the daemon or in a process of its own
+ * (`pelotond --roles placement`), unchanged.
  */
 #ifndef PLACEMENT_H
 #define PLACEMENT_H
@@ -31,50 +36,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hostidx.h"
-#include "place.h"
-#include "resmgr.h"
+#include <stdio.h>
 
-/*
- * Where the engine's gangs and hosts come from. The default (a config
- * without one) is the resource manager and host index of this process
- * (cfg.rm, cfg.idx); placement_remote gives one reaching them over gRPC,
- * for an engine running in its own process (`pelotond --roles placement`).
- * Each function has the meaning of the resmgr_* / hostidx_* call it is
- * named after; `filter_pb` is the packed HostFilter the filter came from.
- */
-struct placement_backend {
-	size_t (*dequeue)(void *arg, size_t limit, uint64_t timeout_ns,
-	                  struct resmgr_gang_out *out);
-	size_t (*set_placements)(void *arg, const struct resmgr_placement *p, size_t n,
-	                         enum resmgr_fail *fail);
-	void (*return_tasks)(void *arg, const struct resmgr_gang_out *g);
-	enum taskstate (*task_state)(void *arg, const char *task_id);
-	/* TASK-kind constraints: the tasks on `host` carrying `label`
-	 * ("key=value") as whoever sees every engine's placements counts them;
-	 * 0 with *n, or -1 to let the engine count the live tasks it placed
-	 * itself. May be NULL (the engine counts). */
-	int (*host_task_count)(void *arg, const char *host, const char *label, uint32_t *n);
-	int (*acquire)(void *arg, const struct hostmatch_filter *f, const void *filter_pb,
-	               size_t pb_len, uint32_t max_hosts, enum hostidx_order order, uint64_t now_ns,
-	               struct hostidx_acquire_out *out, const char **why);
-	void (*release)(void *arg, struct hostidx_lease *lease);
-	int (*consume_all)(void *arg, struct hostidx_lease *leases, size_t n,
-	                   struct hostidx_offer_ids *out);
-	void *arg;
-};
+#include "hostidx.h"
+#include "hostmgr_seam.h"
+#include "place.h"
+#include "placement_seam.h"
+#include "resmgr_seam.h"
 
 struct placement_config {
-	struct resmgr *rm;   /* with idx: the in-process backend */
-	struct hostidx *idx; /* also placement_explain's view (NULL: no explain) */
-	const struct placement_backend *backend; /* instead of rm and idx; copied */
-	unsigned workers;                        /* threads for placement_start; 0 = 2 */
-	size_t batch;                            /* gangs per DequeueGangs; 0 = 64 */
-	uint64_t dequeue_timeout_ns;             /* 0 = 100 ms */
-	enum place_strategy strategy;            /* default pack */
-	uint32_t max_rounds;                     /* attempts before handing back; 0 = 3 */
-	uint64_t backoff_ns;                     /* first retry delay; 0 = 100 ms, doubling */
-	uint64_t (*now)(void *arg);              /* clock; NULL = CLOCK_MONOTONIC */
+	/* where gangs and hosts come from: the resource manager and the host
+	 * manager's index, in process or apart (the seams; copied) */
+	struct resmgr_ops rm;
+	struct hostmgr_index_ops hosts;
+	struct hostidx *idx;          /* placement_explain's view (NULL: no explain) */
+	unsigned workers;             /* threads for placement_start; 0 = 2 */
+	size_t batch;                 /* gangs per DequeueGangs; 0 = 64 */
+	uint64_t dequeue_timeout_ns;  /* 0 = 100 ms */
+	enum place_strategy strategy; /* default pack */
+	uint32_t max_rounds;          /* attempts before handing back; 0 = 3 */
+	uint64_t backoff_ns;          /* first retry delay; 0 = 100 ms, doubling */
+	uint64_t (*now)(void *arg);   /* clock; NULL = CLOCK_MONOTONIC */
 	void *now_arg;
 	/* called for every task placed (benchmarks measure latency); may be NULL */
 	void (*on_placed)(void *arg, const char *task_id);
@@ -161,5 +143,20 @@ struct placement_stats {
 	uint64_t rounds, placed, retried, handed_back, acquired_hosts;
 };
 void placement_get_stats(struct placement *pl, struct placement_stats *out);
+
+/* Prometheus text: unplaceable tasks by reason, rounds, tasks placed. */
+void placement_write_metrics(struct placement *pl, FILE *f);
+
+/* The seam for the job manager: why a task is not placed (rendered). */
+struct placement_ops placement_seam_ops(struct placement *pl);
+
+/*
+ * POST /placement/explain, body {"task": <resmgr.Task as JSON>, "count": N}:
+ * placement_explain as JSON. False when url is another path (not ours);
+ * else true with *status and *out (malloc'd JSON; caller frees). pl NULL:
+ * 404, no engine in this process.
+ */
+bool placement_http(struct placement *pl, const char *method, const char *url, const uint8_t *body,
+                    size_t len, unsigned *status, char **out);
 
 #endif

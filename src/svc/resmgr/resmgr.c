@@ -124,22 +124,6 @@ struct resmgr {
 	bool drv_stop;
 };
 
-static const char *const fail_names[] = {
-    [RM_OK] = "ok",
-    [RM_ALREADY_EXISTS] = "task already exists",
-    [RM_POOL_NOT_FOUND] = "resource pool not found",
-    [RM_POOL_NOT_LEAF] = "resource pool is not a leaf",
-    [RM_INVALID_TASK] = "invalid task",
-    [RM_NOT_FOUND] = "task not found",
-    [RM_INVALID_STATE] = "task is not in a state this call applies to",
-    [RM_NO_MEMORY] = "out of memory",
-};
-
-const char *resmgr_fail_name(enum resmgr_fail f)
-{
-	return (unsigned)f <= RM_NO_MEMORY ? fail_names[f] : "unknown";
-}
-
 static uint64_t mono_ns(void *arg)
 {
 	struct timespec ts;
@@ -261,6 +245,11 @@ static void task_detach(struct rm_task *t)
 	t->gang = NULL;
 	placement_unref(t->placement);
 	t->placement = NULL;
+}
+
+struct respool_tree *resmgr_pools(struct resmgr *rm)
+{
+	return rm->cfg.pools;
 }
 
 void resmgr_destroy(struct resmgr *rm)
@@ -775,18 +764,6 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
 	return n;
 }
 
-void resmgr_gang_free(struct resmgr_gang_out *g)
-{
-	if (g == NULL)
-		return;
-	for (size_t i = 0; g->payloads && i < g->n_tasks; i++)
-		free(g->payloads[i]);
-	free(g->payloads);
-	free(g->payload_lens);
-	free(g->task_ids);
-	*g = (struct resmgr_gang_out){0};
-}
-
 static struct rm_placement *placement_new(const struct resmgr_placement *in)
 {
 	struct rm_placement *p = calloc(1, sizeof(*p));
@@ -920,22 +897,6 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 	}
 	pthread_mutex_unlock(&rm->lk);
 	return n;
-}
-
-void resmgr_placement_free(struct resmgr_placement_out *p)
-{
-	if (p == NULL)
-		return;
-	for (size_t i = 0; p->task_ids && i < p->n_tasks; i++)
-		free(p->task_ids[i]);
-	free(p->task_ids);
-	for (size_t i = 0; p->offer_ids && i < p->n_offer_ids; i++)
-		free(p->offer_ids[i]);
-	free(p->offer_ids);
-	free(p->hostname);
-	free(p->agent_id);
-	free(p->ports);
-	*p = (struct resmgr_placement_out){0};
 }
 
 /* --- updates, kills ----------------------------------------------------------- */

@@ -36,36 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "resmgr_seam.h"
 #include "respool.h"
 #include "taskstate.h"
-
-enum resmgr_task_type {
-	RM_TYPE_UNKNOWN = 0, /* in DequeueGangs: any type */
-	RM_TYPE_BATCH = 1,
-	RM_TYPE_STATELESS = 2,
-	RM_TYPE_STATEFUL = 3,
-	RM_TYPE_DAEMON = 4,
-	RM_N_TYPES = 5,
-};
-
-/* One task as enqueued (strings borrowed for the call). */
-struct resmgr_task_spec {
-	const char *id; /* peloton task id, "<job>-<instance>" */
-	const char *job_id;
-	double res[RES_N]; /* cpu cores, memory MB, disk MB, gpus */
-	uint32_t priority;
-	bool preemptible;
-	enum resmgr_task_type type;
-	uint32_t num_ports;
-	const void *payload; /* opaque bytes kept with the task (the service edge
-	                      * keeps the packed resmgr.Task); copied; may be NULL */
-	size_t payload_len;
-};
-
-struct resmgr_gang_spec {
-	const struct resmgr_task_spec *tasks;
-	size_t n_tasks;
-};
 
 struct resmgr_config {
 	struct respool_tree *pools;    /* borrowed; outlives the resource manager */
@@ -77,24 +50,13 @@ struct resmgr_config {
 	void *now_arg;
 };
 
-/* Why a task was refused (EnqueueGangsFailure.FailedTask, SetPlacementsFailure). */
-enum resmgr_fail {
-	RM_OK = 0,
-	RM_ALREADY_EXISTS, /* task id known and not finished */
-	RM_POOL_NOT_FOUND, /* respool unknown */
-	RM_POOL_NOT_LEAF,  /* tasks go to leaf pools only */
-	RM_INVALID_TASK,   /* missing id, negative or NaN resources, bad type */
-	RM_NOT_FOUND,      /* unknown task */
-	RM_INVALID_STATE,  /* the task is not in a state this call applies to */
-	RM_NO_MEMORY,
-};
-
-const char *resmgr_fail_name(enum resmgr_fail f);
-
 struct resmgr;
 
 struct resmgr *resmgr_create(const struct resmgr_config *cfg);
 void resmgr_destroy(struct resmgr *rm);
+
+/* The pool tree it was created with. */
+struct respool_tree *resmgr_pools(struct resmgr *rm);
 
 /*
  * EnqueueGangs: each gang's tasks enter PENDING in `pool_id` (a leaf).
@@ -112,25 +74,13 @@ size_t resmgr_admit(struct resmgr *rm);
 size_t resmgr_entitle(struct resmgr *rm, const double capacity[RES_N]);
 
 /*
- * A dequeued gang: its task ids and payloads (owned by the gang_out until
- * resmgr_gang_free). Tasks move READY -> PLACING.
- */
-struct resmgr_gang_out {
-	size_t n_tasks;
-	const char **task_ids;
-	void **payloads; /* copies of each task's payload (NULL if none) */
-	size_t *payload_lens;
-	enum resmgr_task_type type;
-};
-
-/*
  * DequeueGangs: up to `limit` gangs of `type` (UNKNOWN: any), waiting up to
- * timeout_ns when none is ready. Tasks killed meanwhile are skipped (a gang
- * left with none is dropped). Returns how many were written to out[].
+ * timeout_ns when none is ready; tasks move READY -> PLACING. Tasks killed
+ * meanwhile are skipped (a gang left with none is dropped). Returns how
+ * many were written to out[] (free each with resmgr_gang_free).
  */
 size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_t limit,
                             uint64_t timeout_ns, struct resmgr_gang_out *out);
-void resmgr_gang_free(struct resmgr_gang_out *g);
 
 /*
  * Hands PLACING tasks back (the placement engine gave up after its
@@ -138,18 +88,6 @@ void resmgr_gang_free(struct resmgr_gang_out *g);
  * ready queue. Returns the number of tasks moved.
  */
 size_t resmgr_return_tasks(struct resmgr *rm, const char *const *task_ids, size_t n);
-
-/* A placement of some tasks on one host. */
-struct resmgr_placement {
-	const char *hostname;
-	const char *agent_id;
-	const char *const *task_ids;
-	size_t n_tasks;
-	const uint32_t *ports;
-	size_t n_ports;
-	const char *const *offer_ids; /* the host's offers this placement spends */
-	size_t n_offer_ids;
-};
 
 /*
  * SetPlacements: each placement's tasks PLACING -> PLACED, then the
@@ -159,24 +97,12 @@ struct resmgr_placement {
 size_t resmgr_set_placements(struct resmgr *rm, const struct resmgr_placement *p, size_t n,
                              enum resmgr_fail *fail);
 
-/* A placement handed to the launcher (owned; free with resmgr_placement_free). */
-struct resmgr_placement_out {
-	char *hostname, *agent_id;
-	char **task_ids;
-	size_t n_tasks;
-	uint32_t *ports;
-	size_t n_ports;
-	char **offer_ids;
-	size_t n_offer_ids;
-};
-
 /*
  * GetPlacements: up to `limit`, waiting up to timeout_ns; tasks PLACED ->
  * LAUNCHING. Tasks killed meanwhile are dropped from the placement.
  */
 size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_ns,
                              struct resmgr_placement_out *out);
-void resmgr_placement_free(struct resmgr_placement_out *p);
 
 /*
  * NotifyTaskUpdates: applies a task event (LAUNCHED, STARTING, RUNNING,

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "proto_codec.h"
 #include "resmgrsvc.h"
+#include "rmtask.h"
 
 typedef Peloton__Private__Resmgr__Task task_pb;
 typedef Peloton__Private__Resmgr__Gang gang_pb;
@@ -35,35 +36,6 @@ static void **grow(void ***arr, size_t *n)
 		}                                            \
 		*slot_ = (item);                             \
 	} while (0)
-
-static enum resmgr_task_type task_type(int t)
-{
-	return t > 0 && t < RM_N_TYPES ? (enum resmgr_task_type)t : RM_TYPE_UNKNOWN;
-}
-
-bool resmgrsvc_task_spec(const task_pb *t, struct resmgr_task_spec *s)
-{
-	const Peloton__Api__Task__ResourceConfig *r = t->resource;
-	size_t len = 0;
-
-	*s = (struct resmgr_task_spec){
-	    .id = t->id ? t->id->value : NULL,
-	    .job_id = t->jobid ? t->jobid->value : NULL,
-	    .priority = t->priority,
-	    .preemptible = t->preemptible,
-	    .type = task_type(t->type) ? task_type(t->type) : RM_TYPE_BATCH,
-	    .num_ports = t->numports,
-	};
-	if (r != NULL) {
-		s->res[RES_CPU] = r->cpulimit;
-		s->res[RES_MEMORY] = r->memlimitmb;
-		s->res[RES_DISK] = r->disklimitmb;
-		s->res[RES_GPU] = r->gpulimit;
-	}
-	s->payload = proto_pack_alloc(&t->base, &len);
-	s->payload_len = len;
-	return s->payload != NULL;
-}
 
 static task_pb *task_from_payload(const void *payload, size_t len)
 {
@@ -144,7 +116,7 @@ resmgrsvc_enqueue_resp *resmgrsvc_enqueue_gangs(struct resmgr *rm, const resmgrs
 		    calloc(gp->n_tasks ? gp->n_tasks : 1, sizeof(*specs));
 		enum resmgr_fail f = specs ? RM_OK : RM_NO_MEMORY;
 		for (size_t i = 0; f == RM_OK && i < gp->n_tasks; i++)
-			if (!resmgrsvc_task_spec(gp->tasks[i], &specs[i]))
+			if (!rmtask_spec(gp->tasks[i], &specs[i]))
 				f = RM_NO_MEMORY;
 		struct resmgr_gang_spec gs = {specs, gp->n_tasks};
 		if (f == RM_OK)
@@ -214,7 +186,10 @@ resmgrsvc_dequeue_resp *resmgrsvc_dequeue_gangs(struct resmgr *rm, const resmgrs
 		return NULL;
 	if (limit > 256)
 		limit = 256;
-	size_t n = resmgr_dequeue_gangs(rm, task_type(r ? r->type : 0), limit, timeout_ns, out);
+	int type = r ? (int)r->type : 0; /* unknown values: any type */
+	enum resmgr_task_type tt =
+	    type > 0 && type < RM_N_TYPES ? (enum resmgr_task_type)type : RM_TYPE_UNKNOWN;
+	size_t n = resmgr_dequeue_gangs(rm, tt, limit, timeout_ns, out);
 	size_t i = 0;
 	for (; i < n; i++) {
 		gang_pb *g = PB_NEW(gang_pb, peloton__private__resmgr__gang__descriptor);

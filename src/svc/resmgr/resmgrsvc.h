@@ -23,12 +23,6 @@
 #include "peloton/private/resmgr/resmgrsvc.pb-c.h"
 #include "resmgr.h"
 
-/*
- * A resmgr.Task as the core's enqueue spec (strings borrowed from t); the
- * payload is t packed, malloc'd: the caller frees s->payload. False on ENOMEM.
- */
-bool resmgrsvc_task_spec(const Peloton__Private__Resmgr__Task *t, struct resmgr_task_spec *s);
-
 typedef Peloton__Private__Resmgr__EnqueueGangsRequest resmgrsvc_enqueue_req;
 typedef Peloton__Private__Resmgr__EnqueueGangsResponse resmgrsvc_enqueue_resp;
 typedef Peloton__Private__Resmgr__DequeueGangsRequest resmgrsvc_dequeue_req;

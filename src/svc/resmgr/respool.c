@@ -41,24 +41,6 @@ struct respool_tree {
 	size_t id_mask;
 };
 
-static const char *const kind_names[RES_N] = {"cpu", "memory", "disk", "gpu"};
-
-const char *respool_kind_name(enum respool_kind k)
-{
-	return (unsigned)k < RES_N ? kind_names[k] : "unknown";
-}
-
-bool respool_kind_parse(const char *name, enum respool_kind *out)
-{
-	for (int k = 0; name && k < RES_N; k++) {
-		if (strcmp(name, kind_names[k]) == 0) {
-			*out = (enum respool_kind)k;
-			return true;
-		}
-	}
-	return false;
-}
-
 static int fail(struct respool_error *err, enum respool_err code, const char *fmt, ...)
 {
 	if (err != NULL) {
@@ -218,17 +200,17 @@ static int check_config(const struct respool_config *c, struct respool_error *er
 			continue;
 		if (!isfinite(r->reservation) || !isfinite(r->limit) || !isfinite(r->share))
 			return fail(err, RESPOOL_INVALID_CONFIG, "%s: values must be finite",
-			            kind_names[k]);
+			            respool_kind_name((enum respool_kind)k));
 		if (r->reservation < 0)
 			return fail(err, RESPOOL_INVALID_CONFIG, "%s: reservation %g is negative",
-			            kind_names[k], r->reservation);
+			            respool_kind_name((enum respool_kind)k), r->reservation);
 		if (r->limit < r->reservation)
-			return fail(err, RESPOOL_INVALID_CONFIG,
-			            "%s: limit %g is below reservation %g", kind_names[k], r->limit,
-			            r->reservation);
+			return fail(
+			    err, RESPOOL_INVALID_CONFIG, "%s: limit %g is below reservation %g",
+			    respool_kind_name((enum respool_kind)k), r->limit, r->reservation);
 		if (r->share <= 0)
 			return fail(err, RESPOOL_INVALID_CONFIG, "%s: share must be > 0, got %g",
-			            kind_names[k], r->share);
+			            respool_kind_name((enum respool_kind)k), r->share);
 	}
 	return 0;
 }
@@ -262,8 +244,8 @@ static int check_placement(struct pool *parent, struct pool *self, const char *n
 		if (sum[r] + res[r].reservation > parent->res[r].reservation + 1e-9)
 			return fail(err, RESPOOL_INVALID_CONFIG,
 			            "%s: children's reservations %g exceed the parent's %g",
-			            kind_names[r], sum[r] + res[r].reservation,
-			            parent->res[r].reservation);
+			            respool_kind_name((enum respool_kind)r),
+			            sum[r] + res[r].reservation, parent->res[r].reservation);
 	return 0;
 }
 
@@ -384,7 +366,7 @@ int respool_update(struct respool_tree *t, const char *id, const struct respool_
 		if (sum > res[r].reservation + 1e-9) {
 			fail(err, RESPOOL_INVALID_CONFIG,
 			     "%s: children's reservations %g exceed the new reservation %g",
-			     kind_names[r], sum, res[r].reservation);
+			     respool_kind_name((enum respool_kind)r), sum, res[r].reservation);
 			goto out;
 		}
 	}

@@ -29,17 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum respool_kind {
-	RES_CPU = 0,
-	RES_MEMORY = 1,
-	RES_DISK = 2,
-	RES_GPU = 3,
-	RES_N = 4,
-};
-
-/* "cpu", "memory", "disk", "gpu" (respool.proto ResourceConfig.kind). */
-const char *respool_kind_name(enum respool_kind k);
-bool respool_kind_parse(const char *name, enum respool_kind *out);
+#include "resmgr_seam.h"
 
 struct respool_res {
 	double reservation, limit, share;

@@ -1911,3 +1911,21 @@ int store_recover(struct store *s, const struct store_recover_ops *ops, void *ar
 	         (unsigned long long)st.jobs_loaded, (unsigned long long)st.tasks);
 	return 0;
 }
+
+void store_write_metrics(struct store *s, FILE *f)
+{
+	struct store_stats ss;
+	store_get_stats(s, &ss);
+	fprintf(f,
+	        "# HELP peloton_store_groups_total Commit groups written (each one WAL sync).\n"
+	        "# TYPE peloton_store_groups_total counter\npeloton_store_groups_total %llu\n"
+	        "# HELP peloton_store_write_seconds_total Time inside RocksDB writes.\n"
+	        "# TYPE peloton_store_write_seconds_total counter\n"
+	        "peloton_store_write_seconds_total %g\n"
+	        "# HELP peloton_store_corrupt_values_total Stored values that did not decode "
+	        "(skipped, logged by key).\n"
+	        "# TYPE peloton_store_corrupt_values_total counter\n"
+	        "peloton_store_corrupt_values_total %llu\n",
+	        (unsigned long long)ss.groups, (double)ss.write_ns / 1e9,
+	        (unsigned long long)ss.corrupt);
+}

@@ -59,6 +59,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum store_cf {
 	STORE_META,
@@ -173,6 +174,8 @@ struct store_stats {
 	uint64_t commit_cpu_ns; /* CPU time of the committer thread */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
+/* Prometheus text: commit groups, write time, corrupt values skipped. */
+void store_write_metrics(struct store *s, FILE *f);
 
 /* Approximate bytes on disk (SST + WAL) of the database. */
 uint64_t store_disk_bytes(struct store *s);

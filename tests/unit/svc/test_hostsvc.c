@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <urcu.h>
 
+#include "hostfilter.h"
 #include "hostsvc.h"
 
 typedef Peloton__Api__Task__Constraint constraint_pb;
@@ -119,7 +120,7 @@ static int teardown(void **state)
 /* A request: cpus minimum, maxHosts, optional constraint. */
 struct req_buf {
 	hostsvc_acquire_req req;
-	hostsvc_filter_pb filter;
+	hostfilter_pb filter;
 	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc;
 	Peloton__Private__Hostmgr__Hostsvc__QuantityControl q;
 	Peloton__Api__Task__ResourceConfig min;

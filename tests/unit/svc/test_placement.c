@@ -16,6 +16,7 @@
 #include <urcu.h>
 
 #include "placement.h"
+#include "resmgr.h"
 #include "proto_codec.h"
 #include "peloton/private/resmgr/resmgr.pb-c.h"
 
@@ -64,7 +65,8 @@ static int setup(void **state)
 	struct resmgr_config rc = {.pools = pools, .now = clock_fn};
 	rm = resmgr_create(&rc);
 	idx = hostidx_create(NULL);
-	struct placement_config pc = {.rm = rm,
+	struct placement_config pc = {.rm = resmgr_local_ops(rm),
+	                              .hosts = hostmgr_index_ops(idx),
 	                              .idx = idx,
 	                              .dequeue_timeout_ns = 1,
 	                              .max_rounds = 2,

@@ -1,5 +1,5 @@
 /*
- * The job manager's resource manager over gRPC (jobmgr_remote) against a
+ * The job manager's resource manager over gRPC (resmgr_client, resmgr/client.c) against a
  * real pelotond: pools by path, enqueue (accepted, refused as a duplicate,
  * refused for a missing pool), task states, kill, notify, the long polls,
  * and what an unreachable daemon gives. argv[1]: the pelotond binary.
@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "grpccli.h"
-#include "jobmgr_remote.h"
+#include "resmgr_seam.h"
+#include "rmtask.h"
 #include "peloton/api/respool/respool.pb-c.h"
 #include "peloton/private/resmgr/resmgrsvc.pb-c.h"
 #include "proto_codec.h"
@@ -31,8 +32,8 @@
 static const char *pelotond;
 static char dir[64], target[32];
 static pid_t daemon_pid;
-static struct jmremote *rem;
-static struct jobmgr_rm ops;
+static struct resmgr_client *rem;
+static struct resmgr_ops ops;
 
 static int free_port(void)
 {
@@ -61,7 +62,7 @@ static bool port_open(int port)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/pel-jmremote-XXXXXX");
+	snprintf(dir, sizeof(dir), "/tmp/pel-rmclient-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	int grpc = free_port(), http = free_port(), master = free_port();
@@ -84,15 +85,15 @@ static int setup(void **state)
 	}
 	if (!port_open(grpc))
 		return -1;
-	rem = jmremote_create(target);
-	ops = jmremote_ops(rem);
+	rem = resmgr_client_create(target, "jobmgr");
+	ops = resmgr_client_ops(rem);
 	return rem ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	jmremote_destroy(rem);
+	resmgr_client_destroy(rem);
 	int st = 0;
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, &st, 0);
@@ -146,8 +147,8 @@ static void test_pools(void **state)
 {
 	(void)state;
 	char id[128], path[256], batch[128];
-	struct respool_error err = {0};
-	assert_int_equal(ops.pool_lookup(ops.arg, "/", id, sizeof(id), &err), 0);
+	char err[160];
+	assert_int_equal(ops.pool_lookup(ops.arg, "/", id, sizeof(id), err, sizeof(err)), 0);
 	assert_string_equal(id, "root");
 	assert_true(ops.pool_is_leaf(ops.arg, "root"));
 	assert_int_equal(ops.pool_path(ops.arg, "root", path, sizeof(path)), 0);
@@ -157,10 +158,10 @@ static void test_pools(void **state)
 	assert_true(ops.pool_is_leaf(ops.arg, batch));
 	assert_int_equal(ops.pool_path(ops.arg, batch, path, sizeof(path)), 0);
 	assert_string_equal(path, "/batch");
-	assert_int_equal(ops.pool_lookup(ops.arg, "/batch", id, sizeof(id), &err), 0);
+	assert_int_equal(ops.pool_lookup(ops.arg, "/batch", id, sizeof(id), err, sizeof(err)), 0);
 	assert_string_equal(id, batch);
-	assert_int_equal(ops.pool_lookup(ops.arg, "/nope", id, sizeof(id), &err), -1);
-	assert_int_equal(err.code, RESPOOL_PATH_NOT_FOUND);
+	assert_int_equal(ops.pool_lookup(ops.arg, "/nope", id, sizeof(id), err, sizeof(err)), -1);
+	assert_string_equal(err, "resource pool path /nope not found");
 	assert_false(ops.pool_is_leaf(ops.arg, "no-such-pool"));
 	assert_int_equal(ops.pool_path(ops.arg, "no-such-pool", path, sizeof(path)), -1);
 }
@@ -187,7 +188,7 @@ static void spec(struct spec_buf *b, const char *job, int inst)
 	t.resource = &rc;
 	t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__BATCH;
 	t.mininstances = 2;
-	assert_true(resmgrsvc_task_spec(&t, &b->s));
+	assert_true(rmtask_spec(&t, &b->s));
 	b->s.id = b->id;
 	b->s.job_id = job;
 }
@@ -202,8 +203,8 @@ static void test_tasks(void **state)
 {
 	(void)state;
 	char batch[128];
-	struct respool_error err = {0};
-	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), &err) != 0)
+	char err[160];
+	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), err, sizeof(err)) != 0)
 		create_pool("batch", batch, sizeof(batch));
 	struct spec_buf b[4];
 	spec(&b[0], "job-a", 0);
@@ -245,13 +246,13 @@ static void test_tasks(void **state)
 	assert_int_equal(ops.notify(ops.arg, "job-a-0", TEV_ADMIT), RM_INVALID_STATE);
 	/* queued and sent in batches by the notifier: a burst takes few calls */
 	uint64_t c0, f0, c1 = 0, f1;
-	jmremote_counts(rem, &c0, &f0);
+	resmgr_client_counts(rem, &c0, &f0);
 	for (int i = 0; i < 200; i++)
 		assert_int_equal(ops.notify(ops.arg, "job-a-2", TEV_LAUNCHED), RM_OK);
 	for (int i = 0; i < 100 && c1 < c0 + 1; i++) {
 		struct timespec d = {0, 50000000};
 		nanosleep(&d, NULL);
-		jmremote_counts(rem, &c1, &f1);
+		resmgr_client_counts(rem, &c1, &f1);
 	}
 	assert_true(c1 >= c0 + 1);
 	assert_true(c1 - c0 <= 20);
@@ -261,7 +262,7 @@ static void test_tasks(void **state)
 	char *ids[4];
 	assert_int_equal(ops.get_preemptible(ops.arg, ids, 4), 0);
 	uint64_t calls, failed;
-	jmremote_counts(rem, &calls, &failed);
+	resmgr_client_counts(rem, &calls, &failed);
 	assert_true(calls >= 10);
 	assert_int_equal(failed, 0);
 }
@@ -271,8 +272,8 @@ static void test_large_enqueue(void **state)
 {
 	(void)state;
 	char batch[128];
-	struct respool_error err = {0};
-	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), &err) != 0)
+	char err[160];
+	if (ops.pool_lookup(ops.arg, "/batch", batch, sizeof(batch), err, sizeof(err)) != 0)
 		create_pool("batch", batch, sizeof(batch));
 	enum { N = 120000 }; /* ~5 MiB of packed tasks */
 	struct spec_buf *b = calloc(N, sizeof(*b));
@@ -294,7 +295,7 @@ static void test_large_enqueue(void **state)
 		assert_int_equal(fail[k], RM_OK);
 	/* their states: one GetActiveTasks for the job, reused for its other tasks */
 	uint64_t c0, f0, c1, f1;
-	jmremote_counts(rem, &c0, &f0);
+	resmgr_client_counts(rem, &c0, &f0);
 	assert_int_not_equal(ops.task_state(ops.arg, "job-large-0"), TASK_UNKNOWN);
 	for (int i = 1; i < 1000; i++) {
 		char id[64];
@@ -302,7 +303,7 @@ static void test_large_enqueue(void **state)
 		assert_int_not_equal(ops.task_state(ops.arg, id), TASK_UNKNOWN);
 	}
 	assert_int_equal(ops.task_state(ops.arg, "job-large-120000"), TASK_UNKNOWN);
-	jmremote_counts(rem, &c1, &f1);
+	resmgr_client_counts(rem, &c1, &f1);
 	assert_int_equal(f1, f0);
 	assert_true(c1 - c0 <= 3); /* the snapshot lives 1 s: a slow machine may ask again */
 	/* the first and last gangs are there: enqueued again, they are duplicates */
@@ -322,8 +323,8 @@ static void test_unreachable(void **state)
 	(void)state;
 	char t[32];
 	snprintf(t, sizeof(t), "127.0.0.1:%d", free_port());
-	struct jmremote *r = jmremote_create(t);
-	struct jobmgr_rm o = jmremote_ops(r);
+	struct resmgr_client *r = resmgr_client_create(t, "jobmgr");
+	struct resmgr_ops o = resmgr_client_ops(r);
 	struct spec_buf b;
 	spec(&b, "job-c", 0);
 	struct resmgr_gang_spec g = {&b.s, 1};
@@ -334,17 +335,18 @@ static void test_unreachable(void **state)
 	assert_int_equal(o.task_state(o.arg, "job-c-0"), TASK_UNKNOWN);
 	assert_int_equal(o.kill(o.arg, "job-c-0"), RM_NOT_FOUND);
 	char id[64];
-	struct respool_error err = {0};
-	assert_int_equal(o.pool_lookup(o.arg, "/", id, sizeof(id), &err), -1);
+	char err[160];
+	assert_int_equal(o.pool_lookup(o.arg, "/", id, sizeof(id), err, sizeof(err)), -1);
+	assert_string_equal(err, "the resource manager did not answer");
 	assert_false(o.pool_is_leaf(o.arg, "root"));
 	uint64_t calls, failed;
-	jmremote_counts(r, &calls, &failed);
+	resmgr_client_counts(r, &calls, &failed);
 	assert_int_equal(calls, failed);
 	assert_true(failed >= 5);
 	/* notifications wait in the queue (tried again every second); at
 	 * destroy the notifier's last try fails and the note is reported unsent */
 	assert_int_equal(o.notify(o.arg, "job-c-0", TEV_RUNNING), RM_OK);
-	jmremote_destroy(r);
+	resmgr_client_destroy(r);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,60 @@
+/* The host manager's insides, shared by hostmgr.c, local.c and server.c. */
+#ifndef HOSTMGR_INT_H
+#define HOSTMGR_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "agents.h"
+#include "client.h"
+#include "eventstream.h"
+#include "hostidx.h"
+#include "hostmgr.h"
+#include "hostsvc.h"
+#include "launchwatch.h"
+
+struct hostmgr {
+	struct hostmgr_config cfg;
+	char *master;
+	struct hostidx *idx;
+	struct hostsvc *hsvc;      /* the RPC edge's leases, offers into the index */
+	struct eventstream *es;    /* status updates on their way to the consumer */
+	struct agent_book *agents; /* agents' own addresses, from their offers */
+	struct launchwatch *lw;    /* the job manager apart: its launches, until Mesos answers */
+	struct jobmgr_ops jm;      /* the job manager in process (live_tasks NULL: apart) */
+	struct mesos_client *mc;
+	uint64_t next_implicit_ns; /* the next periodic implicit reconciliation */
+	/* the in-process consumer of the event stream (hostmgr_local_ops) */
+	pthread_t es_thread;
+	bool es_started;
+	_Atomic bool es_stop;
+	hostmgr_update_f upd_fn;
+	void *upd_arg;
+	_Atomic uint64_t offers_in, offers_used, offers_declined, rescinds, updates_in, subscribes;
+	_Atomic uint64_t events_by_type[16]; /* mesos.v1.scheduler.Event.Type */
+};
+
+/* Why a launch was refused (LaunchTasksResponse's errors). */
+enum hostmgr_launch_result {
+	LAUNCH_OK,
+	LAUNCH_BAD_TASK, /* invalidArgument */
+	LAUNCH_NO_LEASE, /* invalidOffers */
+	LAUNCH_FAILED,   /* launchFailure */
+};
+
+/*
+ * Launches tasks on one agent: TaskInfos built from the launchables, one
+ * ACCEPT with the offers; without offer ids the lease held on `host` is
+ * spent. LAUNCH_OK, or the reason with a message in err.
+ */
+enum hostmgr_launch_result hostmgr__launch(struct hostmgr *hm, const char *host, const char *agent,
+                                           const char *const *offers, size_t n_offers,
+                                           const struct launchable *lts, size_t n, char *err,
+                                           size_t elen);
+
+/* The sandbox listing of a task from its agent's files endpoint (hostmgr_ops.browse). */
+int hostmgr__browse(void *arg, const char *agent, const char *task, char *host, size_t hlen,
+                    char *port, size_t plen, char ***paths, size_t *n, char *err, size_t elen);
+
+#endif

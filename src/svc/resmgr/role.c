@@ -1,0 +1,122 @@
+/* The resource manager role; see resmgr_role.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "respoolsvc.h"
+#include "role_int.h"
+
+struct resmgr_role *resmgr_role_create(const struct resmgr_role_config *cfg, char *err,
+                                       size_t errlen)
+{
+	struct resmgr_role *r = calloc(1, sizeof(*r));
+	if (r == NULL || !(r->pools = respool_tree_create()) || !(r->tq = taskqueue_create(0))) {
+		snprintf(err, errlen, "out of memory");
+		resmgr_role_destroy(r);
+		return NULL;
+	}
+	r->cfg = *cfg;
+	size_t failed = 0, n = respoolsvc_recover(r->pools, cfg->store, &failed);
+	log_info("resmgr", "recovered %zu pools (%zu refused)", n, failed);
+	struct resmgr_config rc = {.pools = r->pools,
+	                           .placing_timeout_ns = cfg->placing_timeout_ns};
+	if (!(r->rm = resmgr_create(&rc))) {
+		snprintf(err, errlen, "out of memory");
+		resmgr_role_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+void resmgr_role_destroy(struct resmgr_role *r)
+{
+	if (r == NULL)
+		return;
+	resmgr_role_stop(r);
+	resmgr_destroy(r->rm);
+	taskqueue_destroy(r->tq);
+	respool_tree_destroy(r->pools);
+	free(r);
+}
+
+int resmgr_role_start(struct resmgr_role *r)
+{
+	struct resmgr_driver_config dc = {.preempt_ms = r->cfg.preempt_ms,
+	                                  .capacity = r->cfg.hm.index.capacity,
+	                                  .capacity_arg = r->cfg.hm.index.arg};
+	if (resmgr_start(r->rm, &dc) != 0)
+		return -1;
+	r->started = true;
+	return 0;
+}
+
+void resmgr_role_stop(struct resmgr_role *r)
+{
+	if (r && r->started)
+		resmgr_stop(r->rm);
+	if (r)
+		r->started = false;
+}
+
+struct resmgr_ops resmgr_role_ops(struct resmgr_role *r)
+{
+	return resmgr_local_ops(r->rm);
+}
+
+/* Tasks waiting per pool: pending (not admitted) and ready (admitted, not placed). */
+struct poolq {
+	char id[40];
+	uint64_t pending, ready;
+};
+struct poolq_acc {
+	struct poolq *v;
+	size_t n;
+};
+
+static void poolq_cb(const struct resmgr_task_view *t, void *arg)
+{
+	struct poolq_acc *a = arg;
+	if (t->state != TASK_PENDING && t->state != TASK_READY)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].id, t->pool_id) == 0) {
+			if (t->state == TASK_PENDING)
+				a->v[i].pending++;
+			else
+				a->v[i].ready++;
+			return;
+		}
+}
+
+void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f)
+{
+	size_t n = 0;
+	char **ids = respool_list(r->pools, &n);
+	struct poolq_acc a = {calloc(n ? n : 1, sizeof(struct poolq)), n};
+	if (!ids || !a.v) {
+		free(a.v);
+		for (size_t i = 0; ids && i < n; i++)
+			free(ids[i]);
+		free(ids);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(a.v[i].id, sizeof(a.v[i].id), "%s", ids[i]);
+	resmgr_foreach_task(r->rm, poolq_cb, &a);
+	fprintf(f, "# HELP peloton_pool_tasks Tasks waiting per resource pool: pending (not "
+	           "admitted) and ready (admitted, waiting for a host).\n"
+	           "# TYPE peloton_pool_tasks gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		char path[512];
+		if (respool_path(r->pools, ids[i], path, sizeof(path)) == 0 &&
+		    respool_is_leaf(r->pools, ids[i]))
+			fprintf(f,
+			        "peloton_pool_tasks{pool=\"%s\",queue=\"pending\"} %llu\n"
+			        "peloton_pool_tasks{pool=\"%s\",queue=\"ready\"} %llu\n",
+			        path, (unsigned long long)a.v[i].pending, path,
+			        (unsigned long long)a.v[i].ready);
+		free(ids[i]);
+	}
+	free(ids);
+	free(a.v);
+}
