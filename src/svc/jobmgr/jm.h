@@ -1,6 +1,29 @@
-/* Job manager internals shared by jobmgr*.c (not a public header). */
-#ifndef JOBMGR_INT_H
-#define JOBMGR_INT_H
+/*
+ * jm: the job manager's bottom layer — its types, the job table and task
+ * ids. Every other file of the job manager builds on it; it calls only
+ * config.c (a new job's per-instance configs).
+ *
+ * Files, bottom up (each calls only files below it, never one beside or
+ * above):
+ *   jm.h       table.c     the job table, ids, job memory
+ *   config.h   config.c    validation, instanceConfig over defaultConfig
+ *   fsm.h      fsm.c       the task state machine (every state change)
+ *   persist.h  persist.c   runtimes and events into store batches
+ *   handoff.h  handoff.c   tasks to the resource manager, kills to the host manager
+ *   status.c               Mesos status updates; reconciliation list
+ *   launch.c   sweep.c     the launcher and sweeper threads (run.h)
+ *   recover.c              recovery from the store
+ *   jobs.h     jobs.c      the operations: create, update, delete, stop, start, restart
+ *   v0.h       v0.c        the v0 JobManager and TaskManager handlers
+ *   svc.c                  the svc JobService and TaskService handlers, binding
+ *   jobmgr.c               the role's lifecycle, metrics, seam
+ *
+ * Locks: the table's rwlock, then one job's mutex; the resource manager and
+ * the store are called with a job mutex held, never the reverse. A
+ * function ending in __ wants the job's mutex held.
+ */
+#ifndef JM_H
+#define JM_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +34,8 @@
 
 /* One instance. State values are task.proto's TaskState (= enum taskstate). */
 struct jm_task {
-	uint8_t state, goal;
+	uint8_t state; /* written only by jm__move (fsm.c) */
+	uint8_t goal;
 	uint32_t run; /* Mesos run number; 0 before the first launch */
 	uint32_t failures;
 	uint64_t start_ns, done_ns; /* wall clock */
@@ -41,7 +65,7 @@ struct jm_job {
 	Peloton__Api__Task__TaskConfig **merged; /* per instance; defaultconfig when shared */
 	struct jm_task *tasks;
 	uint32_t n;
-	uint32_t counts[TASK_N_STATES];
+	uint32_t counts[TASK_N_STATES]; /* tasks per state; kept by jm__move */
 	Peloton__Api__Job__JobState state, goal;
 	uint64_t created_ns, started_ns, done_ns;
 	uint64_t version; /* job runtime version */
@@ -70,37 +94,34 @@ struct jobmgr {
 	pthread_cond_t launch_cv;
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
-	bool rm_apart; /* rmops reach a resource manager in another process */
+	bool rm_apart; /* the resource manager runs in another process */
 };
 
-void jm__rfc3339(uint64_t ns, char *buf, size_t len);
-void jm__uuid(char out[37]);
-int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
-                      uint32_t *run);
+/* ---- the table (table.c) ---- */
+
+/* The job (live or being deleted) or NULL; the pointer stays valid for one
+ * call (jm__bury's grace period). */
 struct jm_job *jm__find(struct jobmgr *jm, const char *id);
+void jm__insert(struct jobmgr *jm, struct jm_job *j);
 /* Unlinks purged jobs and frees those buried longer than the grace period. */
 void jm__bury(struct jobmgr *jm, uint64_t now);
-void jm__insert(struct jobmgr *jm, struct jm_job *j);
+/* A job of cfg (taken over) with every task INITIALIZED; NULL on ENOMEM
+ * (cfg then not taken). */
 struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg);
 void jm__job_free(struct jm_job *j);
-int jm__build_merged(struct jm_job *j);
-/* instanceConfig over defaultConfig, field by field (malloc'd clone). */
-Peloton__Api__Task__TaskConfig *jm__merge(const Peloton__Api__Task__TaskConfig *def,
-                                          const Peloton__Api__Task__TaskConfig *inst);
-uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len);
-int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t len);
-Peloton__Api__Job__RuntimeInfo *jm__job_runtime(const struct jm_job *j);
-int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job *j);
-bool jm__job_refresh(struct jm_job *j);
-void jm__set_state(struct jm_job *j, uint32_t inst, enum taskstate s);
-size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n);
-/*
- * Kills task inst's current run on Mesos and marks it KILLING; the sweeper
- * resends the kill every 10 s until a terminal update arrives. j->mu held.
- */
-void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now);
-/* Persists task inst's runtime (+ an event) into b; j->mu held. */
-int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
-                 const char *msg);
+/* The table's memory and lock: 0 or -1 (ENOMEM); the end frees every
+ * job, live and buried. */
+int jm__table_init(struct jobmgr *jm);
+void jm__table_fini(struct jobmgr *jm);
+
+/* ---- ids ---- */
+
+/* RFC 3339 of a wall-clock time; "" for 0. */
+void jm__rfc3339(uint64_t ns, char *buf, size_t len);
+/* A random (version 4) UUID. */
+void jm__uuid(char out[37]);
+/* "<job>-<instance>[-<run>]" -> job, instance, run (run 0 when absent). 0 or -1. */
+int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
+                      uint32_t *run);
 
 #endif

@@ -1,0 +1,210 @@
+/* A job's config: validation and per-instance configs; see config.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "proto_codec.h"
+
+/* ---- validation ---- */
+
+static int check_constraint(const Peloton__Api__Task__Constraint *c, char *err, size_t len,
+                            int depth)
+{
+	if (depth > 16)
+		return snprintf(err, len, "constraint nested deeper than 16"), -1;
+	switch (c->type) {
+	case PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT:
+		if (!c->labelconstraint || !c->labelconstraint->label ||
+		    !c->labelconstraint->label->key || !c->labelconstraint->label->key[0])
+			return snprintf(err, len, "label constraint without a label key"), -1;
+		return 0;
+	case PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT:
+	case PELOTON__API__TASK__CONSTRAINT__TYPE__OR_CONSTRAINT: {
+		bool is_and = c->type == PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT;
+		size_t n = is_and ? (c->andconstraint ? c->andconstraint->n_constraints : 0)
+		                  : (c->orconstraint ? c->orconstraint->n_constraints : 0);
+		Peloton__Api__Task__Constraint **v =
+		    is_and ? (c->andconstraint ? c->andconstraint->constraints : NULL)
+		           : (c->orconstraint ? c->orconstraint->constraints : NULL);
+		if (!n)
+			return snprintf(err, len, "%s constraint without children",
+			                is_and ? "AND" : "OR"),
+			       -1;
+		for (size_t i = 0; i < n; i++)
+			if (check_constraint(v[i], err, len, depth + 1) != 0)
+				return -1;
+		return 0;
+	}
+	default:
+		return snprintf(err, len, "constraint of unknown type %d", (int)c->type), -1;
+	}
+}
+
+static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *where, char *err,
+                      size_t len)
+{
+	const Peloton__Api__Task__ResourceConfig *r = tc->resource;
+	if (!r || !(r->cpulimit > 0) || !(r->memlimitmb > 0))
+		return snprintf(err, len,
+		                "%s: resource.cpuLimit and resource.memLimitMb must be > 0", where),
+		       -1;
+	if (r->disklimitmb < 0 || r->gpulimit < 0 || r->cpulimit > 1e6 || r->memlimitmb > 1e12)
+		return snprintf(err, len, "%s: resources out of range", where), -1;
+	for (size_t i = 0; i < tc->n_ports; i++) {
+		const char *n = tc->ports[i]->name;
+		if (!n || !n[0])
+			return snprintf(err, len, "%s: port %zu has no name", where, i), -1;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(tc->ports[k]->name, n) == 0)
+				return snprintf(err, len, "%s: port name '%s' used twice", where,
+				                n),
+				       -1;
+		if (tc->ports[i]->value > 65535)
+			return snprintf(err, len, "%s: port %s value above 65535", where, n), -1;
+	}
+	if (tc->n_ports > 16)
+		return snprintf(err, len, "%s: at most 16 ports per task", where), -1;
+	if (tc->constraint) {
+		char sub[200];
+		if (check_constraint(tc->constraint, sub, sizeof(sub), 0) != 0)
+			return snprintf(err, len, "%s: %s", where, sub), -1;
+	}
+	return 0;
+}
+
+int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, char *err, size_t len)
+{
+	if (c->instancecount == 0)
+		return snprintf(err, len, "instanceCount must be > 0"), -1;
+	if (c->instancecount > jm->cfg.max_instances)
+		return snprintf(err, len, "instanceCount %u above the maximum %u", c->instancecount,
+		                jm->cfg.max_instances),
+		       -1;
+	if (!c->respoolid || !c->respoolid->value || !c->respoolid->value[0])
+		return snprintf(err, len, "respoolID is required"), -1;
+	if (!jm->cfg.rm.pool_is_leaf(jm->cfg.rm.arg, c->respoolid->value))
+		return snprintf(err, len, "resource pool %s does not exist or is not a leaf",
+		                c->respoolid->value),
+		       -1;
+	if (c->sla) {
+		uint32_t mn = c->sla->minimumrunninginstances, mx = c->sla->maximumrunninginstances;
+		if (mx && mx > c->instancecount)
+			return snprintf(err, len,
+			                "sla.maximumRunningInstances %u above instanceCount %u", mx,
+			                c->instancecount),
+			       -1;
+		if (mn && mx && mn > mx)
+			return snprintf(err, len,
+			                "sla.minimumRunningInstances %u above "
+			                "maximumRunningInstances %u",
+			                mn, mx),
+			       -1;
+		if (mn > c->instancecount)
+			return snprintf(err, len,
+			                "sla.minimumRunningInstances %u above instanceCount %u", mn,
+			                c->instancecount),
+			       -1;
+	}
+	if (!c->defaultconfig) {
+		/* every instance then needs its own config */
+		if (c->n_instanceconfig != c->instancecount)
+			return snprintf(err, len,
+			                "defaultConfig missing and not every instance has a "
+			                "config"),
+			       -1;
+	} else if (check_task(c->defaultconfig, "defaultConfig", err, len) != 0) {
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_instanceconfig; i++) {
+		const Peloton__Api__Job__JobConfig__InstanceConfigEntry *e = c->instanceconfig[i];
+		char where[48];
+		snprintf(where, sizeof(where), "instanceConfig[%u]", e->key);
+		if (e->key >= c->instancecount)
+			return snprintf(err, len, "%s: instance id not below instanceCount %u",
+			                where, c->instancecount),
+			       -1;
+		if (!e->value)
+			return snprintf(err, len, "%s: empty", where), -1;
+		Peloton__Api__Task__TaskConfig *m = jm__merge(c->defaultconfig, e->value);
+		int rc = m ? check_task(m, where, err, len) : -1;
+		if (m)
+			protobuf_c_message_free_unpacked(&m->base, NULL);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- merge of instanceConfig over defaultConfig, field by field ---- */
+
+static bool pb_field_set(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m)
+{
+	const char *p = (const char *)m + f->offset;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return *(const size_t *)((const char *)m + f->quantifier_offset) != 0;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		return s && s[0];
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(void *const *)p != NULL;
+	case PROTOBUF_C_TYPE_BOOL:
+	case PROTOBUF_C_TYPE_ENUM:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_INT32:
+		return *(const uint32_t *)p != 0;
+	default:
+		return *(const uint64_t *)p != 0;
+	}
+}
+
+Peloton__Api__Task__TaskConfig *jm__merge(const Peloton__Api__Task__TaskConfig *def,
+                                          const Peloton__Api__Task__TaskConfig *inst)
+{
+	if (!def)
+		return (Peloton__Api__Task__TaskConfig *)proto_clone(&inst->base);
+	/* pack default, then the instance's set fields: protobuf merge semantics
+	 * would concatenate repeated fields, so copy field by field instead */
+	Peloton__Api__Task__TaskConfig tmp = *def;
+	const ProtobufCMessageDescriptor *d = &peloton__api__task__task_config__descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (!pb_field_set(f, &inst->base))
+			continue;
+		size_t sz =
+		    f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(void *)
+		    : f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE
+		        ? sizeof(void *)
+		    : f->type == PROTOBUF_C_TYPE_DOUBLE ? 8
+		                                        : 4;
+		memcpy((char *)&tmp + f->offset, (const char *)inst + f->offset, sz);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			memcpy((char *)&tmp + f->quantifier_offset,
+			       (const char *)inst + f->quantifier_offset, sizeof(size_t));
+	}
+	return (Peloton__Api__Task__TaskConfig *)proto_clone(&tmp.base);
+}
+
+/* Builds j->merged (config per instance). 0 or -1. */
+int jm__build_merged(struct jm_job *j)
+{
+	j->merged = calloc(j->n ? j->n : 1, sizeof(*j->merged));
+	if (!j->merged)
+		return -1;
+	for (uint32_t i = 0; i < j->n; i++)
+		j->merged[i] = j->cfg->defaultconfig;
+	for (size_t k = 0; k < j->cfg->n_instanceconfig; k++) {
+		const Peloton__Api__Job__JobConfig__InstanceConfigEntry *e =
+		    j->cfg->instanceconfig[k];
+		if (e->key >= j->n || !e->value)
+			continue;
+		if (j->merged[e->key] != j->cfg->defaultconfig)
+			protobuf_c_message_free_unpacked(&j->merged[e->key]->base, NULL);
+		j->merged[e->key] = jm__merge(j->cfg->defaultconfig, e->value);
+		if (!j->merged[e->key])
+			return -1;
+	}
+	return 0;
+}

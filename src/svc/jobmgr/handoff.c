@@ -1,0 +1,141 @@
+/* Tasks to the resource manager, kills to the host manager; see handoff.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm.h"
+#include "handoff.h"
+#include "log.h"
+#include "rmtask.h"
+
+static enum resmgr_task_type rm_type(Peloton__Api__Job__JobType t)
+{
+	return t == PELOTON__API__JOB__JOB_TYPE__SERVICE ? RM_TYPE_STATELESS : RM_TYPE_BATCH;
+}
+
+#define ENQUEUE_RETRY_NS 1000000000ull
+
+/* Enqueues instances [from, to) of j (j->mu held). Returns tasks accepted. */
+size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)
+{
+	uint32_t gang = j->cfg->sla && j->cfg->sla->minimumrunninginstances > 1
+	                    ? j->cfg->sla->minimumrunninginstances
+	                    : 1;
+	struct resmgr_task_spec *specs = calloc(n ? n : 1, sizeof(*specs));
+	struct resmgr_gang_spec *gangs = calloc(n ? n : 1, sizeof(*gangs));
+	char(*ids)[96] = calloc(n ? n : 1, sizeof(*ids));
+	size_t ok = 0, ng = 0;
+	if (!specs || !gangs || !ids)
+		goto out;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = j->id;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = insts[k];
+		const Peloton__Api__Task__TaskConfig *tc = j->merged[i];
+		Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
+		Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
+		Mesos__V1__Labels labels = MESOS__V1__LABELS__INIT;
+		Mesos__V1__Label lv[32], *lp[32];
+		snprintf(ids[k], sizeof(ids[k]), "%s-%u", j->id, i);
+		tid.value = ids[k];
+		t.name = tc->name && tc->name[0] ? tc->name : j->cfg->name;
+		t.id = &tid;
+		t.jobid = &jid;
+		t.resource = tc->resource;
+		t.priority = j->cfg->sla ? j->cfg->sla->priority : 0;
+		t.preemptible = j->cfg->sla ? j->cfg->sla->preemptible : false;
+		t.type = (Peloton__Private__Resmgr__TaskType)rm_type(j->cfg->type);
+		t.numports = 0;
+		for (size_t p = 0; p < tc->n_ports; p++)
+			t.numports += tc->ports[p]->value == 0;
+		t.constraint = tc->constraint;
+		t.mininstances = gang;
+		/* task labels, then the job's (placement strategy lives there) */
+		size_t nl = 0;
+		for (size_t l = 0; l < tc->n_labels && nl < 32; l++, nl++) {
+			mesos__v1__label__init(&lv[nl]);
+			lv[nl].key = tc->labels[l]->key;
+			lv[nl].value = tc->labels[l]->value;
+			lp[nl] = &lv[nl];
+		}
+		for (size_t l = 0; l < j->cfg->n_labels && nl < 32; l++, nl++) {
+			mesos__v1__label__init(&lv[nl]);
+			lv[nl].key = j->cfg->labels[l]->key;
+			lv[nl].value = j->cfg->labels[l]->value;
+			lp[nl] = &lv[nl];
+		}
+		labels.n_labels = nl;
+		labels.labels = lp;
+		t.labels = nl ? &labels : NULL;
+		if (!rmtask_spec(&t, &specs[k]))
+			goto out;
+		specs[k].id = ids[k];
+		specs[k].job_id = j->id;
+	}
+	/* gangs: consecutive runs of `gang` tasks (the last may be shorter) */
+	for (size_t k = 0; k < n; k += gang) {
+		gangs[ng].tasks = &specs[k];
+		gangs[ng].n_tasks = n - k < gang ? n - k : gang;
+		ng++;
+	}
+	enum resmgr_fail *fail = calloc(ng ? ng : 1, sizeof(*fail));
+	if (fail) /* else every task is retried (out of memory) */
+		jm->cfg.rm.enqueue(jm->cfg.rm.arg, j->pool, gangs, ng, fail);
+	/* one log line per reason for the call, naming the first task */
+	const char *logged[RM_NO_MEMORY + 2] = {0};
+	size_t n_why[RM_NO_MEMORY + 2] = {0};
+	uint32_t first[RM_NO_MEMORY + 2] = {0};
+	bool retry_why[RM_NO_MEMORY + 2] = {0};
+	for (size_t g = 0; g < ng; g++) {
+		for (size_t k = 0; k < gangs[g].n_tasks; k++) {
+			uint32_t i = insts[(size_t)(gangs[g].tasks - specs) + k];
+			/* already there: a resource manager apart kept it (the job
+			 * manager restarted, or enqueued everything again after an
+			 * outage) */
+			if (fail && (fail[g] == RM_OK || fail[g] == RM_ALREADY_EXISTS)) {
+				ok++;
+				continue;
+			}
+			const char *why = fail ? resmgr_fail_name(fail[g]) : "out of memory";
+			/* a resource manager apart that did not answer (or no memory):
+			 * the sweeper enqueues it again in a second; other reasons
+			 * (pool gone, invalid) are final */
+			bool again = !fail || fail[g] == RM_NO_MEMORY;
+			if (again)
+				j->tasks[i].due_ns = clock_wall_ns() + ENQUEUE_RETRY_NS;
+			int w = fail ? (int)fail[g] : RM_NO_MEMORY + 1;
+			if (!again || !j->tasks[i].reason || strcmp(j->tasks[i].reason, why) != 0) {
+				if (n_why[w]++ == 0)
+					first[w] = i;
+				logged[w] = why;
+				retry_why[w] = again;
+			}
+			free(j->tasks[i].reason);
+			j->tasks[i].reason = strdup(why);
+		}
+	}
+	for (int w = 0; w < RM_NO_MEMORY + 2; w++)
+		if (n_why[w])
+			log_warn("jobmgr",
+			         "%zu task(s) of job %s not enqueued (the first %s-%u): %s%s",
+			         n_why[w], j->id, j->id, first[w], logged[w],
+			         retry_why[w] ? " (retrying every second)" : "");
+	free(fail);
+out:
+	for (size_t k = 0; specs && k < n; k++)
+		free((void *)specs[k].payload);
+	free(specs);
+	free(gangs);
+	free(ids);
+	return ok;
+}
+
+void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now)
+{
+	struct jm_task *t = &j->tasks[inst];
+	char mid[128];
+	snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
+	if (jm->cfg.hm.kill)
+		jm->cfg.hm.kill(jm->cfg.hm.arg, mid, t->agent);
+	jm__move(j, inst, JM_KILL);
+	t->due_ns = now + JM_KILL_RESEND_NS;
+}

@@ -1,0 +1,30 @@
+/*
+ * handoff: a job's tasks handed to the other roles outside a launch — to
+ * the resource manager (enqueued as gangs, with the reasons it refused
+ * any recorded on the task) and, for a run on Mesos, a kill to the host
+ * manager.
+ */
+#ifndef JM_HANDOFF_H
+#define JM_HANDOFF_H
+
+#include "jm.h"
+
+/* A kill is resent this often until Mesos reports the end. */
+#define JM_KILL_RESEND_NS 10000000000ull
+
+/*
+ * Enqueues instances insts[0..n) of j as gangs (sla.minimumRunningInstances
+ * tasks each, or one). j->mu held. Tasks refused for a transient reason
+ * (the resource manager unreachable, no memory) get due_ns a second ahead,
+ * for the sweeper. Returns the tasks accepted (or already there).
+ */
+size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n);
+
+/*
+ * Kills task inst's current run on Mesos and moves it to KILLING; the
+ * sweeper resends the kill every JM_KILL_RESEND_NS until a terminal update
+ * arrives. j->mu held.
+ */
+void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now);
+
+#endif

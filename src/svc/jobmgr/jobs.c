@@ -1,0 +1,385 @@
+/* The job manager's operations; see jobs.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm.h"
+#include "handoff.h"
+#include "jobs.h"
+#include "log.h"
+#include "persist.h"
+#include "proto_codec.h"
+
+static bool same_config(const struct jm_job *j, const uint8_t *bytes, size_t len)
+{
+	return j->cfg_len == len && memcmp(j->cfg_bytes, bytes, len) == 0;
+}
+
+enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
+                         const Peloton__Api__Job__JobConfig *cfg, char *id_out, char *err,
+                         size_t errlen)
+{
+	if (!cfg)
+		return snprintf(err, errlen, "config is required"), RPC_INVALID_ARGUMENT;
+	if (jobmgr_validate(jm, cfg, err, errlen) != 0)
+		return RPC_INVALID_ARGUMENT;
+	size_t len;
+	uint8_t *bytes = proto_pack_alloc(&cfg->base, &len);
+	if (!bytes)
+		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
+	char id[64];
+	if (given_id && given_id[0]) {
+		if (strlen(given_id) >= 48 || strchr(given_id, '/') || strchr(given_id, ' ')) {
+			free(bytes);
+			return snprintf(err, errlen, "job id '%.60s' is not valid", given_id),
+			       RPC_INVALID_ARGUMENT;
+		}
+		snprintf(id, sizeof(id), "%s", given_id);
+		struct jm_job *old = jm__find(jm, id);
+		if (old) {
+			bool same = same_config(old, bytes, len);
+			free(bytes);
+			snprintf(id_out, 64, "%s", id);
+			if (same)
+				return RPC_OK; /* an idempotent retry */
+			return snprintf(err, errlen, "job %s already exists", id),
+			       RPC_ALREADY_EXISTS;
+		}
+	} else {
+		jm__uuid(id);
+	}
+	Peloton__Api__Job__JobConfig *own = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
+	struct jm_job *j = own ? jm__job_new(id, own) : NULL;
+	if (!j) {
+		if (own)
+			protobuf_c_message_free_unpacked(&own->base, NULL);
+		free(bytes);
+		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
+	}
+	j->cfg_bytes = bytes;
+	j->cfg_len = len;
+	j->cfg_version = 1;
+	j->created_ns = clock_wall_ns();
+	j->state = PELOTON__API__JOB__JOB_STATE__PENDING;
+	for (uint32_t i = 0; i < j->n; i++) {
+		jm__move(j, i, JM_ENQUEUE);
+		j->tasks[i].goal = TASK_SUCCEEDED;
+	}
+	if (jm__persist_tasks(jm, j, 0) != 0) {
+		jm__job_free(j);
+		return snprintf(err, errlen, "cannot persist the job"), RPC_INTERNAL;
+	}
+	jm__insert(jm, j);
+	uint32_t *all = calloc(j->n, sizeof(uint32_t));
+	for (uint32_t i = 0; all && i < j->n; i++)
+		all[i] = i;
+	pthread_mutex_lock(&j->mu);
+	size_t q = all ? jm__enqueue(jm, j, all, j->n) : 0;
+	pthread_mutex_unlock(&j->mu);
+	free(all);
+	log_info("jobmgr", "job %s created: %u instances in pool %s, %zu enqueued", id, j->n,
+	         j->pool, q);
+	snprintf(id_out, 64, "%s", id);
+	return RPC_OK;
+}
+
+struct jm_job *jm__live_job(struct jobmgr *jm, const Peloton__Api__Peloton__JobID *id)
+{
+	if (!id || !id->value)
+		return NULL;
+	struct jm_job *j = jm__find(jm, id->value);
+	return j && !j->deleted ? j : NULL;
+}
+
+/* The config without instanceCount and changeLog, packed (to compare). */
+static uint8_t *pack_shape(const Peloton__Api__Job__JobConfig *c, size_t *len)
+{
+	Peloton__Api__Job__JobConfig tmp = *c;
+	tmp.instancecount = 0;
+	tmp.changelog = NULL;
+	return proto_pack_alloc(&tmp.base, len);
+}
+
+/*
+ * UpdateJob: only adding instances (the reference's semantics): the new
+ * config must equal the current one except for a larger instanceCount. A
+ * new config version is stored, the new instances are persisted PENDING
+ * and enqueued; the existing ones are untouched.
+ */
+enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
+                         const Peloton__Api__Job__JobConfig *cfg, char *err, size_t len)
+{
+	if (!cfg)
+		return snprintf(err, len, "config is required"), RPC_INVALID_ARGUMENT;
+	if (jobmgr_validate(jm, cfg, err, len) != 0)
+		return RPC_INVALID_ARGUMENT;
+	Peloton__Api__Job__JobConfig *nc = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
+	size_t la, lb, blen;
+	uint8_t *bytes = nc ? proto_pack_alloc(&nc->base, &blen) : NULL;
+	if (!bytes) {
+		if (nc)
+			protobuf_c_message_free_unpacked(&nc->base, NULL);
+		return snprintf(err, len, "out of memory"), RPC_INTERNAL;
+	}
+	pthread_mutex_lock(&j->mu);
+	uint32_t old_n = j->n, new_n = cfg->instancecount;
+	uint8_t *a = pack_shape(j->cfg, &la), *b = pack_shape(cfg, &lb);
+	bool same = a && b && la == lb && memcmp(a, b, la) == 0;
+	free(a);
+	free(b);
+	enum rpc_code rc = RPC_OK;
+	if (new_n < old_n)
+		rc = RPC_INVALID_ARGUMENT,
+		snprintf(err, len,
+		         "instanceCount %u below the current %u: only adding instances is "
+		         "supported",
+		         new_n, old_n);
+	else if (!same)
+		rc = RPC_INVALID_ARGUMENT,
+		snprintf(err, len, "only instanceCount may change (adding instances)");
+	struct jm_task *nt =
+	    rc == RPC_OK && new_n > old_n ? realloc(j->tasks, new_n * sizeof(*j->tasks)) : NULL;
+	Peloton__Api__Task__TaskConfig **nm =
+	    nt ? realloc(j->merged, new_n * sizeof(*j->merged)) : NULL;
+	if (nt)
+		j->tasks = nt;
+	if (nm)
+		j->merged = nm;
+	if (rc == RPC_OK && new_n > old_n && (!nt || !nm))
+		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
+	if (rc != RPC_OK || new_n == old_n) {
+		pthread_mutex_unlock(&j->mu);
+		protobuf_c_message_free_unpacked(&nc->base, NULL);
+		free(bytes);
+		return rc;
+	}
+	/* the shared default moves to the new config object */
+	for (uint32_t i = 0; i < old_n; i++)
+		if (j->merged[i] == j->cfg->defaultconfig)
+			j->merged[i] = nc->defaultconfig;
+	jm__born(j, old_n, new_n);
+	for (uint32_t i = old_n; i < new_n; i++) {
+		j->merged[i] = nc->defaultconfig;
+		jm__move(j, i, JM_ENQUEUE);
+		j->tasks[i].goal = TASK_SUCCEEDED;
+	}
+	Peloton__Api__Job__JobConfig **oc =
+	    realloc(j->old_cfgs, (j->n_old_cfgs + 1) * sizeof(*j->old_cfgs));
+	if (oc) {
+		j->old_cfgs = oc;
+		oc[j->n_old_cfgs++] = j->cfg; /* a launch in flight may still read it */
+	} else {
+		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	}
+	free(j->cfg_bytes);
+	j->cfg = nc;
+	j->cfg_bytes = bytes;
+	j->cfg_len = blen;
+	j->cfg_version++;
+	j->n = new_n;
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	jm__job_refresh(j);
+	pthread_mutex_unlock(&j->mu);
+	if (jm__persist_tasks(jm, j, old_n) != 0)
+		return snprintf(err, len, "cannot persist the new instances"), RPC_INTERNAL;
+	uint32_t *add = calloc(new_n - old_n, sizeof(uint32_t));
+	for (uint32_t i = 0; add && i < new_n - old_n; i++)
+		add[i] = old_n + i;
+	pthread_mutex_lock(&j->mu);
+	if (add)
+		jm__enqueue(jm, j, add, new_n - old_n);
+	pthread_mutex_unlock(&j->mu);
+	free(add);
+	log_info("jobmgr", "job %s: %u -> %u instances (config version %llu)", j->id, old_n, new_n,
+	         (unsigned long long)j->cfg_version);
+	return RPC_OK;
+}
+
+/* Stops insts into b (j->mu held): goal KILLED; a run on Mesos killed, a
+ * task not on Mesos yet dropped by the resource manager and KILLED. */
+static void stop__(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n,
+                   struct store_batch *b)
+{
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = insts[k];
+		struct jm_task *t = &j->tasks[i];
+		t->goal = TASK_KILLED;
+		if (taskstate_terminal((enum taskstate)t->state) || t->state == TASK_KILLING)
+			continue; /* done, or being killed (the sweeper resends) */
+		if (jm_on_mesos((enum taskstate)t->state) && t->agent) {
+			jm__kill_run(jm, j, i, clock_wall_ns());
+		} else {
+			char ptask[96];
+			snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
+			jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
+			jm__move(j, i, JM_KILL);
+			t->done_ns = clock_wall_ns();
+		}
+		jm__put_task(jm, b, j, i, "stop requested");
+	}
+}
+
+enum store_status jm__stop(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)
+{
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!b)
+		return STORE_ENOMEM;
+	pthread_mutex_lock(&j->mu);
+	stop__(jm, j, insts, n, b);
+	j->goal = PELOTON__API__JOB__JOB_STATE__KILLED;
+	if (jm__job_refresh(j))
+		jm__put_job_runtime(jm, b, j);
+	pthread_mutex_unlock(&j->mu);
+	return store_commit(jm->cfg.store, b);
+}
+
+/* A live job: every task stopped; the sweeper removes the job once it is terminal. */
+static enum rpc_code delete_live(struct jobmgr *jm, struct jm_job *j, char *err, size_t errlen)
+{
+	size_t n;
+	uint32_t *v = jm__instances(j, NULL, 0, &n);
+	if (!v)
+		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
+	pthread_mutex_lock(&j->mu);
+	j->delete_pending = true;
+	pthread_mutex_unlock(&j->mu);
+	enum store_status ss = jm__stop(jm, j, v, n);
+	free(v);
+	if (ss != STORE_OK)
+		return snprintf(err, errlen, "cannot persist the stop of job %s", j->id),
+		       RPC_INTERNAL;
+	log_info("jobmgr", "job %s: stopping its tasks; deleted once terminal", j->id);
+	return RPC_OK;
+}
+
+enum rpc_code jm__delete(struct jobmgr *jm, struct jm_job *j, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&j->mu);
+	bool terminal = jm_job_terminal(j->state);
+	if (terminal)
+		j->deleted = true;
+	pthread_mutex_unlock(&j->mu);
+	if (!terminal)
+		return delete_live(jm, j, err, errlen);
+	if (store_purge_job(jm->cfg.store, j->id) != STORE_OK) {
+		log_error("jobmgr", "job %s: purge from the store failed", j->id);
+		return snprintf(err, errlen, "cannot delete job %s from the store", j->id),
+		       RPC_INTERNAL;
+	}
+	if (!atomic_exchange(&j->purged, true)) /* the sweeper unlinks it */
+		atomic_fetch_add(&jm->to_bury, 1);
+	log_info("jobmgr", "job %s deleted", j->id);
+	return RPC_OK;
+}
+
+void jm__range(const struct jm_job *j, const Peloton__Api__Task__InstanceRange *rg, uint32_t *from,
+               uint32_t *to)
+{
+	*from = rg ? rg->from : 0;
+	*to = rg && rg->to ? rg->to : j->n;
+	if (*to > j->n)
+		*to = j->n;
+	if (*from > *to)
+		*from = *to;
+}
+
+uint32_t *jm__instances(struct jm_job *j, Peloton__Api__Task__InstanceRange *const *rg, size_t nrg,
+                        size_t *n)
+{
+	size_t cap = nrg ? 0 : j->n;
+	for (size_t k = 0; k < nrg; k++) {
+		uint32_t f, t;
+		jm__range(j, rg[k], &f, &t);
+		cap += t - f;
+	}
+	uint32_t *v = calloc(cap ? cap : 1, sizeof(uint32_t));
+	*n = 0;
+	if (!v)
+		return NULL;
+	if (!nrg)
+		for (uint32_t i = 0; i < j->n; i++)
+			v[(*n)++] = i;
+	for (size_t k = 0; k < nrg; k++) {
+		uint32_t f, t;
+		jm__range(j, rg[k], &f, &t);
+		for (uint32_t i = f; i < t; i++)
+			v[(*n)++] = i;
+	}
+	return v;
+}
+
+/*
+ * The end of Start and Restart (j->mu held; released here): the job's goal
+ * back to SUCCEEDED, the batch committed, then the tasks sent to PENDING
+ * enqueued. Returns the commit's status.
+ */
+static enum store_status start_commit__(struct jobmgr *jm, struct jm_job *j, struct store_batch *b,
+                                        const uint32_t *insts, size_t n)
+{
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	if (jm__job_refresh(j))
+		jm__put_job_runtime(jm, b, j);
+	pthread_mutex_unlock(&j->mu);
+	enum store_status ss = store_commit(jm->cfg.store, b);
+	if (ss == STORE_OK && n) {
+		pthread_mutex_lock(&j->mu);
+		jm__enqueue(jm, j, insts, n);
+		pthread_mutex_unlock(&j->mu);
+	}
+	return ss;
+}
+
+/* A terminal task's next run (j->mu held): PENDING, recorded into b. */
+static bool again__(struct jobmgr *jm, struct jm_job *j, uint32_t i, struct store_batch *b,
+                    const char *why)
+{
+	struct jm_task *t = &j->tasks[i];
+	if (!taskstate_terminal((enum taskstate)t->state) || !jm__move(j, i, JM_ENQUEUE))
+		return false;
+	t->start_ns = t->done_ns = 0;
+	jm__put_task(jm, b, j, i, why);
+	return true;
+}
+
+enum store_status jm__start(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n,
+                            uint32_t *started, size_t *n_started)
+{
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	*n_started = 0;
+	if (!b)
+		return STORE_ENOMEM;
+	pthread_mutex_lock(&j->mu);
+	for (size_t k = 0; k < n; k++) {
+		j->tasks[insts[k]].goal = TASK_SUCCEEDED; /* running or on its way: that is all */
+		if (again__(jm, j, insts[k], b, "start requested"))
+			started[(*n_started)++] = insts[k];
+	}
+	return start_commit__(jm, j, b, started, *n_started);
+}
+
+enum store_status jm__restart(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)
+{
+	uint32_t *again = calloc(n ? n : 1, sizeof(uint32_t));
+	struct store_batch *b = again ? store_batch_new(jm->cfg.store) : NULL;
+	size_t nq = 0;
+	if (!b) {
+		free(again);
+		return STORE_ENOMEM;
+	}
+	pthread_mutex_lock(&j->mu);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = insts[k];
+		struct jm_task *t = &j->tasks[i];
+		t->goal = TASK_SUCCEEDED;
+		if (again__(jm, j, i, b, "restart requested")) {
+			again[nq++] = i;
+		} else if (jm_on_mesos((enum taskstate)t->state) && t->state != TASK_KILLING &&
+		           t->agent) {
+			t->restart = true;
+			jm__kill_run(jm, j, i, clock_wall_ns());
+			jm__put_task(jm, b, j, i, "restart requested: killing the current run");
+		}
+	}
+	enum store_status ss = start_commit__(jm, j, b, again, nq);
+	free(again);
+	return ss;
+}

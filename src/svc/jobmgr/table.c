@@ -1,0 +1,227 @@
+/* The job manager's job table, job memory and task ids; see jm.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "config.h"
+#include "fsm.h"
+#include "hash.h"
+#include "jm.h"
+
+#define N_BUCKETS 4096
+
+void jm__rfc3339(uint64_t ns, char *buf, size_t len)
+{
+	if (!ns) {
+		buf[0] = 0;
+		return;
+	}
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000ull % 1000));
+}
+
+struct jm_job *jm__find(struct jobmgr *jm, const char *id)
+{
+	struct jm_job *j;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (j = jm->buckets[(uint32_t)pel_fnv1a_str(id) % N_BUCKETS]; j; j = j->next)
+		if (strcmp(j->id, id) == 0)
+			break;
+	pthread_rwlock_unlock(&jm->lock);
+	return j;
+}
+
+void jm__insert(struct jobmgr *jm, struct jm_job *j)
+{
+	uint32_t b = (uint32_t)pel_fnv1a_str(j->id) % N_BUCKETS;
+	pthread_rwlock_wrlock(&jm->lock);
+	j->next = jm->buckets[b];
+	jm->buckets[b] = j;
+	j->all_next = jm->all;
+	jm->all = j;
+	jm->n_jobs++;
+	pthread_rwlock_unlock(&jm->lock);
+}
+
+static void task_fini(struct jm_task *t)
+{
+	free(t->host);
+	free(t->agent);
+	free(t->ports);
+	free(t->message);
+	free(t->reason);
+}
+
+void jm__job_free(struct jm_job *j)
+{
+	if (!j)
+		return;
+	for (uint32_t i = 0; j->tasks && i < j->n; i++)
+		task_fini(&j->tasks[i]);
+	free(j->tasks);
+	for (uint32_t i = 0; j->merged && i < j->n; i++)
+		if (j->merged[i] && j->merged[i] != j->cfg->defaultconfig)
+			protobuf_c_message_free_unpacked(&j->merged[i]->base, NULL);
+	free(j->merged);
+	if (j->cfg)
+		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	for (size_t i = 0; i < j->n_old_cfgs; i++)
+		protobuf_c_message_free_unpacked(&j->old_cfgs[i]->base, NULL);
+	free(j->old_cfgs);
+	free(j->cfg_bytes);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+/* A deleted job's memory outlives its removal from the index by this much:
+ * far longer than any call holds a job pointer (RPC deadlines, a launch
+ * batch, one status update). */
+#define GRAVE_NS (600ull * 1000000000ull)
+
+void jm__bury(struct jobmgr *jm, uint64_t now)
+{
+	if (!atomic_load(&jm->to_bury) && !atomic_load(&jm->buried))
+		return; /* nothing to do: no write lock taken */
+	pthread_rwlock_wrlock(&jm->lock);
+	for (struct jm_job **pp = &jm->all; *pp;) {
+		struct jm_job *j = *pp;
+		if (!atomic_load(&j->purged)) {
+			pp = &j->all_next;
+			continue;
+		}
+		atomic_fetch_sub(&jm->to_bury, 1);
+		atomic_fetch_add(&jm->buried, 1);
+		*pp = j->all_next;
+		struct jm_job **bp = &jm->buckets[(uint32_t)pel_fnv1a_str(j->id) % N_BUCKETS];
+		while (*bp && *bp != j)
+			bp = &(*bp)->next;
+		if (*bp)
+			*bp = j->next;
+		jm->n_jobs--;
+		j->buried_ns = now;
+		j->all_next = jm->graveyard;
+		jm->graveyard = j;
+	}
+	struct jm_job *old = NULL;
+	for (struct jm_job **pp = &jm->graveyard; *pp;) {
+		struct jm_job *j = *pp;
+		if (now - j->buried_ns >= GRAVE_NS) {
+			atomic_fetch_sub(&jm->buried, 1);
+			*pp = j->all_next;
+			j->all_next = old;
+			old = j;
+		} else {
+			pp = &j->all_next;
+		}
+	}
+	pthread_rwlock_unlock(&jm->lock);
+	while (old) {
+		struct jm_job *n = old->all_next;
+		jm__job_free(old);
+		old = n;
+	}
+}
+
+/* ---- ids ---- */
+
+void jm__uuid(char out[37])
+{
+	uint8_t b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		uint64_t x = clock_wall_ns() ^ (uint64_t)(uintptr_t)out;
+		for (int i = 0; i < 16; i++, x = x * 6364136223846793005ull + 1)
+			b[i] = (uint8_t)(x >> 56);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
+}
+
+/* "<job>-<instance>[-<run>]" -> job, instance, run (run 0 when absent). */
+int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
+                      uint32_t *run)
+{
+	const char *d1 = strrchr(id, '-');
+	if (!d1)
+		return -1;
+	const char *d2 = d1;
+	*run = 0;
+	if (with_run) {
+		char *end;
+		unsigned long r = strtoul(d1 + 1, &end, 10);
+		if (*end || end == d1 + 1)
+			return -1;
+		*run = (uint32_t)r;
+		for (d2 = d1 - 1; d2 > id && *d2 != '-'; d2--)
+			;
+		if (d2 <= id)
+			return -1;
+	}
+	char *end;
+	unsigned long in = strtoul(d2 + 1, &end, 10);
+	if (end != (with_run ? d1 : d1 + strlen(d1)) || end == d2 + 1)
+		return -1;
+	size_t n = (size_t)(d2 - id);
+	if (n == 0 || n >= jlen)
+		return -1;
+	memcpy(job, id, n);
+	job[n] = 0;
+	*inst = (uint32_t)in;
+	return 0;
+}
+
+struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg)
+{
+	struct jm_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	pthread_mutex_init(&j->mu, NULL);
+	j->cfg = cfg;
+	j->n = cfg->instancecount;
+	j->tasks = calloc(j->n ? j->n : 1, sizeof(*j->tasks));
+	if (!j->tasks || jm__build_merged(j) != 0) {
+		for (uint32_t i = 0; j->merged && i < j->n; i++)
+			if (j->merged[i] && j->merged[i] != cfg->defaultconfig)
+				protobuf_c_message_free_unpacked(&j->merged[i]->base, NULL);
+		free(j->merged);
+		j->merged = NULL;
+		j->cfg = NULL; /* not taken */
+		jm__job_free(j);
+		return NULL;
+	}
+	jm__born(j, 0, j->n);
+	if (cfg->respoolid && cfg->respoolid->value)
+		snprintf(j->pool, sizeof(j->pool), "%s", cfg->respoolid->value);
+	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	return j;
+}
+
+int jm__table_init(struct jobmgr *jm)
+{
+	jm->buckets = calloc(N_BUCKETS, sizeof(*jm->buckets));
+	if (!jm->buckets)
+		return -1;
+	pthread_rwlock_init(&jm->lock, NULL);
+	return 0;
+}
+
+void jm__table_fini(struct jobmgr *jm)
+{
+	for (int list = 0; list < 2; list++) {
+		struct jm_job *j = list ? jm->graveyard : jm->all;
+		while (j) {
+			struct jm_job *n = j->all_next;
+			jm__job_free(j);
+			j = n;
+		}
+	}
+	pthread_rwlock_destroy(&jm->lock);
+	free(jm->buckets);
+}

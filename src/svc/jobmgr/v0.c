@@ -1,0 +1,734 @@
+/*
+ * The v0 JobManager and TaskManager handlers; see v0.h.
+ *
+ * Every handler over a job starts with one prologue (begin): the response
+ * allocated, the job looked up, and a missing job answered inside the
+ * response as the v0 API does — its notFound (or jobNotFound) field, at
+ * the top of the response or inside its `error`, whichever the message
+ * has. The operations themselves are jobs.c's.
+ */
+#define _GNU_SOURCE /* qsort_r */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "persist.h"
+#include "proto_codec.h"
+#include "v0.h"
+
+static char *dupstr(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+Peloton__Api__Peloton__JobID *jm__job_id_pb(const char *id)
+{
+	Peloton__Api__Peloton__JobID *p =
+	    PB_NEW(Peloton__Api__Peloton__JobID, peloton__api__peloton__job_id__descriptor);
+	if (p)
+		p->value = dupstr(id);
+	return p;
+}
+
+/* ---- the prologue ---- */
+
+/* The message-typed field `name` of d, or NULL. */
+static const ProtobufCFieldDescriptor *msg_field(const ProtobufCMessageDescriptor *d,
+                                                 const char *name)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(d, name);
+	return f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED
+	           ? f
+	           : NULL;
+}
+
+/* A "<kind> not found" message of d (id and message fields set). */
+static ProtobufCMessage *not_found_msg(const ProtobufCMessageDescriptor *d, const char *id)
+{
+	ProtobufCMessage *e = proto_new(d);
+	const ProtobufCFieldDescriptor *fid = msg_field(d, "id");
+	const ProtobufCFieldDescriptor *fmsg =
+	    protobuf_c_message_descriptor_get_field_by_name(d, "message");
+	if (!e)
+		return NULL;
+	char text[128];
+	snprintf(text, sizeof(text), "job %.80s not found", id);
+	if (fid)
+		*(void **)((char *)e + fid->offset) = jm__job_id_pb(id);
+	if (fmsg && fmsg->type == PROTOBUF_C_TYPE_STRING)
+		*(char **)((char *)e + fmsg->offset) = dupstr(text);
+	return e;
+}
+
+/* Places "job not found" into resp (its notFound / jobNotFound, at the top
+ * or inside `error`). 0, or -1 (no such field, or ENOMEM). */
+static int not_found_into(ProtobufCMessage *resp, const char *id)
+{
+	static const char *const names[] = {"notFound", "jobNotFound"};
+	ProtobufCMessage *at = resp;
+	for (int depth = 0; depth < 2; depth++) {
+		for (size_t i = 0; i < 2; i++) {
+			const ProtobufCFieldDescriptor *f = msg_field(at->descriptor, names[i]);
+			if (!f)
+				continue;
+			ProtobufCMessage *e = not_found_msg(f->descriptor, id);
+			*(ProtobufCMessage **)((char *)at + f->offset) = e;
+			return e ? 0 : -1;
+		}
+		const ProtobufCFieldDescriptor *ef = msg_field(at->descriptor, "error");
+		if (!ef)
+			return -1;
+		ProtobufCMessage **slot = (ProtobufCMessage **)((char *)at + ef->offset);
+		if (!*slot && !(*slot = proto_new(ef->descriptor)))
+			return -1;
+		at = *slot;
+	}
+	return -1;
+}
+
+/*
+ * The prologue: a new response of desc and the live job named by id in
+ * *j. A missing job is answered inside the response (*j NULL; the
+ * response is complete). NULL with st set on ENOMEM.
+ */
+static ProtobufCMessage *begin(struct jobmgr *jm, const ProtobufCMessageDescriptor *desc,
+                               const Peloton__Api__Peloton__JobID *id, struct rpc_status *st,
+                               struct jm_job **j)
+{
+	ProtobufCMessage *resp = proto_new(desc);
+	*j = NULL;
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	*j = jm__live_job(jm, id);
+	if (*j == NULL && not_found_into(resp, id && id->value ? id->value : "") != 0) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	return resp;
+}
+
+/* The same for a task: instanceId below the job's count, else outOfRange
+ * (at the top or inside `error`) and *j NULL. */
+static ProtobufCMessage *begin_task(struct jobmgr *jm, const ProtobufCMessageDescriptor *desc,
+                                    const Peloton__Api__Peloton__JobID *id, uint32_t inst,
+                                    struct rpc_status *st, struct jm_job **j)
+{
+	ProtobufCMessage *resp = begin(jm, desc, id, st, j);
+	if (!resp || !*j || inst < (*j)->n)
+		return resp;
+	ProtobufCMessage *at = resp;
+	const ProtobufCFieldDescriptor *f = msg_field(desc, "outOfRange");
+	if (!f && (f = msg_field(desc, "error")) != NULL) {
+		ProtobufCMessage **slot = (ProtobufCMessage **)((char *)resp + f->offset);
+		at = *slot ? *slot : (*slot = proto_new(f->descriptor));
+		f = at ? msg_field(f->descriptor, "outOfRange") : NULL;
+	}
+	Peloton__Api__Task__InstanceIdOutOfRange *e =
+	    f ? PB_NEW(Peloton__Api__Task__InstanceIdOutOfRange,
+	               peloton__api__task__instance_id_out_of_range__descriptor)
+	      : NULL;
+	if (e) {
+		e->jobid = jm__job_id_pb((*j)->id);
+		e->instancecount = (*j)->n;
+		*(void **)((char *)at + f->offset) = e;
+	}
+	*j = NULL;
+	return resp;
+}
+
+#define BEGIN(type, desc, id, jp) ((type *)begin(ctx, &desc, id, st, jp))
+
+/* ---- JobManager ---- */
+
+ProtobufCMessage *jm__v0_update(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__UpdateRequest *r = (const void *)m;
+	struct jm_job *j;
+	Peloton__Api__Job__UpdateResponse *resp =
+	    BEGIN(Peloton__Api__Job__UpdateResponse, peloton__api__job__update_response__descriptor,
+	          r->id, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	char err[256] = "";
+	enum rpc_code c = jm__update(ctx, j, r->config, err, sizeof(err));
+	if (c == RPC_INTERNAL) {
+		PB_FREE(resp);
+		return rpc_fail(st, c, "%s", err);
+	}
+	if (c == RPC_OK) {
+		resp->id = jm__job_id_pb(j->id);
+		resp->message = dupstr("updated");
+		return &resp->base;
+	}
+	resp->error = PB_NEW(Peloton__Api__Job__UpdateResponse__Error,
+	                     peloton__api__job__update_response__error__descriptor);
+	Peloton__Api__Job__InvalidJobConfig *e = PB_NEW(
+	    Peloton__Api__Job__InvalidJobConfig, peloton__api__job__invalid_job_config__descriptor);
+	if (resp->error && e) {
+		e->id = jm__job_id_pb(j->id);
+		e->message = dupstr(err);
+		resp->error->invalidconfig = e;
+	} else {
+		PB_FREE(e);
+	}
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_create(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__CreateRequest *r = (const Peloton__Api__Job__CreateRequest *)m;
+	Peloton__Api__Job__CreateResponse *resp = PB_NEW(
+	    Peloton__Api__Job__CreateResponse, peloton__api__job__create_response__descriptor);
+	char id[64] = "", err[256] = "";
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	enum rpc_code c =
+	    jm__create(ctx, r->id ? r->id->value : NULL, r->config, id, err, sizeof(err));
+	if (c == RPC_OK) {
+		resp->jobid = jm__job_id_pb(id);
+		return &resp->base;
+	}
+	if (c == RPC_INTERNAL) {
+		PB_FREE(resp);
+		return rpc_fail(st, c, "%s", err);
+	}
+	/* v0: errors inside the response */
+	resp->error = PB_NEW(Peloton__Api__Job__CreateResponse__Error,
+	                     peloton__api__job__create_response__error__descriptor);
+	if (!resp->error)
+		return &resp->base;
+	if (c == RPC_ALREADY_EXISTS) {
+		Peloton__Api__Job__JobAlreadyExists *e =
+		    PB_NEW(Peloton__Api__Job__JobAlreadyExists,
+		           peloton__api__job__job_already_exists__descriptor);
+		if ((resp->error->alreadyexists = e)) {
+			e->id = jm__job_id_pb(id);
+			e->message = dupstr(err);
+		}
+	} else {
+		Peloton__Api__Job__InvalidJobConfig *e =
+		    PB_NEW(Peloton__Api__Job__InvalidJobConfig,
+		           peloton__api__job__invalid_job_config__descriptor);
+		if ((resp->error->invalidconfig = e)) {
+			e->id = jm__job_id_pb(r->id ? r->id->value : "");
+			e->message = dupstr(err);
+		}
+	}
+	return &resp->base;
+}
+
+static Peloton__Api__Job__JobInfo *job_info(struct jm_job *j, bool with_config)
+{
+	Peloton__Api__Job__JobInfo *ji =
+	    PB_NEW(Peloton__Api__Job__JobInfo, peloton__api__job__job_info__descriptor);
+	if (!ji)
+		return NULL;
+	ji->id = jm__job_id_pb(j->id);
+	pthread_mutex_lock(&j->mu);
+	ji->runtime = jm__job_runtime(j);
+	if (with_config) {
+		ji->config = (Peloton__Api__Job__JobConfig *)proto_clone(&j->cfg->base);
+		/* as upstream: instanceConfig is not returned inside JobInfo */
+		if (ji->config) {
+			for (size_t i = 0; i < ji->config->n_instanceconfig; i++)
+				PB_FREE(ji->config->instanceconfig[i]);
+			free(ji->config->instanceconfig);
+			ji->config->instanceconfig = NULL;
+			ji->config->n_instanceconfig = 0;
+		}
+	}
+	pthread_mutex_unlock(&j->mu);
+	return ji;
+}
+
+ProtobufCMessage *jm__v0_get(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__GetRequest *r = (const Peloton__Api__Job__GetRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Job__GetResponse *resp = BEGIN(
+	    Peloton__Api__Job__GetResponse, peloton__api__job__get_response__descriptor, r->id, &j);
+	if (resp && j)
+		resp->jobinfo = job_info(j, true);
+	return (ProtobufCMessage *)resp;
+}
+
+static bool job_matches(struct jobmgr *jm, struct jm_job *j,
+                        const Peloton__Api__Job__QueryRequest *r)
+{
+	const Peloton__Api__Job__QuerySpec *q = r->spec;
+	if (j->deleted)
+		return false;
+	if (r->respoolid && r->respoolid->value && r->respoolid->value[0] &&
+	    strcmp(r->respoolid->value, j->pool) != 0)
+		return false;
+	if (!q)
+		return true;
+	if (q->n_jobstates) {
+		bool ok = false;
+		for (size_t i = 0; i < q->n_jobstates; i++)
+			ok |= q->jobstates[i] == j->state;
+		if (!ok)
+			return false;
+	}
+	for (size_t i = 0; i < q->n_labels; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < j->cfg->n_labels; k++)
+			ok |= strcmp(j->cfg->labels[k]->key, q->labels[i]->key) == 0 &&
+			      strcmp(j->cfg->labels[k]->value, q->labels[i]->value) == 0;
+		if (!ok)
+			return false;
+	}
+	for (size_t i = 0; i < q->n_keywords; i++) {
+		const char *w = q->keywords[i];
+		if (!strstr(j->cfg->name, w) && !strstr(j->cfg->description, w) &&
+		    !strstr(j->cfg->owningteam, w))
+			return false;
+	}
+	if (q->respool && q->respool->value && q->respool->value[0]) {
+		char path[512];
+		if (jm->cfg.rm.pool_path(jm->cfg.rm.arg, j->pool, path, sizeof(path)) != 0 ||
+		    strcmp(path, q->respool->value) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The order of a query's records (qsort_r's argument). */
+struct job_order {
+	const char *property; /* "name", "state", else creation time */
+	bool desc;
+};
+
+static int cmp_jobs(const void *a, const void *b, void *arg)
+{
+	const struct job_order *o = arg;
+	const struct jm_job *x = *(struct jm_job *const *)a, *y = *(struct jm_job *const *)b;
+	int c;
+	if (strcmp(o->property, "name") == 0)
+		c = strcmp(x->cfg->name, y->cfg->name);
+	else if (strcmp(o->property, "state") == 0)
+		c = (int)x->state - (int)y->state; /* by number: the order the API lists them */
+	else
+		c = x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+	return o->desc ? -c : c;
+}
+
+/* The jobs matching r (malloc'd, *n set; NULL with *n 0 when none or ENOMEM). */
+static struct jm_job **matching(struct jobmgr *jm, const Peloton__Api__Job__QueryRequest *r,
+                                size_t *n)
+{
+	struct jm_job **v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		bool ok = job_matches(jm, j, r);
+		pthread_mutex_unlock(&j->mu);
+		if (!ok)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct jm_job **nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[(*n)++] = j;
+	}
+	pthread_rwlock_unlock(&jm->lock);
+	return v;
+}
+
+ProtobufCMessage *jm__v0_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__QueryRequest *r = (const Peloton__Api__Job__QueryRequest *)m;
+	Peloton__Api__Job__QueryResponse *resp =
+	    PB_NEW(Peloton__Api__Job__QueryResponse, peloton__api__job__query_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	size_t n;
+	struct jm_job **v = matching(ctx, r, &n);
+	const Peloton__Api__Query__PaginationSpec *ps = r->spec ? r->spec->pagination : NULL;
+	uint32_t off = ps ? ps->offset : 0, lim = ps && ps->limit ? ps->limit : 100;
+	if (ps && ps->maxlimit && lim > ps->maxlimit)
+		lim = ps->maxlimit;
+	struct job_order o = {"creation_time", true};
+	if (ps && ps->n_orderby && ps->orderby[0]->property && ps->orderby[0]->property->value) {
+		o.property = ps->orderby[0]->property->value;
+		o.desc = ps->orderby[0]->order == PELOTON__API__QUERY__ORDER_BY__ORDER__DESC;
+	}
+	if (n)
+		qsort_r(v, n, sizeof(*v), cmp_jobs, &o);
+	size_t from = off < n ? off : n, to = from + lim < n ? from + lim : n;
+	resp->records = calloc(to - from ? to - from : 1, sizeof(*resp->records));
+	for (size_t i = from; resp->records && i < to; i++) {
+		Peloton__Api__Job__JobInfo *ji = job_info(v[i], true);
+		if (ji)
+			resp->records[resp->n_records++] = ji;
+	}
+	resp->pagination =
+	    PB_NEW(Peloton__Api__Query__Pagination, peloton__api__query__pagination__descriptor);
+	if (resp->pagination) {
+		resp->pagination->offset = off;
+		resp->pagination->limit = lim;
+		resp->pagination->total = (uint32_t)n;
+	}
+	free(v);
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_delete(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Job__DeleteRequest *r = (const Peloton__Api__Job__DeleteRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Job__DeleteResponse *resp =
+	    BEGIN(Peloton__Api__Job__DeleteResponse, peloton__api__job__delete_response__descriptor,
+	          r->id, &j);
+	char err[256];
+	if (resp && j && jm__delete(ctx, j, err, sizeof(err)) != RPC_OK) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "%s", err);
+	}
+	return (ProtobufCMessage *)resp;
+}
+
+/* ---- TaskManager ---- */
+
+/*
+ * Why a PENDING task waits, from the resource manager's state of it:
+ * PENDING there = not admitted (the pool's entitlement, or reservation for
+ * non-preemptible tasks); READY/PLACING = admitted, no host found yet, with
+ * the placement engine's per-reason host counts.
+ */
+static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
+                           Peloton__Api__Task__RuntimeInfo *rt)
+{
+	char id[96], msg[256];
+	snprintf(id, sizeof(id), "%s-%u", j->id, i);
+	enum taskstate rs = jm->cfg.rm.task_state(jm->cfg.rm.arg, id);
+	const char *reason;
+	if (rs == TASK_PENDING) {
+		reason = "WAITING_FOR_ADMISSION";
+		snprintf(msg, sizeof(msg),
+		         "not admitted yet: the pool's entitlement (its reservation, for "
+		         "non-preemptible tasks) has no room for this task");
+	} else if ((rs == TASK_READY || rs == TASK_PLACING) && jm->cfg.pl.why &&
+	           jm->cfg.pl.why(jm->cfg.pl.arg, id, msg, sizeof(msg)) == 0) {
+		reason = "NO_HOST_FITS";
+	} else if (rs == TASK_READY || rs == TASK_PLACING) {
+		reason = "WAITING_FOR_PLACEMENT";
+		snprintf(msg, sizeof(msg), "admitted; waiting for a placement round");
+	} else {
+		return;
+	}
+	/* unset strings point at protobuf-c's static empty string */
+	if (rt->reason != protobuf_c_empty_string)
+		free(rt->reason);
+	if (rt->message != protobuf_c_empty_string)
+		free(rt->message);
+	rt->reason = strdup(reason);
+	rt->message = strdup(msg);
+}
+
+/* Task i's info (j->mu held). */
+static Peloton__Api__Task__TaskInfo *task_info(struct jobmgr *jm, struct jm_job *j, uint32_t i)
+{
+	Peloton__Api__Task__TaskInfo *ti =
+	    PB_NEW(Peloton__Api__Task__TaskInfo, peloton__api__task__task_info__descriptor);
+	if (!ti)
+		return NULL;
+	ti->instanceid = i;
+	ti->jobid = jm__job_id_pb(j->id);
+	ti->config = (Peloton__Api__Task__TaskConfig *)proto_clone(&j->merged[i]->base);
+	size_t len;
+	uint8_t *b = jm__pack_task(j, i, &len);
+	const char *why;
+	ti->runtime = b ? (Peloton__Api__Task__RuntimeInfo *)proto_decode(
+	                      &peloton__api__task__runtime_info__descriptor, b, len, NULL, &why)
+	                : NULL;
+	free(b);
+	if (ti->runtime && j->tasks[i].state == TASK_PENDING)
+		pending_reason(jm, j, i, ti->runtime);
+	return ti;
+}
+
+ProtobufCMessage *jm__v0_task_get(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__GetRequest *r = (const Peloton__Api__Task__GetRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__GetResponse *resp = (void *)begin_task(
+	    ctx, &peloton__api__task__get_response__descriptor, r->jobid, r->instanceid, st, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	pthread_mutex_lock(&j->mu);
+	resp->result = task_info(ctx, j, r->instanceid);
+	pthread_mutex_unlock(&j->mu);
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_task_list(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__ListRequest *r = (const Peloton__Api__Task__ListRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__ListResponse *resp =
+	    BEGIN(Peloton__Api__Task__ListResponse, peloton__api__task__list_response__descriptor,
+	          r->jobid, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	uint32_t from, to;
+	jm__range(j, r->range, &from, &to);
+	Peloton__Api__Task__ListResponse__Result *res =
+	    PB_NEW(Peloton__Api__Task__ListResponse__Result,
+	           peloton__api__task__list_response__result__descriptor);
+	if (!(resp->result = res) ||
+	    !(res->value = calloc(to - from ? to - from : 1, sizeof(*res->value)))) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	pthread_mutex_lock(&j->mu);
+	for (uint32_t i = from; i < to; i++) {
+		Peloton__Api__Task__ListResponse__Result__ValueEntry *e =
+		    PB_NEW(Peloton__Api__Task__ListResponse__Result__ValueEntry,
+		           peloton__api__task__list_response__result__value_entry__descriptor);
+		if (!e)
+			break;
+		e->key = i;
+		e->value = task_info(ctx, j, i);
+		res->value[res->n_value++] = e;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__QueryRequest *r = (const Peloton__Api__Task__QueryRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__QueryResponse *resp =
+	    BEGIN(Peloton__Api__Task__QueryResponse, peloton__api__task__query_response__descriptor,
+	          r->jobid, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	const Peloton__Api__Task__QuerySpec *q = r->spec;
+	const Peloton__Api__Query__PaginationSpec *ps = q ? q->pagination : NULL;
+	uint32_t off = ps ? ps->offset : 0, lim = ps && ps->limit ? ps->limit : 100;
+	if (ps && ps->maxlimit && lim > ps->maxlimit)
+		lim = ps->maxlimit;
+	uint32_t total = 0;
+	resp->records = calloc(lim ? lim : 1, sizeof(*resp->records));
+	pthread_mutex_lock(&j->mu);
+	for (uint32_t i = 0; resp->records && i < j->n; i++) {
+		bool ok = !q || !q->n_taskstates;
+		for (size_t k = 0; q && k < q->n_taskstates; k++)
+			ok |= (uint32_t)q->taskstates[k] == j->tasks[i].state;
+		if (!ok)
+			continue;
+		if (total >= off && resp->n_records < lim) {
+			Peloton__Api__Task__TaskInfo *ti = task_info(ctx, j, i);
+			if (ti)
+				resp->records[resp->n_records++] = ti;
+		}
+		total++;
+	}
+	pthread_mutex_unlock(&j->mu);
+	resp->pagination =
+	    PB_NEW(Peloton__Api__Query__Pagination, peloton__api__query__pagination__descriptor);
+	if (resp->pagination) {
+		resp->pagination->offset = off;
+		resp->pagination->limit = lim;
+		resp->pagination->total = total;
+	}
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_task_stop(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__StopRequest *r = (const Peloton__Api__Task__StopRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__StopResponse *resp =
+	    BEGIN(Peloton__Api__Task__StopResponse, peloton__api__task__stop_response__descriptor,
+	          r->jobid, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	size_t n;
+	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	enum store_status ss = v ? jm__stop(ctx, j, v, n) : STORE_ENOMEM;
+	if (ss != STORE_OK) {
+		free(v);
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "cannot persist the stop (status %d)", (int)ss);
+	}
+	resp->stoppedinstanceids = v;
+	resp->n_stoppedinstanceids = n;
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_task_start(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__StartRequest *r = (const Peloton__Api__Task__StartRequest *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__StartResponse *resp =
+	    BEGIN(Peloton__Api__Task__StartResponse, peloton__api__task__start_response__descriptor,
+	          r->jobid, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	size_t n, ns = 0;
+	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	uint32_t *started = calloc(n ? n : 1, sizeof(uint32_t));
+	enum store_status ss = v && started ? jm__start(ctx, j, v, n, started, &ns) : STORE_ENOMEM;
+	free(v);
+	resp->startedinstanceids = started;
+	resp->n_startedinstanceids = ns;
+	if (ss != STORE_OK) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "cannot persist the start (status %d)", (int)ss);
+	}
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__v0_task_restart(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__RestartRequest *r = (const void *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__RestartResponse *resp =
+	    BEGIN(Peloton__Api__Task__RestartResponse,
+	          peloton__api__task__restart_response__descriptor, r->jobid, &j);
+	if (!resp || !j)
+		return (ProtobufCMessage *)resp;
+	size_t n;
+	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	enum store_status ss = v ? jm__restart(ctx, j, v, n) : STORE_ENOMEM;
+	free(v);
+	if (ss != STORE_OK) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
+		                (int)ss);
+	}
+	return &resp->base;
+}
+
+struct ev_scan {
+	Peloton__Api__Task__GetEventsResponse__Events *evs;
+	size_t cap;
+};
+
+static bool ev_cb(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t version)
+{
+	struct ev_scan *s = arg;
+	(void)key, (void)klen, (void)version;
+	if (s->evs->n_event == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		Peloton__Api__Task__TaskEvent **nv =
+		    realloc(s->evs->event, s->cap * sizeof(*s->evs->event));
+		if (!nv)
+			return false;
+		s->evs->event = nv;
+	}
+	const char *why;
+	Peloton__Api__Task__TaskEvent *e = (Peloton__Api__Task__TaskEvent *)proto_decode(
+	    &peloton__api__task__task_event__descriptor, val, vlen, NULL, &why);
+	if (e)
+		s->evs->event[s->evs->n_event++] = e;
+	return s->evs->n_event < 10000;
+}
+
+/* GetEvents: its response has no error fields; a missing job or instance
+ * is the status (NOT_FOUND, OUT_OF_RANGE). */
+ProtobufCMessage *jm__v0_task_events(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	struct jobmgr *jm = ctx;
+	const Peloton__Api__Task__GetEventsRequest *r =
+	    (const Peloton__Api__Task__GetEventsRequest *)m;
+	struct jm_job *j = jm__live_job(jm, r->jobid);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->jobid && r->jobid->value ? r->jobid->value : "");
+	if (r->instanceid >= j->n)
+		return rpc_fail(st, RPC_OUT_OF_RANGE, "instance %u not below %u", r->instanceid,
+		                j->n);
+	Peloton__Api__Task__GetEventsResponse *resp =
+	    PB_NEW(Peloton__Api__Task__GetEventsResponse,
+	           peloton__api__task__get_events_response__descriptor);
+	Peloton__Api__Task__GetEventsResponse__Events *evs =
+	    PB_NEW(Peloton__Api__Task__GetEventsResponse__Events,
+	           peloton__api__task__get_events_response__events__descriptor);
+	if (!resp || !evs || !(resp->result = calloc(1, sizeof(*resp->result)))) {
+		PB_FREE(resp);
+		PB_FREE(evs);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	resp->result[0] = evs;
+	resp->n_result = 1;
+	char key[160];
+	size_t kl = store_key_task_prefix(key, j->id, r->instanceid);
+	struct ev_scan s = {evs, 0};
+	store_scan(jm->cfg.store, STORE_TASK_EVENTS, key, kl, false, ev_cb, &s);
+	return &resp->base;
+}
+
+/* The sandbox of task inst's current run into resp; 0, or -1 with err
+ * (never launched: *never). */
+static int browse(struct jobmgr *jm, struct jm_job *j, uint32_t inst,
+                  Peloton__Api__Task__BrowseSandboxResponse *resp, bool *never, char *err,
+                  size_t errlen)
+{
+	char mid[128] = "", agent[128] = "", host[128], port[16];
+	pthread_mutex_lock(&j->mu);
+	const struct jm_task *t = &j->tasks[inst];
+	if (t->run && t->agent) {
+		snprintf(mid, sizeof(mid), "%s-%u-%u", j->id, inst, t->run);
+		snprintf(agent, sizeof(agent), "%s", t->agent);
+	}
+	pthread_mutex_unlock(&j->mu);
+	if ((*never = !mid[0]))
+		return snprintf(err, errlen, "task %s-%u was never launched", j->id, inst), -1;
+	if (!jm->cfg.hm.browse)
+		return snprintf(err, errlen, "no files endpoint"), -1;
+	char **paths = NULL;
+	size_t n = 0;
+	if (jm->cfg.hm.browse(jm->cfg.hm.arg, agent, mid, host, sizeof(host), port, sizeof(port),
+	                      &paths, &n, err, errlen) != 0)
+		return -1;
+	resp->hostname = dupstr(host);
+	resp->port = dupstr(port);
+	resp->paths = paths;
+	resp->n_paths = n;
+	return 0;
+}
+
+/*
+ * BrowseSandbox: the agent's files endpoint lists the sandbox of the
+ * task's current run. v0 style: notFound, outOfRange, notRunning (never
+ * launched) and failure (the agent did not answer) inside the response.
+ */
+ProtobufCMessage *jm__v0_task_browse(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__BrowseSandboxRequest *r = (const void *)m;
+	struct jm_job *j;
+	Peloton__Api__Task__BrowseSandboxResponse *resp =
+	    (void *)begin_task(ctx, &peloton__api__task__browse_sandbox_response__descriptor,
+	                       r->jobid, r->instanceid, st, &j);
+	char err[256] = "";
+	bool never;
+	if (!resp || !j || browse(ctx, j, r->instanceid, resp, &never, err, sizeof(err)) == 0)
+		return (ProtobufCMessage *)resp;
+	Peloton__Api__Task__BrowseSandboxResponse__Error *e =
+	    PB_NEW(Peloton__Api__Task__BrowseSandboxResponse__Error,
+	           peloton__api__task__browse_sandbox_response__error__descriptor);
+	if ((resp->error = e) && never) {
+		e->notrunning = PB_NEW(Peloton__Api__Task__TaskNotRunning,
+		                       peloton__api__task__task_not_running__descriptor);
+		if (e->notrunning)
+			e->notrunning->message = dupstr(err);
+	} else if (e) {
+		e->failure = PB_NEW(Peloton__Api__Task__BrowseSandboxFailure,
+		                    peloton__api__task__browse_sandbox_failure__descriptor);
+		if (e->failure)
+			e->failure->message = dupstr(err);
+	}
+	return &resp->base;
+}
