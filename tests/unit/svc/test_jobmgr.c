@@ -1,0 +1,725 @@
+/*
+ * jobmgr: the job manager alone, the other roles stubbed through their
+ * seams (a resource manager and a host manager recording what they are
+ * asked, a real store in a temp dir): config validation with its exact
+ * messages, every row of the task state machine and the moves it refuses,
+ * status updates end to end (launch, ack, relaunch after FAILED and LOST,
+ * kills, orphans, stale runs), and recovery after a restart.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "fsm.h"
+#include "jobmgr.h"
+#include "proto_codec.h"
+#include "rpc.h"
+#include "store.h"
+
+/* ---- the stubbed roles ---- */
+
+#define MAXREC 256
+
+static struct stub {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* resource manager */
+	char enqueued[MAXREC][96];
+	size_t n_enqueued;
+	char rm_killed[MAXREC][96];
+	size_t n_rm_killed;
+	size_t n_notified;
+	enum taskevent notified[MAXREC];
+	struct resmgr_placement_out placements[8];
+	size_t n_placements;
+	/* host manager */
+	char launched[MAXREC][128];
+	size_t n_launched;
+	char killed[MAXREC][128];
+	size_t n_killed;
+	size_t n_acked;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void note(char (*v)[96], size_t *n, const char *s)
+{
+	pthread_mutex_lock(&S.mu);
+	if (*n < MAXREC)
+		snprintf(v[(*n)++], 96, "%s", s);
+	pthread_cond_broadcast(&S.cv);
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* Waits (at most 20 s: a liveness bound, not a timing check) until *n >= want. */
+static void wait_for(const size_t *n, size_t want)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 20;
+	pthread_mutex_lock(&S.mu);
+	while (*n < want && pthread_cond_timedwait(&S.cv, &S.mu, &until) == 0)
+		;
+	size_t got = *n;
+	pthread_mutex_unlock(&S.mu);
+	assert_true(got >= want);
+}
+
+static size_t rm_enqueue(void *arg, const char *pool, const struct resmgr_gang_spec *g, size_t n,
+                         enum resmgr_fail *fail)
+{
+	(void)arg, (void)pool;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < g[i].n_tasks; k++)
+			note(S.enqueued, &S.n_enqueued, g[i].tasks[k].id);
+		if (fail)
+			fail[i] = RM_OK;
+	}
+	return n;
+}
+
+static enum resmgr_fail rm_kill(void *arg, const char *id)
+{
+	(void)arg;
+	note(S.rm_killed, &S.n_rm_killed, id);
+	return RM_OK;
+}
+
+static enum resmgr_fail rm_notify(void *arg, const char *id, enum taskevent ev)
+{
+	(void)arg, (void)id;
+	pthread_mutex_lock(&S.mu);
+	if (S.n_notified < MAXREC)
+		S.notified[S.n_notified++] = ev;
+	pthread_mutex_unlock(&S.mu);
+	return RM_OK;
+}
+
+static enum taskstate rm_task_state(void *arg, const char *id)
+{
+	(void)arg, (void)id;
+	return TASK_READY;
+}
+
+/* Placements pushed by the test, handed to the launcher once. */
+static size_t rm_get_placements(void *arg, size_t limit, uint64_t timeout_ns,
+                                struct resmgr_placement_out *out)
+{
+	(void)arg;
+	pthread_mutex_lock(&S.mu);
+	size_t n = S.n_placements < limit ? S.n_placements : limit;
+	memcpy(out, S.placements, n * sizeof(*out));
+	memmove(S.placements, S.placements + n, (S.n_placements - n) * sizeof(*out));
+	S.n_placements -= n;
+	pthread_mutex_unlock(&S.mu);
+	if (n == 0) {
+		struct timespec d = {0, (long)(timeout_ns < 5000000 ? timeout_ns : 5000000)};
+		nanosleep(&d, NULL);
+	}
+	return n;
+}
+
+static size_t rm_get_preemptible(void *arg, char **ids, size_t max)
+{
+	(void)arg, (void)ids, (void)max;
+	return 0;
+}
+
+static bool rm_pool_is_leaf(void *arg, const char *id)
+{
+	(void)arg;
+	return strcmp(id, "leaf") == 0;
+}
+
+static int rm_pool_path(void *arg, const char *id, char *buf, size_t len)
+{
+	(void)arg;
+	return snprintf(buf, len, "/%s", id) > 0 ? 0 : -1;
+}
+
+static int rm_pool_lookup(void *arg, const char *path, char *id, size_t idlen, char *err,
+                          size_t errlen)
+{
+	(void)arg;
+	if (strcmp(path, "/leaf") != 0)
+		return snprintf(err, errlen, "resource pool path %s not found", path), -1;
+	snprintf(id, idlen, "leaf");
+	return 0;
+}
+
+static int hm_launch(void *arg, const char *host, const char *agent, const char *const *offers,
+                     size_t n_offers, const struct launchable *lts, size_t n)
+{
+	(void)arg, (void)host, (void)agent, (void)offers, (void)n_offers;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&S.mu);
+		snprintf(S.launched[S.n_launched++ % MAXREC], 128, "%s", lts[i].task_id);
+		pthread_cond_broadcast(&S.cv);
+		pthread_mutex_unlock(&S.mu);
+	}
+	return 0;
+}
+
+static int hm_kill(void *arg, const char *task, const char *agent)
+{
+	(void)arg, (void)agent;
+	pthread_mutex_lock(&S.mu);
+	snprintf(S.killed[S.n_killed++ % MAXREC], 128, "%s", task);
+	pthread_cond_broadcast(&S.cv);
+	pthread_mutex_unlock(&S.mu);
+	return 0;
+}
+
+static int hm_ack(void *arg, const Mesos__V1__TaskStatus *st)
+{
+	(void)arg, (void)st;
+	pthread_mutex_lock(&S.mu);
+	S.n_acked++;
+	pthread_cond_broadcast(&S.cv);
+	pthread_mutex_unlock(&S.mu);
+	return 0;
+}
+
+/* ---- fixture ---- */
+
+static char dir[64];
+static struct store *store;
+static struct jobmgr *jm;
+static struct rpc_table *rpc;
+
+static void open_jm(bool start)
+{
+	char err[256];
+	struct store_config sc = {.path = dir, .no_sync = true};
+	assert_non_null(store = store_open(&sc, err, sizeof(err)));
+	struct jobmgr_config c = {
+	    .store = store,
+	    .rm = {.enqueue = rm_enqueue,
+	           .kill = rm_kill,
+	           .notify = rm_notify,
+	           .task_state = rm_task_state,
+	           .get_placements = rm_get_placements,
+	           .get_preemptible = rm_get_preemptible,
+	           .pool_is_leaf = rm_pool_is_leaf,
+	           .pool_path = rm_pool_path,
+	           .pool_lookup = rm_pool_lookup},
+	    .hm = {.launch = hm_launch, .kill = hm_kill, .ack = hm_ack},
+	    .max_instances = 1000,
+	};
+	assert_non_null(jm = jobmgr_create(&c));
+	assert_int_equal(jobmgr_recover(jm, NULL, NULL), 0);
+	assert_non_null(rpc = rpc_table_create());
+	jobmgr_bind(jm, rpc);
+	if (start)
+		assert_int_equal(jobmgr_start(jm), 0);
+}
+
+static void close_jm(void)
+{
+	jobmgr_stop(jm);
+	store_drain(store);
+	jobmgr_destroy(jm);
+	rpc_table_destroy(rpc);
+	store_close(store);
+	for (size_t i = 0; i < S.n_placements; i++)
+		resmgr_placement_free(&S.placements[i]);
+	pthread_mutex_t mu = S.mu;
+	pthread_cond_t cv = S.cv;
+	memset(&S, 0, sizeof(S));
+	S.mu = mu;
+	S.cv = cv;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pel-jm-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	open_jm(true);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	close_jm();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* One call through the method table: the response, or NULL with *code. */
+static ProtobufCMessage *call(const char *path, const ProtobufCMessage *req, enum rpc_code *code)
+{
+	struct rpc_method *m = rpc_lookup_path(rpc, path, strlen(path));
+	assert_non_null(m);
+	assert_non_null(m->fn);
+	struct rpc_status st = {RPC_OK, ""};
+	ProtobufCMessage *r = m->fn(m->ctx, req, &st);
+	if (code)
+		*code = r ? RPC_OK : st.code;
+	return r;
+}
+
+/* A valid job config: n instances of 1 cpu / 64 MB in pool "leaf". */
+static Peloton__Api__Job__JobConfig *job_config(uint32_t n, uint32_t max_failures)
+{
+	static Peloton__Api__Job__JobConfig c;
+	static Peloton__Api__Task__TaskConfig tc;
+	static Peloton__Api__Task__ResourceConfig rc;
+	static Peloton__Api__Task__RestartPolicy rp;
+	static Peloton__Api__Peloton__ResourcePoolID pool;
+	peloton__api__job__job_config__init(&c);
+	peloton__api__task__task_config__init(&tc);
+	peloton__api__task__resource_config__init(&rc);
+	peloton__api__task__restart_policy__init(&rp);
+	peloton__api__peloton__resource_pool_id__init(&pool);
+	rc.cpulimit = 1;
+	rc.memlimitmb = 64;
+	tc.resource = &rc;
+	rp.maxfailures = max_failures;
+	tc.restartpolicy = &rp;
+	pool.value = "leaf";
+	c.name = "t";
+	c.instancecount = n;
+	c.respoolid = &pool;
+	c.defaultconfig = &tc;
+	return &c;
+}
+
+/* Creates a job through JobManager.Create; its id into id. */
+static void create(const char *id, uint32_t n, uint32_t max_failures)
+{
+	Peloton__Api__Job__CreateRequest req = PELOTON__API__JOB__CREATE_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = (char *)id;
+	req.id = &jid;
+	req.config = job_config(n, max_failures);
+	Peloton__Api__Job__CreateResponse *r =
+	    (void *)call("/peloton.api.job.JobManager/Create", &req.base, NULL);
+	assert_non_null(r);
+	assert_null(r->error);
+	assert_string_equal(r->jobid->value, id);
+	PB_FREE(r);
+}
+
+/* Task inst's state name through TaskManager.Get. */
+static const char *task_state(const char *id, uint32_t inst)
+{
+	static char name[32];
+	Peloton__Api__Task__GetRequest req = PELOTON__API__TASK__GET_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = (char *)id;
+	req.jobid = &jid;
+	req.instanceid = inst;
+	Peloton__Api__Task__GetResponse *r =
+	    (void *)call("/peloton.api.task.TaskManager/Get", &req.base, NULL);
+	assert_non_null(r);
+	assert_non_null(r->result);
+	snprintf(name, sizeof(name), "%s",
+	         protobuf_c_enum_descriptor_get_value(&peloton__api__task__task_state__descriptor,
+	                                              r->result->runtime->state)
+	             ->name);
+	PB_FREE(r);
+	return name;
+}
+
+/* Hands the launcher a placement of "<id>-<inst>" tasks on host-1. */
+static void place(const char *id, const uint32_t *insts, size_t n)
+{
+	struct resmgr_placement_out p = {0};
+	p.hostname = strdup("host-1");
+	p.agent_id = strdup("agent-1");
+	p.task_ids = calloc(n, sizeof(char *));
+	p.ports = calloc(1, sizeof(uint32_t));
+	p.offer_ids = calloc(1, sizeof(char *));
+	p.offer_ids[0] = strdup("offer-1");
+	p.n_offer_ids = 1;
+	for (size_t i = 0; i < n; i++) {
+		char t[96];
+		snprintf(t, sizeof(t), "%s-%u", id, insts[i]);
+		p.task_ids[p.n_tasks++] = strdup(t);
+	}
+	pthread_mutex_lock(&S.mu);
+	S.placements[S.n_placements++] = p;
+	pthread_mutex_unlock(&S.mu);
+}
+
+static size_t uuid_seq;
+
+/* A Mesos update of "<id>-<inst>-<run>" in state s (with a uuid: acked). */
+static void update(const char *id, uint32_t inst, uint32_t run, Mesos__V1__TaskState s)
+{
+	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	char mid[128];
+	uint8_t uuid[16] = {0};
+	memcpy(uuid, &uuid_seq, sizeof(uuid_seq));
+	uuid_seq++;
+	snprintf(mid, sizeof(mid), "%s-%u-%u", id, inst, run);
+	tid.value = mid;
+	aid.value = "agent-1";
+	st.task_id = &tid;
+	st.agent_id = &aid;
+	st.state = s;
+	st.has_uuid = true;
+	st.uuid.data = uuid;
+	st.uuid.len = sizeof(uuid);
+	jobmgr_on_status(jm, &st);
+}
+
+/* The update is applied and durable: acknowledged (or refused: acked at once). */
+static void update_acked(const char *id, uint32_t inst, uint32_t run, Mesos__V1__TaskState s)
+{
+	pthread_mutex_lock(&S.mu);
+	size_t want = S.n_acked + 1;
+	pthread_mutex_unlock(&S.mu);
+	update(id, inst, run, s);
+	wait_for(&S.n_acked, want);
+}
+
+/* ---- validation ---- */
+
+static void expect_invalid(const Peloton__Api__Job__JobConfig *c, const char *msg)
+{
+	char err[256] = "";
+	assert_int_equal(jobmgr_validate(jm, c, err, sizeof(err)), -1);
+	assert_string_equal(err, msg);
+}
+
+static void test_validation(void **state)
+{
+	(void)state;
+	char err[256];
+	Peloton__Api__Job__JobConfig *c = job_config(3, 0);
+	assert_int_equal(jobmgr_validate(jm, c, err, sizeof(err)), 0);
+	c->instancecount = 0;
+	expect_invalid(c, "instanceCount must be > 0");
+	c->instancecount = 1001;
+	expect_invalid(c, "instanceCount 1001 above the maximum 1000");
+	c = job_config(3, 0);
+	c->respoolid->value = "";
+	expect_invalid(c, "respoolID is required");
+	c->respoolid->value = "root";
+	expect_invalid(c, "resource pool root does not exist or is not a leaf");
+	c = job_config(3, 0);
+	c->defaultconfig->resource->cpulimit = 0;
+	expect_invalid(c, "defaultConfig: resource.cpuLimit and resource.memLimitMb must be > 0");
+	c->defaultconfig->resource->cpulimit = NAN;
+	expect_invalid(c, "defaultConfig: resource.cpuLimit and resource.memLimitMb must be > 0");
+	c->defaultconfig->resource->cpulimit = 1;
+	c->defaultconfig->resource->disklimitmb = -1;
+	expect_invalid(c, "defaultConfig: resources out of range");
+	c = job_config(3, 0);
+	Peloton__Api__Job__SlaConfig sla = PELOTON__API__JOB__SLA_CONFIG__INIT;
+	c->sla = &sla;
+	sla.maximumrunninginstances = 4;
+	expect_invalid(c, "sla.maximumRunningInstances 4 above instanceCount 3");
+	sla.maximumrunninginstances = 2;
+	sla.minimumrunninginstances = 3;
+	expect_invalid(c, "sla.minimumRunningInstances 3 above maximumRunningInstances 2");
+	c = job_config(3, 0);
+	c->defaultconfig = NULL;
+	expect_invalid(c, "defaultConfig missing and not every instance has a config");
+}
+
+static void test_validation_ports_and_constraints(void **state)
+{
+	(void)state;
+	Peloton__Api__Job__JobConfig *c = job_config(1, 0);
+	Peloton__Api__Task__PortConfig p1 = PELOTON__API__TASK__PORT_CONFIG__INIT,
+	                               p2 = PELOTON__API__TASK__PORT_CONFIG__INIT;
+	Peloton__Api__Task__PortConfig *ports[2] = {&p1, &p2};
+	c->defaultconfig->ports = ports;
+	c->defaultconfig->n_ports = 2;
+	p1.name = "http";
+	p2.name = "";
+	expect_invalid(c, "defaultConfig: port 1 has no name");
+	p2.name = "http";
+	expect_invalid(c, "defaultConfig: port name 'http' used twice");
+	p2.name = "admin";
+	p2.value = 70000;
+	expect_invalid(c, "defaultConfig: port admin value above 65535");
+	c->defaultconfig->n_ports = 0;
+	/* an AND nested 20 deep */
+	Peloton__Api__Task__Constraint cs[20];
+	Peloton__Api__Task__AndConstraint ands[20];
+	Peloton__Api__Task__Constraint *kids[20];
+	for (int i = 0; i < 20; i++) {
+		peloton__api__task__constraint__init(&cs[i]);
+		peloton__api__task__and_constraint__init(&ands[i]);
+		cs[i].type = PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT;
+		cs[i].andconstraint = &ands[i];
+		if (i + 1 < 20) {
+			kids[i] = &cs[i + 1];
+			ands[i].constraints = &kids[i];
+			ands[i].n_constraints = 1;
+		}
+	}
+	c->defaultconfig->constraint = &cs[19];
+	expect_invalid(c, "defaultConfig: AND constraint without children");
+	c->defaultconfig->constraint = &cs[0];
+	expect_invalid(c, "defaultConfig: constraint nested deeper than 16");
+	c->defaultconfig->constraint = NULL;
+}
+
+/* ---- the state machine ---- */
+
+/* Every (event, from) pair against the table written out independently. */
+static void test_fsm_every_row(void **state)
+{
+	(void)state;
+	enum taskstate onm[] = {TASK_LAUNCHING, TASK_LAUNCHED, TASK_STARTING, TASK_RUNNING,
+	                        TASK_KILLING};
+	for (int ev = 0; ev < JM_N_EVENTS; ev++)
+		for (int s = 0; s < TASK_N_STATES; s++) {
+			bool on = false;
+			for (size_t k = 0; k < 5; k++)
+				on |= onm[k] == (enum taskstate)s;
+			bool term = taskstate_terminal((enum taskstate)s);
+			enum taskstate want = TASK_UNKNOWN;
+			switch (ev) {
+			case JM_ENQUEUE:
+				want = s == TASK_INITIALIZED || term ? TASK_PENDING : TASK_UNKNOWN;
+				break;
+			case JM_LAUNCH:
+				want = s == TASK_PENDING ? TASK_LAUNCHING : TASK_UNKNOWN;
+				break;
+			case JM_STAGING:
+				want = s == TASK_LAUNCHING ? TASK_LAUNCHED : TASK_UNKNOWN;
+				break;
+			case JM_STARTING:
+				want = s == TASK_LAUNCHING || s == TASK_LAUNCHED ? TASK_STARTING
+				                                                 : TASK_UNKNOWN;
+				break;
+			case JM_RUNNING:
+				want =
+				    s == TASK_LAUNCHING || s == TASK_LAUNCHED || s == TASK_STARTING
+				        ? TASK_RUNNING
+				        : TASK_UNKNOWN;
+				break;
+			case JM_KILLING:
+				want = on && s != TASK_KILLING ? TASK_KILLING : TASK_UNKNOWN;
+				break;
+			case JM_FINISHED:
+				want = on ? TASK_SUCCEEDED : TASK_UNKNOWN;
+				break;
+			case JM_FAILED:
+				want = on ? TASK_FAILED : TASK_UNKNOWN;
+				break;
+			case JM_KILLED:
+				want = on ? TASK_KILLED : TASK_UNKNOWN;
+				break;
+			case JM_LOST:
+				want = on ? TASK_LOST : TASK_UNKNOWN;
+				break;
+			case JM_KILL:
+				want = s == TASK_INITIALIZED || s == TASK_PENDING ? TASK_KILLED
+				       : on                                       ? TASK_KILLING
+				                                                  : TASK_UNKNOWN;
+				break;
+			case JM_RECOVER:
+				want = s == TASK_UNKNOWN || s == TASK_INITIALIZED ||
+				               s == TASK_PENDING || s == TASK_READY ||
+				               s == TASK_PLACING || s == TASK_PLACED
+				           ? TASK_PENDING
+				           : TASK_UNKNOWN;
+				break;
+			}
+			if (jm_next((enum taskstate)s, (enum jm_event)ev) != want)
+				fail_msg(
+				    "%s from %s: %s, want %s", jm_event_name((enum jm_event)ev),
+				    taskstate_name((enum taskstate)s),
+				    taskstate_name(jm_next((enum taskstate)s, (enum jm_event)ev)),
+				    taskstate_name(want));
+			assert_int_equal(jm_on_mesos((enum taskstate)s), on);
+		}
+	assert_int_equal(jm_next(TASK_N_STATES, JM_ENQUEUE), TASK_UNKNOWN);
+	assert_int_equal(jm_next(TASK_PENDING, JM_N_EVENTS), TASK_UNKNOWN);
+	enum taskevent rm;
+	assert_int_equal(jm_event_of_mesos(MESOS__V1__TASK_STATE__TASK_ERROR, &rm), JM_FAILED);
+	assert_int_equal(rm, TEV_FAILED);
+	assert_int_equal(jm_event_of_mesos(MESOS__V1__TASK_STATE__TASK_DROPPED, &rm), JM_LOST);
+	assert_int_equal(rm, TEV_LOST);
+	assert_int_equal(jm_event_of_mesos(MESOS__V1__TASK_STATE__TASK_KILLING, &rm), JM_KILLING);
+	assert_int_equal(rm, TEV_KILL);
+}
+
+/* ---- status updates end to end ---- */
+
+static void test_launch_run_finish(void **state)
+{
+	(void)state;
+	create("job-a", 2, 0);
+	assert_int_equal(S.n_enqueued, 2);
+	assert_string_equal(S.enqueued[0], "job-a-0");
+	assert_string_equal(task_state("job-a", 0), "PENDING");
+	uint32_t insts[] = {0, 1};
+	place("job-a", insts, 2);
+	wait_for(&S.n_launched, 2);
+	assert_string_equal(S.launched[0], "job-a-0-1");
+	assert_string_equal(task_state("job-a", 0), "LAUNCHING");
+	update_acked("job-a", 0, 1, MESOS__V1__TASK_STATE__TASK_STARTING);
+	assert_string_equal(task_state("job-a", 0), "STARTING");
+	update_acked("job-a", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_string_equal(task_state("job-a", 0), "RUNNING");
+	/* refused, acknowledged, nothing changes: a repeat, a step back */
+	update_acked("job-a", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	update_acked("job-a", 0, 1, MESOS__V1__TASK_STATE__TASK_STAGING);
+	assert_string_equal(task_state("job-a", 0), "RUNNING");
+	update_acked("job-a", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	assert_string_equal(task_state("job-a", 0), "SUCCEEDED");
+	/* Mesos skips states: LAUNCHING straight to RUNNING */
+	update_acked("job-a", 1, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_string_equal(task_state("job-a", 1), "RUNNING");
+	update_acked("job-a", 1, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	/* the resource manager heard each change once: STARTING, RUNNING,
+	 * SUCCEEDED, RUNNING, SUCCEEDED (plus LAUNCHED per launch) */
+	wait_for(&S.n_notified, 7);
+}
+
+static void test_failed_relaunches_then_gives_up(void **state)
+{
+	(void)state;
+	create("job-f", 1, 1);
+	uint32_t i0 = 0;
+	place("job-f", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("job-f", 0, 1, MESOS__V1__TASK_STATE__TASK_FAILED);
+	/* failure 1 of maxFailures 1: back to PENDING, enqueued after a 1 s backoff */
+	assert_string_equal(task_state("job-f", 0), "PENDING");
+	wait_for(&S.n_enqueued, 2);
+	place("job-f", &i0, 1);
+	wait_for(&S.n_launched, 2);
+	assert_string_equal(S.launched[1], "job-f-0-2");
+	/* an update from run 1 now changes nothing */
+	update_acked("job-f", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	assert_string_equal(task_state("job-f", 0), "LAUNCHING");
+	update_acked("job-f", 0, 2, MESOS__V1__TASK_STATE__TASK_FAILED);
+	assert_string_equal(task_state("job-f", 0), "FAILED"); /* the second failure: final */
+}
+
+static void test_lost_relaunches_at_once(void **state)
+{
+	(void)state;
+	create("job-l", 1, 0);
+	uint32_t i0 = 0;
+	place("job-l", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("job-l", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	update_acked("job-l", 0, 1, MESOS__V1__TASK_STATE__TASK_LOST);
+	assert_string_equal(task_state("job-l", 0), "PENDING");
+	wait_for(&S.n_enqueued, 2);
+	assert_string_equal(S.enqueued[1], "job-l-0");
+}
+
+static void test_stop_kills_and_late_running_keeps_killing(void **state)
+{
+	(void)state;
+	create("job-k", 2, 0);
+	uint32_t i0 = 0;
+	place("job-k", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("job-k", 0, 1, MESOS__V1__TASK_STATE__TASK_STARTING);
+	Peloton__Api__Task__StopRequest req = PELOTON__API__TASK__STOP_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = "job-k";
+	req.jobid = &jid;
+	Peloton__Api__Task__StopResponse *r =
+	    (void *)call("/peloton.api.task.TaskManager/Stop", &req.base, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->n_stoppedinstanceids, 2);
+	PB_FREE(r);
+	/* the launched one is killed on Mesos, the other dropped by the resource manager */
+	wait_for(&S.n_killed, 1);
+	assert_string_equal(S.killed[0], "job-k-0-1");
+	assert_int_equal(S.n_rm_killed, 1);
+	assert_string_equal(S.rm_killed[0], "job-k-1");
+	assert_string_equal(task_state("job-k", 0), "KILLING");
+	assert_string_equal(task_state("job-k", 1), "KILLED");
+	/* a RUNNING that crossed the kill does not undo it */
+	update_acked("job-k", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_string_equal(task_state("job-k", 0), "KILLING");
+	/* stopped: a LOST (the kill overtook the launch) counts as KILLED */
+	update_acked("job-k", 0, 1, MESOS__V1__TASK_STATE__TASK_LOST);
+	assert_string_equal(task_state("job-k", 0), "KILLED");
+	/* the run alive on Mesos after all: an orphan, killed */
+	size_t killed = S.n_killed;
+	update_acked("job-k", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	wait_for(&S.n_killed, killed + 1);
+	assert_string_equal(S.killed[killed], "job-k-0-1");
+}
+
+static void test_unknown_ids_are_acked(void **state)
+{
+	(void)state;
+	update_acked("no-such-job", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	tid.value = "not-ours";
+	st.task_id = &tid;
+	st.has_uuid = true;
+	uint8_t u[16] = {1};
+	st.uuid.data = u;
+	st.uuid.len = 16;
+	size_t acked = S.n_acked;
+	jobmgr_on_status(jm, &st);
+	wait_for(&S.n_acked, acked + 1);
+}
+
+/* ---- recovery ---- */
+
+static void test_recovery(void **state)
+{
+	(void)state;
+	create("job-r", 3, 0);
+	uint32_t i01[] = {0, 1};
+	place("job-r", i01, 2);
+	wait_for(&S.n_launched, 2);
+	update_acked("job-r", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	update_acked("job-r", 1, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	close_jm();
+	open_jm(false);
+	/* never launched: PENDING and enqueued again; on Mesos: kept, to reconcile */
+	assert_string_equal(task_state("job-r", 0), "RUNNING");
+	assert_string_equal(task_state("job-r", 1), "SUCCEEDED");
+	assert_string_equal(task_state("job-r", 2), "PENDING");
+	assert_int_equal(S.n_enqueued, 1);
+	assert_string_equal(S.enqueued[0], "job-r-2");
+	struct jobmgr_live live;
+	jobmgr_reconcile_list(jm, &live);
+	assert_int_equal(live.n, 1);
+	assert_string_equal(live.task_ids[0], "job-r-0-1");
+	assert_string_equal(live.agent_ids[0], "agent-1");
+	jobmgr_live_fini(&live);
+	/* and it goes on from there */
+	assert_int_equal(jobmgr_start(jm), 0);
+	update_acked("job-r", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	assert_string_equal(task_state("job-r", 0), "SUCCEEDED");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_validation_ports_and_constraints, setup, teardown),
+	    cmocka_unit_test(test_fsm_every_row),
+	    cmocka_unit_test_setup_teardown(test_launch_run_finish, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_relaunches_then_gives_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_relaunches_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_kills_and_late_running_keeps_killing, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_ids_are_acked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
