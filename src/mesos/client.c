@@ -899,7 +899,7 @@ struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, c
 	c->heartbeat_s = 15;
 	c->rng = (uint64_t)clock_mono_ns() | 1;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
+	clock_cond_init(&c->cv);
 	c->m = curl_multi_init();
 	if (c->m != NULL) {
 		/* calls share a few kept-alive connections (beside the stream's);
@@ -951,14 +951,10 @@ void mesos_client_stop(struct mesos_client *c)
 
 bool mesos_client_wait_subscribed(struct mesos_client *c, unsigned timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)timeout_ms * 1000000ull;
-	until.tv_sec += (time_t)(ns / 1000000000ull);
-	until.tv_nsec = (long)(ns % 1000000000ull);
+	uint64_t until = clock_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	pthread_mutex_lock(&c->mu);
 	while (!c->subscribed)
-		if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)
+		if (clock_cond_wait(&c->cv, &c->mu, until) != 0)
 			break;
 	bool ok = c->subscribed;
 	pthread_mutex_unlock(&c->mu);

@@ -111,12 +111,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	struct stream *st = cls;
 	(void)pos;
 	pthread_mutex_lock(&st->mu);
-	while (st->off == st->len && !st->closed) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&st->cv, &st->mu, &until);
-	}
+	while (st->off == st->len && !st->closed)
+		clock_cond_wait(&st->cv, &st->mu, clock_mono_ns() + 1000000000ull);
 	if (st->off == st->len && st->closed) {
 		pthread_mutex_unlock(&st->mu);
 		return MHD_CONTENT_READER_END_OF_STREAM;
@@ -224,7 +220,7 @@ static enum MHD_Result subscribe(struct sim_http *h, struct MHD_Connection *c,
 	if (st == NULL)
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->cv, NULL);
+	clock_cond_init(&st->cv);
 	st->h = h;
 	st->json = json;
 	int code =

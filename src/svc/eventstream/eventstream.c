@@ -1,4 +1,5 @@
 /* The task-update event stream; see eventstream.h. */
+#include "clock.h"
 #include "eventstream.h"
 
 #include <errno.h>
@@ -72,7 +73,7 @@ struct eventstream *eventstream_create(size_t capacity, const char *const *clien
 	snprintf(es->id, sizeof(es->id), "stream-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1],
 	         r[2], r[3], r[4], r[5], r[6], r[7]);
 	pthread_mutex_init(&es->mu, NULL);
-	pthread_cond_init(&es->cv, NULL);
+	clock_cond_init(&es->cv);
 	return es;
 }
 
@@ -239,17 +240,6 @@ eventstream_init_stream(struct eventstream *es,
 	return resp;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* The error part of a WaitForEvents answer; es->mu held. NULL when none. */
 static Peloton__Private__Eventstream__WaitForEventsResponse__Error *
 wait_error__(struct eventstream *es, const Peloton__Private__Eventstream__WaitForEventsRequest *r,
@@ -328,10 +318,9 @@ eventstream_wait(struct eventstream *es,
 		release_dropped(es, &dropped);
 		pthread_mutex_lock(&es->mu);
 	}
-	struct timespec dl;
-	deadline_in(&dl, timeout);
+	uint64_t until = clock_mono_ns() + (uint64_t)(timeout > 0 ? timeout : 0) * 1000000ull;
 	while (r->beginoffset >= es->next && timeout > 0 && !es->closing)
-		if (pthread_cond_timedwait(&es->cv, &es->mu, &dl) == ETIMEDOUT)
+		if (clock_cond_wait(&es->cv, &es->mu, until) == ETIMEDOUT)
 			break;
 	uint64_t from = r->beginoffset < es->min ? es->min : r->beginoffset;
 	size_t n = es->next > from ? (size_t)(es->next - from) : 0;

@@ -398,13 +398,8 @@ static int64_t init_stream(struct hostmgr_client *h, char *id, size_t idlen)
 /* Waits up to ms on the cv (mu held) unless stopping. */
 static void nap__(struct hostmgr_client *h, unsigned ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
 	if (!h->stop && !h->ev_stop)
-		pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+		clock_cond_wait(&h->cv, &h->mu, clock_mono_ns() + (uint64_t)ms * 1000000ull);
 }
 
 static void *events_main(void *arg)
@@ -770,7 +765,7 @@ struct hostmgr_client *hostmgr_client_create(const char *target, const char *mod
 		return NULL;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->tmu, NULL);
-	pthread_cond_init(&h->cv, NULL);
+	clock_cond_init(&h->cv);
 	h->target = strdup(target);
 	h->module = strdup(module);
 	h->launch_cli = grpccli_create(target);

@@ -183,8 +183,8 @@ struct resmgr_client *resmgr_client_create(const char *target, const char *modul
 	pthread_mutex_init(&r->tmu, NULL);
 	pthread_mutex_init(&r->nmu, NULL);
 	pthread_mutex_init(&r->sc_mu, NULL);
-	pthread_cond_init(&r->ncv, NULL);
-	pthread_cond_init(&r->sent_cv, NULL);
+	clock_cond_init(&r->ncv);
+	clock_cond_init(&r->sent_cv);
 	if (!r->target || !r->module || !r->cli.cli || !r->placements.cli || !r->preempt.cli ||
 	    !r->notifier.cli || pthread_create(&r->nth, NULL, notifier, r) != 0) {
 		resmgr_client_destroy(r);
@@ -290,13 +290,11 @@ static bool r_came_back(void *arg)
 /* Waits (up to CALL_MS) until the notes queued so far are sent. */
 static void notes_flushed(struct resmgr_client *r)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += CALL_MS / 1000;
+	uint64_t until = clock_mono_ns() + CALL_MS * 1000000ull;
 	pthread_mutex_lock(&r->nmu);
 	uint64_t want = r->queued_total;
 	while (r->sent_total < want && !r->nstop)
-		if (pthread_cond_timedwait(&r->sent_cv, &r->nmu, &until) != 0)
+		if (clock_cond_wait(&r->sent_cv, &r->nmu, until) != 0)
 			break; /* not answering: the enqueue goes anyway (and may be refused) */
 	pthread_mutex_unlock(&r->nmu);
 }
@@ -555,10 +553,7 @@ static void *notifier(void *arg)
 		} else if (stopping) {
 			break;
 		} else {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
-			pthread_cond_timedwait(&r->ncv, &r->nmu, &until);
+			clock_cond_wait(&r->ncv, &r->nmu, clock_mono_ns() + NOTE_RETRY_NS);
 		}
 	}
 	pthread_mutex_unlock(&r->nmu);

@@ -11,6 +11,7 @@
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
+#include "clock.h"
 #include "gangq.h"
 #include "hostmatch.h"
 #include "log.h"
@@ -159,7 +160,7 @@ struct resmgr *resmgr_create(const struct resmgr_config *cfg)
 		rm->cfg.now = mono_ns;
 	pthread_mutex_init(&rm->lk, NULL);
 	pthread_mutex_init(&rm->drv_mu, NULL);
-	pthread_cond_init(&rm->drv_cv, NULL);
+	clock_cond_init(&rm->drv_cv);
 	/* start big: auto-resize runs in call_rcu threads and lags a burst of
 	 * enqueues, leaving long chains meanwhile */
 	rm->tasks =
@@ -1266,14 +1267,10 @@ static void *driver_main(void *arg)
 			resmgr_preempt_tick(rm);
 			last_pre = t;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)c->admit_ms * 1000000ull;
-		ts.tv_sec += (time_t)(ns / 1000000000ull);
-		ts.tv_nsec = (long)(ns % 1000000000ull);
+		uint64_t until = clock_mono_ns() + (uint64_t)c->admit_ms * 1000000ull;
 		pthread_mutex_lock(&rm->drv_mu);
 		if (!rm->drv_stop)
-			pthread_cond_timedwait(&rm->drv_cv, &rm->drv_mu, &ts);
+			clock_cond_wait(&rm->drv_cv, &rm->drv_mu, until);
 	}
 	pthread_mutex_unlock(&rm->drv_mu);
 	rcu_unregister_thread();

@@ -12,6 +12,7 @@
 #include <rocksdb/c.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "hash.h"
 #include "store.h"
@@ -659,7 +660,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 	}
 	s->ropts = rocksdb_readoptions_create();
 	pthread_mutex_init(&s->ret_mu, NULL);
-	pthread_cond_init(&s->ret_cv, NULL);
+	clock_cond_init(&s->ret_cv);
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		c->s = s;
@@ -1811,12 +1812,7 @@ static void *retention(void *arg)
 	struct store *s = arg;
 	pthread_mutex_lock(&s->ret_mu);
 	while (!s->ret_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		uint64_t ns = (uint64_t)until.tv_nsec + s->ret_period_ns;
-		until.tv_sec += (time_t)(ns / 1000000000ull);
-		until.tv_nsec = (long)(ns % 1000000000ull);
-		pthread_cond_timedwait(&s->ret_cv, &s->ret_mu, &until);
+		clock_cond_wait(&s->ret_cv, &s->ret_mu, clock_mono_ns() + s->ret_period_ns);
 		if (s->ret_stop)
 			break;
 		pthread_mutex_unlock(&s->ret_mu);
