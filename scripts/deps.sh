@@ -17,6 +17,8 @@ PKGS=(
   libcmocka-dev python3-protobuf python3-grpcio
   # RPC, HTTP, config
   libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
+  # ids
+  uuid-dev
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include "fsm.h"
 #include "handoff.h"
+#include "ids.h"
 #include "jobs.h"
 #include "log.h"
 #include "persist.h"
@@ -45,7 +46,7 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 			       RPC_ALREADY_EXISTS;
 		}
 	} else {
-		jm__uuid(id);
+		ids_uuid(id);
 	}
 	Peloton__Api__Job__JobConfig *own = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
 	struct jm_job *j = own ? jm__job_new(id, own) : NULL;

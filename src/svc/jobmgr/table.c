@@ -1,7 +1,6 @@
 /* The job manager's job table, job memory and task ids; see jm.h. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "config.h"
@@ -127,21 +126,6 @@ void jm__bury(struct jobmgr *jm, uint64_t now)
 }
 
 /* ---- ids ---- */
-
-void jm__uuid(char out[37])
-{
-	uint8_t b[16];
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		uint64_t x = clock_wall_ns() ^ (uint64_t)(uintptr_t)out;
-		for (int i = 0; i < 16; i++, x = x * 6364136223846793005ull + 1)
-			b[i] = (uint8_t)(x >> 56);
-	}
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
-}
 
 /* "<job>-<instance>[-<run>]" -> job, instance, run (run 0 when absent). */
 int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,

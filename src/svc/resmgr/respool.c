@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "respool.h"
 #include "hash.h"
+#include "ids.h"
 
 #define NAME_MAX_LEN 255
-#define ID_LEN 37
+#define ID_LEN IDS_UUID_LEN
 
 struct pool {
 	char id[ID_LEN];
@@ -51,20 +51,6 @@ static int fail(struct respool_error *err, enum respool_err code, const char *fm
 		va_end(ap);
 	}
 	return -1;
-}
-
-static void new_id(char id[ID_LEN])
-{
-	uint8_t b[16];
-	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
-		for (int i = 0; i < 16; i++)
-			b[i] = (uint8_t)rand();
-	}
-	b[6] = (b[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(id, ID_LEN, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
 }
 
 static size_t id_hash(const char *id)
@@ -284,7 +270,7 @@ static int create(struct respool_tree *t, const struct respool_config *cfg, cons
 	if (want_id != NULL)
 		snprintf(p->id, ID_LEN, "%s", want_id);
 	else
-		new_id(p->id);
+		ids_uuid(p->id);
 	memcpy(p->res, res, sizeof(res));
 	p->parent = parent;
 	set_payload(p, cfg);
