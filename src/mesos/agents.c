@@ -5,33 +5,27 @@
 #include <string.h>
 
 #include "agents.h"
-#include "hash.h"
-
-#define BUCKETS (1u << 16)
+#include "htab.h"
 
 struct entry {
-	struct entry *next;
-	char *id;
+	char *id; /* first: the table's key (htab.h) */
 	char host[256];
 	unsigned port;
 };
 
 struct agent_book {
 	pthread_mutex_t mu;
-	struct entry *b[BUCKETS];
-	size_t n;
+	struct htab by_id;
 };
-
-static size_t bucket(const char *id)
-{
-	return (size_t)(pel_fnv1a_str(id) % BUCKETS);
-}
 
 struct agent_book *agent_book_new(void)
 {
 	struct agent_book *b = calloc(1, sizeof(*b));
-	if (b != NULL)
-		pthread_mutex_init(&b->mu, NULL);
+	if (b == NULL || htab_init(&b->by_id, HTAB_KEY_POINTER, 1024) != 0) {
+		free(b);
+		return NULL;
+	}
+	pthread_mutex_init(&b->mu, NULL);
 	return b;
 }
 
@@ -39,12 +33,13 @@ void agent_book_free(struct agent_book *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct entry *e = b->b[i], *n; e != NULL; e = n) {
-			n = e->next;
-			free(e->id);
-			free(e);
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct entry *e; (e = htab_next(&b->by_id, &it)) != NULL;) {
+		free(e->id);
+		free(e);
+	}
+	htab_fini(&b->by_id);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
@@ -59,19 +54,16 @@ void agent_book_note(struct agent_book *b, Mesos__V1__Offer *const *offers, size
 		if (o->agent_id == NULL || o->agent_id->value == NULL || host == NULL || !host[0] ||
 		    a->port <= 0 || a->port > 65535)
 			continue;
-		size_t k = bucket(o->agent_id->value);
-		struct entry *e = b->b[k];
-		while (e != NULL && strcmp(e->id, o->agent_id->value) != 0)
-			e = e->next;
+		struct entry *e = htab_get(&b->by_id, o->agent_id->value);
 		if (e == NULL) {
 			e = calloc(1, sizeof(*e));
-			if (e == NULL || (e->id = strdup(o->agent_id->value)) == NULL) {
+			if (e == NULL || (e->id = strdup(o->agent_id->value)) == NULL ||
+			    htab_put(&b->by_id, e) != 0) {
+				if (e)
+					free(e->id);
 				free(e);
 				continue;
 			}
-			e->next = b->b[k];
-			b->b[k] = e;
-			b->n++;
 		}
 		snprintf(e->host, sizeof(e->host), "%s", host);
 		e->port = (unsigned)a->port;
@@ -83,9 +75,7 @@ bool agent_book_find(struct agent_book *b, const char *agent_id, char *host, siz
                      unsigned *port)
 {
 	pthread_mutex_lock(&b->mu);
-	struct entry *e = b->b[bucket(agent_id)];
-	while (e != NULL && strcmp(e->id, agent_id) != 0)
-		e = e->next;
+	struct entry *e = htab_get(&b->by_id, agent_id);
 	if (e != NULL) {
 		snprintf(host, hlen, "%s", e->host);
 		*port = e->port;
@@ -97,7 +87,7 @@ bool agent_book_find(struct agent_book *b, const char *agent_id, char *host, siz
 size_t agent_book_size(struct agent_book *b)
 {
 	pthread_mutex_lock(&b->mu);
-	size_t n = b->n;
+	size_t n = htab_count(&b->by_id);
 	pthread_mutex_unlock(&b->mu);
 	return n;
 }

@@ -9,7 +9,7 @@
 
 #include "arena.h"
 #include "clock.h"
-#include "hash.h"
+#include "htab.h"
 #include "log.h"
 #include "pjson.h"
 #include "proto_codec.h"
@@ -19,7 +19,6 @@
 typedef Mesos__V1__Scheduler__Call call_t;
 typedef Mesos__V1__Scheduler__Event event_t;
 
-#define TASK_BUCKETS (1u << 20)
 #define MAX_COMPLETED 1000 /* completed tasks a master reports per framework */
 
 struct agent {
@@ -36,8 +35,7 @@ struct agent {
 };
 
 struct task {
-	struct task *next; /* hash chain */
-	char *id;
+	char *id; /* first: the task table's key (htab.h) */
 	uint32_t agent;
 	int state; /* Mesos__V1__TaskState */
 	double cpus, mem, disk, gpus;
@@ -74,7 +72,8 @@ struct sim {
 	uint32_t n_agents;
 	uint32_t *dirty; /* agents to look at for an offer */
 	size_t n_dirty;
-	struct task **tasks; /* TASK_BUCKETS chains */
+	struct htab tasks; /* by id */
+	bool tasks_ok;     /* tasks initialised */
 	struct timers ends, resends, refusals;
 	char framework_id[40], stream_id[40];
 	char fw_name[64], fw_user[64], fw_role[64], fw_principal[64];
@@ -244,8 +243,8 @@ struct sim *sim_create(const struct sim_config *cfg)
 	s->port = 5050;
 	s->n_profiles = c->n_profiles ? c->n_profiles : 1;
 	s->profiles = calloc(s->n_profiles, sizeof(*s->profiles));
-	s->tasks = calloc(TASK_BUCKETS, sizeof(*s->tasks));
-	if (s->profiles == NULL || s->tasks == NULL) {
+	s->tasks_ok = htab_init(&s->tasks, HTAB_KEY_POINTER, 1024) == 0;
+	if (s->profiles == NULL || !s->tasks_ok) {
 		sim_destroy(s);
 		return NULL;
 	}
@@ -312,12 +311,13 @@ void sim_destroy(struct sim *s)
 		free(s->agents[i].ports);
 	free(s->agents);
 	free(s->dirty);
-	for (size_t b = 0; s->tasks && b < TASK_BUCKETS; b++)
-		for (struct task *t = s->tasks[b], *n; t != NULL; t = n) {
-			n = t->next;
+	if (s->tasks_ok) {
+		struct htab_iter it;
+		htab_iter_init(&it);
+		for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
 			task_free(t);
-		}
-	free(s->tasks);
+		htab_fini(&s->tasks);
+	}
 	free(s->ends.a);
 	free(s->resends.a);
 	free(s->refusals.a);
@@ -341,17 +341,9 @@ uint32_t sim_agent_count(struct sim *s)
 
 /* --- tasks ------------------------------------------------------------------------ */
 
-static size_t task_bucket(const char *id)
-{
-	return (size_t)(pel_fnv1a_str(id) % TASK_BUCKETS);
-}
-
 static struct task *task_find(struct sim *s, const char *id)
 {
-	for (struct task *t = s->tasks[task_bucket(id)]; t != NULL; t = t->next)
-		if (strcmp(t->id, id) == 0)
-			return t;
-	return NULL;
+	return htab_get(&s->tasks, id);
 }
 
 static bool terminal(int state)
@@ -763,9 +755,10 @@ static struct task *task_new(struct sim *s, const char *id, uint32_t agent)
 		return NULL;
 	}
 	t->agent = agent;
-	size_t b = task_bucket(id);
-	t->next = s->tasks[b];
-	s->tasks[b] = t;
+	if (htab_put(&s->tasks, t) != 0) {
+		task_free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -1068,10 +1061,11 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 				if (call->reconcile->tasks[i]->task_id)
 					reconcile_one(s, call->reconcile->tasks[i]->task_id->value);
 		} else {
-			for (size_t b = 0; b < TASK_BUCKETS; b++)
-				for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-					if (!terminal(t->state))
-						reconcile_one(s, t->id);
+			struct htab_iter it;
+			htab_iter_init(&it);
+			for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
+				if (!terminal(t->state))
+					reconcile_one(s, t->id);
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE:
@@ -1084,10 +1078,11 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		s->suppressed = true;
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN:
-		for (size_t b = 0; b < TASK_BUCKETS; b++)
-			for (struct task *t = s->tasks[b]; t != NULL; t = t->next)
-				if (live(t))
-					kill_task(s, t, false);
+		struct htab_iter it;
+		htab_iter_init(&it);
+		for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
+			if (live(t))
+				kill_task(s, t, false);
 		s->emit = NULL;
 		s->stream_id[0] = '\0';
 		s->framework_id[0] = '\0';
@@ -1152,19 +1147,19 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE;
 	ev.failure = &f;
 	emit(s, &ev);
-	for (size_t b = 0; b < TASK_BUCKETS; b++)
-		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
-			if (t->agent != idx || !live(t))
-				continue;
-			t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
-			t->unacked = false; /* the agent's pending update dies with it */
-			release(s, t);
-			s->st.running--;
-			s->st.unreachable++;
-			send_update(s, t, t->state,
-			            MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
-			            "Agent removed", false);
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
+		if (t->agent != idx || !live(t))
+			continue;
+		t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
+		t->unacked = false; /* the agent's pending update dies with it */
+		release(s, t);
+		s->st.running--;
+		s->st.unreachable++;
+		send_update(s, t, t->state, MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
+		            "Agent removed", false);
+	}
 	log_warn("sim", "agent %s (%s) is down", a->id, a->host);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -1449,42 +1444,43 @@ static Mesos__V1__Master__Response__GetTasks *op_tasks(struct sim *s, struct are
 	size_t live = 0, unreachable = 0, done = 0;
 	if (gt == NULL)
 		return NULL;
-	for (size_t b = 0; b < TASK_BUCKETS; b++)
-		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
-			if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE)
-				unreachable++;
-			else if (terminal(t->state))
-				done++;
-			else
-				live++;
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
+		if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE)
+			unreachable++;
+		else if (terminal(t->state))
+			done++;
+		else
+			live++;
+	}
 	done = done < MAX_COMPLETED ? done : MAX_COMPLETED;
 	gt->tasks = arena_alloc(ar, (live + 1) * sizeof(*gt->tasks));
 	gt->unreachable_tasks = arena_alloc(ar, (unreachable + 1) * sizeof(*gt->tasks));
 	gt->completed_tasks = arena_alloc(ar, (done + 1) * sizeof(*gt->tasks));
 	if (!gt->tasks || !gt->unreachable_tasks || !gt->completed_tasks)
 		return NULL;
-	for (size_t b = 0; b < TASK_BUCKETS; b++)
-		for (struct task *t = s->tasks[b]; t != NULL; t = t->next) {
-			Mesos__V1__Task ***list;
-			size_t *n;
-			if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE) {
-				list = &gt->unreachable_tasks;
-				n = &gt->n_unreachable_tasks;
-			} else if (terminal(t->state)) {
-				if (gt->n_completed_tasks == done)
-					continue;
-				list = &gt->completed_tasks;
-				n = &gt->n_completed_tasks;
-			} else {
-				list = &gt->tasks;
-				n = &gt->n_tasks;
-			}
-			Mesos__V1__Task *mt = op_task(s, ar, t);
-			if (mt == NULL)
-				return NULL;
-			(*list)[(*n)++] = mt;
+	htab_iter_init(&it);
+	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
+		Mesos__V1__Task ***list;
+		size_t *n;
+		if (t->state == MESOS__V1__TASK_STATE__TASK_UNREACHABLE) {
+			list = &gt->unreachable_tasks;
+			n = &gt->n_unreachable_tasks;
+		} else if (terminal(t->state)) {
+			if (gt->n_completed_tasks == done)
+				continue;
+			list = &gt->completed_tasks;
+			n = &gt->n_completed_tasks;
+		} else {
+			list = &gt->tasks;
+			n = &gt->n_tasks;
 		}
+		Mesos__V1__Task *mt = op_task(s, ar, t);
+		if (mt == NULL)
+			return NULL;
+		(*list)[(*n)++] = mt;
+	}
 	return gt;
 }
 

@@ -9,24 +9,24 @@
 
 #include "hostfilter.h"
 #include "hostsvc.h"
+#include "htab.h"
 #include "log.h"
 
-#define HELD_BUCKETS 1024
 #define ACQUIRE_CAP 4096 /* hosts per AcquireHostOffers (maxHosts 0 = this many) */
 
 typedef Peloton__Private__Hostmgr__Hostsvc__HostOffer host_offer_pb;
 
 struct held {
-	struct held *next;
+	const char *hostname; /* first: the table's key (htab.h); points at name */
 	struct hostidx_lease lease;
-	char hostname[];
+	char name[];
 };
 
 struct hostsvc {
 	struct hostidx *idx;
 	enum hostidx_order order;
-	pthread_mutex_t mu; /* guards held[] */
-	struct held *held[HELD_BUCKETS];
+	pthread_mutex_t mu; /* guards held */
+	struct htab held;   /* by hostname */
 };
 
 static void errf(char *err, size_t len, const char *fmt, ...)
@@ -42,8 +42,10 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 struct hostsvc *hostsvc_create(struct hostidx *idx, enum hostidx_order order)
 {
 	struct hostsvc *svc = calloc(1, sizeof(*svc));
-	if (svc == NULL)
+	if (svc == NULL || htab_init(&svc->held, HTAB_KEY_POINTER, 256) != 0) {
+		free(svc);
 		return NULL;
+	}
 	svc->idx = idx;
 	svc->order = order;
 	pthread_mutex_init(&svc->mu, NULL);
@@ -54,23 +56,18 @@ void hostsvc_destroy(struct hostsvc *svc)
 {
 	if (svc == NULL)
 		return;
-	for (size_t b = 0; b < HELD_BUCKETS; b++) {
-		for (struct held *h = svc->held[b], *next; h != NULL; h = next) {
-			next = h->next;
-			hostidx_release(svc->idx, &h->lease);
-			free(h);
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct held *h; (h = htab_next(&svc->held, &it)) != NULL;) {
+		hostidx_release(svc->idx, &h->lease);
+		free(h);
 	}
+	htab_fini(&svc->held);
 	pthread_mutex_destroy(&svc->mu);
 	free(svc);
 }
 
 /* --- the edge's leases ----------------------------------------------------- */
-
-static size_t held_bucket(const char *hostname)
-{
-	return hostmatch_label_hash(hostname) % HELD_BUCKETS;
-}
 
 /* Keeps a lease under its hostname; false on ENOMEM (lease then released). */
 static bool held_put(struct hostsvc *svc, struct hostidx_lease *lease)
@@ -83,39 +80,30 @@ static bool held_put(struct hostsvc *svc, struct hostidx_lease *lease)
 		hostidx_release(svc->idx, lease);
 		return false;
 	}
-	memcpy(h->hostname, name, len);
+	memcpy(h->name, name, len);
+	h->hostname = h->name;
 	h->lease = *lease;
 	pthread_mutex_lock(&svc->mu);
-	size_t b = held_bucket(name);
 	/* a stale entry for the same host (lease expired, re-acquired) goes */
-	for (struct held **pp = &svc->held[b]; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->hostname, name) == 0) {
-			struct held *old = *pp;
-			*pp = old->next;
-			hostidx_release(svc->idx, &old->lease);
-			free(old);
-			break;
-		}
+	struct held *old = htab_del(&svc->held, name);
+	if (old != NULL) {
+		hostidx_release(svc->idx, &old->lease);
+		free(old);
 	}
-	h->next = svc->held[b];
-	svc->held[b] = h;
+	bool ok = htab_put(&svc->held, h) == 0;
 	pthread_mutex_unlock(&svc->mu);
-	return true;
+	if (!ok) {
+		hostidx_release(svc->idx, lease);
+		free(h);
+	}
+	return ok;
 }
 
 /* Removes and returns the lease held for hostname, or NULL. */
 static struct held *held_take(struct hostsvc *svc, const char *hostname)
 {
-	struct held *found = NULL;
-
 	pthread_mutex_lock(&svc->mu);
-	for (struct held **pp = &svc->held[held_bucket(hostname)]; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->hostname, hostname) == 0) {
-			found = *pp;
-			*pp = found->next;
-			break;
-		}
-	}
+	struct held *found = htab_del(&svc->held, hostname);
 	pthread_mutex_unlock(&svc->mu);
 	return found;
 }
@@ -123,13 +111,15 @@ static struct held *held_take(struct hostsvc *svc, const char *hostname)
 int hostsvc_hold(struct hostsvc *svc, struct hostidx_lease *leases, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (held_put(svc, &leases[i]))
+		if (held_put(svc, &leases[i])) /* on failure leases[i] is released */
 			continue;
 		for (size_t k = 0; k < i; k++) { /* none held, all released */
 			struct held *h = held_take(svc, hostidx_lease_hostname(&leases[k]));
+			if (h != NULL)
+				hostidx_release(svc->idx, &h->lease);
 			free(h);
 		}
-		for (size_t k = 0; k < n; k++)
+		for (size_t k = i + 1; k < n; k++)
 			hostidx_release(svc->idx, &leases[k]);
 		return -1;
 	}

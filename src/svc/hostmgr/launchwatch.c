@@ -1,37 +1,31 @@
 /* Launches a host manager reconciles for a job manager apart; see launchwatch.h. */
 #include "launchwatch.h"
-#include "hash.h"
+#include "htab.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKETS 65536
 #define MAX_WAIT_NS 600000000000ull /* the doubling stops at 10 minutes */
 
 struct lw_entry {
-	struct lw_entry *next;
-	char *task, *agent;
+	char *task; /* first: the table's key (htab.h) */
+	char *agent;
 	uint64_t due_ns, wait_ns;
 };
 
 struct launchwatch {
 	pthread_mutex_t mu;
-	struct lw_entry **b;
-	size_t n, max;
+	struct htab by_task;
+	size_t max;
 	uint64_t after_ns, dropped;
 };
-
-static size_t bucket(const char *id)
-{
-	return (size_t)(pel_fnv1a_str(id) % BUCKETS);
-}
 
 struct launchwatch *launchwatch_new(uint64_t after_ns, size_t max)
 {
 	struct launchwatch *w = calloc(1, sizeof(*w));
-	if (!w || !(w->b = calloc(BUCKETS, sizeof(*w->b)))) {
+	if (!w || htab_init(&w->by_task, HTAB_KEY_POINTER, 1024) != 0) {
 		free(w);
 		return NULL;
 	}
@@ -52,39 +46,26 @@ void launchwatch_free(struct launchwatch *w)
 {
 	if (!w)
 		return;
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct lw_entry *e = w->b[i], *nx; e; e = nx) {
-			nx = e->next;
-			entry_free(e);
-		}
-	free(w->b);
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct lw_entry *e; (e = htab_next(&w->by_task, &it)) != NULL;)
+		entry_free(e);
+	htab_fini(&w->by_task);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
-}
-
-/* The link pointing at task's entry (or at the NULL ending its bucket). mu held. */
-static struct lw_entry **find__(struct launchwatch *w, const char *task)
-{
-	struct lw_entry **pp = &w->b[bucket(task)];
-	while (*pp && strcmp((*pp)->task, task) != 0)
-		pp = &(*pp)->next;
-	return pp;
 }
 
 void launchwatch_add(struct launchwatch *w, const char *task_id, const char *agent_id,
                      uint64_t now_ns)
 {
 	pthread_mutex_lock(&w->mu);
-	struct lw_entry **pp = find__(w, task_id), *e = *pp;
-	if (e == NULL && w->n < w->max && (e = calloc(1, sizeof(*e))) != NULL) {
+	struct lw_entry *e = htab_get(&w->by_task, task_id);
+	if (e == NULL && htab_count(&w->by_task) < w->max && (e = calloc(1, sizeof(*e))) != NULL) {
 		e->task = strdup(task_id);
 		e->agent = agent_id ? strdup(agent_id) : NULL;
-		if (!e->task || (agent_id && !e->agent)) {
+		if (!e->task || (agent_id && !e->agent) || htab_put(&w->by_task, e) != 0) {
 			entry_free(e);
 			e = NULL;
-		} else {
-			*pp = e;
-			w->n++;
 		}
 	}
 	if (e) {
@@ -99,12 +80,9 @@ void launchwatch_add(struct launchwatch *w, const char *task_id, const char *age
 void launchwatch_seen(struct launchwatch *w, const char *task_id)
 {
 	pthread_mutex_lock(&w->mu);
-	struct lw_entry **pp = find__(w, task_id), *e = *pp;
-	if (e) {
-		*pp = e->next;
-		w->n--;
+	struct lw_entry *e = htab_del(&w->by_task, task_id);
+	if (e)
 		entry_free(e);
-	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -112,15 +90,16 @@ size_t launchwatch_due(struct launchwatch *w, uint64_t now_ns, int all, launchwa
 {
 	size_t n = 0;
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < BUCKETS && w->n; i++)
-		for (struct lw_entry *e = w->b[i]; e; e = e->next) {
-			if (!all && e->due_ns > now_ns)
-				continue;
-			fn(arg, e->task, e->agent);
-			n++;
-			e->wait_ns = e->wait_ns * 2 > MAX_WAIT_NS ? MAX_WAIT_NS : e->wait_ns * 2;
-			e->due_ns = now_ns + e->wait_ns;
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct lw_entry *e; (e = htab_next(&w->by_task, &it)) != NULL;) {
+		if (!all && e->due_ns > now_ns)
+			continue;
+		fn(arg, e->task, e->agent);
+		n++;
+		e->wait_ns = e->wait_ns * 2 > MAX_WAIT_NS ? MAX_WAIT_NS : e->wait_ns * 2;
+		e->due_ns = now_ns + e->wait_ns;
+	}
 	pthread_mutex_unlock(&w->mu);
 	return n;
 }
@@ -128,7 +107,7 @@ size_t launchwatch_due(struct launchwatch *w, uint64_t now_ns, int all, launchwa
 size_t launchwatch_size(struct launchwatch *w)
 {
 	pthread_mutex_lock(&w->mu);
-	size_t n = w->n;
+	size_t n = htab_count(&w->by_task);
 	pthread_mutex_unlock(&w->mu);
 	return n;
 }

@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 
 #include "clock.h"
+#include "htab.h"
 #include "jobmgr.h"
 #include "taskstate.h"
 
@@ -74,13 +75,13 @@ struct jm_job {
 	_Atomic bool purged; /* gone from the store: the sweeper unlinks it */
 	uint64_t buried_ns;  /* when unlinked (the graveyard's clock) */
 	pthread_mutex_t mu;
-	struct jm_job *next, *all_next;
+	struct jm_job *all_next;
 };
 
 struct jobmgr {
 	struct jobmgr_config cfg;
 	pthread_rwlock_t lock;
-	struct jm_job **buckets;
+	struct htab jobs; /* by id (jm_job.id is its first member) */
 	struct jm_job *all;
 	size_t n_jobs;
 	/* deleted jobs, unlinked from the index and freed after a grace period:
@@ -102,7 +103,8 @@ struct jobmgr {
 /* The job (live or being deleted) or NULL; the pointer stays valid for one
  * call (jm__bury's grace period). */
 struct jm_job *jm__find(struct jobmgr *jm, const char *id);
-void jm__insert(struct jobmgr *jm, struct jm_job *j);
+/* 0, or -1 (a job of that id is there, or ENOMEM: j not inserted). */
+int jm__insert(struct jobmgr *jm, struct jm_job *j);
 /* Unlinks purged jobs and frees those buried longer than the grace period. */
 void jm__bury(struct jobmgr *jm, uint64_t now);
 /* A job of cfg (taken over) with every task INITIALIZED; NULL on ENOMEM

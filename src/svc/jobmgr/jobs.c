@@ -69,7 +69,16 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 		jm__job_free(j);
 		return snprintf(err, errlen, "cannot persist the job"), RPC_INTERNAL;
 	}
-	jm__insert(jm, j);
+	if (jm__insert(jm, j) != 0) {
+		/* the store refuses a second config of one id, so a concurrent
+		 * create of the same id fails above: this is ENOMEM */
+		log_error("jobmgr",
+		          "job %s: persisted but not kept in memory (out of memory); "
+		          "it comes back at the next restart",
+		          id);
+		jm__job_free(j);
+		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
+	}
 	uint32_t *all = calloc(j->n, sizeof(uint32_t));
 	for (uint32_t i = 0; all && i < j->n; i++)
 		all[i] = i;

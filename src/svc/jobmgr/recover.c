@@ -56,7 +56,11 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 	protobuf_c_message_free_unpacked(&ri->base, NULL);
 	for (uint32_t i = 0; i < j->n; i++)
 		jm__load(j, i, TASK_UNKNOWN); /* until its runtime is read */
-	jm__insert(r->jm, j);
+	if (jm__insert(r->jm, j) != 0) {
+		log_error("jobmgr", "job %s: out of memory; skipped", id);
+		jm__job_free(j);
+		return false;
+	}
 	r->cur = j;
 	r->jobs++;
 	return true;

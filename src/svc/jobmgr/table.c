@@ -5,10 +5,8 @@
 
 #include "config.h"
 #include "fsm.h"
-#include "hash.h"
+#include "htab.h"
 #include "jm.h"
-
-#define N_BUCKETS 4096
 
 void jm__rfc3339(uint64_t ns, char *buf, size_t len)
 {
@@ -27,23 +25,22 @@ struct jm_job *jm__find(struct jobmgr *jm, const char *id)
 {
 	struct jm_job *j;
 	pthread_rwlock_rdlock(&jm->lock);
-	for (j = jm->buckets[(uint32_t)pel_fnv1a_str(id) % N_BUCKETS]; j; j = j->next)
-		if (strcmp(j->id, id) == 0)
-			break;
+	j = htab_get(&jm->jobs, id);
 	pthread_rwlock_unlock(&jm->lock);
 	return j;
 }
 
-void jm__insert(struct jobmgr *jm, struct jm_job *j)
+int jm__insert(struct jobmgr *jm, struct jm_job *j)
 {
-	uint32_t b = (uint32_t)pel_fnv1a_str(j->id) % N_BUCKETS;
 	pthread_rwlock_wrlock(&jm->lock);
-	j->next = jm->buckets[b];
-	jm->buckets[b] = j;
-	j->all_next = jm->all;
-	jm->all = j;
-	jm->n_jobs++;
+	int rc = htab_put(&jm->jobs, j);
+	if (rc == 0) {
+		j->all_next = jm->all;
+		jm->all = j;
+		jm->n_jobs++;
+	}
 	pthread_rwlock_unlock(&jm->lock);
+	return rc;
 }
 
 static void task_fini(struct jm_task *t)
@@ -95,11 +92,7 @@ void jm__bury(struct jobmgr *jm, uint64_t now)
 		atomic_fetch_sub(&jm->to_bury, 1);
 		atomic_fetch_add(&jm->buried, 1);
 		*pp = j->all_next;
-		struct jm_job **bp = &jm->buckets[(uint32_t)pel_fnv1a_str(j->id) % N_BUCKETS];
-		while (*bp && *bp != j)
-			bp = &(*bp)->next;
-		if (*bp)
-			*bp = j->next;
+		htab_del(&jm->jobs, j->id);
 		jm->n_jobs--;
 		j->buried_ns = now;
 		j->all_next = jm->graveyard;
@@ -189,8 +182,7 @@ struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg)
 
 int jm__table_init(struct jobmgr *jm)
 {
-	jm->buckets = calloc(N_BUCKETS, sizeof(*jm->buckets));
-	if (!jm->buckets)
+	if (htab_init(&jm->jobs, HTAB_KEY_ARRAY, 256) != 0)
 		return -1;
 	pthread_rwlock_init(&jm->lock, NULL);
 	return 0;
@@ -207,5 +199,5 @@ void jm__table_fini(struct jobmgr *jm)
 		}
 	}
 	pthread_rwlock_destroy(&jm->lock);
-	free(jm->buckets);
+	htab_fini(&jm->jobs);
 }

@@ -12,6 +12,7 @@
 #include <urcu.h>
 
 #include "hostfilter.h"
+#include "htab.h"
 #include "pjson.h"
 #include "log.h"
 #include "placement.h"
@@ -49,8 +50,7 @@ struct held_gang {
 
 /* Tasks this engine placed on one host (for TASK-kind constraints). */
 struct host_tasks {
-	struct host_tasks *next;
-	char *hostname;
+	char *hostname; /* first: the table's key (htab.h) */
 	char **task_ids;
 	struct hostmatch_label **labels; /* per task, n_labels[i] each */
 	uint32_t *n_labels;
@@ -58,20 +58,17 @@ struct host_tasks {
 };
 
 struct why_entry {
-	struct why_entry *next;
+	const char *id; /* first: the table's key (htab.h); points at buf */
 	struct placement_why w;
-	char id[];
+	char buf[];
 };
-
-#define WHY_BUCKETS 4096
-#define HT_BUCKETS 4096
 
 struct placement {
 	struct placement_config cfg;
 	pthread_mutex_t mu; /* held list, why table, host_tasks */
 	struct held_gang *held;
-	struct why_entry *why[WHY_BUCKETS];
-	struct host_tasks *ht[HT_BUCKETS];
+	struct htab why; /* why_entry by task id */
+	struct htab ht;  /* host_tasks by hostname */
 	pthread_t *threads;
 	unsigned n_threads;
 	_Atomic int stop;
@@ -104,6 +101,15 @@ struct placement *placement_create(const struct placement_config *cfg)
 	pl = calloc(1, sizeof(*pl));
 	if (pl == NULL)
 		return NULL;
+	if (htab_init(&pl->why, HTAB_KEY_POINTER, 1024) != 0) {
+		free(pl);
+		return NULL;
+	}
+	if (htab_init(&pl->ht, HTAB_KEY_POINTER, 1024) != 0) {
+		htab_fini(&pl->why);
+		free(pl);
+		return NULL;
+	}
 	pl->cfg = *cfg;
 	if (!pl->cfg.workers)
 		pl->cfg.workers = 2;
@@ -214,26 +220,18 @@ static bool same_shape(const struct ptask *a, const struct ptask *b)
 
 /* --- tasks per host (TASK-kind constraints) ---------------------------------- */
 
-static size_t ht_bucket(const char *host)
-{
-	return hostmatch_label_hash(host) % HT_BUCKETS;
-}
-
 static struct host_tasks *ht_find(struct placement *pl, const char *host, bool create)
 {
-	struct host_tasks **pp = &pl->ht[ht_bucket(host)];
-	for (struct host_tasks *h = *pp; h != NULL; h = h->next)
-		if (strcmp(h->hostname, host) == 0)
-			return h;
-	if (!create)
-		return NULL;
-	struct host_tasks *h = calloc(1, sizeof(*h));
-	if (h == NULL || (h->hostname = strdup(host)) == NULL) {
+	struct host_tasks *h = htab_get(&pl->ht, host);
+	if (h != NULL || !create)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL || (h->hostname = strdup(host)) == NULL || htab_put(&pl->ht, h) != 0) {
+		if (h)
+			free(h->hostname);
 		free(h);
 		return NULL;
 	}
-	h->next = *pp;
-	*pp = h;
 	return h;
 }
 
@@ -325,16 +323,15 @@ static uint32_t ht_count(void *arg, const struct hostmatch_label *label)
 static void why_note(struct placement *pl, const char *id, const uint32_t *counts, uint64_t t,
                      bool handed_back)
 {
-	size_t b = hostmatch_label_hash(id) % WHY_BUCKETS;
-	struct why_entry *e;
-
 	pthread_mutex_lock(&pl->mu);
-	for (e = pl->why[b]; e != NULL && strcmp(e->id, id) != 0; e = e->next)
-		;
+	struct why_entry *e = htab_get(&pl->why, id);
 	if (e == NULL && (e = calloc(1, sizeof(*e) + strlen(id) + 1)) != NULL) {
-		strcpy(e->id, id);
-		e->next = pl->why[b];
-		pl->why[b] = e;
+		strcpy(e->buf, id);
+		e->id = e->buf;
+		if (htab_put(&pl->why, e) != 0) {
+			free(e);
+			e = NULL;
+		}
 	}
 	if (e != NULL) {
 		e->w.attempts++;
@@ -347,52 +344,37 @@ static void why_note(struct placement *pl, const char *id, const uint32_t *count
 
 static void why_forget(struct placement *pl, const char *id)
 {
-	size_t b = hostmatch_label_hash(id) % WHY_BUCKETS;
-
 	pthread_mutex_lock(&pl->mu);
-	for (struct why_entry **pp = &pl->why[b]; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, id) == 0) {
-			struct why_entry *e = *pp;
-			*pp = e->next;
-			free(e);
-			break;
-		}
-	}
+	free(htab_del(&pl->why, id));
 	pthread_mutex_unlock(&pl->mu);
 }
 
 int placement_why(struct placement *pl, const char *task_id, struct placement_why *out)
 {
-	int rc = -1;
-	size_t b = hostmatch_label_hash(task_id) % WHY_BUCKETS;
-
 	pthread_mutex_lock(&pl->mu);
-	for (struct why_entry *e = pl->why[b]; e != NULL; e = e->next) {
-		if (strcmp(e->id, task_id) == 0) {
-			*out = e->w;
-			rc = 0;
-			break;
-		}
-	}
+	const struct why_entry *e = htab_get(&pl->why, task_id);
+	if (e != NULL)
+		*out = e->w;
 	pthread_mutex_unlock(&pl->mu);
-	return rc;
+	return e != NULL ? 0 : -1;
 }
 
 void placement_unplaceable(struct placement *pl, uint64_t out[PLREASON_N])
 {
 	memset(out, 0, PLREASON_N * sizeof(out[0]));
 	pthread_mutex_lock(&pl->mu);
-	for (size_t b = 0; b < WHY_BUCKETS; b++)
-		for (struct why_entry *e = pl->why[b]; e != NULL; e = e->next) {
-			int best = -1;
-			for (int r = 0; r < PLREASON_N; r++)
-				if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
-				    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT && e->w.counts[r] &&
-				    (best < 0 || e->w.counts[r] > e->w.counts[best]))
-					best = r;
-			if (best >= 0)
-				out[best]++;
-		}
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (const struct why_entry *e; (e = htab_next(&pl->why, &it)) != NULL;) {
+		int best = -1;
+		for (int r = 0; r < PLREASON_N; r++)
+			if (r != HOSTMATCH_UNKNOWN && r != HOSTMATCH_MATCH &&
+			    r != HOSTMATCH_MISMATCH_MAX_HOST_LIMIT && e->w.counts[r] &&
+			    (best < 0 || e->w.counts[r] > e->w.counts[best]))
+				best = r;
+		if (best >= 0)
+			out[best]++;
+	}
 	pthread_mutex_unlock(&pl->mu);
 }
 
@@ -1096,26 +1078,26 @@ void placement_destroy(struct placement *pl)
 		pl->cfg.rm.return_tasks(pl->cfg.rm.arg, &h->g);
 		held_free(h);
 	}
-	for (size_t b = 0; b < WHY_BUCKETS; b++)
-		for (struct why_entry *e = pl->why[b], *next; e != NULL; e = next) {
-			next = e->next;
-			free(e);
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct why_entry *e; (e = htab_next(&pl->why, &it)) != NULL;)
+		free(e);
+	htab_fini(&pl->why);
+	htab_iter_init(&it);
+	for (struct host_tasks *h; (h = htab_next(&pl->ht, &it)) != NULL;) {
+		for (size_t i = 0; i < h->n; i++) {
+			for (uint32_t k = 0; k < h->n_labels[i]; k++)
+				free((char *)h->labels[i][k].text);
+			free(h->labels[i]);
+			free(h->task_ids[i]);
 		}
-	for (size_t b = 0; b < HT_BUCKETS; b++)
-		for (struct host_tasks *h = pl->ht[b], *next; h != NULL; h = next) {
-			next = h->next;
-			for (size_t i = 0; i < h->n; i++) {
-				for (uint32_t k = 0; k < h->n_labels[i]; k++)
-					free((char *)h->labels[i][k].text);
-				free(h->labels[i]);
-				free(h->task_ids[i]);
-			}
-			free(h->task_ids);
-			free(h->labels);
-			free(h->n_labels);
-			free(h->hostname);
-			free(h);
-		}
+		free(h->task_ids);
+		free(h->labels);
+		free(h->n_labels);
+		free(h->hostname);
+		free(h);
+	}
+	htab_fini(&pl->ht);
 	pthread_mutex_destroy(&pl->mu);
 	free(pl);
 }
