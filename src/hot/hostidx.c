@@ -693,11 +693,6 @@ static bool drop_older(const struct hostidx_offer *o, const void *limit)
 	return o->recv_ns < *(const uint64_t *)limit;
 }
 
-size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns)
-{
-	return hostidx_expire_offers_cb(idx, older_than_ns, NULL, NULL);
-}
-
 size_t hostidx_expire_offers_cb(struct hostidx *idx, uint64_t older_than_ns,
                                 void (*fn)(void *arg, const char *offer_id), void *arg)
 {

@@ -100,7 +100,7 @@ struct hostidx_offer_in {
 	const struct hostidx_range *ranges;
 	uint32_t n_attrs; /* attributes as "name=value" texts */
 	const char *const *attrs;
-	uint64_t recv_ns; /* when received (for hostidx_expire_offers) */
+	uint64_t recv_ns; /* when received (for hostidx_expire_offers_cb) */
 };
 
 struct hostidx_config {
@@ -143,11 +143,9 @@ int hostidx_add_offers(struct hostidx *idx, const struct hostidx_offer_in *offer
 int hostidx_rescind(struct hostidx *idx, const char *offer_id);
 
 /* Drops every offer received before `older_than_ns`, except on PLACING
- * hosts (a placement is about to use them); returns how many. */
-size_t hostidx_expire_offers(struct hostidx *idx, uint64_t older_than_ns);
-
-/* The same, calling fn (when not NULL) with each dropped offer's id after
- * the index is updated (outside the writer lock): to DECLINE them. */
+ * hosts (a placement is about to use them), calling fn (when not NULL)
+ * with each dropped offer's id after the index is updated (outside the
+ * writer lock): to DECLINE them. Returns how many. */
 size_t hostidx_expire_offers_cb(struct hostidx *idx, uint64_t older_than_ns,
                                 void (*fn)(void *arg, const char *offer_id), void *arg);
 

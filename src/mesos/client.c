@@ -83,7 +83,6 @@ struct mesos_client {
 	double heartbeat_s;
 	uint64_t last_event_ns, next_subscribe_ns;
 	double backoff_s;
-	_Atomic int drop;
 	uint64_t rng;
 	unsigned redirect_streak; /* 307s to SUBSCRIBE since the last SUBSCRIBED */
 	struct pending *retry;    /* calls waiting to be sent again (I/O thread) */
@@ -817,10 +816,6 @@ static void *io(void *arg)
 		uint64_t t = clock_mono_ns();
 		if (c->sub == NULL && t >= c->next_subscribe_ns)
 			subscribe(c);
-		if (c->sub != NULL && atomic_exchange(&c->drop, 0)) {
-			sub_end(c);
-			resubscribe_later(c, "dropped on request");
-		}
 		/* ~5 missed heartbeats: the stream is dead even if TCP says not */
 		if (c->sub != NULL && c->subscribed &&
 		    t - c->last_event_ns > (uint64_t)(5 * c->heartbeat_s * 1e9)) {
@@ -993,12 +988,6 @@ bool mesos_client_framework_id(struct mesos_client *c, char *buf, size_t len)
 	snprintf(buf, len, "%s", c->framework_id);
 	pthread_mutex_unlock(&c->mu);
 	return ok;
-}
-
-void mesos_client_drop_stream(struct mesos_client *c)
-{
-	atomic_store(&c->drop, 1);
-	curl_multi_wakeup(c->m);
 }
 
 void mesos_client_get_stats(struct mesos_client *c, struct mesos_client_stats *out)

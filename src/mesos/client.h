@@ -104,9 +104,6 @@ int mesos_client_reconcile(struct mesos_client *c, const char *const *task_ids,
 /* REVIVE (want offers again, filters cleared) or SUPPRESS (no more offers). */
 int mesos_client_offers(struct mesos_client *c, bool want);
 
-/* Drops the current stream (tests: as if the connection broke). */
-void mesos_client_drop_stream(struct mesos_client *c);
-
 struct mesos_client_stats {
 	uint64_t subscribes, events, calls_sent, calls_failed, calls_retried, accepts,
 	    tasks_launched, redirects, bad_frames;

@@ -366,11 +366,6 @@ json_t *pjson_encode(const ProtobufCMessage *m)
 	return enc_message(m, 0);
 }
 
-json_t *pjson_encode_flags(const ProtobufCMessage *m, unsigned flags)
-{
-	return enc_message(m, flags);
-}
-
 char *pjson_dumps(const ProtobufCMessage *m)
 {
 	return pjson_dumps_flags(m, 0);

@@ -43,7 +43,6 @@ json_t *pjson_encode(const ProtobufCMessage *m);
 char *pjson_dumps(const ProtobufCMessage *m);
 
 /* The same with pjson_flags (PJSON_PROTO_NAMES). */
-json_t *pjson_encode_flags(const ProtobufCMessage *m, unsigned flags);
 char *pjson_dumps_flags(const ProtobufCMessage *m, unsigned flags);
 
 /*

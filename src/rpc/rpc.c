@@ -35,16 +35,6 @@ const char *rpc_code_name(enum rpc_code c)
 	return (unsigned)c < RPC_N_CODES ? code_names[c] : "UNKNOWN";
 }
 
-bool rpc_code_parse(const char *name, enum rpc_code *out)
-{
-	for (int i = 0; i < RPC_N_CODES; i++)
-		if (strcmp(name, code_names[i]) == 0) {
-			*out = (enum rpc_code)i;
-			return true;
-		}
-	return false;
-}
-
 int rpc_code_http(enum rpc_code c)
 {
 	switch (c) {

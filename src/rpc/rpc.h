@@ -49,7 +49,6 @@ enum rpc_code {
 };
 
 const char *rpc_code_name(enum rpc_code c); /* "NOT_FOUND" */
-bool rpc_code_parse(const char *name, enum rpc_code *out);
 int rpc_code_http(enum rpc_code c); /* 404 for NOT_FOUND, ... */
 
 struct rpc_status {
