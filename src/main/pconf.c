@@ -57,6 +57,10 @@ static const struct key keys[] = {
      false},
     {"offer-hold-secs", K_UINT, F(offer_hold_secs), "60",
      "offers unused this long are declined back to Mesos (0 = hold them)", false},
+    {"job-retention-secs", K_UINT, F(job_retention_secs), "604800",
+     "a finished job (succeeded, failed or killed) is removed this long after it ended, "
+     "from memory and the store (0 = kept until deleted)",
+     false},
     {"preempt-ms", K_UINT, F(preempt_ms), "60000",
      "preemption period; a pool over its entitlement for 5 periods is preempted", false},
     {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},

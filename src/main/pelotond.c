@@ -118,6 +118,7 @@ static int create_jobmgr(struct daemon *d)
 	    .store = d->store,
 	    .max_instances = c->max_instances,
 	    .reconcile_after_ns = (uint64_t)c->reconcile_launch_secs * 1000000000ull,
+	    .retention_ns = (uint64_t)c->job_retention_secs * 1000000000ull,
 	    .write_each_update = c->write_each_update,
 	};
 	if (d->pl)

@@ -38,9 +38,10 @@
  * RESTART (TaskManager.Restart) kills a running task's current run and
  * launches a new one once Mesos reports the kill (no failure counted).
  * DELETE of a terminal job removes it at once; of a live job it stops
- * every task and the sweeper removes the job when it is terminal. Deleted
- * jobs leave the store; their memory is kept until the manager is
- * destroyed.
+ * every task and the sweeper removes the job when it is terminal. A
+ * terminal job is also removed cfg.retention_ns after it ended. Deleted
+ * jobs leave the store at once and memory after a grace period (a caller
+ * may hold a job pointer for the length of one call).
  *
  * RECOVERY (jobmgr_recover): jobs and tasks come back from the store;
  * tasks never launched are enqueued again; launched ones wait for Mesos
@@ -80,6 +81,9 @@ struct jobmgr_config {
 	/* a launch Mesos says nothing about this long is reconciled (explicit
 	 * RECONCILE, then at doubling intervals up to 10 minutes); 0 = 2 min */
 	uint64_t reconcile_after_ns;
+	/* a terminal job is removed (store and memory) this long after it
+	 * ended; 0 = kept until deleted */
+	uint64_t retention_ns;
 	/* benchmark baseline: each status update is its own synced RocksDB
 	 * write on the caller's thread instead of joining a commit group */
 	bool write_each_update;

@@ -152,7 +152,7 @@ Peloton__Api__Job__RuntimeInfo *jm__job_runtime(const struct jm_job *j)
 	return r;
 }
 
-/* Adds the job runtime (and its index entry) to b. j->mu held. */
+/* Adds the job runtime to b. j->mu held. */
 int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job *j)
 {
 	Peloton__Api__Job__RuntimeInfo *r = jm__job_runtime(j);
@@ -165,19 +165,6 @@ int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job 
 	int rc = store_put(b, STORE_JOB_RUNTIME, j->id, strlen(j->id), bytes, len, ++j->version,
 	                   STORE_ANY_VERSION);
 	free(bytes);
-	const char *labels[32];
-	char lbuf[32][160];
-	size_t nl = 0;
-	for (size_t i = 0; i < j->cfg->n_labels && nl < 32; i++) {
-		snprintf(lbuf[nl], sizeof(lbuf[nl]), "%s=%s", j->cfg->labels[i]->key,
-		         j->cfg->labels[i]->value);
-		labels[nl] = lbuf[nl];
-		nl++;
-	}
-	bool term = jm_job_terminal(j->state);
-	if (rc == 0)
-		rc = store_job_index_set(jm->cfg.store, b, j->id, j->pool, (uint32_t)j->state,
-		                         labels, nl, term ? j->done_ns : 0);
 	return rc;
 }
 

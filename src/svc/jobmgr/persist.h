@@ -15,7 +15,7 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len);
 int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t len);
 /* The job runtime as a message (malloc'd; free unpacked); NULL on ENOMEM. j->mu held. */
 Peloton__Api__Job__RuntimeInfo *jm__job_runtime(const struct jm_job *j);
-/* Adds the job runtime and its index entry to b. j->mu held. 0 or -1. */
+/* Adds the job runtime to b. j->mu held. 0 or -1. */
 int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job *j);
 /* Adds task inst's runtime and a TaskEvent (msg) to b. j->mu held. 0 or -1. */
 int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,

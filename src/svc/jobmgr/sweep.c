@@ -113,6 +113,65 @@ static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 	}
 }
 
+/* Jobs to remove from the store and, after the grace period, from memory. */
+struct purge_list {
+	char (*ids)[64];
+	size_t n;
+};
+
+/* Files j for removal (j->mu held): deleted from now on. */
+static void purge_add__(struct purge_list *p, struct jm_job *j)
+{
+	char(*np)[64] = realloc(p->ids, (p->n + 1) * sizeof(*p->ids));
+	if (!np)
+		return; /* the next pass */
+	p->ids = np;
+	snprintf(p->ids[p->n++], 64, "%s", j->id);
+	j->deleted = true;
+}
+
+/*
+ * One pass over every job: a live one's timers (sweep_job__); a terminal
+ * one deleted while it ran, or done for longer than cfg.retention_ns, is
+ * filed for removal.
+ */
+static void sweep_all(struct jobmgr *jm, uint64_t now, struct store_batch *b, bool requeue,
+                      struct purge_list *p)
+{
+	uint64_t keep = jm->cfg.retention_ns;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		if (!j->deleted && !jm_job_terminal(j->state)) {
+			sweep_job__(jm, j, now, b, requeue);
+		} else if (!j->deleted && j->delete_pending) {
+			purge_add__(p, j); /* DeleteJob of a live job: terminal now */
+		} else if (!j->deleted && keep && j->done_ns && now - j->done_ns >= keep) {
+			log_info("jobmgr", "job %s: terminal for %llu s (retention): removing it",
+			         j->id, (unsigned long long)((now - j->done_ns) / 1000000000ull));
+			purge_add__(p, j);
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
+	pthread_rwlock_unlock(&jm->lock);
+}
+
+/* Removes the filed jobs from the store; the memory goes after the grace period. */
+static void purge(struct jobmgr *jm, struct purge_list *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (store_purge_job(jm->cfg.store, p->ids[i]) != STORE_OK) {
+			log_error("jobmgr", "job %s: purge from the store failed", p->ids[i]);
+			continue;
+		}
+		struct jm_job *pj = jm__find(jm, p->ids[i]);
+		if (pj && !atomic_exchange(&pj->purged, true))
+			atomic_fetch_add(&jm->to_bury, 1);
+		log_info("jobmgr", "job %s deleted", p->ids[i]);
+	}
+	free(p->ids);
+}
+
 void *jm__sweeper_main(void *arg)
 {
 	struct jobmgr *jm = arg;
@@ -124,8 +183,6 @@ void *jm__sweeper_main(void *arg)
 		if (!b)
 			continue;
 		preempt(jm, b, now);
-		char(*purge)[64] = NULL;
-		size_t n_purge = 0;
 		/* a resource manager apart that answers again after an outage may
 		 * have restarted and forgotten the tasks waiting in it: every
 		 * waiting task is enqueued again (those it kept are refused as
@@ -134,35 +191,9 @@ void *jm__sweeper_main(void *arg)
 		if (requeue)
 			log_info("jobmgr", "the resource manager answers again: enqueueing every "
 			                   "waiting task again (it may have restarted)");
-		pthread_rwlock_rdlock(&jm->lock);
-		for (struct jm_job *j = jm->all; j; j = j->all_next) {
-			pthread_mutex_lock(&j->mu);
-			if (!j->deleted && !jm_job_terminal(j->state))
-				sweep_job__(jm, j, now, b, requeue);
-			else if (!j->deleted && j->delete_pending) {
-				/* DeleteJob of a live job: terminal now, remove it */
-				char(*np)[64] = realloc(purge, (n_purge + 1) * sizeof(*purge));
-				if (np) {
-					purge = np;
-					snprintf(purge[n_purge++], 64, "%s", j->id);
-					j->deleted = true;
-				}
-			}
-			pthread_mutex_unlock(&j->mu);
-		}
-		pthread_rwlock_unlock(&jm->lock);
-		for (size_t i = 0; i < n_purge; i++) {
-			if (store_purge_job(jm->cfg.store, purge[i]) != STORE_OK) {
-				log_error("jobmgr", "job %s: purge from the store failed",
-				          purge[i]);
-				continue;
-			}
-			struct jm_job *pj = jm__find(jm, purge[i]);
-			if (pj && !atomic_exchange(&pj->purged, true))
-				atomic_fetch_add(&jm->to_bury, 1);
-			log_info("jobmgr", "job %s deleted", purge[i]);
-		}
-		free(purge);
+		struct purge_list p = {NULL, 0};
+		sweep_all(jm, now, b, requeue, &p);
+		purge(jm, &p);
 		jm__bury(jm, now);
 		if (store_batch_ops(b))
 			store_submit(jm->cfg.store, b, NULL, NULL);

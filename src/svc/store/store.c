@@ -203,11 +203,6 @@ struct store {
 	struct committer cm[N_COMMITTERS];
 	_Atomic uint64_t in_flight; /* submitted, completion not yet run */
 	/* retention */
-	pthread_t ret_th;
-	bool ret_started, ret_stop;
-	pthread_mutex_t ret_mu;
-	pthread_cond_t ret_cv;
-	uint64_t ret_age_ns, ret_period_ns;
 	_Atomic uint64_t groups, batches, ops, stale, corrupt, compressed, syncs, write_ns,
 	    commit_cpu_ns;
 	bool sync;
@@ -659,8 +654,6 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 		s->sy_started = true;
 	}
 	s->ropts = rocksdb_readoptions_create();
-	pthread_mutex_init(&s->ret_mu, NULL);
-	clock_cond_init(&s->ret_cv);
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		c->s = s;
@@ -684,13 +677,6 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ret_started) {
-		pthread_mutex_lock(&s->ret_mu);
-		s->ret_stop = true;
-		pthread_cond_signal(&s->ret_cv);
-		pthread_mutex_unlock(&s->ret_mu);
-		pthread_join(s->ret_th, NULL);
-	}
 	for (int i = 0; i < N_COMMITTERS; i++) {
 		struct committer *c = &s->cm[i];
 		bq_close(&c->q);
@@ -713,8 +699,6 @@ void store_close(struct store *s)
 		bq_fini(&s->cm[i].q);
 	}
 	bq_fini(&s->sy);
-	pthread_mutex_destroy(&s->ret_mu);
-	pthread_cond_destroy(&s->ret_cv);
 	free(s);
 }
 
@@ -1616,23 +1600,13 @@ enum store_status store_framework_id_get(struct store *s, char *buf, size_t len)
 	return STORE_OK;
 }
 
-/* --- job index, retention, recovery ------------------------------------------ */
+/* --- purge, recovery ------------------------------------------------------------ */
 
-/* Appends a u16-length-prefixed key to a growing record. */
-static bool rec_add(char **rec, size_t *len, const char *k, size_t kl)
-{
-	char *n = realloc(*rec, *len + 2 + kl);
-	if (n == NULL)
-		return false;
-	n[*len] = (char)(kl >> 8);
-	n[*len + 1] = (char)kl;
-	memcpy(n + *len + 2, k, kl);
-	*rec = n;
-	*len += 2 + kl;
-	return true;
-}
-
-/* Adds to b a delete of every index key listed in the record at rk. */
+/*
+ * Adds to b a delete of every key a job index record lists (stores written
+ * before the index went, when pelotond 0.1 kept jobs by pool, state and
+ * label there, unread: their keys go with their job).
+ */
 static void del_recorded(struct store *s, struct store_batch *b, const char *rk, size_t rklen)
 {
 	void *rec = NULL;
@@ -1650,92 +1624,6 @@ static void del_recorded(struct store *s, struct store_batch *b, const char *rk,
 	free(rec);
 }
 
-/* Adds a put of index key kind+part+NUL?+job to b and to the record. */
-static int index_key(struct store_batch *b, char **rec, size_t *rlen, char kind, const void *part,
-                     size_t plen, bool nul, const char *job)
-{
-	size_t jl = strlen(job);
-	char k[1 + plen + 1 + jl];
-	size_t n = 0;
-	k[n++] = kind;
-	memcpy(k + n, part, plen);
-	n += plen;
-	if (nul)
-		k[n++] = '\0';
-	memcpy(k + n, job, jl);
-	n += jl;
-	if (!rec_add(rec, rlen, k, n))
-		return -1;
-	return store_put(b, STORE_JOB_INDEX, k, n, "", 0, 0, STORE_ANY_VERSION);
-}
-
-int store_job_index_set(struct store *s, struct store_batch *b, const char *job, const char *pool,
-                        uint32_t state, const char *const *labels, size_t n_labels,
-                        uint64_t terminal_ns)
-{
-	size_t jl = strlen(job);
-	char rk[1 + jl];
-	rk[0] = 'r';
-	memcpy(rk + 1, job, jl);
-	del_recorded(s, b, rk, 1 + jl); /* the keys the previous call set */
-	char *rec = NULL;
-	size_t rlen = 0;
-	char st[4] = {(char)(state >> 24), (char)(state >> 16), (char)(state >> 8), (char)state};
-	int rc = index_key(b, &rec, &rlen, 's', st, 4, false, job);
-	if (rc == 0 && pool != NULL && pool[0])
-		rc = index_key(b, &rec, &rlen, 'p', pool, strlen(pool), true, job);
-	for (size_t i = 0; rc == 0 && i < n_labels; i++)
-		rc = index_key(b, &rec, &rlen, 'l', labels[i], strlen(labels[i]), true, job);
-	if (rc == 0 && terminal_ns != 0) {
-		char t[8];
-		put_be64(t, terminal_ns);
-		rc = index_key(b, &rec, &rlen, 't', t, 8, false, job);
-	}
-	if (rc == 0)
-		rc = store_put(b, STORE_JOB_INDEX, rk, 1 + jl, rec ? rec : "", rlen, 0,
-		               STORE_ANY_VERSION);
-	free(rec);
-	return rc;
-}
-
-struct jobs_ctx {
-	size_t skip; /* bytes of the key before the job id */
-	store_job_f fn;
-	void *arg;
-};
-
-static bool job_of_key(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
-                       uint64_t version)
-{
-	struct jobs_ctx *c = arg;
-	(void)val;
-	(void)vlen;
-	(void)version;
-	if (klen <= c->skip)
-		return true;
-	char job[klen - c->skip + 1];
-	memcpy(job, (const char *)key + c->skip, klen - c->skip);
-	job[klen - c->skip] = '\0';
-	return c->fn(c->arg, job);
-}
-
-long store_jobs_by(struct store *s, char kind, const void *val, size_t vlen, store_job_f fn,
-                   void *arg)
-{
-	if (kind != 'p' && kind != 's' && kind != 'l')
-		return -1;
-	bool nul = kind != 's';
-	char pre[1 + vlen + 1];
-	size_t n = 0;
-	pre[n++] = kind;
-	memcpy(pre + n, val, vlen);
-	n += vlen;
-	if (nul)
-		pre[n++] = '\0';
-	struct jobs_ctx c = {n, fn, arg};
-	return store_scan(s, STORE_JOB_INDEX, pre, n, false, job_of_key, &c);
-}
-
 enum store_status store_purge_job(struct store *s, const char *job)
 {
 	size_t jl = strlen(job);
@@ -1749,91 +1637,12 @@ enum store_status store_purge_job(struct store *s, const char *job)
 	                                      STORE_TASK_EVENTS};
 	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
 		store_del_prefix(b, under[i], k, n);
-	/* the index keys, and the record naming them */
+	/* a legacy index record and the keys it names */
 	k[0] = 'r';
 	memcpy(k + 1, job, jl);
 	del_recorded(s, b, k, 1 + jl);
 	store_del(b, STORE_JOB_INDEX, k, 1 + jl);
 	return store_commit(s, b);
-}
-
-struct old_jobs {
-	char pre_cut[9];
-	char **jobs;
-	size_t n, cap;
-};
-
-static bool collect_old(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
-                        uint64_t version)
-{
-	struct old_jobs *o = arg;
-	(void)val;
-	(void)vlen;
-	(void)version;
-	if (klen <= 9 || memcmp(key, o->pre_cut, 9) >= 0)
-		return false; /* time order: everything after is newer */
-	if (o->n == o->cap) {
-		size_t nc = o->cap ? o->cap * 2 : 64;
-		char **nj = realloc(o->jobs, nc * sizeof(*nj));
-		if (nj == NULL)
-			return false;
-		o->jobs = nj;
-		o->cap = nc;
-	}
-	char *j = malloc(klen - 9 + 1);
-	if (j == NULL)
-		return false;
-	memcpy(j, (const char *)key + 9, klen - 9);
-	j[klen - 9] = '\0';
-	o->jobs[o->n++] = j;
-	return true;
-}
-
-size_t store_purge_terminal(struct store *s, uint64_t older_than_ns)
-{
-	struct old_jobs o = {.n = 0};
-	size_t purged = 0;
-	o.pre_cut[0] = 't';
-	put_be64(o.pre_cut + 1, older_than_ns);
-	store_scan(s, STORE_JOB_INDEX, "t", 1, false, collect_old, &o);
-	for (size_t i = 0; i < o.n; i++) {
-		if (store_purge_job(s, o.jobs[i]) == STORE_OK) {
-			purged++;
-			log_info("store", "retention: purged terminal job %s", o.jobs[i]);
-		}
-		free(o.jobs[i]);
-	}
-	free(o.jobs);
-	return purged;
-}
-
-static void *retention(void *arg)
-{
-	struct store *s = arg;
-	pthread_mutex_lock(&s->ret_mu);
-	while (!s->ret_stop) {
-		clock_cond_wait(&s->ret_cv, &s->ret_mu, clock_mono_ns() + s->ret_period_ns);
-		if (s->ret_stop)
-			break;
-		pthread_mutex_unlock(&s->ret_mu);
-		uint64_t now = wall_ns();
-		store_purge_terminal(s, now > s->ret_age_ns ? now - s->ret_age_ns : 0);
-		pthread_mutex_lock(&s->ret_mu);
-	}
-	pthread_mutex_unlock(&s->ret_mu);
-	return NULL;
-}
-
-int store_retention_start(struct store *s, uint64_t max_age_ns, uint64_t period_ns)
-{
-	if (s->ret_started || period_ns == 0)
-		return -1;
-	s->ret_age_ns = max_age_ns;
-	s->ret_period_ns = period_ns;
-	if (pthread_create(&s->ret_th, NULL, retention, s) != 0)
-		return -1;
-	s->ret_started = true;
-	return 0;
 }
 
 struct rec_ctx {

@@ -20,10 +20,9 @@
  *   pools         <pool id>                         -> ResourcePoolConfig
  *   job_config    <job>\0 <version u64>             -> JobConfig
  *   job_runtime   <job>                             -> job.RuntimeInfo
- *   job_index     "p" <pool>\0 <job>                   jobs by pool
- *                 "s" <state u32> <job>                jobs by state
- *                 "l" <key=value>\0 <job>              jobs by label
- *                 "r" <job>                         -> the job's index keys
+ *   job_index     (none written: stores from 0.1 kept jobs by pool, state
+ *                 and label here, never read; store_purge_job deletes a
+ *                 job's old keys, and the family stays so they open)
  *   task_runtime  <job>\0 <instance u32>            -> task.RuntimeInfo, its
  *                                                      state as the value's tag
  *   task_events   <job>\0 <instance u32> <~time u64> <seq u32>
@@ -215,34 +214,9 @@ typedef bool (*store_task_f)(void *arg, uint32_t instance, const void *runtime, 
 long store_tasks_by_state(struct store *s, const char *job, uint32_t state, store_task_f fn,
                           void *arg);
 
-/*
- * Job index (QueryJobs): sets job's pool, state and labels ("key=value")
- * in b, removing the keys its previous call set (read from the "r" record
- * now: the caller commits one job's index updates one after another).
- * terminal_ns (wall clock, 0
- * while the job runs) files a terminal job for retention. 0 or -1.
- */
-int store_job_index_set(struct store *s, struct store_batch *b, const char *job, const char *pool,
-                        uint32_t state, const char *const *labels, size_t n_labels,
-                        uint64_t terminal_ns);
-
-/* Jobs by pool ('p', value = pool id), state ('s', value = 4-byte
- * big-endian state) or label ('l', value = "key=value"); fn gets each job
- * id. Returns the number visited or -1. */
-typedef bool (*store_job_f)(void *arg, const char *job);
-long store_jobs_by(struct store *s, char kind, const void *val, size_t vlen, store_job_f fn,
-                   void *arg);
-
 /* Deletes a job and everything under it (configs, runtime, tasks, events,
- * index keys) in one batch. Readers keep their snapshot. */
+ * legacy index keys) in one batch. Readers keep their snapshot. */
 enum store_status store_purge_job(struct store *s, const char *job);
-
-/* Purges the jobs filed terminal before older_than_ns; returns how many. */
-size_t store_purge_terminal(struct store *s, uint64_t older_than_ns);
-
-/* Runs store_purge_terminal(now - max_age) every period on a background
- * thread until store_close. 0, or -1 if already running. */
-int store_retention_start(struct store *s, uint64_t max_age_ns, uint64_t period_ns);
 
 /*
  * Recovery at start: pool(id, config bytes) for every pool; job(id,

@@ -190,6 +190,7 @@ static int hm_ack(void *arg, const Mesos__V1__TaskStatus *st)
 /* ---- fixture ---- */
 
 static char dir[64];
+static uint64_t retention_ns; /* the next open_jm's */
 static struct store *store;
 static struct jobmgr *jm;
 static struct rpc_table *rpc;
@@ -212,6 +213,7 @@ static void open_jm(bool start)
 	           .pool_lookup = rm_pool_lookup},
 	    .hm = {.launch = hm_launch, .kill = hm_kill, .ack = hm_ack},
 	    .max_instances = 1000,
+	    .retention_ns = retention_ns,
 	};
 	assert_non_null(jm = jobmgr_create(&c));
 	assert_int_equal(jobmgr_recover(jm, NULL, NULL), 0);
@@ -676,6 +678,41 @@ static void test_unknown_ids_are_acked(void **state)
 	wait_for(&S.n_acked, acked + 1);
 }
 
+/* A terminal job is removed from memory and the store once its retention passed. */
+static void test_retention(void **state)
+{
+	(void)state;
+	close_jm();
+	retention_ns = 1;
+	open_jm(true);
+	retention_ns = 0;
+	create("job-old", 1, 0);
+	uint32_t i0 = 0;
+	place("job-old", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("job-old", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	Peloton__Api__Job__GetRequest req = PELOTON__API__JOB__GET_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = "job-old";
+	req.id = &jid;
+	bool gone = false;
+	for (int i = 0; i < 200 && !gone; i++) { /* the sweeper runs every 200 ms */
+		Peloton__Api__Job__GetResponse *r =
+		    (void *)call("/peloton.api.job.JobManager/Get", &req.base, NULL);
+		assert_non_null(r);
+		gone = r->error && r->error->notfound;
+		PB_FREE(r);
+		if (!gone) {
+			struct timespec d = {0, 100000000};
+			nanosleep(&d, NULL);
+		}
+	}
+	assert_true(gone);
+	void *v;
+	assert_int_equal(store_get(store, STORE_JOB_RUNTIME, "job-old", 7, &v, NULL, NULL),
+	                 STORE_ENOENT);
+}
+
 /* ---- recovery ---- */
 
 static void test_recovery(void **state)
@@ -720,6 +757,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_ids_are_acked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

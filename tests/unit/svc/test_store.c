@@ -522,14 +522,7 @@ static void rec_task(void *arg, const char *job, uint32_t inst, const void *rt, 
 	r->inst_sum += inst;
 }
 
-static bool count_job(void *arg, const char *job)
-{
-	(void)job;
-	(*(int *)arg)++;
-	return true;
-}
-
-static void test_recovery_and_retention(void **state)
+static void test_recovery_and_purge(void **state)
 {
 	(void)state;
 	/* pools stored child first (ids sort "a" < "z"), a live and a done job */
@@ -548,16 +541,13 @@ static void test_recovery_and_retention(void **state)
 			store_task_update(b, jobs[j], i, "t", 1, 1, STORE_ABSENT, 1, "e", 1,
 			                  1000 + i, 0);
 	}
-	assert_int_equal(store_commit(st, b), STORE_OK);
-	const char *labels[1] = {"team=infra"};
-	b = store_batch_new(st);
-	store_job_index_set(st, b, "live-job", "a-child", 2, labels, 1, 0);
-	assert_int_equal(store_commit(st, b), STORE_OK);
-	b = store_batch_new(st);
-	store_job_index_set(st, b, "done-job", "a-child", 2, labels, 1, 0);
-	assert_int_equal(store_commit(st, b), STORE_OK);
-	b = store_batch_new(st); /* done-job finishes: RUNNING(2) -> SUCCEEDED(3), filed at t=5 */
-	store_job_index_set(st, b, "done-job", "a-child", 3, labels, 1, 5);
+	/* an index key and its record as pelotond 0.1 wrote them: purged with the job */
+	static const char ikey[] = "lteam=infra\0done-job";
+	size_t iklen = sizeof(ikey) - 1;
+	char rec[2 + sizeof(ikey)] = {0, (char)iklen};
+	memcpy(rec + 2, ikey, iklen);
+	store_put(b, STORE_JOB_INDEX, ikey, iklen, "", 0, 0, STORE_ANY_VERSION);
+	store_put(b, STORE_JOB_INDEX, "rdone-job", 9, rec, 2 + iklen, 0, STORE_ANY_VERSION);
 	assert_int_equal(store_commit(st, b), STORE_OK);
 	free(child);
 	free(parent);
@@ -583,19 +573,8 @@ static void test_recovery_and_retention(void **state)
 	assert_int_equal(r.inst_sum, 0 + 1 + 2 + 3 + 4);
 	assert_int_equal(rs.pools, 3);
 
-	/* queries by index */
-	int n = 0;
-	assert_int_equal(store_jobs_by(st, 'p', "a-child", 7, count_job, &n), 2);
-	char running[4] = {0, 0, 0, 2}, done[4] = {0, 0, 0, 3};
-	n = 0;
-	assert_int_equal(store_jobs_by(st, 's', running, 4, count_job, &n), 1); /* old key gone */
-	assert_int_equal(store_jobs_by(st, 's', done, 4, count_job, &n), 1);
-	assert_int_equal(store_jobs_by(st, 'l', "team=infra", 10, count_job, &n), 2);
-	assert_int_equal(store_jobs_by(st, 'x', "", 0, count_job, &n), -1);
-
-	/* retention: nothing filed before t=5; then done-job goes, whole */
-	assert_int_equal(store_purge_terminal(st, 5), 0);
-	assert_int_equal(store_purge_terminal(st, 6), 1);
+	/* purge: done-job goes, whole, its legacy index keys too */
+	assert_int_equal(store_purge_job(st, "done-job"), STORE_OK);
 	char k[64];
 	size_t kl = store_key_job_prefix(k, "done-job");
 	struct seen sn = {0};
@@ -603,9 +582,10 @@ static void test_recovery_and_retention(void **state)
 	assert_int_equal(store_scan(st, STORE_TASK_EVENTS, k, kl, false, collect, &sn), 0);
 	kl = store_key_job_prefix(k, "live-job");
 	assert_int_equal(store_scan(st, STORE_TASK_RUNTIME, k, kl, false, collect, &sn), 5);
-	n = 0;
-	assert_int_equal(store_jobs_by(st, 'l', "team=infra", 10, count_job, &n), 1);
 	void *v;
+	assert_int_equal(store_get(st, STORE_JOB_INDEX, ikey, iklen, &v, NULL, NULL), STORE_ENOENT);
+	assert_int_equal(store_get(st, STORE_JOB_INDEX, "rdone-job", 9, &v, NULL, NULL),
+	                 STORE_ENOENT);
 	assert_int_equal(store_get(st, STORE_JOB_RUNTIME, "done-job", 8, &v, NULL, NULL),
 	                 STORE_ENOENT);
 	/* a versioned create of a purged task starts again from absent */
@@ -625,7 +605,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_same_group_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_family, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_recovery_and_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_and_purge, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
