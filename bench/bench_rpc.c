@@ -43,11 +43,11 @@
 
 static struct {
 	double secs;
-	unsigned reps, port;
+	unsigned reps;
 	unsigned client_threads;
 	const char *only;
 	bool quick;
-} o = {2.0, 3, 18050, 2, NULL, false};
+} o = {2.0, 3, 2, NULL, false};
 
 static char job_id[64];
 static char grpc_addr[64], http_url[96];
@@ -453,7 +453,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf(
-			    "usage: bench_rpc [--quick] [--secs X] [--reps N] [--port-base P]\n"
+			    "usage: bench_rpc [--quick] [--secs X] [--reps N]\n"
 			    "                 [--client-threads N] [--only SUBSTRING]\n"
 			    "See the header of bench/bench_rpc.c: ops are GetJob calls, or\n"
 			    "AcquireHostOffers+ReleaseHostOffers pairs; fast = gRPC, baseline =\n"
@@ -467,8 +467,6 @@ int main(int argc, char **argv)
 			o.secs = atof(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--reps")) {
 			o.reps = (unsigned)atoi(argv[++i]);
-		} else if (i + 1 < argc && !strcmp(argv[i], "--port-base")) {
-			o.port = (unsigned)atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--client-threads")) {
 			o.client_threads = (unsigned)atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--only")) {
@@ -484,23 +482,35 @@ int main(int argc, char **argv)
 	}
 	bench_sibling("mesos-sim", simp, sizeof(simp));
 	bench_sibling("pelotond", dp, sizeof(dp));
-	char sp[16], hp[16], gp[16], master[64], db[] = "/tmp/bench_rpc.XXXXXX";
-	if (!mkdtemp(db))
+	char master[64], dir[] = "/tmp/bench_rpc.XXXXXX", db[64], sports[64], dports[64];
+	if (!mkdtemp(dir))
 		return 1;
-	snprintf(sp, sizeof(sp), "%u", o.port);
-	snprintf(hp, sizeof(hp), "%u", o.port + 1);
-	snprintf(gp, sizeof(gp), "%u", o.port + 2);
-	snprintf(master, sizeof(master), "127.0.0.1:%u", o.port);
-	snprintf(grpc_addr, sizeof(grpc_addr), "127.0.0.1:%u", o.port + 2);
-	snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u/api/v1", o.port + 1);
-	char *sargv[] = {simp, "--port", sp, "--agents", "1000", "--task-secs", "3600", NULL};
-	pid_t sim = bench_spawn(sargv, NULL);
-	usleep(300000);
-	char *dargv[] = {dp, "--master",    master, "--db",        db,     "--grpc-port",
-	                 gp, "--http-port", hp,     "--log-level", "warn", NULL};
-	pid_t d = bench_spawn(dargv, NULL);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	snprintf(sports, sizeof(sports), "%s/sim.ports", dir);
+	snprintf(dports, sizeof(dports), "%s/d.ports", dir);
+	/* ports the kernel picks: each process writes the ones it bound */
+	char *sargv[] = {simp,   "--port",       "0",    "--agents", "1000", "--task-secs",
+	                 "3600", "--ports-file", sports, NULL};
+	unsigned sport = 0, gport = 0, hport = 0;
+	pid_t sim = bench_spawn(sargv, NULL), d = -1;
+	if (bench_wait_ports(sports, sim, 30000, NULL, &sport) != 0) {
+		bench_reap(sim);
+		return 1;
+	}
+	snprintf(master, sizeof(master), "127.0.0.1:%u", sport);
+	char *dargv[] = {dp,     "--master",    master, "--db",        db,     "--grpc-port",
+	                 "0",    "--http-port", "0",    "--log-level", "warn", "--ports-file",
+	                 dports, NULL};
+	d = bench_spawn(dargv, NULL);
+	if (bench_wait_ports(dports, d, 60000, &gport, &hport) != 0) {
+		bench_reap(d);
+		bench_reap(sim);
+		return 1;
+	}
+	snprintf(grpc_addr, sizeof(grpc_addr), "127.0.0.1:%u", gport);
+	snprintf(http_url, sizeof(http_url), "http://127.0.0.1:%u/api/v1", hport);
 	curl_global_init(CURL_GLOBAL_ALL);
-	sleep(2);
+	sleep(1); /* the agents' first offers */
 	/* a pool and a one-instance job to Get */
 	CURL *c = curl_easy_init();
 	struct buf b = {0};
@@ -528,7 +538,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_rpc: could not create the job to Get\n");
 		bench_reap(d);
 		bench_reap(sim);
-		bench_rmtree(db);
+		bench_rmtree(dir);
 		return 1;
 	}
 	Peloton__Api__Job__GetRequest gr = PELOTON__API__JOB__GET_REQUEST__INIT;
@@ -585,7 +595,7 @@ int main(int argc, char **argv)
 		}
 	bench_reap(d);
 	bench_reap(sim);
-	bench_rmtree(db);
+	bench_rmtree(dir);
 	free(get_req);
 	free(acq_req);
 	curl_slist_free_all(h_get);

@@ -175,6 +175,34 @@ pid_t bench_spawn(char *const argv[], const char *log)
 	return p;
 }
 
+int bench_wait_ports(const char *path, pid_t pid, unsigned timeout_ms, unsigned *grpc,
+                     unsigned *http)
+{
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 20) {
+		FILE *f = fopen(path, "r");
+		char buf[128] = "";
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *g = strstr(buf, "\"grpc\":"), *h = strstr(buf, "\"http\":");
+		if (h != NULL) {
+			if (grpc)
+				*grpc = g ? (unsigned)atoi(g + 7) : 0;
+			if (http)
+				*http = (unsigned)atoi(h + 7);
+			return 0;
+		}
+		if (waitpid(pid, NULL, WNOHANG) != 0) {
+			fprintf(stderr, "bench: process %d exited before it listened\n", (int)pid);
+			return -1;
+		}
+		usleep(20000);
+	}
+	fprintf(stderr, "bench: no ports in %s after %u ms\n", path, timeout_ms);
+	return -1;
+}
+
 void bench_reap(pid_t pid)
 {
 	if (pid <= 0)

@@ -87,6 +87,15 @@ void bench_sibling(const char *name, char *buf, size_t len);
  * /dev/null). The child's pid, or -1. */
 pid_t bench_spawn(char *const argv[], const char *log);
 
+/*
+ * Waits up to timeout_ms for a process started with --ports-file path to
+ * write its bound ports ({"grpc":N,"http":N}; mesos-sim writes http only:
+ * *grpc 0). 0, or -1 (it exited, or nothing came; said on stderr). Either
+ * out pointer may be NULL.
+ */
+int bench_wait_ports(const char *path, pid_t pid, unsigned timeout_ms, unsigned *grpc,
+                     unsigned *http);
+
 /* SIGTERM, then waits for it. */
 void bench_reap(pid_t pid);
 

@@ -132,6 +132,7 @@ struct offer_ref {
 struct hostidx {
 	uint64_t lease_ns;
 	pthread_mutex_t wlock; /* serialises writers */
+	uint64_t writes;       /* under wlock: writer sections so far (debug checks) */
 	struct cds_lfht *by_name;
 	struct cds_lfht *offers;
 	struct hostidx_host *all; /* every host ever seen (writer only) */
@@ -565,9 +566,18 @@ static void writer_enter(struct hostidx *idx)
 	rcu_read_lock();
 }
 
-/* Leaves the writer section; returns 0, or -1 with errno = err. */
+static bool check__(struct hostidx *idx);
+
+/*
+ * Leaves the writer section; returns 0, or -1 with errno = err. Debug
+ * builds (PELOTON_DEBUG_CHECKS) check the whole index every 64th write.
+ */
 static int writer_leave(struct hostidx *idx, int err)
 {
+#ifdef PELOTON_DEBUG_CHECKS
+	if (++idx->writes % 64 == 0)
+		PEL_ASSERT(check__(idx));
+#endif
 	rcu_read_unlock();
 	pthread_mutex_unlock(&idx->wlock);
 	if (err != 0) {
@@ -1189,13 +1199,12 @@ static bool host_check(struct hostidx *idx, struct hostidx_host *h, uint32_t *in
 	return true;
 }
 
-bool hostidx_check(struct hostidx *idx)
+/* The check, writer lock held and inside a read-side section. */
+static bool check__(struct hostidx *idx)
 {
-	static uint32_t in_bucket[N_GRIDS * N_ROWS * N_COLS];
+	static uint32_t in_bucket[N_GRIDS * N_ROWS * N_COLS]; /* under the writer lock */
 	bool ok = true;
 
-	pthread_mutex_lock(&idx->wlock);
-	rcu_read_lock();
 	memset(in_bucket, 0, sizeof(in_bucket));
 	for (struct hostidx_host *h = idx->all; h != NULL && ok; h = h->all_next)
 		ok = host_check(idx, h, in_bucket);
@@ -1209,6 +1218,14 @@ bool hostidx_check(struct hostidx *idx)
 			}
 		}
 	}
+	return ok;
+}
+
+bool hostidx_check(struct hostidx *idx)
+{
+	pthread_mutex_lock(&idx->wlock);
+	rcu_read_lock();
+	bool ok = check__(idx);
 	rcu_read_unlock();
 	pthread_mutex_unlock(&idx->wlock);
 	return ok;

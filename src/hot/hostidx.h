@@ -252,7 +252,9 @@ void hostidx_capacity(struct hostidx *idx, struct hostidx_capacity *out);
 
 /*
  * Debug check: recomputes every host's aggregates from its offers and the
- * bucket counts from the hosts; returns true when all agree. Writer lock.
+ * bucket counts from the hosts; returns true when all agree. Takes the
+ * writer lock. Builds with PELOTON_DEBUG_CHECKS also run it (asserting)
+ * inside every 64th writer section.
  */
 bool hostidx_check(struct hostidx *idx);
 

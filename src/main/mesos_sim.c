@@ -44,6 +44,8 @@ static void usage(FILE *out)
 	    "      --retry-secs X        first resend of an unacknowledged update (default 10)\n"
 	    "      --redirect-to H:P     act as a standby master: 307 to H:P\n"
 	    "      --unavailable-secs X  answer 503 for the first X seconds (no leader yet)\n"
+	    "      --ports-file FILE     once listening, write {\"http\":PORT} there (with --port "
+	    "0)\n"
 	    "      --launch-log FILE     append each launched task id (a witness)\n"
 	    "                            (a task whose command is 'exit N' fails with N)\n"
 	    "  -l, --log-level LEVEL     debug, info, warn or error (default info)\n"
@@ -239,161 +241,206 @@ static void profiles_free(struct profiles *ps)
 	free(ps->values);
 }
 
-int main(int argc, char **argv)
-{
-	enum {
-		O_CPUS = 256,
-		O_MEM,
-		O_TASK,
-		O_FAIL,
-		O_HB,
-		O_LOG,
-		O_FILE,
-		O_GPUS,
-		O_RACKS,
-		O_DIST,
-		O_DUP,
-		O_RETRY,
-		O_REDIRECT,
-		O_UNAVAIL,
-		O_STARTING,
-	};
-	static const struct option opts[] = {
-	    {"port", required_argument, NULL, 'p'},
-	    {"agents", required_argument, NULL, 'a'},
-	    {"cpus", required_argument, NULL, O_CPUS},
-	    {"mem-mb", required_argument, NULL, O_MEM},
-	    {"task-secs", required_argument, NULL, O_TASK},
-	    {"fail-rate", required_argument, NULL, O_FAIL},
-	    {"heartbeat-secs", required_argument, NULL, O_HB},
-	    {"launch-log", required_argument, NULL, O_LOG},
-	    {"agents-file", required_argument, NULL, O_FILE},
-	    {"gpus", required_argument, NULL, O_GPUS},
-	    {"racks", required_argument, NULL, O_RACKS},
-	    {"task-dist", required_argument, NULL, O_DIST},
-	    {"duplicate-rate", required_argument, NULL, O_DUP},
-	    {"retry-secs", required_argument, NULL, O_RETRY},
-	    {"redirect-to", required_argument, NULL, O_REDIRECT},
-	    {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
-	    {"send-starting", no_argument, NULL, O_STARTING},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct sim_config cfg = {0};
-	struct profiles ps = {0};
-	const char *redirect = NULL;
-	double unavailable = 0;
-	char err[256];
-	unsigned port = 5050;
-	enum log_level level;
-	int c;
+/* What the command line asks for. */
+struct opts {
+	struct sim_config cfg;
+	struct profiles ps;
+	const char *redirect, *ports_file;
+	double unavailable;
+	unsigned port;
+};
 
-	while ((c = getopt_long(argc, argv, "p:a:l:Vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			port = (unsigned)number("port", optarg, 0, 65535);
-			break;
-		case 'a':
-			cfg.agents = (uint32_t)number("agents", optarg, 1, 1000000);
-			break;
-		case O_CPUS:
-			cfg.cpus = number("cpus", optarg, 0.1, 1e6);
-			break;
-		case O_MEM:
-			cfg.mem_mb = number("mem-mb", optarg, 1, 1e9);
-			break;
-		case O_TASK:
-			cfg.task_secs = number("task-secs", optarg, 0.001, 1e7);
-			break;
-		case O_FAIL:
-			cfg.fail_rate = number("fail-rate", optarg, 0, 1);
-			break;
-		case O_LOG:
-			cfg.launch_log = fopen(optarg, "a");
-			if (!cfg.launch_log) {
-				fprintf(stderr, "mesos-sim: --launch-log %s: %s\n", optarg,
-				        strerror(errno));
-				return 2;
-			}
-			break;
-		case O_FILE:
-			profiles_free(&ps);
-			if (!profiles_load(optarg, &ps, err, sizeof(err))) {
-				fprintf(stderr, "mesos-sim: --agents-file %s\n", err);
-				profiles_free(&ps);
-				return 2;
-			}
-			cfg.profiles = ps.v;
-			cfg.n_profiles = ps.n;
-			break;
-		case O_GPUS:
-			cfg.gpus = number("gpus", optarg, 0, 1024);
-			break;
-		case O_RACKS:
-			cfg.racks = (uint32_t)number("racks", optarg, 1, 100000);
-			break;
-		case O_DIST:
-			if (strcmp(optarg, "uniform") == 0)
-				cfg.task_dist = SIM_DIST_UNIFORM;
-			else if (strcmp(optarg, "exp") == 0)
-				cfg.task_dist = SIM_DIST_EXP;
-			else if (strcmp(optarg, "fixed") == 0)
-				cfg.task_dist = SIM_DIST_FIXED;
-			else {
-				fprintf(stderr,
-				        "mesos-sim: --task-dist wants uniform, exp or fixed, not "
-				        "'%s'\n",
-				        optarg);
-				return 2;
-			}
-			break;
-		case O_DUP:
-			cfg.dup_rate = number("duplicate-rate", optarg, 0, 1);
-			break;
-		case O_RETRY:
-			cfg.retry_secs = number("retry-secs", optarg, 0.01, 3600);
-			break;
-		case O_REDIRECT:
-			redirect = optarg;
-			break;
-		case O_STARTING:
-			cfg.send_starting = true;
-			break;
-		case O_UNAVAIL:
-			unavailable = number("unavailable-secs", optarg, 0, 86400);
-			break;
-		case O_HB:
-			cfg.heartbeat_secs = number("heartbeat-secs", optarg, 0.01, 3600);
-			break;
-		case 'l':
-			if (!log_level_parse(optarg, &level)) {
-				fprintf(stderr, "mesos-sim: unknown log level '%s'\n", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'V':
-			printf("mesos-sim %s\n", pel_version());
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
+enum {
+	O_CPUS = 256,
+	O_MEM,
+	O_TASK,
+	O_FAIL,
+	O_HB,
+	O_LOG,
+	O_FILE,
+	O_GPUS,
+	O_RACKS,
+	O_DIST,
+	O_DUP,
+	O_RETRY,
+	O_REDIRECT,
+	O_UNAVAIL,
+	O_STARTING,
+	O_PORTS_FILE,
+};
+static const struct option opts[] = {
+    {"port", required_argument, NULL, 'p'},
+    {"agents", required_argument, NULL, 'a'},
+    {"cpus", required_argument, NULL, O_CPUS},
+    {"mem-mb", required_argument, NULL, O_MEM},
+    {"task-secs", required_argument, NULL, O_TASK},
+    {"fail-rate", required_argument, NULL, O_FAIL},
+    {"heartbeat-secs", required_argument, NULL, O_HB},
+    {"launch-log", required_argument, NULL, O_LOG},
+    {"agents-file", required_argument, NULL, O_FILE},
+    {"gpus", required_argument, NULL, O_GPUS},
+    {"racks", required_argument, NULL, O_RACKS},
+    {"task-dist", required_argument, NULL, O_DIST},
+    {"duplicate-rate", required_argument, NULL, O_DUP},
+    {"retry-secs", required_argument, NULL, O_RETRY},
+    {"redirect-to", required_argument, NULL, O_REDIRECT},
+    {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
+    {"send-starting", no_argument, NULL, O_STARTING},
+    {"ports-file", required_argument, NULL, O_PORTS_FILE},
+    {"log-level", required_argument, NULL, 'l'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one option c (argument arg) to o: -1 to go on, or an exit status. */
+static int parse_opt(int c, const char *arg, struct opts *o)
+{
+	char err[256];
+	enum log_level level;
+	switch (c) {
+	case 'p':
+		o->port = (unsigned)number("port", arg, 0, 65535);
+		break;
+	case 'a':
+		o->cfg.agents = (uint32_t)number("agents", arg, 1, 1000000);
+		break;
+	case O_CPUS:
+		o->cfg.cpus = number("cpus", arg, 0.1, 1e6);
+		break;
+	case O_MEM:
+		o->cfg.mem_mb = number("mem-mb", arg, 1, 1e9);
+		break;
+	case O_TASK:
+		o->cfg.task_secs = number("task-secs", arg, 0.001, 1e7);
+		break;
+	case O_FAIL:
+		o->cfg.fail_rate = number("fail-rate", arg, 0, 1);
+		break;
+	case O_LOG:
+		o->cfg.launch_log = fopen(arg, "a");
+		if (!o->cfg.launch_log) {
+			fprintf(stderr, "mesos-sim: --launch-log %s: %s\n", arg, strerror(errno));
 			return 2;
 		}
+		break;
+	case O_FILE:
+		profiles_free(&o->ps);
+		if (!profiles_load(arg, &o->ps, err, sizeof(err))) {
+			fprintf(stderr, "mesos-sim: --agents-file %s\n", err);
+			profiles_free(&o->ps);
+			return 2;
+		}
+		o->cfg.profiles = o->ps.v;
+		o->cfg.n_profiles = o->ps.n;
+		break;
+	case O_GPUS:
+		o->cfg.gpus = number("gpus", arg, 0, 1024);
+		break;
+	case O_RACKS:
+		o->cfg.racks = (uint32_t)number("racks", arg, 1, 100000);
+		break;
+	case O_DIST:
+		if (strcmp(arg, "uniform") == 0)
+			o->cfg.task_dist = SIM_DIST_UNIFORM;
+		else if (strcmp(arg, "exp") == 0)
+			o->cfg.task_dist = SIM_DIST_EXP;
+		else if (strcmp(arg, "fixed") == 0)
+			o->cfg.task_dist = SIM_DIST_FIXED;
+		else {
+			fprintf(stderr,
+			        "mesos-sim: --task-dist wants uniform, exp or fixed, not "
+			        "'%s'\n",
+			        arg);
+			return 2;
+		}
+		break;
+	case O_DUP:
+		o->cfg.dup_rate = number("duplicate-rate", arg, 0, 1);
+		break;
+	case O_RETRY:
+		o->cfg.retry_secs = number("retry-secs", arg, 0.01, 3600);
+		break;
+	case O_REDIRECT:
+		o->redirect = arg;
+		break;
+	case O_PORTS_FILE:
+		o->ports_file = arg;
+		break;
+	case O_STARTING:
+		o->cfg.send_starting = true;
+		break;
+	case O_UNAVAIL:
+		o->unavailable = number("unavailable-secs", arg, 0, 86400);
+		break;
+	case O_HB:
+		o->cfg.heartbeat_secs = number("heartbeat-secs", arg, 0.01, 3600);
+		break;
+	case 'l':
+		if (!log_level_parse(arg, &level)) {
+			fprintf(stderr, "mesos-sim: unknown log level '%s'\n", arg);
+			return 2;
+		}
+		log_set_level(level);
+		break;
+	case 'V':
+		printf("mesos-sim %s\n", pel_version());
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return 2;
 	}
+	return -1;
+}
+
+/* Parses argv into o: -1 to run, or an exit status (help, version, a bad flag). */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	int c, rc;
+	o->port = 5050;
+	while ((c = getopt_long(argc, argv, "p:a:l:Vh", opts, NULL)) != -1)
+		if ((rc = parse_opt(c, optarg, o)) >= 0)
+			return rc;
 	if (optind < argc) {
 		fprintf(stderr, "mesos-sim: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
-	struct sim *s = sim_create(&cfg);
+	return -1;
+}
+
+/* {"http":port} into path, whole or not at all (written aside, renamed). */
+static int write_port(const char *path, unsigned port)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	bool ok = f != NULL && fprintf(f, "{\"http\":%u}\n", port) > 0;
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		fprintf(stderr, "mesos-sim: --ports-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	char err[256];
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0) {
+		profiles_free(&o.ps);
+		return rc;
+	}
+	struct sim *s = sim_create(&o.cfg);
 	if (s == NULL) {
 		fprintf(stderr, "mesos-sim: out of memory for the agents\n");
-		profiles_free(&ps);
+		profiles_free(&o.ps);
 		return 1;
 	}
 	/* every thread started from here on blocks the stop signals; main waits for them */
@@ -402,30 +449,36 @@ int main(int argc, char **argv)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-	struct sim_http *h = sim_http_start(s, (uint16_t)port, err, sizeof(err));
+	struct sim_http *h = sim_http_start(s, (uint16_t)o.port, err, sizeof(err));
 	if (h == NULL) {
 		fprintf(stderr, "mesos-sim: %s\n", err);
 		sim_destroy(s);
-		profiles_free(&ps);
+		profiles_free(&o.ps);
 		return 1;
 	}
-	if ((redirect && sim_http_fault(h, "redirect", redirect, 0, err, sizeof(err)) != 0) ||
-	    (unavailable > 0 &&
-	     sim_http_fault(h, "unavailable", NULL, unavailable, err, sizeof(err)) != 0)) {
+	if ((o.redirect && sim_http_fault(h, "redirect", o.redirect, 0, err, sizeof(err)) != 0) ||
+	    (o.unavailable > 0 &&
+	     sim_http_fault(h, "unavailable", NULL, o.unavailable, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "mesos-sim: %s\n", err);
 		sim_http_stop(h);
 		sim_destroy(s);
-		profiles_free(&ps);
+		profiles_free(&o.ps);
 		return 2;
 	}
 	printf("mesos-sim listening on 127.0.0.1:%u (%u agents)\n", sim_http_port(h),
 	       sim_agent_count(s));
 	fflush(stdout);
+	if (o.ports_file && write_port(o.ports_file, sim_http_port(h)) != 0) {
+		sim_http_stop(h);
+		sim_destroy(s);
+		profiles_free(&o.ps);
+		return 1;
+	}
 	int sig = 0;
 	sigwait(&stop_set, &sig);
 	log_info("sim", "signal %d: stopping", sig);
 	sim_http_stop(h);
 	sim_destroy(s);
-	profiles_free(&ps);
+	profiles_free(&o.ps);
 	return 0;
 }

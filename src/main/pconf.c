@@ -36,6 +36,10 @@ static const struct key keys[] = {
     {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
     {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
     {"http-port", K_UINT, F(http_port), "5292", "HTTP port (0 = any)", false},
+    {"ports-file", K_STR, F(ports_file), "",
+     "once listening, write the bound ports there as JSON {\"grpc\":N,\"http\":N} "
+     "(with --grpc-port 0 / --http-port 0: the ports the kernel chose)",
+     false},
     {"bind-any", K_BOOL, F(bind_any), "false", "listen on all interfaces, not 127.0.0.1", false},
     {"placement-workers", K_UINT, F(placement_workers), "2", "placement threads", false},
     {"placement-batch", K_UINT, F(placement_batch), "64",

@@ -26,6 +26,7 @@ struct pconf {
 	char resmgr_addr[128], hostmgr_addr[128];
 	char master[128];
 	char db[512];
+	char ports_file[512];
 	char log_level[16];
 	unsigned grpc_port, http_port;
 	unsigned placement_workers, placement_batch, rpc_threads, max_instances, reconcile_secs,

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 #include "pconf.h"
 #include "placement.h"
 #include "resmgr_role.h"
+#include "sdnotify.h"
 #include "rpc.h"
 #include "store.h"
 #include "version.h"
@@ -155,6 +154,20 @@ static int create_placement(struct daemon *d)
 
 /* ---- the servers ---- */
 
+/* The bound ports as JSON into path, whole or not at all (written aside, renamed). */
+static int write_ports(const char *path, int grpc, unsigned http)
+{
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	bool ok = f != NULL && fprintf(f, "{\"grpc\":%d,\"http\":%u}\n", grpc, http) > 0;
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0)
+		return log_error("main", "--ports-file %s: %s", path, strerror(errno)), -1;
+	return 0;
+}
+
 static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
@@ -214,6 +227,9 @@ static int start_servers(struct daemon *d)
 	                            .arg = d};
 	if (!(d->http = httpsrv_start(&hc, d->rpc, err, sizeof(err))))
 		return log_error("main", "HTTP: %s", err), -1;
+	if (c->ports_file[0] &&
+	    write_ports(c->ports_file, grpcsrv_port(d->grpc), httpsrv_port(d->http)) != 0)
+		return -1;
 	return 0;
 }
 
@@ -292,27 +308,6 @@ static void stop(struct daemon *d)
 	store_close(d->store);
 }
 
-/* ---- sd_notify without libsystemd ---- */
-
-static void sd_notify_msg(const char *msg)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t n = path ? strlen(path) : 0;
-	if (n == 0 || n >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, n);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = 0;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa,
-	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
-		log_warn("main", "sd_notify: %s", strerror(errno));
-	close(fd);
-}
-
 /* The start line: roles, and the peers this process uses. */
 static void log_start(const struct pconf *c)
 {
@@ -345,8 +340,9 @@ int main(int argc, char **argv)
 		stop(&d);
 		return 1;
 	}
-	log_info("main", "ready");
-	sd_notify_msg("READY=1");
+	log_info("main", "ready: gRPC on port %d, HTTP on port %u", grpcsrv_port(d.grpc),
+	         httpsrv_port(d.http));
+	sdnotify("READY=1");
 	for (;;) {
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
@@ -364,7 +360,7 @@ int main(int argc, char **argv)
 		log_info("main", "signal %d: draining", sig);
 		break;
 	}
-	sd_notify_msg("STOPPING=1");
+	sdnotify("STOPPING=1");
 	stop(&d);
 	log_info("main", "stopped");
 	pconf_fini(&d.cf);

@@ -15,6 +15,7 @@
 #include "gangq.h"
 #include "hostmatch.h"
 #include "log.h"
+#include "pel_assert.h"
 #include "resmgr.h"
 
 #define DEFAULT_PLACING_NS (10ull * 60 * 1000000000ull)
@@ -86,6 +87,7 @@ struct rm_pool {
 	size_t n_prios, cap_prios;
 	double alloc[RES_N], alloc_np[RES_N]; /* all / non-preemptible */
 	uint32_t over_periods;
+	size_t at; /* its index in rm->pools (fixed: pools are never removed) */
 };
 
 /*
@@ -116,6 +118,7 @@ struct resmgr {
 	char **preemptible;
 	size_t n_preemptible, cap_preemptible;
 	_Atomic uint64_t type_rr; /* round-robin start for DequeueGangs(UNKNOWN) */
+	uint64_t ticks;           /* under lk: resmgr_tick calls (debug checks) */
 	/* the driver */
 	struct resmgr_driver_config drv;
 	pthread_t drv_thread;
@@ -358,6 +361,7 @@ static struct rm_pool *pool_get(struct resmgr *rm, const char *id)
 		rm->pools = a;
 		rm->cap_pools = nc;
 	}
+	p->at = rm->n_pools;
 	rm->pools[rm->n_pools++] = p;
 	return p;
 }
@@ -1031,6 +1035,46 @@ size_t resmgr_return_tasks(struct resmgr *rm, const char *const *task_ids, size_
 	return moved;
 }
 
+#ifdef PELOTON_DEBUG_CHECKS
+static bool near(double a, double b)
+{
+	return fabs(a - b) <= 1e-3 + 1e-9 * fabs(b);
+}
+
+/*
+ * Debug check (rm->lk held; every 64th tick): each pool's allocation (and its
+ * non-preemptible part) equals the sum over the tasks charged to it, and
+ * only tasks that hold resources (admitted, not finished) are charged.
+ */
+static bool pools_check__(struct resmgr *rm)
+{
+	double(*sum)[2][RES_N] = calloc(rm->n_pools ? rm->n_pools : 1, sizeof(*sum));
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+	bool ok = sum != NULL;
+	rcu_read_lock();
+	cds_lfht_for_each(rm->tasks, &it, n)
+	{
+		struct rm_task *t = caa_container_of(n, struct rm_task, node);
+		enum taskstate st = (enum taskstate)atomic_load(&t->state);
+		if (!t->charged)
+			continue;
+		ok = ok && st != TASK_PENDING && !taskstate_terminal(st);
+		for (int k = 0; ok && k < RES_N; k++) {
+			sum[t->pool->at][0][k] += t->res[k];
+			sum[t->pool->at][1][k] += t->preemptible ? 0 : t->res[k];
+		}
+	}
+	rcu_read_unlock();
+	for (size_t p = 0; ok && p < rm->n_pools; p++)
+		for (int k = 0; k < RES_N; k++)
+			ok = ok && near(rm->pools[p]->alloc[k], sum[p][0][k]) &&
+			     near(rm->pools[p]->alloc_np[k], sum[p][1][k]);
+	free(sum);
+	return ok;
+}
+#endif
+
 size_t resmgr_tick(struct resmgr *rm)
 {
 	size_t moved;
@@ -1040,6 +1084,10 @@ size_t resmgr_tick(struct resmgr *rm)
 	overflow_flush(rm);
 	moved = expire(rm, TL_PLACING, t_now, rm->cfg.placing_timeout_ns);
 	moved += expire(rm, TL_LAUNCHING, t_now, rm->cfg.launching_timeout_ns);
+#ifdef PELOTON_DEBUG_CHECKS
+	if (++rm->ticks % 64 == 0) /* a walk of every task: not each tick */
+		PEL_ASSERT(pools_check__(rm));
+#endif
 	pthread_mutex_unlock(&rm->lk);
 	return moved;
 }
