@@ -5,22 +5,20 @@
 # example/, shows live progress and a summary, and shuts everything down.
 #
 # Usage: scripts/demo.sh [--agents N] [--instances N] [--task-secs X]
-#                        [--keep] [--port-base P] [--sim-arg FLAG]...
+#                        [--keep] [--sim-arg FLAG]...
 #   --agents N      simulated agents (default 1000)
 #   --instances N   instances of the batch job (default 10000)
 #   --task-secs X   how long each task runs (default 2)
 #   --keep          leave the cluster up at the end (Ctrl-C to stop it)
-#   --port-base P   mesos-sim on P, pelotond HTTP on P+1, gRPC on P+2
-#                   (default 15050)
 #   --sim-arg FLAG  pass FLAG on to mesos-sim (repeatable), e.g.
 #                   --sim-arg --send-starting --sim-arg --fail-rate=0.01
+# Every process listens on 127.0.0.1 on a port the kernel picks (printed).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 agents=1000
 instances=10000
 task_secs=2
 keep=0
-base=15050
 sim_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,9 +26,8 @@ while [ $# -gt 0 ]; do
     --instances) instances=$2; shift 2 ;;
     --task-secs) task_secs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    --port-base) base=$2; shift 2 ;;
     --sim-arg) sim_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,31 +51,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-sim_port=$base
-http_port=$((base + 1))
-grpc_port=$((base + 2))
-export JOBMGR_URL=127.0.0.1:$grpc_port
-
-wait_http() { # url seconds
-  for _ in $(seq 1 $(($2 * 10))); do
-    curl -sf "$1" >/dev/null 2>&1 && return 0
+# port_of FILE KEY PID SECONDS: the port a process wrote to its --ports-file
+port_of() {
+  for _ in $(seq 1 $(($4 * 10))); do
+    if [ -s "$1" ]; then
+      sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"
+      return 0
+    fi
+    kill -0 "$3" 2>/dev/null || break
     sleep 0.1
   done
-  echo "demo: $1 did not answer" >&2
+  echo "demo: no $2 port in $1 (log: $work/*.log)" >&2
+  cat "$work"/*.log >&2
   return 1
 }
 
-echo "== mesos-sim: $agents agents (32 cpus, 128 GB each) on 127.0.0.1:$sim_port"
-"$bin/mesos-sim" --port "$sim_port" --agents "$agents" --task-secs "$task_secs" \
-  --log-level warn "${sim_args[@]}" 2>"$work/sim.log" &
+"$bin/mesos-sim" --port 0 --ports-file "$work/sim.ports" --agents "$agents" \
+  --task-secs "$task_secs" --log-level warn "${sim_args[@]}" >"$work/sim.log" 2>&1 &
 sim_pid=$!
-wait_http "http://127.0.0.1:$sim_port/health" 10
+sim_port=$(port_of "$work/sim.ports" http "$sim_pid" 10)
+echo "== mesos-sim: $agents agents (32 cpus, 128 GB each) on 127.0.0.1:$sim_port"
 
-echo "== pelotond: gRPC 127.0.0.1:$grpc_port, HTTP 127.0.0.1:$http_port, RocksDB in $work/db"
-"$bin/pelotond" --master "127.0.0.1:$sim_port" --db "$work/db" --grpc-port "$grpc_port" \
-  --http-port "$http_port" --log-level warn 2>"$work/pelotond.log" &
+"$bin/pelotond" --master "127.0.0.1:$sim_port" --db "$work/db" --grpc-port 0 \
+  --http-port 0 --ports-file "$work/pelotond.ports" --log-level warn \
+  2>"$work/pelotond.log" &
 d_pid=$!
-wait_http "http://127.0.0.1:$http_port/health" 20
+grpc_port=$(port_of "$work/pelotond.ports" grpc "$d_pid" 30)
+http_port=$(port_of "$work/pelotond.ports" http "$d_pid" 1)
+export JOBMGR_URL=127.0.0.1:$grpc_port
+echo "== pelotond: gRPC 127.0.0.1:$grpc_port, HTTP 127.0.0.1:$http_port, RocksDB in $work/db"
 
 peloton() { "$bin/peloton" "$@"; }
 echo "== pool tree: /demo (example/respool.yaml) and /demo/batch (example/respool_leaf.yaml)"

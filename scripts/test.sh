@@ -39,7 +39,7 @@ cmake --build "$top/build/release" -j"$jobs"
 (cd "$top/build/release" && ctest --output-on-failure -j"$jobs" -L bench)
 
 step "demo, reduced size (must end with the job SUCCEEDED)"
-"$top/scripts/demo.sh" --agents 100 --instances 2000 --task-secs 1 --port-base 25050
+"$top/scripts/demo.sh" --agents 100 --instances 2000 --task-secs 1
 
 step "clang-format check"
 files=$(cd "$top" && git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 'bench/*.h' 'fuzz/*.c')
