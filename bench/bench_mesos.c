@@ -138,8 +138,12 @@ static struct run run_once(const char *sim_path, bool fast, unsigned agents)
 		exit(1);
 	}
 	const char *port = strrchr(line, ':');
+	if (port == NULL || atoi(port + 1) <= 0) {
+		fprintf(stderr, "bench_mesos: mesos-sim said no port: %s", line);
+		exit(1);
+	}
 	char master[64];
-	snprintf(master, sizeof(master), "127.0.0.1:%d", port ? atoi(port + 1) : 5050);
+	snprintf(master, sizeof(master), "127.0.0.1:%d", atoi(port + 1));
 
 	atomic_store(&launched, 0);
 	atomic_store(&running, 0);

@@ -35,28 +35,17 @@ static pid_t daemon_pid;
 static struct resmgr_client *rem;
 static struct resmgr_ops ops;
 
-static int free_port(void)
+/* The gRPC port pelotond wrote to its --ports-file, or -1 (not yet). */
+static int grpc_port_of(const char *path)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		return -1;
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static bool port_open(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	FILE *f = fopen(path, "r");
+	char buf[128] = "";
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	const char *g = strstr(buf, "\"grpc\":");
+	return g ? atoi(g + 7) : -1;
 }
 
 static int setup(void **state)
@@ -65,26 +54,26 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/pel-rmclient-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	int grpc = free_port(), http = free_port(), master = free_port();
-	char db[96], gp[16], hp[16], ms[32];
+	char db[96], ports[96];
 	snprintf(db, sizeof(db), "%s/db", dir);
-	snprintf(gp, sizeof(gp), "%d", grpc);
-	snprintf(hp, sizeof(hp), "%d", http);
-	/* no master listens there: the resource manager serves regardless */
-	snprintf(ms, sizeof(ms), "127.0.0.1:%d", master);
-	snprintf(target, sizeof(target), "127.0.0.1:%d", grpc);
+	snprintf(ports, sizeof(ports), "%s/ports", dir);
+	/* ports the kernel picks; no master listens on port 1: the resource
+	 * manager serves regardless */
 	daemon_pid = fork();
 	if (daemon_pid == 0) {
-		execl(pelotond, pelotond, "--master", ms, "--db", db, "--grpc-port", gp,
-		      "--http-port", hp, "--log-level", "error", (char *)NULL);
+		execl(pelotond, pelotond, "--master", "127.0.0.1:1", "--db", db, "--grpc-port", "0",
+		      "--http-port", "0", "--ports-file", ports, "--log-level", "error",
+		      (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 && !port_open(grpc); i++) {
+	int grpc = -1;
+	for (int i = 0; i < 600 && (grpc = grpc_port_of(ports)) < 0; i++) {
 		struct timespec d = {0, 100000000};
 		nanosleep(&d, NULL);
 	}
-	if (!port_open(grpc))
+	if (grpc < 0)
 		return -1;
+	snprintf(target, sizeof(target), "127.0.0.1:%d", grpc);
 	rem = resmgr_client_create(target, "jobmgr");
 	ops = resmgr_client_ops(rem);
 	return rem ? 0 : -1;
@@ -321,9 +310,8 @@ static void test_large_enqueue(void **state)
 static void test_unreachable(void **state)
 {
 	(void)state;
-	char t[32];
-	snprintf(t, sizeof(t), "127.0.0.1:%d", free_port());
-	struct resmgr_client *r = resmgr_client_create(t, "jobmgr");
+	/* nothing listens on port 1 (privileged, never bound here) */
+	struct resmgr_client *r = resmgr_client_create("127.0.0.1:1", "jobmgr");
 	struct resmgr_ops o = resmgr_client_ops(r);
 	struct spec_buf b;
 	spec(&b, "job-c", 0);
