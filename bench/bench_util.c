@@ -118,6 +118,7 @@ struct bench_result bench_summarise(struct bench_samples *s)
 	r.p50_ns = pct(s, 0.50);
 	r.p99_ns = pct(s, 0.99);
 	r.p999_ns = pct(s, 0.999);
+	r.has_latency = s->n > 0;
 	return r;
 }
 
@@ -137,11 +138,12 @@ struct bench_result bench_median(struct bench_result *r, size_t n)
 void bench_print(const char *bench, const char *case_name, const char *impl, const char *extra,
                  const struct bench_result *r, double ratio)
 {
-	printf("{\"bench\":\"%s\",\"case\":\"%s\",\"impl\":\"%s\"%s%s,\"ops_per_s\":%.1f,"
-	       "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu",
-	       bench, case_name, impl, extra ? "," : "", extra ? extra : "", r->ops_per_s,
-	       (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
-	       (unsigned long long)r->p999_ns);
+	printf("{\"bench\":\"%s\",\"case\":\"%s\",\"impl\":\"%s\"%s%s,\"ops_per_s\":%.1f", bench,
+	       case_name, impl, extra ? "," : "", extra ? extra : "", r->ops_per_s);
+	if (r->has_latency) /* percentiles only from per-op samples */
+		printf(",\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu",
+		       (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
+		       (unsigned long long)r->p999_ns);
 	if (ratio >= 0)
 		printf(",\"ratio_vs_baseline\":%.3f", ratio);
 	printf("}\n");

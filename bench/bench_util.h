@@ -59,6 +59,7 @@ void bench_samples_add(struct bench_samples *s, uint64_t ns);
 struct bench_result {
 	double ops_per_s;
 	uint64_t p50_ns, p99_ns, p999_ns;
+	bool has_latency; /* percentiles from per-op samples (else left out of the line) */
 };
 
 /* Sorts the samples and summarises them. */
@@ -69,7 +70,8 @@ struct bench_result bench_median(struct bench_result *r, size_t n);
 
 /*
  * Prints one JSON line: {"bench":..,"case":..,"impl":.., <extra>,
- * "ops_per_s":..,"p50_ns":..,"p99_ns":..,"p999_ns":.. [, "ratio_vs_baseline"]}.
+ * "ops_per_s":.. [,"p50_ns":..,"p99_ns":..,"p999_ns":.. when has_latency]
+ * [, "ratio_vs_baseline"]}.
  * `extra` is a pre-formatted fragment of further keys ("\"hosts\":100") or
  * NULL; ratio < 0 leaves ratio_vs_baseline out.
  */
