@@ -219,3 +219,8 @@ size_t gangq_len(struct gangq *q)
 	uint64_t e = atomic_load_explicit(&q->enq_pos, memory_order_relaxed);
 	return e > d ? (size_t)(e - d) : 0;
 }
+
+size_t gangq_sleepers(struct gangq *q)
+{
+	return atomic_load_explicit(&q->waiters, memory_order_relaxed);
+}

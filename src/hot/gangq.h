@@ -72,4 +72,8 @@ void gangq_wake_all(struct gangq *q);
 /* Gangs queued now (a racy snapshot). */
 size_t gangq_len(struct gangq *q);
 
+/* Consumers registered to sleep now (a racy snapshot; tests wait for a
+ * consumer to be asleep before waking it). */
+size_t gangq_sleepers(struct gangq *q);
+
 #endif

@@ -1,10 +1,13 @@
 /*
  * Ready queue: FIFO order, full and NULL refused, timeout without items,
- * a sleeping consumer woken by an enqueue and by gangq_wake_all; and a
+ * a sleeping consumer woken by an enqueue and by gangq_wake_all (each
+ * waited for with an hour's timeout: a lost wake-up hangs the test, which
+ * ctest then fails), a ping-pong across the empty edge 20,000 times; and a
  * torture run (2 producers, 2 consumers, blocking dequeues) in which every
  * gang is dequeued exactly once and the queue ends empty.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -65,11 +68,25 @@ struct sleeper {
 	void *out[4];
 };
 
+/*
+ * Sleeps with an hour's timeout: a wake-up lost is a hang, which the
+ * test's ctest TIMEOUT turns into a failure (no timing assertion).
+ */
+#define FOREVER_NS (3600ull * 1000000000ull)
+
 static void *sleep_dequeue(void *arg)
 {
 	struct sleeper *s = arg;
-	s->got = gangq_dequeue_mpmc(s->q, s->out, 4, 10ull * 1000000000ull);
+	s->got = gangq_dequeue_mpmc(s->q, s->out, 4, FOREVER_NS);
 	return NULL;
+}
+
+/* Starts a consumer and returns once it is registered to sleep. */
+static void start_sleeper(struct sleeper *s, pthread_t *t)
+{
+	pthread_create(t, NULL, sleep_dequeue, s);
+	while (gangq_sleepers(s->q) == 0)
+		sched_yield();
 }
 
 static void test_wakeups(void **state)
@@ -79,22 +96,59 @@ static void test_wakeups(void **state)
 	struct sleeper s = {.q = gangq_create(4)};
 	pthread_t t;
 
-	pthread_create(&t, NULL, sleep_dequeue, &s);
-	struct timespec d = {0, 20000000};
-	nanosleep(&d, NULL); /* let it sleep; correctness does not depend on it */
+	/* one enqueue wakes a consumer asleep on the empty queue */
+	start_sleeper(&s, &t);
 	assert_true(gangq_enqueue_mpmc(s.q, &item));
 	pthread_join(t, NULL);
 	assert_int_equal(s.got, 1);
 	assert_ptr_equal(s.out[0], &item);
-
-	pthread_create(&t, NULL, sleep_dequeue, &s);
-	nanosleep(&d, NULL);
+	/* one wake_all wakes it with nothing */
+	start_sleeper(&s, &t);
 	gangq_wake_all(s.q);
 	pthread_join(t, NULL);
-	/* woken by wake_all (or, if it was not yet asleep, still returns 0 at the
-	 * 10 s timeout); either way nothing was dequeued */
 	assert_int_equal(s.got, 0);
+	assert_int_equal(gangq_sleepers(s.q), 0);
 	gangq_destroy(s.q);
+}
+
+/*
+ * Ping-pong: a producer enqueues one item, then waits until the consumer
+ * took it; the consumer sleeps (an hour's timeout) whenever the queue is
+ * empty. Every round crosses the empty -> non-empty edge while the
+ * consumer goes to sleep or is asleep, so a lost wake-up anywhere hangs
+ * the test (ctest TIMEOUT) instead of being hidden by a short timeout.
+ */
+#define ROUNDS 20000
+static _Atomic unsigned taken;
+
+static void *pong(void *arg)
+{
+	struct gangq *q = arg;
+	void *out[1];
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		size_t n = gangq_dequeue_mpmc(q, out, 1, FOREVER_NS);
+		assert_int_equal(n, 1);
+		assert_int_equal((uintptr_t)out[0], i + 1);
+		atomic_store(&taken, i + 1);
+	}
+	return NULL;
+}
+
+static void test_ping_pong(void **state)
+{
+	(void)state;
+	struct gangq *q = gangq_create(4);
+	pthread_t t;
+	atomic_store(&taken, 0);
+	pthread_create(&t, NULL, pong, q);
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		assert_true(gangq_enqueue_mpmc(q, (void *)(uintptr_t)(i + 1)));
+		while (atomic_load(&taken) != i + 1)
+			sched_yield();
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(gangq_len(q), 0);
+	gangq_destroy(q);
 }
 
 #define PER_PRODUCER 200000
@@ -117,7 +171,7 @@ static void *consumer(void *arg)
 	(void)arg;
 	void *out[10];
 	while (atomic_load(&consumed) < 2 * PER_PRODUCER) {
-		size_t n = gangq_dequeue_mpmc(tq, out, 10, 1000000);
+		size_t n = gangq_dequeue_mpmc(tq, out, 10, FOREVER_NS); /* woken at the end */
 		for (size_t i = 0; i < n; i++) {
 			uintptr_t id = (uintptr_t)out[i] - 1;
 			assert_true(id < 2 * PER_PRODUCER);
@@ -139,6 +193,9 @@ static void test_torture(void **state)
 		pthread_create(&p[i], NULL, producer, (void *)(uintptr_t)(i * PER_PRODUCER));
 	for (int i = 0; i < 2; i++)
 		pthread_join(p[i], NULL);
+	while (atomic_load(&consumed) < 2 * PER_PRODUCER)
+		sched_yield();
+	gangq_wake_all(tq); /* a consumer asleep on the drained queue */
 	for (int i = 0; i < 2; i++)
 		pthread_join(c[i], NULL);
 	assert_int_equal(atomic_load(&consumed), 2 * PER_PRODUCER);
@@ -151,9 +208,8 @@ static void test_torture(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fifo_full_null),
-	    cmocka_unit_test(test_timeout),
-	    cmocka_unit_test(test_wakeups),
+	    cmocka_unit_test(test_fifo_full_null), cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_wakeups),        cmocka_unit_test(test_ping_pong),
 	    cmocka_unit_test(test_torture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
