@@ -748,44 +748,140 @@ static int cmd_placement(int argc, char **argv)
 	return 0;
 }
 
+enum {
+	O_JOBMGR = 256,
+	O_TIMEOUT,
+	O_JSON,
+	O_JOBID,
+	O_STATE,
+	O_LABEL,
+	O_KEYWORD,
+	O_RESPOOL,
+	O_LIMIT,
+	O_OFFSET,
+	O_RANGE,
+	O_HTTP,
+	O_COUNT,
+	O_RESMGR
+};
+
+static const struct option opts[] = {
+    {"jobmgr", required_argument, NULL, O_JOBMGR},
+    {"resmgr", required_argument, NULL, O_RESMGR},
+    {"hostmgr", required_argument, NULL, O_JOBMGR},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"json", no_argument, NULL, O_JSON},
+    {"job-id", required_argument, NULL, O_JOBID},
+    {"state", required_argument, NULL, O_STATE},
+    {"label", required_argument, NULL, O_LABEL},
+    {"keyword", required_argument, NULL, O_KEYWORD},
+    {"respool", required_argument, NULL, O_RESPOOL},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"offset", required_argument, NULL, O_OFFSET},
+    {"range", required_argument, NULL, O_RANGE},
+    {"http", required_argument, NULL, O_HTTP},
+    {"count", required_argument, NULL, O_COUNT},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* An option before the command: -1 to go on, or an exit status. */
+static int global_opt(int c, const char *arg)
+{
+	switch (c) {
+	case O_JOBMGR:
+		g.addr = arg;
+		return -1;
+	case O_RESMGR:
+		g.rm_addr = arg;
+		return -1;
+	case O_TIMEOUT:
+		g.timeout_ms = (unsigned)strtoul(arg, NULL, 10);
+		if (!g.timeout_ms)
+			bad_usage("--timeout wants milliseconds > 0");
+		return -1;
+	case O_JSON:
+		g.json = true;
+		return -1;
+	case O_HTTP:
+		g.http = arg;
+		return -1;
+	case 'V':
+		printf("peloton %s\n", pel_version());
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return 2;
+	}
+}
+
+/* An option after the command (the command's own, or a global one): -1 or 2. */
+static int command_opt(int c, const char *arg)
+{
+	switch (c) {
+	case O_JOBID:
+		g.job_id = arg;
+		return -1;
+	case O_STATE:
+		g.state = arg;
+		return -1;
+	case O_LABEL:
+		g.label = arg;
+		return -1;
+	case O_KEYWORD:
+		g.keyword = arg;
+		return -1;
+	case O_RESPOOL:
+		g.respool = arg;
+		return -1;
+	case O_LIMIT:
+		g.limit = (unsigned)strtoul(arg, NULL, 10);
+		return -1;
+	case O_OFFSET:
+		g.offset = (unsigned)strtoul(arg, NULL, 10);
+		return -1;
+	case O_RANGE:
+		g.range = arg;
+		return -1;
+	case O_COUNT:
+		g.count = (unsigned)strtoul(arg, NULL, 10);
+		if (!g.count || g.count > 100000)
+			bad_usage("--count wants 1..100000");
+		return -1;
+	case 'V':
+	case 'h':
+		usage(stderr);
+		return 2;
+	default:
+		return global_opt(c, arg);
+	}
+}
+
+/* Runs command cmd with its words (sub); its exit status. */
+static int run(const char *cmd, int sub_argc, char **sub)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+	    {"respool", cmd_respool},     {"job", cmd_job}, {"task", cmd_task}, {"host", cmd_host},
+	    {"placement", cmd_placement},
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(sub_argc, sub);
+	if (!strcmp(cmd, "update") || !strcmp(cmd, "volume"))
+		return cmd_passthrough(cmd, sub_argc, sub);
+	bad_usage("unknown command");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	enum {
-		O_JOBMGR = 256,
-		O_TIMEOUT,
-		O_JSON,
-		O_JOBID,
-		O_STATE,
-		O_LABEL,
-		O_KEYWORD,
-		O_RESPOOL,
-		O_LIMIT,
-		O_OFFSET,
-		O_RANGE,
-		O_HTTP,
-		O_COUNT,
-		O_RESMGR
-	};
-	static const struct option opts[] = {
-	    {"jobmgr", required_argument, NULL, O_JOBMGR},
-	    {"resmgr", required_argument, NULL, O_RESMGR},
-	    {"hostmgr", required_argument, NULL, O_JOBMGR},
-	    {"timeout", required_argument, NULL, O_TIMEOUT},
-	    {"json", no_argument, NULL, O_JSON},
-	    {"job-id", required_argument, NULL, O_JOBID},
-	    {"state", required_argument, NULL, O_STATE},
-	    {"label", required_argument, NULL, O_LABEL},
-	    {"keyword", required_argument, NULL, O_KEYWORD},
-	    {"respool", required_argument, NULL, O_RESPOOL},
-	    {"limit", required_argument, NULL, O_LIMIT},
-	    {"offset", required_argument, NULL, O_OFFSET},
-	    {"range", required_argument, NULL, O_RANGE},
-	    {"http", required_argument, NULL, O_HTTP},
-	    {"count", required_argument, NULL, O_COUNT},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	g.addr = getenv("JOBMGR_URL");
 	if (!g.addr)
 		g.addr = "127.0.0.1:5392";
@@ -793,121 +889,30 @@ int main(int argc, char **argv)
 	g.http = getenv("PELOTON_HTTP");
 	if (!g.http)
 		g.http = "127.0.0.1:5292";
-	int c;
-	while ((c = getopt_long(argc, argv, "+Vh", opts, NULL)) != -1) {
-		switch (c) {
-		case O_JOBMGR:
-			g.addr = optarg;
-			break;
-		case O_RESMGR:
-			g.rm_addr = optarg;
-			break;
-		case O_TIMEOUT:
-			g.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
-			if (!g.timeout_ms)
-				bad_usage("--timeout wants milliseconds > 0");
-			break;
-		case O_JSON:
-			g.json = true;
-			break;
-		case O_HTTP:
-			g.http = optarg;
-			break;
-		case 'V':
-			printf("peloton %s\n", pel_version());
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "+Vh", opts, NULL)) != -1)
+		if ((rc = global_opt(c, optarg)) >= 0)
+			return rc;
 	if (optind >= argc)
 		bad_usage("which command?");
 	const char *cmd = argv[optind];
-	/* options after the command (--state, --range, ...) */
+	/* the command's words, and options after it (--state, --range, ...) */
 	int sub_argc = 0;
 	char **sub = calloc((size_t)argc, sizeof(char *));
+	if (!sub)
+		die("out of memory");
 	optind++;
 	while (optind < argc) {
-		int save = optind;
-		c = getopt_long(argc, argv, "+", opts, NULL);
-		if (c == -1) {
+		if ((c = getopt_long(argc, argv, "+", opts, NULL)) == -1)
 			sub[sub_argc++] = argv[optind++];
-			continue;
-		}
-		switch (c) {
-		case O_JSON:
-			g.json = true;
-			break;
-		case O_JOBID:
-			g.job_id = optarg;
-			break;
-		case O_STATE:
-			g.state = optarg;
-			break;
-		case O_LABEL:
-			g.label = optarg;
-			break;
-		case O_KEYWORD:
-			g.keyword = optarg;
-			break;
-		case O_RESPOOL:
-			g.respool = optarg;
-			break;
-		case O_LIMIT:
-			g.limit = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case O_OFFSET:
-			g.offset = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case O_RANGE:
-			g.range = optarg;
-			break;
-		case O_HTTP:
-			g.http = optarg;
-			break;
-		case O_COUNT:
-			g.count = (unsigned)strtoul(optarg, NULL, 10);
-			if (!g.count || g.count > 100000)
-				bad_usage("--count wants 1..100000");
-			break;
-		case O_JOBMGR:
-			g.addr = optarg;
-			break;
-		case O_RESMGR:
-			g.rm_addr = optarg;
-			break;
-		case O_TIMEOUT:
-			g.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		default:
-			(void)save;
-			usage(stderr);
-			return 2;
-		}
+		else if ((rc = command_opt(c, optarg)) >= 0)
+			return rc;
 	}
 	tab = rpc_table_create();
 	cli = tab ? grpccli_create(g.addr) : NULL;
 	if (!cli || (g.rm_addr && !(rm_cli = grpccli_create(g.rm_addr))))
 		die("out of memory");
-	int rc;
-	if (!strcmp(cmd, "respool"))
-		rc = cmd_respool(sub_argc, sub);
-	else if (!strcmp(cmd, "job"))
-		rc = cmd_job(sub_argc, sub);
-	else if (!strcmp(cmd, "task"))
-		rc = cmd_task(sub_argc, sub);
-	else if (!strcmp(cmd, "host"))
-		rc = cmd_host(sub_argc, sub);
-	else if (!strcmp(cmd, "placement"))
-		rc = cmd_placement(sub_argc, sub);
-	else if (!strcmp(cmd, "update") || !strcmp(cmd, "volume"))
-		rc = cmd_passthrough(cmd, sub_argc, sub);
-	else
-		bad_usage("unknown command");
+	rc = run(cmd, sub_argc, sub);
 	free(sub);
 	grpccli_destroy(cli);
 	grpccli_destroy(rm_cli);
