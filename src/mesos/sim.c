@@ -1077,7 +1077,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	case MESOS__V1__SCHEDULER__CALL__TYPE__SUPPRESS:
 		s->suppressed = true;
 		break;
-	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN:
+	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN: {
 		struct htab_iter it;
 		htab_iter_init(&it);
 		for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
@@ -1087,6 +1087,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		s->stream_id[0] = '\0';
 		s->framework_id[0] = '\0';
 		break;
+	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE:
 		snprintf(err, err_len, "SUBSCRIBE opens a stream; send it without Mesos-Stream-Id");
 		rc = 400;
