@@ -49,7 +49,7 @@ enum rpc_code {
 };
 
 const char *rpc_code_name(enum rpc_code c); /* "NOT_FOUND" */
-int rpc_code_http(enum rpc_code c); /* 404 for NOT_FOUND, ... */
+int rpc_code_http(enum rpc_code c);         /* 404 for NOT_FOUND, ... */
 
 struct rpc_status {
 	enum rpc_code code;
@@ -88,7 +88,8 @@ void rpc_table_destroy(struct rpc_table *t);
 
 /*
  * Binds fn to "<full service name>/<method>" (canonical name). 0, or -1 when
- * the schema has no such method (a programming error: callers assert).
+ * the schema has no such method (a programming error: callers log it, and
+ * the method keeps answering UNIMPLEMENTED).
  */
 int rpc_bind(struct rpc_table *t, const char *service_full, const char *method, rpc_handler_f fn,
              void *ctx);

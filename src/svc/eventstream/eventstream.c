@@ -1,6 +1,7 @@
 /* The task-update event stream; see eventstream.h. */
 #include "clock.h"
 #include "eventstream.h"
+#include "log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -357,6 +358,8 @@ static ProtobufCMessage *h_wait(void *ctx, const ProtobufCMessage *m, struct rpc
 
 void eventstream_bind(struct eventstream *es, struct rpc_table *t)
 {
-	rpc_bind(t, "peloton.private.eventstream.EventStreamService", "InitStream", h_init, es);
-	rpc_bind(t, "peloton.private.eventstream.EventStreamService", "WaitForEvents", h_wait, es);
+	static const char svc[] = "peloton.private.eventstream.EventStreamService";
+	if (rpc_bind(t, svc, "InitStream", h_init, es) != 0 ||
+	    rpc_bind(t, svc, "WaitForEvents", h_wait, es) != 0)
+		log_error("eventstream", "schema has no %s/InitStream or WaitForEvents", svc);
 }
