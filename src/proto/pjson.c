@@ -1,4 +1,5 @@
 #include "pjson.h"
+#include "proto_codec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #define MEMBER(type, m, off) (*(type *)((char *)(m) + (off)))
-#define PJSON_MAX_DEPTH 64
 
 void pjson_field_name(const char *p, char *buf, size_t len)
 {
@@ -391,17 +391,32 @@ struct dec {
 	int depth;
 };
 
+/*
+ * err = "<path>: <reason>". The reason is kept whole; a path too long for
+ * the rest of err loses its beginning ("...<tail>"), the end being the
+ * field nearest the fault.
+ */
 __attribute__((format(printf, 2, 3))) static int fail(struct dec *c, const char *fmt, ...)
 {
 	if (!c->errlen || c->err[0])
 		return -1;
-	int n = snprintf(c->err, c->errlen, "%s%s", c->path, c->path[0] ? ": " : "");
-	if (n < 0 || (size_t)n >= c->errlen)
-		return -1;
+	char why[200];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	size_t plen = strlen(c->path), wlen = strlen(why);
+	if (plen == 0) {
+		snprintf(c->err, c->errlen, "%s", why);
+		return -1;
+	}
+	size_t room = c->errlen > wlen + 3 ? c->errlen - wlen - 3 : 0;
+	if (plen < room)
+		snprintf(c->err, c->errlen, "%s: %s", c->path, why);
+	else if (room > 4)
+		snprintf(c->err, c->errlen, "...%s: %s", c->path + plen - (room - 4), why);
+	else
+		snprintf(c->err, c->errlen, "%s", why);
 	return -1;
 }
 
@@ -799,8 +814,8 @@ static ProtobufCMessage *dec_message(struct dec *c, const ProtobufCMessageDescri
 		fail(c, "expected an object (%s)", d->name);
 		return NULL;
 	}
-	if (++c->depth > PJSON_MAX_DEPTH) {
-		fail(c, "nested too deeply");
+	if (++c->depth > PROTO_MAX_DEPTH) {
+		fail(c, "messages nested more than %d levels deep", PROTO_MAX_DEPTH);
 		c->depth--;
 		return NULL;
 	}

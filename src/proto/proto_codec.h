@@ -19,10 +19,20 @@
 #include <protobuf-c/protobuf-c.h>
 
 /*
+ * At most this many messages nest one in another (the outermost counts),
+ * in protobuf and in JSON alike. protobuf-c unpacks, packs and frees
+ * recursively, so an unchecked depth bomb (a 34 kB constraint tree 5,000
+ * levels deep) exhausts a thread's stack; proto_decode measures the depth
+ * on the wire, without recursing, before protobuf-c sees the bytes.
+ */
+#define PROTO_MAX_DEPTH 64
+
+/*
  * Decodes `len` bytes as `desc`. Returns the message (free it with
  * protobuf_c_message_free_unpacked(msg, alloc)) or NULL with *why set to a
- * static reason ("malformed protobuf", "field number 0"). `alloc` may be
- * NULL for malloc. Thread-safe; allocates only through `alloc`.
+ * static reason ("malformed protobuf", "field number 0", "messages nested
+ * more than 64 levels deep"); `why` may be NULL. `alloc` may be NULL for
+ * malloc. Thread-safe; allocates only through `alloc`.
  */
 ProtobufCMessage *proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
                                size_t len, ProtobufCAllocator *alloc, const char **why);

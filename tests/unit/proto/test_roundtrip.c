@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "pjson.h"
 #include "proto_codec.h"
 #include "proto_fill.h"
 #include "proto_registry.h"
@@ -136,6 +137,116 @@ static void test_decode_refuses_field_zero(void **state)
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/*
+ * A chain of n messages, alternately peloton.api.task.Constraint (field 3,
+ * andConstraint) and AndConstraint (field 1, constraints), the outermost a
+ * Constraint: the shape of a depth bomb. Built from the inside out.
+ */
+static uint8_t *constraint_chain(size_t n, size_t *len)
+{
+	size_t cap = n * 12 + 1, pos = cap;
+	uint8_t *buf = malloc(cap);
+
+	assert_non_null(buf);
+	for (size_t level = n - 1; level-- > 0;) {
+		size_t child = cap - pos;
+		uint8_t hdr[11];
+		size_t k = 0;
+		hdr[k++] = level % 2 == 0 ? (3 << 3 | 2) : (1 << 3 | 2);
+		do {
+			hdr[k++] = (uint8_t)(child & 0x7f) | (child > 0x7f ? 0x80 : 0);
+			child >>= 7;
+		} while (child);
+		pos -= k;
+		memcpy(buf + pos, hdr, k);
+	}
+	*len = cap - pos;
+	memmove(buf, buf + pos, *len);
+	return buf;
+}
+
+/* The same chain in proto3 JSON. */
+static char *constraint_chain_json(size_t n)
+{
+	static const char open[] = "{\"andConstraint\":{\"constraints\":[";
+	char *s = malloc(n * sizeof(open) + 8);
+	size_t k = 0;
+
+	assert_non_null(s);
+	for (size_t i = 0; i + 2 < n; i += 2)
+		k += (size_t)sprintf(s + k, "%s", open);
+	k += (size_t)sprintf(s + k, n % 2 == 0 ? "{\"andConstraint\":{}}" : "{}");
+	for (size_t i = 0; i + 2 < n; i += 2)
+		k += (size_t)sprintf(s + k, "]}}");
+	return s;
+}
+
+/* 64 messages nested one in another decode; 65 and depth bombs are refused, in both encodings. */
+static void test_decode_bounds_nesting(void **state)
+{
+	(void)state;
+	const ProtobufCMessageDescriptor *d = proto_registry_message("peloton.api.task.Constraint");
+	static const size_t depths[] = {1, 2, 63, 64, 65, 66, 5000, 100000};
+
+	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		size_t n = depths[i], len;
+		uint8_t *b = constraint_chain(n, &len);
+		const char *why = NULL;
+		ProtobufCMessage *m = proto_decode(d, b, len, NULL, &why);
+		if (n <= PROTO_MAX_DEPTH) {
+			if (m == NULL)
+				fail_msg("%zu levels refused: %s", n, why);
+			size_t again = protobuf_c_message_get_packed_size(m);
+			assert_int_equal(again, len);
+		} else {
+			assert_null(m);
+			assert_string_equal(why, "messages nested more than 64 levels deep");
+		}
+		protobuf_c_message_free_unpacked(m, NULL);
+		free(b);
+
+		char *js = constraint_chain_json(n), err[200] = "";
+		m = pjson_loads(d, js, strlen(js), err, sizeof(err));
+		if (n <= PROTO_MAX_DEPTH) {
+			if (m == NULL)
+				fail_msg("%zu levels of JSON refused: %s", n, err);
+		} else {
+			assert_null(m);
+			if (n < 1000 && strstr(err, "more than 64 levels deep") == NULL)
+				fail_msg("%zu levels of JSON: %s", n, err);
+		}
+		protobuf_c_message_free_unpacked(m, NULL);
+		free(js);
+	}
+}
+
+/* The depth walk refuses only what protobuf-c refuses too: every cut of a valid encoding. */
+static void test_depth_walk_agrees_with_protobuf_c(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < proto_registry_n_messages; i += 7) {
+		const ProtobufCMessageDescriptor *d = proto_registry_messages[i];
+		ProtobufCMessage *m = proto_fill_new(d, 2, (uint32_t)i);
+		size_t n = protobuf_c_message_get_packed_size(m);
+		uint8_t *b = malloc(n + 1);
+		protobuf_c_message_pack(m, b);
+		for (size_t cut = n; cut + 64 > n && cut != (size_t)-1; cut--) {
+			const char *why = NULL;
+			ProtobufCMessage *u = protobuf_c_message_unpack(d, NULL, cut, b);
+			ProtobufCMessage *v = proto_decode(d, b, cut, NULL, &why);
+			if ((u == NULL) != (v == NULL))
+				fail_msg(
+				    "%s cut at %zu of %zu: protobuf-c %s, proto_decode %s (%s)",
+				    d->name, cut, n, u ? "accepts" : "refuses",
+				    v ? "accepts" : "refuses", why ? why : "");
+			protobuf_c_message_free_unpacked(u, NULL);
+			protobuf_c_message_free_unpacked(v, NULL);
+		}
+		protobuf_c_message_free_unpacked(m, NULL);
+		free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +255,8 @@ int main(void)
 	    cmocka_unit_test(test_registry_lookup),
 	    cmocka_unit_test(test_truncated_bytes_refused_or_parsed),
 	    cmocka_unit_test(test_decode_refuses_field_zero),
+	    cmocka_unit_test(test_decode_bounds_nesting),
+	    cmocka_unit_test(test_depth_walk_agrees_with_protobuf_c),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
