@@ -1,12 +1,22 @@
 /* A job's config: validation and per-instance configs; see config.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "proto_codec.h"
+#include "text.h"
 
-/* ---- validation ---- */
+/* ---- validation (the limits are listed in docs/LIMITS.md) ---- */
+
+enum {
+	MAX_NAME = 1024, /* job, task, owning team, LDAP group */
+	MAX_PORT_NAME = 255,
+	MAX_LABELS = 256, /* per job and per task config */
+	MAX_LABEL_KEY = 1024,
+	MAX_LABEL_VALUE = 4096,
+};
 
 static int check_constraint(const Peloton__Api__Task__Constraint *c, char *err, size_t len,
                             int depth)
@@ -41,20 +51,74 @@ static int check_constraint(const Peloton__Api__Task__Constraint *c, char *err, 
 	}
 }
 
+/* A name or label text (text.h) of at most max bytes; `what` names it in the error. */
+static int check_text(const char *s, size_t max, const char *where, const char *what, char *err,
+                      size_t len)
+{
+	const char *why = text_check(s, max);
+	if (why == NULL)
+		return 0;
+	if (strcmp(why, "too long") == 0)
+		return snprintf(err, len, "%s%s%s is longer than %zu bytes", where,
+		                where[0] ? ": " : "", what, max),
+		       -1;
+	return snprintf(err, len, "%s%s%s %s", where, where[0] ? ": " : "", what, why), -1;
+}
+
+static int check_labels(Peloton__Api__Peloton__Label *const *v, size_t n, const char *where,
+                        char *err, size_t len)
+{
+	if (n > MAX_LABELS)
+		return snprintf(err, len, "%s%sat most %d labels", where, where[0] ? ": " : "",
+		                MAX_LABELS),
+		       -1;
+	for (size_t i = 0; i < n; i++)
+		if (check_text(v[i]->key, MAX_LABEL_KEY, where, "a label key", err, len) != 0 ||
+		    check_text(v[i]->value, MAX_LABEL_VALUE, where, "a label value", err, len) != 0)
+			return -1;
+	return 0;
+}
+
+/* One resource limit: finite, >= 0 (> 0 when required), at most max. */
+static int check_limit(double v, bool required, double max, const char *where, const char *what,
+                       char *err, size_t len)
+{
+	if (!isfinite(v))
+		return snprintf(err, len, "%s: resource.%s must be a finite number", where, what),
+		       -1;
+	if (required ? !(v > 0) : v < 0)
+		return snprintf(err, len, "%s: resource.%s must be %s, got %g", where, what,
+		                required ? "> 0" : ">= 0", v),
+		       -1;
+	if (v > max)
+		return snprintf(err, len, "%s: resource.%s %g above the maximum %g", where, what, v,
+		                max),
+		       -1;
+	return 0;
+}
+
 static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *where, char *err,
                       size_t len)
 {
 	const Peloton__Api__Task__ResourceConfig *r = tc->resource;
-	if (!r || !(r->cpulimit > 0) || !(r->memlimitmb > 0))
+	if (!r)
 		return snprintf(err, len,
 		                "%s: resource.cpuLimit and resource.memLimitMb must be > 0", where),
 		       -1;
-	if (r->disklimitmb < 0 || r->gpulimit < 0 || r->cpulimit > 1e6 || r->memlimitmb > 1e12)
-		return snprintf(err, len, "%s: resources out of range", where), -1;
+	if (check_limit(r->cpulimit, true, 1e6, where, "cpuLimit", err, len) != 0 ||
+	    check_limit(r->memlimitmb, true, 1e12, where, "memLimitMb", err, len) != 0 ||
+	    check_limit(r->disklimitmb, false, 1e12, where, "diskLimitMb", err, len) != 0 ||
+	    check_limit(r->gpulimit, false, 1e6, where, "gpuLimit", err, len) != 0)
+		return -1;
+	if (check_text(tc->name, MAX_NAME, where, "name", err, len) != 0 ||
+	    check_labels(tc->labels, tc->n_labels, where, err, len) != 0)
+		return -1;
 	for (size_t i = 0; i < tc->n_ports; i++) {
 		const char *n = tc->ports[i]->name;
 		if (!n || !n[0])
 			return snprintf(err, len, "%s: port %zu has no name", where, i), -1;
+		if (check_text(n, MAX_PORT_NAME, where, "a port name", err, len) != 0)
+			return -1;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(tc->ports[k]->name, n) == 0)
 				return snprintf(err, len, "%s: port name '%s' used twice", where,
@@ -81,6 +145,14 @@ int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, ch
 		return snprintf(err, len, "instanceCount %u above the maximum %u", c->instancecount,
 		                jm->cfg.max_instances),
 		       -1;
+	if (check_text(c->name, MAX_NAME, "", "name", err, len) != 0 ||
+	    check_text(c->owningteam, MAX_NAME, "", "owningTeam", err, len) != 0 ||
+	    check_labels(c->labels, c->n_labels, "", err, len) != 0)
+		return -1;
+	for (size_t i = 0; i < c->n_ldapgroups; i++)
+		if (check_text(c->ldapgroups[i], MAX_NAME, "", "an ldapGroups entry", err, len) !=
+		    0)
+			return -1;
 	if (!c->respoolid || !c->respoolid->value || !c->respoolid->value[0])
 		return snprintf(err, len, "respoolID is required"), -1;
 	if (!jm->cfg.rm.pool_is_leaf(jm->cfg.rm.arg, c->respoolid->value))

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "respool.h"
+#include "text.h"
 #include "hash.h"
 #include "ids.h"
 
@@ -177,9 +178,10 @@ static void set_payload(struct pool *p, const struct respool_config *c)
 static int check_config(const struct respool_config *c, struct respool_error *err)
 {
 	if (c->name == NULL || c->name[0] == '\0' || strchr(c->name, '/') != NULL ||
-	    strlen(c->name) > NAME_MAX_LEN)
+	    text_check(c->name, NAME_MAX_LEN) != NULL)
 		return fail(err, RESPOOL_INVALID_CONFIG,
-		            "pool name must be 1-255 characters without '/'");
+		            "pool name must be 1-255 bytes of UTF-8 without '/' or control "
+		            "characters");
 	for (int k = 0; k < RES_N; k++) {
 		const struct respool_res *r = &c->res[k];
 		if (!c->res_set[k])

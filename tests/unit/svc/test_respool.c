@@ -73,8 +73,12 @@ static void test_validation(void **state)
 	mk(t, "a", NULL, 10, 20, 1, a);
 	x = cfg("", NULL, 0, 0, 1); /* R1 */
 	expect_err(respool_create(t, &x, b, 40, &e), &e, RESPOOL_INVALID_CONFIG,
-	           "pool name must be 1-255 characters without '/'");
+	           "pool name must be 1-255 bytes of UTF-8 without '/' or control characters");
 	x = cfg("x/y", NULL, 0, 0, 1);
+	expect_err(respool_create(t, &x, b, 40, &e), &e, RESPOOL_INVALID_CONFIG, NULL);
+	x = cfg("x\ty", NULL, 0, 0, 1);
+	expect_err(respool_create(t, &x, b, 40, &e), &e, RESPOOL_INVALID_CONFIG, NULL);
+	x = cfg("x\xffy", NULL, 0, 0, 1);
 	expect_err(respool_create(t, &x, b, 40, &e), &e, RESPOOL_INVALID_CONFIG, NULL);
 	x = cfg("b", "no-such-id", 0, 0, 1); /* R2 */
 	expect_err(respool_create(t, &x, b, 40, &e), &e, RESPOOL_NOT_FOUND,
