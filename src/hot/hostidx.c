@@ -755,6 +755,26 @@ static bool drop_all(const struct hostidx_offer *o, const void *arg)
 	return true;
 }
 
+size_t hostidx_drop_all(struct hostidx *idx)
+{
+	size_t n = 0;
+
+	writer_enter(idx);
+	for (struct hostidx_host *h = idx->all; h != NULL; h = h->all_next) {
+		uint64_t st = atomic_load(&h->status);
+		while (ST_STATE(st) == HOSTIDX_PLACING &&
+		       !atomic_compare_exchange_weak(&h->status, &st,
+		                                     ST_MAKE(ST_GEN(st) + 1, HOSTIDX_READY)))
+			;
+		if (h->snap == NULL || h->snap->n_offers == 0)
+			continue;
+		n += h->snap->n_offers;
+		host_drop(idx, h, drop_all, NULL); /* to NULL: cannot fail */
+	}
+	writer_leave(idx, 0);
+	return n;
+}
+
 int hostidx_remove_host(struct hostidx *idx, const char *hostname)
 {
 	int err = 0;

@@ -149,6 +149,14 @@ int hostidx_rescind(struct hostidx *idx, const char *offer_id);
 size_t hostidx_expire_offers_cb(struct hostidx *idx, uint64_t older_than_ns,
                                 void (*fn)(void *arg, const char *offer_id), void *arg);
 
+/*
+ * A new Mesos subscription: the master voided every offer of the old
+ * stream. Drops every offer of every host and voids every lease (a PLACING
+ * host is READY again under a new generation, so its holder's consume and
+ * release fail). Returns how many offers were dropped.
+ */
+size_t hostidx_drop_all(struct hostidx *idx);
+
 /* Agent lost: drops its offers, marks it REMOVED (voiding any lease). */
 int hostidx_remove_host(struct hostidx *idx, const char *hostname);
 

@@ -114,6 +114,17 @@ static void on_subscribed(void *arg, const char *fwid)
 {
 	struct hostmgr *d = arg;
 	atomic_fetch_add(&d->subscribes, 1);
+	/*
+	 * A new stream: the master removed every offer of the old one (Mesos
+	 * src/master/master.cpp: Master::deactivate on the disconnect,
+	 * Master::_failoverFramework on the resubscribe), so launching on them
+	 * would only be refused. Every offer and every lease goes; the new
+	 * stream's offers follow this event.
+	 */
+	size_t dropped = hostidx_drop_all(d->idx);
+	if (dropped > 0)
+		log_info("hostmgr", "new subscription: %zu offers of the old stream dropped",
+		         dropped);
 	struct store_batch *b = store_batch_new(d->cfg.store);
 	if (b && store_framework_id_put(b, fwid) == 0)
 		store_submit(d->cfg.store, b, NULL, NULL);

@@ -37,7 +37,8 @@
 struct jm_task {
 	uint8_t state; /* written only by jm__move (fsm.c) */
 	uint8_t goal;
-	uint32_t run; /* Mesos run number; 0 before the first launch */
+	uint16_t lost_in_row; /* runs lost one after another (reset by RUNNING): backoff */
+	uint32_t run;         /* Mesos run number; 0 before the first launch */
 	uint32_t failures;
 	uint64_t start_ns, done_ns; /* wall clock */
 	char *host, *agent;

@@ -22,8 +22,11 @@ struct ack_ctx {
 
 /*
  * A task back in PENDING after a failure waits 1 s, 2 s, 4 s ... (at most
- * 60 s) before it is enqueued again; a lost one goes at once. The sweeper
- * enqueues it when due.
+ * 60 s) before it is enqueued again. A lost one goes at once the first
+ * time; lost again before it ran (a launch the master refuses, an agent
+ * that keeps dying), it waits as a failure would, counted by lost_in_row,
+ * so a storm of refused launches cannot form. The sweeper enqueues it when
+ * due.
  */
 static uint64_t backoff_ns(uint32_t failures)
 {
@@ -144,6 +147,10 @@ static bool apply__(struct jm_job *j, uint32_t inst, enum jm_event ev,
 	enum taskstate ns = (enum taskstate)t->state;
 	if (ns == TASK_RUNNING && !t->start_ns)
 		t->start_ns = now;
+	if (ns == TASK_RUNNING)
+		t->lost_in_row = 0;
+	else if (ns == TASK_LOST && t->lost_in_row < UINT16_MAX)
+		t->lost_in_row++;
 	if (!taskstate_terminal(ns))
 		return false;
 	t->done_ns = now;
@@ -205,10 +212,12 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	jm__put_task(jm, b, j, inst, st->message);
 	if (again) {
 		/* the failed run is recorded above; the task goes back to PENDING */
-		bool failed = t->state == TASK_FAILED;
+		uint32_t wait = t->state == TASK_FAILED ? t->failures
+		                : t->state == TASK_LOST ? t->lost_in_row - 1u
+		                                        : 0;
 		jm__move(j, inst, JM_ENQUEUE);
 		t->start_ns = t->done_ns = 0;
-		t->due_ns = failed ? now + backoff_ns(t->failures) : 0;
+		t->due_ns = wait ? now + backoff_ns(wait) : 0;
 		jm__put_task(jm, b, j, inst, "relaunching");
 	}
 	if (jm__job_refresh(j))

@@ -357,6 +357,52 @@ static void test_rescind_remove_consume(void **state)
 	finish(idx);
 }
 
+/* A new Mesos subscription: every offer dropped, every lease void, new offers usable. */
+static void test_drop_all(void **state)
+{
+	(void)state;
+	struct hostidx *idx = hostidx_create(NULL);
+	struct hostidx_lease l[2];
+	char *ids[4];
+	static const struct hostidx_offer_in offers[] = {
+	    {.offer_id = "a1", .hostname = "a", .agent_id = "A", .res = {2, 2048, 0, 0}},
+	    {.offer_id = "a2", .hostname = "a", .agent_id = "A", .res = {2, 2048, 0, 0}},
+	    {.offer_id = "b1", .hostname = "b", .agent_id = "B", .res = {2, 2048, 0, 0}},
+	};
+	assert_int_equal(hostidx_drop_all(idx), 0); /* empty: nothing */
+	assert_int_equal(hostidx_add_offers(idx, offers, 3), 0);
+	struct hostmatch_filter f = filter(3, 3000); /* only host a fits */
+	struct hostidx_acquire_out o = out_of(l, 2);
+	assert_int_equal(acquire(idx, &f, 1, &o), 0);
+	assert_int_equal(o.n, 1);
+	assert_string_equal(hostidx_lease_hostname(&l[0]), "a");
+
+	assert_int_equal(hostidx_drop_all(idx), 3);
+	assert_int_equal(hostidx_host_state(idx, "a"), HOSTIDX_READY);
+	assert_int_equal(hostidx_consume(idx, &l[0], ids, 4), -1); /* the lease is void */
+	assert_int_equal(errno, ESTALE);
+	assert_int_equal(hostidx_rescind(idx, "b1"), -1); /* gone */
+	assert_int_equal(errno, ENOENT);
+	struct hostidx_capacity cap;
+	hostidx_capacity(idx, &cap);
+	assert_int_equal(cap.hosts_with_offers, 0);
+	assert_int_equal(cap.placing, 0);
+	f = filter(1, 1);
+	o = out_of(l, 2);
+	assert_int_equal(acquire(idx, &f, 2, &o), 0);
+	assert_int_equal(o.n, 0);
+
+	/* the same offer ids may come back (a new stream's) and are usable */
+	assert_int_equal(hostidx_add_offers(idx, offers + 2, 1), 0);
+	o = out_of(l, 2);
+	assert_int_equal(acquire(idx, &f, 2, &o), 0);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(hostidx_consume(idx, &l[0], ids, 4), 1);
+	assert_string_equal(ids[0], "b1");
+	free(ids[0]);
+	finish(idx);
+}
+
 static void test_bad_offers_change_nothing(void **state)
 {
 	(void)state;
@@ -454,6 +500,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_filters),
 	    cmocka_unit_test(test_leases),
 	    cmocka_unit_test(test_rescind_remove_consume),
+	    cmocka_unit_test(test_drop_all),
 	    cmocka_unit_test(test_bad_offers_change_nothing),
 	    cmocka_unit_test(test_order_limits_expiry),
 	};

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "fsm.h"
+#include "jm.h"
 #include "jobmgr.h"
 #include "proto_codec.h"
 #include "rpc.h"
@@ -34,6 +35,7 @@ static struct stub {
 	pthread_cond_t cv;
 	/* resource manager */
 	char enqueued[MAXREC][96];
+	uint64_t enqueued_ns[MAXREC]; /* wall clock */
 	size_t n_enqueued;
 	char rm_killed[MAXREC][96];
 	size_t n_rm_killed;
@@ -77,8 +79,11 @@ static size_t rm_enqueue(void *arg, const char *pool, const struct resmgr_gang_s
 {
 	(void)arg, (void)pool;
 	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < g[i].n_tasks; k++)
+		for (size_t k = 0; k < g[i].n_tasks; k++) {
+			if (S.n_enqueued < MAXREC)
+				S.enqueued_ns[S.n_enqueued] = clock_wall_ns();
 			note(S.enqueued, &S.n_enqueued, g[i].tasks[k].id);
+		}
 		if (fail)
 			fail[i] = RM_OK;
 	}
@@ -389,6 +394,36 @@ static void update_acked(const char *id, uint32_t inst, uint32_t run, Mesos__V1_
 	wait_for(&S.n_acked, want);
 }
 
+/* True when the instance has a relaunch due (set in the same step as its PENDING). */
+static bool relaunch_waits(const char *id, uint32_t inst)
+{
+	struct jm_job *j = jm__find(jm, id);
+	assert_non_null(j);
+	pthread_mutex_lock(&j->mu);
+	bool waits = j->tasks[inst].due_ns != 0;
+	pthread_mutex_unlock(&j->mu);
+	return waits;
+}
+
+/*
+ * Places instance 0, loses run `run` and waits for its enqueue; it must
+ * come no sooner than min_s after the loss (a lower bound only: a
+ * busy machine can make it later, never earlier).
+ */
+static void lose_and_requeue(const char *id, uint32_t run, unsigned min_s)
+{
+	uint32_t i0 = 0;
+	size_t n = S.n_enqueued;
+	place(id, &i0, 1);
+	wait_for(&S.n_launched, run);
+	uint64_t t0 = clock_wall_ns();
+	update_acked(id, 0, run, MESOS__V1__TASK_STATE__TASK_LOST);
+	wait_for(&S.n_enqueued, n + 1);
+	if (S.enqueued_ns[n] < t0 + min_s * 1000000000ull)
+		fail_msg("run %u: enqueued %.2f s after the loss, not %u s", run,
+		         (double)(S.enqueued_ns[n] - t0) / 1e9, min_s);
+}
+
 /* ---- validation ---- */
 
 static void expect_invalid(const Peloton__Api__Job__JobConfig *c, const char *msg)
@@ -650,6 +685,16 @@ static void test_lost_relaunches_at_once(void **state)
 	assert_string_equal(task_state("job-l", 0), "PENDING");
 	wait_for(&S.n_enqueued, 2);
 	assert_string_equal(S.enqueued[1], "job-l-0");
+	/* lost again before it ran (a refused launch): it waits 1 s, then 2 s */
+	lose_and_requeue("job-l", 2, 1);
+	lose_and_requeue("job-l", 3, 2);
+	/* a run that reaches RUNNING ends the streak: the next loss goes at once */
+	place("job-l", &i0, 1);
+	wait_for(&S.n_launched, 4);
+	update_acked("job-l", 0, 4, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	update_acked("job-l", 0, 4, MESOS__V1__TASK_STATE__TASK_LOST);
+	assert_false(relaunch_waits("job-l", 0));
+	wait_for(&S.n_enqueued, 5);
 }
 
 static void test_stop_kills_and_late_running_keeps_killing(void **state)
