@@ -59,6 +59,24 @@ void arena_reset(struct arena *a)
 		a->block_size = total;
 }
 
+void *arena_alloc_cb(void *arena, size_t size)
+{
+	return arena_alloc(arena, size);
+}
+
+void arena_free_cb(void *arena, void *p)
+{
+	(void)arena, (void)p;
+}
+
+size_t arena_held(const struct arena *a)
+{
+	size_t n = 0;
+	for (const struct arena_block *b = a->head; b != NULL; b = b->next)
+		n += b->size;
+	return n;
+}
+
 void arena_fini(struct arena *a)
 {
 	struct arena_block *b = a->head, *next;

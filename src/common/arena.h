@@ -31,6 +31,15 @@ void *arena_alloc(struct arena *a, size_t size);
  * next block is sized to their sum, so a steady workload settles on one. */
 void arena_reset(struct arena *a);
 
+/* Callbacks in the shape of ProtobufCAllocator's alloc and free (arg = the
+ * arena): messages unpacked into an arena die with arena_reset/fini, so the
+ * free is a no-op. */
+void *arena_alloc_cb(void *arena, size_t size);
+void arena_free_cb(void *arena, void *p);
+
+/* Bytes held in blocks (what the arena costs now). */
+size_t arena_held(const struct arena *a);
+
 /* Frees every block. Accepts an arena that never allocated. */
 void arena_fini(struct arena *a);
 

@@ -55,7 +55,10 @@ struct batch {
 
 struct mesos_client {
 	struct mesos_client_config cfg;
-	char master[256];
+	char master[256];  /* the master talked to now (I/O thread) */
+	char masters[512]; /* the configured ones, comma-separated */
+	unsigned master_i; /* which configured one was tried last */
+	bool redirected;   /* master came from a 307, not the configuration */
 	pthread_t io;
 	_Atomic int stop;
 	CURLM *m;
@@ -141,16 +144,6 @@ static void sub_end(struct mesos_client *c)
 	c->rio = NULL;
 }
 
-static void *arena_pb_alloc(void *arena, size_t size)
-{
-	return arena_alloc(arena, size);
-}
-
-static void arena_pb_free(void *arena, void *p)
-{
-	(void)arena, (void)p; /* the whole event goes at once: arena_reset */
-}
-
 /*
  * One event from the stream. A protobuf event decodes into the I/O thread's
  * arena (an OFFERS event is thousands of small objects: pointer bumps and
@@ -163,7 +156,7 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 	const char *why = NULL;
 	char jerr[200];
 	event_t *ev;
-	ProtobufCAllocator arena = {arena_pb_alloc, arena_pb_free, &c->ev_arena};
+	ProtobufCAllocator arena = {arena_alloc_cb, arena_free_cb, &c->ev_arena};
 	if (c->cfg.json) {
 		ev = (event_t *)pjson_loads(&mesos__v1__scheduler__event__descriptor,
 		                            (const char *)data, len, jerr, sizeof(jerr));
@@ -377,10 +370,43 @@ static bool follow(struct mesos_client *c, const char *location)
 		return false;
 	if (strncmp(c->master, p, n) != 0 || c->master[n] != '\0') {
 		snprintf(c->master, sizeof(c->master), "%.*s", (int)n, p);
+		c->redirected = true;
 		log_info("mesos", "redirected to the leading master %s", c->master);
 	}
 	c->st.redirects++;
 	return true;
+}
+
+/* The configured master number i (wrapping) into c->master. */
+static void configured_master(struct mesos_client *c, unsigned i)
+{
+	unsigned n = 1;
+	for (const char *p = c->masters; (p = strchr(p, ',')) != NULL; p++)
+		n++;
+	c->master_i = i % n;
+	const char *p = c->masters;
+	for (unsigned k = 0; k < c->master_i; k++)
+		p = strchr(p, ',') + 1;
+	snprintf(c->master, sizeof(c->master), "%.*s", (int)strcspn(p, ","), p);
+	c->redirected = false;
+}
+
+/*
+ * A subscription failed (not a redirect): a master we were sent to by a
+ * 307 may be dead — back to the configured master that sent us there;
+ * else, with several configured, the next one.
+ */
+static void master_failed(struct mesos_client *c)
+{
+	char was[sizeof(c->master)];
+	snprintf(was, sizeof(was), "%s", c->master);
+	if (c->redirected)
+		configured_master(c, c->master_i);
+	else if (strchr(c->masters, ',') != NULL)
+		configured_master(c, c->master_i + 1);
+	if (strcmp(was, c->master) != 0)
+		log_warn("mesos", "master %s failed; trying the configured master %s", was,
+		         c->master);
 }
 
 /* The subscription transfer ended (any reason). */
@@ -406,6 +432,7 @@ static void sub_done(struct mesos_client *c, CURLcode res)
 		         res == CURLE_OK ? "stream ended" : curl_easy_strerror(res));
 	sub_end(c);
 	resubscribe_later(c, why);
+	master_failed(c);
 }
 
 /* --- calls ------------------------------------------------------------------------ */
@@ -910,8 +937,9 @@ struct mesos_client *mesos_client_start(const struct mesos_client_config *cfg, c
 		c->cfg.batch_window_ms = 2;
 	if (!c->cfg.batch_max_tasks)
 		c->cfg.batch_max_tasks = 512;
-	snprintf(c->master, sizeof(c->master), "%s",
+	snprintf(c->masters, sizeof(c->masters), "%s",
 	         cfg->master && cfg->master[0] ? cfg->master : "127.0.0.1:5050");
+	configured_master(c, 0);
 	if (cfg->framework_id)
 		snprintf(c->framework_id, sizeof(c->framework_id), "%s", cfg->framework_id);
 	c->backoff_s = 0.1;

@@ -10,7 +10,10 @@
  * thread (the host manager's offer ingestion and the status-update stream
  * plug in there). A dropped stream, an ERROR event, a malformed frame or
  * ~5 missed heartbeats cause a resubscription with capped exponential
- * backoff and jitter; a 307 with a Location moves to that master.
+ * backoff and jitter; a 307 with a Location moves to that master. A
+ * master reached through a 307 that then fails is left for the configured
+ * one again (a leader that died must not be retried for ever); with
+ * several configured ("h1:5050,h2:5050"), each failure moves to the next.
  *
  * Calls are asynchronous: queued from any thread, sent once subscribed.
  * A call answered 307 is re-issued at the master the Location names, one
@@ -39,7 +42,8 @@
 #include "mesos/v1/scheduler/scheduler.pb-c.h"
 
 struct mesos_client_config {
-	const char *master; /* "host:port" of a master; 127.0.0.1:5050 default */
+	const char *master; /* "host:port" of a master, or several comma-separated;
+	                     * 127.0.0.1:5050 default */
 	const char *name, *user, *role, *principal; /* FrameworkInfo; defaults peloton, root, * */
 	const char *framework_id;                   /* persisted id to resubscribe with, or NULL */
 	double failover_timeout_s;                  /* default 100 weeks, as upstream */

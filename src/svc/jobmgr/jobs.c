@@ -292,28 +292,45 @@ void jm__range(const struct jm_job *j, const Peloton__Api__Task__InstanceRange *
 		*from = *to;
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/*
+ * The ranges' instances, each once and in order: the ranges are sorted and
+ * merged first, so the answer is at most the job's size whatever the
+ * request repeats (30,000 copies of one whole-job range cost 30,000 range
+ * pairs, not 30,000 copies of the job).
+ */
 uint32_t *jm__instances(struct jm_job *j, Peloton__Api__Task__InstanceRange *const *rg, size_t nrg,
                         size_t *n)
 {
-	size_t cap = nrg ? 0 : j->n;
-	for (size_t k = 0; k < nrg; k++) {
-		uint32_t f, t;
-		jm__range(j, rg[k], &f, &t);
-		cap += t - f;
-	}
-	uint32_t *v = calloc(cap ? cap : 1, sizeof(uint32_t));
 	*n = 0;
-	if (!v)
+	uint32_t *v = calloc(j->n ? j->n : 1, sizeof(uint32_t));
+	uint32_t(*pairs)[2] = nrg ? calloc(nrg, sizeof(*pairs)) : NULL;
+	if (!v || (nrg && !pairs)) {
+		free(v);
+		free(pairs);
 		return NULL;
-	if (!nrg)
+	}
+	if (!nrg) {
 		for (uint32_t i = 0; i < j->n; i++)
 			v[(*n)++] = i;
-	for (size_t k = 0; k < nrg; k++) {
-		uint32_t f, t;
-		jm__range(j, rg[k], &f, &t);
-		for (uint32_t i = f; i < t; i++)
-			v[(*n)++] = i;
+		return v;
 	}
+	for (size_t k = 0; k < nrg; k++)
+		jm__range(j, rg[k], &pairs[k][0], &pairs[k][1]);
+	qsort(pairs, nrg, sizeof(*pairs), range_cmp);
+	uint32_t next = 0; /* instances below are emitted */
+	for (size_t k = 0; k < nrg; k++) {
+		for (uint32_t i = pairs[k][0] > next ? pairs[k][0] : next; i < pairs[k][1]; i++)
+			v[(*n)++] = i;
+		if (pairs[k][1] > next)
+			next = pairs[k][1];
+	}
+	free(pairs);
 	return v;
 }
 

@@ -21,6 +21,7 @@
 
 #include "fsm.h"
 #include "jm.h"
+#include "jobs.h"
 #include "jobmgr.h"
 #include "proto_codec.h"
 #include "rpc.h"
@@ -537,6 +538,30 @@ static void test_validation_ports_and_constraints(void **state)
 	c->defaultconfig->constraint = NULL;
 }
 
+/* Ranges are merged: repeats and overlaps name each instance once. */
+static void test_instance_ranges_merge(void **state)
+{
+	(void)state;
+	create("job-r", 10, 0);
+	struct jm_job *j = jm__find(jm, "job-r");
+	Peloton__Api__Task__InstanceRange r[4], *rp[30000];
+	for (int i = 0; i < 4; i++)
+		peloton__api__task__instance_range__init(&r[i]);
+	r[0].from = 6, r[0].to = 8;
+	r[1].from = 2, r[1].to = 4;
+	r[2].from = 3, r[2].to = 7;
+	r[3].from = 9, r[3].to = 0; /* to 0: to the end */
+	for (size_t i = 0; i < 30000; i++)
+		rp[i] = &r[i % 4];
+	size_t n;
+	uint32_t *v = jm__instances(j, rp, 30000, &n);
+	assert_non_null(v);
+	static const uint32_t want[] = {2, 3, 4, 5, 6, 7, 9};
+	assert_int_equal(n, 7);
+	assert_memory_equal(v, want, sizeof(want));
+	free(v);
+}
+
 /* ---- the state machine ---- */
 
 /* Every (event, from) pair against the table written out independently. */
@@ -822,6 +847,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_validation_ports_and_constraints, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instance_ranges_merge, setup, teardown),
 	    cmocka_unit_test(test_fsm_every_row),
 	    cmocka_unit_test_setup_teardown(test_launch_run_finish, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_relaunches_then_gives_up, setup, teardown),
