@@ -69,6 +69,10 @@ static const struct key keys[] = {
     {"preempt-ms", K_UINT, F(preempt_ms), "60000",
      "preemption period; a pool over its entitlement for 5 periods is preempted", false},
     {"max-request-bytes", K_SIZE, F(max_request_bytes), "4M", "largest request body", false},
+    {"max-long-polls", K_UINT, F(max_long_polls), "32",
+     "long polls (WaitForEvents, DequeueGangs, GetPlacements) gRPC runs at once, each on a "
+     "thread of its own; one more is answered RESOURCE_EXHAUSTED",
+     false},
     {"no-sync", K_BOOL, F(no_sync), "false",
      "skip fsync per commit group (a machine crash may lose acknowledged writes)", false},
     {"write-each-update", K_BOOL, F(write_each_update), "false",

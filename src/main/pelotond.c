@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "grpcsrv.h"
@@ -190,6 +191,18 @@ static void metrics(void *arg, FILE *f)
 		store_write_metrics(d->store, f);
 }
 
+/* /health: every role here says it can do its work, or why not. */
+static bool health(void *arg, char *why, size_t len)
+{
+	struct daemon *d = arg;
+	if (d->hm && !hostmgr_health(d->hm, why, len))
+		return false;
+	for (int u = 0; u < U_N; u++)
+		if (d->hm_cli[u] && !hostmgr_client_health(d->hm_cli[u], why, len))
+			return false;
+	return true;
+}
+
 static bool route(void *arg, const char *method, const char *url, const uint8_t *body, size_t len,
                   unsigned *status, char **out)
 {
@@ -214,15 +227,19 @@ static int start_servers(struct daemon *d)
 	 * core's pollers (bench_rpc on 2 cores: 4 threads were slower than 2) */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = c->rpc_threads ? c->rpc_threads : ncpu > 0 ? (unsigned)ncpu : 2;
-	struct grpcsrv_config gc = {
-	    .addr = addr, .workers = threads, .max_request_bytes = c->max_request_bytes};
+	struct grpcsrv_config gc = {.addr = addr,
+	                            .workers = threads,
+	                            .max_request_bytes = c->max_request_bytes,
+	                            .max_long_polls = c->max_long_polls};
 	if (!(d->grpc = grpcsrv_start(&gc, d->rpc, err, sizeof(err))))
 		return log_error("main", "gRPC: %s", err), -1;
 	struct httpsrv_config hc = {.port = (uint16_t)c->http_port,
 	                            .bind_any = c->bind_any,
-	                            .threads = threads,
+	                            /* at least 4: half of them may wait in long polls */
+	                            .threads = threads < 4 ? 4 : threads,
 	                            .max_request_bytes = c->max_request_bytes,
 	                            .metrics = metrics,
+	                            .health = health,
 	                            .route = route,
 	                            .arg = d};
 	if (!(d->http = httpsrv_start(&hc, d->rpc, err, sizeof(err))))
@@ -322,6 +339,23 @@ static void log_start(const struct pconf *c)
 	         c->roles, peers, c->grpc_port, c->http_port);
 }
 
+/*
+ * Every connection is a descriptor: the soft limit (often 1,024) goes up
+ * to the hard one, so the HTTP face's connection limits, not the process's,
+ * decide who is served.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("main", "open files limit raised from %llu to %llu",
+		         (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
@@ -336,6 +370,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_start(&d.cf);
+	raise_fd_limit();
 	if (start(&d) != 0) {
 		stop(&d);
 		return 1;

@@ -33,6 +33,7 @@ struct gcall {
 	 * call (one batch less); NULL for the generic slots */
 	struct reg *reg;
 	gpr_timespec deadline;
+	bool on_lp; /* being run by a long-poll thread */
 };
 
 /* A path registered with the core (canonical or alias). */
@@ -49,8 +50,26 @@ struct worker {
 	struct gcall *calls;
 };
 
+/*
+ * The long-poll threads: calls of long_poll methods wait here instead of on
+ * a worker (a worker blocked in WaitForEvents held back every call queued
+ * behind it on its completion queue). Threads are made on demand up to
+ * max_long_polls and then kept; a call finding every one busy is answered
+ * RESOURCE_EXHAUSTED at once.
+ */
+struct lp_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct gcall **q; /* waiting for a thread, at most max */
+	size_t nq;
+	unsigned threads, idle, busy; /* made; waiting for work; running a call */
+	pthread_t *tid;
+	bool stop;
+};
+
 struct grpcsrv {
 	struct grpcsrv_config cfg;
+	struct lp_pool lp;
 	struct rpc_table *t;
 	struct reg *regs;
 	size_t n_regs;
@@ -124,8 +143,15 @@ static void start_recv(struct gcall *c)
 	}
 }
 
-/* Runs the method and sends response + status in one batch. */
-static void respond(struct gcall *c)
+static bool answer(struct gcall *c, struct rpc_status *st, uint8_t *out, size_t out_len);
+static bool long_poll_submit(struct grpcsrv *s, struct gcall *c);
+
+/*
+ * Runs the method (on a long-poll thread for long_poll methods) and answers.
+ * True when a registered call's answer could not be sent: the caller frees
+ * it. Otherwise c is no longer the caller's (its completion frees it).
+ */
+static bool respond(struct gcall *c)
 {
 	struct grpcsrv *s = c->w->s;
 	struct rpc_status st = {RPC_OK, ""};
@@ -137,6 +163,14 @@ static void respond(struct gcall *c)
 	struct rpc_method *m = c->reg ? c->reg->m : rpc_lookup_path(s->t, path, plen);
 	gpr_timespec deadline = c->reg ? c->deadline : c->details.deadline;
 
+	if (m && m->long_poll && c->reg && !c->on_lp) {
+		if (long_poll_submit(s, c))
+			return false; /* a long-poll thread answers */
+		rpc_fail(&st, RPC_RESOURCE_EXHAUSTED,
+		         "%u long polls in progress, the most this server runs at once",
+		         s->cfg.max_long_polls);
+		return !answer(c, &st, NULL, 0) && c->reg;
+	}
 	if (!m) {
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown method %.*s", (int)plen, path);
 	} else if (!c->req) {
@@ -157,7 +191,17 @@ static void respond(struct gcall *c)
 			grpc_slice_unref(body);
 		}
 	}
+	return !answer(c, &st, out, out_len) && c->reg;
+}
 
+/*
+ * Sends the response (out is taken) or the status, in one batch. True when
+ * sent. Refused: a generic slot is requested again, a registered call is
+ * left to the caller to free.
+ */
+static bool answer(struct gcall *c, struct rpc_status *stp, uint8_t *out, size_t out_len)
+{
+	struct rpc_status st = *stp;
 	grpc_op ops[4];
 	size_t n = 0;
 	memset(ops, 0, sizeof(ops));
@@ -179,14 +223,13 @@ static void respond(struct gcall *c)
 	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
 	c->stage = ST_SENT;
-	if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
-		if (c->reg) {
-			c->stage = ST_SHUTDOWN; /* reg_event frees it */
-			return;
-		}
+	if (grpc_call_start_batch(c->call, ops, n, c, NULL) == GRPC_CALL_OK)
+		return true;
+	if (!c->reg) {
 		reset(c);
 		request(c);
 	}
+	return false;
 }
 
 static void reg_free(struct gcall *c)
@@ -209,12 +252,75 @@ static void reg_event(struct worker *w, struct gcall *c, int ok)
 		}
 		if (!w->s->stopping)
 			request_reg(w, c->reg);
-		respond(c);
-		if (c->stage != ST_SENT) /* the batch was refused */
+		if (respond(c)) /* the batch was refused */
 			reg_free(c);
 		return;
 	}
 	reg_free(c);
+}
+
+static void *lp_main(void *arg)
+{
+	struct grpcsrv *s = arg;
+	struct lp_pool *p = &s->lp;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->nq == 0 && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->nq == 0)
+			break;
+		struct gcall *c = p->q[--p->nq];
+		p->idle--;
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		c->on_lp = true;
+		if (respond(c)) /* the batch was refused */
+			reg_free(c);
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
+		p->idle++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Hands c to a long-poll thread (made if none is idle); false when all max are busy. */
+static bool long_poll_submit(struct grpcsrv *s, struct gcall *c)
+{
+	struct lp_pool *p = &s->lp;
+	bool ok = false;
+	pthread_mutex_lock(&p->mu);
+	if (p->stop || p->busy + p->nq >= s->cfg.max_long_polls)
+		goto out;
+	if (p->idle <= p->nq) {
+		if (p->threads == s->cfg.max_long_polls ||
+		    pthread_create(&p->tid[p->threads], NULL, lp_main, s) != 0)
+			goto out;
+		pthread_setname_np(p->tid[p->threads], "grpc-longpoll");
+		p->threads++;
+		p->idle++;
+	}
+	p->q[p->nq++] = c;
+	pthread_cond_signal(&p->cv);
+	ok = true;
+out:
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+/* Joins the long-poll threads (their answers go out first) and frees the pool. */
+static void lp_stop(struct lp_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->threads; i++)
+		pthread_join(p->tid[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->q);
+	free(p->tid);
 }
 
 static void *worker_main(void *arg)
@@ -288,6 +394,19 @@ struct grpcsrv *grpcsrv_start(const struct grpcsrv_config *cfg, struct rpc_table
 		s->cfg.max_request_bytes = 4u << 20;
 	if (!s->cfg.grace_ms)
 		s->cfg.grace_ms = 5000;
+	if (!s->cfg.max_long_polls)
+		s->cfg.max_long_polls = 32;
+	pthread_mutex_init(&s->lp.mu, NULL);
+	pthread_cond_init(&s->lp.cv, NULL);
+	s->lp.q = calloc(s->cfg.max_long_polls, sizeof(*s->lp.q));
+	s->lp.tid = calloc(s->cfg.max_long_polls, sizeof(*s->lp.tid));
+	if (!s->lp.q || !s->lp.tid) {
+		free(s->lp.q);
+		free(s->lp.tid);
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 
 	grpc_arg args[] = {
 	    {GRPC_ARG_INTEGER,
@@ -376,6 +495,7 @@ error:
 	}
 	free(s->workers);
 	free(s->regs);
+	lp_stop(&s->lp);
 	free(s);
 	return NULL;
 }
@@ -403,6 +523,7 @@ void grpcsrv_stop(struct grpcsrv *s)
 		grpc_completion_queue_pluck(s->shutdown_cq, s, gpr_inf_future(GPR_CLOCK_REALTIME),
 		                            NULL);
 	}
+	lp_stop(&s->lp);
 	for (unsigned i = 0; i < s->n_workers; i++)
 		grpc_completion_queue_shutdown(s->workers[i].cq);
 	for (unsigned i = 0; i < s->n_workers; i++) {

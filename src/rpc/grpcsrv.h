@@ -16,7 +16,11 @@
  * soon as one arrives. Unregistered paths land in `slots` generic requests
  * per worker and are answered UNIMPLEMENTED.
  *
- * Threads: `workers` threads, each with its own completion queue. grpcsrv_stop stops accepting,
+ * Threads: `workers` threads, each with its own completion queue, run the
+ * unary calls. Calls of long_poll methods (rpc_bind_long_poll) run on
+ * threads of their own, made on demand up to `max_long_polls`; past that a
+ * long poll is answered RESOURCE_EXHAUSTED at once, so waiting callers
+ * never hold back the others. grpcsrv_stop stops accepting,
  * lets calls in flight finish (up to the grace period, then cancels them)
  * and joins the threads.
  */
@@ -33,6 +37,7 @@ struct grpcsrv_config {
 	unsigned slots;           /* generic request_calls per worker (unknown paths); default 8 */
 	size_t max_request_bytes; /* default 4 MiB */
 	unsigned grace_ms;        /* drain time at stop; default 5000 */
+	unsigned max_long_polls;  /* long-poll calls running at once; default 32 */
 };
 
 struct grpcsrv;

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,8 @@ struct httpsrv {
 	struct rpc_table *t;
 	struct MHD_Daemon *d;
 	uint16_t port;
+	_Atomic unsigned long_polls; /* running now */
+	unsigned max_long_polls;
 };
 
 struct req {
@@ -109,10 +112,19 @@ static enum MHD_Result api(struct httpsrv *h, struct MHD_Connection *c, struct r
 		rpc_fail(&st, RPC_UNIMPLEMENTED, "unknown procedure %.200s", proc);
 		return rpc_error_as(c, &st, 404);
 	}
+	if (m->long_poll && atomic_fetch_add(&h->long_polls, 1) >= h->max_long_polls) {
+		atomic_fetch_sub(&h->long_polls, 1);
+		rpc_fail(&st, RPC_RESOURCE_EXHAUSTED,
+		         "%u long polls in progress, the most HTTP runs at once (gRPC runs more)",
+		         h->max_long_polls);
+		return rpc_error(c, &st);
+	}
 	uint64_t t0 = (clock_mono_ns() / 1000000u);
 	uint8_t *out;
 	size_t out_len;
 	rpc_invoke(m, enc, rq->body, rq->len, &out, &out_len, &st);
+	if (m->long_poll)
+		atomic_fetch_sub(&h->long_polls, 1);
 	if (st.code == RPC_OK && ttl && (clock_mono_ns() / 1000000u) - t0 > ttl) {
 		free(out);
 		rpc_fail(&st, RPC_DEADLINE_EXCEEDED, "call took longer than Context-TTL-MS %llu",
@@ -195,8 +207,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (rq->too_big)
 		return text(c, 413, "request body too large\n");
-	if (strcmp(url, "/health") == 0)
+	if (strcmp(url, "/health") == 0) {
+		char why[256] = "";
+		if (h->cfg.health && !h->cfg.health(h->cfg.arg, why, sizeof(why) - 1)) {
+			strcat(why, "\n");
+			return text(c, 503, why);
+		}
 		return text(c, 200, "ok\n");
+	}
 	if (strcmp(url, "/leaderhealth") == 0) {
 		bool lead = !h->cfg.is_leader || h->cfg.is_leader(h->cfg.arg);
 		return text(c, lead ? 200 : 503, lead ? "leader\n" : "not leader\n");
@@ -256,14 +274,17 @@ struct httpsrv *httpsrv_start(const struct httpsrv_config *cfg, struct rpc_table
 		h->cfg.conn_timeout_s = 30;
 	if (!h->cfg.max_conns)
 		h->cfg.max_conns = 1024;
+	if (!h->cfg.max_conns_per_ip)
+		h->cfg.max_conns_per_ip = 64;
+	h->max_long_polls = h->cfg.threads / 2 ? h->cfg.threads / 2 : 1;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(cfg->port)};
 	sa.sin_addr.s_addr = htonl(cfg->bind_any ? INADDR_ANY : INADDR_LOOPBACK);
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-	                        cfg->port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa,
-	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->cfg.threads,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
-	                        MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_conns,
-	                        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, cfg->port, NULL,
+	    NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)h->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
+	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    h->cfg.max_conns_per_ip, MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen for HTTP on port %u", cfg->port);
 		free(h);

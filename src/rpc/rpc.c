@@ -209,6 +209,18 @@ int rpc_bind(struct rpc_table *t, const char *service_full, const char *method, 
 	return -1;
 }
 
+int rpc_bind_long_poll(struct rpc_table *t, const char *service_full, const char *method,
+                       rpc_handler_f fn, void *ctx)
+{
+	if (rpc_bind(t, service_full, method, fn, ctx) != 0)
+		return -1;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->methods[i].fn == fn && strcmp(t->methods[i].method, method) == 0 &&
+		    strcmp(t->methods[i].service_full, service_full) == 0)
+			t->methods[i].long_poll = true;
+	return 0;
+}
+
 struct rpc_method *rpc_lookup_path(struct rpc_table *t, const char *path, size_t len)
 {
 	size_t lo = 0, hi = t->n_paths;

@@ -71,6 +71,9 @@ struct rpc_method {
 	const ProtobufCMessageDescriptor *in, *out;
 	rpc_handler_f fn; /* NULL: UNIMPLEMENTED */
 	void *ctx;
+	/* the handler may wait (a long poll: WaitForEvents, DequeueGangs): the
+	 * transports run it off the threads that serve unary calls */
+	bool long_poll;
 	/* metrics (relaxed atomics) */
 	_Atomic uint64_t calls, errors;
 	_Atomic uint64_t lat_buckets[16]; /* see rpc_latency_bounds */
@@ -93,6 +96,10 @@ void rpc_table_destroy(struct rpc_table *t);
  */
 int rpc_bind(struct rpc_table *t, const char *service_full, const char *method, rpc_handler_f fn,
              void *ctx);
+
+/* rpc_bind for a handler that may wait (sets long_poll). */
+int rpc_bind_long_poll(struct rpc_table *t, const char *service_full, const char *method,
+                       rpc_handler_f fn, void *ctx);
 
 /* By gRPC path ("/pkg.Svc/M", aliases too); NULL when unknown. */
 struct rpc_method *rpc_lookup_path(struct rpc_table *t, const char *path, size_t len);

@@ -20,6 +20,7 @@ typedef Peloton__Private__Eventstream__Event event_pb;
 struct es_client {
 	char *name;
 	uint64_t purged; /* every offset below was processed */
+	bool local;      /* read in process only: not over RPC */
 };
 
 struct eventstream {
@@ -187,12 +188,23 @@ int64_t eventstream_publish(struct eventstream *es, const Mesos__V1__TaskStatus 
 	return off;
 }
 
-static struct es_client *client__(struct eventstream *es, const char *name)
+/* The client by name; NULL when unknown, or read in process and asked over RPC. */
+static struct es_client *client__(struct eventstream *es, const char *name, bool remote)
 {
 	for (size_t i = 0; name && i < es->n_clients; i++)
 		if (strcmp(es->clients[i].name, name) == 0)
-			return &es->clients[i];
+			return remote && es->clients[i].local ? NULL : &es->clients[i];
 	return NULL;
+}
+
+int eventstream_client_local(struct eventstream *es, const char *name)
+{
+	pthread_mutex_lock(&es->mu);
+	struct es_client *c = client__(es, name, false);
+	if (c != NULL)
+		c->local = true;
+	pthread_mutex_unlock(&es->mu);
+	return c ? 0 : -1;
 }
 
 static Peloton__Private__Eventstream__ClientUnsupported *unsupported(const char *name)
@@ -210,9 +222,9 @@ static Peloton__Private__Eventstream__ClientUnsupported *unsupported(const char 
 	return e;
 }
 
-Peloton__Private__Eventstream__InitStreamResponse *
-eventstream_init_stream(struct eventstream *es,
-                        const Peloton__Private__Eventstream__InitStreamRequest *r)
+static Peloton__Private__Eventstream__InitStreamResponse *
+init_stream(struct eventstream *es, const Peloton__Private__Eventstream__InitStreamRequest *r,
+            bool remote)
 {
 	Peloton__Private__Eventstream__InitStreamResponse *resp =
 	    PB_NEW(Peloton__Private__Eventstream__InitStreamResponse,
@@ -220,7 +232,7 @@ eventstream_init_stream(struct eventstream *es,
 	if (!resp)
 		return NULL;
 	pthread_mutex_lock(&es->mu);
-	struct es_client *c = client__(es, r->clientname);
+	struct es_client *c = client__(es, r->clientname, remote);
 	if (!c) {
 		pthread_mutex_unlock(&es->mu);
 		resp->error =
@@ -288,9 +300,9 @@ wait_error__(struct eventstream *es, const Peloton__Private__Eventstream__WaitFo
 	return e;
 }
 
-Peloton__Private__Eventstream__WaitForEventsResponse *
-eventstream_wait(struct eventstream *es,
-                 const Peloton__Private__Eventstream__WaitForEventsRequest *r)
+static Peloton__Private__Eventstream__WaitForEventsResponse *
+wait_events(struct eventstream *es, const Peloton__Private__Eventstream__WaitForEventsRequest *r,
+            bool remote)
 {
 	Peloton__Private__Eventstream__WaitForEventsResponse *resp =
 	    PB_NEW(Peloton__Private__Eventstream__WaitForEventsResponse,
@@ -303,7 +315,7 @@ eventstream_wait(struct eventstream *es,
 		limit = 10000;
 	struct es_dropped dropped = {0};
 	pthread_mutex_lock(&es->mu);
-	struct es_client *c = client__(es, r->clientname);
+	struct es_client *c = client__(es, r->clientname, remote);
 	resp->error = wait_error__(es, r, c);
 	if (resp->error) {
 		pthread_mutex_unlock(&es->mu);
@@ -344,15 +356,29 @@ eventstream_wait(struct eventstream *es,
 	return resp;
 }
 
+Peloton__Private__Eventstream__InitStreamResponse *
+eventstream_init_stream(struct eventstream *es,
+                        const Peloton__Private__Eventstream__InitStreamRequest *r)
+{
+	return init_stream(es, r, false);
+}
+
+Peloton__Private__Eventstream__WaitForEventsResponse *
+eventstream_wait(struct eventstream *es,
+                 const Peloton__Private__Eventstream__WaitForEventsRequest *r)
+{
+	return wait_events(es, r, false);
+}
+
 static ProtobufCMessage *h_init(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
-	ProtobufCMessage *r = (ProtobufCMessage *)eventstream_init_stream(ctx, (const void *)m);
+	ProtobufCMessage *r = (ProtobufCMessage *)init_stream(ctx, (const void *)m, true);
 	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
 static ProtobufCMessage *h_wait(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
-	ProtobufCMessage *r = (ProtobufCMessage *)eventstream_wait(ctx, (const void *)m);
+	ProtobufCMessage *r = (ProtobufCMessage *)wait_events(ctx, (const void *)m, true);
 	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
@@ -360,6 +386,6 @@ void eventstream_bind(struct eventstream *es, struct rpc_table *t)
 {
 	static const char svc[] = "peloton.private.eventstream.EventStreamService";
 	if (rpc_bind(t, svc, "InitStream", h_init, es) != 0 ||
-	    rpc_bind(t, svc, "WaitForEvents", h_wait, es) != 0)
+	    rpc_bind_long_poll(t, svc, "WaitForEvents", h_wait, es) != 0)
 		log_error("eventstream", "schema has no %s/InitStream or WaitForEvents", svc);
 }

@@ -40,6 +40,13 @@ void eventstream_destroy(struct eventstream *es);
 typedef void (*eventstream_release_f)(void *arg, const Mesos__V1__TaskStatus *st);
 void eventstream_set_release(struct eventstream *es, eventstream_release_f fn, void *arg);
 
+/*
+ * Marks a client as this process's own (its consumer calls the functions
+ * below directly): the RPC face then refuses its name, so no caller over
+ * the network can read or purge its stream. 0, or -1 for an unknown name.
+ */
+int eventstream_client_local(struct eventstream *es, const char *name);
+
 /* Appends a TaskStatus (copied); its offset, or -1 when full or on ENOMEM. */
 int64_t eventstream_publish(struct eventstream *es, const Mesos__V1__TaskStatus *st);
 

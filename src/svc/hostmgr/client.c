@@ -102,6 +102,8 @@ struct hostmgr_client {
 	pthread_mutex_t mu; /* kills queue, the window, stop */
 	pthread_cond_t cv;
 	bool stop, ev_stop;
+	bool ev_reading;   /* the event consumer runs */
+	uint64_t ev_ok_ns; /* its last good read (monotonic), mu held */
 	char **kills;
 	size_t n_kills, cap_kills;
 	uint64_t kills_dropped;
@@ -407,6 +409,8 @@ static void *events_main(void *arg)
 	struct hostmgr_client *h = arg;
 	char sid[128] = "";
 	pthread_mutex_lock(&h->mu);
+	h->ev_reading = true;
+	h->ev_ok_ns = clock_mono_ns();
 	while (!h->stop && !h->ev_stop) {
 		if (!sid[0]) {
 			pthread_mutex_unlock(&h->mu);
@@ -439,6 +443,11 @@ static void *events_main(void *arg)
 		    call(h, h->events_cli, &h->events_down, ES_SVC "WaitForEvents", &w.base,
 		         &peloton__private__eventstream__wait_for_events_response__descriptor,
 		         POLL_MS + CALL_MS);
+		if (r && !r->error) {
+			pthread_mutex_lock(&h->mu);
+			h->ev_ok_ns = clock_mono_ns();
+			pthread_mutex_unlock(&h->mu);
+		}
 		if (r && r->error) {
 			log_warn(h->module, "event stream %s: %s; opening it again", sid,
 			         r->error->invalidstreamid ? "the host manager restarted"
@@ -476,6 +485,23 @@ static void *events_main(void *arg)
 	}
 	pthread_mutex_unlock(&h->mu);
 	return NULL;
+}
+
+/* Reads failing this long make the consumer unhealthy. */
+#define EV_STALE_NS (3ull * (POLL_MS + CALL_MS) * 1000000ull)
+
+bool hostmgr_client_health(struct hostmgr_client *h, char *why, size_t len)
+{
+	pthread_mutex_lock(&h->mu);
+	uint64_t ok_ns = h->ev_ok_ns;
+	bool reading = h->ev_reading;
+	pthread_mutex_unlock(&h->mu);
+	uint64_t now = clock_mono_ns();
+	if (!reading || now - ok_ns < EV_STALE_NS)
+		return true;
+	snprintf(why, len, "the host manager's status-update stream at %s unread for %.0f s",
+	         h->target, (double)(now - ok_ns) / 1e9);
+	return false;
 }
 
 /* --- the placement engines' calls ------------------------------------------ */

@@ -40,7 +40,14 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 		break;
 	case MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE:
 		if (ev->update && ev->update->status) {
+			const Mesos__V1__TaskStatus *ts = ev->update->status;
 			atomic_fetch_add(&d->updates_in, 1);
+			if (ts->has_reason &&
+			    ts->reason == MESOS__V1__TASK_STATUS__REASON__REASON_INVALID_OFFERS)
+				atomic_fetch_add(&d->refused_in_row, 1);
+			else if (ts->state == MESOS__V1__TASK_STATE__TASK_STARTING ||
+			         ts->state == MESOS__V1__TASK_STATE__TASK_RUNNING)
+				atomic_store(&d->refused_in_row, 0);
 			if (d->lw && ev->update->status->task_id &&
 			    ev->update->status->task_id->value)
 				launchwatch_seen(d->lw, ev->update->status->task_id->value);
@@ -253,6 +260,28 @@ int hostmgr__browse(void *arg, const char *agent, const char *task, char *host, 
 	return *paths ? 0 : -1;
 }
 
+/* ---- health ---- */
+
+/* Launches refused in a row before /health says so. */
+#define REFUSED_UNHEALTHY 50
+
+bool hostmgr_health(struct hostmgr *hm, char *why, size_t len)
+{
+	if (hm->mc == NULL || !mesos_client_wait_subscribed(hm->mc, 0))
+		return snprintf(why, len, "not subscribed to the Mesos master (%s)", hm->master),
+		       false;
+	uint32_t refused = atomic_load(&hm->refused_in_row);
+	if (refused >= REFUSED_UNHEALTHY)
+		return snprintf(why, len,
+		                "the Mesos master refused the last %u launches (invalid offers)",
+		                refused),
+		       false;
+	if (hm->es_started && !atomic_load(&hm->es_healthy))
+		return snprintf(why, len, "the job manager cannot read the status-update stream"),
+		       false;
+	return true;
+}
+
 /* ---- lifecycle ---- */
 
 struct hostmgr *hostmgr_create(const struct hostmgr_config *cfg)
@@ -282,6 +311,8 @@ int hostmgr_start(struct hostmgr *hm, const struct jobmgr_ops *jm, char *err, si
 {
 	if (jm != NULL) {
 		hm->jm = *jm;
+		/* its consumer reads in process: nobody may read it over RPC */
+		eventstream_client_local(hm->es, "jobmgr");
 	} else {
 		/* acknowledged once the job manager apart purged past it */
 		eventstream_set_release(hm->es, ack_released, hm);

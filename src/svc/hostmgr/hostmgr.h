@@ -83,4 +83,11 @@ void hostmgr_bind(struct hostmgr *hm, struct rpc_table *t);
 /* Prometheus text: Mesos subscription and events, hosts, offers, watched launches. */
 void hostmgr_write_metrics(struct hostmgr *hm, FILE *f);
 
+/*
+ * Readiness for /health: true, or false with the reason in why (not
+ * subscribed to the master, the master refusing launch after launch, the
+ * in-process status-update consumer unable to read).
+ */
+bool hostmgr_health(struct hostmgr *hm, char *why, size_t len);
+
 #endif

@@ -29,10 +29,13 @@ struct hostmgr {
 	pthread_t es_thread;
 	bool es_started;
 	_Atomic bool es_stop;
+	_Atomic bool es_healthy; /* its last read (or open) of the stream worked */
 	hostmgr_update_f upd_fn;
 	void *upd_arg;
 	_Atomic uint64_t offers_in, offers_used, offers_declined, rescinds, updates_in, subscribes;
 	_Atomic uint64_t events_by_type[16]; /* mesos.v1.scheduler.Event.Type */
+	/* launches the master refused (invalid offers) since a task last started */
+	_Atomic uint32_t refused_in_row;
 };
 
 /* Why a launch was refused (LaunchTasksResponse's errors). */

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 
 #include "hostmgr_int.h"
@@ -40,45 +41,67 @@ static int l_reconcile(void *arg, const char *task, const char *agent)
 	return mesos_client_reconcile(((struct hostmgr *)arg)->mc, &task, agents, 1);
 }
 
-/*
- * The consumer's thread: batches from beginOffset, each update given to
- * the consumer (which acknowledges through l_ack once durable), then
- * purged.
- */
-static void *events_main(void *arg)
+/* Opens (again) the in-process consumer's stream into w; false when it cannot. */
+static bool open_stream(struct hostmgr *hm, Peloton__Private__Eventstream__WaitForEventsRequest *w,
+                        char *sid, size_t sid_len)
 {
-	struct hostmgr *hm = arg;
 	Peloton__Private__Eventstream__InitStreamRequest ir =
 	    PELOTON__PRIVATE__EVENTSTREAM__INIT_STREAM_REQUEST__INIT;
 	ir.clientname = "jobmgr";
 	Peloton__Private__Eventstream__InitStreamResponse *init =
 	    eventstream_init_stream(hm->es, &ir);
-	if (!init || init->error) {
-		log_error("jobmgr", "cannot open the event stream");
-		if (init)
-			protobuf_c_message_free_unpacked(&init->base, NULL);
-		return NULL;
+	bool ok = init && !init->error && init->streamid;
+	if (ok) {
+		snprintf(sid, sid_len, "%s", init->streamid);
+		w->streamid = sid;
+		w->beginoffset = init->previouspurgeoffset > init->minoffset
+		                     ? init->previouspurgeoffset
+		                     : init->minoffset;
+		w->purgeoffset = w->beginoffset;
 	}
+	if (init)
+		protobuf_c_message_free_unpacked(&init->base, NULL);
+	return ok;
+}
+
+/*
+ * The consumer's thread: batches from beginOffset, each update given to
+ * the consumer (which acknowledges through l_ack once durable), then
+ * purged. It never stops before l_stop_updates: a refused read (nothing in
+ * process should cause one; the RPC face cannot reach this client) opens
+ * the stream again from the last purge, and updates given twice are
+ * harmless to the job manager (a repeat changes nothing and is acked).
+ */
+static void *events_main(void *arg)
+{
+	struct hostmgr *hm = arg;
+	char sid[64] = "";
 	Peloton__Private__Eventstream__WaitForEventsRequest w =
 	    PELOTON__PRIVATE__EVENTSTREAM__WAIT_FOR_EVENTS_REQUEST__INIT;
-	w.streamid = init->streamid;
 	w.clientname = "jobmgr";
-	w.beginoffset = init->previouspurgeoffset > init->minoffset ? init->previouspurgeoffset
-	                                                            : init->minoffset;
-	w.purgeoffset = w.beginoffset;
 	w.limit = 1000;
 	w.timeoutms = 100;
+	bool open = false;
 	while (!atomic_load(&hm->es_stop)) {
+		if (!open && !(open = open_stream(hm, &w, sid, sizeof(sid)))) {
+			atomic_store(&hm->es_healthy, false);
+			log_error("jobmgr", "cannot open the event stream; trying again");
+			struct timespec nap = {0, 100 * 1000 * 1000};
+			nanosleep(&nap, NULL);
+			continue;
+		}
 		Peloton__Private__Eventstream__WaitForEventsResponse *r =
 		    eventstream_wait(hm->es, &w);
 		if (!r)
 			continue;
 		if (r->error) {
-			log_error("jobmgr",
-			          "event stream: unexpected error; stopping the consumer");
+			log_error("jobmgr", "event stream: read refused; opening it again from the "
+			                    "last purge");
 			protobuf_c_message_free_unpacked(&r->base, NULL);
-			break;
+			open = false;
+			continue;
 		}
+		atomic_store(&hm->es_healthy, true);
 		for (size_t i = 0; i < r->n_events; i++) {
 			if (r->events[i]->mesostaskstatus)
 				hm->upd_fn(hm->upd_arg, r->events[i]->mesostaskstatus, NULL, NULL);
@@ -87,7 +110,6 @@ static void *events_main(void *arg)
 		w.purgeoffset = w.beginoffset;
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
-	protobuf_c_message_free_unpacked(&init->base, NULL);
 	return NULL;
 }
 
@@ -99,6 +121,7 @@ static int l_start_updates(void *arg, hostmgr_update_f fn, void *fn_arg)
 	hm->upd_fn = fn;
 	hm->upd_arg = fn_arg;
 	atomic_store(&hm->es_stop, false);
+	atomic_store(&hm->es_healthy, true);
 	if (pthread_create(&hm->es_thread, NULL, events_main, hm) != 0)
 		return -1;
 	pthread_setname_np(hm->es_thread, "jm-events");

@@ -295,6 +295,9 @@ static bool job_matches(struct jobmgr *jm, struct jm_job *j,
 	return true;
 }
 
+/* Keywords, and labels, a job query may hold (docs/LIMITS.md). */
+#define MAX_QUERY_TERMS 100
+
 /* The order of a query's records (qsort_r's argument). */
 struct job_order {
 	const char *property; /* "name", "state", else creation time */
@@ -345,6 +348,13 @@ static struct jm_job **matching(struct jobmgr *jm, const Peloton__Api__Job__Quer
 ProtobufCMessage *jm__v0_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Job__QueryRequest *r = (const Peloton__Api__Job__QueryRequest *)m;
+	/* each term is tried against every job: a bounded number of them */
+	if (r->spec &&
+	    (r->spec->n_keywords > MAX_QUERY_TERMS || r->spec->n_labels > MAX_QUERY_TERMS))
+		return rpc_fail(st, RPC_INVALID_ARGUMENT,
+		                "a query has at most %d keywords and %d labels (got %zu and %zu)",
+		                MAX_QUERY_TERMS, MAX_QUERY_TERMS, r->spec->n_keywords,
+		                r->spec->n_labels);
 	Peloton__Api__Job__QueryResponse *resp =
 	    PB_NEW(Peloton__Api__Job__QueryResponse, peloton__api__job__query_response__descriptor);
 	if (!resp)

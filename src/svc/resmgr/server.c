@@ -258,26 +258,28 @@ void resmgr_role_bind(struct resmgr_role *r, struct rpc_table *t)
 	static const struct {
 		const char *svc, *method;
 		rpc_handler_f fn;
+		bool waits; /* a long poll */
 	} tab[] = {
-	    {rp, "CreateResourcePool", h_rp_create},
-	    {rp, "GetResourcePool", h_rp_get},
-	    {rp, "DeleteResourcePool", h_rp_delete},
-	    {rp, "UpdateResourcePool", h_rp_update},
-	    {rp, "LookupResourcePoolID", h_rp_lookup},
-	    {rp, "Query", h_rp_query},
-	    {rm, "EnqueueGangs", h_rm_enqueue},
-	    {rm, "DequeueGangs", h_rm_dequeue},
-	    {rm, "SetPlacements", h_rm_setpl},
-	    {rm, "GetPlacements", h_rm_getpl},
-	    {rm, "NotifyTaskUpdates", h_rm_notify},
-	    {rm, "KillTasks", h_rm_kill},
-	    {rm, "GetActiveTasks", h_rm_active},
-	    {rm, "GetTasksByHosts", h_rm_byhost},
-	    {rm, "GetPreemptibleTasks", h_rm_preempt},
-	    {tq, "Enqueue", h_tq_enqueue},
-	    {tq, "Dequeue", h_tq_dequeue},
+	    {rp, "CreateResourcePool", h_rp_create, false},
+	    {rp, "GetResourcePool", h_rp_get, false},
+	    {rp, "DeleteResourcePool", h_rp_delete, false},
+	    {rp, "UpdateResourcePool", h_rp_update, false},
+	    {rp, "LookupResourcePoolID", h_rp_lookup, false},
+	    {rp, "Query", h_rp_query, false},
+	    {rm, "EnqueueGangs", h_rm_enqueue, false},
+	    {rm, "DequeueGangs", h_rm_dequeue, true},
+	    {rm, "SetPlacements", h_rm_setpl, false},
+	    {rm, "GetPlacements", h_rm_getpl, true},
+	    {rm, "NotifyTaskUpdates", h_rm_notify, false},
+	    {rm, "KillTasks", h_rm_kill, false},
+	    {rm, "GetActiveTasks", h_rm_active, false},
+	    {rm, "GetTasksByHosts", h_rm_byhost, false},
+	    {rm, "GetPreemptibleTasks", h_rm_preempt, false},
+	    {tq, "Enqueue", h_tq_enqueue, false},
+	    {tq, "Dequeue", h_tq_dequeue, false},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (rpc_bind(t, tab[i].svc, tab[i].method, tab[i].fn, r) != 0)
+		if ((tab[i].waits ? rpc_bind_long_poll : rpc_bind)(t, tab[i].svc, tab[i].method,
+		                                                   tab[i].fn, r) != 0)
 			log_error("resmgr", "schema has no %s/%s", tab[i].svc, tab[i].method);
 }

@@ -157,5 +157,8 @@ void hostmgr_client_destroy(struct hostmgr_client *c);
 struct hostmgr_ops hostmgr_client_ops(struct hostmgr_client *c);
 /* Prometheus text: calls, launches, kills, updates read, hosts leased. */
 void hostmgr_client_write_metrics(struct hostmgr_client *c, FILE *f);
+/* Readiness: false with why when the status-update stream has gone unread
+ * (the host manager unreachable or refusing) for a while. */
+bool hostmgr_client_health(struct hostmgr_client *c, char *why, size_t len);
 
 #endif
