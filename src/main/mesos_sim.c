@@ -47,6 +47,8 @@ static void usage(FILE *out)
 	    "      --ports-file FILE     once listening, write {\"http\":PORT} there (with --port "
 	    "0)\n"
 	    "      --launch-log FILE     append each launched task id (a witness)\n"
+	    "      --outcome-log FILE    append \"<task id> TASK_FINISHED|TASK_FAILED\" as each\n"
+	    "                            task runs to its end (a witness)\n"
 	    "                            (a task whose command is 'exit N' fails with N)\n"
 	    "  -l, --log-level LEVEL     debug, info, warn or error (default info)\n"
 	    "  -V, --version             print the version and exit\n"
@@ -257,6 +259,7 @@ enum {
 	O_FAIL,
 	O_HB,
 	O_LOG,
+	O_OUTCOME,
 	O_FILE,
 	O_GPUS,
 	O_RACKS,
@@ -277,6 +280,7 @@ static const struct option opts[] = {
     {"fail-rate", required_argument, NULL, O_FAIL},
     {"heartbeat-secs", required_argument, NULL, O_HB},
     {"launch-log", required_argument, NULL, O_LOG},
+    {"outcome-log", required_argument, NULL, O_OUTCOME},
     {"agents-file", required_argument, NULL, O_FILE},
     {"gpus", required_argument, NULL, O_GPUS},
     {"racks", required_argument, NULL, O_RACKS},
@@ -318,12 +322,17 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		o->cfg.fail_rate = number("fail-rate", arg, 0, 1);
 		break;
 	case O_LOG:
-		o->cfg.launch_log = fopen(arg, "a");
-		if (!o->cfg.launch_log) {
-			fprintf(stderr, "mesos-sim: --launch-log %s: %s\n", arg, strerror(errno));
+	case O_OUTCOME: {
+		FILE **f = c == O_LOG ? &o->cfg.launch_log : &o->cfg.outcome_log;
+		if (*f)
+			fclose(*f);
+		if (!(*f = fopen(arg, "a"))) {
+			fprintf(stderr, "mesos-sim: --%s %s: %s\n",
+			        c == O_LOG ? "launch-log" : "outcome-log", arg, strerror(errno));
 			return 2;
 		}
 		break;
+	}
 	case O_FILE:
 		profiles_free(&o->ps);
 		if (!profiles_load(arg, &o->ps, err, sizeof(err))) {

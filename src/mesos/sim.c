@@ -1232,6 +1232,11 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		char msg[40];
 		snprintf(msg, sizeof(msg), "exited with status %d",
 		         fail ? (t->exit_code ? t->exit_code : 1) : 0);
+		if (s->cfg.outcome_log) {
+			fprintf(s->cfg.outcome_log, "%s %s\n", t->id,
+			        fail ? "TASK_FAILED" : "TASK_FINISHED");
+			fflush(s->cfg.outcome_log);
+		}
 		send_update(s, t, t->state, 0, msg, true);
 	}
 	/* resends wait while no framework is connected, as an agent's do */

@@ -97,6 +97,10 @@ struct sim_config {
 	 * exactly-once tests); NULL for none. A task whose command value is
 	 * "exit N" (N != 0) ends TASK_FAILED with that status. */
 	FILE *launch_log;
+	/* every task that runs to its end appends "<task id> TASK_FINISHED\n"
+	 * (or TASK_FAILED) here: with launch_log, a witness that each instance
+	 * succeeded exactly once; NULL for none */
+	FILE *outcome_log;
 };
 
 /* Receives one packed mesos.v1.scheduler.Event (borrowed for the call). */

@@ -69,12 +69,13 @@ def wait_line(path, offset, text, proc, secs):
 
 
 class Cluster:
-    def __init__(self, agents=20, task_secs=0.5, daemon_args=()):
+    def __init__(self, agents=20, task_secs=0.5, daemon_args=(), sim_args=()):
         self.daemon_args = list(daemon_args)
         self.dir = tempfile.mkdtemp(prefix="pel-e2e-")
         self.logs = []
         self.http, self.grpc = free_port(), free_port()
         self.launch_log = os.path.join(self.dir, "launches.log")
+        self.outcome_log = os.path.join(self.dir, "outcomes.log")
         # as for the daemon (start_daemon): the simulator's own word that it
         # listens on our port, or fresh ports and another try
         for attempt in range(3):
@@ -84,7 +85,8 @@ class Cluster:
                 self.sim = subprocess.Popen(
                     [os.path.join(BIN, "mesos-sim"), "--port", str(self.sim_port), "--agents",
                      str(agents), "--task-secs", str(task_secs), "--launch-log",
-                     self.launch_log, "--log-level", "warn"],
+                     self.launch_log, "--outcome-log", self.outcome_log,
+                     "--log-level", "warn"] + list(sim_args),
                     stdout=f, stderr=self._log("sim.log"))
             if wait_line(out, 0, "listening on 127.0.0.1:%d " % self.sim_port, self.sim, 60):
                 break
@@ -205,6 +207,16 @@ class Cluster:
     def launches(self):
         with open(self.launch_log) as f:
             return [l.strip() for l in f if l.strip()]
+
+    def outcomes(self):
+        """[(task id, final state)] of every task that ran to its end."""
+        with open(self.outcome_log) as f:
+            return [tuple(l.split()) for l in f if l.strip()]
+
+    def fault(self, query):
+        url = "http://127.0.0.1:%d/sim/fault?%s" % (self.sim_port, query)
+        urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"),
+                               timeout=10).read()
 
 
 def batch(n, cmd="true", **extra):

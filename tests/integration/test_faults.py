@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The fault matrix: each Mesos fault mesos-sim offers, injected while a job
+runs and while the daemon is idle before a job is created, and then the job
+must complete with every instance run to success exactly once. The
+simulator's outcome log (each task that ran to its end) is the witness.
+
+usage: test_faults.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
+"""
+import collections
+import socket
+import sys
+import time
+import unittest
+
+BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
+del sys.argv[1:4]
+sys.path.insert(0, PYGEN)
+
+import pelcluster  # noqa: E402
+from pelcluster import Cluster, batch  # noqa: E402
+
+pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
+
+INSTANCES = 24
+
+
+def dead_address():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return "127.0.0.1:%d" % port
+
+
+# name: (faults to inject, how long they last in seconds, what ends them)
+FAULTS = collections.OrderedDict([
+    ("drop-stream", (["action=drop-stream"], 0, [])),
+    ("503-window", (["action=unavailable&secs=2"], 2, [])),
+    ("redirect-to-itself", (["action=redirect&to={sim}&secs=2"], 2, [])),
+    ("redirect-to-dead-leader", (["action=redirect&to={dead}&secs=3"], 3, [])),
+    ("agent-loss-and-return", (["action=agent-down&agent=0", "action=agent-down&agent=1"], 2,
+                               ["action=agent-up&agent=0", "action=agent-up&agent=1"])),
+    ("duplicate-updates", (["action=duplicate-updates&rate=0.5"], 3,
+                           ["action=duplicate-updates&rate=0"])),
+    ("stalled-heartbeats", (["action=stall-heartbeats&secs=7"], 7, [])),
+    ("lost-launches", (["action=lose-launches&rate=0.5"], 2, ["action=lose-launches&rate=0"])),
+])
+FAULTS["all-at-once"] = (
+    sum((v[0] for k, v in FAULTS.items() if k not in ("redirect-to-itself",)), []),
+    7, sum((v[2] for v in FAULTS.values()), []))
+
+
+class FaultMatrix(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # heartbeats every second: a stalled stream is noticed in ~5 s;
+        # silent launches reconciled after 2 s
+        cls.c = Cluster(agents=6, task_secs=1.5,
+                        sim_args=["--heartbeat-secs", "1", "--retry-secs", "1"],
+                        daemon_args=["--reconcile-launch-secs", "2"])
+        cls.pool = cls.c.create_pool("/faults")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def inject(self, name):
+        faults, secs, ends = FAULTS[name]
+        subst = {"sim": "127.0.0.1:%d" % self.c.sim_port, "dead": dead_address()}
+        for f in faults:
+            self.c.fault(f.format(**subst))
+        return secs, ends
+
+    def end(self, ends):
+        for f in ends:
+            self.c.fault(f)
+        self.c.fault("action=clear")
+
+    def check_exactly_once(self, jid):
+        """Every instance ran to success once and only once."""
+        finished = collections.Counter()
+        for task, state in self.c.outcomes():
+            if task.startswith(jid + "-"):
+                self.assertEqual(state, "TASK_FINISHED", task)
+                finished[int(task[len(jid) + 1:].split("-")[0])] += 1
+        twice = {i: n for i, n in finished.items() if n != 1}
+        self.assertEqual(twice, {}, "instances that succeeded more than once")
+        self.assertEqual(sorted(finished), list(range(INSTANCES)))
+
+    def run_job(self, name, while_running):
+        if not while_running:
+            secs, ends = self.inject(name)
+            time.sleep(secs)
+            self.end(ends)
+        jid = self.c.create_job(self.c_pool(), batch(INSTANCES))
+        if while_running:
+            time.sleep(0.5)
+            secs, ends = self.inject(name)
+            time.sleep(secs)
+            self.end(ends)
+        state = self.c.wait_job(jid, {"SUCCEEDED", "FAILED", "KILLED"}, 150)
+        self.assertEqual(state, "SUCCEEDED")
+        self.check_exactly_once(jid)
+        self.assertIsNone(self.c.d.poll())
+
+    def c_pool(self):
+        return self.pool
+
+
+def make(name, while_running):
+    def test(self):
+        self.run_job(name, while_running)
+    test.__doc__ = "%s, injected %s" % (
+        name, "while the job runs" if while_running else "while idle, before the job")
+    return test
+
+
+for i, fault in enumerate(FAULTS):
+    for running in (False, True):
+        setattr(FaultMatrix, "test_%02d_%s_%s" % (i, fault.replace("-", "_"),
+                                                   "running" if running else "idle"),
+                make(fault, running))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
