@@ -792,6 +792,18 @@ static uint64_t task_duration_ns(struct sim *s)
 	return (uint64_t)(secs * 1e9);
 }
 
+/* The agent of an outstanding offer id, or -1 (ids of spent offers no longer match). */
+static int offer_agent(struct sim *s, const char *id)
+{
+	const char *dash = strrchr(id, '-');
+	char *end = NULL;
+	unsigned long k = dash ? strtoul(dash + 1, &end, 10) : 0;
+	if (dash && end && *end == '\0' && k < s->n_agents && !s->agents[k].gone &&
+	    strcmp(s->agents[k].offer_id, id) == 0)
+		return (int)k;
+	return -1;
+}
+
 /* The agent whose outstanding offers these all are, or -1. */
 static int offers_agent(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
 {
@@ -799,18 +811,31 @@ static int offers_agent(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
 	if (n == 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int found = -1;
-		const char *dash = strrchr(ids[i]->value, '-');
-		char *end = NULL;
-		unsigned long k = dash ? strtoul(dash + 1, &end, 10) : 0;
-		if (dash && end && *end == '\0' && k < s->n_agents && !s->agents[k].gone &&
-		    strcmp(s->agents[k].offer_id, ids[i]->value) == 0)
-			found = (int)k; /* outstanding (ids of spent offers no longer match) */
+		int found = offer_agent(s, ids[i]->value);
 		if (found < 0 || (agent >= 0 && found != agent))
 			return -1;
 		agent = found;
 	}
 	return agent;
+}
+
+/*
+ * An ACCEPT refused for its offers (one unknown, spent or rescinded, or
+ * offers of several agents): the master drops every offer the call named
+ * and gives their resources back to the allocator, which offers them
+ * again (Mesos src/master/master.cpp, Master::accept; the expectation is
+ * written in src/tests/master_tests.cpp, MasterTest.LaunchAcrossSlaves:
+ * "The resources of the invalid offers should be recovered").
+ */
+static void void_offers(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = offer_agent(s, ids[i]->value);
+		if (k < 0)
+			continue;
+		s->agents[k].offer_id[0] = '\0';
+		mark_dirty(s, &s->agents[k]);
+	}
 }
 
 static void start_running(struct sim *s, struct task *t)
@@ -913,8 +938,10 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 		for (size_t k = 0; k < op->launch->n_task_infos; k++)
 			launch_one(s, agent, op->launch->task_infos[k]);
 	}
-	if (agent < 0)
+	if (agent < 0) {
+		void_offers(s, a->offer_ids, a->n_offer_ids);
 		return;
+	}
 	/* what was not used comes back in a new offer (after the filter) */
 	struct agent *ag = &s->agents[agent];
 	ag->offer_id[0] = '\0';

@@ -437,6 +437,45 @@ static void test_decline_filter_expires(void **state)
 	sim_destroy(sim);
 }
 
+/* An ACCEPT naming offers of two agents is refused, and both offers come back. */
+static void test_refused_accept_offers_again(void **state)
+{
+	(void)state;
+	char err[160];
+	struct sim_config cfg = {.agents = 2};
+	sim = sim_create(&cfg);
+	subscribe();
+	assert_int_equal(events[1]->offers->n_offers, 2);
+	char ids[2][64];
+	for (int i = 0; i < 2; i++)
+		snprintf(ids[i], sizeof(ids[i]), "%s", events[1]->offers->offers[i]->id->value);
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Accept a = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+	Mesos__V1__OfferID o[2] = {MESOS__V1__OFFER_ID__INIT, MESOS__V1__OFFER_ID__INIT};
+	Mesos__V1__OfferID *op[2] = {&o[0], &o[1]};
+	o[0].value = ids[0];
+	o[1].value = ids[1];
+	a.n_offer_ids = 2;
+	a.offer_ids = op;
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	c.accept = &a;
+	clear();
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 202);
+	tick_now();
+	/* both agents offered again, under new ids; the old ids are spent */
+	assert_int_equal(first_offers_n(), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_string_not_equal(first_offer()->id->value, ids[0]);
+		assert_string_not_equal(first_offer()->id->value, ids[1]);
+	}
+	clear();
+	sim_destroy(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +483,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_starting),
 	    cmocka_unit_test(test_decline_filter_expires),
+	    cmocka_unit_test(test_refused_accept_offers_again),
 	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
