@@ -11,6 +11,8 @@ import socket
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
 del sys.argv[1:4]
@@ -106,6 +108,33 @@ class FaultMatrix(unittest.TestCase):
 
     def c_pool(self):
         return self.pool
+
+    def health(self):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.c.http,
+                                        timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_zz_health_tells_the_truth(self):
+        """/health is 503 with the reason while the master is unreachable,
+        and 200 again once subscribed."""
+        self.assertEqual(self.health()[0], 200)
+        self.c.fault("action=unavailable&secs=4")
+        seen = None
+        end = time.time() + 4
+        while time.time() < end and seen is None:
+            st, body = self.health()
+            if st == 503:
+                seen = body
+            time.sleep(0.05)
+        self.assertIsNotNone(seen, "/health stayed 200 while the master answered 503")
+        self.assertIn("not subscribed to the Mesos master", seen)
+        end = time.time() + 60
+        while time.time() < end and self.health()[0] != 200:
+            time.sleep(0.2)
+        self.assertEqual(self.health()[0], 200)
 
 
 def make(name, while_running):
