@@ -158,8 +158,10 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 	event_t *ev;
 	ProtobufCAllocator arena = {arena_alloc_cb, arena_free_cb, &c->ev_arena};
 	if (c->cfg.json) {
-		ev = (event_t *)pjson_loads(&mesos__v1__scheduler__event__descriptor,
-		                            (const char *)data, len, jerr, sizeof(jerr));
+		/* a newer master's fields are skipped, as protobuf keeps them aside */
+		ev = (event_t *)pjson_loads_flags(&mesos__v1__scheduler__event__descriptor,
+		                                  (const char *)data, len, PJSON_IGNORE_UNKNOWN,
+		                                  jerr, sizeof(jerr));
 		why = jerr;
 	} else {
 		ev = (event_t *)proto_decode(&mesos__v1__scheduler__event__descriptor, data, len,

@@ -649,6 +649,14 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 		return 400;
 	}
 	const Mesos__V1__FrameworkInfo *fi = call->subscribe->framework_info;
+	const char *info_id = fi->id ? fi->id->value : "";
+	const char *call_id = call->framework_id ? call->framework_id->value : "";
+	if (strcmp(info_id ? info_id : "", call_id ? call_id : "") != 0) {
+		snprintf(err, err_len,
+		         "Failed to validate scheduler::Call: 'framework_id' differs "
+		         "from 'subscribe.framework_info.id'");
+		return 400;
+	}
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = clock_mono_ns();
 	const char *want = fi->id ? fi->id->value : NULL;
@@ -1011,20 +1019,51 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		snprintf(err, err_len, "Expecting 'type' to be present");
 		return 400;
 	}
+	/*
+	 * The master's checks, in its order and with its codes (Mesos
+	 * src/master/http.cpp, Master::Http::scheduler, after
+	 * src/master/validation.cpp, scheduler::call::validate): the call
+	 * itself (400), the framework (400 unknown, 403 not connected), then
+	 * the stream id (400 missing or another stream's).
+	 */
+	if (call->framework_id == NULL || call->framework_id->value == NULL) {
+		snprintf(
+		    err, err_len,
+		    "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
+		return 400;
+	}
+	if (call->type == MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE && call->acknowledge &&
+	    call->acknowledge->uuid.len != 16) {
+		snprintf(err, err_len,
+		         "Failed to validate scheduler::Call: Not a valid UUID (%zu bytes, not 16)",
+		         call->acknowledge->uuid.len);
+		return 400;
+	}
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = clock_mono_ns();
-	if (stream_id == NULL || !s->stream_id[0] || strcmp(stream_id, s->stream_id) != 0) {
-		snprintf(err, err_len,
-		         "The stream ID '%s' included in this request didn't match "
-		         "the stream ID currently associated with framework",
-		         stream_id ? stream_id : "");
+	if (!s->framework_id[0] || strcmp(call->framework_id->value, s->framework_id) != 0) {
+		snprintf(err, err_len, "Framework cannot be found");
 		pthread_mutex_unlock(&s->mu);
-		return 403;
+		return 400;
 	}
-	if (call->framework_id == NULL || strcmp(call->framework_id->value, s->framework_id) != 0) {
+	if (!s->stream_id[0]) {
 		snprintf(err, err_len, "Framework is not subscribed");
 		pthread_mutex_unlock(&s->mu);
 		return 403;
+	}
+	if (stream_id == NULL) {
+		snprintf(err, err_len,
+		         "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+		pthread_mutex_unlock(&s->mu);
+		return 400;
+	}
+	if (strcmp(stream_id, s->stream_id) != 0) {
+		snprintf(err, err_len,
+		         "The stream ID '%s' included in this request didn't match the stream ID "
+		         "currently associated with framework ID %s",
+		         stream_id, s->framework_id);
+		pthread_mutex_unlock(&s->mu);
+		return 400;
 	}
 	switch (call->type) {
 	case MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT:

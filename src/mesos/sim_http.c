@@ -170,8 +170,9 @@ static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, boo
 	char jerr[200];
 	ProtobufCMessage *m;
 	if (json) {
-		m = pjson_loads(desc, (const char *)(rq->body ? rq->body : (uint8_t *)""), rq->len,
-		                jerr, sizeof(jerr));
+		/* as a master parses JSON (stout): proto field names, unknown keys skipped */
+		m = pjson_loads_flags(desc, (const char *)(rq->body ? rq->body : (uint8_t *)""),
+		                      rq->len, PJSON_MESOS, jerr, sizeof(jerr));
 		why = jerr;
 	} else {
 		m = proto_decode(desc, rq->body, rq->len, NULL, &why);
@@ -183,30 +184,36 @@ static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, boo
 }
 
 /*
- * The encodings of a request: false for an unsupported Content-Type (415)
- * or Accept (406), answered here.
+ * The encodings of a request, as a master decides them (Mesos
+ * src/master/http.cpp, Master::Http::scheduler): no Content-Type is 400, one
+ * other than JSON or protobuf 415; the answer is JSON whenever the Accept
+ * header allows it (no header, a wildcard, or application/json), else
+ * protobuf if allowed, else 406. False when answered here.
  */
 static bool encodings(struct MHD_Connection *c, bool *json_in, bool *json_out, enum MHD_Result *ret)
 {
 	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	const char *ac = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-	*json_in = ct != NULL && strncmp(ct, "application/json", 16) == 0;
-	if (ct != NULL && !*json_in && strncmp(ct, "application/x-protobuf", 22) != 0) {
+	if (ct == NULL) {
+		*ret = reply(c, MHD_HTTP_BAD_REQUEST, "Expecting 'Content-Type' to be present");
+		return false;
+	}
+	*json_in = strncmp(ct, "application/json", 16) == 0;
+	if (!*json_in && strncmp(ct, "application/x-protobuf", 22) != 0) {
 		*ret =
 		    reply(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		          "Expecting 'Content-Type' of application/json or application/x-protobuf");
 		return false;
 	}
-	if (ac == NULL || strstr(ac, "*/*") != NULL) {
-		*json_out = *json_in; /* as a master: the request's own encoding */
+	if (ac == NULL || strstr(ac, "application/json") != NULL || strstr(ac, "*/*") != NULL ||
+	    strstr(ac, "application/*") != NULL) {
+		*json_out = true;
 	} else if (strstr(ac, "application/x-protobuf") != NULL) {
 		*json_out = false;
-	} else if (strstr(ac, "application/json") != NULL) {
-		*json_out = true;
 	} else {
-		*ret =
-		    reply(c, MHD_HTTP_NOT_ACCEPTABLE,
-		          "Expecting 'Accept' to allow application/json or application/x-protobuf");
+		*ret = reply(c, MHD_HTTP_NOT_ACCEPTABLE,
+		             "Expecting 'Accept' to allow 'application/x-protobuf' or "
+		             "'application/json'");
 		return false;
 	}
 	return true;
@@ -301,11 +308,13 @@ static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, s
 	    &mesos__v1__scheduler__call__descriptor, json_in, rq, err, sizeof(err));
 	if (call == NULL)
 		return reply(c, MHD_HTTP_BAD_REQUEST, err);
-	if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE) {
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mesos-Stream-Id");
+	if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE && sid) {
+		ret = reply(c, MHD_HTTP_BAD_REQUEST,
+		            "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+	} else if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE) {
 		ret = subscribe(h, c, call, json_out);
 	} else {
-		const char *sid =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mesos-Stream-Id");
 		int code = sim_call(h->sim, sid, call, err, sizeof(err));
 		ret = reply(c, (unsigned)code, code == 202 ? "" : err);
 	}

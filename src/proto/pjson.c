@@ -457,7 +457,8 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 {
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (json_name_eq(f->name, key) || strcmp(key, f->name) == 0)
+		if (strcmp(key, f->name) == 0 ||
+		    (!(flags & PJSON_PROTO_NAMES_ONLY) && json_name_eq(f->name, key)))
 			return f;
 	}
 	if (flags & PJSON_LOOSE_NAMES)
@@ -833,6 +834,8 @@ static ProtobufCMessage *dec_message(struct dec *c, const ProtobufCMessageDescri
 	{
 		const ProtobufCFieldDescriptor *f = find_field(d, key, c->flags);
 		size_t saved;
+		if (!f && (c->flags & PJSON_IGNORE_UNKNOWN))
+			continue; /* as stout's parser: a key naming no field is skipped */
 		path_push(c, key, &saved);
 		int rc = 0;
 		if (!f)
@@ -868,6 +871,12 @@ ProtobufCMessage *pjson_decode(const ProtobufCMessageDescriptor *desc, const jso
 ProtobufCMessage *pjson_loads(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
                               char *err, size_t errlen)
 {
+	return pjson_loads_flags(desc, text, len, 0, err, errlen);
+}
+
+ProtobufCMessage *pjson_loads_flags(const ProtobufCMessageDescriptor *desc, const char *text,
+                                    size_t len, unsigned flags, char *err, size_t errlen)
+{
 	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
@@ -875,7 +884,7 @@ ProtobufCMessage *pjson_loads(const ProtobufCMessageDescriptor *desc, const char
 		         je.text);
 		return NULL;
 	}
-	ProtobufCMessage *m = pjson_decode(desc, j, 0, err, errlen);
+	ProtobufCMessage *m = pjson_decode(desc, j, flags, err, errlen);
 	json_decref(j);
 	return m;
 }

@@ -34,6 +34,13 @@ enum pjson_flags {
 	/* encode: proto field names and 64-bit integers as numbers, the way
 	 * Mesos renders its protobufs as JSON (decoding accepts that already) */
 	PJSON_PROTO_NAMES = 2,
+	/* decode: a key naming no field is skipped, not refused (a newer peer's
+	 * fields) */
+	PJSON_IGNORE_UNKNOWN = 4,
+	/* decode: keys are proto field names only (no lowerCamelCase) */
+	PJSON_PROTO_NAMES_ONLY = 8,
+	/* decode as a Mesos master parses JSON (stout's protobuf::parse) */
+	PJSON_MESOS = PJSON_IGNORE_UNKNOWN | PJSON_PROTO_NAMES_ONLY,
 };
 
 /* A new JSON object for m (never NULL for a valid message, NULL on ENOMEM). */
@@ -55,6 +62,10 @@ ProtobufCMessage *pjson_decode(const ProtobufCMessageDescriptor *desc, const jso
 /* Parses text (len bytes, need not be NUL-terminated) and decodes it. */
 ProtobufCMessage *pjson_loads(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
                               char *err, size_t errlen);
+
+/* The same with decode flags (PJSON_LOOSE_NAMES, PJSON_IGNORE_UNKNOWN, ...). */
+ProtobufCMessage *pjson_loads_flags(const ProtobufCMessageDescriptor *desc, const char *text,
+                                    size_t len, unsigned flags, char *err, size_t errlen);
 
 /* The JSON name of a proto field name ("instance_count" -> "instanceCount"). */
 void pjson_field_name(const char *proto_name, char *buf, size_t len);

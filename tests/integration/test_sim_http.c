@@ -162,14 +162,16 @@ static size_t keep_location(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-/* POSTs bytes to path; returns the status, body in text (up to 511 bytes). */
+/* POSTs bytes to path (ctype NULL: without Content-Type); returns the status, body in
+ * text (up to 511 bytes). */
 static long post_to(const char *path, const void *body, size_t len, const char *sid,
                     const char *ctype, char *text)
 {
 	CURL *h = curl_easy_init();
 	char url[256], hdr[200];
 	snprintf(url, sizeof(url), "%s%s", base, path);
-	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+	/* NULL: no Content-Type at all ("Content-Type:" drops curl's default) */
+	snprintf(hdr, sizeof(hdr), "Content-Type:%s%s", ctype ? " " : "", ctype ? ctype : "");
 	struct curl_slist *hd = curl_slist_append(NULL, hdr);
 	if (sid != NULL) {
 		snprintf(hdr, sizeof(hdr), "Mesos-Stream-Id: %s", sid);
@@ -354,9 +356,14 @@ int main(void)
 	size_t len;
 	void *body = pack(&c.base, &len);
 	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
-	/* the same call with a stale stream id: 403 with the reason */
-	CHECK(post(body, len, "stale", "application/x-protobuf", text) == 403);
+	/* the same call with a stale stream id: 400 with the reason, as a master */
+	CHECK(post(body, len, "stale", "application/x-protobuf", text) == 400);
 	CHECK(strstr(text, "stream ID") != NULL);
+	/* no stream id: 400; no Content-Type: 400 */
+	CHECK(post(body, len, NULL, "application/x-protobuf", text) == 400);
+	CHECK(strstr(text, "Mesos-Stream-Id") != NULL);
+	CHECK(post(body, len, sid, NULL, text) == 400);
+	CHECK(strstr(text, "Content-Type") != NULL);
 	/* protobuf bytes said to be JSON: 400 naming the problem; text: 415 */
 	CHECK(post(body, len, sid, "application/json", text) == 400);
 	CHECK(strstr(text, "invalid JSON") != NULL);
@@ -370,6 +377,10 @@ int main(void)
 	         "\"decline\":{\"offer_ids\":[{\"value\":\"%s\"}],"
 	         "\"filters\":{\"refuse_seconds\":60}}}",
 	         fwid, o->offers->offers[1]->id->value);
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 202);
+	/* a key naming no field is skipped, as a master's JSON parser does */
+	snprintf(js, sizeof(js),
+	         "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"REVIVE\",\"newer\":1}", fwid);
 	CHECK(post(js, strlen(js), sid, "application/json", text) == 202);
 	CHECK(post("{\"type\":\"NOPE\"}", 15, sid, "application/json", text) == 400);
 	CHECK(strstr(text, "NOPE") != NULL);
