@@ -47,6 +47,8 @@ static void usage(FILE *out)
 	    "      --ports-file FILE     once listening, write {\"http\":PORT} there (with --port "
 	    "0)\n"
 	    "      --launch-log FILE     append each launched task id (a witness)\n"
+	    "      --mesos-version V     the Mesos version the master reports (MasterInfo,\n"
+	    "                            GET_VERSION; default 1.11.0)\n"
 	    "      --outcome-log FILE    append \"<task id> TASK_FINISHED|TASK_FAILED\" as each\n"
 	    "                            task runs to its end (a witness)\n"
 	    "                            (a task whose command is 'exit N' fails with N)\n"
@@ -57,7 +59,7 @@ static void usage(FILE *out)
 	    "faults: curl -X POST '127.0.0.1:5050/sim/fault?action=A' with A one of\n"
 	    "  drop-stream, stall-heartbeats&secs=S, agent-down&agent=ID|HOST|INDEX,\n"
 	    "  agent-up&agent=..., unavailable&secs=S, redirect&to=H:P[&secs=S],\n"
-	    "  duplicate-updates&rate=R, lose-launches&rate=R, clear\n");
+	    "  duplicate-updates&rate=R, lose-launches&rate=R, teardown (the framework), clear\n");
 }
 
 /* Parses a number for flag `name`; exits 2 with a message when it is not one. */
@@ -270,6 +272,7 @@ enum {
 	O_UNAVAIL,
 	O_STARTING,
 	O_PORTS_FILE,
+	O_MESOS_VERSION,
 };
 static const struct option opts[] = {
     {"port", required_argument, NULL, 'p'},
@@ -291,6 +294,7 @@ static const struct option opts[] = {
     {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
     {"send-starting", no_argument, NULL, O_STARTING},
     {"ports-file", required_argument, NULL, O_PORTS_FILE},
+    {"mesos-version", required_argument, NULL, O_MESOS_VERSION},
     {"log-level", required_argument, NULL, 'l'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -375,6 +379,9 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		break;
 	case O_PORTS_FILE:
 		o->ports_file = arg;
+		break;
+	case O_MESOS_VERSION:
+		o->cfg.mesos_version = arg;
 		break;
 	case O_STARTING:
 		o->cfg.send_starting = true;

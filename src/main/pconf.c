@@ -60,6 +60,11 @@ static const struct key keys[] = {
      "a task a placement engine took and neither placed nor handed back this long is "
      "ready again (an engine that died holding it)",
      false},
+    {"failover-timeout-secs", K_UINT, F(failover_timeout_secs), "60480000",
+     "how long the Mesos master keeps this framework's tasks while pelotond is away "
+     "(FrameworkInfo.failover_timeout); past it the master kills them and removes the "
+     "framework, and pelotond stops launching, /health saying why",
+     false},
     {"offer-hold-secs", K_UINT, F(offer_hold_secs), "60",
      "offers unused this long are declined back to Mesos (0 = hold them)", false},
     {"job-retention-secs", K_UINT, F(job_retention_secs), "604800",

@@ -32,7 +32,7 @@ struct pconf {
 	unsigned placement_workers, placement_batch, rpc_threads, max_instances, reconcile_secs,
 	    preempt_ms;
 	unsigned offer_hold_secs, reconcile_launch_secs, host_lease_secs, placing_timeout_secs,
-	    job_retention_secs, max_long_polls;
+	    job_retention_secs, max_long_polls, failover_timeout_secs;
 	size_t max_request_bytes;
 	bool no_sync, bind_any, write_each_update;
 	char **files;

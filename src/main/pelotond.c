@@ -89,7 +89,8 @@ static int create_hostmgr(struct daemon *d)
 	                            .lease_secs = c->host_lease_secs,
 	                            .offer_hold_secs = c->offer_hold_secs,
 	                            .reconcile_secs = c->reconcile_secs,
-	                            .reconcile_launch_secs = c->reconcile_launch_secs};
+	                            .reconcile_launch_secs = c->reconcile_launch_secs,
+	                            .failover_timeout_secs = c->failover_timeout_secs};
 	return (d->hm = hostmgr_create(&hc)) ? 0 : -1;
 }
 

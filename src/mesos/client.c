@@ -88,6 +88,10 @@ struct mesos_client {
 	double backoff_s;
 	uint64_t rng;
 	unsigned redirect_streak; /* 307s to SUBSCRIBE since the last SUBSCRIBED */
+	/* the master ended this framework for good (mu): "Framework has been
+	 * removed" or "Framework failed over" to another scheduler; no more
+	 * subscriptions */
+	char ended[200];
 	struct pending *retry;    /* calls waiting to be sent again (I/O thread) */
 	struct pending *inflight; /* calls handed to curl (I/O thread) */
 	size_t n_inflight, n_inflight_acks;
@@ -127,6 +131,30 @@ static void resubscribe_later(struct mesos_client *c, const char *why)
 	pthread_mutex_unlock(&c->mu);
 	log_warn("mesos", "subscription to %s lost (%s); resubscribing in %.2f s", c->master, why,
 	         wait);
+}
+
+/*
+ * An ERROR that ends the framework for good (Mesos src/master/master.cpp):
+ * "Framework has been removed" (its failover timeout passed while it was
+ * away, or it was torn down: its tasks were killed and its id is burnt)
+ * and "Framework failed over" (another scheduler subscribed with our id).
+ * Subscribing again would fail, or fight the other scheduler: the client
+ * stops and says why (mesos_client_ended).
+ */
+static void framework_ended(struct mesos_client *c, const char *msg)
+{
+	const char *why = NULL;
+	if (strstr(msg, "Framework has been removed") != NULL)
+		why = "the master removed this framework (its failover timeout passed while "
+		      "disconnected, or it was torn down); its tasks were killed";
+	else if (strstr(msg, "Framework failed over") != NULL)
+		why = "another scheduler subscribed as this framework (failed over)";
+	if (why == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->ended, sizeof(c->ended), "%s", why);
+	pthread_mutex_unlock(&c->mu);
+	log_error("mesos", "framework %s: %s; not subscribing again", c->framework_id, why);
 }
 
 static void sub_end(struct mesos_client *c)
@@ -193,7 +221,9 @@ static int on_record(void *arg, const uint8_t *data, size_t len)
 		if (c->cfg.on_subscribed)
 			c->cfg.on_subscribed(c->cfg.arg, c->framework_id);
 	} else if (ev->type == MESOS__V1__SCHEDULER__EVENT__TYPE__ERROR) {
-		log_error("mesos", "ERROR event: %s", ev->error ? ev->error->message : "");
+		const char *msg = ev->error && ev->error->message ? ev->error->message : "";
+		log_error("mesos", "ERROR event: %s", msg);
+		framework_ended(c, msg);
 		rc = 1;
 	}
 	if (c->cfg.on_event)
@@ -433,6 +463,15 @@ static void sub_done(struct mesos_client *c, CURLcode res)
 		snprintf(why, sizeof(why), "%s",
 		         res == CURLE_OK ? "stream ended" : curl_easy_strerror(res));
 	sub_end(c);
+	pthread_mutex_lock(&c->mu);
+	bool ended = c->ended[0] != '\0';
+	c->subscribed = false;
+	c->stream_id[0] = '\0';
+	pthread_mutex_unlock(&c->mu);
+	if (ended) {
+		c->next_subscribe_ns = UINT64_MAX;
+		return;
+	}
 	resubscribe_later(c, why);
 	master_failed(c);
 }
@@ -561,7 +600,7 @@ static void call_done(struct mesos_client *c, struct pending *q, CURLcode res)
 static int enqueue(struct mesos_client *c, struct pending *q)
 {
 	pthread_mutex_lock(&c->mu);
-	if (atomic_load(&c->stop)) {
+	if (atomic_load(&c->stop) || c->ended[0]) { /* stopping, or no framework any more */
 		pthread_mutex_unlock(&c->mu);
 		pending_free(q);
 		return -1;
@@ -672,6 +711,10 @@ int mesos_client_launch(struct mesos_client *c, const char *agent_id, const char
 {
 	int rc = 0;
 	pthread_mutex_lock(&c->mu);
+	if (c->ended[0]) { /* the framework is gone: nothing can launch */
+		pthread_mutex_unlock(&c->mu);
+		return -1;
+	}
 	struct batch *b = c->batches;
 	while (b != NULL && strcmp(b->agent, agent_id) != 0)
 		b = b->next;
@@ -1009,6 +1052,16 @@ bool mesos_client_wait_subscribed(struct mesos_client *c, unsigned timeout_ms)
 	bool ok = c->subscribed;
 	pthread_mutex_unlock(&c->mu);
 	return ok;
+}
+
+bool mesos_client_ended(struct mesos_client *c, char *why, size_t len)
+{
+	pthread_mutex_lock(&c->mu);
+	bool ended = c->ended[0] != '\0';
+	if (ended)
+		snprintf(why, len, "%s", c->ended);
+	pthread_mutex_unlock(&c->mu);
+	return ended;
 }
 
 bool mesos_client_framework_id(struct mesos_client *c, char *buf, size_t len)

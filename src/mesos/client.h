@@ -70,6 +70,13 @@ void mesos_client_stop(struct mesos_client *c);
 /* True once SUBSCRIBED arrived on the current stream; waits up to timeout_ms. */
 bool mesos_client_wait_subscribed(struct mesos_client *c, unsigned timeout_ms);
 
+/*
+ * True when the master ended the framework for good (removed it, or another
+ * scheduler failed it over), with the reason in why: the client no longer
+ * subscribes, and nothing more can be launched.
+ */
+bool mesos_client_ended(struct mesos_client *c, char *why, size_t len);
+
 /* The framework id (after SUBSCRIBED) into buf; false when none yet. */
 bool mesos_client_framework_id(struct mesos_client *c, char *buf, size_t len);
 

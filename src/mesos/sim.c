@@ -1,4 +1,5 @@
 /* The simulated Mesos master's state machine; see sim.h. */
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "clock.h"
@@ -75,8 +77,15 @@ struct sim {
 	struct htab tasks; /* by id */
 	bool tasks_ok;     /* tasks initialised */
 	struct timers ends, resends, refusals;
-	char framework_id[40], stream_id[40];
+	char framework_id[48], stream_id[40];
 	char fw_name[64], fw_user[64], fw_role[64], fw_principal[64];
+	char master_id[40];          /* random per simulator: framework ids derive from it */
+	uint32_t fw_seq;             /* frameworks registered so far */
+	double fw_failover_s;        /* the framework's failover_timeout */
+	bool fw_partition_aware;     /* PARTITION_AWARE capability */
+	uint64_t fw_disconnected_ns; /* when its stream ended; 0 while connected */
+	char removed[16][48];        /* ids of removed frameworks (last 16) */
+	uint32_t n_removed;
 	char ip[64];
 	uint16_t port;
 	sim_emit_f emit;
@@ -238,6 +247,14 @@ struct sim *sim_create(const struct sim_config *cfg)
 	if (c->retry_secs <= 0)
 		c->retry_secs = 10;
 	s->rng = c->seed ? c->seed : 0x9e3779b97f4a7c15ull;
+	if (!c->mesos_version || !c->mesos_version[0])
+		c->mesos_version = "1.11.0";
+	/* unique per master, whatever the seed: framework ids must not repeat
+	 * across simulators (a fresh master never hands out an old id) */
+	uint64_t r1 = clock_wall_ns() ^ ((uint64_t)getpid() << 32), r2 = r1 * 0x9e3779b97f4a7c15ull;
+	snprintf(s->master_id, sizeof(s->master_id), "%08x-%04x-%04x-%04x-%012llx",
+	         (unsigned)(r1 >> 32), (unsigned)(r1 >> 16) & 0xffff, (unsigned)r1 & 0xffff,
+	         (unsigned)(r2 >> 48), (unsigned long long)(r2 & 0xffffffffffffull));
 	pthread_mutex_init(&s->mu, NULL);
 	snprintf(s->ip, sizeof(s->ip), "127.0.0.1");
 	s->port = 5050;
@@ -641,6 +658,155 @@ static void copy_text(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
+static void release(struct sim *s, struct task *t);
+
+/* Ends the current stream, as a master closes the connection. */
+static void end_stream(struct sim *s)
+{
+	if (s->emit != NULL)
+		s->emit(s->emit_arg, NULL, 0);
+	s->emit = NULL;
+	s->stream_id[0] = '\0';
+}
+
+/* An ERROR event on the current stream. */
+static void send_error(struct sim *s, const char *message)
+{
+	Mesos__V1__Scheduler__Event__Error e = MESOS__V1__SCHEDULER__EVENT__ERROR__INIT;
+	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+	e.message = (char *)message;
+	ev.has_type = true;
+	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__ERROR;
+	ev.error = &e;
+	emit(s, &ev);
+}
+
+static bool was_removed(const struct sim *s, const char *id)
+{
+	uint32_t n = s->n_removed < 16 ? s->n_removed : 16;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(s->removed[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The framework is removed (torn down, or its failover timeout passed):
+ * its tasks are killed and its offers dropped, without a word to it (its
+ * stream is ended first), and its id is refused from now on (Mesos
+ * src/master/master.cpp, Master::removeFramework; validation refuses
+ * "Framework has been removed").
+ */
+static void framework_remove(struct sim *s, const char *why)
+{
+	log_info("sim", "removing framework %s: %s", s->framework_id, why);
+	end_stream(s);
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
+		if (!terminal(t->state)) {
+			t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
+			t->unacked = false;
+			release(s, t);
+			s->st.running--;
+			s->st.killed++;
+		}
+	for (uint32_t i = 0; i < s->n_agents; i++) {
+		s->agents[i].offer_id[0] = '\0';
+		s->agents[i].refuse_until_ns = 0;
+	}
+	mark_all_dirty(s);
+	snprintf(s->removed[s->n_removed++ % 16], sizeof(s->removed[0]), "%s", s->framework_id);
+	s->framework_id[0] = '\0';
+	s->fw_disconnected_ns = 0;
+	s->suppressed = false;
+}
+
+/* Removes a framework disconnected for longer than its failover timeout. */
+static void expire_framework(struct sim *s)
+{
+	if (s->framework_id[0] && s->emit == NULL && s->fw_disconnected_ns &&
+	    s->now_ns - s->fw_disconnected_ns >= (uint64_t)(s->fw_failover_s * 1e9))
+		framework_remove(s, "disconnected for longer than its failover timeout");
+}
+
+/* A SUBSCRIBE the master refuses: one ERROR on the new stream, which ends. */
+static int refuse_subscription(struct sim *s, sim_emit_f fn, void *arg, const char *why,
+                               char *stream_id, size_t id_len)
+{
+	sim_emit_f saved = s->emit;
+	void *saved_arg = s->emit_arg;
+	s->emit = fn;
+	s->emit_arg = arg;
+	send_error(s, why);
+	fn(arg, NULL, 0);
+	s->emit = saved;
+	s->emit_arg = saved_arg;
+	snprintf(stream_id, id_len, "stream-refused-%016llx", (unsigned long long)rnd(s));
+	log_info("sim", "subscription refused: %s", why);
+	return SIM_SUBSCRIBE_REFUSED;
+}
+
+/*
+ * Which framework a SUBSCRIBE is for; false (why set) when the master
+ * refuses it. Sets s->framework_id for a new or recovered framework.
+ */
+static bool subscription_admitted(struct sim *s, const char *want, char *why, size_t len)
+{
+	if (want[0] && was_removed(s, want))
+		return snprintf(why, len, "Framework has been removed"), false;
+	if (want[0] && strcmp(want, s->framework_id) == 0)
+		return true; /* a resubscription: fails the old connection over */
+	if (s->framework_id[0]) {
+		/* a master would register a second framework beside the first;
+		 * the simulator models one (docs/MESOS-SIM.md) */
+		snprintf(why, len,
+		         "mesos-sim models one framework: %s is registered (connected, or "
+		         "within its failover timeout); this subscription would be another",
+		         s->framework_id);
+		return false;
+	}
+	if (want[0]) /* an id this master does not know: as after a master failover */
+		snprintf(s->framework_id, sizeof(s->framework_id), "%s", want);
+	else
+		snprintf(s->framework_id, sizeof(s->framework_id), "%s-%04u", s->master_id,
+		         s->fw_seq++);
+	return true;
+}
+
+/* SUBSCRIBED, with the master's own info, then the first heartbeat at once. */
+static void send_subscribed(struct sim *s)
+{
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Event__Subscribed sub = MESOS__V1__SCHEDULER__EVENT__SUBSCRIBED__INIT;
+	Mesos__V1__MasterInfo mi = MESOS__V1__MASTER_INFO__INIT;
+	Mesos__V1__Address addr = MESOS__V1__ADDRESS__INIT;
+	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+	struct in_addr ip4 = {0};
+	inet_pton(AF_INET, s->ip, &ip4);
+	mi.id = s->master_id;
+	mi.ip = ntohl(ip4.s_addr);
+	mi.port = s->port;
+	mi.hostname = "mesos-sim";
+	mi.version = (char *)s->cfg.mesos_version;
+	addr.hostname = "mesos-sim";
+	addr.ip = s->ip;
+	addr.port = s->port;
+	mi.address = &addr;
+	fw.value = s->framework_id;
+	sub.framework_id = &fw;
+	sub.has_heartbeat_interval_seconds = true;
+	sub.heartbeat_interval_seconds = s->cfg.heartbeat_secs;
+	sub.master_info = &mi;
+	ev.has_type = true;
+	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED;
+	ev.subscribed = &sub;
+	emit(s, &ev);
+	/* the heartbeater sends one as it starts (Master::Framework::heartbeat) */
+	heartbeat(s);
+	s->next_hb_ns = s->now_ns + (uint64_t)(s->cfg.heartbeat_secs * 1e9);
+}
+
 int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, char *stream_id,
                   size_t id_len, char *err, size_t err_len)
 {
@@ -649,9 +815,10 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 		return 400;
 	}
 	const Mesos__V1__FrameworkInfo *fi = call->subscribe->framework_info;
-	const char *info_id = fi->id ? fi->id->value : "";
-	const char *call_id = call->framework_id ? call->framework_id->value : "";
-	if (strcmp(info_id ? info_id : "", call_id ? call_id : "") != 0) {
+	const char *info_id = fi->id && fi->id->value ? fi->id->value : "";
+	const char *call_id =
+	    call->framework_id && call->framework_id->value ? call->framework_id->value : "";
+	if (strcmp(info_id, call_id) != 0) {
 		snprintf(err, err_len,
 		         "Failed to validate scheduler::Call: 'framework_id' differs "
 		         "from 'subscribe.framework_info.id'");
@@ -659,21 +826,31 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 	}
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = clock_mono_ns();
-	const char *want = fi->id ? fi->id->value : NULL;
-	if (want && want[0] && s->framework_id[0] && strcmp(want, s->framework_id) != 0) {
+	expire_framework(s);
+	char why[200];
+	if (!subscription_admitted(s, info_id, why, sizeof(why))) {
+		int rc = refuse_subscription(s, fn, arg, why, stream_id, id_len);
 		pthread_mutex_unlock(&s->mu);
-		snprintf(err, err_len, "Framework %s is not known to this master", want);
-		return 400;
+		return rc;
 	}
-	if (want && want[0])
-		snprintf(s->framework_id, sizeof(s->framework_id), "%s", want);
-	else if (!s->framework_id[0])
-		snprintf(s->framework_id, sizeof(s->framework_id), "fw-%016llx",
-		         (unsigned long long)rnd(s));
+	if (s->emit != NULL) {
+		/* the same framework again: the old connection is failed over */
+		send_error(s, "Framework failed over");
+		end_stream(s);
+	}
 	copy_text(s->fw_name, sizeof(s->fw_name), fi->name);
 	copy_text(s->fw_user, sizeof(s->fw_user), fi->user);
 	copy_text(s->fw_role, sizeof(s->fw_role), fi->n_roles ? fi->roles[0] : fi->role);
 	copy_text(s->fw_principal, sizeof(s->fw_principal), fi->principal);
+	s->fw_failover_s =
+	    fi->has_failover_timeout && fi->failover_timeout > 0 ? fi->failover_timeout : 0;
+	s->fw_partition_aware = false;
+	for (size_t i = 0; i < fi->n_capabilities; i++)
+		if (fi->capabilities[i]->has_type &&
+		    fi->capabilities[i]->type ==
+		        MESOS__V1__FRAMEWORK_INFO__CAPABILITY__TYPE__PARTITION_AWARE)
+			s->fw_partition_aware = true;
+	s->fw_disconnected_ns = 0;
 	snprintf(s->stream_id, sizeof(s->stream_id), "stream-%llu-%016llx",
 	         (unsigned long long)++s->stream_seq, (unsigned long long)rnd(s));
 	snprintf(stream_id, id_len, "%s", s->stream_id);
@@ -684,19 +861,8 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 	for (uint32_t i = 0; i < s->n_agents; i++)
 		s->agents[i].offer_id[0] = '\0';
 	mark_all_dirty(s);
-	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
-	Mesos__V1__Scheduler__Event__Subscribed sub = MESOS__V1__SCHEDULER__EVENT__SUBSCRIBED__INIT;
-	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
-	fw.value = s->framework_id;
-	sub.framework_id = &fw;
-	sub.has_heartbeat_interval_seconds = true;
-	sub.heartbeat_interval_seconds = s->cfg.heartbeat_secs;
-	ev.has_type = true;
-	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED;
-	ev.subscribed = &sub;
-	emit(s, &ev);
+	send_subscribed(s);
 	send_offers(s);
-	s->next_hb_ns = s->now_ns + (uint64_t)(s->cfg.heartbeat_secs * 1e9);
 	pthread_mutex_unlock(&s->mu);
 	log_info("sim", "framework %s subscribed (stream %s)", s->framework_id, stream_id);
 	return 200;
@@ -705,10 +871,12 @@ int sim_subscribe(struct sim *s, const call_t *call, sim_emit_f fn, void *arg, c
 void sim_unsubscribe(struct sim *s, const char *stream_id)
 {
 	pthread_mutex_lock(&s->mu);
-	if (strcmp(stream_id, s->stream_id) == 0) {
+	if (s->stream_id[0] && strcmp(stream_id, s->stream_id) == 0) {
 		s->emit = NULL;
 		s->stream_id[0] = '\0';
-		log_info("sim", "framework %s disconnected", s->framework_id);
+		s->fw_disconnected_ns = clock_mono_ns();
+		log_info("sim", "framework %s disconnected (failover timeout %.0f s)",
+		         s->framework_id, s->fw_failover_s);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -1041,6 +1209,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	}
 	pthread_mutex_lock(&s->mu);
 	s->now_ns = clock_mono_ns();
+	expire_framework(s);
 	if (!s->framework_id[0] || strcmp(call->framework_id->value, s->framework_id) != 0) {
 		snprintf(err, err_len, "Framework cannot be found");
 		pthread_mutex_unlock(&s->mu);
@@ -1143,17 +1312,9 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 	case MESOS__V1__SCHEDULER__CALL__TYPE__SUPPRESS:
 		s->suppressed = true;
 		break;
-	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN: {
-		struct htab_iter it;
-		htab_iter_init(&it);
-		for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
-			if (live(t))
-				kill_task(s, t, false);
-		s->emit = NULL;
-		s->stream_id[0] = '\0';
-		s->framework_id[0] = '\0';
+	case MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN:
+		framework_remove(s, "TEARDOWN"); /* ends its stream too */
 		break;
-	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE:
 		snprintf(err, err_len, "SUBSCRIBE opens a stream; send it without Mesos-Stream-Id");
 		rc = 400;
@@ -1177,6 +1338,19 @@ bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len)
 }
 
 /* --- faults ------------------------------------------------------------------------ */
+
+int sim_teardown(struct sim *s, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&s->mu);
+	s->now_ns = clock_mono_ns();
+	bool known = s->framework_id[0] != '\0';
+	if (known)
+		framework_remove(s, "torn down by the operator");
+	else
+		snprintf(err, err_len, "no framework is registered");
+	pthread_mutex_unlock(&s->mu);
+	return known ? 0 : -1;
+}
 
 int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 {
@@ -1317,6 +1491,7 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		if (a->refuse_until_ns <= now_ns)
 			mark_dirty(s, a);
 	}
+	expire_framework(s);
 	if (s->emit && now_ns >= s->next_hb_ns && now_ns >= s->hb_stall_until_ns) {
 		heartbeat(s);
 		s->next_hb_ns = now_ns + (uint64_t)(s->cfg.heartbeat_secs * 1e9);
@@ -1585,7 +1760,7 @@ int sim_operator(struct sim *s, const Mesos__V1__Master__Call *call, bool json, 
 		break;
 	case MESOS__V1__MASTER__CALL__TYPE__GET_VERSION:
 		r.type = MESOS__V1__MASTER__RESPONSE__TYPE__GET_VERSION;
-		vi.version = (char *)pel_version();
+		vi.version = (char *)s->cfg.mesos_version; /* the master's, not ours */
 		version.version_info = &vi;
 		r.get_version = &version;
 		break;

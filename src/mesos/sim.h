@@ -93,6 +93,7 @@ struct sim_config {
 	double heartbeat_secs; /* default 15 */
 	double retry_secs;     /* unacknowledged updates resent; default 10 */
 	uint64_t seed;
+	const char *mesos_version; /* reported in MasterInfo and GET_VERSION; default 1.11.0 */
 	/* every accepted launch appends "<task id>\n" here (a witness for
 	 * exactly-once tests); NULL for none. A task whose command value is
 	 * "exit N" (N != 0) ends TASK_FAILED with that status. */
@@ -103,7 +104,8 @@ struct sim_config {
 	FILE *outcome_log;
 };
 
-/* Receives one packed mesos.v1.scheduler.Event (borrowed for the call). */
+/* Receives one packed mesos.v1.scheduler.Event (borrowed for the call);
+ * event NULL: the master ends this stream (close the connection). */
 typedef void (*sim_emit_f)(void *arg, const uint8_t *event, size_t len);
 
 struct sim;
@@ -120,9 +122,19 @@ uint32_t sim_agent_count(struct sim *s);
 
 /*
  * SUBSCRIBE: 200 and the new stream's id (at most 64 bytes) in stream_id,
- * then SUBSCRIBED and the current offers through emit; 400 with a message
- * for a malformed subscribe. A new subscription replaces the old one.
+ * then SUBSCRIBED, a HEARTBEAT and the current offers through emit; 400
+ * with a message for a malformed subscribe. A subscription the master
+ * refuses (a removed framework, another framework while one is
+ * registered) is 200 with one ERROR event and the stream ended, as a
+ * master answers. A resubscription fails the old stream over: it gets
+ * ERROR "Framework failed over" and ends.
+ *
+ * One framework at a time (a master serves many): while one is registered
+ * (connected, or disconnected within its failover_timeout) another is
+ * refused. A framework disconnected past its failover_timeout (FrameworkInfo,
+ * default 0) or torn down is removed: its tasks killed, its id refused.
  */
+#define SIM_SUBSCRIBE_REFUSED 299 /* answered 200; the stream held one ERROR and ended */
 int sim_subscribe(struct sim *s, const Mesos__V1__Scheduler__Call *call, sim_emit_f emit, void *arg,
                   char *stream_id, size_t id_len, char *err, size_t err_len);
 
@@ -135,6 +147,10 @@ void sim_unsubscribe(struct sim *s, const char *stream_id);
  */
 int sim_call(struct sim *s, const char *stream_id, const Mesos__V1__Scheduler__Call *call,
              char *err, size_t err_len);
+
+/* The operator tears the framework down (its tasks killed, its id refused
+ * from now on; a master's operator TEARDOWN). 0, or -1 when none is registered. */
+int sim_teardown(struct sim *s, char *err, size_t err_len);
 
 /* Advances time to now_ns: task ends, re-offers, update resends, heartbeats. */
 void sim_tick(struct sim *s, uint64_t now_ns);

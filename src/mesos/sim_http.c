@@ -60,11 +60,16 @@ static void stream_close(struct stream *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* sim's emit: frames the event onto the stream's queue (under the sim lock). */
+/* sim's emit: frames the event onto the stream's queue (under the sim lock);
+ * NULL ends the stream (the master closed it). */
 static void stream_push(void *arg, const uint8_t *ev, size_t len)
 {
 	struct stream *st = arg;
 	char *text = NULL;
+	if (ev == NULL) {
+		stream_close(st);
+		return;
+	}
 	if (st->json) {
 		ProtobufCMessage *m =
 		    proto_decode(&mesos__v1__scheduler__event__descriptor, ev, len, NULL, NULL);
@@ -232,17 +237,19 @@ static enum MHD_Result subscribe(struct sim_http *h, struct MHD_Connection *c,
 	st->json = json;
 	int code =
 	    sim_subscribe(h->sim, call, stream_push, st, st->id, sizeof(st->id), err, sizeof(err));
-	if (code != 200) {
+	bool refused = code == SIM_SUBSCRIBE_REFUSED; /* 200: one ERROR, then the end */
+	if (code != 200 && !refused) {
 		pthread_mutex_destroy(&st->mu);
 		pthread_cond_destroy(&st->cv);
 		free(st->q);
 		free(st);
 		return reply(c, (unsigned)code, err);
 	}
-	/* the previous subscription's stream ends */
+	/* the previous subscription's stream ends (the simulator failed it over) */
 	pthread_mutex_lock(&h->mu);
-	struct stream *old = h->current;
-	h->current = st;
+	struct stream *old = refused ? NULL : h->current;
+	if (!refused)
+		h->current = st;
 	if (old != NULL)
 		stream_close(old);
 	pthread_mutex_unlock(&h->mu);
@@ -589,6 +596,8 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 			sim_set_dup_rate(h->sim, value);
 		else
 			sim_set_lose_rate(h->sim, value);
+	} else if (strcmp(action, "teardown") == 0) {
+		return sim_teardown(h->sim, err, err_len);
 	} else if (strcmp(action, "clear") == 0) {
 		pthread_mutex_lock(&h->mu);
 		h->unavailable_until_ns = 0;
@@ -598,7 +607,7 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 		snprintf(
 		    err, err_len,
 		    "unknown action '%s' (drop-stream, stall-heartbeats, agent-down, agent-up, "
-		    "unavailable, redirect, duplicate-updates, lose-launches, clear)",
+		    "unavailable, redirect, duplicate-updates, lose-launches, teardown, clear)",
 		    action);
 		return -1;
 	}

@@ -137,6 +137,37 @@ class FaultMatrix(unittest.TestCase):
         self.assertEqual(self.health()[0], 200)
 
 
+class FrameworkEnded(unittest.TestCase):
+    """The master removes the framework (an operator's teardown): pelotond
+    does not subscribe again with its burnt id, /health says why, and the
+    daemon keeps serving (and stops cleanly)."""
+
+    def test_teardown_is_reported_not_fought(self):
+        c = Cluster(agents=3, task_secs=0.5)
+        try:
+            c.fault("action=teardown")
+            end = time.time() + 30
+            body = ""
+            while time.time() < end:
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:%d/health" % c.http, timeout=5)
+                except urllib.error.HTTPError as e:
+                    body = e.read().decode()
+                    if "framework ended" in body:
+                        break
+                time.sleep(0.1)
+            self.assertIn("Mesos framework ended", body)
+            self.assertIn("removed this framework", body)
+            time.sleep(1)
+            with open(c.dir + "/d.log") as f:
+                log = f.read()
+            self.assertIn("not subscribing again", log)
+            self.assertEqual(log.count("subscribed as framework"), 1)
+            self.assertIsNone(c.d.poll())
+        finally:
+            c.stop()
+
+
 def make(name, while_running):
     def test(self):
         self.run_job(name, while_running)

@@ -298,7 +298,13 @@ int main(void)
 	       (unsigned long long)cs.calls_failed);
 	CHECK(ss.launched == 5);
 	CHECK(ss.acks >= 10); /* RUNNING and FINISHED of each */
+	/* the next client is this scheduler restarted: it resubscribes with the
+	 * framework id it kept (the simulator, unlike a master, serves one
+	 * framework at a time) */
+	static char fwid[160];
+	CHECK(mesos_client_framework_id(cl, fwid, sizeof(fwid)));
 	mesos_client_stop(cl);
+	cfg.framework_id = fwid;
 
 	/* a standby master: the client follows its 307 to the leader */
 	struct sim_config scfg2 = {.agents = 1};

@@ -471,7 +471,9 @@ int main(void)
 	CHECK(fault("action=redirect&to=bad") == 400);
 	CHECK(fault("action=unavailable&secs=-1") == 400);
 	CHECK(fault("action=clear") == 200);
-	CHECK(post(js, strlen(js), sid, "application/json", text) == 403); /* stream gone */
+	/* the stream gone and no failover_timeout (0): the framework was removed */
+	CHECK(post(js, strlen(js), sid, "application/json", text) == 400);
+	CHECK(strstr(text, "Framework cannot be found") != NULL);
 
 	/* a JSON event stream: SUBSCRIBED and OFFERS decode from JSON records */
 	pthread_mutex_lock(&mu);

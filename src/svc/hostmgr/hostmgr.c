@@ -267,6 +267,9 @@ int hostmgr__browse(void *arg, const char *agent, const char *task, char *host, 
 
 bool hostmgr_health(struct hostmgr *hm, char *why, size_t len)
 {
+	char ended[200];
+	if (hm->mc != NULL && mesos_client_ended(hm->mc, ended, sizeof(ended)))
+		return snprintf(why, len, "Mesos framework ended: %s", ended), false;
 	if (hm->mc == NULL || !mesos_client_wait_subscribed(hm->mc, 0))
 		return snprintf(why, len, "not subscribed to the Mesos master (%s)", hm->master),
 		       false;
@@ -327,6 +330,7 @@ int hostmgr_start(struct hostmgr *hm, const struct jobmgr_ops *jm, char *err, si
 	    .master = hm->master,
 	    .name = "peloton",
 	    .framework_id = have_fw ? fwid : NULL,
+	    .failover_timeout_s = hm->cfg.failover_timeout_secs,
 	    .on_event = on_event,
 	    .on_subscribed = on_subscribed,
 	    .arg = hm,

@@ -41,6 +41,7 @@ struct hostmgr_config {
 	uint32_t offer_hold_secs;       /* offers unused this long are declined; 0 = never */
 	uint32_t reconcile_secs;        /* implicit reconciliation period; 0 = never */
 	uint32_t reconcile_launch_secs; /* a silent launch for a job manager apart; 0 = 120 */
+	double failover_timeout_secs;   /* FrameworkInfo.failover_timeout; 0 = 100 weeks */
 };
 
 struct hostmgr;

@@ -77,10 +77,13 @@ static void subscribe(void)
 	c.subscribe = &sub;
 	assert_int_equal(
 	    sim_subscribe(sim, &c, keep, NULL, stream, sizeof(stream), err, sizeof(err)), 200);
-	assert_true(n_events >= 2);
+	assert_true(n_events >= 3);
 	assert_int_equal(events[0]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED);
+	assert_non_null(events[0]->subscribed->master_info);
 	snprintf(fwid, sizeof(fwid), "%s", events[0]->subscribed->framework_id->value);
-	assert_int_equal(events[1]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS);
+	/* the first heartbeat at once, as a master's heartbeater starts */
+	assert_int_equal(events[1]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__HEARTBEAT);
+	assert_int_equal(events[2]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS);
 }
 
 /* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
@@ -261,7 +264,7 @@ static void test_profiles_and_faults(void **state)
 	assert_int_equal(sim_agent_count(sim), 3);
 	sim_set_address(sim, "127.0.0.1", 4321);
 	subscribe();
-	const Mesos__V1__Scheduler__Event__Offers *os = events[1]->offers;
+	const Mesos__V1__Scheduler__Event__Offers *os = events[2]->offers;
 	assert_int_equal(os->n_offers, 3);
 	const char *seen_zone[2] = {NULL, NULL};
 	for (size_t i = 0; i < 3; i++) {
@@ -408,13 +411,13 @@ static void test_decline_filter_expires(void **state)
 	struct sim_config cfg = {.agents = 2};
 	sim = sim_create(&cfg);
 	subscribe();
-	assert_int_equal(events[1]->offers->n_offers, 2);
+	assert_int_equal(events[2]->offers->n_offers, 2);
 	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
 	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
 	Mesos__V1__Scheduler__Call__Decline d = MESOS__V1__SCHEDULER__CALL__DECLINE__INIT;
 	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
-	Mesos__V1__OfferID *oid[2] = {events[1]->offers->offers[0]->id,
-	                              events[1]->offers->offers[1]->id};
+	Mesos__V1__OfferID *oid[2] = {events[2]->offers->offers[0]->id,
+	                              events[2]->offers->offers[1]->id};
 	f.has_refuse_seconds = true;
 	f.refuse_seconds = 0.05;
 	d.n_offer_ids = 2;
@@ -446,10 +449,10 @@ static void test_refused_accept_offers_again(void **state)
 	struct sim_config cfg = {.agents = 2};
 	sim = sim_create(&cfg);
 	subscribe();
-	assert_int_equal(events[1]->offers->n_offers, 2);
+	assert_int_equal(events[2]->offers->n_offers, 2);
 	char ids[2][64];
 	for (int i = 0; i < 2; i++)
-		snprintf(ids[i], sizeof(ids[i]), "%s", events[1]->offers->offers[i]->id->value);
+		snprintf(ids[i], sizeof(ids[i]), "%s", events[2]->offers->offers[i]->id->value);
 	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
 	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
 	Mesos__V1__Scheduler__Call__Accept a = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
@@ -477,6 +480,187 @@ static void test_refused_accept_offers_again(void **state)
 	sim_destroy(sim);
 }
 
+/* Events a second subscriber's stream received. */
+static event_t *events2[16];
+static size_t n_events2;
+static bool ended2, ended1;
+
+static void keep2(void *arg, const uint8_t *ev, size_t len)
+{
+	(void)arg;
+	if (ev == NULL) {
+		ended2 = true;
+		return;
+	}
+	event_t *e = mesos__v1__scheduler__event__unpack(NULL, len, ev);
+	assert_non_null(e);
+	if (n_events2 < 16)
+		events2[n_events2++] = e;
+	else
+		mesos__v1__scheduler__event__free_unpacked(e, NULL);
+}
+
+static void clear2(void)
+{
+	for (size_t i = 0; i < n_events2; i++)
+		mesos__v1__scheduler__event__free_unpacked(events2[i], NULL);
+	n_events2 = 0;
+	ended2 = false;
+}
+
+/* keep, and note the end of the stream */
+static void keep1(void *arg, const uint8_t *ev, size_t len)
+{
+	if (ev == NULL)
+		ended1 = true;
+	else
+		keep(arg, ev, len);
+}
+
+/* A SUBSCRIBE on a second stream as framework `id` ("" for a new one). */
+static int subscribe2(const char *id, double failover_s, char *sid, size_t len)
+{
+	char err[160];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	Mesos__V1__FrameworkID fid = MESOS__V1__FRAMEWORK_ID__INIT;
+	fi.user = "root";
+	fi.name = "test";
+	fi.has_failover_timeout = failover_s > 0;
+	fi.failover_timeout = failover_s;
+	if (id[0]) {
+		fid.value = (char *)id;
+		fi.id = &fid;
+		c.framework_id = &fid;
+	}
+	sub.framework_info = &fi;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	c.subscribe = &sub;
+	clear2();
+	return sim_subscribe(sim, &c, keep2, NULL, sid, len, err, sizeof(err));
+}
+
+static bool error2(const char *text)
+{
+	for (size_t i = 0; i < n_events2; i++)
+		if (events2[i]->type == MESOS__V1__SCHEDULER__EVENT__TYPE__ERROR &&
+		    strstr(events2[i]->error->message, text) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * The framework's life as a master gives it: failed over by its own
+ * resubscription (ERROR on the old stream), another framework refused
+ * while it is registered, removed when its failover timeout passes after
+ * a disconnect (tasks killed, its id refused), a fresh id per master.
+ */
+static void test_framework_lifecycle(void **state)
+{
+	(void)state;
+	char sid[64], first[64];
+	struct sim_config cfg = {.agents = 2};
+	sim = sim_create(&cfg);
+	/* subscribe() with keep1, to see the stream end */
+	char err[128];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	fi.user = "root";
+	fi.name = "test";
+	fi.has_failover_timeout = true;
+	fi.failover_timeout = 0.05;
+	sub.framework_info = &fi;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	c.subscribe = &sub;
+	ended1 = false;
+	assert_int_equal(
+	    sim_subscribe(sim, &c, keep1, NULL, stream, sizeof(stream), err, sizeof(err)), 200);
+	snprintf(fwid, sizeof(fwid), "%s", events[0]->subscribed->framework_id->value);
+	snprintf(first, sizeof(first), "%s", fwid);
+	/* a launch, so the removal has a task to kill */
+	Mesos__V1__Offer *o = events[2]->offers->offers[0];
+	assert_int_equal(launch(o->id->value, o->agent_id->value, "t1", 1, 31000), 202);
+	assert_int_equal(update_of("t1")->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	clear();
+
+	/* another framework while this one is registered: refused */
+	assert_int_equal(subscribe2("", 0, sid, sizeof(sid)), SIM_SUBSCRIBE_REFUSED);
+	assert_true(error2("one framework") && ended2);
+	assert_false(ended1);
+
+	/* the same framework again: the old stream gets ERROR and ends */
+	assert_int_equal(subscribe2(fwid, 0.05, sid, sizeof(sid)), 200);
+	assert_true(ended1);
+	bool failed_over = false;
+	for (size_t i = 0; i < n_events; i++)
+		failed_over |= events[i]->type == MESOS__V1__SCHEDULER__EVENT__TYPE__ERROR &&
+		               strcmp(events[i]->error->message, "Framework failed over") == 0;
+	assert_true(failed_over);
+	assert_int_equal(events2[0]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__SUBSCRIBED);
+	assert_string_equal(events2[0]->subscribed->framework_id->value, fwid);
+
+	/* disconnected past its failover timeout: removed, its task killed */
+	sim_unsubscribe(sim, sid);
+	struct timespec wait = {0, 80000000};
+	nanosleep(&wait, NULL);
+	tick_now();
+	struct sim_stats st;
+	sim_get_stats(sim, &st);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(subscribe2(fwid, 0, sid, sizeof(sid)), SIM_SUBSCRIBE_REFUSED);
+	assert_true(error2("Framework has been removed") && ended2);
+
+	/* a new framework gets a new id; an id this master never saw is taken
+	 * as after a master failover (once the new one is gone) */
+	assert_int_equal(subscribe2("", 0, sid, sizeof(sid)), 200);
+	assert_string_not_equal(events2[0]->subscribed->framework_id->value, first);
+	clear();
+	clear2();
+	sim_destroy(sim);
+
+	/* a fresh simulator never hands out the same id */
+	sim = sim_create(&cfg);
+	assert_int_equal(subscribe2("", 0, sid, sizeof(sid)), 200);
+	assert_string_not_equal(events2[0]->subscribed->framework_id->value, first);
+	sim_unsubscribe(sim, sid);
+	tick_now(); /* failover timeout 0: removed at once */
+	assert_int_equal(subscribe2("an-id-from-before-a-failover", 0, sid, sizeof(sid)), 200);
+	assert_string_equal(events2[0]->subscribed->framework_id->value,
+	                    "an-id-from-before-a-failover");
+	clear2();
+	sim_destroy(sim);
+}
+
+/* TEARDOWN: the framework is removed, its stream ends, its id is refused. */
+static void test_teardown(void **state)
+{
+	(void)state;
+	char err[160], sid[64];
+	struct sim_config cfg = {.agents = 1};
+	sim = sim_create(&cfg);
+	assert_int_equal(subscribe2("", 100, sid, sizeof(sid)), 200);
+	char id[64];
+	snprintf(id, sizeof(id), "%s", events2[0]->subscribed->framework_id->value);
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	fw.value = id;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__TEARDOWN;
+	assert_int_equal(sim_call(sim, sid, &c, err, sizeof(err)), 202);
+	assert_true(ended2);
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE;
+	assert_int_equal(sim_call(sim, sid, &c, err, sizeof(err)), 400); /* cannot be found */
+	assert_int_equal(subscribe2(id, 100, sid, sizeof(sid)), SIM_SUBSCRIBE_REFUSED);
+	assert_true(error2("Framework has been removed"));
+	clear2();
+	sim_destroy(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +669,8 @@ int main(void)
 	    cmocka_unit_test(test_starting),
 	    cmocka_unit_test(test_decline_filter_expires),
 	    cmocka_unit_test(test_refused_accept_offers_again),
+	    cmocka_unit_test(test_framework_lifecycle),
+	    cmocka_unit_test(test_teardown),
 	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
