@@ -32,8 +32,9 @@ struct agent {
 	uint32_t n_ports, port_lo;
 	char offer_id[32]; /* outstanding offer for all free resources, or "" */
 	uint64_t refuse_until_ns;
-	double registered_s; /* wall clock */
-	bool gone, dirty;    /* down; queued in sim.dirty for an offer */
+	double registered_s;  /* wall clock */
+	double unreachable_s; /* wall clock, when it went down */
+	bool gone, dirty;     /* down; queued in sim.dirty for an offer */
 };
 
 struct task {
@@ -50,7 +51,12 @@ struct task {
 	int unacked_state; /* its state (TASK_STARTING is 0: the flag is apart) */
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
-	int exit_code;    /* from a command "exit N" */
+	/* the next update, held until the current one is acknowledged (an
+	 * agent's status update manager sends a task's updates one at a time) */
+	bool queued;
+	int queued_state;
+	char queued_msg[48];
+	int exit_code; /* from a command "exit N" */
 };
 
 /* A min-heap of timers; entries are checked against their object when due
@@ -414,6 +420,14 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 	}
 	st.has_timestamp = true;
 	st.timestamp = (double)clock_wall_ns() / 1e9;
+	if (reliable && t->unacked && t->unacked_state != state) {
+		/* an earlier update waits for its acknowledgement: this one follows
+		 * it (Mesos src/status_update_manager: one in flight per task) */
+		t->queued = true;
+		t->queued_state = state;
+		snprintf(t->queued_msg, sizeof(t->queued_msg), "%s", msg ? msg : "");
+		return;
+	}
 	if (reliable) {
 		if (!t->unacked || t->unacked_state != state) {
 			t->resends = 0;
@@ -945,9 +959,13 @@ static void refuse_task(struct sim *s, const char *id, uint32_t agent, int state
 	struct task *t = task_find(s, id);
 	if (t == NULL && (t = task_new(s, id, agent)) == NULL)
 		return;
+	/* a framework that is not partition-aware hears LOST for DROPPED
+	 * (Mesos src/master/master.cpp, Master::_accept) */
+	if (state == MESOS__V1__TASK_STATE__TASK_DROPPED && !s->fw_partition_aware)
+		state = MESOS__V1__TASK_STATE__TASK_LOST;
 	t->state = state;
 	s->st.dropped++;
-	send_update(s, t, state, reason, msg, true);
+	send_update(s, t, state, reason, msg, false); /* the master's own: no uuid */
 }
 
 static uint64_t task_duration_ns(struct sim *s)
@@ -1146,28 +1164,88 @@ static void release(struct sim *s, struct task *t)
 	mark_dirty(s, a);
 }
 
-static void reconcile_one(struct sim *s, const char *id)
+/*
+ * A task the master knows for the framework: not terminal, or terminal with
+ * its last update not yet acknowledged (then the master still holds it);
+ * unreachable tasks are kept apart (Master::Framework tasks vs
+ * unreachableTasks).
+ */
+static bool known(const struct task *t)
+{
+	return t != NULL && t->state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE &&
+	       (!terminal(t->state) || t->unacked);
+}
+
+/* An update the master writes itself: no uuid, not resent, nothing to acknowledge. */
+static void master_update(struct sim *s, const char *task, const char *agent, int state,
+                          const char *msg, double unreachable_s)
+{
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TimeInfo ut = MESOS__V1__TIME_INFO__INIT;
+	Mesos__V1__Scheduler__Event__Update up = MESOS__V1__SCHEDULER__EVENT__UPDATE__INIT;
+	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+	tid.value = (char *)task;
+	st.task_id = &tid;
+	if (agent != NULL) {
+		aid.value = (char *)agent;
+		st.agent_id = &aid;
+	}
+	st.state = state;
+	st.message = (char *)msg;
+	st.has_source = true;
+	st.source = MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER;
+	st.has_reason = true;
+	st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION;
+	st.has_timestamp = true;
+	st.timestamp = (double)clock_wall_ns() / 1e9;
+	if (unreachable_s > 0) {
+		ut.nanoseconds = (int64_t)(unreachable_s * 1e9);
+		st.unreachable_time = &ut;
+	}
+	up.status = &st;
+	ev.has_type = true;
+	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;
+	ev.update = &up;
+	s->st.updates_sent++;
+	emit(s, &ev);
+}
+
+/*
+ * One task of a RECONCILE, answered as a master does (Mesos
+ * src/master/master.cpp, Master::reconcile): a known task's latest state;
+ * an unknown one TASK_GONE when its agent is registered, TASK_UNREACHABLE
+ * when the agent is unreachable, TASK_UNKNOWN when the agent is unknown or
+ * not given. A framework that is not partition-aware hears TASK_LOST for
+ * the three. Answers carry no uuid and are sent once.
+ */
+static void reconcile_one(struct sim *s, const char *id, const char *agent_id)
 {
 	struct task *t = task_find(s, id);
-	if (t == NULL) {
-		Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
-		Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
-		Mesos__V1__Scheduler__Event__Update up = MESOS__V1__SCHEDULER__EVENT__UPDATE__INIT;
-		event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
-		tid.value = (char *)id;
-		st.task_id = &tid;
-		st.state = MESOS__V1__TASK_STATE__TASK_LOST;
-		st.has_reason = true;
-		st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION;
-		up.status = &st;
-		ev.has_type = true;
-		ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;
-		ev.update = &up;
-		emit(s, &ev);
+	if (known(t)) {
+		master_update(s, t->id, s->agents[t->agent].id, t->state,
+		              "Reconciliation: Latest task state", 0);
 		return;
 	}
-	send_update(s, t, t->state, MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION,
-	            "reconciliation", t->state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE);
+	const struct agent *a = NULL;
+	for (uint32_t i = 0; agent_id != NULL && i < s->n_agents; i++)
+		if (strcmp(s->agents[i].id, agent_id) == 0)
+			a = &s->agents[i];
+	int state = MESOS__V1__TASK_STATE__TASK_UNKNOWN;
+	const char *msg = "Reconciliation: Task is unknown";
+	double unreachable_s = 0;
+	if (a != NULL && !a->gone) {
+		state = MESOS__V1__TASK_STATE__TASK_GONE;
+		msg = "Reconciliation: Task is unknown to the agent";
+	} else if (a != NULL) {
+		state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
+		msg = "Reconciliation: Task is unreachable";
+		unreachable_s = a->unreachable_s;
+	}
+	if (!s->fw_partition_aware)
+		state = MESOS__V1__TASK_STATE__TASK_LOST;
+	master_update(s, id, agent_id, state, msg, unreachable_s);
 }
 
 static void kill_task(struct sim *s, struct task *t, bool notify)
@@ -1275,6 +1353,12 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			               t->state == MESOS__V1__TASK_STATE__TASK_STARTING;
 			t->unacked = false;
 			s->st.acks++;
+			if (t->queued) {
+				char msg[48];
+				snprintf(msg, sizeof(msg), "%s", t->queued_msg);
+				t->queued = false;
+				send_update(s, t, t->queued_state, 0, msg, true);
+			}
 			if (started)
 				start_running(s, t);
 		}
@@ -1284,23 +1368,32 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		struct task *t = call->kill && call->kill->task_id
 		                     ? task_find(s, call->kill->task_id->value)
 		                     : NULL;
+		/* a live task is killed; a known terminal one (its last update not
+		 * yet acknowledged) is left to the agent, which says nothing; an
+		 * unknown one is reconciled (Master::kill) */
 		if (t != NULL && live(t))
 			kill_task(s, t, true);
-		else if (call->kill && call->kill->task_id && t == NULL)
-			reconcile_one(s, call->kill->task_id->value); /* unknown: LOST */
+		else if (call->kill && call->kill->task_id && !known(t))
+			reconcile_one(s, call->kill->task_id->value,
+			              call->kill->agent_id ? call->kill->agent_id->value : NULL);
 		break;
 	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE:
 		if (call->reconcile && call->reconcile->n_tasks > 0) {
-			for (size_t i = 0; i < call->reconcile->n_tasks; i++)
-				if (call->reconcile->tasks[i]->task_id)
-					reconcile_one(s, call->reconcile->tasks[i]->task_id->value);
+			for (size_t i = 0; i < call->reconcile->n_tasks; i++) {
+				const Mesos__V1__Scheduler__Call__Reconcile__Task *rt =
+				    call->reconcile->tasks[i];
+				if (rt->task_id)
+					reconcile_one(s, rt->task_id->value,
+					              rt->agent_id ? rt->agent_id->value : NULL);
+			}
 		} else {
+			/* implicit: every task the master knows, unreachable ones not */
 			struct htab_iter it;
 			htab_iter_init(&it);
 			for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;)
-				if (!terminal(t->state))
-					reconcile_one(s, t->id);
+				if (known(t))
+					reconcile_one(s, t->id, NULL);
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__REVIVE:
@@ -1352,6 +1445,46 @@ int sim_teardown(struct sim *s, char *err, size_t err_len)
 	return known ? 0 : -1;
 }
 
+/* A task's UPDATE as its agent is marked unreachable: no uuid, unreachable_time set. */
+static void task_unreachable(struct sim *s, struct task *t, const struct agent *a)
+{
+	int state = s->fw_partition_aware ? MESOS__V1__TASK_STATE__TASK_UNREACHABLE
+	                                  : MESOS__V1__TASK_STATE__TASK_LOST;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TimeInfo ut = MESOS__V1__TIME_INFO__INIT;
+	Mesos__V1__Scheduler__Event__Update up = MESOS__V1__SCHEDULER__EVENT__UPDATE__INIT;
+	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
+	tid.value = t->id;
+	aid.value = (char *)a->id;
+	st.task_id = &tid;
+	st.agent_id = &aid;
+	st.state = state;
+	st.message = "Agent removed";
+	st.has_source = true;
+	st.source = MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER;
+	st.has_reason = true;
+	st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED;
+	st.has_timestamp = true;
+	st.timestamp = (double)clock_wall_ns() / 1e9;
+	ut.nanoseconds = (int64_t)(a->unreachable_s * 1e9);
+	st.unreachable_time = &ut;
+	up.status = &st;
+	ev.has_type = true;
+	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;
+	ev.update = &up;
+	s->st.updates_sent++;
+	emit(s, &ev);
+}
+
+/*
+ * An agent lost, as a master marks it unreachable (Mesos
+ * src/master/master.cpp, Master::markUnreachable then removeSlave): its
+ * tasks' updates first (TASK_UNREACHABLE, or TASK_LOST for a framework
+ * that is not partition-aware, with unreachable_time), then its offer
+ * rescinded, then the agent's FAILURE.
+ */
 int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 {
 	pthread_mutex_lock(&s->mu);
@@ -1364,6 +1497,22 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 		return -1;
 	}
 	uint32_t idx = (uint32_t)(a - s->agents);
+	a->gone = true;
+	a->unreachable_s = (double)clock_wall_ns() / 1e9;
+	s->st.agents_down++;
+	struct htab_iter it;
+	htab_iter_init(&it);
+	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
+		if (t->agent != idx || !live(t))
+			continue;
+		t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
+		t->unacked = false; /* the agent's pending update dies with it */
+		t->queued = false;
+		release(s, t);
+		s->st.running--;
+		s->st.unreachable++;
+		task_unreachable(s, t, a);
+	}
 	if (a->offer_id[0]) {
 		Mesos__V1__OfferID oid = MESOS__V1__OFFER_ID__INIT;
 		Mesos__V1__Scheduler__Event__Rescind r = MESOS__V1__SCHEDULER__EVENT__RESCIND__INIT;
@@ -1377,8 +1526,6 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 		s->st.rescinds++;
 		a->offer_id[0] = '\0';
 	}
-	a->gone = true;
-	s->st.agents_down++;
 	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
 	Mesos__V1__Scheduler__Event__Failure f = MESOS__V1__SCHEDULER__EVENT__FAILURE__INIT;
 	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
@@ -1388,19 +1535,6 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE;
 	ev.failure = &f;
 	emit(s, &ev);
-	struct htab_iter it;
-	htab_iter_init(&it);
-	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
-		if (t->agent != idx || !live(t))
-			continue;
-		t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
-		t->unacked = false; /* the agent's pending update dies with it */
-		release(s, t);
-		s->st.running--;
-		s->st.unreachable++;
-		send_update(s, t, t->state, MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
-		            "Agent removed", false);
-	}
 	log_warn("sim", "agent %s (%s) is down", a->id, a->host);
 	pthread_mutex_unlock(&s->mu);
 	return 0;

@@ -443,10 +443,12 @@ int main(void)
 	CHECK(fault(q) == 200);
 	int t_failure = MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE;
 	CHECK(wait_for(is_type, &t_failure) != NULL);
-	struct upd lost = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_UNREACHABLE};
+	/* this subscriber is not partition-aware: LOST, not UNREACHABLE */
+	struct upd lost = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_LOST};
 	const event_t *ul = wait_for(is_update, &lost);
 	CHECK(ul != NULL && !ul->update->status->has_uuid &&
-	      ul->update->status->reason == MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED);
+	      ul->update->status->reason == MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED &&
+	      ul->update->status->unreachable_time != NULL);
 	/* agent 4's offer is outstanding: taking it down rescinds it */
 	const Mesos__V1__Offer *of4 = o->offers->offers[4];
 	int t_rescind = MESOS__V1__SCHEDULER__EVENT__TYPE__RESCIND;

@@ -146,6 +146,9 @@ static int launch(const char *offer, const char *agent, const char *id, double c
 	return sim_call(sim, stream, &c, err, sizeof(err));
 }
 
+static int ack(const Mesos__V1__TaskStatus *st);
+static void tick_now(void);
+
 static void test_launch_run_finish(void **state)
 {
 	(void)state;
@@ -163,19 +166,36 @@ static void test_launch_run_finish(void **state)
 	assert_non_null(st);
 	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
 	assert_int_equal(st->uuid.len, 16);
-	/* the same offer again: used up -> DROPPED */
+	uint8_t running_uuid[16];
+	memcpy(running_uuid, st->uuid.data, 16);
+	/* the same offer again: used up -> LOST (DROPPED for a partition-aware
+	 * framework), from the master: no uuid */
 	assert_int_equal(launch(offer, agent, "t2", 1, 31006), 202);
-	assert_int_equal(update_of("t2")->state, MESOS__V1__TASK_STATE__TASK_DROPPED);
-	/* the rest of the agent comes back offered on the next tick; too much cpu -> ERROR */
+	assert_int_equal(update_of("t2")->state, MESOS__V1__TASK_STATE__TASK_LOST);
+	assert_false(update_of("t2")->has_uuid);
+	/* t1 ends; its FINISHED waits for RUNNING's acknowledgement, as an
+	 * agent holds a task's later updates */
 	clear();
 	struct timespec d = {0, 5000000};
 	nanosleep(&d, NULL);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	sim_tick(sim, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	tick_now();
+	assert_null(update_of("t1"));
+	Mesos__V1__TaskStatus held = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TaskID t1 = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID a1 = MESOS__V1__AGENT_ID__INIT;
+	t1.value = "t1";
+	a1.value = agent;
+	held.task_id = &t1;
+	held.agent_id = &a1;
+	held.has_uuid = true;
+	held.uuid.data = running_uuid;
+	held.uuid.len = 16;
+	assert_int_equal(ack(&held), 202);
 	st = update_of("t1");
 	assert_non_null(st);
 	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	/* the rest of the agent comes back offered on the next tick; too much cpu -> ERROR */
+	tick_now();
 	Mesos__V1__Offer *o2 = NULL;
 	for (size_t i = 0; i < n_events && !o2; i++)
 		if (events[i]->offers)
@@ -282,7 +302,7 @@ static void test_profiles_and_faults(void **state)
 	}
 	assert_string_equal(seen_zone[0], "z-a");
 	assert_string_equal(seen_zone[1], "z-b");
-	/* a task on agent 0, then agent 0 lost: FAILURE, UNREACHABLE (no uuid) */
+	/* a task on agent 0, then agent 0 lost: its task's update (no uuid), then FAILURE */
 	char offer[64], agent[64];
 	snprintf(offer, sizeof(offer), "%s", os->offers[0]->id->value);
 	snprintf(agent, sizeof(agent), "%s", os->offers[0]->agent_id->value);
@@ -296,8 +316,13 @@ static void test_profiles_and_faults(void **state)
 	assert_int_equal(sim_agent_down(sim, "0", err, sizeof(err)), -1); /* already down */
 	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE), 1);
 	Mesos__V1__TaskStatus *st = update_of("u1");
-	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_UNREACHABLE);
+	/* not partition-aware: LOST (UNREACHABLE otherwise), with the time */
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_LOST);
 	assert_false(st->has_uuid);
+	assert_non_null(st->unreachable_time);
+	/* a master's order: the tasks' updates, then the agent's FAILURE */
+	assert_int_equal(events[0]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE);
+	assert_int_equal(events[n_events - 1]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__FAILURE);
 	/* agent 1's offer is outstanding: losing it rescinds the offer */
 	clear();
 	assert_int_equal(sim_agent_down(sim, "host-00001", err, sizeof(err)), 0);
@@ -635,6 +660,155 @@ static void test_framework_lifecycle(void **state)
 	sim_destroy(sim);
 }
 
+/* The last UPDATE for task id on the second stream, or NULL. */
+static Mesos__V1__TaskStatus *update2_of(const char *id)
+{
+	for (size_t i = n_events2; i-- > 0;)
+		if (events2[i]->update &&
+		    strcmp(events2[i]->update->status->task_id->value, id) == 0)
+			return events2[i]->update->status;
+	return NULL;
+}
+
+static size_t updates2_of(const char *id)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < n_events2; i++)
+		n += events2[i]->update &&
+		     strcmp(events2[i]->update->status->task_id->value, id) == 0;
+	return n;
+}
+
+/* RECONCILE of one task (agent may be NULL), or implicit when id is NULL. */
+static void reconcile(const char *id, const char *agent)
+{
+	char err[128];
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Reconcile r = MESOS__V1__SCHEDULER__CALL__RECONCILE__INIT;
+	Mesos__V1__Scheduler__Call__Reconcile__Task
+	    t = MESOS__V1__SCHEDULER__CALL__RECONCILE__TASK__INIT,
+	    *tp = &t;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	if (id != NULL) {
+		tid.value = (char *)id;
+		t.task_id = &tid;
+		if (agent != NULL) {
+			aid.value = (char *)agent;
+			t.agent_id = &aid;
+		}
+		r.n_tasks = 1;
+		r.tasks = &tp;
+	}
+	fw.value = fwid;
+	c.framework_id = &fw;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE;
+	c.reconcile = &r;
+	assert_int_equal(sim_call(sim, stream, &c, err, sizeof(err)), 202);
+}
+
+/*
+ * Reconciliation as a master answers a partition-aware framework: a known
+ * task's latest state; a finished, acknowledged one TASK_GONE on its
+ * registered agent, TASK_UNKNOWN without an agent; answers without uuid,
+ * sent once; implicit reconciliation only for tasks the master knows; a
+ * KILL of an unknown task is reconciled.
+ */
+static void test_reconciliation(void **state)
+{
+	(void)state;
+	char sid[64];
+	struct sim_config cfg = {.agents = 1, .task_secs = 0.001};
+	sim = sim_create(&cfg);
+	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Subscribe sub = MESOS__V1__SCHEDULER__CALL__SUBSCRIBE__INIT;
+	Mesos__V1__FrameworkInfo fi = MESOS__V1__FRAMEWORK_INFO__INIT;
+	Mesos__V1__FrameworkInfo__Capability cap = MESOS__V1__FRAMEWORK_INFO__CAPABILITY__INIT,
+	                                     *capp = &cap;
+	cap.has_type = true;
+	cap.type = MESOS__V1__FRAMEWORK_INFO__CAPABILITY__TYPE__PARTITION_AWARE;
+	fi.user = "root";
+	fi.name = "pa";
+	fi.n_capabilities = 1;
+	fi.capabilities = &capp;
+	sub.framework_info = &fi;
+	c.has_type = true;
+	c.type = MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE;
+	c.subscribe = &sub;
+	char err[128];
+	clear2();
+	assert_int_equal(sim_subscribe(sim, &c, keep2, NULL, sid, sizeof(sid), err, sizeof(err)),
+	                 200);
+	snprintf(stream, sizeof(stream), "%s", sid);
+	snprintf(fwid, sizeof(fwid), "%s", events2[0]->subscribed->framework_id->value);
+	Mesos__V1__Offer *o = events2[2]->offers->offers[0];
+	char agent[64], offer[64];
+	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
+	snprintf(offer, sizeof(offer), "%s", o->id->value);
+	clear2();
+	assert_int_equal(launch(offer, agent, "r1", 1, 31000), 202);
+	Mesos__V1__TaskStatus *st = update2_of("r1");
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	uint8_t uuid[16];
+	memcpy(uuid, st->uuid.data, 16);
+	/* known: its latest state, no uuid, once */
+	clear2();
+	reconcile("r1", agent);
+	assert_int_equal(updates2_of("r1"), 1);
+	assert_int_equal(update2_of("r1")->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_false(update2_of("r1")->has_uuid);
+	/* acknowledged, finished, acknowledged: the master forgets it */
+	Mesos__V1__TaskStatus a = MESOS__V1__TASK_STATUS__INIT;
+	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
+	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
+	tid.value = "r1";
+	aid.value = agent;
+	a.task_id = &tid;
+	a.agent_id = &aid;
+	a.has_uuid = true;
+	a.uuid.data = uuid;
+	a.uuid.len = 16;
+	struct timespec d = {0, 5000000};
+	nanosleep(&d, NULL);
+	tick_now();
+	clear2();
+	assert_int_equal(ack(&a), 202); /* RUNNING: the held FINISHED follows */
+	st = update2_of("r1");
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	memcpy(uuid, st->uuid.data, 16);
+	assert_int_equal(ack(&a), 202);
+	clear2();
+	reconcile("r1", agent);
+	assert_int_equal(update2_of("r1")->state, MESOS__V1__TASK_STATE__TASK_GONE);
+	clear2();
+	reconcile("r1", NULL);
+	assert_int_equal(update2_of("r1")->state, MESOS__V1__TASK_STATE__TASK_UNKNOWN);
+	clear2();
+	reconcile("never", "agent-99999-S0");
+	assert_int_equal(update2_of("never")->state, MESOS__V1__TASK_STATE__TASK_UNKNOWN);
+	clear2();
+	reconcile(NULL, NULL); /* implicit: r1 is not among the known */
+	assert_null(update2_of("r1"));
+	/* KILL of the finished task: reconciled, not silent */
+	call_t k = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__FrameworkID fw = MESOS__V1__FRAMEWORK_ID__INIT;
+	Mesos__V1__Scheduler__Call__Kill kl = MESOS__V1__SCHEDULER__CALL__KILL__INIT;
+	kl.task_id = &tid;
+	kl.agent_id = &aid;
+	fw.value = fwid;
+	k.framework_id = &fw;
+	k.has_type = true;
+	k.type = MESOS__V1__SCHEDULER__CALL__TYPE__KILL;
+	k.kill = &kl;
+	clear2();
+	assert_int_equal(sim_call(sim, stream, &k, err, sizeof(err)), 202);
+	assert_int_equal(update2_of("r1")->state, MESOS__V1__TASK_STATE__TASK_GONE);
+	clear2();
+	sim_destroy(sim);
+}
+
 /* TEARDOWN: the framework is removed, its stream ends, its id is refused. */
 static void test_teardown(void **state)
 {
@@ -671,6 +845,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_accept_offers_again),
 	    cmocka_unit_test(test_framework_lifecycle),
 	    cmocka_unit_test(test_teardown),
+	    cmocka_unit_test(test_reconciliation),
 	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
