@@ -682,6 +682,16 @@ static void batch_send(struct mesos_client *c, struct batch *b)
 	acc.offer_ids = idp;
 	acc.n_operations = 1;
 	acc.operations = &opp;
+	/*
+	 * Chosen on purpose: without filters a master holds what the launch
+	 * left of the agent back for 5 s (Filters.refuse_seconds' default);
+	 * pelotond packs hosts, so it wants the remainder offered again at the
+	 * allocator's next cycle.
+	 */
+	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
+	f.has_refuse_seconds = true;
+	f.refuse_seconds = c->cfg.accept_refuse_s;
+	acc.filters = &f;
 	call.has_type = true;
 	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
 	call.accept = &acc;

@@ -50,6 +50,8 @@ struct mesos_client_config {
 	double backoff_max_s;                       /* resubscribe backoff cap; default 15 */
 	unsigned batch_window_ms;                   /* default 2 */
 	unsigned batch_max_tasks;                   /* default 512 */
+	double accept_refuse_s; /* ACCEPT's Filters.refuse_seconds: the remainder of an agent
+	                         * comes back after this; default 0 (the next allocation) */
 	/* on the I/O thread; the event is borrowed for the call */
 	void (*on_event)(void *arg, const Mesos__V1__Scheduler__Event *ev);
 	void (*on_subscribed)(void *arg, const char *framework_id);

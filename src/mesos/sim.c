@@ -1122,7 +1122,7 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	start_running(s, t);
 }
 
-static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a, bool decline)
+static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a)
 {
 	int agent = offers_agent(s, a->offer_ids, a->n_offer_ids);
 	for (size_t o = 0; o < a->n_operations; o++) {
@@ -1139,9 +1139,10 @@ static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *
 	/* what was not used comes back in a new offer (after the filter) */
 	struct agent *ag = &s->agents[agent];
 	ag->offer_id[0] = '\0';
-	double refuse = a->filters && a->filters->has_refuse_seconds ? a->filters->refuse_seconds
-	                : decline                                    ? 5.0
-	                                                             : 0.0;
+	/* no filters: a master's default, 5 s, for ACCEPT and DECLINE alike
+	 * (Filters.refuse_seconds in mesos.proto) */
+	double refuse =
+	    a->filters && a->filters->has_refuse_seconds ? a->filters->refuse_seconds : 5.0;
 	if (refuse > 0)
 		ag->refuse_until_ns = s->now_ns + (uint64_t)(refuse * 1e9);
 	mark_dirty(s, ag);
@@ -1319,7 +1320,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			rc = 400;
 		} else {
 			s->st.accepts++;
-			sim_accept(s, call->accept, false);
+			sim_accept(s, call->accept);
 		}
 		break;
 	case MESOS__V1__SCHEDULER__CALL__TYPE__DECLINE:
@@ -1335,7 +1336,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 				a.n_offer_ids = 1;
 				a.offer_ids = &call->decline->offer_ids[i];
 				a.filters = call->decline->filters;
-				sim_accept(s, &a, true);
+				sim_accept(s, &a);
 			}
 		}
 		break;

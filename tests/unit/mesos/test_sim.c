@@ -86,6 +86,9 @@ static void subscribe(void)
 	assert_int_equal(events[2]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS);
 }
 
+/* ACCEPT's Filters.refuse_seconds in launch(); negative: no filters at all. */
+static double accept_refuse_s;
+
 /* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
 static int launch(const char *offer, const char *agent, const char *id, double cpus, uint64_t port)
 {
@@ -138,6 +141,12 @@ static int launch(const char *offer, const char *agent, const char *id, double c
 	acc.offer_ids = &oidp;
 	acc.n_operations = 1;
 	acc.operations = &opp;
+	/* the remainder back at once, as pelotond asks (without filters a
+	 * master holds it 5 s: test_accept_default_filter) */
+	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
+	f.has_refuse_seconds = true;
+	f.refuse_seconds = accept_refuse_s;
+	acc.filters = accept_refuse_s >= 0 ? &f : NULL;
 	fw.value = fwid;
 	c.framework_id = &fw;
 	c.has_type = true;
@@ -809,6 +818,27 @@ static void test_reconciliation(void **state)
 	sim_destroy(sim);
 }
 
+/* An ACCEPT without filters: the agent's remainder is held back 5 s, as a master does. */
+static void test_accept_default_filter(void **state)
+{
+	(void)state;
+	struct sim_config cfg = {.agents = 1};
+	sim = sim_create(&cfg);
+	subscribe();
+	Mesos__V1__Offer *o = first_offer();
+	char offer[64], agent[64];
+	snprintf(offer, sizeof(offer), "%s", o->id->value);
+	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
+	clear();
+	accept_refuse_s = -1;
+	assert_int_equal(launch(offer, agent, "f1", 1, 31000), 202);
+	accept_refuse_s = 0;
+	tick_now();
+	assert_null(first_offer()); /* 31 cpus left, but filtered for 5 s */
+	clear();
+	sim_destroy(sim);
+}
+
 /* TEARDOWN: the framework is removed, its stream ends, its id is refused. */
 static void test_teardown(void **state)
 {
@@ -846,6 +876,7 @@ int main(void)
 	    cmocka_unit_test(test_framework_lifecycle),
 	    cmocka_unit_test(test_teardown),
 	    cmocka_unit_test(test_reconciliation),
+	    cmocka_unit_test(test_accept_default_filter),
 	    cmocka_unit_test(test_profiles_and_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
