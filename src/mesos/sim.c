@@ -1047,6 +1047,8 @@ static bool live(const struct task *t)
 	       t->state == MESOS__V1__TASK_STATE__TASK_STARTING;
 }
 
+static bool known(const struct task *t);
+
 static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 {
 	const char *id = ti->task_id ? ti->task_id->value : "";
@@ -1069,11 +1071,14 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	uint32_t *ports = NULL;
 	size_t np = 0;
 	const char *why = NULL;
-	if (old != NULL && old->state != MESOS__V1__TASK_STATE__TASK_DROPPED &&
-	    old->state != MESOS__V1__TASK_STATE__TASK_ERROR)
+	/* as a master validates a task (Mesos src/master/validation.cpp): its id
+	 * unique among the tasks the master knows (a finished, acknowledged
+	 * task's id may be used again), some resources (a command task may
+	 * have cpus and no mem) */
+	if (known(old))
 		why = "Task has duplicate ID";
-	else if (c <= 0 || m <= 0)
-		why = "Task uses no cpus or no mem";
+	else if (ti->n_resources == 0)
+		why = "Task uses no resources";
 	else if (c > ag->cpus + 1e-9 || m > ag->mem + 1e-9 || d > ag->disk + 1e-9 ||
 	         g > ag->gpus + 1e-9)
 		why = "Task uses more resources than offered";
