@@ -11,7 +11,7 @@
 #   --task-secs X   how long each task runs (default 2)
 #   --keep          leave the cluster up at the end (Ctrl-C to stop it)
 #   --sim-arg FLAG  pass FLAG on to mesos-sim (repeatable), e.g.
-#                   --sim-arg --send-starting --sim-arg --fail-rate=0.01
+#                   --sim-arg --fail-rate=0.01 --sim-arg --task-dist=exp
 # Every process listens on 127.0.0.1 on a port the kernel picks (printed).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

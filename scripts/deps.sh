@@ -15,6 +15,8 @@ PKGS=(
   librocksdb-dev libzstd-dev
   # tests
   libcmocka-dev python3-protobuf python3-grpcio
+  # an independent Mesos client for the simulator's conformance test
+  golang-go golang-github-mesos-mesos-go-dev
   # RPC, HTTP, config
   libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   # ids

@@ -42,6 +42,8 @@ static void usage(FILE *out)
 	    "      --duplicate-rate X    share of status updates sent twice, 0..1 (default 0)\n"
 	    "      --heartbeat-secs X    heartbeat interval (default 15)\n"
 	    "      --retry-secs X        first resend of an unacknowledged update (default 10)\n"
+	    "      --no-starting         RUNNING without TASK_STARTING first (a Mesos agent's\n"
+	    "                            command executor sends STARTING; this does not)\n"
 	    "      --redirect-to H:P     act as a standby master: 307 to H:P\n"
 	    "      --unavailable-secs X  answer 503 for the first X seconds (no leader yet)\n"
 	    "      --ports-file FILE     once listening, write {\"http\":PORT} there (with --port "
@@ -292,7 +294,7 @@ static const struct option opts[] = {
     {"retry-secs", required_argument, NULL, O_RETRY},
     {"redirect-to", required_argument, NULL, O_REDIRECT},
     {"unavailable-secs", required_argument, NULL, O_UNAVAIL},
-    {"send-starting", no_argument, NULL, O_STARTING},
+    {"no-starting", no_argument, NULL, O_STARTING},
     {"ports-file", required_argument, NULL, O_PORTS_FILE},
     {"mesos-version", required_argument, NULL, O_MESOS_VERSION},
     {"log-level", required_argument, NULL, 'l'},
@@ -384,7 +386,7 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		o->cfg.mesos_version = arg;
 		break;
 	case O_STARTING:
-		o->cfg.send_starting = true;
+		o->cfg.no_starting = true;
 		break;
 	case O_UNAVAIL:
 		o->unavailable = number("unavailable-secs", arg, 0, 86400);

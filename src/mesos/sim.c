@@ -1117,7 +1117,7 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	}
 	s->st.launched++;
 	s->st.running++;
-	if (s->cfg.send_starting) {
+	if (!s->cfg.no_starting) {
 		/* RUNNING follows once STARTING is acknowledged, as an agent's
 		 * status update manager sends a task's updates one at a time */
 		t->state = MESOS__V1__TASK_STATE__TASK_STARTING;

@@ -18,14 +18,13 @@
  * ACCEPT is validated as a master does — offers outstanding, all of one
  * agent, LAUNCH resources within what they offer, task ids unique — and
  * an invalid launch becomes TASK_DROPPED / TASK_ERROR updates, not an HTTP
- * error. DECLINE's `refuse_seconds` (default 5, as a master) keeps the
- * agent from being offered for that long; an ACCEPT's filters are
- * honoured when given (a real master defaults them to 5 s too; we default
- * an ACCEPT to no filter so relaunches on a hot agent are not throttled —
- * the one intentional deviation).
+ * error. The filter of a DECLINE or an ACCEPT (`refuse_seconds`, 5 when
+ * absent, as a master) keeps the agent's remainder from being offered for
+ * that long.
  *
- * Tasks go (STARTING, when send_starting, then once that is acknowledged)
- * RUNNING → FINISHED (or FAILED at fail_rate, or with the status
+ * Tasks go STARTING, then (once that is acknowledged, as an agent's status
+ * update manager sends one update of a task at a time; Mesos's command
+ * executor sends STARTING first) RUNNING → FINISHED (or FAILED at fail_rate, or with the status
  * of a command "exit N") after a duration drawn from `task_dist` around
  * task_secs; KILL → KILLED. Updates carry a uuid and are resent until
  * ACKNOWLEDGEd, after `retry_secs` and then doubling intervals (at most 10
@@ -89,7 +88,7 @@ struct sim_config {
 	double fail_rate;      /* share of tasks ending FAILED; default 0 */
 	double dup_rate;       /* share of updates sent twice; default 0 */
 	double lose_rate;      /* share of launches lost without a trace; default 0 */
-	bool send_starting;    /* TASK_STARTING first, RUNNING once it is acked */
+	bool no_starting;      /* skip TASK_STARTING (not what an agent does) */
 	double heartbeat_secs; /* default 15 */
 	double retry_secs;     /* unacknowledged updates resent; default 10 */
 	uint64_t seed;

@@ -260,6 +260,26 @@ static bool is_update(const event_t *e, const void *arg)
 	       (int)e->update->status->state == u->state;
 }
 
+/* Acknowledges the update in event u (a framework's ACKNOWLEDGE). */
+static long ack_event(const event_t *u, Mesos__V1__FrameworkID *fw, const char *sid)
+{
+	call_t a = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Acknowledge ack = MESOS__V1__SCHEDULER__CALL__ACKNOWLEDGE__INIT;
+	char text[512];
+	size_t len;
+	ack.agent_id = u->update->status->agent_id;
+	ack.task_id = u->update->status->task_id;
+	ack.uuid = u->update->status->uuid;
+	a.framework_id = fw;
+	a.has_type = true;
+	a.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
+	a.acknowledge = &ack;
+	void *body = pack(&a.base, &len);
+	long rc = post(body, len, sid, "application/x-protobuf", text);
+	free(body);
+	return rc;
+}
+
 static bool is_rescind(const event_t *e, const void *offer_id)
 {
 	return e->rescind && strcmp(e->rescind->offer_id->value, offer_id) == 0;
@@ -385,27 +405,22 @@ int main(void)
 	CHECK(post("{\"type\":\"NOPE\"}", 15, sid, "application/json", text) == 400);
 	CHECK(strstr(text, "NOPE") != NULL);
 
+	/* STARTING first (a command executor's first update); RUNNING only
+	 * once it is acknowledged */
+	struct upd starting = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_STARTING};
+	const event_t *u = wait_for(is_update, &starting);
+	CHECK(u != NULL);
+	CHECK(ack_event(u, &fw, sid) == 202);
 	struct upd running = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_RUNNING};
-	const event_t *u = wait_for(is_update, &running);
+	u = wait_for(is_update, &running);
 	CHECK(u != NULL);
 	/* ACKNOWLEDGE the RUNNING update */
-	call_t a = MESOS__V1__SCHEDULER__CALL__INIT;
-	Mesos__V1__Scheduler__Call__Acknowledge ack = MESOS__V1__SCHEDULER__CALL__ACKNOWLEDGE__INIT;
-	ack.agent_id = u->update->status->agent_id;
-	ack.task_id = u->update->status->task_id;
-	ack.uuid = u->update->status->uuid;
-	a.framework_id = &fw;
-	a.has_type = true;
-	a.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACKNOWLEDGE;
-	a.acknowledge = &ack;
-	body = pack(&a.base, &len);
-	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
-	free(body);
+	CHECK(ack_event(u, &fw, sid) == 202);
 	struct upd finished = {"job-1-0-1", MESOS__V1__TASK_STATE__TASK_FINISHED};
 	CHECK(wait_for(is_update, &finished) != NULL);
 	struct sim_stats ss;
 	sim_get_stats(sim, &ss);
-	CHECK(ss.acks == 1 && ss.launched == 1 && ss.finished == 1);
+	CHECK(ss.acks == 2 && ss.launched == 1 && ss.finished == 1);
 
 	/* the operator API: GET_AGENTS as JSON, GET_TASKS as protobuf */
 	const char *ga = "{\"type\":\"GET_AGENTS\"}";
@@ -435,6 +450,9 @@ int main(void)
 	body = pack(&c.base, &len);
 	CHECK(post(body, len, sid, "application/x-protobuf", text) == 202);
 	free(body);
+	struct upd start2 = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_STARTING};
+	const event_t *s2 = wait_for(is_update, &start2);
+	CHECK(s2 != NULL && ack_event(s2, &fw, sid) == 202);
 	struct upd run2 = {"job-1-1-1", MESOS__V1__TASK_STATE__TASK_RUNNING};
 	CHECK(wait_for(is_update, &run2) != NULL);
 	char q[200];

@@ -90,7 +90,8 @@ static void subscribe(void)
 static double accept_refuse_s;
 
 /* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
-static int launch(const char *offer, const char *agent, const char *id, double cpus, uint64_t port)
+static int launch_only(const char *offer, const char *agent, const char *id, double cpus,
+                       uint64_t port)
 {
 	char err[128];
 	call_t c = MESOS__V1__SCHEDULER__CALL__INIT;
@@ -157,6 +158,20 @@ static int launch(const char *offer, const char *agent, const char *id, double c
 
 static int ack(const Mesos__V1__TaskStatus *st);
 static void tick_now(void);
+static Mesos__V1__TaskStatus *update2_of(const char *id);
+
+/* launch_only(), then the task's TASK_STARTING acknowledged (on whichever
+ * stream saw it), as a framework does: the task goes RUNNING. */
+static int launch(const char *offer, const char *agent, const char *id, double cpus, uint64_t port)
+{
+	int rc = launch_only(offer, agent, id, cpus, port);
+	Mesos__V1__TaskStatus *st = update_of(id);
+	if (st == NULL)
+		st = update2_of(id);
+	if (rc == 202 && st != NULL && st->state == MESOS__V1__TASK_STATE__TASK_STARTING)
+		assert_int_equal(ack(st), 202);
+	return rc;
+}
 
 static void test_launch_run_finish(void **state)
 {
@@ -255,7 +270,7 @@ static size_t count_type(int type)
 static void test_starting(void **state)
 {
 	(void)state;
-	struct sim_config cfg = {.agents = 1, .send_starting = true};
+	struct sim_config cfg = {.agents = 1};
 	sim = sim_create(&cfg);
 	subscribe();
 	Mesos__V1__Offer *o = first_offer();
@@ -263,7 +278,7 @@ static void test_starting(void **state)
 	snprintf(offer, sizeof(offer), "%s", o->id->value);
 	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
 	clear();
-	assert_int_equal(launch(offer, agent, "s1", 1, 31000), 202);
+	assert_int_equal(launch_only(offer, agent, "s1", 1, 31000), 202);
 	Mesos__V1__TaskStatus *st = update_of("s1");
 	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_STARTING);
 	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE), 1);
@@ -316,7 +331,7 @@ static void test_profiles_and_faults(void **state)
 	snprintf(offer, sizeof(offer), "%s", os->offers[0]->id->value);
 	snprintf(agent, sizeof(agent), "%s", os->offers[0]->agent_id->value);
 	clear();
-	assert_int_equal(launch(offer, agent, "u1", 1, 31000), 202);
+	assert_int_equal(launch_only(offer, agent, "u1", 1, 31000), 202);
 	/* duplicates: every update goes twice */
 	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE), 2);
 	clear();
