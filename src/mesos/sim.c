@@ -1182,8 +1182,9 @@ static bool known(const struct task *t)
 	       (!terminal(t->state) || t->unacked);
 }
 
-/* An update the master writes itself: no uuid, not resent, nothing to acknowledge. */
-static void master_update(struct sim *s, const char *task, const char *agent, int state,
+/* An update the master writes itself: no uuid, not resent, nothing to
+ * acknowledge; unreachable_time set when unreachable_s > 0. */
+static void master_update(struct sim *s, const char *task, const char *agent, int state, int reason,
                           const char *msg, double unreachable_s)
 {
 	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
@@ -1203,7 +1204,7 @@ static void master_update(struct sim *s, const char *task, const char *agent, in
 	st.has_source = true;
 	st.source = MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER;
 	st.has_reason = true;
-	st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION;
+	st.reason = reason;
 	st.has_timestamp = true;
 	st.timestamp = (double)clock_wall_ns() / 1e9;
 	if (unreachable_s > 0) {
@@ -1226,11 +1227,13 @@ static void master_update(struct sim *s, const char *task, const char *agent, in
  * not given. A framework that is not partition-aware hears TASK_LOST for
  * the three. Answers carry no uuid and are sent once.
  */
+#define REASON_RECONCILIATION MESOS__V1__TASK_STATUS__REASON__REASON_RECONCILIATION
+
 static void reconcile_one(struct sim *s, const char *id, const char *agent_id)
 {
 	struct task *t = task_find(s, id);
 	if (known(t)) {
-		master_update(s, t->id, s->agents[t->agent].id, t->state,
+		master_update(s, t->id, s->agents[t->agent].id, t->state, REASON_RECONCILIATION,
 		              "Reconciliation: Latest task state", 0);
 		return;
 	}
@@ -1251,7 +1254,7 @@ static void reconcile_one(struct sim *s, const char *id, const char *agent_id)
 	}
 	if (!s->fw_partition_aware)
 		state = MESOS__V1__TASK_STATE__TASK_LOST;
-	master_update(s, id, agent_id, state, msg, unreachable_s);
+	master_update(s, id, agent_id, state, REASON_RECONCILIATION, msg, unreachable_s);
 }
 
 static void kill_task(struct sim *s, struct task *t, bool notify)
@@ -1456,32 +1459,8 @@ static void task_unreachable(struct sim *s, struct task *t, const struct agent *
 {
 	int state = s->fw_partition_aware ? MESOS__V1__TASK_STATE__TASK_UNREACHABLE
 	                                  : MESOS__V1__TASK_STATE__TASK_LOST;
-	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
-	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
-	Mesos__V1__TaskStatus st = MESOS__V1__TASK_STATUS__INIT;
-	Mesos__V1__TimeInfo ut = MESOS__V1__TIME_INFO__INIT;
-	Mesos__V1__Scheduler__Event__Update up = MESOS__V1__SCHEDULER__EVENT__UPDATE__INIT;
-	event_t ev = MESOS__V1__SCHEDULER__EVENT__INIT;
-	tid.value = t->id;
-	aid.value = (char *)a->id;
-	st.task_id = &tid;
-	st.agent_id = &aid;
-	st.state = state;
-	st.message = "Agent removed";
-	st.has_source = true;
-	st.source = MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER;
-	st.has_reason = true;
-	st.reason = MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED;
-	st.has_timestamp = true;
-	st.timestamp = (double)clock_wall_ns() / 1e9;
-	ut.nanoseconds = (int64_t)(a->unreachable_s * 1e9);
-	st.unreachable_time = &ut;
-	up.status = &st;
-	ev.has_type = true;
-	ev.type = MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE;
-	ev.update = &up;
-	s->st.updates_sent++;
-	emit(s, &ev);
+	master_update(s, t->id, a->id, state, MESOS__V1__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
+	              "Agent removed", a->unreachable_s);
 }
 
 /*

@@ -86,6 +86,19 @@ static void subscribe(void)
 	assert_int_equal(events[2]->type, MESOS__V1__SCHEDULER__EVENT__TYPE__OFFERS);
 }
 
+/* A new simulator, subscribed; its first offer's id and agent (64 bytes
+ * each) copied out; the events cleared. */
+static void start(const struct sim_config *cfg, char *offer, char *agent)
+{
+	sim = sim_create(cfg);
+	subscribe();
+	Mesos__V1__Offer *o = first_offer();
+	assert_non_null(o);
+	snprintf(offer, 64, "%s", o->id->value);
+	snprintf(agent, 64, "%s", o->agent_id->value);
+	clear();
+}
+
 /* ACCEPT's Filters.refuse_seconds in launch(); negative: no filters at all. */
 static double accept_refuse_s;
 
@@ -177,14 +190,8 @@ static void test_launch_run_finish(void **state)
 {
 	(void)state;
 	struct sim_config cfg = {.agents = 3, .cpus = 4, .task_secs = 0.001};
-	sim = sim_create(&cfg);
-	subscribe();
-	Mesos__V1__Offer *o = first_offer();
-	assert_non_null(o);
 	char offer[64], agent[64];
-	snprintf(offer, sizeof(offer), "%s", o->id->value);
-	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
-	clear();
+	start(&cfg, offer, agent);
 	assert_int_equal(launch(offer, agent, "t1", 1, 31005), 202);
 	Mesos__V1__TaskStatus *st = update_of("t1");
 	assert_non_null(st);
@@ -271,13 +278,8 @@ static void test_starting(void **state)
 {
 	(void)state;
 	struct sim_config cfg = {.agents = 1};
-	sim = sim_create(&cfg);
-	subscribe();
-	Mesos__V1__Offer *o = first_offer();
 	char offer[64], agent[64];
-	snprintf(offer, sizeof(offer), "%s", o->id->value);
-	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
-	clear();
+	start(&cfg, offer, agent);
 	assert_int_equal(launch_only(offer, agent, "s1", 1, 31000), 202);
 	Mesos__V1__TaskStatus *st = update_of("s1");
 	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_STARTING);
@@ -388,13 +390,8 @@ static void test_refusals(void **state)
 	(void)state;
 	char err[160];
 	struct sim_config cfg = {.agents = 2};
-	sim = sim_create(&cfg);
-	subscribe();
-	Mesos__V1__Offer *o = first_offer();
 	char offer[64], agent[64];
-	snprintf(offer, sizeof(offer), "%s", o->id->value);
-	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
-	clear();
+	start(&cfg, offer, agent);
 	/* a port outside the offered ranges */
 	assert_int_equal(launch(offer, agent, "p", 1, 40000), 202);
 	assert_int_equal(update_of("p")->state, MESOS__V1__TASK_STATE__TASK_ERROR);
@@ -838,13 +835,8 @@ static void test_accept_default_filter(void **state)
 {
 	(void)state;
 	struct sim_config cfg = {.agents = 1};
-	sim = sim_create(&cfg);
-	subscribe();
-	Mesos__V1__Offer *o = first_offer();
 	char offer[64], agent[64];
-	snprintf(offer, sizeof(offer), "%s", o->id->value);
-	snprintf(agent, sizeof(agent), "%s", o->agent_id->value);
-	clear();
+	start(&cfg, offer, agent);
 	accept_refuse_s = -1;
 	assert_int_equal(launch(offer, agent, "f1", 1, 31000), 202);
 	accept_refuse_s = 0;
