@@ -1117,6 +1117,8 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	}
 	s->st.launched++;
 	s->st.running++;
+	if (s->st.running > s->st.running_peak)
+		s->st.running_peak = s->st.running;
 	if (!s->cfg.no_starting) {
 		/* RUNNING follows once STARTING is acknowledged, as an agent's
 		 * status update manager sends a task's updates one at a time */

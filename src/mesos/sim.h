@@ -199,6 +199,7 @@ struct sim_stats {
 	uint64_t offers_sent, accepts, launched, dropped, running, finished, failed, killed,
 	    updates_sent, acks, events, rescinds, duplicates, unreachable, agents_down,
 	    lost_launches;
+	uint64_t running_peak; /* the most tasks alive at once (a witness for caps) */
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
 

@@ -419,7 +419,7 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         "\"dropped\":%llu,\"running\":%llu,\"finished\":%llu,\"failed\":%llu,"
 	         "\"killed\":%llu,\"updates_sent\":%llu,\"acks\":%llu,\"events\":%llu,"
 	         "\"rescinds\":%llu,\"duplicates\":%llu,\"unreachable\":%llu,"
-	         "\"agents_down\":%llu,\"lost_launches\":%llu}",
+	         "\"agents_down\":%llu,\"lost_launches\":%llu,\"running_peak\":%llu}",
 	         sim_agent_count(h->sim), (unsigned long long)st.offers_sent,
 	         (unsigned long long)st.accepts, (unsigned long long)st.launched,
 	         (unsigned long long)st.dropped, (unsigned long long)st.running,
@@ -428,7 +428,7 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         (unsigned long long)st.acks, (unsigned long long)st.events,
 	         (unsigned long long)st.rescinds, (unsigned long long)st.duplicates,
 	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down,
-	         (unsigned long long)st.lost_launches);
+	         (unsigned long long)st.lost_launches, (unsigned long long)st.running_peak);
 	return reply_json(c, MHD_HTTP_OK, body);
 }
 

@@ -133,6 +133,10 @@ static void put(struct jm_job *j, struct jm_task *t, enum taskstate s)
 {
 	if (j->counts[t->state])
 		j->counts[t->state]--;
+	if (t->held && s != TASK_PENDING) {
+		t->held = false; /* stopped, or recovered into another state */
+		j->n_held--;
+	}
 	t->state = (uint8_t)s;
 	j->counts[s]++;
 }

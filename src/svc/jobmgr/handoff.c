@@ -14,12 +14,156 @@ static enum resmgr_task_type rm_type(Peloton__Api__Job__JobType t)
 
 #define ENQUEUE_RETRY_NS 1000000000ull
 
-/* Enqueues instances [from, to) of j (j->mu held). Returns tasks accepted. */
-size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)
+/* The label every task of a DAEMON job carries, and the TASK-kind
+ * constraint on it that keeps two of the job's tasks off one host. */
+#define DAEMON_LABEL "peloton.daemon"
+
+/* Tasks of j admitted: not INITIALIZED, not terminal, not held. j->mu held. */
+static uint32_t admitted__(const struct jm_job *j)
+{
+	uint32_t out = j->counts[TASK_INITIALIZED] + j->n_held;
+	for (int s = 0; s < TASK_N_STATES; s++)
+		if (taskstate_terminal((enum taskstate)s))
+			out += j->counts[s];
+	return j->n > out ? j->n - out : 0;
+}
+
+static uint32_t max_running(const struct jm_job *j)
+{
+	uint32_t mx = j->cfg->sla ? j->cfg->sla->maximumrunninginstances : 0;
+	return mx && mx < j->n ? mx : 0;
+}
+
+/*
+ * sla.maximumRunningInstances (j->mu held): of insts[0..n), the tasks the
+ * cap lets go to the resource manager are copied to go[] (their count
+ * returned, a whole number of gangs); the others are held PENDING with a
+ * reason. Tasks held before are held first, then the last of the batch,
+ * so a batch that re-sends tasks already admitted keeps them admitted.
+ */
+static size_t cap__(struct jm_job *j, const uint32_t *insts, size_t n, uint32_t gang, uint32_t *go)
+{
+	uint32_t mx = max_running(j);
+	bool *was = mx ? calloc(n ? n : 1, sizeof(bool)) : NULL;
+	if (!was) {
+		memcpy(go, insts, n * sizeof(*insts));
+		return n;
+	}
+	for (size_t k = 0; k < n; k++) { /* judged again below */
+		struct jm_task *t = &j->tasks[insts[k]];
+		if (t->held) {
+			was[k] = true;
+			t->held = false;
+			j->n_held--;
+		}
+	}
+	uint32_t adm = admitted__(j);
+	size_t over = adm > mx ? adm - mx : 0;
+	if (over > n)
+		over = n;
+	size_t keep = n - over;
+	if (over && gang > 1)
+		keep -= keep % gang;
+	over = n - keep;
+	for (size_t k = 0; k < n && over; k++) /* the held before, first */
+		if (was[k]) {
+			j->tasks[insts[k]].held = true;
+			j->n_held++;
+			over--;
+		}
+	for (size_t k = n; k-- > 0 && over;)
+		if (!j->tasks[insts[k]].held) {
+			j->tasks[insts[k]].held = true;
+			j->n_held++;
+			over--;
+		}
+	size_t ng = 0, nh = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct jm_task *t = &j->tasks[insts[k]];
+		if (!t->held) {
+			go[ng++] = insts[k];
+			continue;
+		}
+		nh++;
+		if (!t->reason || strcmp(t->reason, JM_HELD_REASON) != 0) {
+			free(t->reason);
+			t->reason = strdup(JM_HELD_REASON);
+		}
+	}
+	if (nh && nh != n)
+		log_info("jobmgr",
+		         "job %s: %zu of %zu task(s) wait for sla.maximumRunningInstances %u",
+		         j->id, nh, n, mx);
+	free(was);
+	return ng;
+}
+
+void jm__admit_held__(struct jobmgr *jm, struct jm_job *j)
+{
+	uint32_t mx = max_running(j);
+	if (!mx || !j->n_held)
+		return;
+	uint32_t adm = admitted__(j);
+	if (adm >= mx)
+		return;
+	uint32_t room = mx - adm;
+	uint32_t *v = calloc(room, sizeof(uint32_t));
+	size_t k = 0;
+	for (uint32_t i = 0; v && i < j->n && k < room; i++)
+		if (j->tasks[i].held && j->tasks[i].goal != TASK_KILLED && !j->deleted)
+			v[k++] = i;
+	if (k)
+		jm__enqueue(jm, j, v, k);
+	free(v);
+}
+
+/* A DAEMON job's label and constraint for one task (the storage). */
+struct daemon_rule {
+	Peloton__Api__Peloton__Label label;
+	Peloton__Api__Task__LabelConstraint lc;
+	Peloton__Api__Task__Constraint leaf, both;
+	Peloton__Api__Task__AndConstraint and;
+	Peloton__Api__Task__Constraint *pair[2];
+};
+
+/* d->leaf: fewer than 1 task labelled DAEMON_LABEL=job on the host; d->both:
+ * that and the task's own constraint. */
+static void daemon_rule(struct daemon_rule *d, const char *job,
+                        Peloton__Api__Task__Constraint *given)
+{
+	peloton__api__peloton__label__init(&d->label);
+	d->label.key = DAEMON_LABEL;
+	d->label.value = (char *)job;
+	peloton__api__task__label_constraint__init(&d->lc);
+	d->lc.kind = PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__TASK;
+	d->lc.condition = PELOTON__API__TASK__LABEL_CONSTRAINT__CONDITION__CONDITION_LESS_THAN;
+	d->lc.label = &d->label;
+	d->lc.requirement = 1;
+	peloton__api__task__constraint__init(&d->leaf);
+	d->leaf.type = PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT;
+	d->leaf.labelconstraint = &d->lc;
+	peloton__api__task__constraint__init(&d->both);
+	peloton__api__task__and_constraint__init(&d->and);
+	d->pair[0] = &d->leaf;
+	d->pair[1] = given;
+	d->and.constraints = d->pair;
+	d->and.n_constraints = 2;
+	d->both.type = PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT;
+	d->both.andconstraint = &d->and;
+}
+
+/* Enqueues instances insts[0..n) of j (j->mu held). Returns tasks accepted. */
+size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts_in, size_t n_in)
 {
 	uint32_t gang = j->cfg->sla && j->cfg->sla->minimumrunninginstances > 1
 	                    ? j->cfg->sla->minimumrunninginstances
 	                    : 1;
+	uint32_t *insts = calloc(n_in ? n_in : 1, sizeof(uint32_t));
+	if (!insts)
+		return 0;
+	size_t n = cap__(j, insts_in, n_in, gang, insts);
+	bool daemon = j->cfg->type == PELOTON__API__JOB__JOB_TYPE__DAEMON;
+	struct daemon_rule dr;
 	struct resmgr_task_spec *specs = calloc(n ? n : 1, sizeof(*specs));
 	struct resmgr_gang_spec *gangs = calloc(n ? n : 1, sizeof(*gangs));
 	char(*ids)[96] = calloc(n ? n : 1, sizeof(*ids));
@@ -48,6 +192,10 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 		for (size_t p = 0; p < tc->n_ports; p++)
 			t.numports += tc->ports[p]->value == 0;
 		t.constraint = tc->constraint;
+		if (daemon) {
+			daemon_rule(&dr, j->id, tc->constraint);
+			t.constraint = tc->constraint ? &dr.both : &dr.leaf;
+		}
 		t.mininstances = gang;
 		/* task labels, then the job's (placement strategy lives there) */
 		size_t nl = 0;
@@ -57,11 +205,18 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, s
 			lv[nl].value = tc->labels[l]->value;
 			lp[nl] = &lv[nl];
 		}
-		for (size_t l = 0; l < j->cfg->n_labels && nl < 32; l++, nl++) {
+		for (size_t l = 0; l < j->cfg->n_labels && nl < 31; l++, nl++) {
 			mesos__v1__label__init(&lv[nl]);
 			lv[nl].key = j->cfg->labels[l]->key;
 			lv[nl].value = j->cfg->labels[l]->value;
 			lp[nl] = &lv[nl];
+		}
+		if (daemon) {
+			mesos__v1__label__init(&lv[nl]);
+			lv[nl].key = DAEMON_LABEL;
+			lv[nl].value = j->id;
+			lp[nl] = &lv[nl];
+			nl++;
 		}
 		labels.n_labels = nl;
 		labels.labels = lp;
@@ -126,6 +281,7 @@ out:
 	free(specs);
 	free(gangs);
 	free(ids);
+	free(insts);
 	return ok;
 }
 

@@ -49,6 +49,10 @@ struct jm_task {
 	                      * reconcile a silent launch; 0 = none */
 	uint32_t reconciles; /* explicit reconciles of the current run */
 	bool restart;        /* killed to be relaunched (RestartTasks) */
+	bool held;           /* PENDING, kept from the resource manager by
+	                      * sla.maximumRunningInstances (cleared by jm__move
+	                      * on leaving PENDING, or by jm__enqueue) */
+	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
 };
@@ -68,6 +72,7 @@ struct jm_job {
 	struct jm_task *tasks;
 	uint32_t n;
 	uint32_t counts[TASK_N_STATES]; /* tasks per state; kept by jm__move */
+	uint32_t n_held;                /* tasks with held set */
 	Peloton__Api__Job__JobState state, goal;
 	uint64_t created_ns, started_ns, done_ns;
 	uint64_t version; /* job runtime version */
@@ -98,6 +103,28 @@ struct jobmgr {
 	_Atomic uint64_t launched, updates;
 	bool rm_apart; /* the resource manager runs in another process */
 };
+
+/* SERVICE and DAEMON jobs run until stopped: every end of a run is
+ * followed by the next one. */
+static inline bool jm_long_running(const Peloton__Api__Job__JobConfig *c)
+{
+	return c->type == PELOTON__API__JOB__JOB_TYPE__SERVICE ||
+	       c->type == PELOTON__API__JOB__JOB_TYPE__DAEMON;
+}
+
+/* What a task of j is meant to reach: RUNNING for a long-running job,
+ * SUCCEEDED for a batch one. */
+static inline uint8_t jm_task_goal(const struct jm_job *j)
+{
+	return jm_long_running(j->cfg) ? TASK_RUNNING : TASK_SUCCEEDED;
+}
+
+/* The job's goal state when it is not being stopped. */
+static inline Peloton__Api__Job__JobState jm_job_goal(const struct jm_job *j)
+{
+	return jm_long_running(j->cfg) ? PELOTON__API__JOB__JOB_STATE__RUNNING
+	                               : PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+}
 
 /* ---- the table (table.c) ---- */
 

@@ -63,8 +63,9 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 	j->state = PELOTON__API__JOB__JOB_STATE__PENDING;
 	for (uint32_t i = 0; i < j->n; i++) {
 		jm__move(j, i, JM_ENQUEUE);
-		j->tasks[i].goal = TASK_SUCCEEDED;
+		j->tasks[i].goal = jm_task_goal(j);
 	}
+	j->goal = jm_job_goal(j);
 	if (jm__persist_tasks(jm, j, 0) != 0) {
 		jm__job_free(j);
 		return snprintf(err, errlen, "cannot persist the job"), RPC_INTERNAL;
@@ -170,7 +171,7 @@ enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
 	for (uint32_t i = old_n; i < new_n; i++) {
 		j->merged[i] = nc->defaultconfig;
 		jm__move(j, i, JM_ENQUEUE);
-		j->tasks[i].goal = TASK_SUCCEEDED;
+		j->tasks[i].goal = jm_task_goal(j);
 	}
 	Peloton__Api__Job__JobConfig **oc =
 	    realloc(j->old_cfgs, (j->n_old_cfgs + 1) * sizeof(*j->old_cfgs));
@@ -186,7 +187,7 @@ enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
 	j->cfg_len = blen;
 	j->cfg_version++;
 	j->n = new_n;
-	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	j->goal = jm_job_goal(j);
 	jm__job_refresh(j);
 	pthread_mutex_unlock(&j->mu);
 	if (jm__persist_tasks(jm, j, old_n) != 0)
@@ -235,11 +236,17 @@ enum store_status jm__stop(struct jobmgr *jm, struct jm_job *j, const uint32_t *
 		return STORE_ENOMEM;
 	pthread_mutex_lock(&j->mu);
 	stop__(jm, j, insts, n, b);
-	j->goal = PELOTON__API__JOB__JOB_STATE__KILLED;
+	/* a long-running job keeps its goal while some instances run on */
+	if (n == j->n || !jm_long_running(j->cfg))
+		j->goal = PELOTON__API__JOB__JOB_STATE__KILLED;
 	if (jm__job_refresh(j))
 		jm__put_job_runtime(jm, b, j);
 	pthread_mutex_unlock(&j->mu);
-	return store_commit(jm->cfg.store, b);
+	enum store_status ss = store_commit(jm->cfg.store, b);
+	pthread_mutex_lock(&j->mu);
+	jm__admit_held__(jm, j); /* the stopped ones' room */
+	pthread_mutex_unlock(&j->mu);
+	return ss;
 }
 
 /* A live job: every task stopped; the sweeper removes the job once it is terminal. */
@@ -342,7 +349,7 @@ uint32_t *jm__instances(struct jm_job *j, Peloton__Api__Task__InstanceRange *con
 static enum store_status start_commit__(struct jobmgr *jm, struct jm_job *j, struct store_batch *b,
                                         const uint32_t *insts, size_t n)
 {
-	j->goal = PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
+	j->goal = jm_job_goal(j);
 	if (jm__job_refresh(j))
 		jm__put_job_runtime(jm, b, j);
 	pthread_mutex_unlock(&j->mu);
@@ -376,7 +383,7 @@ enum store_status jm__start(struct jobmgr *jm, struct jm_job *j, const uint32_t 
 		return STORE_ENOMEM;
 	pthread_mutex_lock(&j->mu);
 	for (size_t k = 0; k < n; k++) {
-		j->tasks[insts[k]].goal = TASK_SUCCEEDED; /* running or on its way: that is all */
+		j->tasks[insts[k]].goal = jm_task_goal(j); /* running or on its way: that is all */
 		if (again__(jm, j, insts[k], b, "start requested"))
 			started[(*n_started)++] = insts[k];
 	}
@@ -396,7 +403,7 @@ enum store_status jm__restart(struct jobmgr *jm, struct jm_job *j, const uint32_
 	for (size_t k = 0; k < n; k++) {
 		uint32_t i = insts[k];
 		struct jm_task *t = &j->tasks[i];
-		t->goal = TASK_SUCCEEDED;
+		t->goal = jm_task_goal(j);
 		if (again__(jm, j, i, b, "restart requested")) {
 			again[nq++] = i;
 		} else if (jm_on_mesos((enum taskstate)t->state) && t->state != TASK_KILLING &&

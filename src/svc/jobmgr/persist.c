@@ -95,7 +95,8 @@ bool jm_job_terminal(Peloton__Api__Job__JobState s)
 }
 
 /* The job's state from its tasks': done when all are terminal, running
- * once any reached Mesos. */
+ * once any reached Mesos. A long-running job's tasks are terminal all at
+ * once only when stopped: KILLED. */
 static Peloton__Api__Job__JobState job_state_of(const struct jm_job *j)
 {
 	uint32_t live = 0, term = 0;
@@ -106,13 +107,17 @@ static Peloton__Api__Job__JobState job_state_of(const struct jm_job *j)
 			live += j->counts[s];
 	}
 	if (j->n && term == j->n) {
+		if (jm_long_running(j->cfg) && j->goal == PELOTON__API__JOB__JOB_STATE__KILLED)
+			return PELOTON__API__JOB__JOB_STATE__KILLED;
 		if (j->counts[TASK_FAILED] || j->counts[TASK_LOST])
 			return PELOTON__API__JOB__JOB_STATE__FAILED;
 		if (j->counts[TASK_KILLED])
 			return PELOTON__API__JOB__JOB_STATE__KILLED;
 		return PELOTON__API__JOB__JOB_STATE__SUCCEEDED;
 	}
-	if (live || term)
+	/* a long-running job, once it ran, stays RUNNING while its tasks
+	 * restart (all of them between runs at once included) */
+	if (live || term || (j->started_ns && jm_long_running(j->cfg)))
 		return PELOTON__API__JOB__JOB_STATE__RUNNING;
 	return PELOTON__API__JOB__JOB_STATE__PENDING;
 }

@@ -15,7 +15,7 @@ struct ack_ctx {
 	void *done_arg;
 	char ptask[96];
 	enum taskevent ev;
-	bool notify, relaunch;
+	bool notify, relaunch, ended;
 	struct jm_job *j;
 	uint32_t inst;
 };
@@ -51,6 +51,14 @@ static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* A run ended for good: tasks held by sla.maximumRunningInstances may go. */
+static void admit_held(struct jm_job *j, struct jobmgr *jm)
+{
+	pthread_mutex_lock(&j->mu);
+	jm__admit_held__(jm, j);
+	pthread_mutex_unlock(&j->mu);
+}
+
 /* The end of one update: acknowledged (ops.ack) or reported to done. */
 static void finish(struct jobmgr *jm, const Mesos__V1__TaskStatus *st, hostmgr_update_done_f done,
                    void *arg, bool handled)
@@ -75,13 +83,25 @@ static void after_durable(void *arg, enum store_status st)
 			c->jm->cfg.rm.notify(c->jm->cfg.rm.arg, c->ptask, c->ev);
 		if (c->relaunch)
 			relaunch(c->jm, c->j, c->inst);
+		else if (c->ended && !c->jm->rm_apart)
+			admit_held(c->j, c->jm); /* apart: the sweeper's next pass */
 	}
 	protobuf_c_message_free_unpacked(&c->st->base, NULL);
 	free(c);
 }
 
-/* Applies a terminal outcome's restart policy; j->mu held. True: relaunch. */
-static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s)
+/* A long-running task's run that lasted this long since RUNNING was not a
+ * flap: its next run starts at once and the backoff starts over. */
+#define JM_STABLE_RUN_NS (60ull * 1000000000ull)
+
+/*
+ * Applies a terminal outcome's restart policy; j->mu held. True: relaunch.
+ * A batch task runs again when lost, or failed within
+ * restartPolicy.maxFailures. A SERVICE or DAEMON task runs again whatever
+ * the end (until stopped); runs that end within JM_STABLE_RUN_NS of
+ * RUNNING, one after another, count as flaps for the backoff.
+ */
+static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s, uint64_t now)
 {
 	struct jm_task *t = &j->tasks[inst];
 	if (t->restart && !j->deleted) {
@@ -90,6 +110,13 @@ static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s)
 	}
 	if (t->goal == TASK_KILLED || j->deleted)
 		return false;
+	if (jm_long_running(j->cfg)) {
+		if (s == TASK_FAILED)
+			t->failures++;
+		bool stable = t->start_ns && now - t->start_ns >= JM_STABLE_RUN_NS;
+		t->flaps = stable ? 0 : (uint16_t)(t->flaps < UINT16_MAX ? t->flaps + 1 : t->flaps);
+		return true;
+	}
 	if (s == TASK_LOST)
 		return true;
 	if (s != TASK_FAILED)
@@ -154,7 +181,7 @@ static bool apply__(struct jm_job *j, uint32_t inst, enum jm_event ev,
 	if (!taskstate_terminal(ns))
 		return false;
 	t->done_ns = now;
-	return plan_relaunch(j, inst, ns);
+	return plan_relaunch(j, inst, ns, now);
 }
 void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_update_done_f done,
                          void *arg)
@@ -212,9 +239,10 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	jm__put_task(jm, b, j, inst, st->message);
 	if (again) {
 		/* the failed run is recorded above; the task goes back to PENDING */
-		uint32_t wait = t->state == TASK_FAILED ? t->failures
-		                : t->state == TASK_LOST ? t->lost_in_row - 1u
-		                                        : 0;
+		uint32_t wait = t->state == TASK_LOST     ? t->lost_in_row - 1u
+		                : jm_long_running(j->cfg) ? t->flaps
+		                : t->state == TASK_FAILED ? t->failures
+		                                          : 0;
 		jm__move(j, inst, JM_ENQUEUE);
 		t->start_ns = t->done_ns = 0;
 		t->due_ns = wait ? now + backoff_ns(wait) : 0;
@@ -230,6 +258,7 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	                      .ev = rm_ev,
 	                      .notify = true,
 	                      .relaunch = again,
+	                      .ended = !again && taskstate_terminal((enum taskstate)t->state),
 	                      .j = j,
 	                      .inst = inst};
 	snprintf(c->ptask, sizeof(c->ptask), "%s-%u", job, inst);

@@ -71,6 +71,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 	if (n_due)
 		jm__enqueue(jm, j, due, n_due);
 	free(due);
+	jm__admit_held__(jm, j); /* room under sla.maximumRunningInstances */
 }
 
 /*

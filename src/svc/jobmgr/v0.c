@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handoff.h"
 #include "jobs.h"
 #include "log.h"
 #include "persist.h"
@@ -420,7 +421,14 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 	snprintf(id, sizeof(id), "%s-%u", j->id, i);
 	enum taskstate rs = jm->cfg.rm.task_state(jm->cfg.rm.arg, id);
 	const char *reason;
-	if (rs == TASK_PENDING) {
+	uint32_t mx = j->cfg->sla ? j->cfg->sla->maximumrunninginstances : 0;
+	if (j->tasks[i].held) {
+		reason = JM_HELD_REASON;
+		snprintf(msg, sizeof(msg),
+		         "held by the job's sla.maximumRunningInstances: %u of its tasks are "
+		         "admitted or running",
+		         mx);
+	} else if (rs == TASK_PENDING) {
 		reason = "WAITING_FOR_ADMISSION";
 		snprintf(msg, sizeof(msg),
 		         "not admitted yet: the pool's entitlement (its reservation, for "

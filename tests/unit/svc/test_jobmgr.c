@@ -23,6 +23,7 @@
 #include "jm.h"
 #include "jobs.h"
 #include "jobmgr.h"
+#include "peloton/private/resmgr/resmgr.pb-c.h"
 #include "proto_codec.h"
 #include "rpc.h"
 #include "store.h"
@@ -37,6 +38,8 @@ static struct stub {
 	/* resource manager */
 	char enqueued[MAXREC][96];
 	uint64_t enqueued_ns[MAXREC]; /* wall clock */
+	uint8_t last_payload[4096];   /* the last task's resmgr.Task */
+	size_t last_payload_len;
 	size_t n_enqueued;
 	char rm_killed[MAXREC][96];
 	size_t n_rm_killed;
@@ -83,6 +86,11 @@ static size_t rm_enqueue(void *arg, const char *pool, const struct resmgr_gang_s
 		for (size_t k = 0; k < g[i].n_tasks; k++) {
 			if (S.n_enqueued < MAXREC)
 				S.enqueued_ns[S.n_enqueued] = clock_wall_ns();
+			const struct resmgr_task_spec *ts = &g[i].tasks[k];
+			if (ts->payload && ts->payload_len <= sizeof(S.last_payload)) {
+				memcpy(S.last_payload, ts->payload, ts->payload_len);
+				S.last_payload_len = ts->payload_len;
+			}
 			note(S.enqueued, &S.n_enqueued, g[i].tasks[k].id);
 		}
 		if (fail)
@@ -303,20 +311,26 @@ static Peloton__Api__Job__JobConfig *job_config(uint32_t n, uint32_t max_failure
 	return &c;
 }
 
-/* Creates a job through JobManager.Create; its id into id. */
-static void create(const char *id, uint32_t n, uint32_t max_failures)
+/* Creates a job of config c through JobManager.Create, as id. */
+static void create_cfg(const char *id, Peloton__Api__Job__JobConfig *c)
 {
 	Peloton__Api__Job__CreateRequest req = PELOTON__API__JOB__CREATE_REQUEST__INIT;
 	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
 	jid.value = (char *)id;
 	req.id = &jid;
-	req.config = job_config(n, max_failures);
+	req.config = c;
 	Peloton__Api__Job__CreateResponse *r =
 	    (void *)call("/peloton.api.job.JobManager/Create", &req.base, NULL);
 	assert_non_null(r);
 	assert_null(r->error);
 	assert_string_equal(r->jobid->value, id);
 	PB_FREE(r);
+}
+
+/* A batch job of n instances, restartPolicy.maxFailures max_failures. */
+static void create(const char *id, uint32_t n, uint32_t max_failures)
+{
+	create_cfg(id, job_config(n, max_failures));
 }
 
 /* Task inst's state name through TaskManager.Get. */
@@ -338,6 +352,71 @@ static const char *task_state(const char *id, uint32_t inst)
 	             ->name);
 	PB_FREE(r);
 	return name;
+}
+
+/* The job's state name through JobManager.Get. */
+static const char *job_state(const char *id)
+{
+	static char name[32];
+	Peloton__Api__Job__GetRequest req = PELOTON__API__JOB__GET_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = (char *)id;
+	req.id = &jid;
+	Peloton__Api__Job__GetResponse *r =
+	    (void *)call("/peloton.api.job.JobManager/Get", &req.base, NULL);
+	assert_non_null(r);
+	assert_non_null(r->jobinfo);
+	snprintf(name, sizeof(name), "%s",
+	         protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor,
+	                                              r->jobinfo->runtime->state)
+	             ->name);
+	PB_FREE(r);
+	return name;
+}
+
+/* Task inst's runtime reason ("" when none). */
+static const char *task_reason(const char *id, uint32_t inst)
+{
+	static char reason[128];
+	Peloton__Api__Task__GetRequest req = PELOTON__API__TASK__GET_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = (char *)id;
+	req.jobid = &jid;
+	req.instanceid = inst;
+	Peloton__Api__Task__GetResponse *r =
+	    (void *)call("/peloton.api.task.TaskManager/Get", &req.base, NULL);
+	assert_non_null(r);
+	assert_non_null(r->result);
+	snprintf(reason, sizeof(reason), "%s",
+	         r->result->runtime->reason ? r->result->runtime->reason : "");
+	PB_FREE(r);
+	return reason;
+}
+
+/* TaskManager.Stop (stop) or Start of instances [from, to); to 0: the whole job. */
+static void stop_or_start(const char *id, bool stop, uint32_t from, uint32_t to)
+{
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	Peloton__Api__Task__InstanceRange rg = PELOTON__API__TASK__INSTANCE_RANGE__INIT, *rgp = &rg;
+	jid.value = (char *)id;
+	rg.from = from;
+	rg.to = to;
+	ProtobufCMessage *r;
+	if (stop) {
+		Peloton__Api__Task__StopRequest req = PELOTON__API__TASK__STOP_REQUEST__INIT;
+		req.jobid = &jid;
+		req.n_ranges = to ? 1 : 0;
+		req.ranges = &rgp;
+		r = call("/peloton.api.task.TaskManager/Stop", &req.base, NULL);
+	} else {
+		Peloton__Api__Task__StartRequest req = PELOTON__API__TASK__START_REQUEST__INIT;
+		req.jobid = &jid;
+		req.n_ranges = to ? 1 : 0;
+		req.ranges = &rgp;
+		r = call("/peloton.api.task.TaskManager/Start", &req.base, NULL);
+	}
+	assert_non_null(r);
+	PB_FREE(r);
 }
 
 /* Hands the launcher a placement of "<id>-<inst>" tasks on host-1. */
@@ -842,6 +921,109 @@ static void test_recovery(void **state)
 	assert_string_equal(task_state("job-r", 0), "SUCCEEDED");
 }
 
+/* ---- long-running jobs and the SLA ---- */
+
+/* A SERVICE task runs again whatever its end, with a backoff for runs
+ * that end early; stopped, it stays KILLED; started, it runs again. */
+static void test_service_restarts(void **state)
+{
+	(void)state;
+	Peloton__Api__Job__JobConfig *c = job_config(1, 0);
+	c->type = PELOTON__API__JOB__JOB_TYPE__SERVICE;
+	create_cfg("svc", c);
+	uint32_t i0 = 0;
+	place("svc", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("svc", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_string_equal(job_state("svc"), "RUNNING");
+	/* it exits 0 at once: SUCCEEDED is not the end of a service */
+	update_acked("svc", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	assert_string_equal(task_state("svc", 0), "PENDING");
+	assert_true(relaunch_waits("svc", 0)); /* a flap: after a backoff */
+	assert_string_equal(job_state("svc"), "RUNNING");
+	wait_for(&S.n_enqueued, 2);
+	place("svc", &i0, 1);
+	wait_for(&S.n_launched, 2);
+	/* it fails: maxFailures 0 does not apply to a service */
+	update_acked("svc", 0, 2, MESOS__V1__TASK_STATE__TASK_FAILED);
+	assert_string_equal(task_state("svc", 0), "PENDING");
+	wait_for(&S.n_enqueued, 3);
+	place("svc", &i0, 1);
+	wait_for(&S.n_launched, 3);
+	update_acked("svc", 0, 3, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	/* stopped: KILLED, and the job KILLED; no relaunch */
+	stop_or_start("svc", true, 0, 0);
+	wait_for(&S.n_killed, 1);
+	update_acked("svc", 0, 3, MESOS__V1__TASK_STATE__TASK_KILLED);
+	assert_string_equal(task_state("svc", 0), "KILLED");
+	assert_string_equal(job_state("svc"), "KILLED");
+	/* started again: PENDING, enqueued */
+	size_t n = S.n_enqueued;
+	stop_or_start("svc", false, 0, 0);
+	assert_string_equal(task_state("svc", 0), "PENDING");
+	wait_for(&S.n_enqueued, n + 1);
+}
+
+/* A DAEMON job's tasks carry the job's label and a TASK-kind constraint
+ * on it (fewer than 1 on the host), beside the task's own constraint. */
+static void test_daemon_one_per_host(void **state)
+{
+	(void)state;
+	Peloton__Api__Job__JobConfig *c = job_config(3, 0);
+	c->type = PELOTON__API__JOB__JOB_TYPE__DAEMON;
+	create_cfg("dmn", c);
+	wait_for(&S.n_enqueued, 3);
+	Peloton__Private__Resmgr__Task *t =
+	    peloton__private__resmgr__task__unpack(NULL, S.last_payload_len, S.last_payload);
+	assert_non_null(t);
+	bool labelled = false;
+	for (size_t i = 0; t->labels && i < t->labels->n_labels; i++)
+		labelled |= strcmp(t->labels->labels[i]->key, "peloton.daemon") == 0 &&
+		            strcmp(t->labels->labels[i]->value, "dmn") == 0;
+	assert_true(labelled);
+	const Peloton__Api__Task__LabelConstraint *lc =
+	    t->constraint ? t->constraint->labelconstraint : NULL;
+	assert_non_null(lc);
+	assert_int_equal(lc->kind, PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__TASK);
+	assert_int_equal(lc->condition,
+	                 PELOTON__API__TASK__LABEL_CONSTRAINT__CONDITION__CONDITION_LESS_THAN);
+	assert_int_equal(lc->requirement, 1);
+	assert_string_equal(lc->label->value, "dmn");
+	peloton__private__resmgr__task__free_unpacked(t, NULL);
+}
+
+/* sla.maximumRunningInstances: the rest wait, held with a reason, and go
+ * as others end or are stopped. */
+static void test_max_running_instances(void **state)
+{
+	(void)state;
+	Peloton__Api__Job__JobConfig *c = job_config(5, 0);
+	Peloton__Api__Job__SlaConfig sla = PELOTON__API__JOB__SLA_CONFIG__INIT;
+	sla.maximumrunninginstances = 2;
+	c->sla = &sla;
+	create_cfg("cap", c);
+	assert_int_equal(S.n_enqueued, 2);
+	assert_string_equal(S.enqueued[0], "cap-0");
+	assert_string_equal(S.enqueued[1], "cap-1");
+	assert_string_equal(task_state("cap", 4), "PENDING");
+	assert_string_equal(task_reason("cap", 4), "WAITING_FOR_SLA");
+	/* instance 0 runs and ends: instance 2 goes */
+	uint32_t i0 = 0;
+	place("cap", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("cap", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	update_acked("cap", 0, 1, MESOS__V1__TASK_STATE__TASK_FINISHED);
+	wait_for(&S.n_enqueued, 3);
+	assert_string_equal(S.enqueued[2], "cap-2");
+	/* instance 1 stopped before it ran: instance 3 goes */
+	stop_or_start("cap", true, 1, 2);
+	wait_for(&S.n_enqueued, 4);
+	assert_string_equal(S.enqueued[3], "cap-3");
+	assert_string_equal(task_state("cap", 4), "PENDING");
+	assert_int_equal(S.n_enqueued, 4);
+	c->sla = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +1039,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_ids_are_acked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service_restarts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_daemon_one_per_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_running_instances, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Long-running jobs and the SLA, end to end on mesos-sim: a SERVICE job's
+tasks run again whatever their end and the job stays RUNNING until stopped;
+a DAEMON job puts one instance on each host; sla.maximumRunningInstances
+holds at every moment (the simulator's peak of tasks alive is the witness).
+
+usage: test_services.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
+"""
+import json
+import sys
+import time
+import unittest
+import urllib.request
+
+BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
+del sys.argv[1:4]
+sys.path.insert(0, PYGEN)
+
+import pelcluster  # noqa: E402
+from pelcluster import Cluster, batch  # noqa: E402
+from peloton.api.job import job_pb2  # noqa: E402
+from peloton.api.task import task_pb2  # noqa: E402
+
+pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
+
+
+def sim_stats(c):
+    with urllib.request.urlopen("http://127.0.0.1:%d/sim/stats" % c.sim_port, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def runs_of(c, jid):
+    """Launches per instance of job jid, from the simulator's launch log."""
+    out = {}
+    for t in c.launches():
+        if t.startswith(jid + "-"):
+            inst = int(t[len(jid) + 1:].split("-")[0])
+            out[inst] = out.get(inst, 0) + 1
+    return out
+
+
+def wait_until(what, fn, secs=60):
+    end = time.time() + secs
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("no %s within %d s" % (what, secs))
+
+
+def stop_or_start(c, jid, stop):
+    if stop:
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+    else:
+        req = task_pb2.StartRequest()
+        req.jobId.value = jid
+        c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
+
+
+def state(c, jid):
+    return job_pb2.JobState.Name(c.job(jid).jobInfo.runtime.state)
+
+
+class Service(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=4, task_secs=0.3)
+        cls.pool = cls.c.create_pool()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def test_service_restarts_until_stopped(self):
+        c = self.c
+        cfg = batch(3, "true")
+        cfg["type"] = "SERVICE"
+        jid = c.create_job(self.pool, cfg)
+        # every instance's process exits (0): each runs again, the job
+        # stays RUNNING
+        wait_until("a second run of every instance",
+                   lambda: len(runs_of(c, jid)) == 3 and min(runs_of(c, jid).values()) >= 2)
+        self.assertEqual(state(c, jid), "RUNNING")
+        t = c.task(jid, 0)
+        self.assertEqual(task_pb2.TaskState.Name(t.runtime.goalState), "RUNNING")
+        # stopped: KILLED, and no run after that
+        stop_or_start(c, jid, True)
+        c.wait_job(jid, ["KILLED"], 60)
+        n = sum(runs_of(c, jid).values())
+        time.sleep(2)
+        self.assertEqual(sum(runs_of(c, jid).values()), n)
+        # started again: it runs
+        stop_or_start(c, jid, False)
+        wait_until("a run after the start", lambda: sum(runs_of(c, jid).values()) > n)
+        c.wait_job(jid, ["RUNNING"], 60)
+        stop_or_start(c, jid, True)
+        c.wait_job(jid, ["KILLED"], 60)
+
+    def test_failing_service_is_not_failed(self):
+        c = self.c
+        cfg = batch(2, "exit 3")
+        cfg["type"] = "SERVICE"
+        jid = c.create_job(self.pool, cfg)
+        wait_until("a second run of both instances",
+                   lambda: len(runs_of(c, jid)) == 2 and min(runs_of(c, jid).values()) >= 2)
+        self.assertEqual(state(c, jid), "RUNNING")
+        failed = [o for o in c.outcomes() if o[0].startswith(jid) and o[1] == "TASK_FAILED"]
+        self.assertGreaterEqual(len(failed), 2)
+        stop_or_start(c, jid, True)
+        c.wait_job(jid, ["KILLED"], 60)
+
+
+class Daemon(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=4, task_secs=600)
+        cls.pool = cls.c.create_pool()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def test_one_instance_per_host(self):
+        c = self.c
+        cfg = batch(6, "sleep 600")
+        cfg["type"] = "DAEMON"
+        jid = c.create_job(self.pool, cfg)
+        # four hosts: four instances run, each on its own host; the other
+        # two wait (without the rule all six fit on one 32-cpu agent)
+        def running():
+            ts = [c.task(jid, i) for i in range(6)]
+            up = [t for t in ts if task_pb2.TaskState.Name(t.runtime.state) == "RUNNING"]
+            return ts if len(up) == 4 else None
+        ts = wait_until("four running instances", running)
+        hosts = [t.runtime.host for t in ts
+                 if task_pb2.TaskState.Name(t.runtime.state) == "RUNNING"]
+        self.assertEqual(len(set(hosts)), 4, hosts)
+        time.sleep(1)
+        waiting = [t for t in (c.task(jid, i) for i in range(6))
+                   if task_pb2.TaskState.Name(t.runtime.state) == "PENDING"]
+        self.assertEqual(len(waiting), 2)
+        for t in waiting:
+            self.assertTrue(t.runtime.reason, "a pending daemon instance says why")
+        stop_or_start(c, jid, True)
+        c.wait_job(jid, ["KILLED"], 60)
+
+
+class MaxRunning(unittest.TestCase):
+    def test_cap_holds_at_every_moment(self):
+        c = Cluster(agents=4, task_secs=0.4)
+        try:
+            pool = c.create_pool()
+            jid = c.create_job(pool, batch(8, "true", sla={"maximumRunningInstances": 2}))
+            # the held ones say why while they wait
+            reasons = {c.task(jid, i).runtime.reason for i in range(8)}
+            self.assertIn("WAITING_FOR_SLA", reasons)
+            c.wait_job(jid, ["SUCCEEDED"], 120)
+            self.assertEqual(len(runs_of(c, jid)), 8)
+            # the simulator's own count: never more than 2 tasks alive
+            self.assertLessEqual(sim_stats(c)["running_peak"], 2)
+            self.assertGreaterEqual(sim_stats(c)["running_peak"], 1)
+        finally:
+            c.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
