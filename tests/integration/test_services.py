@@ -49,15 +49,22 @@ def wait_until(what, fn, secs=60):
     raise AssertionError("no %s within %d s" % (what, secs))
 
 
-def stop_or_start(c, jid, stop):
+def stop_or_start(c, jid, stop, instances=None):
+    """TaskManager.Stop or Start of the job, or of instances [a, b)."""
+    req = task_pb2.StopRequest() if stop else task_pb2.StartRequest()
+    req.jobId.value = jid
+    if instances:
+        rg = req.ranges.add()
+        rg.__setattr__("from", instances[0])
+        rg.to = instances[1]
     if stop:
-        req = task_pb2.StopRequest()
-        req.jobId.value = jid
         c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
     else:
-        req = task_pb2.StartRequest()
-        req.jobId.value = jid
         c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
+
+
+def task_state(c, jid, inst):
+    return task_pb2.TaskState.Name(c.task(jid, inst).runtime.state)
 
 
 def state(c, jid):
@@ -86,6 +93,18 @@ class Service(unittest.TestCase):
         self.assertEqual(state(c, jid), "RUNNING")
         t = c.task(jid, 0)
         self.assertEqual(task_pb2.TaskState.Name(t.runtime.goalState), "RUNNING")
+        # one instance stopped: it stays KILLED while the others run on
+        stop_or_start(c, jid, True, (1, 2))
+        wait_until("instance 1 KILLED", lambda: task_state(c, jid, 1) == "KILLED")
+        runs1 = runs_of(c, jid)[1]
+        others = runs_of(c, jid)[0]
+        wait_until("instance 0 running again", lambda: runs_of(c, jid)[0] > others)
+        self.assertEqual(runs_of(c, jid)[1], runs1)
+        self.assertEqual(task_state(c, jid, 1), "KILLED")
+        self.assertEqual(state(c, jid), "RUNNING")
+        # and started again alone
+        stop_or_start(c, jid, False, (1, 2))
+        wait_until("instance 1 running again", lambda: runs_of(c, jid)[1] > runs1)
         # stopped: KILLED, and no run after that
         stop_or_start(c, jid, True)
         c.wait_job(jid, ["KILLED"], 60)
