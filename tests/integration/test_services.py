@@ -71,15 +71,21 @@ def state(c, jid):
     return job_pb2.JobState.Name(c.job(jid).jobInfo.runtime.state)
 
 
-class Service(unittest.TestCase):
+class OnCluster(unittest.TestCase):
+    """Tests sharing one cluster of four agents whose tasks run TASK_SECS."""
+    TASK_SECS = 0.3
+
     @classmethod
     def setUpClass(cls):
-        cls.c = Cluster(agents=4, task_secs=0.3)
+        cls.c = Cluster(agents=4, task_secs=cls.TASK_SECS)
         cls.pool = cls.c.create_pool()
 
     @classmethod
     def tearDownClass(cls):
         cls.c.stop()
+
+
+class Service(OnCluster):
 
     def test_service_restarts_until_stopped(self):
         c = self.c
@@ -132,15 +138,8 @@ class Service(unittest.TestCase):
         c.wait_job(jid, ["KILLED"], 60)
 
 
-class Daemon(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.c = Cluster(agents=4, task_secs=600)
-        cls.pool = cls.c.create_pool()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.stop()
+class Daemon(OnCluster):
+    TASK_SECS = 600
 
     def test_one_instance_per_host(self):
         c = self.c

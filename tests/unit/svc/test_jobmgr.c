@@ -333,10 +333,9 @@ static void create(const char *id, uint32_t n, uint32_t max_failures)
 	create_cfg(id, job_config(n, max_failures));
 }
 
-/* Task inst's state name through TaskManager.Get. */
-static const char *task_state(const char *id, uint32_t inst)
+/* TaskManager.Get of task inst (a result is asserted); free with PB_FREE. */
+static Peloton__Api__Task__GetResponse *task_get(const char *id, uint32_t inst)
 {
-	static char name[32];
 	Peloton__Api__Task__GetRequest req = PELOTON__API__TASK__GET_REQUEST__INIT;
 	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
 	jid.value = (char *)id;
@@ -346,6 +345,14 @@ static const char *task_state(const char *id, uint32_t inst)
 	    (void *)call("/peloton.api.task.TaskManager/Get", &req.base, NULL);
 	assert_non_null(r);
 	assert_non_null(r->result);
+	return r;
+}
+
+/* Task inst's state name through TaskManager.Get. */
+static const char *task_state(const char *id, uint32_t inst)
+{
+	static char name[32];
+	Peloton__Api__Task__GetResponse *r = task_get(id, inst);
 	snprintf(name, sizeof(name), "%s",
 	         protobuf_c_enum_descriptor_get_value(&peloton__api__task__task_state__descriptor,
 	                                              r->result->runtime->state)
@@ -378,15 +385,7 @@ static const char *job_state(const char *id)
 static const char *task_reason(const char *id, uint32_t inst)
 {
 	static char reason[128];
-	Peloton__Api__Task__GetRequest req = PELOTON__API__TASK__GET_REQUEST__INIT;
-	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
-	jid.value = (char *)id;
-	req.jobid = &jid;
-	req.instanceid = inst;
-	Peloton__Api__Task__GetResponse *r =
-	    (void *)call("/peloton.api.task.TaskManager/Get", &req.base, NULL);
-	assert_non_null(r);
-	assert_non_null(r->result);
+	Peloton__Api__Task__GetResponse *r = task_get(id, inst);
 	snprintf(reason, sizeof(reason), "%s",
 	         r->result->runtime->reason ? r->result->runtime->reason : "");
 	PB_FREE(r);
