@@ -55,6 +55,8 @@ struct jm_task {
 	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
+	uint32_t cfg_ver; /* the job config version its current run was launched
+	                   * with; 0 before the first launch */
 };
 
 struct jm_job {

@@ -62,6 +62,7 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 			continue;
 		}
 		t->run++;
+		t->cfg_ver = (uint32_t)j->cfg_version; /* what j->merged[inst] is now */
 		free(t->host);
 		free(t->agent);
 		t->host = strdup(p->hostname);

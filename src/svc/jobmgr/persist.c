@@ -34,7 +34,9 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len)
 	r.message = t->message ? t->message : "";
 	r.reason = t->reason ? t->reason : "";
 	r.failurecount = t->failures;
-	r.configversion = j->cfg_version;
+	/* the version its run was launched with; the job's current one is the
+	 * version it is meant to run (a task not launched yet: that one) */
+	r.configversion = t->cfg_ver ? t->cfg_ver : j->cfg_version;
 	r.desiredconfigversion = j->cfg_version;
 	Peloton__Api__Task__RuntimeInfo__PortsEntry pe[16], *pp[16];
 	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
@@ -69,6 +71,7 @@ int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t 
 		    0)
 			t->run = run;
 	}
+	t->cfg_ver = t->run ? (uint32_t)r->configversion : 0;
 	if (r->host && r->host[0])
 		t->host = strdup(r->host);
 	if (r->agentid && r->agentid->value)

@@ -381,6 +381,15 @@ static const char *job_state(const char *id)
 	return name;
 }
 
+/* Task inst's runtime configVersion and desiredConfigVersion. */
+static void task_versions(const char *id, uint32_t inst, uint64_t *cur, uint64_t *want)
+{
+	Peloton__Api__Task__GetResponse *r = task_get(id, inst);
+	*cur = r->result->runtime->configversion;
+	*want = r->result->runtime->desiredconfigversion;
+	PB_FREE(r);
+}
+
 /* Task inst's runtime reason ("" when none). */
 static const char *task_reason(const char *id, uint32_t inst)
 {
@@ -1023,6 +1032,48 @@ static void test_max_running_instances(void **state)
 	c->sla = NULL;
 }
 
+/* Each task's runtime says which config version its run was launched
+ * with; the job's current version is the one it is meant to run; both
+ * survive a restart. */
+static void test_config_version_per_task(void **state)
+{
+	(void)state;
+	create("ver", 2, 0);
+	uint32_t i0 = 0;
+	place("ver", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("ver", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	Peloton__Api__Job__UpdateRequest req = PELOTON__API__JOB__UPDATE_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = "ver";
+	req.id = &jid;
+	req.config = job_config(3, 0);
+	Peloton__Api__Job__UpdateResponse *r =
+	    (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
+	assert_non_null(r);
+	assert_null(r->error);
+	PB_FREE(r);
+	uint64_t cur, want;
+	task_versions("ver", 0, &cur, &want);
+	assert_int_equal(cur, 1); /* launched with version 1 */
+	assert_int_equal(want, 2);
+	task_versions("ver", 2, &cur, &want);
+	assert_int_equal(cur, 2); /* not launched: the current version */
+	/* durable: the same after a restart */
+	close_jm();
+	open_jm(true);
+	task_versions("ver", 0, &cur, &want);
+	assert_int_equal(cur, 1);
+	assert_int_equal(want, 2);
+	/* its next run is launched with version 2 */
+	update_acked("ver", 0, 1, MESOS__V1__TASK_STATE__TASK_LOST);
+	wait_for(&S.n_enqueued, 1);
+	place("ver", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	task_versions("ver", 0, &cur, &want);
+	assert_int_equal(cur, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1041,6 +1092,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_service_restarts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_daemon_one_per_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_running_instances, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_version_per_task, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
