@@ -7,6 +7,7 @@ holds at every moment (the simulator's peak of tasks alive is the witness).
 usage: test_services.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
 import json
+import os
 import sys
 import time
 import unittest
@@ -164,6 +165,43 @@ class Daemon(OnCluster):
             self.assertTrue(t.runtime.reason, "a pending daemon instance says why")
         stop_or_start(c, jid, True)
         c.wait_job(jid, ["KILLED"], 60)
+
+
+class Update(OnCluster):
+    TASK_SECS = 600
+
+    def test_config_change_restarts_every_instance(self):
+        c = self.c
+        cfg = batch(3, "sleep 600")
+        cfg["type"] = "SERVICE"
+        jid = c.create_job(self.pool, cfg)
+        wait_until("three running instances",
+                   lambda: all(task_state(c, jid, i) == "RUNNING" for i in range(3)))
+        # a new command: every instance killed and launched again with it
+        cfg["defaultConfig"]["command"]["value"] = "sleep 601"
+        r = c.cli("job", "update", jid, self.spec(cfg))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until("each instance's second run, RUNNING",
+                   lambda: runs_of(c, jid) == {0: 2, 1: 2, 2: 2} and
+                   all(task_state(c, jid, i) == "RUNNING" for i in range(3)))
+        for i in range(3):
+            t = c.task(jid, i)
+            self.assertEqual(t.config.command.value, "sleep 601")
+            self.assertEqual(t.runtime.configVersion, 2)
+        self.assertEqual(c.job(jid).jobInfo.runtime.configVersion, 2)
+        # fewer instances: refused with the reason, nothing changes
+        cfg["instanceCount"] = 2
+        r = c.cli("job", "update", jid, self.spec(cfg))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("removing instances", r.stderr + r.stdout)
+        stop_or_start(c, jid, True)
+        c.wait_job(jid, ["KILLED"], 60)
+
+    def spec(self, cfg):
+        path = os.path.join(self.c.dir, "spec.yaml")
+        with open(path, "w") as f:
+            json.dump(cfg, f)  # JSON is YAML
+        return path
 
 
 class MaxRunning(unittest.TestCase):

@@ -63,10 +63,15 @@ struct jm_job {
 	char id[64];
 	char pool[64];
 	Peloton__Api__Job__JobConfig *cfg; /* owned */
-	/* configs an UpdateJob replaced, freed with the job: a launch in flight
-	 * reads its tasks' configs outside j->mu */
-	Peloton__Api__Job__JobConfig **old_cfgs;
-	size_t n_old_cfgs;
+	/* configs an update replaced (with their per-instance configs), freed
+	 * with the job: a launch in flight reads its tasks' configs outside
+	 * j->mu */
+	struct jm_retired {
+		Peloton__Api__Job__JobConfig *cfg;
+		Peloton__Api__Task__TaskConfig **merged; /* NULL: kept in merged */
+		uint32_t n;
+	} * retired;
+	size_t n_retired;
 	uint8_t *cfg_bytes;
 	size_t cfg_len;
 	uint64_t cfg_version;

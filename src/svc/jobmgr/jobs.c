@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "fsm.h"
 #include "handoff.h"
 #include "ids.h"
@@ -66,7 +67,7 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 		j->tasks[i].goal = jm_task_goal(j);
 	}
 	j->goal = jm_job_goal(j);
-	if (jm__persist_tasks(jm, j, 0) != 0) {
+	if (jm__persist_tasks(jm, j, 0, "created") != 0) {
 		jm__job_free(j);
 		return snprintf(err, errlen, "cannot persist the job"), RPC_INTERNAL;
 	}
@@ -110,11 +111,69 @@ static uint8_t *pack_shape(const Peloton__Api__Job__JobConfig *c, size_t *len)
 	return proto_pack_alloc(&tmp.base, len);
 }
 
+/* Keeps j's config (and, when merged is given, its per-instance configs)
+ * for the job's lifetime: a launch in flight may still read them. j->mu held. */
+static void retire__(struct jm_job *j, Peloton__Api__Task__TaskConfig **merged, uint32_t n)
+{
+	struct jm_retired *r = realloc(j->retired, (j->n_retired + 1) * sizeof(*r));
+	if (!r) {
+		log_error("jobmgr", "job %s: out of memory keeping config version %llu (leaked)",
+		          j->id, (unsigned long long)j->cfg_version);
+		return;
+	}
+	j->retired = r;
+	r[j->n_retired++] = (struct jm_retired){j->cfg, merged, n};
+}
+
+static void free_merged(Peloton__Api__Task__TaskConfig **m, uint32_t n,
+                        const Peloton__Api__Job__JobConfig *cfg)
+{
+	for (uint32_t i = 0; m && i < n; i++)
+		if (m[i] && m[i] != cfg->defaultconfig)
+			protobuf_c_message_free_unpacked(&m[i]->base, NULL);
+	free(m);
+}
+
 /*
- * UpdateJob: only adding instances (the reference's semantics): the new
- * config must equal the current one except for a larger instanceCount. A
- * new config version is stored, the new instances are persisted PENDING
- * and enqueued; the existing ones are untouched.
+ * A new config for every instance (j->mu held): tasks on Mesos killed and
+ * launched again with it (as RestartTasks), tasks waiting in the resource
+ * manager taken back, their ids into requeue[] (count returned), to be
+ * enqueued with the new resources; stopped and finished tasks stay as
+ * they are.
+ */
+static size_t restart_for_config__(struct jobmgr *jm, struct jm_job *j, uint32_t old_n,
+                                   uint32_t *requeue)
+{
+	size_t nq = 0;
+	uint64_t now = clock_wall_ns();
+	for (uint32_t i = 0; i < old_n; i++) {
+		struct jm_task *t = &j->tasks[i];
+		if (t->goal == TASK_KILLED)
+			continue;
+		if (t->state == TASK_PENDING && !t->held && !t->due_ns) {
+			char ptask[96];
+			snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
+			jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
+			requeue[nq++] = i;
+		} else if (jm_on_mesos((enum taskstate)t->state) && t->state != TASK_KILLING &&
+		           t->agent) {
+			t->restart = true;
+			jm__kill_run(jm, j, i, now);
+		}
+	}
+	return nq;
+}
+
+/*
+ * UpdateJob. A config equal to the current one but for a larger
+ * instanceCount adds instances (the reference's semantics): the existing
+ * ones are untouched. Any other change (command, resources, image,
+ * labels, ...) is a new config for every instance, applied as one batch
+ * of the whole job: each task on Mesos is killed and launched again with
+ * it, each task waiting for resources is enqueued again with its new
+ * resources; stopped and finished tasks keep their last run. Removing
+ * instances is refused. Either way a new config version is stored with
+ * every task's runtime (desiredConfigVersion).
  */
 enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
                          const Peloton__Api__Job__JobConfig *cfg, char *err, size_t len)
@@ -138,70 +197,80 @@ enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
 	free(a);
 	free(b);
 	enum rpc_code rc = RPC_OK;
+	struct jm_job view = {.cfg = nc, .n = new_n}; /* the new per-instance configs */
 	if (new_n < old_n)
 		rc = RPC_INVALID_ARGUMENT,
 		snprintf(err, len,
-		         "instanceCount %u below the current %u: only adding instances is "
+		         "instanceCount %u below the current %u: removing instances is not "
 		         "supported",
 		         new_n, old_n);
-	else if (!same)
-		rc = RPC_INVALID_ARGUMENT,
-		snprintf(err, len, "only instanceCount may change (adding instances)");
+	else if (!same && jm__build_merged(&view) != 0)
+		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
 	struct jm_task *nt =
 	    rc == RPC_OK && new_n > old_n ? realloc(j->tasks, new_n * sizeof(*j->tasks)) : NULL;
 	Peloton__Api__Task__TaskConfig **nm =
-	    nt ? realloc(j->merged, new_n * sizeof(*j->merged)) : NULL;
+	    nt && same ? realloc(j->merged, new_n * sizeof(*j->merged)) : NULL;
 	if (nt)
 		j->tasks = nt;
 	if (nm)
 		j->merged = nm;
-	if (rc == RPC_OK && new_n > old_n && (!nt || !nm))
+	if (rc == RPC_OK && new_n > old_n && (!nt || (same && !nm)))
 		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
-	if (rc != RPC_OK || new_n == old_n) {
+	uint32_t *queue = rc == RPC_OK ? calloc(new_n ? new_n : 1, sizeof(uint32_t)) : NULL;
+	if (rc == RPC_OK && !queue)
+		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
+	if (rc != RPC_OK || (same && new_n == old_n)) {
 		pthread_mutex_unlock(&j->mu);
+		free_merged(view.merged, new_n, nc);
 		protobuf_c_message_free_unpacked(&nc->base, NULL);
 		free(bytes);
+		free(queue);
 		return rc;
 	}
-	/* the shared default moves to the new config object */
-	for (uint32_t i = 0; i < old_n; i++)
-		if (j->merged[i] == j->cfg->defaultconfig)
+	if (same) {
+		/* the shared default moves to the new config object */
+		for (uint32_t i = 0; i < old_n; i++)
+			if (j->merged[i] == j->cfg->defaultconfig)
+				j->merged[i] = nc->defaultconfig;
+		for (uint32_t i = old_n; i < new_n; i++)
 			j->merged[i] = nc->defaultconfig;
-	jm__born(j, old_n, new_n);
-	for (uint32_t i = old_n; i < new_n; i++) {
-		j->merged[i] = nc->defaultconfig;
-		jm__move(j, i, JM_ENQUEUE);
-		j->tasks[i].goal = jm_task_goal(j);
-	}
-	Peloton__Api__Job__JobConfig **oc =
-	    realloc(j->old_cfgs, (j->n_old_cfgs + 1) * sizeof(*j->old_cfgs));
-	if (oc) {
-		j->old_cfgs = oc;
-		oc[j->n_old_cfgs++] = j->cfg; /* a launch in flight may still read it */
+		retire__(j, NULL, 0);
 	} else {
-		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+		retire__(j, j->merged, old_n);
+		j->merged = view.merged;
 	}
+	jm__born(j, old_n, new_n);
 	free(j->cfg_bytes);
 	j->cfg = nc;
 	j->cfg_bytes = bytes;
 	j->cfg_len = blen;
 	j->cfg_version++;
 	j->n = new_n;
-	j->goal = jm_job_goal(j);
+	for (uint32_t i = old_n; i < new_n; i++) {
+		jm__move(j, i, JM_ENQUEUE);
+		j->tasks[i].goal = jm_task_goal(j);
+	}
+	size_t nq = same ? 0 : restart_for_config__(jm, j, old_n, queue);
+	if (new_n > old_n) /* the new instances run */
+		j->goal = jm_job_goal(j);
 	jm__job_refresh(j);
 	pthread_mutex_unlock(&j->mu);
-	if (jm__persist_tasks(jm, j, old_n) != 0)
-		return snprintf(err, len, "cannot persist the new instances"), RPC_INTERNAL;
-	uint32_t *add = calloc(new_n - old_n, sizeof(uint32_t));
-	for (uint32_t i = 0; add && i < new_n - old_n; i++)
-		add[i] = old_n + i;
+	char msg[64];
+	snprintf(msg, sizeof(msg), "config version %llu", (unsigned long long)j->cfg_version);
+	if (jm__persist_tasks(jm, j, same ? old_n : 0, same ? "created" : msg) != 0) {
+		free(queue);
+		return snprintf(err, len, "cannot persist the update"), RPC_INTERNAL;
+	}
+	for (uint32_t i = old_n; i < new_n; i++)
+		queue[nq++] = i;
 	pthread_mutex_lock(&j->mu);
-	if (add)
-		jm__enqueue(jm, j, add, new_n - old_n);
+	if (nq)
+		jm__enqueue(jm, j, queue, nq);
 	pthread_mutex_unlock(&j->mu);
-	free(add);
-	log_info("jobmgr", "job %s: %u -> %u instances (config version %llu)", j->id, old_n, new_n,
-	         (unsigned long long)j->cfg_version);
+	free(queue);
+	log_info("jobmgr", "job %s: config version %llu (%u -> %u instances%s)", j->id,
+	         (unsigned long long)j->cfg_version, old_n, new_n,
+	         same ? "" : "; every running instance restarted with it");
 	return RPC_OK;
 }
 

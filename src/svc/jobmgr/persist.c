@@ -232,8 +232,9 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 
 /* ---- create ---- */
 
-/* Persists the current config version, tasks [from, n) and the job runtime. */
-int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from)
+/* Persists the current config version, tasks [from, n) (each with a
+ * TaskEvent saying msg) and the job runtime. */
+int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from, const char *msg)
 {
 	char key[160];
 	struct store_batch *b = store_batch_new(jm->cfg.store);
@@ -244,7 +245,7 @@ int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from)
 	          STORE_ABSENT);
 	pthread_mutex_lock(&j->mu);
 	for (uint32_t i = from; i < j->n; i++) {
-		if (jm__put_task(jm, b, j, i, "created") != 0) {
+		if (jm__put_task(jm, b, j, i, msg) != 0) {
 			pthread_mutex_unlock(&j->mu);
 			store_batch_free(b);
 			return -1;

@@ -22,7 +22,7 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
                  const char *msg);
 /* Commits the config version, tasks [from, n) and then the job runtime, in
  * batches of JOBMGR_CHUNK tasks. 0 or -1. */
-int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from);
+int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from, const char *msg);
 /* Recomputes the job state after task counts moved. j->mu held. True if it changed. */
 bool jm__job_refresh(struct jm_job *j);
 /* SUCCEEDED, FAILED or KILLED: the job is done. */

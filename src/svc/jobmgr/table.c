@@ -65,9 +65,15 @@ void jm__job_free(struct jm_job *j)
 	free(j->merged);
 	if (j->cfg)
 		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
-	for (size_t i = 0; i < j->n_old_cfgs; i++)
-		protobuf_c_message_free_unpacked(&j->old_cfgs[i]->base, NULL);
-	free(j->old_cfgs);
+	for (size_t i = 0; i < j->n_retired; i++) {
+		struct jm_retired *r = &j->retired[i];
+		for (uint32_t k = 0; r->merged && k < r->n; k++)
+			if (r->merged[k] && r->merged[k] != r->cfg->defaultconfig)
+				protobuf_c_message_free_unpacked(&r->merged[k]->base, NULL);
+		free(r->merged);
+		protobuf_c_message_free_unpacked(&r->cfg->base, NULL);
+	}
+	free(j->retired);
 	free(j->cfg_bytes);
 	pthread_mutex_destroy(&j->mu);
 	free(j);

@@ -1074,6 +1074,60 @@ static void test_config_version_per_task(void **state)
 	assert_int_equal(cur, 2);
 }
 
+/* An update that changes the config (here the command) restarts every
+ * instance with it in one batch: the one on Mesos killed and launched
+ * again, the one waiting for resources enqueued again. */
+static void test_update_changes_config(void **state)
+{
+	(void)state;
+	create("chg", 2, 0);
+	uint32_t i0 = 0;
+	place("chg", &i0, 1);
+	wait_for(&S.n_launched, 1);
+	update_acked("chg", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	size_t enq = S.n_enqueued;
+	Peloton__Api__Job__UpdateRequest req = PELOTON__API__JOB__UPDATE_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	Mesos__V1__CommandInfo cmd = MESOS__V1__COMMAND_INFO__INIT;
+	cmd.value = "echo v2";
+	jid.value = "chg";
+	req.id = &jid;
+	req.config = job_config(2, 0);
+	req.config->defaultconfig->command = &cmd;
+	Peloton__Api__Job__UpdateResponse *r =
+	    (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
+	req.config->defaultconfig->command = NULL;
+	assert_non_null(r);
+	assert_null(r->error);
+	PB_FREE(r);
+	/* the running one killed (to run again), the waiting one taken back
+	 * and enqueued again */
+	wait_for(&S.n_killed, 1);
+	assert_string_equal(S.killed[0], "chg-0-1");
+	assert_string_equal(task_state("chg", 0), "KILLING");
+	assert_int_equal(S.n_rm_killed, 1);
+	assert_string_equal(S.rm_killed[0], "chg-1");
+	wait_for(&S.n_enqueued, enq + 1);
+	/* killed: launched again, with version 2 and the new command */
+	update_acked("chg", 0, 1, MESOS__V1__TASK_STATE__TASK_KILLED);
+	assert_string_equal(task_state("chg", 0), "PENDING");
+	wait_for(&S.n_enqueued, enq + 2);
+	place("chg", &i0, 1);
+	wait_for(&S.n_launched, 2);
+	assert_string_equal(S.launched[1], "chg-0-2");
+	Peloton__Api__Task__GetResponse *g = task_get("chg", 0);
+	assert_int_equal(g->result->runtime->configversion, 2);
+	assert_non_null(g->result->config->command);
+	assert_string_equal(g->result->config->command->value, "echo v2");
+	PB_FREE(g);
+	/* fewer instances: refused, nothing changes */
+	req.config = job_config(1, 0);
+	r = (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
+	assert_non_null(r);
+	assert_non_null(r->error);
+	PB_FREE(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1093,6 +1147,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_daemon_one_per_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_running_instances, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_version_per_task, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_changes_config, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
