@@ -240,14 +240,22 @@ class E2E(unittest.TestCase):
         self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 5})
         self.assertEqual(info.runtime.configVersion, 2)
         self.assertEqual(self.c.task(jid, 0).runtime.mesosTaskId.value, "%s-0-1" % jid)
-        # shrinking or changing anything else is refused
+        # shrinking is refused
         req.config.instanceCount = 3
         self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
             "invalidConfig"))
+        # another change is a new version for every instance: the finished
+        # ones keep their run, the new one runs with it
         req.config.instanceCount = 6
         req.config.name = "renamed"
-        self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
-            "invalidConfig"))
+        r = self.c.call(p, req, job_pb2.UpdateResponse)
+        self.assertFalse(r.HasField("error"), r)
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+        info = self.c.job(jid).jobInfo
+        self.assertEqual(info.runtime.configVersion, 3)
+        self.assertEqual(info.config.name, "renamed")
+        self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 6})
+        self.assertEqual(self.c.task(jid, 0).runtime.mesosTaskId.value, "%s-0-1" % jid)
 
     def test_task_service_svc_api(self):
         from peloton.api.task.svc import task_svc_pb2 as ts
