@@ -76,6 +76,35 @@ static void add_ports(const struct launchable *lt, struct taskinfo_buf *x, size_
 	(*nr)++;
 }
 
+/* An enabled COMMAND health check as Mesos's (a zero field leaves Mesos's
+ * default: 15 s delay, every 10 s, 20 s timeout, 3 failures). */
+static void health_check(const Peloton__Api__Task__HealthCheckConfig *h, struct taskinfo_buf *x)
+{
+	if (!h || !h->enabled ||
+	    h->type != PELOTON__API__TASK__HEALTH_CHECK_CONFIG__TYPE__COMMAND || !h->commandcheck ||
+	    !h->commandcheck->command || !h->commandcheck->command[0])
+		return; /* validation refuses an enabled check it cannot send */
+	mesos__v1__health_check__init(&x->hc);
+	mesos__v1__command_info__init(&x->hc_cmd);
+	x->hc_cmd.value = h->commandcheck->command;
+	x->hc_cmd.has_shell = true;
+	x->hc_cmd.shell = true;
+	if (!h->commandcheck->unshareenvironments)
+		x->hc_cmd.environment = &x->env;
+	x->hc.has_type = true;
+	x->hc.type = MESOS__V1__HEALTH_CHECK__TYPE__COMMAND;
+	x->hc.command = &x->hc_cmd;
+	x->hc.has_delay_seconds = h->initialintervalsecs > 0;
+	x->hc.delay_seconds = h->initialintervalsecs;
+	x->hc.has_interval_seconds = h->intervalsecs > 0;
+	x->hc.interval_seconds = h->intervalsecs;
+	x->hc.has_timeout_seconds = h->timeoutsecs > 0;
+	x->hc.timeout_seconds = h->timeoutsecs;
+	x->hc.has_consecutive_failures = h->maxconsecutivefailures > 0;
+	x->hc.consecutive_failures = h->maxconsecutivefailures;
+	x->ti.health_check = &x->hc;
+}
+
 int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struct taskinfo_buf *x)
 {
 	const Peloton__Api__Task__TaskConfig *tc = lt->config;
@@ -142,6 +171,7 @@ int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struc
 		x->labels.labels = x->labp;
 		x->ti.labels = &x->labels;
 	}
+	health_check(tc->healthcheck, x);
 	return 0;
 }
 

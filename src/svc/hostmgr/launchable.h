@@ -30,6 +30,8 @@ struct taskinfo_buf {
 	Mesos__V1__Environment env;
 	Mesos__V1__Environment__Variable var[24], *varp[64];
 	size_t n_own;
+	Mesos__V1__HealthCheck hc;
+	Mesos__V1__CommandInfo hc_cmd;
 	Mesos__V1__Labels labels;
 	Mesos__V1__Label lab[LAUNCHABLE_MAX_LABELS], *labp[LAUNCHABLE_MAX_LABELS];
 	char job[64], inst[16], ptask[96], portv[LAUNCHABLE_MAX_PORTS][12];
@@ -39,7 +41,10 @@ struct taskinfo_buf {
  * Builds x->ti: resources from the config's limits (and the ports as one
  * ranges resource), the command with the config's environment plus
  * PELOTON_JOB_ID, PELOTON_INSTANCE_ID, PELOTON_TASK_ID and each named
- * port's envName, the container and labels. x borrows from lt and agent:
+ * port's envName, the container, labels and an enabled COMMAND
+ * healthCheck as Mesos's HealthCheck (zero fields: Mesos's defaults; the
+ * check shares the task's environment unless unshareEnvironments). x
+ * borrows from lt and agent:
  * keep them alive while x->ti is used. -1 when the task id is not
  * <job>-<instance>-<run> or the config is missing.
  */

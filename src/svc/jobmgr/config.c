@@ -97,6 +97,38 @@ static int check_limit(double v, bool required, double max, const char *where, c
 	return 0;
 }
 
+/* An enabled health check must be one Mesos can run: COMMAND with a command
+ * (the reference's HTTP type names no port or path). */
+static int check_health(const Peloton__Api__Task__HealthCheckConfig *h, const char *where,
+                        char *err, size_t len)
+{
+	if (!h || !h->enabled)
+		return 0;
+	if (h->type != PELOTON__API__TASK__HEALTH_CHECK_CONFIG__TYPE__COMMAND)
+		return snprintf(err, len,
+		                "%s: healthCheck.type must be COMMAND (HTTP names no port or "
+		                "path in this API)",
+		                where),
+		       -1;
+	const char *cmd = h->commandcheck ? h->commandcheck->command : NULL;
+	if (!cmd || !cmd[0])
+		return snprintf(err, len, "%s: healthCheck.commandCheck.command is required",
+		                where),
+		       -1;
+	if (strlen(cmd) > 65536) /* a script, as a task's command may be */
+		return snprintf(err, len, "%s: healthCheck.commandCheck.command above 64 KiB",
+		                where),
+		       -1;
+	if (h->initialintervalsecs > 86400 || h->intervalsecs > 86400 || h->timeoutsecs > 86400 ||
+	    h->maxconsecutivefailures > 1000)
+		return snprintf(err, len,
+		                "%s: healthCheck intervals at most 86400 s, "
+		                "maxConsecutiveFailures at most 1000",
+		                where),
+		       -1;
+	return 0;
+}
+
 static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *where, char *err,
                       size_t len)
 {
@@ -134,7 +166,7 @@ static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *wher
 		if (check_constraint(tc->constraint, sub, sizeof(sub), 0) != 0)
 			return snprintf(err, len, "%s: %s", where, sub), -1;
 	}
-	return 0;
+	return check_health(tc->healthcheck, where, err, len);
 }
 
 int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, char *err, size_t len)

@@ -603,6 +603,16 @@ static void test_validation_ports_and_constraints(void **state)
 	p2.value = 70000;
 	expect_invalid(c, "defaultConfig: port admin value above 65535");
 	c->defaultconfig->n_ports = 0;
+	/* an enabled health check must be one Mesos can run */
+	Peloton__Api__Task__HealthCheckConfig h = PELOTON__API__TASK__HEALTH_CHECK_CONFIG__INIT;
+	h.enabled = true;
+	h.type = PELOTON__API__TASK__HEALTH_CHECK_CONFIG__TYPE__HTTP;
+	c->defaultconfig->healthcheck = &h;
+	expect_invalid(c, "defaultConfig: healthCheck.type must be COMMAND (HTTP names no port or "
+	                  "path in this API)");
+	h.type = PELOTON__API__TASK__HEALTH_CHECK_CONFIG__TYPE__COMMAND;
+	expect_invalid(c, "defaultConfig: healthCheck.commandCheck.command is required");
+	c->defaultconfig->healthcheck = NULL;
 	/* an AND nested 20 deep */
 	Peloton__Api__Task__Constraint cs[20];
 	Peloton__Api__Task__AndConstraint ands[20];

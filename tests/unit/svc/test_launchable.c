@@ -164,11 +164,48 @@ static void refused(void **state)
 	assert_null(res_of(&x.ti, "ports")); /* no ports given: none in the TaskInfo */
 }
 
+/* An enabled COMMAND health check goes to Mesos: the command in a shell,
+ * the task's environment shared, zero fields left to Mesos's defaults. */
+static void health_check(void **state)
+{
+	(void)state;
+	struct cfg_buf b;
+	cfg_init(&b);
+	Peloton__Api__Task__HealthCheckConfig h = PELOTON__API__TASK__HEALTH_CHECK_CONFIG__INIT;
+	Peloton__Api__Task__HealthCheckConfig__CommandCheck cc =
+	    PELOTON__API__TASK__HEALTH_CHECK_CONFIG__COMMAND_CHECK__INIT;
+	cc.command = "test -f /tmp/ok";
+	h.type = PELOTON__API__TASK__HEALTH_CHECK_CONFIG__TYPE__COMMAND;
+	h.commandcheck = &cc;
+	h.intervalsecs = 5;
+	b.tc.healthcheck = &h;
+	uint32_t ports[4] = {0};
+	struct launchable lt = {"job-1-0", &b.tc, ports, 0};
+	struct taskinfo_buf x;
+	assert_int_equal(launchable_taskinfo(&lt, "a", &x), 0);
+	assert_null(x.ti.health_check); /* not enabled: not sent */
+	h.enabled = true;
+	assert_int_equal(launchable_taskinfo(&lt, "a", &x), 0);
+	const Mesos__V1__HealthCheck *hc = x.ti.health_check;
+	assert_non_null(hc);
+	assert_int_equal(hc->type, MESOS__V1__HEALTH_CHECK__TYPE__COMMAND);
+	assert_string_equal(hc->command->value, "test -f /tmp/ok");
+	assert_true(hc->command->shell);
+	assert_true(hc->has_interval_seconds && hc->interval_seconds == 5);
+	assert_false(hc->has_delay_seconds || hc->has_timeout_seconds ||
+	             hc->has_consecutive_failures);
+	assert_ptr_equal(hc->command->environment, x.ti.command->environment);
+	cc.unshareenvironments = true;
+	assert_int_equal(launchable_taskinfo(&lt, "a", &x), 0);
+	assert_null(x.ti.health_check->command->environment);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(from_proto_to_taskinfo),
 	    cmocka_unit_test(refused),
+	    cmocka_unit_test(health_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
