@@ -1025,6 +1025,11 @@ static void test_max_running_instances(void **state)
 	assert_string_equal(S.enqueued[1], "cap-1");
 	assert_string_equal(task_state("cap", 4), "PENDING");
 	assert_string_equal(task_reason("cap", 4), "WAITING_FOR_SLA");
+	/* a restart keeps the cap: two enqueued again, three held */
+	close_jm();
+	open_jm(true);
+	assert_int_equal(S.n_enqueued, 2);
+	assert_string_equal(task_reason("cap", 4), "WAITING_FOR_SLA");
 	/* instance 0 runs and ends: instance 2 goes */
 	uint32_t i0 = 0;
 	place("cap", &i0, 1);
