@@ -72,6 +72,9 @@ int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t 
 			t->run = run;
 	}
 	t->cfg_ver = t->run ? (uint32_t)r->configversion : 0;
+	/* killed while its goal is still to run: a restart (RestartTasks, a
+	 * config change, a preemption that relaunches) the crash interrupted */
+	t->restart = t->state == TASK_KILLING && t->goal != TASK_KILLED;
 	if (r->host && r->host[0])
 		t->host = strdup(r->host);
 	if (r->agentid && r->agentid->value)
