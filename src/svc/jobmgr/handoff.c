@@ -152,6 +152,69 @@ static void daemon_rule(struct daemon_rule *d, const char *job,
 	d->both.andconstraint = &d->and;
 }
 
+/* Task i of j as the resource manager's task spec (its payload malloc'd:
+ * the caller frees it); id is the spec's id. False on ENOMEM. */
+static bool task_spec(const struct jm_job *j, uint32_t i, uint32_t gang, char *id,
+                      struct resmgr_task_spec *out)
+{
+	const Peloton__Api__Task__TaskConfig *tc = j->merged[i];
+	bool daemon = j->cfg->type == PELOTON__API__JOB__JOB_TYPE__DAEMON;
+	struct daemon_rule dr;
+	Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
+	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	Mesos__V1__Labels labels = MESOS__V1__LABELS__INIT;
+	Mesos__V1__Label lv[32], *lp[32];
+	jid.value = (char *)j->id;
+	tid.value = id;
+	t.name = tc->name && tc->name[0] ? tc->name : j->cfg->name;
+	t.id = &tid;
+	t.jobid = &jid;
+	t.resource = tc->resource;
+	t.priority = j->cfg->sla ? j->cfg->sla->priority : 0;
+	t.preemptible = j->cfg->sla ? j->cfg->sla->preemptible : false;
+	t.type = (Peloton__Private__Resmgr__TaskType)rm_type(j->cfg->type);
+	t.numports = 0;
+	for (size_t p = 0; p < tc->n_ports; p++)
+		t.numports += tc->ports[p]->value == 0;
+	t.constraint = tc->constraint;
+	if (daemon) {
+		daemon_rule(&dr, j->id, tc->constraint);
+		t.constraint = tc->constraint ? &dr.both : &dr.leaf;
+	}
+	t.mininstances = gang;
+	/* task labels, then the job's (placement strategy lives there), then
+	 * a daemon's own; 32 at most */
+	size_t nl = 0, room = daemon ? 31 : 32;
+	for (size_t l = 0; l < tc->n_labels && nl < room; l++, nl++) {
+		mesos__v1__label__init(&lv[nl]);
+		lv[nl].key = tc->labels[l]->key;
+		lv[nl].value = tc->labels[l]->value;
+		lp[nl] = &lv[nl];
+	}
+	for (size_t l = 0; l < j->cfg->n_labels && nl < room; l++, nl++) {
+		mesos__v1__label__init(&lv[nl]);
+		lv[nl].key = j->cfg->labels[l]->key;
+		lv[nl].value = j->cfg->labels[l]->value;
+		lp[nl] = &lv[nl];
+	}
+	if (daemon) {
+		mesos__v1__label__init(&lv[nl]);
+		lv[nl].key = DAEMON_LABEL;
+		lv[nl].value = (char *)j->id;
+		lp[nl] = &lv[nl];
+		nl++;
+	}
+	labels.n_labels = nl;
+	labels.labels = lp;
+	t.labels = nl ? &labels : NULL;
+	if (!rmtask_spec(&t, out))
+		return false;
+	out->id = id;
+	out->job_id = j->id;
+	return true;
+}
+
 /* Enqueues instances insts[0..n) of j (j->mu held). Returns tasks accepted. */
 size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts_in, size_t n_in)
 {
@@ -162,69 +225,16 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts_in
 	if (!insts)
 		return 0;
 	size_t n = cap__(j, insts_in, n_in, gang, insts);
-	bool daemon = j->cfg->type == PELOTON__API__JOB__JOB_TYPE__DAEMON;
-	struct daemon_rule dr;
 	struct resmgr_task_spec *specs = calloc(n ? n : 1, sizeof(*specs));
 	struct resmgr_gang_spec *gangs = calloc(n ? n : 1, sizeof(*gangs));
 	char(*ids)[96] = calloc(n ? n : 1, sizeof(*ids));
 	size_t ok = 0, ng = 0;
 	if (!specs || !gangs || !ids)
 		goto out;
-	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
-	jid.value = j->id;
 	for (size_t k = 0; k < n; k++) {
-		uint32_t i = insts[k];
-		const Peloton__Api__Task__TaskConfig *tc = j->merged[i];
-		Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
-		Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
-		Mesos__V1__Labels labels = MESOS__V1__LABELS__INIT;
-		Mesos__V1__Label lv[32], *lp[32];
-		snprintf(ids[k], sizeof(ids[k]), "%s-%u", j->id, i);
-		tid.value = ids[k];
-		t.name = tc->name && tc->name[0] ? tc->name : j->cfg->name;
-		t.id = &tid;
-		t.jobid = &jid;
-		t.resource = tc->resource;
-		t.priority = j->cfg->sla ? j->cfg->sla->priority : 0;
-		t.preemptible = j->cfg->sla ? j->cfg->sla->preemptible : false;
-		t.type = (Peloton__Private__Resmgr__TaskType)rm_type(j->cfg->type);
-		t.numports = 0;
-		for (size_t p = 0; p < tc->n_ports; p++)
-			t.numports += tc->ports[p]->value == 0;
-		t.constraint = tc->constraint;
-		if (daemon) {
-			daemon_rule(&dr, j->id, tc->constraint);
-			t.constraint = tc->constraint ? &dr.both : &dr.leaf;
-		}
-		t.mininstances = gang;
-		/* task labels, then the job's (placement strategy lives there) */
-		size_t nl = 0;
-		for (size_t l = 0; l < tc->n_labels && nl < 32; l++, nl++) {
-			mesos__v1__label__init(&lv[nl]);
-			lv[nl].key = tc->labels[l]->key;
-			lv[nl].value = tc->labels[l]->value;
-			lp[nl] = &lv[nl];
-		}
-		for (size_t l = 0; l < j->cfg->n_labels && nl < 31; l++, nl++) {
-			mesos__v1__label__init(&lv[nl]);
-			lv[nl].key = j->cfg->labels[l]->key;
-			lv[nl].value = j->cfg->labels[l]->value;
-			lp[nl] = &lv[nl];
-		}
-		if (daemon) {
-			mesos__v1__label__init(&lv[nl]);
-			lv[nl].key = DAEMON_LABEL;
-			lv[nl].value = j->id;
-			lp[nl] = &lv[nl];
-			nl++;
-		}
-		labels.n_labels = nl;
-		labels.labels = lp;
-		t.labels = nl ? &labels : NULL;
-		if (!rmtask_spec(&t, &specs[k]))
+		snprintf(ids[k], sizeof(ids[k]), "%s-%u", j->id, insts[k]);
+		if (!task_spec(j, insts[k], gang, ids[k], &specs[k]))
 			goto out;
-		specs[k].id = ids[k];
-		specs[k].job_id = j->id;
 	}
 	/* gangs: consecutive runs of `gang` tasks (the last may be shorter) */
 	for (size_t k = 0; k < n; k += gang) {
