@@ -3,7 +3,10 @@
  * mesos-sim (a separate process, so its CPU is measured apart).
  *
  * One op: one task from the client's launch call to its RUNNING update
- * (acknowledged, as the real path does).
+ * (acknowledged, as the real path does). As on a Mesos agent, RUNNING
+ * follows only once TASK_STARTING is acknowledged: every task's path holds
+ * one ACKNOWLEDGE call (pass --sim a wrapper adding --no-starting to see
+ * the path without it).
  * fast: launches coalesced per agent (mesos_client_launch, 2 ms window):
  *       on each offer, `per_agent` tasks are launched one call each and
  *       leave as one ACCEPT.
