@@ -179,10 +179,14 @@ static void round_run(int seconds, int mode)
 	idx = hostidx_create(&cfg);
 	PEL_ASSERT(idx != NULL);
 	atomic_store(&stop, 0);
-	pthread_barrier_init(&start, NULL, N_READERS + 1);
+	/* the readers, the writer and this thread: the round's clock starts once
+	 * the writer has offered every host (slow under sanitizers on a loaded
+	 * machine: counting that time let a round end before it began) */
+	pthread_barrier_init(&start, NULL, N_READERS + 2);
 	pthread_create(&w, NULL, writer, (void *)(uintptr_t)(7 + mode));
 	for (int i = 0; i < N_READERS; i++)
 		pthread_create(&r[i], NULL, reader, (void *)(uintptr_t)(100 + i));
+	pthread_barrier_wait(&start);
 	struct timespec d = {.tv_sec = seconds};
 	nanosleep(&d, NULL);
 	atomic_store(&stop, 1);
