@@ -147,7 +147,10 @@ static void sweep_all(struct jobmgr *jm, uint64_t now, struct store_batch *b, bo
 			sweep_job__(jm, j, now, b, requeue);
 		} else if (!j->deleted && j->delete_pending) {
 			purge_add__(p, j); /* DeleteJob of a live job: terminal now */
-		} else if (!j->deleted && keep && j->done_ns && now - j->done_ns >= keep) {
+		} else if (!j->deleted && keep && j->done_ns && now > j->done_ns &&
+		           now - j->done_ns >= keep) {
+			/* (done_ns may be after `now`, taken when the pass began: a job
+			 * that ended meanwhile is not terminal for 2^64 ns) */
 			log_info("jobmgr", "job %s: terminal for %llu s (retention): removing it",
 			         j->id, (unsigned long long)((now - j->done_ns) / 1000000000ull));
 			purge_add__(p, j);
