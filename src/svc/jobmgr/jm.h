@@ -146,6 +146,10 @@ void jm__bury(struct jobmgr *jm, uint64_t now);
  * (cfg then not taken). */
 struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg);
 void jm__job_free(struct jm_job *j);
+/* Frees a per-instance config array of n and the configs in it that are
+ * not cfg's shared defaultConfig; NULL is nothing. */
+void jm__free_merged(Peloton__Api__Task__TaskConfig **merged, uint32_t n,
+                     const Peloton__Api__Job__JobConfig *cfg);
 /* The table's memory and lock: 0 or -1 (ENOMEM); the end frees every
  * job, live and buried. */
 int jm__table_init(struct jobmgr *jm);

@@ -125,15 +125,6 @@ static void retire__(struct jm_job *j, Peloton__Api__Task__TaskConfig **merged, 
 	r[j->n_retired++] = (struct jm_retired){j->cfg, merged, n};
 }
 
-static void free_merged(Peloton__Api__Task__TaskConfig **m, uint32_t n,
-                        const Peloton__Api__Job__JobConfig *cfg)
-{
-	for (uint32_t i = 0; m && i < n; i++)
-		if (m[i] && m[i] != cfg->defaultconfig)
-			protobuf_c_message_free_unpacked(&m[i]->base, NULL);
-	free(m);
-}
-
 /*
  * A new config for every instance (j->mu held): tasks on Mesos killed and
  * launched again with it (as RestartTasks), tasks waiting in the resource
@@ -221,7 +212,7 @@ enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
 		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
 	if (rc != RPC_OK || (same && new_n == old_n)) {
 		pthread_mutex_unlock(&j->mu);
-		free_merged(view.merged, new_n, nc);
+		jm__free_merged(view.merged, new_n, nc);
 		protobuf_c_message_free_unpacked(&nc->base, NULL);
 		free(bytes);
 		free(queue);

@@ -52,6 +52,15 @@ static void task_fini(struct jm_task *t)
 	free(t->reason);
 }
 
+void jm__free_merged(Peloton__Api__Task__TaskConfig **merged, uint32_t n,
+                     const Peloton__Api__Job__JobConfig *cfg)
+{
+	for (uint32_t i = 0; merged && i < n; i++)
+		if (merged[i] && merged[i] != cfg->defaultconfig)
+			protobuf_c_message_free_unpacked(&merged[i]->base, NULL);
+	free(merged);
+}
+
 void jm__job_free(struct jm_job *j)
 {
 	if (!j)
@@ -59,18 +68,13 @@ void jm__job_free(struct jm_job *j)
 	for (uint32_t i = 0; j->tasks && i < j->n; i++)
 		task_fini(&j->tasks[i]);
 	free(j->tasks);
-	for (uint32_t i = 0; j->merged && i < j->n; i++)
-		if (j->merged[i] && j->merged[i] != j->cfg->defaultconfig)
-			protobuf_c_message_free_unpacked(&j->merged[i]->base, NULL);
-	free(j->merged);
-	if (j->cfg)
+	if (j->cfg) { /* (merged is NULL without a config) */
+		jm__free_merged(j->merged, j->n, j->cfg);
 		protobuf_c_message_free_unpacked(&j->cfg->base, NULL);
+	}
 	for (size_t i = 0; i < j->n_retired; i++) {
 		struct jm_retired *r = &j->retired[i];
-		for (uint32_t k = 0; r->merged && k < r->n; k++)
-			if (r->merged[k] && r->merged[k] != r->cfg->defaultconfig)
-				protobuf_c_message_free_unpacked(&r->merged[k]->base, NULL);
-		free(r->merged);
+		jm__free_merged(r->merged, r->n, r->cfg);
 		protobuf_c_message_free_unpacked(&r->cfg->base, NULL);
 	}
 	free(j->retired);
@@ -170,10 +174,7 @@ struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg)
 	j->n = cfg->instancecount;
 	j->tasks = calloc(j->n ? j->n : 1, sizeof(*j->tasks));
 	if (!j->tasks || jm__build_merged(j) != 0) {
-		for (uint32_t i = 0; j->merged && i < j->n; i++)
-			if (j->merged[i] && j->merged[i] != cfg->defaultconfig)
-				protobuf_c_message_free_unpacked(&j->merged[i]->base, NULL);
-		free(j->merged);
+		jm__free_merged(j->merged, j->n, cfg);
 		j->merged = NULL;
 		j->cfg = NULL; /* not taken */
 		jm__job_free(j);

@@ -419,10 +419,12 @@ static void pending_reason(struct jobmgr *jm, struct jm_job *j, uint32_t i,
 {
 	char id[96], msg[256];
 	snprintf(id, sizeof(id), "%s-%u", j->id, i);
-	enum taskstate rs = jm->cfg.rm.task_state(jm->cfg.rm.arg, id);
+	bool held = j->tasks[i].held;
+	/* a held task is not in the resource manager: no need to ask it */
+	enum taskstate rs = held ? TASK_PENDING : jm->cfg.rm.task_state(jm->cfg.rm.arg, id);
 	const char *reason;
 	uint32_t mx = j->cfg->sla ? j->cfg->sla->maximumrunninginstances : 0;
-	if (j->tasks[i].held) {
+	if (held) {
 		reason = JM_HELD_REASON;
 		snprintf(msg, sizeof(msg),
 		         "held by the job's sla.maximumRunningInstances: %u of its tasks are "

@@ -381,6 +381,25 @@ static const char *job_state(const char *id)
 	return name;
 }
 
+/* JobManager.Update of job id to config c: refused (an error in the
+ * response) or accepted, as expected. */
+static void update_job(const char *id, Peloton__Api__Job__JobConfig *c, bool refused)
+{
+	Peloton__Api__Job__UpdateRequest req = PELOTON__API__JOB__UPDATE_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	jid.value = (char *)id;
+	req.id = &jid;
+	req.config = c;
+	Peloton__Api__Job__UpdateResponse *r =
+	    (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
+	assert_non_null(r);
+	if (refused)
+		assert_non_null(r->error);
+	else
+		assert_null(r->error);
+	PB_FREE(r);
+}
+
 /* Task inst's runtime configVersion and desiredConfigVersion. */
 static void task_versions(const char *id, uint32_t inst, uint64_t *cur, uint64_t *want)
 {
@@ -1058,16 +1077,7 @@ static void test_config_version_per_task(void **state)
 	place("ver", &i0, 1);
 	wait_for(&S.n_launched, 1);
 	update_acked("ver", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
-	Peloton__Api__Job__UpdateRequest req = PELOTON__API__JOB__UPDATE_REQUEST__INIT;
-	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
-	jid.value = "ver";
-	req.id = &jid;
-	req.config = job_config(3, 0);
-	Peloton__Api__Job__UpdateResponse *r =
-	    (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
-	assert_non_null(r);
-	assert_null(r->error);
-	PB_FREE(r);
+	update_job("ver", job_config(3, 0), false);
 	uint64_t cur, want;
 	task_versions("ver", 0, &cur, &want);
 	assert_int_equal(cur, 1); /* launched with version 1 */
@@ -1101,20 +1111,12 @@ static void test_update_changes_config(void **state)
 	wait_for(&S.n_launched, 1);
 	update_acked("chg", 0, 1, MESOS__V1__TASK_STATE__TASK_RUNNING);
 	size_t enq = S.n_enqueued;
-	Peloton__Api__Job__UpdateRequest req = PELOTON__API__JOB__UPDATE_REQUEST__INIT;
-	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
 	Mesos__V1__CommandInfo cmd = MESOS__V1__COMMAND_INFO__INIT;
 	cmd.value = "echo v2";
-	jid.value = "chg";
-	req.id = &jid;
-	req.config = job_config(2, 0);
-	req.config->defaultconfig->command = &cmd;
-	Peloton__Api__Job__UpdateResponse *r =
-	    (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
-	req.config->defaultconfig->command = NULL;
-	assert_non_null(r);
-	assert_null(r->error);
-	PB_FREE(r);
+	Peloton__Api__Job__JobConfig *c = job_config(2, 0);
+	c->defaultconfig->command = &cmd;
+	update_job("chg", c, false);
+	c->defaultconfig->command = NULL;
 	/* the running one killed (to run again), the waiting one taken back
 	 * and enqueued again */
 	wait_for(&S.n_killed, 1);
@@ -1127,7 +1129,6 @@ static void test_update_changes_config(void **state)
 	 * means "run again" */
 	close_jm();
 	open_jm(true);
-	enq = 0;
 	/* killed: launched again, with version 2 and the new command */
 	update_acked("chg", 0, 1, MESOS__V1__TASK_STATE__TASK_KILLED);
 	assert_string_equal(task_state("chg", 0), "PENDING");
@@ -1141,11 +1142,7 @@ static void test_update_changes_config(void **state)
 	assert_string_equal(g->result->config->command->value, "echo v2");
 	PB_FREE(g);
 	/* fewer instances: refused, nothing changes */
-	req.config = job_config(1, 0);
-	r = (void *)call("/peloton.api.job.JobManager/Update", &req.base, NULL);
-	assert_non_null(r);
-	assert_non_null(r->error);
-	PB_FREE(r);
+	update_job("chg", job_config(1, 0), true);
 }
 
 int main(void)
