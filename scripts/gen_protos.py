@@ -9,8 +9,9 @@ joins the two and writes one .proto file per reference section, in a folder
 named after its package (mesos.v1.scheduler -> proto/mesos/v1/scheduler/).
 
 Rules:
-  - Only what the reference documents is emitted; extra upstream fields are
-    left out (their numbers are never reused).
+  - Only what the reference documents is emitted, plus the upstream fields and
+    enums listed in protocol/adopted.tsv (each with its reason); other upstream
+    fields are left out (their numbers are never reused).
   - A reference field with no upstream row is numbered after the highest
     number any upstream field of that message uses, in reference order.
   - mesos.* files are proto2 (labels and defaults from the tables), the
@@ -131,15 +132,54 @@ def parse_reference(path):
 def load_tsv(paths):
     fields = collections.defaultdict(dict)  # msg -> name -> row
     maxnum = collections.defaultdict(int)
+    values = collections.defaultdict(list)  # enum -> [(name, number)]
     for p in paths:
         with open(p, encoding="utf-8") as f:
             for row in csv.DictReader(f, delimiter="\t"):
+                if row["kind"] == "enum_value":
+                    values[row["message"]].append((row["name"], row["number"]))
                 if row["kind"] != "field":
                     continue
                 fields[row["message"]][row["name"]] = row
                 maxnum[row["message"]] = max(maxnum[row["message"]],
                                              int(row["number"]))
-    return fields, maxnum
+    return fields, maxnum, values
+
+
+def adopt(items, fields, values, path):
+    """Adds the upstream enums and fields adopted.tsv lists to the items."""
+    by_fqn = {it.fqn: it for it in items}
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        fqn, kind, why = row["item"], row["kind"], row["reason"]
+        if kind == "enum":
+            if fqn in by_fqn or fqn not in values:
+                raise SystemExit("adopted enum %s: already there or unknown" % fqn)
+            pkg, _, short = fqn.rpartition(".")
+            home = next(it for it in items if it.package == pkg)
+            it = Item(fqn, short, home.section)
+            it.kind = "enum"
+            it.doc = ["Adopted from upstream: " + why]
+            it.rows = [[n, v, ""] for n, v in values[fqn]]
+            items.append(it)
+            by_fqn[fqn] = it
+        elif kind == "field":
+            msg, _, name = fqn.rpartition(".")
+            up = fields.get(msg, {}).get(name)
+            if msg not in by_fqn or not up:
+                raise SystemExit("adopted field %s: unknown" % fqn)
+            t = up["type"].lstrip(".")
+            by_fqn[msg].rows.append([name, t.rpartition(".")[2], t,
+                                     up["label"], "Adopted from upstream: " + why])
+        elif kind == "enum_value":
+            enum, _, name = fqn.rpartition(".")
+            num = dict(values.get(enum, [])).get(name)
+            if enum not in by_fqn or num is None:
+                raise SystemExit("adopted enum value %s: unknown" % fqn)
+            by_fqn[enum].rows.append([name, num, "Adopted from upstream: " + why])
+        else:
+            raise SystemExit("adopted.tsv: kind %s" % kind)
 
 
 def package_dir(pkg):
@@ -374,9 +414,11 @@ def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     items = parse_reference(os.path.join(shared, "seed",
                                          "peloton-api-reference.md"))
-    fields, maxnum = load_tsv([os.path.join(shared, "protocol", n)
-                               for n in ("mesos-fields.tsv",
-                                         "peloton-fields.tsv")])
+    fields, maxnum, values = load_tsv([os.path.join(shared, "protocol", n)
+                                       for n in ("mesos-fields.tsv",
+                                                 "peloton-fields.tsv")])
+    adopt(items, fields, values,
+          os.path.join(top, "proto", "spec", "protocol", "adopted.tsv"))
     gen = Generator(items, fields, maxnum)
     written = gen.generate(os.path.join(top, "proto"),
                            "seed/peloton-api-reference.md and "

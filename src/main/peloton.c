@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "grpccli.h"
 #include "httpcli.h"
@@ -31,7 +32,10 @@ static struct {
 	bool json;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
 	unsigned limit, offset;
-} g = {.timeout_ms = 10000, .limit = 100};
+	int batch_size;   /* update create: -1 when not given */
+	double batch_pct; /* update create: < 0 when not given */
+	bool stop_first, start_paused, watch;
+} g = {.timeout_ms = 10000, .limit = 100, .batch_size = -1, .batch_pct = -1};
 
 static struct rpc_table *tab;
 static struct grpccli *cli, *rm_cli;
@@ -59,11 +63,13 @@ static void usage(FILE *out)
 	        "  task list|start|stop <job-id> [--range FROM:TO]\n"
 	        "  task query <job-id> [--state S] [--limit N] [--offset N]\n"
 	        "  task restart <job-id> [--range FROM:TO]\n"
-	        "  job update <job-id> <spec.yaml>     add instances (a larger instanceCount)\n"
+	        "  job update <job-id> <spec.yaml>     the new config, every instance at once\n"
 	        "  respool update <path> <spec.yaml>, respool pending <path>\n"
 	        "  host capacity, host offers [--limit N]\n"
 	        "  placement explain <spec.yaml> [--count N]   (uses --http)\n"
-	        "  update create|get|list|pause|resume|rollback|abort [ID]\n"
+	        "  update create <job-id> <spec.yaml> [--batch-size N | --batch-percentage P]\n"
+	        "                [--stop-before-update] [--start-paused] [--watch]\n"
+	        "  update get|pause|resume|rollback|abort <update-id> [--watch], update list\n"
 	        "  volume list|get|delete [ID]         (not served yet: UNIMPLEMENTED)\n\n"
 	        "global options:\n"
 	        "  --jobmgr, --hostmgr ADDR            daemon gRPC address host:port\n"
@@ -417,16 +423,23 @@ static int cmd_respool(int argc, char **argv)
 	bad_usage("respool: unknown subcommand");
 }
 
+/* A 64-bit integer field (JSON has it as a string, proto3's mapping). */
+static long long int64_of(const json_t *v)
+{
+	return json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : json_integer_value(v);
+}
+
 static void job_status_line(json_t *info)
 {
 	json_t *rt = json_object_get(info, "runtime");
 	json_t *cfg = json_object_get(info, "config");
 	json_t *stats = json_object_get(rt, "taskStats");
-	printf("%-38s %-10s %-20s %8lld  ",
+	printf("%-38s %-10s %-20s %8lld  v%lld  ",
 	       json_string_value(json_object_get(json_object_get(info, "id"), "value")),
 	       json_string_value(json_object_get(rt, "state")) ?: "UNKNOWN",
 	       json_string_value(json_object_get(cfg, "name")) ?: "",
-	       (long long)json_integer_value(json_object_get(cfg, "instanceCount")));
+	       (long long)json_integer_value(json_object_get(cfg, "instanceCount")),
+	       int64_of(json_object_get(rt, "configVersion")));
 	const char *k;
 	json_t *v;
 	json_object_foreach(stats, k, v) printf("%s=%lld ", k, (long long)json_integer_value(v));
@@ -481,8 +494,8 @@ static int cmd_job(int argc, char **argv)
 		} else {
 			size_t i;
 			json_t *v;
-			printf("%-38s %-10s %-20s %8s  %s\n", "ID", "STATE", "NAME", "TASKS",
-			       "BY STATE");
+			printf("%-38s %-10s %-20s %8s  %s  %s\n", "ID", "STATE", "NAME", "TASKS",
+			       "CONFIG", "BY STATE");
 			json_array_foreach(json_object_get(r, "records"), i, v) job_status_line(v);
 		}
 		json_decref(r);
@@ -641,25 +654,133 @@ static int cmd_host(int argc, char **argv)
 	return 0;
 }
 
+#define US "peloton.api.update.svc.UpdateService"
+
+/* One line of an update's progress: id, state, done/total. The state name. */
+static const char *update_line(json_t *info)
+{
+	json_t *st = json_object_get(info, "status");
+	long long done = json_integer_value(json_object_get(st, "numTasksDone"));
+	long long left = json_integer_value(json_object_get(st, "numTasksRemaining"));
+	const char *state = json_string_value(json_object_get(st, "state"));
+	if (!state)
+		state = "ROLLING_FORWARD"; /* the zero value is left out */
+	printf("%s %s job=%s %lld/%lld instances done\n",
+	       json_string_value(json_object_get(json_object_get(info, "updateId"), "value")),
+	       state, json_string_value(json_object_get(json_object_get(info, "jobId"), "value")),
+	       done, done + left);
+	fflush(stdout);
+	return state;
+}
+
+/* Polls the update every second until it ends (a line per change); exit
+ * status 0 when it SUCCEEDED, 1 otherwise. */
+static int update_watch(const char *id)
+{
+	char last[256] = "";
+	for (;;) {
+		json_t *r = call(US, "GetUpdate", json_pack("{s:{s:s}}", "updateId", "value", id));
+		json_t *info = json_object_get(r, "result");
+		char *now =
+		    json_dumps(json_object_get(info, "status"), JSON_COMPACT | JSON_SORT_KEYS);
+		bool changed = now && strcmp(now, last) != 0;
+		if (now)
+			snprintf(last, sizeof(last), "%s", now);
+		free(now);
+		const char *state = changed ? update_line(info)
+		                            : json_string_value(json_object_get(
+		                                  json_object_get(info, "status"), "state"));
+		bool over = state && strcmp(state, "ROLLING_FORWARD") &&
+		            strcmp(state, "ROLLING_BACK") && strcmp(state, "PAUSED");
+		int rc = state && !strcmp(state, "SUCCEEDED") ? 0 : 1;
+		json_decref(r);
+		if (over)
+			return rc;
+		sleep(1);
+	}
+}
+
 /*
- * update create|get|list|pause|resume|rollback|abort and volume
- * list|get|delete: the UpdateService / VolumeService calls, with the id
- * given (the daemon answers UNIMPLEMENTED until those services land).
+ * update create <job-id> <spec.yaml> [options]: the job's new config with
+ * the update's options; prints the update id (or, with --watch, its
+ * progress until it ends). update get|pause|resume|rollback|abort <id>,
+ * update list: the other UpdateService calls.
+ */
+static int cmd_update(int argc, char **argv)
+{
+	const char *sub = need(argc, argv, 0, "update: which subcommand?");
+	if (!strcmp(sub, "create")) {
+		const char *job = need(argc, argv, 1, "update create <job-id> <spec.yaml>");
+		json_t *cfg = load_spec(need(argc, argv, 2, "update create <job-id> <spec.yaml>"),
+		                        "peloton.api.job.JobConfig");
+		json_t *uc = json_object();
+		if (g.batch_size >= 0)
+			json_object_set_new(uc, "batchSize", json_integer(g.batch_size));
+		if (g.batch_pct >= 0)
+			json_object_set_new(uc, "batchPercentage", json_real(g.batch_pct));
+		if (g.stop_first)
+			json_object_set_new(uc, "stopBeforeUpdate", json_true());
+		if (g.start_paused)
+			json_object_set_new(uc, "startPaused", json_true());
+		json_t *r = call(US, "CreateUpdate",
+		                 json_pack("{s:o,s:o,s:o}", "jobId", idv(job), "jobConfig", cfg,
+		                           "updateConfig", uc));
+		const char *id =
+		    json_string_value(json_object_get(json_object_get(r, "result"), "value"));
+		if (!id)
+			die("CreateUpdate answered no update id");
+		if (g.json)
+			print(r);
+		else
+			printf("%s\n", id);
+		fflush(stdout);
+		int rc = g.watch ? update_watch(id) : 0;
+		json_decref(r);
+		return rc;
+	}
+	if (!strcmp(sub, "list")) {
+		json_t *r = call(US, "ListUpdates", json_pack("{s:i}", "limit", (int)g.limit));
+		size_t i;
+		json_t *v;
+		if (g.json)
+			print(r);
+		else
+			json_array_foreach(json_object_get(r, "updateInfo"), i, v) update_line(v);
+		json_decref(r);
+		return 0;
+	}
+	static const struct {
+		const char *sub, *method;
+	} ops[] = {{"get", "GetUpdate"},
+	           {"pause", "PauseUpdate"},
+	           {"resume", "ResumeUpdate"},
+	           {"rollback", "RollbackUpdate"},
+	           {"abort", "AbortUpdate"}};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(sub, ops[i].sub))
+			continue;
+		const char *id = need(argc, argv, 1, "update <subcommand> <update-id>");
+		json_t *r =
+		    call(US, ops[i].method, json_pack("{s:{s:s}}", "updateId", "value", id));
+		if (g.json || !strcmp(sub, "get"))
+			print(r);
+		else
+			printf("%s: %s\n", ops[i].sub, id);
+		json_decref(r);
+		return g.watch ? update_watch(id) : 0;
+	}
+	bad_usage("update: unknown subcommand");
+}
+
+/*
+ * volume list|get|delete: the VolumeService calls, with the id given (the
+ * daemon answers UNIMPLEMENTED until that service lands).
  */
 static int cmd_passthrough(const char *cmd, int argc, char **argv)
 {
 	static const struct {
 		const char *cmd, *sub, *svc, *method, *id_field;
 	} map[] = {
-	    {"update", "create", "peloton.api.update.svc.UpdateService", "CreateUpdate", "jobId"},
-	    {"update", "get", "peloton.api.update.svc.UpdateService", "GetUpdate", "updateId"},
-	    {"update", "list", "peloton.api.update.svc.UpdateService", "ListUpdates", NULL},
-	    {"update", "pause", "peloton.api.update.svc.UpdateService", "PauseUpdate", "updateId"},
-	    {"update", "resume", "peloton.api.update.svc.UpdateService", "ResumeUpdate",
-	     "updateId"},
-	    {"update", "rollback", "peloton.api.update.svc.UpdateService", "RollbackUpdate",
-	     "updateId"},
-	    {"update", "abort", "peloton.api.update.svc.UpdateService", "AbortUpdate", "updateId"},
 	    {"volume", "list", "peloton.api.volume.svc.VolumeService", "ListVolumes", "jobId"},
 	    {"volume", "get", "peloton.api.volume.svc.VolumeService", "GetVolume", "id"},
 	    {"volume", "delete", "peloton.api.volume.svc.VolumeService", "DeleteVolume", "id"},
@@ -762,7 +883,12 @@ enum {
 	O_RANGE,
 	O_HTTP,
 	O_COUNT,
-	O_RESMGR
+	O_RESMGR,
+	O_BATCH,
+	O_BATCH_PCT,
+	O_STOP_FIRST,
+	O_START_PAUSED,
+	O_WATCH
 };
 
 static const struct option opts[] = {
@@ -781,6 +907,11 @@ static const struct option opts[] = {
     {"range", required_argument, NULL, O_RANGE},
     {"http", required_argument, NULL, O_HTTP},
     {"count", required_argument, NULL, O_COUNT},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"batch-percentage", required_argument, NULL, O_BATCH_PCT},
+    {"stop-before-update", no_argument, NULL, O_STOP_FIRST},
+    {"start-paused", no_argument, NULL, O_START_PAUSED},
+    {"watch", no_argument, NULL, O_WATCH},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -852,6 +983,30 @@ static int command_opt(int c, const char *arg)
 		if (!g.count || g.count > 100000)
 			bad_usage("--count wants 1..100000");
 		return -1;
+	case O_BATCH: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (*end || v < 0 || v > 1000000000)
+			bad_usage("--batch-size wants a count >= 0 (0: every instance at once)");
+		g.batch_size = (int)v;
+		return -1;
+	}
+	case O_BATCH_PCT: {
+		char *end;
+		g.batch_pct = strtod(arg, &end);
+		if (*end || !(g.batch_pct > 0 && g.batch_pct <= 100))
+			bad_usage("--batch-percentage wants a number in (0, 100]");
+		return -1;
+	}
+	case O_STOP_FIRST:
+		g.stop_first = true;
+		return -1;
+	case O_START_PAUSED:
+		g.start_paused = true;
+		return -1;
+	case O_WATCH:
+		g.watch = true;
+		return -1;
 	case 'V':
 	case 'h':
 		usage(stderr);
@@ -868,13 +1023,14 @@ static int run(const char *cmd, int sub_argc, char **sub)
 		const char *name;
 		int (*fn)(int argc, char **argv);
 	} cmds[] = {
-	    {"respool", cmd_respool},     {"job", cmd_job}, {"task", cmd_task}, {"host", cmd_host},
-	    {"placement", cmd_placement},
+	    {"respool", cmd_respool},     {"job", cmd_job},
+	    {"task", cmd_task},           {"host", cmd_host},
+	    {"placement", cmd_placement}, {"update", cmd_update},
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name))
 			return cmds[i].fn(sub_argc, sub);
-	if (!strcmp(cmd, "update") || !strcmp(cmd, "volume"))
+	if (!strcmp(cmd, "volume"))
 		return cmd_passthrough(cmd, sub_argc, sub);
 	bad_usage("unknown command");
 	return 2;

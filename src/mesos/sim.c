@@ -49,14 +49,28 @@ struct task {
 	uint8_t uuid[16];
 	bool unacked;      /* the last update waits for its ACKNOWLEDGE */
 	int unacked_state; /* its state (TASK_STARTING is 0: the flag is apart) */
+	int unacked_reason;
+	int8_t unacked_health; /* its `healthy`: -1 none, 0 false, 1 true */
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
 	/* the next update, held until the current one is acknowledged (an
 	 * agent's status update manager sends a task's updates one at a time) */
 	bool queued;
-	int queued_state;
+	int queued_state, queued_reason;
+	int8_t queued_health;
 	char queued_msg[48];
 	int exit_code; /* from a command "exit N" */
+	/* its health check (TaskInfo.health_check), run as an agent's health
+	 * checker does (Mesos src/checks/health_checker.cpp) */
+	bool hc;
+	bool hc_fails_check;  /* the check command is "exit N", N != 0 */
+	bool hc_initializing; /* no success yet: failures within the grace period ignored */
+	uint32_t hc_failures; /* consecutive */
+	uint32_t hc_max;      /* consecutive_failures: killed at this many */
+	double hc_delay, hc_interval, hc_grace;
+	uint64_t hc_next_ns, running_ns;
+	uint64_t unhealthy_after_ns; /* command "... unhealthy-after N": checks fail
+	                              * N s after RUNNING; 0 = never */
 };
 
 /* A min-heap of timers; entries are checked against their object when due
@@ -82,7 +96,7 @@ struct sim {
 	size_t n_dirty;
 	struct htab tasks; /* by id */
 	bool tasks_ok;     /* tasks initialised */
-	struct timers ends, resends, refusals;
+	struct timers ends, resends, refusals, checks;
 	char framework_id[48], stream_id[40];
 	char fw_name[64], fw_user[64], fw_role[64], fw_principal[64];
 	char master_id[40];          /* random per simulator: framework ids derive from it */
@@ -101,6 +115,14 @@ struct sim {
 	bool suppressed;
 	struct sim_stats st;
 };
+
+/* One task less alive; running_low keeps the fewest since sim_mark. */
+static void running_dec(struct sim *s)
+{
+	s->st.running--;
+	if (s->st.running < s->st.running_low)
+		s->st.running_low = s->st.running;
+}
 
 static uint64_t rnd(struct sim *s)
 {
@@ -344,6 +366,7 @@ void sim_destroy(struct sim *s)
 	free(s->ends.a);
 	free(s->resends.a);
 	free(s->refusals.a);
+	free(s->checks.a);
 	free(s->profiles);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -393,12 +416,9 @@ static void emit(struct sim *s, event_t *ev)
 	free(buf);
 }
 
-/*
- * An UPDATE for t. Reliable ones (from the agent) carry a uuid and are
- * resent until acknowledged; the master's own (an agent removed) have none.
- */
-static void send_update(struct sim *s, struct task *t, int state, int reason, const char *msg,
-                        bool reliable)
+/* The UPDATE event of one status of t (with t's uuid when with_uuid). */
+static void emit_status(struct sim *s, struct task *t, int state, int reason, const char *msg,
+                        bool with_uuid, int health)
 {
 	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
 	Mesos__V1__AgentID aid = MESOS__V1__AGENT_ID__INIT;
@@ -412,38 +432,22 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 	st.state = state;
 	st.message = (char *)msg;
 	st.has_source = true;
-	st.source = reason ? MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER
-	                   : MESOS__V1__TASK_STATUS__SOURCE__SOURCE_EXECUTOR;
+	st.source = with_uuid ? MESOS__V1__TASK_STATUS__SOURCE__SOURCE_EXECUTOR
+	                      : MESOS__V1__TASK_STATUS__SOURCE__SOURCE_MASTER;
 	if (reason) {
 		st.has_reason = true;
 		st.reason = reason;
 	}
+	if (health >= 0) {
+		st.has_healthy = true;
+		st.healthy = health == 1;
+	}
 	st.has_timestamp = true;
 	st.timestamp = (double)clock_wall_ns() / 1e9;
-	if (reliable && t->unacked && t->unacked_state != state) {
-		/* an earlier update waits for its acknowledgement: this one follows
-		 * it (Mesos src/status_update_manager: one in flight per task) */
-		t->queued = true;
-		t->queued_state = state;
-		snprintf(t->queued_msg, sizeof(t->queued_msg), "%s", msg ? msg : "");
-		return;
-	}
-	if (reliable) {
-		if (!t->unacked || t->unacked_state != state) {
-			t->resends = 0;
-			for (int i = 0; i < 16; i++)
-				t->uuid[i] = (uint8_t)rnd(s);
-		}
+	if (with_uuid) {
 		st.has_uuid = true;
 		st.uuid.data = t->uuid;
 		st.uuid.len = 16;
-		t->unacked = true;
-		t->unacked_state = state;
-		/* as an agent does: retry_secs, then doubling, at most 10 minutes */
-		double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
-		t->resend_ns = s->now_ns + (uint64_t)((wait < 600 ? wait : 600) * 1e9);
-		t->resends++;
-		timers_push(&s->resends, t->resend_ns, (uintptr_t)t);
 	}
 	up.status = &st;
 	ev.has_type = true;
@@ -455,6 +459,58 @@ static void send_update(struct sim *s, struct task *t, int state, int reason, co
 		s->st.duplicates++;
 		emit(s, &ev);
 	}
+}
+
+/* The unacknowledged update of t again, after the agent's retry interval:
+ * retry_secs, then doubling, at most 10 minutes. */
+static void resend(struct sim *s, struct task *t, bool first)
+{
+	if (!first)
+		emit_status(s, t, t->unacked_state, t->unacked_reason, "retry", true,
+		            t->unacked_health);
+	double wait = s->cfg.retry_secs * (double)(1u << (t->resends < 6 ? t->resends : 6));
+	t->resend_ns = s->now_ns + (uint64_t)((wait < 600 ? wait : 600) * 1e9);
+	t->resends++;
+	timers_push(&s->resends, t->resend_ns, (uintptr_t)t);
+}
+
+/*
+ * A status update of t (health: its `healthy`, or -1). Reliable ones (from
+ * the agent) carry a uuid and are resent until acknowledged; one sent
+ * while another waits for its acknowledgement follows it (Mesos
+ * src/status_update_manager: one in flight per task). The master's own (a
+ * launch refused, an agent removed) have none.
+ */
+static void send_status(struct sim *s, struct task *t, int state, int reason, const char *msg,
+                        bool reliable, int health)
+{
+	if (!reliable) {
+		emit_status(s, t, state, reason, msg, false, health);
+		return;
+	}
+	if (t->unacked) {
+		t->queued = true;
+		t->queued_state = state;
+		t->queued_reason = reason;
+		t->queued_health = (int8_t)health;
+		snprintf(t->queued_msg, sizeof(t->queued_msg), "%s", msg ? msg : "");
+		return;
+	}
+	for (int i = 0; i < 16; i++)
+		t->uuid[i] = (uint8_t)rnd(s);
+	t->resends = 0;
+	t->unacked = true;
+	t->unacked_state = state;
+	t->unacked_reason = reason;
+	t->unacked_health = (int8_t)health;
+	emit_status(s, t, state, reason, msg, true, health);
+	resend(s, t, true);
+}
+
+static void send_update(struct sim *s, struct task *t, int state, int reason, const char *msg,
+                        bool reliable)
+{
+	send_status(s, t, state, reason, msg, reliable, -1);
 }
 
 /* The offer of agent a (all its free resources), built into storage. */
@@ -722,7 +778,7 @@ static void framework_remove(struct sim *s, const char *why)
 			t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
 			t->unacked = false;
 			release(s, t);
-			s->st.running--;
+			running_dec(s);
 			s->st.killed++;
 		}
 	for (uint32_t i = 0; i < s->n_agents; i++) {
@@ -1036,8 +1092,84 @@ static void start_running(struct sim *s, struct task *t)
 {
 	t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
 	t->end_ns = s->now_ns + task_duration_ns(s);
+	t->running_ns = s->now_ns;
 	timers_push(&s->ends, t->end_ns, (uintptr_t)t);
+	if (t->hc) { /* the first check after delay_seconds */
+		t->hc_next_ns = s->now_ns + (uint64_t)(t->hc_delay * 1e9);
+		timers_push(&s->checks, t->hc_next_ns, (uintptr_t)t);
+	}
 	send_update(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING, 0, "running", true);
+}
+
+/*
+ * A task's health check (TaskInfo.health_check; Mesos's defaults for what
+ * it leaves out: delay 15 s, every 10 s, 3 consecutive failures, grace
+ * period 10 s). The check passes unless its command is "exit N" with N not
+ * 0, or the task's command carries "unhealthy-after N" and it has run N
+ * seconds.
+ */
+static void health_setup(struct task *t, const Mesos__V1__TaskInfo *ti)
+{
+	const Mesos__V1__HealthCheck *h = ti->health_check;
+	t->hc = h != NULL;
+	t->hc_fails_check = false;
+	t->unhealthy_after_ns = 0;
+	const char *cmd = ti->command && ti->command->value ? ti->command->value : "";
+	const char *m = strstr(cmd, "unhealthy-after ");
+	if (m)
+		t->unhealthy_after_ns = (uint64_t)(atof(m + 16) * 1e9) + 1;
+	if (!t->hc)
+		return;
+	const char *hcmd = h->command && h->command->value ? h->command->value : "";
+	t->hc_fails_check = strncmp(hcmd, "exit ", 5) == 0 && atoi(hcmd + 5) != 0;
+	t->hc_delay = h->has_delay_seconds ? h->delay_seconds : 15;
+	t->hc_interval =
+	    h->has_interval_seconds && h->interval_seconds > 0 ? h->interval_seconds : 10;
+	t->hc_grace = h->has_grace_period_seconds ? h->grace_period_seconds : 10;
+	t->hc_max =
+	    h->has_consecutive_failures && h->consecutive_failures ? h->consecutive_failures : 3;
+	t->hc_failures = 0;
+	t->hc_initializing = true;
+}
+
+static void kill_task(struct sim *s, struct task *t, bool notify);
+
+/*
+ * One health check of a running task, as Mesos's health checker: a failure
+ * within the grace period before any success is ignored; otherwise each
+ * failure sends TASK_RUNNING with healthy false (reason
+ * REASON_TASK_HEALTH_CHECK_STATUS_UPDATED), and the consecutive_failures-th
+ * kills the task (TASK_KILLED, healthy false: src/launcher/executor.cpp);
+ * the first success, and the first after failures, send healthy true.
+ */
+static void health_check(struct sim *s, struct task *t)
+{
+	uint64_t ran = s->now_ns - t->running_ns;
+	bool ok = !t->hc_fails_check && !(t->unhealthy_after_ns && ran >= t->unhealthy_after_ns);
+	t->hc_next_ns = s->now_ns + (uint64_t)(t->hc_interval * 1e9);
+	timers_push(&s->checks, t->hc_next_ns, (uintptr_t)t);
+	s->st.health_checks++;
+	if (ok) {
+		if (t->hc_initializing || t->hc_failures)
+			send_status(
+			    s, t, MESOS__V1__TASK_STATE__TASK_RUNNING,
+			    MESOS__V1__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+			    "health check passed", true, 1);
+		t->hc_initializing = false;
+		t->hc_failures = 0;
+		return;
+	}
+	if (t->hc_initializing && ran < (uint64_t)(t->hc_grace * 1e9))
+		return;
+	t->hc_failures++;
+	send_status(s, t, MESOS__V1__TASK_STATE__TASK_RUNNING,
+	            MESOS__V1__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+	            "health check failed", true, 0);
+	if (t->hc_failures < t->hc_max)
+		return;
+	kill_task(s, t, false);
+	s->st.health_kills++;
+	send_status(s, t, t->state, 0, "killed: health check failed", true, 0);
 }
 
 /* Launched and not ended: STARTING or RUNNING. */
@@ -1111,6 +1243,7 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	t->exit_code = 0;
 	if (ti->command && ti->command->value && strncmp(ti->command->value, "exit ", 5) == 0)
 		t->exit_code = atoi(ti->command->value + 5);
+	health_setup(t, ti);
 	if (s->cfg.launch_log) {
 		fprintf(s->cfg.launch_log, "%s\n", id);
 		fflush(s->cfg.launch_log);
@@ -1263,7 +1396,7 @@ static void kill_task(struct sim *s, struct task *t, bool notify)
 {
 	t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
 	release(s, t);
-	s->st.running--;
+	running_dec(s);
 	s->st.killed++;
 	if (notify)
 		send_update(s, t, t->state, 0, "killed", true);
@@ -1368,7 +1501,8 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 				char msg[48];
 				snprintf(msg, sizeof(msg), "%s", t->queued_msg);
 				t->queued = false;
-				send_update(s, t, t->queued_state, 0, msg, true);
+				send_status(s, t, t->queued_state, t->queued_reason, msg, true,
+				            t->queued_health);
 			}
 			if (started)
 				start_running(s, t);
@@ -1496,7 +1630,7 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 		t->unacked = false; /* the agent's pending update dies with it */
 		t->queued = false;
 		release(s, t);
-		s->st.running--;
+		running_dec(s);
 		s->st.unreachable++;
 		task_unreachable(s, t, a);
 	}
@@ -1564,6 +1698,13 @@ void sim_set_dup_rate(struct sim *s, double rate)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void sim_mark(struct sim *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.running_low = s->st.running;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void sim_set_lose_rate(struct sim *s, double rate)
 {
 	pthread_mutex_lock(&s->mu);
@@ -1585,7 +1726,7 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED
 		                : MESOS__V1__TASK_STATE__TASK_FINISHED;
 		release(s, t);
-		s->st.running--;
+		running_dec(s);
 		if (fail)
 			s->st.failed++;
 		else
@@ -1600,12 +1741,19 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 		}
 		send_update(s, t, t->state, 0, msg, true);
 	}
+	while (timers_due(&s->checks, now_ns)) {
+		struct timer e = timers_pop(&s->checks);
+		struct task *t = (struct task *)e.v;
+		if (t->hc && t->state == MESOS__V1__TASK_STATE__TASK_RUNNING &&
+		    t->hc_next_ns == e.at)
+			health_check(s, t);
+	}
 	/* resends wait while no framework is connected, as an agent's do */
 	while (s->emit && timers_due(&s->resends, now_ns)) {
 		struct timer e = timers_pop(&s->resends);
 		struct task *t = (struct task *)e.v;
 		if (t->unacked && t->resend_ns == e.at)
-			send_update(s, t, t->unacked_state, 0, "retry", true);
+			resend(s, t, false);
 	}
 	while (timers_due(&s->refusals, now_ns)) {
 		struct agent *a = &s->agents[timers_pop(&s->refusals).v];

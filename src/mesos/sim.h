@@ -200,7 +200,12 @@ struct sim_stats {
 	    updates_sent, acks, events, rescinds, duplicates, unreachable, agents_down,
 	    lost_launches;
 	uint64_t running_peak; /* the most tasks alive at once (a witness for caps) */
+	uint64_t health_checks, health_kills; /* checks run; tasks they killed */
+	uint64_t running_low;                 /* the fewest tasks alive at once since sim_mark (a
+	                                       * witness for how many an update takes down) */
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
+/* Starts a new window for running_low (at the tasks alive now). */
+void sim_mark(struct sim *s);
 
 #endif

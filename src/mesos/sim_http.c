@@ -419,7 +419,8 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         "\"dropped\":%llu,\"running\":%llu,\"finished\":%llu,\"failed\":%llu,"
 	         "\"killed\":%llu,\"updates_sent\":%llu,\"acks\":%llu,\"events\":%llu,"
 	         "\"rescinds\":%llu,\"duplicates\":%llu,\"unreachable\":%llu,"
-	         "\"agents_down\":%llu,\"lost_launches\":%llu,\"running_peak\":%llu}",
+	         "\"agents_down\":%llu,\"lost_launches\":%llu,\"running_peak\":%llu,"
+	         "\"health_checks\":%llu,\"health_kills\":%llu,\"running_low\":%llu}",
 	         sim_agent_count(h->sim), (unsigned long long)st.offers_sent,
 	         (unsigned long long)st.accepts, (unsigned long long)st.launched,
 	         (unsigned long long)st.dropped, (unsigned long long)st.running,
@@ -428,7 +429,9 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         (unsigned long long)st.acks, (unsigned long long)st.events,
 	         (unsigned long long)st.rescinds, (unsigned long long)st.duplicates,
 	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down,
-	         (unsigned long long)st.lost_launches, (unsigned long long)st.running_peak);
+	         (unsigned long long)st.lost_launches, (unsigned long long)st.running_peak,
+	         (unsigned long long)st.health_checks, (unsigned long long)st.health_kills,
+	         (unsigned long long)st.running_low);
 	return reply_json(c, MHD_HTTP_OK, body);
 }
 
@@ -598,6 +601,8 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 			sim_set_lose_rate(h->sim, value);
 	} else if (strcmp(action, "teardown") == 0) {
 		return sim_teardown(h->sim, err, err_len);
+	} else if (strcmp(action, "mark") == 0) {
+		sim_mark(h->sim); /* not a fault: a measurement window (running_low) */
 	} else if (strcmp(action, "clear") == 0) {
 		pthread_mutex_lock(&h->mu);
 		h->unavailable_until_ns = 0;
@@ -607,7 +612,8 @@ int sim_http_fault(struct sim_http *h, const char *action, const char *arg, doub
 		snprintf(
 		    err, err_len,
 		    "unknown action '%s' (drop-stream, stall-heartbeats, agent-down, agent-up, "
-		    "unavailable, redirect, duplicate-updates, lose-launches, teardown, clear)",
+		    "unavailable, redirect, duplicate-updates, lose-launches, teardown, clear, "
+		    "mark)",
 		    action);
 		return -1;
 	}

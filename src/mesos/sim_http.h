@@ -49,6 +49,8 @@ void sim_http_drop_stream(struct sim_http *h);
  *   lose-launches     rate       that share of launches vanishes (no task,
  *                                no update; reconciliation answers LOST)
  *   clear                        ends unavailable and redirect
+ *   mark                         not a fault: /sim/stats' running_low
+ *                                starts over at the tasks alive now
  * `arg` is the agent or the address, `value` the seconds or the rate.
  * 0, or -1 with err.
  */

@@ -305,3 +305,21 @@ void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t n
 	jm__move(j, inst, JM_KILL);
 	t->due_ns = now + JM_KILL_RESEND_NS;
 }
+
+bool jm__stop_task__(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
+{
+	struct jm_task *t = &j->tasks[inst];
+	t->goal = TASK_KILLED;
+	if (taskstate_terminal((enum taskstate)t->state) || t->state == TASK_KILLING)
+		return false; /* done, or being killed (the sweeper resends) */
+	if (jm_on_mesos((enum taskstate)t->state) && t->agent) {
+		jm__kill_run(jm, j, inst, clock_wall_ns());
+	} else {
+		char ptask[96];
+		snprintf(ptask, sizeof(ptask), "%s-%u", j->id, inst);
+		jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
+		jm__move(j, inst, JM_KILL);
+		t->done_ns = clock_wall_ns();
+	}
+	return true;
+}

@@ -40,4 +40,11 @@ void jm__admit_held__(struct jobmgr *jm, struct jm_job *j);
  */
 void jm__kill_run(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint64_t now);
 
+/*
+ * Stops task inst (j->mu held): goal KILLED; a run on Mesos killed, a task
+ * not on Mesos yet dropped by the resource manager and KILLED. False when
+ * it was done or being killed already (nothing changed but the goal).
+ */
+bool jm__stop_task__(struct jobmgr *jm, struct jm_job *j, uint32_t inst);
+
 #endif

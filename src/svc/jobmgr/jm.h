@@ -10,11 +10,13 @@
  *   fsm.h      fsm.c       the task state machine (every state change)
  *   persist.h  persist.c   runtimes and events into store batches
  *   handoff.h  handoff.c   tasks to the resource manager, kills to the host manager
+ *   rollout.h  rollout.c   updates: config versions installed, instances moved in batches
  *   status.c               Mesos status updates; reconciliation list
  *   launch.c   sweep.c     the launcher and sweeper threads (run.h)
  *   recover.c              recovery from the store
  *   jobs.h     jobs.c      the operations: create, update, delete, stop, start, restart
  *   v0.h       v0.c        the v0 JobManager and TaskManager handlers
+ *   updsvc.h   updsvc.c    the UpdateService handlers
  *   svc.c                  the svc JobService and TaskService handlers, binding
  *   jobmgr.c               the role's lifecycle, metrics, seam
  *
@@ -31,6 +33,8 @@
 #include "clock.h"
 #include "htab.h"
 #include "jobmgr.h"
+#include "peloton/api/task/task.pb-c.h"
+#include "peloton/api/update/update.pb-c.h"
 #include "taskstate.h"
 
 /* One instance. State values are task.proto's TaskState (= enum taskstate). */
@@ -55,8 +59,42 @@ struct jm_task {
 	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
-	uint32_t cfg_ver; /* the job config version its current run was launched
-	                   * with; 0 before the first launch */
+	uint32_t cfg_ver;  /* the job config version its current run was launched
+	                    * with (or one equal to it for this instance); 0
+	                    * before the first launch */
+	uint8_t healthy;   /* task.HealthState of the current run */
+	uint8_t upd_fails; /* runs on the config an update moves it to that
+	                    * failed (rollout.c); reset when the update takes it */
+	bool upd_taken;    /* its update asked it to move (killed to relaunch, enqueued
+	                    * again): not asked twice */
+	uint32_t fail_run; /* the run upd_fails last counted (one per run) */
+};
+
+/*
+ * An update of a job (UpdateService, JobManager.Update): its instances move
+ * to config version to_ver, at most `batch` of them between two states at
+ * once. Guarded by the job's mutex; found by id in jobmgr.updates (under
+ * jobmgr.lock). rollout.c drives it.
+ */
+struct jm_update {
+	char id[40];       /* UUID; first: the updates table's key */
+	uint8_t state;     /* update.State */
+	uint8_t resume_to; /* PAUSED: the state ResumeUpdate goes back to */
+	bool stop_first;   /* stopBeforeUpdate: every instance stopped first */
+	bool rolled_back_by_failure;
+	bool whole;         /* JobManager.Update's: the next one supersedes it */
+	int32_t batch_size; /* UpdateConfig as given (GetUpdate answers it) */
+	double batch_pct;
+	bool start_paused;
+	uint32_t batch;            /* instances in flight at most (resolved) */
+	uint64_t from_ver, to_ver; /* instances move from from_ver to to_ver */
+	uint32_t from_n, to_n;     /* instance counts of the two versions */
+	uint32_t lo, next;         /* [0,lo) done; [lo,next) begun; [next,..) not begun */
+	uint32_t done;             /* instances done (numTasksDone) */
+	uint64_t created_ns, updated_ns;
+	bool dirty;                 /* changed since last persisted */
+	struct jm_job *job;         /* whose update it is */
+	struct jm_update *job_next; /* the job's updates, newest first */
 };
 
 struct jm_job {
@@ -68,8 +106,9 @@ struct jm_job {
 	 * j->mu */
 	struct jm_retired {
 		Peloton__Api__Job__JobConfig *cfg;
-		Peloton__Api__Task__TaskConfig **merged; /* NULL: kept in merged */
+		Peloton__Api__Task__TaskConfig **merged;
 		uint32_t n;
+		uint64_t ver; /* the config version it was */
 	} * retired;
 	size_t n_retired;
 	uint8_t *cfg_bytes;
@@ -80,6 +119,7 @@ struct jm_job {
 	uint32_t n;
 	uint32_t counts[TASK_N_STATES]; /* tasks per state; kept by jm__move */
 	uint32_t n_held;                /* tasks with held set */
+	struct jm_update *upd;          /* the job's updates, newest first (owned) */
 	Peloton__Api__Job__JobState state, goal;
 	uint64_t created_ns, started_ns, done_ns;
 	uint64_t version; /* job runtime version */
@@ -94,7 +134,8 @@ struct jm_job {
 struct jobmgr {
 	struct jobmgr_config cfg;
 	pthread_rwlock_t lock;
-	struct htab jobs; /* by id (jm_job.id is its first member) */
+	struct htab jobs;      /* by id (jm_job.id is its first member) */
+	struct htab upd_index; /* jm_update by id; entries owned by their jobs */
 	struct jm_job *all;
 	size_t n_jobs;
 	/* deleted jobs, unlinked from the index and freed after a grace period:
@@ -108,6 +149,7 @@ struct jobmgr {
 	pthread_cond_t launch_cv;
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
+	_Atomic uint64_t upd_created, upd_instances, upd_rollbacks; /* metrics */
 	bool rm_apart; /* the resource manager runs in another process */
 };
 
@@ -124,6 +166,21 @@ static inline bool jm_long_running(const Peloton__Api__Job__JobConfig *c)
 static inline uint8_t jm_task_goal(const struct jm_job *j)
 {
 	return jm_long_running(j->cfg) ? TASK_RUNNING : TASK_SUCCEEDED;
+}
+
+/* A health check Mesos runs for tasks of this config (validation refuses
+ * an enabled one of another kind). */
+static inline bool jm_health_checked(const Peloton__Api__Task__TaskConfig *tc)
+{
+	return tc && tc->healthcheck && tc->healthcheck->enabled;
+}
+
+/* An update that is neither finished nor aborted. */
+static inline bool jm_update_live(const struct jm_update *u)
+{
+	return u && (u->state == PELOTON__API__UPDATE__STATE__ROLLING_FORWARD ||
+	             u->state == PELOTON__API__UPDATE__STATE__ROLLING_BACK ||
+	             u->state == PELOTON__API__UPDATE__STATE__PAUSED);
 }
 
 /* The job's goal state when it is not being stopped. */
@@ -146,6 +203,11 @@ void jm__bury(struct jobmgr *jm, uint64_t now);
  * (cfg then not taken). */
 struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg);
 void jm__job_free(struct jm_job *j);
+/* The update of id (any job, any state) or NULL; jm->lock held (read). */
+struct jm_update *jm__update_find(struct jobmgr *jm, const char *id);
+/* Files u (already on its job's list) in the updates table: 0, or -1
+ * (ENOMEM). Takes jm->lock. */
+int jm__update_index(struct jobmgr *jm, struct jm_update *u);
 /* Frees a per-instance config array of n and the configs in it that are
  * not cfg's shared defaultConfig; NULL is nothing. */
 void jm__free_merged(Peloton__Api__Task__TaskConfig **merged, uint32_t n,

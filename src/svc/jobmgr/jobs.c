@@ -10,6 +10,7 @@
 #include "log.h"
 #include "persist.h"
 #include "proto_codec.h"
+#include "rollout.h"
 
 static bool same_config(const struct jm_job *j, const uint8_t *bytes, size_t len)
 {
@@ -102,167 +103,28 @@ struct jm_job *jm__live_job(struct jobmgr *jm, const Peloton__Api__Peloton__JobI
 	return j && !j->deleted ? j : NULL;
 }
 
-/* The config without instanceCount and changeLog, packed (to compare). */
-static uint8_t *pack_shape(const Peloton__Api__Job__JobConfig *c, size_t *len)
-{
-	Peloton__Api__Job__JobConfig tmp = *c;
-	tmp.instancecount = 0;
-	tmp.changelog = NULL;
-	return proto_pack_alloc(&tmp.base, len);
-}
-
-/* Keeps j's config (and, when merged is given, its per-instance configs)
- * for the job's lifetime: a launch in flight may still read them. j->mu held. */
-static void retire__(struct jm_job *j, Peloton__Api__Task__TaskConfig **merged, uint32_t n)
-{
-	struct jm_retired *r = realloc(j->retired, (j->n_retired + 1) * sizeof(*r));
-	if (!r) {
-		log_error("jobmgr", "job %s: out of memory keeping config version %llu (leaked)",
-		          j->id, (unsigned long long)j->cfg_version);
-		return;
-	}
-	j->retired = r;
-	r[j->n_retired++] = (struct jm_retired){j->cfg, merged, n};
-}
-
 /*
- * A new config for every instance (j->mu held): tasks on Mesos killed and
- * launched again with it (as RestartTasks), tasks waiting in the resource
- * manager taken back, their ids into requeue[] (count returned), to be
- * enqueued with the new resources; stopped and finished tasks stay as
- * they are.
- */
-static size_t restart_for_config__(struct jobmgr *jm, struct jm_job *j, uint32_t old_n,
-                                   uint32_t *requeue)
-{
-	size_t nq = 0;
-	uint64_t now = clock_wall_ns();
-	for (uint32_t i = 0; i < old_n; i++) {
-		struct jm_task *t = &j->tasks[i];
-		if (t->goal == TASK_KILLED)
-			continue;
-		if (t->state == TASK_PENDING && !t->held && !t->due_ns) {
-			char ptask[96];
-			snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
-			jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
-			requeue[nq++] = i;
-		} else if (jm_on_mesos((enum taskstate)t->state) && t->state != TASK_KILLING &&
-		           t->agent) {
-			t->restart = true;
-			jm__kill_run(jm, j, i, now);
-		}
-	}
-	return nq;
-}
-
-/*
- * UpdateJob. A config equal to the current one but for a larger
- * instanceCount adds instances (the reference's semantics): the existing
- * ones are untouched. Any other change (command, resources, image,
- * labels, ...) is a new config for every instance, applied as one batch
- * of the whole job: each task on Mesos is killed and launched again with
- * it, each task waiting for resources is enqueued again with its new
- * resources; stopped and finished tasks keep their last run. Removing
- * instances is refused. Either way a new config version is stored with
- * every task's runtime (desiredConfigVersion).
+ * UpdateJob: any change of the config (instances added or removed, command,
+ * resources, image, labels, ...) is an update of the whole job in one
+ * batch (rollout.c); the same config again changes nothing.
  */
 enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
                          const Peloton__Api__Job__JobConfig *cfg, char *err, size_t len)
 {
 	if (!cfg)
 		return snprintf(err, len, "config is required"), RPC_INVALID_ARGUMENT;
-	if (jobmgr_validate(jm, cfg, err, len) != 0)
-		return RPC_INVALID_ARGUMENT;
-	Peloton__Api__Job__JobConfig *nc = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
-	size_t la, lb, blen;
-	uint8_t *bytes = nc ? proto_pack_alloc(&nc->base, &blen) : NULL;
-	if (!bytes) {
-		if (nc)
-			protobuf_c_message_free_unpacked(&nc->base, NULL);
+	size_t blen;
+	uint8_t *bytes = proto_pack_alloc(&cfg->base, &blen);
+	if (!bytes)
 		return snprintf(err, len, "out of memory"), RPC_INTERNAL;
-	}
 	pthread_mutex_lock(&j->mu);
-	uint32_t old_n = j->n, new_n = cfg->instancecount;
-	uint8_t *a = pack_shape(j->cfg, &la), *b = pack_shape(cfg, &lb);
-	bool same = a && b && la == lb && memcmp(a, b, la) == 0;
-	free(a);
-	free(b);
-	enum rpc_code rc = RPC_OK;
-	struct jm_job view = {.cfg = nc, .n = new_n}; /* the new per-instance configs */
-	if (new_n < old_n)
-		rc = RPC_INVALID_ARGUMENT,
-		snprintf(err, len,
-		         "instanceCount %u below the current %u: removing instances is not "
-		         "supported",
-		         new_n, old_n);
-	else if (!same && jm__build_merged(&view) != 0)
-		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
-	struct jm_task *nt =
-	    rc == RPC_OK && new_n > old_n ? realloc(j->tasks, new_n * sizeof(*j->tasks)) : NULL;
-	Peloton__Api__Task__TaskConfig **nm =
-	    nt && same ? realloc(j->merged, new_n * sizeof(*j->merged)) : NULL;
-	if (nt)
-		j->tasks = nt;
-	if (nm)
-		j->merged = nm;
-	if (rc == RPC_OK && new_n > old_n && (!nt || (same && !nm)))
-		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
-	uint32_t *queue = rc == RPC_OK ? calloc(new_n ? new_n : 1, sizeof(uint32_t)) : NULL;
-	if (rc == RPC_OK && !queue)
-		rc = RPC_INTERNAL, snprintf(err, len, "out of memory");
-	if (rc != RPC_OK || (same && new_n == old_n)) {
-		pthread_mutex_unlock(&j->mu);
-		jm__free_merged(view.merged, new_n, nc);
-		protobuf_c_message_free_unpacked(&nc->base, NULL);
-		free(bytes);
-		free(queue);
-		return rc;
-	}
-	if (same) {
-		/* the shared default moves to the new config object */
-		for (uint32_t i = 0; i < old_n; i++)
-			if (j->merged[i] == j->cfg->defaultconfig)
-				j->merged[i] = nc->defaultconfig;
-		for (uint32_t i = old_n; i < new_n; i++)
-			j->merged[i] = nc->defaultconfig;
-		retire__(j, NULL, 0);
-	} else {
-		retire__(j, j->merged, old_n);
-		j->merged = view.merged;
-	}
-	jm__born(j, old_n, new_n);
-	free(j->cfg_bytes);
-	j->cfg = nc;
-	j->cfg_bytes = bytes;
-	j->cfg_len = blen;
-	j->cfg_version++;
-	j->n = new_n;
-	for (uint32_t i = old_n; i < new_n; i++) {
-		jm__move(j, i, JM_ENQUEUE);
-		j->tasks[i].goal = jm_task_goal(j);
-	}
-	size_t nq = same ? 0 : restart_for_config__(jm, j, old_n, queue);
-	if (new_n > old_n) /* the new instances run */
-		j->goal = jm_job_goal(j);
-	jm__job_refresh(j);
+	bool same = same_config(j, bytes, blen);
 	pthread_mutex_unlock(&j->mu);
-	char msg[64];
-	snprintf(msg, sizeof(msg), "config version %llu", (unsigned long long)j->cfg_version);
-	if (jm__persist_tasks(jm, j, same ? old_n : 0, same ? "created" : msg) != 0) {
-		free(queue);
-		return snprintf(err, len, "cannot persist the update"), RPC_INTERNAL;
-	}
-	for (uint32_t i = old_n; i < new_n; i++)
-		queue[nq++] = i;
-	pthread_mutex_lock(&j->mu);
-	if (nq)
-		jm__enqueue(jm, j, queue, nq);
-	pthread_mutex_unlock(&j->mu);
-	free(queue);
-	log_info("jobmgr", "job %s: config version %llu (%u -> %u instances%s)", j->id,
-	         (unsigned long long)j->cfg_version, old_n, new_n,
-	         same ? "" : "; every running instance restarted with it");
-	return RPC_OK;
+	free(bytes);
+	if (same)
+		return RPC_OK;
+	char id[40];
+	return jm__rollout_create(jm, j, cfg, NULL, id, err, len);
 }
 
 /* Stops insts into b (j->mu held): goal KILLED; a run on Mesos killed, a
@@ -270,23 +132,9 @@ enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
 static void stop__(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n,
                    struct store_batch *b)
 {
-	for (size_t k = 0; k < n; k++) {
-		uint32_t i = insts[k];
-		struct jm_task *t = &j->tasks[i];
-		t->goal = TASK_KILLED;
-		if (taskstate_terminal((enum taskstate)t->state) || t->state == TASK_KILLING)
-			continue; /* done, or being killed (the sweeper resends) */
-		if (jm_on_mesos((enum taskstate)t->state) && t->agent) {
-			jm__kill_run(jm, j, i, clock_wall_ns());
-		} else {
-			char ptask[96];
-			snprintf(ptask, sizeof(ptask), "%s-%u", j->id, i);
-			jm->cfg.rm.kill(jm->cfg.rm.arg, ptask);
-			jm__move(j, i, JM_KILL);
-			t->done_ns = clock_wall_ns();
-		}
-		jm__put_task(jm, b, j, i, "stop requested");
-	}
+	for (size_t k = 0; k < n; k++)
+		if (jm__stop_task__(jm, j, insts[k]))
+			jm__put_task(jm, b, j, insts[k], "stop requested");
 }
 
 enum store_status jm__stop(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts, size_t n)

@@ -26,8 +26,8 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
                          const Peloton__Api__Job__JobConfig *cfg, char *id_out, char *err,
                          size_t errlen);
 
-/* Update: only adding instances (the new config equal but for a larger
- * instanceCount); the new instances persisted PENDING and enqueued. */
+/* Update: the new config as an update of the whole job in one batch
+ * (rollout.h); RPC_OK at once when the config is the same. */
 enum rpc_code jm__update(struct jobmgr *jm, struct jm_job *j,
                          const Peloton__Api__Job__JobConfig *cfg, char *err, size_t errlen);
 

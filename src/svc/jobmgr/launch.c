@@ -63,6 +63,9 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		}
 		t->run++;
 		t->cfg_ver = (uint32_t)j->cfg_version; /* what j->merged[inst] is now */
+		t->healthy = jm_health_checked(tc)
+		                 ? PELOTON__API__TASK__HEALTH_STATE__HEALTH_UNKNOWN
+		                 : PELOTON__API__TASK__HEALTH_STATE__DISABLED;
 		free(t->host);
 		free(t->agent);
 		t->host = strdup(p->hostname);

@@ -38,6 +38,7 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len)
 	 * version it is meant to run (a task not launched yet: that one) */
 	r.configversion = t->cfg_ver ? t->cfg_ver : j->cfg_version;
 	r.desiredconfigversion = j->cfg_version;
+	r.healthy = (Peloton__Api__Task__HealthState)t->healthy;
 	Peloton__Api__Task__RuntimeInfo__PortsEntry pe[16], *pp[16];
 	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
 	size_t np = 0;
@@ -72,6 +73,7 @@ int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t 
 			t->run = run;
 	}
 	t->cfg_ver = t->run ? (uint32_t)r->configversion : 0;
+	t->healthy = (uint8_t)r->healthy;
 	/* killed while its goal is still to run: a restart (RestartTasks, a
 	 * config change, a preemption that relaunches) the crash interrupted */
 	t->restart = t->state == TASK_KILLING && t->goal != TASK_KILLED;
@@ -112,7 +114,8 @@ static Peloton__Api__Job__JobState job_state_of(const struct jm_job *j)
 		else if (jm_on_mesos((enum taskstate)s))
 			live += j->counts[s];
 	}
-	if (j->n && term == j->n) {
+	/* (an update in flight, stopBeforeUpdate, may have every task down) */
+	if (j->n && term == j->n && !jm_update_live(j->upd)) {
 		if (jm_long_running(j->cfg) && j->goal == PELOTON__API__JOB__JOB_STATE__KILLED)
 			return PELOTON__API__JOB__JOB_STATE__KILLED;
 		if (j->counts[TASK_FAILED] || j->counts[TASK_LOST])

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "persist.h"
 #include "proto_codec.h"
+#include "rollout.h"
 
 struct rec {
 	struct jobmgr *jm;
@@ -61,6 +62,8 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 		jm__job_free(j);
 		return false;
 	}
+	if (jm__rollout_load(r->jm, j) != 0)
+		log_error("jobmgr", "job %s: its updates could not all be read back", id);
 	r->cur = j;
 	r->jobs++;
 	return true;
@@ -96,6 +99,8 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 		size_t np = 0;
 		for (uint32_t i = 0; i < j->n; i++) {
 			struct jm_task *t = &j->tasks[i];
+			if (t->state == TASK_INITIALIZED && jm__rollout_holds__(j, i))
+				continue; /* an update adds it in its turn */
 			/* never reached Mesos: placed again; on Mesos: reconciled
 			 * explicitly after SUBSCRIBED, and again later if silent */
 			if (!jm__move(j, i, JM_RECOVER) && jm_on_mesos((enum taskstate)t->state))

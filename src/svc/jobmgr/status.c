@@ -7,6 +7,7 @@
 #include "log.h"
 #include "persist.h"
 #include "proto_codec.h"
+#include "rollout.h"
 
 struct ack_ctx {
 	struct jobmgr *jm;
@@ -170,6 +171,9 @@ static bool apply__(struct jm_job *j, uint32_t inst, enum jm_event ev,
 		free(t->reason);
 		t->reason = rv ? strdup(rv->name) : NULL;
 	}
+	if (st->has_healthy)
+		t->healthy = st->healthy ? PELOTON__API__TASK__HEALTH_STATE__HEALTHY
+		                         : PELOTON__API__TASK__HEALTH_STATE__UNHEALTHY;
 	jm__move(j, inst, ev);
 	enum taskstate ns = (enum taskstate)t->state;
 	if (ns == TASK_RUNNING && !t->start_ns)
@@ -178,6 +182,7 @@ static bool apply__(struct jm_job *j, uint32_t inst, enum jm_event ev,
 		t->lost_in_row = 0;
 	else if (ns == TASK_LOST && t->lost_in_row < UINT16_MAX)
 		t->lost_in_row++;
+	jm__rollout_observe__(j, inst);
 	if (!taskstate_terminal(ns))
 		return false;
 	t->done_ns = now;
@@ -216,7 +221,11 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	 */
 	if (ev == JM_LOST && t->goal == TASK_KILLED && run == t->run)
 		ev = JM_KILLED;
-	if (run != t->run || jm_next((enum taskstate)t->state, ev) == TASK_UNKNOWN) {
+	/* a health check's verdict on a running task: TASK_RUNNING again, with
+	 * `healthy` (Mesos src/launcher/executor.cpp, taskHealthUpdated) */
+	bool health =
+	    run == t->run && t->state == TASK_RUNNING && ev == JM_RUNNING && st->has_healthy;
+	if (!health && (run != t->run || jm_next((enum taskstate)t->state, ev) == TASK_UNKNOWN)) {
 		unchanged__(jm, j, inst, run, ev, st);
 		finish(jm, st, done, arg, true);
 		return;
@@ -236,7 +245,9 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	}
 	uint64_t now = clock_wall_ns();
 	bool again = apply__(j, inst, ev, st, now);
-	jm__put_task(jm, b, j, inst, st->message);
+	jm__put_task(jm, b, j, inst,
+	             health ? (st->healthy ? "health check passed" : "health check failed")
+	                    : st->message);
 	if (again) {
 		/* the failed run is recorded above; the task goes back to PENDING */
 		uint32_t wait = t->state == TASK_LOST     ? t->lost_in_row - 1u
@@ -256,7 +267,7 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	                      .done = done,
 	                      .done_arg = arg,
 	                      .ev = rm_ev,
-	                      .notify = true,
+	                      .notify = !health,
 	                      .relaunch = again,
 	                      .ended = !again && taskstate_terminal((enum taskstate)t->state),
 	                      .j = j,

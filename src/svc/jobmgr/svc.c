@@ -11,6 +11,7 @@
 #include "peloton/api/task/svc/task_svc.pb-c.h"
 #include "pjson.h"
 #include "proto_codec.h"
+#include "updsvc.h"
 #include "v0.h"
 
 /* ---- JobService (svc API): errors as gRPC status codes ---- */
@@ -319,4 +320,5 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (rpc_bind(t, tab[i].svc, tab[i].method, tab[i].fn, jm) != 0)
 			log_error("jobmgr", "schema has no %s/%s", tab[i].svc, tab[i].method);
+	jm__updsvc_bind(jm, t);
 }

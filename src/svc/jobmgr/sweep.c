@@ -1,8 +1,8 @@
 /*
  * The job manager's sweeper thread (every 200 ms): relaunches whose backoff
  * ended, kills to resend, silent launches to reconcile, tasks past
- * sla.maxRunningTime, the resource manager's preemptions, deleted jobs to
- * purge.
+ * sla.maxRunningTime, the resource manager's preemptions, running updates
+ * (rollout.c), deleted jobs to purge.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "handoff.h"
 #include "log.h"
 #include "persist.h"
+#include "rollout.h"
 #include "run.h"
 
 #define RECONCILE_MAX_NS 600000000000ull /* backoff cap */
@@ -143,6 +144,8 @@ static void sweep_all(struct jobmgr *jm, uint64_t now, struct store_batch *b, bo
 	pthread_rwlock_rdlock(&jm->lock);
 	for (struct jm_job *j = jm->all; j; j = j->all_next) {
 		pthread_mutex_lock(&j->mu);
+		if (!j->deleted && jm_update_live(j->upd))
+			jm__rollout_step__(jm, j, b);
 		if (!j->deleted && !jm_job_terminal(j->state)) {
 			sweep_job__(jm, j, now, b, requeue);
 		} else if (!j->deleted && j->delete_pending) {

@@ -78,6 +78,11 @@ void jm__job_free(struct jm_job *j)
 		protobuf_c_message_free_unpacked(&r->cfg->base, NULL);
 	}
 	free(j->retired);
+	while (j->upd) {
+		struct jm_update *u = j->upd;
+		j->upd = u->job_next;
+		free(u);
+	}
 	free(j->cfg_bytes);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -103,6 +108,8 @@ void jm__bury(struct jobmgr *jm, uint64_t now)
 		atomic_fetch_add(&jm->buried, 1);
 		*pp = j->all_next;
 		htab_del(&jm->jobs, j->id);
+		for (struct jm_update *u = j->upd; u; u = u->job_next)
+			htab_del(&jm->upd_index, u->id);
 		jm->n_jobs--;
 		j->buried_ns = now;
 		j->all_next = jm->graveyard;
@@ -187,10 +194,27 @@ struct jm_job *jm__job_new(const char *id, Peloton__Api__Job__JobConfig *cfg)
 	return j;
 }
 
+struct jm_update *jm__update_find(struct jobmgr *jm, const char *id)
+{
+	return htab_get(&jm->upd_index, id);
+}
+
+int jm__update_index(struct jobmgr *jm, struct jm_update *u)
+{
+	pthread_rwlock_wrlock(&jm->lock);
+	int rc = htab_put(&jm->upd_index, u);
+	pthread_rwlock_unlock(&jm->lock);
+	return rc;
+}
+
 int jm__table_init(struct jobmgr *jm)
 {
 	if (htab_init(&jm->jobs, HTAB_KEY_ARRAY, 256) != 0)
 		return -1;
+	if (htab_init(&jm->upd_index, HTAB_KEY_ARRAY, 64) != 0) {
+		htab_fini(&jm->jobs);
+		return -1;
+	}
 	pthread_rwlock_init(&jm->lock, NULL);
 	return 0;
 }
@@ -207,4 +231,5 @@ void jm__table_fini(struct jobmgr *jm)
 	}
 	pthread_rwlock_destroy(&jm->lock);
 	htab_fini(&jm->jobs);
+	htab_fini(&jm->upd_index);
 }

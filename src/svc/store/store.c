@@ -1634,7 +1634,7 @@ enum store_status store_purge_job(struct store *s, const char *job)
 	store_del(b, STORE_JOB_RUNTIME, job, jl);
 	size_t n = store_key_job_prefix(k, job);
 	static const enum store_cf under[] = {STORE_JOB_CONFIG, STORE_TASK_RUNTIME,
-	                                      STORE_TASK_EVENTS};
+	                                      STORE_TASK_EVENTS, STORE_UPDATES};
 	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
 		store_del_prefix(b, under[i], k, n);
 	/* a legacy index record and the keys it names */

@@ -28,7 +28,8 @@
  *   task_events   <job>\0 <instance u32> <~time u64> <seq u32>
  *                                                   -> TaskEvent, newest first
  *   volumes       <volume id>                       -> PersistentVolumeInfo
- *   updates       <update id>                       -> UpdateInfo
+ *   updates       <job>\0 <update id>               -> the job manager's update
+ *                                                      record (jobmgr/rollout.c)
  *
  * A job's tasks by state: one range scan of the job's task_runtime keys,
  * filtered on the state tag in the value header (no protobuf decoding, no
@@ -215,7 +216,7 @@ long store_tasks_by_state(struct store *s, const char *job, uint32_t state, stor
                           void *arg);
 
 /* Deletes a job and everything under it (configs, runtime, tasks, events,
- * legacy index keys) in one batch. Readers keep their snapshot. */
+ * updates, legacy index keys) in one batch. Readers keep their snapshot. */
 enum store_status store_purge_job(struct store *s, const char *job);
 
 /*
