@@ -34,11 +34,9 @@
 
 #include <jansson.h>
 
+#include "bench_daemon.h"
 #include "bench_util.h"
 #include "grpccli.h"
-#include "pjson.h"
-#include "proto_codec.h"
-#include "rpc.h"
 
 static struct {
 	unsigned agents, instances, reps;
@@ -50,7 +48,6 @@ static struct {
 
 enum { SPLIT_PLACEMENT = 1, SPLIT_EACH = 2 };
 
-static struct rpc_table *tab;
 
 static void usage(void)
 {
@@ -67,33 +64,9 @@ static void usage(void)
 	    "--split-each: fast = every role in a process of its own; baseline = all in one.\n");
 }
 
-/* JSON request -> call -> JSON response (NULL on error, message on stderr). */
 static json_t *call(struct grpccli *c, const char *svc, const char *method, const char *json)
 {
-	char path[200], err[256];
-	snprintf(path, sizeof(path), "/%s/%s", svc, method);
-	struct rpc_method *m = rpc_lookup_path(tab, path, strlen(path));
-	ProtobufCMessage *req = pjson_loads(m->in, json, strlen(json), err, sizeof(err));
-	if (!req) {
-		fprintf(stderr, "bench_e2e: %s\n", err);
-		return NULL;
-	}
-	size_t len, rlen;
-	uint8_t *b = proto_pack_alloc(req, &len), *resp;
-	protobuf_c_message_free_unpacked(req, NULL);
-	struct rpc_status st;
-	grpccli_call(c, path, b, len, 10000, &resp, &rlen, &st);
-	free(b);
-	if (st.code != RPC_OK)
-		return NULL;
-	const char *why;
-	ProtobufCMessage *r = proto_decode(m->out, resp, rlen, NULL, &why);
-	free(resp);
-	if (!r)
-		return NULL;
-	json_t *j = pjson_encode(r);
-	protobuf_c_message_free_unpacked(r, NULL);
-	return j;
+	return bd_call(c, svc, method, json, false);
 }
 
 struct result {
@@ -112,28 +85,10 @@ static bool waiting_state(const char *k)
 	return false;
 }
 
-/*
- * Starts a binary with argv (a NULL-terminated list with room for two more
- * entries: "--ports-file" and its path go there), logging to <dir>/<name>.log,
- * and waits for its ports. The pid, or -1 (said on stderr).
- */
 static pid_t spawn_listening(const char *dir, const char *name, const char **argv, size_t argc,
                              unsigned *grpc, unsigned *http)
 {
-	char log[256], ports[256];
-	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-	snprintf(ports, sizeof(ports), "%s/%s.ports", dir, name);
-	argv[argc] = "--ports-file";
-	argv[argc + 1] = ports;
-	argv[argc + 2] = NULL;
-	pid_t p = bench_spawn((char *const *)argv, log);
-	if (p < 0 || bench_wait_ports(ports, p, 60000, grpc, http) != 0) {
-		fprintf(stderr, "bench_e2e: %s did not start (log kept: %s)\n", name, log);
-		if (p > 0)
-			bench_reap(p);
-		return -1;
-	}
-	return p;
+	return bd_spawn_listening("bench_e2e", dir, name, argv, argc, grpc, http);
 }
 
 /* The processes of one run: the simulator, the daemon (all roles, or the
@@ -222,49 +177,18 @@ static int procs_start(struct procs *p, const char *dir, bool baseline)
 	return 0;
 }
 
-/* Waits until every agent has offered (the cluster's physical cpus). */
-static bool wait_capacity(struct grpccli *hm)
-{
-	for (int i = 0; i < 600; i++) {
-		json_t *j = call(hm, "peloton.private.hostmgr.hostsvc.InternalHostService",
-		                 "ClusterCapacity", "{}");
-		double cpus = 0;
-		size_t k;
-		json_t *v;
-		json_array_foreach(json_object_get(j, "physicalResources"), k, v)
-		{
-			if (!strcmp(json_string_value(json_object_get(v, "kind")) ?: "", "cpu"))
-				cpus = json_number_value(json_object_get(v, "capacity"));
-		}
-		json_decref(j);
-		if (cpus >= 32.0 * o.agents - 1)
-			return true;
-		usleep(100000);
-	}
-	fprintf(stderr, "bench_e2e: the agents did not all offer within 60 s\n");
-	return false;
-}
-
 /* Creates the pool and the job; the job id into jid (empty on failure). */
 static void create_job(struct grpccli *rm, struct grpccli *jm, char *jid, size_t len)
 {
-	json_t *j = call(rm, "peloton.api.respool.ResourceManager", "CreateResourcePool",
-	                 "{\"config\":{\"name\":\"bench\",\"parent\":{\"value\":\"root\"},"
-	                 "\"resources\":["
-	                 "{\"kind\":\"cpu\",\"reservation\":1000000,\"limit\":1000000,\"share\":1},"
-	                 "{\"kind\":\"memory\",\"reservation\":1e10,\"limit\":1e10,\"share\":1},"
-	                 "{\"kind\":\"disk\",\"reservation\":1e12,\"limit\":1e12,\"share\":1}]}}");
 	char pid[64] = "", req[1024];
-	const char *ps = json_string_value(json_object_get(json_object_get(j, "result"), "value"));
-	snprintf(pid, sizeof(pid), "%s", ps ? ps : "");
-	json_decref(j);
+	bd_create_pool(rm, pid, sizeof(pid));
 	snprintf(
 	    req, sizeof(req),
 	    "{\"config\":{\"name\":\"bench\",\"type\":\"BATCH\",\"instanceCount\":%u,"
 	    "\"respoolID\":{\"value\":\"%s\"},\"defaultConfig\":{\"resource\":{\"cpuLimit\":0.1,"
 	    "\"memLimitMb\":32},\"command\":{\"shell\":true,\"value\":\"true\"}}}}",
 	    o.instances, pid);
-	j = call(jm, "peloton.api.job.JobManager", "Create", req);
+	json_t *j = call(jm, "peloton.api.job.JobManager", "Create", req);
 	const char *js = json_string_value(json_object_get(json_object_get(j, "jobId"), "value"));
 	snprintf(jid, len, "%s", js ? js : "");
 	if (!js)
@@ -323,7 +247,7 @@ static struct result run_once(bool baseline)
 	for (int i = 0; i < 300 && !(j = call(jm, "peloton.api.job.JobManager", "Get", "{}")); i++)
 		usleep(100000);
 	json_decref(j);
-	if (wait_capacity(hm)) {
+	if (bd_wait_capacity(hm, o.agents)) {
 		double cpu0 = bench_proc_cpu_s(p.d);
 		for (int k = 0; k < 3; k++)
 			cpu0 += p.pe[k] ? bench_proc_cpu_s(p.pe[k]) : 0;
@@ -348,18 +272,6 @@ static struct result run_once(bool baseline)
 	else
 		bench_rmtree(dir);
 	return r;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
 }
 
 int main(int argc, char **argv)
@@ -405,7 +317,6 @@ int main(int argc, char **argv)
 		bench_sibling("mesos-sim", simp, sizeof(simp)), o.sim = simp;
 	if (!o.daemon)
 		bench_sibling("pelotond", dp, sizeof(dp)), o.daemon = dp;
-	tab = rpc_table_create();
 	double run[2][16], done[2][16], cpu[2][16], rss[2][16];
 	unsigned reps = o.reps > 16 ? 16 : o.reps;
 	bool ok = true;
@@ -427,14 +338,13 @@ int main(int argc, char **argv)
 	if (!ok) {
 		/* a failed run gives no result line: no number stands for a failure */
 		fprintf(stderr, "bench_e2e: a run failed; no result\n");
-		rpc_table_destroy(tab);
 		return 1;
 	}
-	double base_rate = o.impl < 0 ? o.instances / median(run[0], reps) : 0;
+	double base_rate = o.impl < 0 ? o.instances / bd_median(run[0], reps) : 0;
 	for (int impl = 0; impl < 2; impl++) {
 		if (o.impl >= 0 && impl != o.impl)
 			continue;
-		double tr = median(run[impl], reps), td = median(done[impl], reps);
+		double tr = bd_median(run[impl], reps), td = bd_median(done[impl], reps);
 		double rate = o.instances / tr;
 		printf(
 		    "{\"bench\":\"bench_e2e\",\"case\":\"agents=%u,instances=%u,task_secs=%g%s\","
@@ -446,12 +356,11 @@ int main(int argc, char **argv)
 		    : o.split             ? ",placement=apart"
 		                          : "",
 		    impl ? "fast" : "baseline", o.agents, o.instances, o.task_secs, rate, tr, td,
-		    median(cpu[impl], reps), median(cpu[impl], reps) * 1000 / o.instances,
-		    median(rss[impl], reps), reps);
+		    bd_median(cpu[impl], reps), bd_median(cpu[impl], reps) * 1000 / o.instances,
+		    bd_median(rss[impl], reps), reps);
 		if (impl && base_rate > 0)
 			printf(",\"ratio_vs_baseline\":%.2f", rate / base_rate);
 		printf("}\n");
 	}
-	rpc_table_destroy(tab);
 	return 0;
 }

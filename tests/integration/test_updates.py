@@ -24,7 +24,7 @@ sys.path.insert(0, PYGEN)
 import grpc  # noqa: E402
 import pelcluster  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
-from pelcluster import Cluster, batch  # noqa: E402
+from pelcluster import Cluster, batch, metric  # noqa: E402
 from peloton.api.task import task_pb2  # noqa: E402
 from peloton.api.update import update_pb2  # noqa: E402
 from peloton.api.update.svc import update_svc_pb2 as us  # noqa: E402
@@ -147,6 +147,9 @@ class Rolling(unittest.TestCase):
             self.assertEqual(c.job(jid).jobInfo.runtime.configVersion, 2)
             lst = c.call(SVC + "ListUpdates", us.ListUpdatesRequest(), us.ListUpdatesResponse)
             self.assertNotIn(uid, [u.updateId.value for u in lst.updateInfo])
+            self.assertEqual(metric(c.http, 'peloton_updates{state="SUCCEEDED"}'), 1)
+            self.assertEqual(metric(c.http, "peloton_update_instances_total"), 100)
+            self.assertEqual(metric(c.http, "peloton_update_rollbacks_total"), 0)
         finally:
             c.stop()
 
@@ -178,6 +181,8 @@ class Health(unittest.TestCase):
             self.assertEqual(wait_update(c, uid, {"ROLLED_BACK", "SUCCEEDED"}, 240),
                              "ROLLED_BACK")
             self.assertGreater(sim_stats(c)["health_kills"], 0)
+            self.assertEqual(metric(c.http, "peloton_update_rollbacks_total"), 1)
+            self.assertEqual(metric(c.http, 'peloton_updates{state="ROLLED_BACK"}'), 1)
             wait_until("four healthy instances again",
                        lambda: all_running(c, jid, 4) and all(healthy(i) for i in range(4)))
             for i in range(4):

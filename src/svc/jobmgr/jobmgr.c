@@ -99,10 +99,53 @@ void jobmgr_count_states(struct jobmgr *jm, uint64_t counts[16])
 	pthread_rwlock_unlock(&jm->lock);
 }
 
+/* Each job's newest update by update.State (the older ones are over). */
+static void count_updates(struct jobmgr *jm, uint64_t by_state[6])
+{
+	memset(by_state, 0, 6 * sizeof(uint64_t));
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		if (j->upd && !j->deleted && j->upd->state < 6)
+			by_state[j->upd->state]++;
+		pthread_mutex_unlock(&j->mu);
+	}
+	pthread_rwlock_unlock(&jm->lock);
+}
+
+static void write_update_metrics(struct jobmgr *jm, FILE *f)
+{
+	uint64_t u[6];
+	count_updates(jm, u);
+	fprintf(f, "# HELP peloton_updates Each job's latest update, by state.\n"
+	           "# TYPE peloton_updates gauge\n");
+	for (int s = 0; s < 6; s++)
+		fprintf(f, "peloton_updates{state=\"%s\"} %llu\n",
+		        protobuf_c_enum_descriptor_get_value(&peloton__api__update__state__descriptor,
+		                                             s)
+		            ->name,
+		        (unsigned long long)u[s]);
+	fprintf(f,
+	        "# HELP peloton_updates_created_total Updates created (UpdateService, "
+	        "JobManager.Update).\n"
+	        "# TYPE peloton_updates_created_total counter\npeloton_updates_created_total %llu\n"
+	        "# HELP peloton_update_instances_total Instances updates have taken (relaunched, "
+	        "started or stopped for a new config version).\n"
+	        "# TYPE peloton_update_instances_total counter\n"
+	        "peloton_update_instances_total %llu\n"
+	        "# HELP peloton_update_rollbacks_total Updates rolled back (asked, or after an "
+	        "instance failed on the new version).\n"
+	        "# TYPE peloton_update_rollbacks_total counter\npeloton_update_rollbacks_total %llu\n",
+	        (unsigned long long)atomic_load(&jm->upd_created),
+	        (unsigned long long)atomic_load(&jm->upd_instances),
+	        (unsigned long long)atomic_load(&jm->upd_rollbacks));
+}
+
 void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 {
 	uint64_t c[16];
 	jobmgr_count_states(jm, c);
+	write_update_metrics(jm, f);
 	pthread_rwlock_rdlock(&jm->lock);
 	size_t n_jobs = jm->n_jobs;
 	pthread_rwlock_unlock(&jm->lock);
