@@ -48,7 +48,6 @@ static struct {
 
 enum { SPLIT_PLACEMENT = 1, SPLIT_EACH = 2 };
 
-
 static void usage(void)
 {
 	printf(

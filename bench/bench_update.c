@@ -121,8 +121,7 @@ static void update(struct grpccli *d, const char *pool, const char *jid, bool ba
 		snprintf(p, sizeof(req) - (size_t)(p - req), "\"batchSize\":%u}}", o.batch);
 	}
 	json_t *j = bd_call(d, "peloton.api.update.svc.UpdateService", "CreateUpdate", req, false);
-	const char *uid =
-	    json_string_value(json_object_get(json_object_get(j, "result"), "value"));
+	const char *uid = json_string_value(json_object_get(json_object_get(j, "result"), "value"));
 	char get[160] = "";
 	if (uid)
 		snprintf(get, sizeof(get), "{\"updateId\":{\"value\":\"%s\"}}", uid);
@@ -239,11 +238,13 @@ int main(int argc, char **argv)
 	for (unsigned rep = 0; rep < reps && ok; rep++)
 		for (int impl = 0; impl < 2 && ok; impl++) {
 			struct result r = run_once(impl == 0);
-			fprintf(stderr, "bench_update: rep %u %s: %.2fs, cpu %.1fs, %u down at most%s\n",
+			fprintf(stderr,
+			        "bench_update: rep %u %s: %.2fs, cpu %.1fs, %u down at most%s\n",
 			        rep, impl ? "fast" : "baseline", r.secs, r.cpu_s, r.max_down,
 			        r.ok ? "" : " (the update did not succeed)");
 			if (r.ok && impl && r.max_down > o.batch) {
-				fprintf(stderr, "bench_update: %u instances down at once, batch %u\n",
+				fprintf(stderr,
+				        "bench_update: %u instances down at once, batch %u\n",
 				        r.max_down, o.batch);
 				r.ok = false;
 			}

@@ -19,6 +19,8 @@
 #include "version.h"
 
 typedef Mesos__V1__Scheduler__Call call_t;
+
+#define SIM_QUEUE 4 /* a task's updates held behind an unacknowledged one */
 typedef Mesos__V1__Scheduler__Event event_t;
 
 #define MAX_COMPLETED 1000 /* completed tasks a master reports per framework */
@@ -53,12 +55,15 @@ struct task {
 	int8_t unacked_health; /* its `healthy`: -1 none, 0 false, 1 true */
 	uint64_t resend_ns;
 	uint32_t resends; /* of the current update: the retry interval doubles */
-	/* the next update, held until the current one is acknowledged (an
-	 * agent's status update manager sends a task's updates one at a time) */
-	bool queued;
-	int queued_state, queued_reason;
-	int8_t queued_health;
-	char queued_msg[48];
+	/* the next updates, held until the current one is acknowledged (an
+	 * agent's status update manager sends a task's updates one at a time,
+	 * in order); past SIM_QUEUE the newest replaces the last held */
+	struct held_update {
+		int state, reason;
+		int8_t health;
+		char msg[48];
+	} queued[SIM_QUEUE];
+	uint8_t n_queued;
 	int exit_code; /* from a command "exit N" */
 	/* its health check (TaskInfo.health_check), run as an agent's health
 	 * checker does (Mesos src/checks/health_checker.cpp) */
@@ -489,11 +494,11 @@ static void send_status(struct sim *s, struct task *t, int state, int reason, co
 		return;
 	}
 	if (t->unacked) {
-		t->queued = true;
-		t->queued_state = state;
-		t->queued_reason = reason;
-		t->queued_health = (int8_t)health;
-		snprintf(t->queued_msg, sizeof(t->queued_msg), "%s", msg ? msg : "");
+		if (t->n_queued < SIM_QUEUE)
+			t->n_queued++;
+		struct held_update *h = &t->queued[t->n_queued - 1];
+		*h = (struct held_update){state, reason, (int8_t)health, ""};
+		snprintf(h->msg, sizeof(h->msg), "%s", msg ? msg : "");
 		return;
 	}
 	for (int i = 0; i < 16; i++)
@@ -1497,12 +1502,11 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			               t->state == MESOS__V1__TASK_STATE__TASK_STARTING;
 			t->unacked = false;
 			s->st.acks++;
-			if (t->queued) {
-				char msg[48];
-				snprintf(msg, sizeof(msg), "%s", t->queued_msg);
-				t->queued = false;
-				send_status(s, t, t->queued_state, t->queued_reason, msg, true,
-				            t->queued_health);
+			if (t->n_queued) {
+				struct held_update h = t->queued[0];
+				memmove(&t->queued[0], &t->queued[1],
+				        --t->n_queued * sizeof(t->queued[0]));
+				send_status(s, t, h.state, h.reason, h.msg, true, h.health);
 			}
 			if (started)
 				start_running(s, t);
@@ -1628,7 +1632,7 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 			continue;
 		t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
 		t->unacked = false; /* the agent's pending update dies with it */
-		t->queued = false;
+		t->n_queued = 0;
 		release(s, t);
 		running_dec(s);
 		s->st.unreachable++;

@@ -121,24 +121,25 @@ static void write_update_metrics(struct jobmgr *jm, FILE *f)
 	           "# TYPE peloton_updates gauge\n");
 	for (int s = 0; s < 6; s++)
 		fprintf(f, "peloton_updates{state=\"%s\"} %llu\n",
-		        protobuf_c_enum_descriptor_get_value(&peloton__api__update__state__descriptor,
-		                                             s)
+		        protobuf_c_enum_descriptor_get_value(
+		            &peloton__api__update__state__descriptor, s)
 		            ->name,
 		        (unsigned long long)u[s]);
-	fprintf(f,
-	        "# HELP peloton_updates_created_total Updates created (UpdateService, "
-	        "JobManager.Update).\n"
-	        "# TYPE peloton_updates_created_total counter\npeloton_updates_created_total %llu\n"
-	        "# HELP peloton_update_instances_total Instances updates have taken (relaunched, "
-	        "started or stopped for a new config version).\n"
-	        "# TYPE peloton_update_instances_total counter\n"
-	        "peloton_update_instances_total %llu\n"
-	        "# HELP peloton_update_rollbacks_total Updates rolled back (asked, or after an "
-	        "instance failed on the new version).\n"
-	        "# TYPE peloton_update_rollbacks_total counter\npeloton_update_rollbacks_total %llu\n",
-	        (unsigned long long)atomic_load(&jm->upd_created),
-	        (unsigned long long)atomic_load(&jm->upd_instances),
-	        (unsigned long long)atomic_load(&jm->upd_rollbacks));
+	fprintf(
+	    f,
+	    "# HELP peloton_updates_created_total Updates created (UpdateService, "
+	    "JobManager.Update).\n"
+	    "# TYPE peloton_updates_created_total counter\npeloton_updates_created_total %llu\n"
+	    "# HELP peloton_update_instances_total Instances updates have taken (relaunched, "
+	    "started or stopped for a new config version).\n"
+	    "# TYPE peloton_update_instances_total counter\n"
+	    "peloton_update_instances_total %llu\n"
+	    "# HELP peloton_update_rollbacks_total Updates rolled back (asked, or after an "
+	    "instance failed on the new version).\n"
+	    "# TYPE peloton_update_rollbacks_total counter\npeloton_update_rollbacks_total %llu\n",
+	    (unsigned long long)atomic_load(&jm->upd_created),
+	    (unsigned long long)atomic_load(&jm->upd_instances),
+	    (unsigned long long)atomic_load(&jm->upd_rollbacks));
 }
 
 void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)

@@ -101,6 +101,8 @@ static void start(const struct sim_config *cfg, char *offer, char *agent)
 
 /* ACCEPT's Filters.refuse_seconds in launch(); negative: no filters at all. */
 static double accept_refuse_s;
+/* The launched task's health check (NULL: none). */
+static Mesos__V1__HealthCheck *launch_hc;
 
 /* ACCEPT of offer `offer` launching task `id` with cpus and one port. */
 static int launch_only(const char *offer, const char *agent, const char *id, double cpus,
@@ -145,6 +147,7 @@ static int launch_only(const char *offer, const char *agent, const char *id, dou
 	ti.agent_id = &aid;
 	ti.n_resources = 3;
 	ti.resources = rp;
+	ti.health_check = launch_hc;
 	l.n_task_infos = 1;
 	l.task_infos = &tip;
 	op.has_type = true;
@@ -872,6 +875,103 @@ static void test_teardown(void **state)
 	sim_destroy(sim);
 }
 
+/* Acknowledges every update of task id in the events (cleared first: what
+ * the acknowledgements release stays). */
+static void ack_all(const char *id)
+{
+	Mesos__V1__TaskStatus *st[256];
+	size_t n = 0;
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i]->update && !strcmp(events[i]->update->status->task_id->value, id) &&
+		    events[i]->update->status->has_uuid)
+			st[n++] =
+			    (Mesos__V1__TaskStatus *)proto_clone(&events[i]->update->status->base);
+	clear();
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ack(st[i]), 202);
+		protobuf_c_message_free_unpacked(&st[i]->base, NULL);
+	}
+}
+
+/* Waits 20 ms and ticks (every check of these tests is due by then). */
+static void tick_later(void)
+{
+	struct timespec d = {0, 20000000};
+	nanosleep(&d, NULL);
+	tick_now();
+}
+
+/* Health checks as an agent's health checker runs them: a passing check
+ * says healthy once; failing ones (no grace period here) each say
+ * unhealthy, with the health-check reason, and the consecutive_failures-th
+ * kills the task (KILLED, healthy false). A health update waits for the
+ * acknowledgement of the one before it. */
+static void test_health_checks(void **state)
+{
+	(void)state;
+	struct sim_config cfg = {.agents = 1, .task_secs = 1000};
+	char offer[64], agent[64];
+	Mesos__V1__HealthCheck hc = MESOS__V1__HEALTH_CHECK__INIT;
+	Mesos__V1__CommandInfo cmd = MESOS__V1__COMMAND_INFO__INIT;
+	cmd.value = "exit 0";
+	hc.has_type = true;
+	hc.type = MESOS__V1__HEALTH_CHECK__TYPE__COMMAND;
+	hc.command = &cmd;
+	hc.has_delay_seconds = hc.has_interval_seconds = hc.has_grace_period_seconds = true;
+	hc.delay_seconds = 0;
+	hc.interval_seconds = 0.001;
+	hc.grace_period_seconds = 0;
+	hc.has_consecutive_failures = true;
+	hc.consecutive_failures = 2;
+	launch_hc = &hc;
+	start(&cfg, offer, agent);
+	assert_int_equal(launch(offer, agent, "ok", 1, 31000), 202);
+	assert_int_equal(update_of("ok")->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_false(update_of("ok")->has_healthy);
+	ack_all("ok");
+	tick_later();
+	Mesos__V1__TaskStatus *st = update_of("ok");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_true(st->has_healthy && st->healthy);
+	assert_int_equal(st->reason,
+	                 MESOS__V1__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+	ack_all("ok");
+	tick_later(); /* passing again: nothing new to say */
+	assert_null(update_of("ok"));
+	sim_destroy(sim);
+	/* a failing check */
+	cmd.value = "exit 1";
+	start(&cfg, offer, agent);
+	assert_int_equal(launch(offer, agent, "bad", 1, 31000), 202);
+	ack_all("bad");
+	tick_later();
+	st = update_of("bad");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_true(st->has_healthy && !st->healthy);
+	tick_later(); /* the second failure waits for the first's acknowledgement */
+	assert_int_equal(count_type(MESOS__V1__SCHEDULER__EVENT__TYPE__UPDATE), 1);
+	ack_all("bad");
+	/* acknowledged: the second failure's update, then (after its ack) the kill */
+	st = update_of("bad");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_RUNNING);
+	assert_true(st->has_healthy && !st->healthy);
+	ack_all("bad");
+	st = update_of("bad");
+	assert_non_null(st);
+	assert_int_equal(st->state, MESOS__V1__TASK_STATE__TASK_KILLED);
+	assert_true(st->has_healthy && !st->healthy);
+	struct sim_stats ss;
+	sim_get_stats(sim, &ss);
+	assert_int_equal(ss.health_kills, 1);
+	assert_int_equal(ss.running, 0);
+	clear();
+	sim_destroy(sim);
+	launch_hc = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +985,7 @@ int main(void)
 	    cmocka_unit_test(test_reconciliation),
 	    cmocka_unit_test(test_accept_default_filter),
 	    cmocka_unit_test(test_profiles_and_faults),
+	    cmocka_unit_test(test_health_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "peloton/api/update/svc/update_svc.pb-c.h"
 #include "fsm.h"
 #include "jm.h"
 #include "jobs.h"
@@ -1156,6 +1157,112 @@ static void test_update_changes_config(void **state)
 	PB_FREE(g);
 }
 
+/* CreateUpdate of job id to c with batch and pct: the call's code; the
+ * update id into uid (40 bytes) when given. */
+static enum rpc_code create_update(const char *id, Peloton__Api__Job__JobConfig *c, int32_t batch,
+                                   double pct, bool paused, char *uid)
+{
+	Peloton__Api__Update__Svc__CreateUpdateRequest req =
+	    PELOTON__API__UPDATE__SVC__CREATE_UPDATE_REQUEST__INIT;
+	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
+	Peloton__Api__Update__UpdateConfig uc = PELOTON__API__UPDATE__UPDATE_CONFIG__INIT;
+	jid.value = (char *)id;
+	req.jobid = &jid;
+	req.jobconfig = c;
+	uc.batchsize = batch;
+	uc.batchpercentage = pct;
+	uc.startpaused = paused;
+	req.updateconfig = &uc;
+	enum rpc_code code;
+	Peloton__Api__Update__Svc__CreateUpdateResponse *r =
+	    (void *)call("/peloton.api.update.svc.UpdateService/CreateUpdate", &req.base, &code);
+	if (r && uid)
+		snprintf(uid, 40, "%s", r->result->value);
+	PB_FREE(r);
+	return code;
+}
+
+/* GetUpdate: the state (-1 when refused, *code set). */
+static int update_state(const char *uid, enum rpc_code *code, int32_t *done)
+{
+	Peloton__Api__Update__Svc__GetUpdateRequest req =
+	    PELOTON__API__UPDATE__SVC__GET_UPDATE_REQUEST__INIT;
+	Peloton__Api__Update__UpdateID id = PELOTON__API__UPDATE__UPDATE_ID__INIT;
+	id.value = (char *)uid;
+	req.updateid = &id;
+	Peloton__Api__Update__Svc__GetUpdateResponse *r =
+	    (void *)call("/peloton.api.update.svc.UpdateService/GetUpdate", &req.base, code);
+	int s = r ? (int)r->result->status->state : -1;
+	if (r && done)
+		*done = r->result->status->numtasksdone;
+	PB_FREE(r);
+	return s;
+}
+
+/* Pause, Resume, Rollback or Abort of uid: the code. */
+static enum rpc_code update_op(const char *method, const char *uid)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/peloton.api.update.svc.UpdateService/%s", method);
+	Peloton__Api__Update__Svc__PauseUpdateRequest req =
+	    PELOTON__API__UPDATE__SVC__PAUSE_UPDATE_REQUEST__INIT; /* (all four: field 1) */
+	Peloton__Api__Update__UpdateID id = PELOTON__API__UPDATE__UPDATE_ID__INIT;
+	id.value = (char *)uid;
+	req.updateid = &id;
+	enum rpc_code code;
+	ProtobufCMessage *r = call(path, &req.base, &code);
+	if (r)
+		protobuf_c_message_free_unpacked(r, NULL);
+	return code;
+}
+
+/* UpdateService's errors and state moves as the reference lists them:
+ * NOT_FOUND for an unknown job or update, INVALID_ARGUMENT for bad
+ * options, ALREADY_EXISTS for a second update, UNAVAILABLE for a move the
+ * state does not allow; an update survives a restart in its state. */
+static void test_update_service(void **state)
+{
+	(void)state;
+	create("up", 2, 0);
+	char uid[40];
+	int32_t done = -1;
+	enum rpc_code code;
+	assert_int_equal(create_update("nope", job_config(2, 0), 1, 0, false, NULL), RPC_NOT_FOUND);
+	assert_int_equal(create_update("up", job_config(2, 0), -1, 0, false, NULL),
+	                 RPC_INVALID_ARGUMENT);
+	assert_int_equal(create_update("up", job_config(2, 0), 1, NAN, false, NULL),
+	                 RPC_INVALID_ARGUMENT);
+	assert_int_equal(create_update("up", job_config(2, 0), 1, 101, false, NULL),
+	                 RPC_INVALID_ARGUMENT);
+	assert_int_equal(update_state("nope", &code, NULL), -1);
+	assert_int_equal(code, RPC_NOT_FOUND);
+	/* paused at creation; a second one refused */
+	assert_int_equal(create_update("up", job_config(3, 0), 1, 0, true, uid), RPC_OK);
+	assert_int_equal(update_state(uid, &code, &done), PELOTON__API__UPDATE__STATE__PAUSED);
+	assert_int_equal(create_update("up", job_config(3, 0), 1, 0, false, NULL),
+	                 RPC_ALREADY_EXISTS);
+	assert_int_equal(update_op("PauseUpdate", uid), RPC_UNAVAILABLE);
+	assert_int_equal(update_op("ResumeUpdate", uid), RPC_OK);
+	assert_int_equal(update_state(uid, &code, NULL),
+	                 PELOTON__API__UPDATE__STATE__ROLLING_FORWARD);
+	assert_int_equal(update_op("ResumeUpdate", uid), RPC_UNAVAILABLE);
+	assert_int_equal(update_op("PauseUpdate", uid), RPC_OK);
+	/* durable: paused after a restart, with the job's 3 instances */
+	close_jm();
+	open_jm(true);
+	assert_int_equal(update_state(uid, &code, NULL), PELOTON__API__UPDATE__STATE__PAUSED);
+	assert_int_equal(update_op("RollbackUpdate", uid), RPC_OK);
+	assert_int_equal(update_op("ResumeUpdate", uid), RPC_OK);
+	assert_int_equal(update_state(uid, &code, NULL), PELOTON__API__UPDATE__STATE__ROLLING_BACK);
+	assert_int_equal(update_op("RollbackUpdate", uid), RPC_UNAVAILABLE);
+	assert_int_equal(update_op("AbortUpdate", uid), RPC_OK);
+	assert_int_equal(update_state(uid, &code, NULL), PELOTON__API__UPDATE__STATE__ABORTED);
+	assert_int_equal(update_op("AbortUpdate", uid), RPC_UNAVAILABLE);
+	assert_int_equal(update_op("PauseUpdate", "nope"), RPC_NOT_FOUND);
+	/* over: a new one may start */
+	assert_int_equal(create_update("up", job_config(2, 0), 0, 50, false, NULL), RPC_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1176,6 +1283,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_max_running_instances, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_version_per_task, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_changes_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_service, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
