@@ -240,19 +240,24 @@ class E2E(unittest.TestCase):
         self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 5})
         self.assertEqual(info.runtime.configVersion, 2)
         self.assertEqual(self.c.task(jid, 0).runtime.mesosTaskId.value, "%s-0-1" % jid)
-        # shrinking is refused
+        # fewer instances: the highest ones leave the job
         req.config.instanceCount = 3
-        self.assertTrue(self.c.call(p, req, job_pb2.UpdateResponse).error.HasField(
-            "invalidConfig"))
+        r = self.c.call(p, req, job_pb2.UpdateResponse)
+        self.assertFalse(r.HasField("error"), r)
+        end = time.time() + 30
+        while sum(self.c.job(jid).jobInfo.runtime.taskStats.values()) != 3:
+            self.assertLess(time.time(), end, "instances 3 and 4 still there")
+            time.sleep(0.2)
+        self.assertEqual(self.c.job(jid).jobInfo.runtime.configVersion, 3)
         # another change is a new version for every instance: the finished
-        # ones keep their run, the new one runs with it
+        # ones keep their run, the new ones run with it
         req.config.instanceCount = 6
         req.config.name = "renamed"
         r = self.c.call(p, req, job_pb2.UpdateResponse)
         self.assertFalse(r.HasField("error"), r)
         self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
         info = self.c.job(jid).jobInfo
-        self.assertEqual(info.runtime.configVersion, 3)
+        self.assertEqual(info.runtime.configVersion, 4)
         self.assertEqual(info.config.name, "renamed")
         self.assertEqual(dict(info.runtime.taskStats), {"SUCCEEDED": 6})
         self.assertEqual(self.c.task(jid, 0).runtime.mesosTaskId.value, "%s-0-1" % jid)
@@ -487,10 +492,15 @@ class E2E(unittest.TestCase):
         r = c.cli("respool", "lookup", "/cli")
         self.assertEqual(r.returncode, 1)
         # not served yet: a clear UNIMPLEMENTED and exit 1
-        for args in (["update", "list"], ["update", "get", "u1"], ["volume", "get", "v1"]):
-            r = c.cli(*args)
-            self.assertEqual(r.returncode, 1, args)
-            self.assertIn("UNIMPLEMENTED", r.stderr)
+        r = c.cli("volume", "get", "v1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNIMPLEMENTED", r.stderr)
+        # an unknown update: NOT_FOUND and exit 1; no update running
+        r = c.cli("update", "get", "u1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NOT_FOUND", r.stderr)
+        r = c.cli("update", "list")
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
         c.wait_job(jid, {"SUCCEEDED"})
         # bad specs: file:line and exit 1
         d = tempfile.mkdtemp()
