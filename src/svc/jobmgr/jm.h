@@ -150,6 +150,11 @@ struct jobmgr {
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
 	_Atomic uint64_t upd_created, upd_instances, upd_rollbacks; /* metrics */
+	/* an instance of a moving update got where it was going: the sweeper
+	 * runs the updates' passes now rather than at its next tick */
+	pthread_mutex_t kick_mu;
+	pthread_cond_t kick_cv; /* CLOCK_MONOTONIC */
+	bool kicked;
 	bool rm_apart; /* the resource manager runs in another process */
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jm.h"
+#include "rollout.h"
 #include "run.h"
 
 struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
@@ -25,6 +26,12 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 	}
 	pthread_mutex_init(&jm->launch_mu, NULL);
 	pthread_cond_init(&jm->launch_cv, NULL);
+	pthread_mutex_init(&jm->kick_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&jm->kick_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	return jm;
 }
 
@@ -36,6 +43,8 @@ void jobmgr_destroy(struct jobmgr *jm)
 	jm__table_fini(jm);
 	pthread_mutex_destroy(&jm->launch_mu);
 	pthread_cond_destroy(&jm->launch_cv);
+	pthread_mutex_destroy(&jm->kick_mu);
+	pthread_cond_destroy(&jm->kick_cv);
 	free(jm);
 }
 
@@ -69,6 +78,7 @@ void jobmgr_stop(struct jobmgr *jm)
 	if (jm->cfg.hm.stop_updates)
 		jm->cfg.hm.stop_updates(jm->cfg.hm.arg);
 	atomic_store(&jm->stop, true);
+	jm__rollout_kick(jm); /* the sweeper wakes to see it */
 	pthread_join(jm->launcher, NULL);
 	pthread_join(jm->sweeper, NULL);
 	jm->launcher_on = false;

@@ -433,6 +433,20 @@ void jm__rollout_observe__(struct jm_job *j, uint32_t inst)
 	}
 }
 
+bool jm__rollout_arrived__(const struct jm_job *j, uint32_t inst)
+{
+	const struct jm_update *u = j->upd;
+	return moving(u) && inst >= u->lo && inst < u->next && inst_done(j, u, inst);
+}
+
+void jm__rollout_kick(struct jobmgr *jm)
+{
+	pthread_mutex_lock(&jm->kick_mu);
+	jm->kicked = true;
+	pthread_cond_signal(&jm->kick_cv);
+	pthread_mutex_unlock(&jm->kick_mu);
+}
+
 bool jm__rollout_holds__(const struct jm_job *j, uint32_t inst)
 {
 	return jm_update_live(j->upd) && inst >= j->upd->next;

@@ -78,6 +78,12 @@ void jm__rollout_step__(struct jobmgr *jm, struct jm_job *j, struct store_batch 
  * version an update moves it to is counted. */
 void jm__rollout_observe__(struct jm_job *j, uint32_t inst);
 
+/* True when task inst just got where j's moving update wants it (the
+ * caller then kicks: jm__rollout_kick). j->mu held. */
+bool jm__rollout_arrived__(const struct jm_job *j, uint32_t inst);
+/* Wakes the sweeper for a pass of the running updates now. */
+void jm__rollout_kick(struct jobmgr *jm);
+
 /* Not yet begun by j's running update (an INITIALIZED instance it adds:
  * recovery leaves it to the update). */
 bool jm__rollout_holds__(const struct jm_job *j, uint32_t inst);

@@ -261,7 +261,10 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	}
 	if (jm__job_refresh(j))
 		jm__put_job_runtime(jm, b, j);
+	bool arrived = jm__rollout_arrived__(j, inst);
 	pthread_mutex_unlock(&j->mu);
+	if (arrived)
+		jm__rollout_kick(jm);
 	*c = (struct ack_ctx){.jm = jm,
 	                      .st = c->st,
 	                      .done = done,

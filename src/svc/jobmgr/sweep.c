@@ -179,12 +179,55 @@ static void purge(struct jobmgr *jm, struct purge_list *p)
 	free(p->ids);
 }
 
+/* The running updates' passes alone (a kick: an instance got where its
+ * update wants it, so the window has room now). */
+static void step_updates(struct jobmgr *jm)
+{
+	struct store_batch *b = store_batch_new(jm->cfg.store);
+	if (!b)
+		return;
+	pthread_rwlock_rdlock(&jm->lock);
+	for (struct jm_job *j = jm->all; j; j = j->all_next) {
+		pthread_mutex_lock(&j->mu);
+		if (!j->deleted && jm_update_live(j->upd))
+			jm__rollout_step__(jm, j, b);
+		pthread_mutex_unlock(&j->mu);
+	}
+	pthread_rwlock_unlock(&jm->lock);
+	if (store_batch_ops(b))
+		store_submit(jm->cfg.store, b, NULL, NULL);
+	else
+		store_batch_free(b);
+}
+
+/* Sleeps until tick_ns (CLOCK_MONOTONIC), running the updates' passes
+ * whenever kicked meanwhile. */
+static void wait_tick(struct jobmgr *jm, uint64_t tick_ns)
+{
+	struct timespec until = {(time_t)(tick_ns / 1000000000ull),
+	                         (long)(tick_ns % 1000000000ull)};
+	pthread_mutex_lock(&jm->kick_mu);
+	while (!atomic_load(&jm->stop)) {
+		if (jm->kicked) {
+			jm->kicked = false;
+			pthread_mutex_unlock(&jm->kick_mu);
+			step_updates(jm);
+			pthread_mutex_lock(&jm->kick_mu);
+			continue;
+		}
+		if (pthread_cond_timedwait(&jm->kick_cv, &jm->kick_mu, &until) != 0)
+			break; /* the tick */
+	}
+	pthread_mutex_unlock(&jm->kick_mu);
+}
+
 void *jm__sweeper_main(void *arg)
 {
 	struct jobmgr *jm = arg;
 	while (!atomic_load(&jm->stop)) {
-		struct timespec d = {0, 200000000};
-		nanosleep(&d, NULL);
+		wait_tick(jm, clock_mono_ns() + 200000000ull);
+		if (atomic_load(&jm->stop))
+			break;
 		uint64_t now = clock_wall_ns();
 		struct store_batch *b = store_batch_new(jm->cfg.store);
 		if (!b)
