@@ -236,6 +236,31 @@ def metric(port, name):
     return None
 
 
+def sim_stats(c):
+    with urllib.request.urlopen("http://127.0.0.1:%d/sim/stats" % c.sim_port, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def runs_of(c, jid):
+    """Launches per instance of job jid, from the simulator's launch log."""
+    out = {}
+    for t in c.launches():
+        if t.startswith(jid + "-"):
+            inst = int(t[len(jid) + 1:].split("-")[0])
+            out[inst] = out.get(inst, 0) + 1
+    return out
+
+
+def wait_until(what, fn, secs=60):
+    end = time.time() + secs
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("no %s within %d s" % (what, secs))
+
+
 def start_engine(c, i):
     """A placement engine apart (--roles placement) for cluster c's daemon."""
     log = os.path.join(c.dir, "pl%d.log" % i)

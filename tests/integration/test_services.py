@@ -11,43 +11,18 @@ import os
 import sys
 import time
 import unittest
-import urllib.request
 
 BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
 del sys.argv[1:4]
 sys.path.insert(0, PYGEN)
 
 import pelcluster  # noqa: E402
-from pelcluster import Cluster, batch  # noqa: E402
+from pelcluster import Cluster, batch, runs_of, sim_stats, wait_until  # noqa: E402
 from peloton.api.job import job_pb2  # noqa: E402
 from peloton.api.task import task_pb2  # noqa: E402
 
 pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
 
-
-def sim_stats(c):
-    with urllib.request.urlopen("http://127.0.0.1:%d/sim/stats" % c.sim_port, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def runs_of(c, jid):
-    """Launches per instance of job jid, from the simulator's launch log."""
-    out = {}
-    for t in c.launches():
-        if t.startswith(jid + "-"):
-            inst = int(t[len(jid) + 1:].split("-")[0])
-            out[inst] = out.get(inst, 0) + 1
-    return out
-
-
-def wait_until(what, fn, secs=60):
-    end = time.time() + secs
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("no %s within %d s" % (what, secs))
 
 
 def stop_or_start(c, jid, stop, instances=None):
