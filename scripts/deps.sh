@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package pelotond needs to build, test, bench and fuzz.
+# Installs every Debian 12 package pelotond needs to build, test, bench and fuzz,
+# and the web UI's browser-test tooling (puppeteer-core, pinned in
+# tests/ui/package-lock.json) from the npm registry with the machine's npm.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
 # Usage: scripts/deps.sh            (needs root, or sudo on PATH)
 set -euo pipefail
@@ -21,7 +23,25 @@ PKGS=(
   libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   # ids
   uuid-dev
+  # the web UI's browser tests (headless)
+  chromium
 )
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+# tests/ui/node_modules as the lock file pins it (npm ci), unless it is
+# there already for this very lock file (a stamp of its checksum)
+npm_deps() {
+  local ui="$top/tests/ui" sum
+  sum=$(sha256sum "$ui/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$ui/node_modules/.pel-lock-sha256" 2>/dev/null)" = "$sum" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null || { echo "deps: npm is missing (the UI's browser tests need it)" >&2; exit 1; }
+  echo "deps: npm ci in tests/ui (puppeteer-core for the browser tests)" >&2
+  (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$sum" > "$ui/node_modules/.pel-lock-sha256"
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -32,6 +52,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} packages present" >&2
+  npm_deps
   exit 0
 fi
 
@@ -41,3 +62,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_deps

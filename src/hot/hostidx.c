@@ -1185,6 +1185,19 @@ void hostidx_capacity(struct hostidx *idx, struct hostidx_capacity *out)
 	pthread_mutex_unlock(&idx->wlock);
 }
 
+void hostidx_each(struct hostidx *idx, hostidx_each_f fn, void *arg)
+{
+	static const struct hostmatch_res none;
+	pthread_mutex_lock(&idx->wlock);
+	for (struct hostidx_host *h = idx->all; h != NULL; h = h->all_next) {
+		uint64_t st = atomic_load(&h->status);
+		if (ST_STATE(st) != HOSTIDX_REMOVED)
+			fn(arg, h->hostname, (int)ST_STATE(st), &h->physical,
+			   h->snap ? &h->snap->view.free : &none);
+	}
+	pthread_mutex_unlock(&idx->wlock);
+}
+
 static bool res_eq(const struct hostmatch_res *a, const struct hostmatch_res *b)
 {
 	return fabs(a->cpus - b->cpus) < 1e-6 && fabs(a->mem_mb - b->mem_mb) < 1e-6 &&

@@ -258,6 +258,15 @@ struct hostidx_capacity {
 
 void hostidx_capacity(struct hostidx *idx, struct hostidx_capacity *out);
 
+/* Every live host in insertion order, for a read-only listing (the UI's
+ * cluster picture): fn(arg, hostname, state, physical, free in its
+ * offers). Under the writers' lock: nothing is claimed, placement goes on;
+ * offers arriving meanwhile wait for the walk. */
+typedef void (*hostidx_each_f)(void *arg, const char *hostname, int state,
+                               const struct hostmatch_res *physical,
+                               const struct hostmatch_res *free);
+void hostidx_each(struct hostidx *idx, hostidx_each_f fn, void *arg);
+
 /*
  * Debug check: recomputes every host's aggregates from its offers and the
  * bucket counts from the hosts; returns true when all agree. Takes the

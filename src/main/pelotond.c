@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "grpcsrv.h"
 #include "hostmgr.h"
 #include "httpsrv.h"
@@ -30,6 +32,7 @@
 #include "rpc.h"
 #include "store.h"
 #include "version.h"
+#include "yamljson.h"
 
 /* The peers' gRPC clients this process made, one per user role (their logs
  * and metrics name it). */
@@ -204,10 +207,45 @@ static bool health(void *arg, char *why, size_t len)
 	return true;
 }
 
+/* POST /ui/data/yaml: a YAML document (a job spec pasted in the UI) as
+ * JSON, or 400 with the parser's message (line and column). */
+static bool yaml_route(const char *method, const char *url, const uint8_t *body, size_t len,
+                       unsigned *status, char **out)
+{
+	if (strcmp(url, "/ui/data/yaml") != 0)
+		return false;
+	char err[256] = "";
+	json_t *j = strcmp(method, "POST") == 0
+	                ? yamljson_parse((const char *)body, len, NULL, err, sizeof(err))
+	                : NULL;
+	*status = j ? 200 : strcmp(method, "POST") != 0 ? 405 : 400;
+	if (!j) {
+		json_t *e = json_pack("{s:s}", "error", j || err[0] ? err : "POST a YAML document");
+		*out = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		json_decref(e);
+		return true;
+	}
+	*out = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	return true;
+}
+
+/* The daemon's own HTTP routes beyond the RPC ones: the placement explain
+ * and the UI's read-only views of whichever roles run here. */
 static bool route(void *arg, const char *method, const char *url, const uint8_t *body, size_t len,
                   unsigned *status, char **out)
 {
 	struct daemon *d = arg;
+	if (strncmp(url, "/ui/data/", 9) == 0) {
+		if ((d->hm && hostmgr_http(d->hm, method, url, status, out)) ||
+		    (d->rm && resmgr_role_http(d->rm, method, url, status, out)) ||
+		    (d->jm && jobmgr_http(d->jm, method, url, status, out)) ||
+		    yaml_route(method, url, body, len, status, out))
+			return true;
+		*status = 404;
+		*out = strdup("{\"error\":\"no such view here (its role runs elsewhere)\"}");
+		return true;
+	}
 	return placement_http(d->pl, method, url, body, len, status, out);
 }
 
@@ -234,7 +272,9 @@ static int start_servers(struct daemon *d)
 	                            .max_long_polls = c->max_long_polls};
 	if (!(d->grpc = grpcsrv_start(&gc, d->rpc, err, sizeof(err))))
 		return log_error("main", "gRPC: %s", err), -1;
-	struct httpsrv_config hc = {.port = (uint16_t)c->http_port,
+	struct httpsrv_config hc = {.assets = pel_ui_assets,
+	                            .n_assets = pel_ui_n_assets,
+	                            .port = (uint16_t)c->http_port,
 	                            .bind_any = c->bind_any,
 	                            /* at least 4: half of them may wait in long polls */
 	                            .threads = threads < 4 ? 4 : threads,

@@ -170,6 +170,41 @@ static enum MHD_Result logging_level(struct MHD_Connection *c, const char *metho
 	return text(c, 200, buf);
 }
 
+/* GET /ui, /ui/ and /ui/<file>: the UI's static files. */
+static enum MHD_Result asset(struct httpsrv *h, struct MHD_Connection *c, const char *url,
+                             const char *method)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return text(c, 405, "GET only\n");
+	if (strcmp(url, "/ui") == 0) {
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, "Location", "/ui/");
+		enum MHD_Result ret = MHD_queue_response(c, 301, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	const char *name = url[4] ? url + 4 : "index.html";
+	for (size_t i = 0; i < h->cfg.n_assets; i++) {
+		const struct httpsrv_asset *a = &h->cfg.assets[i];
+		if (strcmp(a->name, name) != 0)
+			continue;
+		struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->bytes,
+		                                                         MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, "Content-Type", a->type);
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+		enum MHD_Result ret = MHD_queue_response(c, 200, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	return text(c, 404, "not found\n");
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -239,6 +274,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (strcmp(url, "/logging-level") == 0)
 		return logging_level(c, method, rq);
+	if (strcmp(url, "/ui") == 0 ||
+	    (strncmp(url, "/ui/", 4) == 0 && strncmp(url, "/ui/data/", 9) != 0))
+		return asset(h, c, url, method);
 	return text(c, 404, "not found\n");
 }
 

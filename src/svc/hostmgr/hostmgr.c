@@ -486,3 +486,42 @@ void hostmgr_write_metrics(struct hostmgr *hm, FILE *f)
 	    (unsigned long long)ms.events, (unsigned long long)ms.calls_sent,
 	    (unsigned long long)ms.calls_failed, (unsigned long long)ms.accepts);
 }
+
+static void host_row(void *arg, const char *name, int state, const struct hostmatch_res *phys,
+                     const struct hostmatch_res *free)
+{
+	static const char *const names[] = {"unknown", "ready", "placing", "removed"};
+	json_array_append_new(arg, json_pack("[s,s,f,f,f,f]", name ? name : "",
+	                                     names[state >= 0 && state < 4 ? state : 0], free->cpus,
+	                                     phys->cpus, free->mem_mb, phys->mem_mb));
+}
+
+static json_t *res_json(const struct hostmatch_res *r)
+{
+	return json_pack("{s:f,s:f,s:f,s:f}", "cpu", r->cpus, "mem", r->mem_mb, "disk", r->disk_mb,
+	                 "gpu", r->gpus);
+}
+
+bool hostmgr_http(struct hostmgr *hm, const char *method, const char *url, unsigned *status,
+                  char **out)
+{
+	if (strcmp(url, "/ui/data/hosts") != 0)
+		return false;
+	*status = 405;
+	if (strcmp(method, "GET") != 0) {
+		*out = strdup("{\"error\":\"GET only\"}");
+		return true;
+	}
+	json_t *hosts = json_array();
+	struct hostidx_capacity c;
+	hostidx_each(hm->idx, host_row, hosts);
+	hostidx_capacity(hm->idx, &c);
+	json_t *j = json_pack("{s:o,s:{s:i,s:i,s:i,s:o,s:o}}", "hosts", hosts, "totals", "hosts",
+	                      (json_int_t)c.hosts, "hostsWithOffers",
+	                      (json_int_t)c.hosts_with_offers, "placing", (json_int_t)c.placing,
+	                      "offered", res_json(&c.offered), "physical", res_json(&c.physical));
+	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	*status = 200;
+	return true;
+}

@@ -91,4 +91,11 @@ void hostmgr_write_metrics(struct hostmgr *hm, FILE *f);
  */
 bool hostmgr_health(struct hostmgr *hm, char *why, size_t len);
 
+/* GET /ui/data/hosts: every live host as [name, state, cpus free, cpus,
+ * memory MB free, memory MB] (compact: 50,000 hosts in ~2.5 MB) and the
+ * cluster's totals, read-only. True when url is that route, with status
+ * and a malloc'd JSON body. */
+bool hostmgr_http(struct hostmgr *hm, const char *method, const char *url, unsigned *status,
+                  char **out);
+
 #endif

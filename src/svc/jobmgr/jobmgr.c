@@ -175,3 +175,32 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 	        n_jobs, (unsigned long long)atomic_load(&jm->launched),
 	        (unsigned long long)atomic_load(&jm->updates));
 }
+
+bool jobmgr_http(struct jobmgr *jm, const char *method, const char *url, unsigned *status,
+                 char **out)
+{
+	static const char pre[] = "/ui/data/job-states/";
+	if (strncmp(url, pre, sizeof(pre) - 1) != 0)
+		return false;
+	const char *id = url + sizeof(pre) - 1;
+	*status = strcmp(method, "GET") != 0 ? 405 : 404;
+	struct jm_job *j = *status == 404 ? jm__find(jm, id) : NULL;
+	if (!j || j->deleted) {
+		*out = strdup(*status == 405 ? "{\"error\":\"GET only\"}"
+		                             : "{\"error\":\"no such job\"}");
+		return true;
+	}
+	pthread_mutex_lock(&j->mu);
+	size_t n = j->n;
+	char *buf = malloc(n + 32);
+	if (buf) {
+		memcpy(buf, "{\"states\":\"", 11);
+		for (size_t i = 0; i < n; i++)
+			buf[11 + i] = (char)('a' + (j->tasks[i].state & 15));
+		memcpy(buf + 11 + n, "\"}", 3);
+	}
+	pthread_mutex_unlock(&j->mu);
+	*out = buf;
+	*status = 200;
+	return true;
+}

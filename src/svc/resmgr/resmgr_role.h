@@ -57,4 +57,11 @@ void resmgr_role_bind(struct resmgr_role *r, struct rpc_table *t);
 /* Prometheus text: tasks waiting per leaf pool (pending, ready). */
 void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f);
 
+/* GET /ui/data/pools: the pool tree root first, each pool with its path,
+ * depth, tasks waiting (PENDING or READY) and per resource kind its reservation,
+ * limit, entitlement, allocation and demand. True when url is that route,
+ * with status and a malloc'd JSON body. */
+bool resmgr_role_http(struct resmgr_role *r, const char *method, const char *url, unsigned *status,
+                      char **out);
+
 #endif

@@ -1,6 +1,9 @@
 /* The resource manager role; see resmgr_role.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "respoolsvc.h"
@@ -119,4 +122,90 @@ void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f)
 	}
 	free(ids);
 	free(a.v);
+}
+
+/* Tasks waiting (PENDING) per pool id. */
+struct pending_count {
+	char **ids;
+	size_t n;
+	json_int_t *counts;
+};
+
+static void count_pending(const struct resmgr_task_view *v, void *arg)
+{
+	struct pending_count *p = arg;
+	if ((v->state != TASK_PENDING && v->state != TASK_READY) || !v->pool_id)
+		return; /* waiting for admission or for a placement */
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->ids[i], v->pool_id) == 0) {
+			p->counts[i]++;
+			return;
+		}
+}
+
+/* The pool's depth under the root (0 for the root). */
+static int depth_of(const char *path)
+{
+	int d = 0;
+	for (const char *s = path; *s; s++)
+		d += *s == '/';
+	return strcmp(path, "/") == 0 ? 0 : d;
+}
+
+/* JSON has no infinity: an unbounded number (the root's limit) is -1. */
+static double finite_or(double x)
+{
+	return isfinite(x) ? x : -1;
+}
+
+static json_t *pool_json(struct resmgr_role *r, const char *id, json_int_t pending)
+{
+	char path[512];
+	struct respool_usage u;
+	if (respool_path(r->pools, id, path, sizeof(path)) != 0 ||
+	    respool_usage(r->pools, id, &u) != 0)
+		return NULL;
+	json_t *res = json_object();
+	for (int k = 0; k < RES_N; k++)
+		json_object_set_new(
+		    res, respool_kind_name((enum respool_kind)k),
+		    json_pack("{s:f,s:f,s:f,s:f,s:f}", "reservation",
+		              finite_or(u.res[k].reservation), "limit", finite_or(u.res[k].limit),
+		              "entitlement", finite_or(u.entitlement[k]), "allocation",
+		              finite_or(u.allocation[k]), "demand", finite_or(u.demand[k])));
+	return json_pack("{s:s,s:s,s:i,s:I,s:o}", "id", id, "path", path, "depth", depth_of(path),
+	                 "pending", pending, "resources", res);
+}
+
+bool resmgr_role_http(struct resmgr_role *r, const char *method, const char *url, unsigned *status,
+                      char **out)
+{
+	if (strcmp(url, "/ui/data/pools") != 0)
+		return false;
+	*status = 405;
+	if (strcmp(method, "GET") != 0) {
+		*out = strdup("{\"error\":\"GET only\"}");
+		return true;
+	}
+	struct pending_count p = {0};
+	p.ids = respool_list(r->pools, &p.n);
+	p.counts = calloc(p.n ? p.n : 1, sizeof(*p.counts));
+	json_t *pools = json_array();
+	if (p.ids && p.counts) {
+		resmgr_foreach_task(r->rm, count_pending, &p);
+		for (size_t i = 0; i < p.n; i++) {
+			json_t *x = pool_json(r, p.ids[i], p.counts[i]);
+			if (x)
+				json_array_append_new(pools, x);
+		}
+	}
+	for (size_t i = 0; p.ids && i < p.n; i++)
+		free(p.ids[i]);
+	free(p.ids);
+	free(p.counts);
+	json_t *j = json_pack("{s:o}", "pools", pools);
+	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	*status = 200;
+	return true;
 }
