@@ -147,9 +147,10 @@ async function pageCluster(first) {
   document.getElementById("cards").innerHTML = [
     ["hosts", fmtInt(t.hosts)], ["with offers", fmtInt(t.hostsWithOffers)],
     ["being placed on", fmtInt(t.placing)],
-    ["cpus free / total", num(t.offered.cpu, 0) + " / " + num(t.physical.cpu, 0)],
-    ["memory free / total (GB)", num(t.offered.mem / 1024, 0) + " / " + num(t.physical.mem / 1024, 0)],
-    ["gpus free / total", num(t.offered.gpu, 0) + " / " + num(t.physical.gpu, 0)],
+    ["cpus free / total", fmtInt(Math.round(t.offered.cpu)) + " / " + fmtInt(Math.round(t.physical.cpu))],
+    ["memory free / total (GB)", fmtInt(Math.round(t.offered.mem / 1024)) + " / " +
+      fmtInt(Math.round(t.physical.mem / 1024))],
+    ["gpus free / total", fmtInt(Math.round(t.offered.gpu)) + " / " + fmtInt(Math.round(t.physical.gpu))],
   ].map(([k, v]) => `<div class="card"><b>${v}</b><span>${k}</span></div>`).join("");
   const hosts = c.hosts; /* [name, state, cpuFree, cpuTotal, memFree, memTotal] */
   const by = document.getElementById("by").value;
