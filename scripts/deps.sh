@@ -23,8 +23,8 @@ PKGS=(
   libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libyaml-dev
   # ids
   uuid-dev
-  # the web UI's browser tests (headless)
-  chromium
+  # the web UI's browser tests (headless); promtool lints /metrics
+  chromium prometheus
 )
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -5,3 +5,8 @@ const char *pel_version(void)
 {
 	return PEL_VERSION_STRING;
 }
+
+const char *pel_commit(void)
+{
+	return PEL_GIT_COMMIT;
+}

@@ -3,5 +3,8 @@
 #define VERSION_H
 
 const char *pel_version(void);
+/* The git commit built, as of the last CMake configure ("unknown" outside a
+ * checkout). */
+const char *pel_commit(void);
 
 #endif

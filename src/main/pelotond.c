@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -173,10 +174,79 @@ static int write_ports(const char *path, int grpc, unsigned http)
 	return 0;
 }
 
+/* The process's own families, as Prometheus's client libraries name them. */
+static void process_metrics(FILE *f)
+{
+	static double start_s;
+	if (!start_s) { /* (racy first write: any thread computes the same value) */
+		struct timespec now, up;
+		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_MONOTONIC, &up);
+		FILE *st = fopen("/proc/self/stat", "r");
+		unsigned long long ticks = 0;
+		if (st && fscanf(st,
+		                 "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+		                 "%*d %*d %*d %*d %*d %*d %llu",
+		                 &ticks) != 1)
+			ticks = 0;
+		if (st)
+			fclose(st);
+		double boot =
+		    (double)now.tv_sec + now.tv_nsec / 1e9 - ((double)up.tv_sec + up.tv_nsec / 1e9);
+		start_s = boot + (double)ticks / (double)sysconf(_SC_CLK_TCK);
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	unsigned long long vsz = 0, rss = 0;
+	FILE *sm = fopen("/proc/self/statm", "r");
+	if (!sm || fscanf(sm, "%llu %llu", &vsz, &rss) != 2)
+		vsz = rss = 0;
+	if (sm)
+		fclose(sm);
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long fds = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		fds += e->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	fprintf(f,
+	        "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n"
+	        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n"
+	        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+	        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
+	        "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+	        "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+	        "# HELP process_open_fds Open file descriptors.\n"
+	        "# TYPE process_open_fds gauge\nprocess_open_fds %lu\n"
+	        "# HELP process_max_fds The limit of open file descriptors.\n"
+	        "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
+	        "# HELP process_start_time_seconds Start time of the process since the epoch, in "
+	        "seconds.\n"
+	        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+	        cpu, rss * (unsigned long long)page, vsz * (unsigned long long)page,
+	        fds ? fds - 1 : 0 /* (the directory's own) */, (unsigned long long)rl.rlim_cur,
+	        start_s);
+	fprintf(
+	    f,
+	    "# HELP peloton_build_info The build: version and git commit (value 1).\n"
+	    "# TYPE peloton_build_info gauge\n"
+	    "peloton_build_info{version=\"%s\",commit=\"%s\"} 1\n"
+	    "# HELP peloton_leader 1 when this process leads (the only replica there is: always "
+	    "1 until replication).\n"
+	    "# TYPE peloton_leader gauge\npeloton_leader 1\n",
+	    pel_version(), pel_commit());
+}
+
 static void metrics(void *arg, FILE *f)
 {
 	struct daemon *d = arg;
 	struct placement *pl = d->pl;
+	process_metrics(f);
 	if (d->jm)
 		jobmgr_write_metrics(d->jm, f);
 	if (d->rm)

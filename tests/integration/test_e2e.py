@@ -422,10 +422,26 @@ class E2E(unittest.TestCase):
         m = urllib.request.urlopen(base + "/metrics").read().decode()
         self.assertIn("peloton_tasks{state=", m)
         self.assertIn("peloton_rpc_requests_total", m)
-        self.assertIn("peloton_hosts{status=\"live\"} 20", m)
+        self.assertIn("peloton_hosts 20", m)
         self.assertIn("peloton_mesos_subscribed 1", m)
         self.assertIn('peloton_mesos_events_by_type_total{type="OFFERS"}', m)
         self.assertIn('peloton_pool_tasks{pool="/e2e",queue="pending"}', m)
+        # after a job ran: the latency histograms, per-pool usage, the process
+        jid = self.c.create_job(self.pool, batch(3))
+        self.c.wait_job(jid, {"SUCCEEDED"})
+        m = urllib.request.urlopen(base + "/metrics").read().decode()
+        for family in ("peloton_task_submit_to_running_seconds_count",
+                       "peloton_task_schedule_seconds_count", "peloton_task_launch_seconds_count",
+                       "peloton_placement_round_seconds_count"):
+            self.assertGreaterEqual(metric(self.c.http, family), 3 if "task" in family else 1,
+                                    family)
+        self.assertIn('peloton_pool_entitlement{pool="/e2e",resource="cpu"}', m)
+        self.assertIn("process_resident_memory_bytes", m)
+        self.assertRegex(m, r'peloton_build_info\{version="[^"]+",commit="[^"]+"\} 1')
+        # Prometheus's own linter: HELP and TYPE on every family, names and units
+        lint = subprocess.run(["promtool", "check", "metrics"], input=m, capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
         self.assertEqual(urllib.request.urlopen(base + "/leaderhealth").status, 200)
         req = urllib.request.Request(base + "/logging-level", data=b"debug", method="PUT")
         self.assertEqual(urllib.request.urlopen(req).read().strip(), b"debug")
@@ -768,7 +784,7 @@ class Split(unittest.TestCase):
         self.assertGreaterEqual(sum(placed), 74, placed)
         # the daemon itself places nothing, and no host stays leased
         self.assertIsNone(self.metric(self.c.http, "peloton_placement_rounds_total"))
-        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts_placing'), 0)
 
     def test_unplaceable_gang_is_handed_back(self):
         # admitted (400 of the cluster's 640 cpus) but no host has 200 cpus
@@ -786,7 +802,7 @@ class Split(unittest.TestCase):
         self.assertGreaterEqual(back, 4)
         info = self.c.job(jid).jobInfo
         self.assertEqual(job_pb2.JobState.Name(info.runtime.state), "PENDING")
-        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts_placing'), 0)
         r = self.c.cli("job", "stop", jid)
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -829,13 +845,13 @@ class Split(unittest.TestCase):
         r = self.c.call("/peloton.private.hostmgr.hostsvc.InternalHostService/AcquireHostOffers",
                         req, hs.AcquireHostOffersResponse)
         self.assertEqual(len(r.hostOffers), 2, r)
-        self.assertGreaterEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 2)
+        self.assertGreaterEqual(self.metric(self.c.http, 'peloton_hosts_placing'), 2)
         end = time.time() + 30
         while time.time() < end:
-            if self.metric(self.c.http, 'peloton_hosts{status="placing"}') == 0:
+            if self.metric(self.c.http, 'peloton_hosts_placing') == 0:
                 break
             time.sleep(0.2)
-        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts_placing'), 0)
         with open(os.path.join(self.c.dir, "d.log")) as f:
             self.assertIn("free again", f.read())
 
@@ -919,7 +935,7 @@ class SplitManagers(unittest.TestCase):
         placed = self.metric(self.rm_http, 'peloton_placement_tasks_total{result="placed"}')
         self.assertGreaterEqual(placed, 48)
         self.assertIsNone(self.metric(self.c.http, "peloton_placement_rounds_total"))
-        self.assertEqual(self.metric(self.c.http, 'peloton_hosts{status="placing"}'), 0)
+        self.assertEqual(self.metric(self.c.http, 'peloton_hosts_placing'), 0)
         self.assertGreaterEqual(self.metric(self.c.http,
                                             'peloton_offers_total{result="used"}'), 1)
 
@@ -1093,7 +1109,7 @@ class SplitEach(unittest.TestCase):
         hm, jm = self.c.http, self.ports["jm"][1]
         self.assertGreaterEqual(metric(jm, 'peloton_jobmgr_hostmgr_tasks_total{op="launched"}'),
                                 48)
-        self.assertEqual(metric(hm, 'peloton_hosts{status="placing"}'), 0)
+        self.assertEqual(metric(hm, 'peloton_hosts_placing'), 0)
         self.assertGreaterEqual(metric(hm, 'peloton_offers_total{result="used"}'), 1)
         # every update the simulator sent was acknowledged, through the purge offsets
         end = time.time() + 30

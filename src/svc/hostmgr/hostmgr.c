@@ -459,6 +459,8 @@ void hostmgr_write_metrics(struct hostmgr *hm, FILE *f)
 		        "that Mesos has said nothing about yet (reconciled when due).\n"
 		        "# TYPE peloton_hostmgr_watched_launches gauge\n"
 		        "peloton_hostmgr_watched_launches %zu\n"
+		        "# HELP peloton_hostmgr_unwatched_launches_total Launches not watched for "
+		        "reconciliation (the watch list was full).\n"
 		        "# TYPE peloton_hostmgr_unwatched_launches_total counter\n"
 		        "peloton_hostmgr_unwatched_launches_total %llu\n",
 		        launchwatch_size(d->lw), (unsigned long long)launchwatch_dropped(d->lw));
@@ -468,17 +470,29 @@ void hostmgr_write_metrics(struct hostmgr *hm, FILE *f)
 	mesos_client_get_stats(d->mc, &ms);
 	fprintf(
 	    f,
-	    "# TYPE peloton_hosts gauge\npeloton_hosts{status=\"live\"} %u\n"
-	    "peloton_hosts{status=\"with_offers\"} %u\npeloton_hosts{status=\"placing\"} %u\n"
-	    "# TYPE peloton_offers_total counter\npeloton_offers_total{result=\"received\"} %llu\n"
+	    "# HELP peloton_hosts Live hosts (agents not lost).\n"
+	    "# TYPE peloton_hosts gauge\npeloton_hosts %u\n"
+	    "# HELP peloton_hosts_with_offers Live hosts with resources offered now.\n"
+	    "# TYPE peloton_hosts_with_offers gauge\npeloton_hosts_with_offers %u\n"
+	    "# HELP peloton_hosts_placing Hosts a placement engine holds under a lease.\n"
+	    "# TYPE peloton_hosts_placing gauge\npeloton_hosts_placing %u\n"
+	    "# HELP peloton_offers_received_total Offers received from Mesos.\n"
+	    "# TYPE peloton_offers_received_total counter\npeloton_offers_received_total %llu\n"
+	    "# HELP peloton_offers_total Offers that ended, by how: used by a launch, declined, "
+	    "or rescinded by Mesos.\n"
+	    "# TYPE peloton_offers_total counter\n"
 	    "peloton_offers_total{result=\"used\"} %llu\n"
 	    "peloton_offers_total{result=\"declined\"} %llu\n"
 	    "peloton_offers_total{result=\"rescinded\"} %llu\n"
+	    "# HELP peloton_mesos_subscriptions_total SUBSCRIBE calls that succeeded.\n"
 	    "# TYPE peloton_mesos_subscriptions_total counter\n"
 	    "peloton_mesos_subscriptions_total %llu\n"
+	    "# HELP peloton_mesos_events_total Events received on the scheduler stream.\n"
 	    "# TYPE peloton_mesos_events_total counter\npeloton_mesos_events_total %llu\n"
+	    "# HELP peloton_mesos_calls_total Calls to the Mesos master, by outcome.\n"
 	    "# TYPE peloton_mesos_calls_total counter\npeloton_mesos_calls_total{result=\"sent\"} "
 	    "%llu\npeloton_mesos_calls_total{result=\"failed\"} %llu\n"
+	    "# HELP peloton_mesos_accepts_total ACCEPT calls sent (launches, several per call).\n"
 	    "# TYPE peloton_mesos_accepts_total counter\npeloton_mesos_accepts_total %llu\n",
 	    c.hosts, c.hosts_with_offers, c.placing, (unsigned long long)d->offers_in,
 	    (unsigned long long)d->offers_used, (unsigned long long)d->offers_declined,

@@ -148,6 +148,8 @@ bool jm__move(struct jm_job *j, uint32_t inst, enum jm_event ev)
 	if (to == TASK_UNKNOWN)
 		return false;
 	put(j, t, to);
+	if (to == TASK_PENDING)
+		t->pending_ns = clock_mono_ns(); /* (submit -> running) */
 	return true;
 }
 

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 
 #include "clock.h"
+#include "hist.h"
 #include "htab.h"
 #include "jobmgr.h"
 #include "peloton/api/task/task.pb-c.h"
@@ -59,15 +60,17 @@ struct jm_task {
 	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
-	uint32_t cfg_ver;  /* the job config version its current run was launched
-	                    * with (or one equal to it for this instance); 0
-	                    * before the first launch */
-	uint8_t healthy;   /* task.HealthState of the current run */
-	uint8_t upd_fails; /* runs on the config an update moves it to that
-	                    * failed (rollout.c); reset when the update takes it */
-	bool upd_taken;    /* its update asked it to move (killed to relaunch, enqueued
-	                    * again): not asked twice */
-	uint32_t fail_run; /* the run upd_fails last counted (one per run) */
+	uint32_t cfg_ver;    /* the job config version its current run was launched
+	                      * with (or one equal to it for this instance); 0
+	                      * before the first launch */
+	uint8_t healthy;     /* task.HealthState of the current run */
+	uint8_t upd_fails;   /* runs on the config an update moves it to that
+	                      * failed (rollout.c); reset when the update takes it */
+	bool upd_taken;      /* its update asked it to move (killed to relaunch, enqueued
+	                      * again): not asked twice */
+	uint32_t fail_run;   /* the run upd_fails last counted (one per run) */
+	uint64_t pending_ns; /* monotonic: when this run became PENDING (0: not
+	                      * in this process's life): submit->running */
 };
 
 /*
@@ -150,6 +153,7 @@ struct jobmgr {
 	_Atomic bool stop;
 	_Atomic uint64_t launched, updates;
 	_Atomic uint64_t upd_created, upd_instances, upd_rollbacks; /* metrics */
+	struct hist submit_to_running; /* PENDING -> RUNNING, each run */
 	/* an instance of a moving update got where it was going: the sweeper
 	 * runs the updates' passes now rather than at its next tick */
 	pthread_mutex_t kick_mu;

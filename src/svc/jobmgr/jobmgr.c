@@ -157,6 +157,10 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 	uint64_t c[16];
 	jobmgr_count_states(jm, c);
 	write_update_metrics(jm, f);
+	fprintf(f, "# HELP peloton_task_submit_to_running_seconds From a run's PENDING (created, "
+	           "started, relaunched) to its RUNNING.\n"
+	           "# TYPE peloton_task_submit_to_running_seconds histogram\n");
+	hist_write(&jm->submit_to_running, f, "peloton_task_submit_to_running_seconds", "");
 	pthread_rwlock_rdlock(&jm->lock);
 	size_t n_jobs = jm->n_jobs;
 	pthread_rwlock_unlock(&jm->lock);

@@ -245,6 +245,10 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	}
 	uint64_t now = clock_wall_ns();
 	bool again = apply__(j, inst, ev, st, now);
+	if (t->state == TASK_RUNNING && t->pending_ns) {
+		hist_add_ns(&jm->submit_to_running, clock_mono_ns() - t->pending_ns);
+		t->pending_ns = 0;
+	}
 	jm__put_task(jm, b, j, inst,
 	             health ? (st->healthy ? "health check passed" : "health check failed")
 	                    : st->message);

@@ -14,6 +14,8 @@
 #include "hostfilter.h"
 #include "htab.h"
 #include "pjson.h"
+#include "clock.h"
+#include "hist.h"
 #include "log.h"
 #include "placement.h"
 #include "proto_codec.h"
@@ -73,6 +75,7 @@ struct placement {
 	unsigned n_threads;
 	_Atomic int stop;
 	_Atomic uint64_t rounds, placed, retried, handed_back, acquired;
+	struct hist round_time; /* rounds that had work, collect to commit */
 };
 
 static uint64_t mono_ns(void *arg)
@@ -995,6 +998,7 @@ size_t placement_round(struct placement *pl)
 	size_t placed = 0;
 	size_t max = pl->cfg.batch < 256 ? pl->cfg.batch : 256;
 
+	uint64_t t0 = clock_mono_ns();
 	size_t n = collect(pl, units, max);
 	if (n == 0)
 		return 0;
@@ -1020,6 +1024,7 @@ size_t placement_round(struct placement *pl)
 	for (size_t i = 0; i < ng; i++)
 		group_fini(&groups[i]);
 	atomic_fetch_add(&pl->placed, placed);
+	hist_add_ns(&pl->round_time, clock_mono_ns() - t0);
 	return placed;
 }
 
@@ -1117,9 +1122,16 @@ void placement_write_metrics(struct placement *pl, FILE *f)
 			        placement_reason_name(r), (unsigned long long)un[r]);
 	struct placement_stats ps;
 	placement_get_stats(pl, &ps);
+	fprintf(f, "# HELP peloton_placement_round_seconds A placement round that had work, from "
+	           "taking gangs to handing back placements.\n"
+	           "# TYPE peloton_placement_round_seconds histogram\n");
+	hist_write(&pl->round_time, f, "peloton_placement_round_seconds", "");
 	fprintf(
 	    f,
+	    "# HELP peloton_placement_rounds_total Placement rounds that had work.\n"
 	    "# TYPE peloton_placement_rounds_total counter\npeloton_placement_rounds_total %llu\n"
+	    "# HELP peloton_placement_tasks_total Tasks out of placement rounds: placed, retried "
+	    "in a later round, or handed back to the resource manager.\n"
 	    "# TYPE peloton_placement_tasks_total counter\n"
 	    "peloton_placement_tasks_total{result=\"placed\"} %llu\n"
 	    "peloton_placement_tasks_total{result=\"retried\"} %llu\n"

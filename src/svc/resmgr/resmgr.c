@@ -16,6 +16,7 @@
 #include "hostmatch.h"
 #include "log.h"
 #include "pel_assert.h"
+#include "hist.h"
 #include "resmgr.h"
 
 #define DEFAULT_PLACING_NS (10ull * 60 * 1000000000ull)
@@ -36,6 +37,7 @@ struct rm_task {
 	struct cds_lfht_node node;
 	_Atomic uint32_t state;
 	_Atomic uint64_t since_ns;      /* when the current state was entered */
+	uint64_t ready_ns, placed_ns;   /* entered READY, PLACED (latency histograms) */
 	uint64_t started_ns;            /* RUNNING since (preemption order) */
 	struct rm_pool *pool;           /* leaf pool */
 	struct rm_gang *gang;           /* while PENDING..PLACING (ref held) */
@@ -104,6 +106,7 @@ struct timer_list {
 
 struct resmgr {
 	struct resmgr_config cfg;
+	struct hist schedule, launch; /* READY -> PLACED, PLACED -> RUNNING */
 	struct timer_list timers[TL_N];
 	pthread_mutex_t lk;
 	struct cds_lfht *tasks;
@@ -671,6 +674,7 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 			if (t->gang != g)
 				continue; /* killed and enqueued again in another gang */
 			atomic_store(&t->since_ns, t_now);
+			t->ready_ns = t_now;
 			if (taskstate_cas(&t->state, TEV_ADMIT, NULL) == TASK_READY) {
 				charge_local(t, 1, delta);
 				admitted++;
@@ -819,7 +823,10 @@ static enum resmgr_fail set_one(struct resmgr *rm, const struct resmgr_placement
 		struct rm_task *t = task_find(rm, in->task_ids[i]);
 		atomic_store(&t->since_ns, t_now);
 		if (taskstate_cas(&t->state, TEV_PLACE, NULL) != TASK_PLACED)
-			continue;  /* killed between the check and now */
+			continue; /* killed between the check and now */
+		if (t->ready_ns && t_now >= t->ready_ns)
+			hist_add_ns(&rm->schedule, t_now - t->ready_ns);
+		t->placed_ns = t_now;
 		timer_sync(rm, t); /* off the PLACING timer */
 		task_detach(t);    /* leaves its gang */
 		free(t->hostname);
@@ -936,8 +943,12 @@ enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum task
 	} else {
 		atomic_store(&t->since_ns, now(rm));
 		timer_sync(rm, t);
-		if (to == TASK_RUNNING)
+		if (to == TASK_RUNNING) {
 			t->started_ns = now(rm);
+			if (t->placed_ns && t->started_ns >= t->placed_ns)
+				hist_add_ns(&rm->launch, t->started_ns - t->placed_ns);
+			t->placed_ns = 0;
+		}
 		if (to == TASK_LAUNCHED)
 			task_detach(t); /* the launch happened: the placement is done */
 		if (taskstate_terminal(to))
@@ -1358,4 +1369,14 @@ void resmgr_stop(struct resmgr *rm)
 	pthread_mutex_unlock(&rm->drv_mu);
 	pthread_join(rm->drv_thread, NULL);
 	rm->drv_running = false;
+}
+
+void resmgr_write_latency(struct resmgr *rm, FILE *f)
+{
+	fprintf(f, "# HELP peloton_task_schedule_seconds From a task's admission (READY) to its "
+	           "placement (PLACED).\n# TYPE peloton_task_schedule_seconds histogram\n");
+	hist_write(&rm->schedule, f, "peloton_task_schedule_seconds", "");
+	fprintf(f, "# HELP peloton_task_launch_seconds From a task's placement (PLACED) to its "
+	           "RUNNING.\n# TYPE peloton_task_launch_seconds histogram\n");
+	hist_write(&rm->launch, f, "peloton_task_launch_seconds", "");
 }

@@ -91,25 +91,82 @@ static void poolq_cb(const struct resmgr_task_view *t, void *arg)
 		}
 }
 
-void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f)
+/* Every pool's id and tasks waiting (ids[], v[] of n; free with
+ * poolq_free). 0 or -1 (ENOMEM). */
+static int poolq_collect(struct resmgr_role *r, char ***ids, struct poolq_acc *a)
 {
 	size_t n = 0;
-	char **ids = respool_list(r->pools, &n);
-	struct poolq_acc a = {calloc(n ? n : 1, sizeof(struct poolq)), n};
-	if (!ids || !a.v) {
-		free(a.v);
-		for (size_t i = 0; ids && i < n; i++)
-			free(ids[i]);
-		free(ids);
-		return;
+	*ids = respool_list(r->pools, &n);
+	*a = (struct poolq_acc){calloc(n ? n : 1, sizeof(struct poolq)), n};
+	if (!*ids || !a->v) {
+		free(a->v);
+		for (size_t i = 0; *ids && i < n; i++)
+			free((*ids)[i]);
+		free(*ids);
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		snprintf(a.v[i].id, sizeof(a.v[i].id), "%s", ids[i]);
-	resmgr_foreach_task(r->rm, poolq_cb, &a);
+		snprintf(a->v[i].id, sizeof(a->v[i].id), "%s", (*ids)[i]);
+	resmgr_foreach_task(r->rm, poolq_cb, a);
+	return 0;
+}
+
+static void poolq_free(char **ids, struct poolq_acc *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(ids[i]);
+	free(ids);
+	free(a->v);
+}
+
+/* JSON has no infinity: an unbounded number (the root's limit) is -1. */
+static double finite_or(double x)
+{
+	return isfinite(x) ? x : -1;
+}
+
+/* Per pool and kind: reservation, limit, entitlement, allocation, demand. */
+static void write_pool_usage(struct resmgr_role *r, FILE *f, char **ids, size_t n)
+{
+	static const char *const what[] = {"reservation", "entitlement", "allocation", "demand"};
+	static const char *const help[] = {
+	    "Resources reserved for the pool (its config).",
+	    "What the pool may use now: its reservation plus its share of what others leave.",
+	    "Resources of the pool's admitted tasks.",
+	    "Resources the pool's tasks ask for: allocation plus waiting."};
+	for (int w = 0; w < 4; w++) {
+		fprintf(f, "# HELP peloton_pool_%s %s\n# TYPE peloton_pool_%s gauge\n", what[w],
+		        help[w], what[w]);
+		for (size_t i = 0; i < n; i++) {
+			char path[512];
+			struct respool_usage u;
+			if (respool_path(r->pools, ids[i], path, sizeof(path)) != 0 ||
+			    respool_usage(r->pools, ids[i], &u) != 0)
+				continue;
+			for (int k = 0; k < RES_N; k++) {
+				double v = w == 0   ? u.res[k].reservation
+				           : w == 1 ? u.entitlement[k]
+				           : w == 2 ? u.allocation[k]
+				                    : u.demand[k];
+				fprintf(f, "peloton_pool_%s{pool=\"%s\",resource=\"%s\"} %g\n",
+				        what[w], path, respool_kind_name((enum respool_kind)k),
+				        finite_or(v));
+			}
+		}
+	}
+}
+
+void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f)
+{
+	char **ids;
+	struct poolq_acc a;
+	resmgr_write_latency(r->rm, f);
+	if (poolq_collect(r, &ids, &a) != 0)
+		return;
 	fprintf(f, "# HELP peloton_pool_tasks Tasks waiting per resource pool: pending (not "
 	           "admitted) and ready (admitted, waiting for a host).\n"
 	           "# TYPE peloton_pool_tasks gauge\n");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < a.n; i++) {
 		char path[512];
 		if (respool_path(r->pools, ids[i], path, sizeof(path)) == 0 &&
 		    respool_is_leaf(r->pools, ids[i]))
@@ -118,29 +175,9 @@ void resmgr_role_write_metrics(struct resmgr_role *r, FILE *f)
 			        "peloton_pool_tasks{pool=\"%s\",queue=\"ready\"} %llu\n",
 			        path, (unsigned long long)a.v[i].pending, path,
 			        (unsigned long long)a.v[i].ready);
-		free(ids[i]);
 	}
-	free(ids);
-	free(a.v);
-}
-
-/* Tasks waiting (PENDING) per pool id. */
-struct pending_count {
-	char **ids;
-	size_t n;
-	json_int_t *counts;
-};
-
-static void count_pending(const struct resmgr_task_view *v, void *arg)
-{
-	struct pending_count *p = arg;
-	if ((v->state != TASK_PENDING && v->state != TASK_READY) || !v->pool_id)
-		return; /* waiting for admission or for a placement */
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->ids[i], v->pool_id) == 0) {
-			p->counts[i]++;
-			return;
-		}
+	write_pool_usage(r, f, ids, a.n);
+	poolq_free(ids, &a);
 }
 
 /* The pool's depth under the root (0 for the root). */
@@ -152,13 +189,7 @@ static int depth_of(const char *path)
 	return strcmp(path, "/") == 0 ? 0 : d;
 }
 
-/* JSON has no infinity: an unbounded number (the root's limit) is -1. */
-static double finite_or(double x)
-{
-	return isfinite(x) ? x : -1;
-}
-
-static json_t *pool_json(struct resmgr_role *r, const char *id, json_int_t pending)
+static json_t *pool_json(struct resmgr_role *r, const char *id, json_int_t waiting)
 {
 	char path[512];
 	struct respool_usage u;
@@ -174,7 +205,7 @@ static json_t *pool_json(struct resmgr_role *r, const char *id, json_int_t pendi
 		              "entitlement", finite_or(u.entitlement[k]), "allocation",
 		              finite_or(u.allocation[k]), "demand", finite_or(u.demand[k])));
 	return json_pack("{s:s,s:s,s:i,s:I,s:o}", "id", id, "path", path, "depth", depth_of(path),
-	                 "pending", pending, "resources", res);
+	                 "pending", waiting, "resources", res);
 }
 
 bool resmgr_role_http(struct resmgr_role *r, const char *method, const char *url, unsigned *status,
@@ -187,22 +218,18 @@ bool resmgr_role_http(struct resmgr_role *r, const char *method, const char *url
 		*out = strdup("{\"error\":\"GET only\"}");
 		return true;
 	}
-	struct pending_count p = {0};
-	p.ids = respool_list(r->pools, &p.n);
-	p.counts = calloc(p.n ? p.n : 1, sizeof(*p.counts));
+	char **ids;
+	struct poolq_acc a;
 	json_t *pools = json_array();
-	if (p.ids && p.counts) {
-		resmgr_foreach_task(r->rm, count_pending, &p);
-		for (size_t i = 0; i < p.n; i++) {
-			json_t *x = pool_json(r, p.ids[i], p.counts[i]);
+	if (poolq_collect(r, &ids, &a) == 0) {
+		for (size_t i = 0; i < a.n; i++) {
+			json_t *x =
+			    pool_json(r, ids[i], (json_int_t)(a.v[i].pending + a.v[i].ready));
 			if (x)
 				json_array_append_new(pools, x);
 		}
+		poolq_free(ids, &a);
 	}
-	for (size_t i = 0; p.ids && i < p.n; i++)
-		free(p.ids[i]);
-	free(p.ids);
-	free(p.counts);
 	json_t *j = json_pack("{s:o}", "pools", pools);
 	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
