@@ -85,6 +85,7 @@ static const struct key keys[] = {
     {"log-level", K_LEVEL, F(log_level), "info", "debug, info, warn or error", true},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= 64, "pconf.from_flag has a bit per key");
 
 /*
  * roles: "all" or a comma list of any of the four. A role not here is
@@ -186,8 +187,9 @@ static int parse_size(const char *s, size_t *out)
 static int set(struct pconf *c, const struct key *k, const char *v, const char *src, bool only_rt)
 {
 	void *p = (char *)c + k->off;
-	if (only_rt && !k->runtime)
-		return 0;
+	size_t bit = (size_t)(k - keys);
+	if (only_rt && (!k->runtime || (bit < 64 && (c->from_flag >> bit) & 1)))
+		return 0; /* a reload: only run-time keys, and never over a flag */
 	switch (k->kind) {
 	case K_STR:
 		if (strlen(v) >= k->len)
@@ -371,6 +373,8 @@ int pconf_load(struct pconf *c, int argc, char **argv)
 		snprintf(src, sizeof(src), "--%s", k->name);
 		if (set(c, k, optarg ? optarg : "true", src, false) != 0)
 			return 2;
+		if (ch - 1000 < 64)
+			c->from_flag |= 1ull << (ch - 1000);
 	}
 	if (parse_roles(c) != 0)
 		return 2;

@@ -9,6 +9,7 @@
 #define PCONF_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /* Roles (bits of pconf.role_set). */
@@ -37,11 +38,14 @@ struct pconf {
 	bool no_sync, bind_any, write_each_update;
 	char **files;
 	size_t n_files;
+	uint64_t from_flag; /* keys set on the command line (bit = key index):
+	                     * a reload keeps them (flags > environment > files) */
 };
 
 /* Fills c from defaults, files, env and argv. Returns -1 to run, or an exit code. */
 int pconf_load(struct pconf *c, int argc, char **argv);
-/* SIGHUP: re-reads the files and env for what can change at run time (log level). */
+/* SIGHUP: re-reads the files and env for what can change at run time (log
+ * level), except what the command line set: flags still win. */
 int pconf_reload(struct pconf *c);
 void pconf_fini(struct pconf *c);
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -151,10 +152,45 @@ static enum MHD_Result metrics(struct httpsrv *h, struct MHD_Connection *c)
 	return send_buf(c, 200, "text/plain; version=0.0.4", buf, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
+/* "60s", "5m", "1h", "250ms" or plain seconds: seconds (> 0, at most a
+ * day), or -1. */
+static double duration_s(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double unit = !*end || !strcmp(end, "s") ? 1
+	              : !strcmp(end, "ms")       ? 1e-3
+	              : !strcmp(end, "m")        ? 60
+	              : !strcmp(end, "h")        ? 3600
+	                                         : -1;
+	double secs = v * unit;
+	return end != s && unit > 0 && isfinite(secs) && secs > 0 && secs <= 86400 ? secs : -1;
+}
+
+/*
+ * /logging-level: GET answers the level; PUT/POST with the level as the
+ * body sets it; any method with ?level=L[&duration=D] sets it (for D, then
+ * back: upstream's form).
+ */
 static enum MHD_Result logging_level(struct MHD_Connection *c, const char *method, struct req *rq)
 {
 	char buf[64];
-	if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+	const char *ql = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "level");
+	const char *qd = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "duration");
+	if (ql) {
+		enum log_level lv;
+		double secs = qd ? duration_s(qd) : 0;
+		if (!log_level_parse(ql, &lv))
+			return text(c, 400, "level: expected debug, info, warn or error\n");
+		if (qd && secs < 0)
+			return text(c, 400, "duration: expected e.g. 60s, 5m, 1h (at most 24h)\n");
+		if (qd)
+			log_set_level_for(lv, secs);
+		else
+			log_set_level(lv);
+		log_info("http", "logging level set to %s%s%s", log_level_name(lv),
+		         qd ? " for " : "", qd ? qd : "");
+	} else if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
 		size_t n = rq->len < sizeof(buf) - 1 ? rq->len : sizeof(buf) - 1;
 		memcpy(buf, rq->body ? (const char *)rq->body : "", n);
 		buf[n] = 0;

@@ -447,6 +447,20 @@ class E2E(unittest.TestCase):
         self.assertEqual(urllib.request.urlopen(req).read().strip(), b"debug")
         req = urllib.request.Request(base + "/logging-level", data=b"warn", method="PUT")
         urllib.request.urlopen(req).read()
+        # upstream's form: a level for a while, then back by itself
+        req = urllib.request.Request(base + "/logging-level?level=debug&duration=1s",
+                                     data=b"", method="PUT")
+        self.assertEqual(urllib.request.urlopen(req).read().strip(), b"debug")
+        time.sleep(1.5)
+        self.assertEqual(urllib.request.urlopen(base + "/logging-level").read().strip(), b"warn")
+        for bad in ("level=loud", "level=debug&duration=forever", "level=debug&duration=-5s"):
+            req = urllib.request.Request(base + "/logging-level?" + bad, data=b"", method="PUT")
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req)
+            self.assertEqual(e.exception.code, 400, bad)
+        # the log lines name their job in a field of their own
+        with open(os.path.join(self.c.dir, "d.log")) as f:
+            self.assertRegex(f.read(), r'"job":"%s","msg":"job %s created' % (jid, jid))
 
     def test_cli(self):
         c = self.c
@@ -1261,6 +1275,28 @@ class SplitEngineDies(unittest.TestCase):
                 engine.send_signal(signal.SIGTERM)
                 engine.wait(30)
             c.stop()
+
+
+class Reload(unittest.TestCase):
+    """SIGHUP reloads the config files and the environment, and the command
+    line still wins: flags > environment > files."""
+
+    def test_sighup_keeps_flags(self):
+        d = tempfile.mkdtemp()
+        cfg = os.path.join(d, "pelotond.yaml")
+        with open(cfg, "w") as f:
+            f.write("log-level: debug\n")
+        c = Cluster(agents=2, daemon_args=["--config", cfg])  # (and --log-level info)
+        try:
+            url = "http://127.0.0.1:%d/logging-level" % c.http
+            self.assertEqual(urllib.request.urlopen(url).read().strip(), b"info")
+            c.d.send_signal(signal.SIGHUP)
+            time.sleep(1.5)
+            self.assertEqual(urllib.request.urlopen(url).read().strip(), b"info")
+            self.assertIn("SIGHUP: configuration reloaded (log level info)", c.log_tail(200))
+        finally:
+            c.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Restart(unittest.TestCase):

@@ -91,9 +91,9 @@ static size_t cap__(struct jm_job *j, const uint32_t *insts, size_t n, uint32_t 
 		}
 	}
 	if (nh && nh != n)
-		log_info("jobmgr",
-		         "job %s: %zu of %zu task(s) wait for sla.maximumRunningInstances %u",
-		         j->id, nh, n, mx);
+		log_job(LOG_INFO, "jobmgr", j->id,
+		        "job %s: %zu of %zu task(s) wait for sla.maximumRunningInstances %u", j->id,
+		        nh, n, mx);
 	free(was);
 	return ng;
 }

@@ -75,10 +75,10 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 	if (jm__insert(jm, j) != 0) {
 		/* the store refuses a second config of one id, so a concurrent
 		 * create of the same id fails above: this is ENOMEM */
-		log_error("jobmgr",
-		          "job %s: persisted but not kept in memory (out of memory); "
-		          "it comes back at the next restart",
-		          id);
+		log_job(LOG_ERROR, "jobmgr", id,
+		        "job %s: persisted but not kept in memory (out of memory); "
+		        "it comes back at the next restart",
+		        id);
 		jm__job_free(j);
 		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
 	}
@@ -89,8 +89,8 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 	size_t q = all ? jm__enqueue(jm, j, all, j->n) : 0;
 	pthread_mutex_unlock(&j->mu);
 	free(all);
-	log_info("jobmgr", "job %s created: %u instances in pool %s, %zu enqueued", id, j->n,
-	         j->pool, q);
+	log_job(LOG_INFO, "jobmgr", id, "job %s created: %u instances in pool %s, %zu enqueued", id,
+	        j->n, j->pool, q);
 	snprintf(id_out, 64, "%s", id);
 	return RPC_OK;
 }
@@ -172,7 +172,8 @@ static enum rpc_code delete_live(struct jobmgr *jm, struct jm_job *j, char *err,
 	if (ss != STORE_OK)
 		return snprintf(err, errlen, "cannot persist the stop of job %s", j->id),
 		       RPC_INTERNAL;
-	log_info("jobmgr", "job %s: stopping its tasks; deleted once terminal", j->id);
+	log_job(LOG_INFO, "jobmgr", j->id, "job %s: stopping its tasks; deleted once terminal",
+	        j->id);
 	return RPC_OK;
 }
 
@@ -186,13 +187,13 @@ enum rpc_code jm__delete(struct jobmgr *jm, struct jm_job *j, char *err, size_t 
 	if (!terminal)
 		return delete_live(jm, j, err, errlen);
 	if (store_purge_job(jm->cfg.store, j->id) != STORE_OK) {
-		log_error("jobmgr", "job %s: purge from the store failed", j->id);
+		log_job(LOG_ERROR, "jobmgr", j->id, "job %s: purge from the store failed", j->id);
 		return snprintf(err, errlen, "cannot delete job %s from the store", j->id),
 		       RPC_INTERNAL;
 	}
 	if (!atomic_exchange(&j->purged, true)) /* the sweeper unlinks it */
 		atomic_fetch_add(&jm->to_bury, 1);
-	log_info("jobmgr", "job %s deleted", j->id);
+	log_job(LOG_INFO, "jobmgr", j->id, "job %s deleted", j->id);
 	return RPC_OK;
 }
 

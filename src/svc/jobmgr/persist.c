@@ -194,12 +194,12 @@ bool jm__job_refresh(struct jm_job *j)
 		j->done_ns = clock_wall_ns();
 	else
 		j->done_ns = 0; /* running again (instances added, tasks started) */
-	log_info("jobmgr", "job %s: %s -> %s", j->id,
-	         protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor,
-	                                              j->state)
-	             ->name,
-	         protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor, s)
-	             ->name);
+	log_job(LOG_INFO, "jobmgr", j->id, "job %s: %s -> %s", j->id,
+	        protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor,
+	                                             j->state)
+	            ->name,
+	        protobuf_c_enum_descriptor_get_value(&peloton__api__job__job_state__descriptor, s)
+	            ->name);
 	j->state = s;
 	return true;
 }

@@ -24,7 +24,8 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 	    &peloton__api__job__runtime_info__descriptor, rt, len, NULL, &why);
 	r->cur = NULL;
 	if (!ri) {
-		log_error("jobmgr", "job %s: unreadable runtime (%s); skipped", id, why);
+		log_job(LOG_ERROR, "jobmgr", id, "job %s: unreadable runtime (%s); skipped", id,
+		        why);
 		return false;
 	}
 	uint64_t cv = ri->configversion > 0 ? (uint64_t)ri->configversion : 1;
@@ -42,8 +43,8 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 	free(cb);
 	struct jm_job *j = cfg ? jm__job_new(id, cfg) : NULL;
 	if (!j) {
-		log_error("jobmgr", "job %s: config version %" PRIu64 " unreadable; skipped", id,
-		          cv);
+		log_job(LOG_ERROR, "jobmgr", id,
+		        "job %s: config version %" PRIu64 " unreadable; skipped", id, cv);
 		if (cfg)
 			protobuf_c_message_free_unpacked(&cfg->base, NULL);
 		protobuf_c_message_free_unpacked(&ri->base, NULL);
@@ -58,12 +59,13 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 	for (uint32_t i = 0; i < j->n; i++)
 		jm__load(j, i, TASK_UNKNOWN); /* until its runtime is read */
 	if (jm__insert(r->jm, j) != 0) {
-		log_error("jobmgr", "job %s: out of memory; skipped", id);
+		log_job(LOG_ERROR, "jobmgr", id, "job %s: out of memory; skipped", id);
 		jm__job_free(j);
 		return false;
 	}
 	if (jm__rollout_load(r->jm, j) != 0)
-		log_error("jobmgr", "job %s: its updates could not all be read back", id);
+		log_job(LOG_ERROR, "jobmgr", id, "job %s: its updates could not all be read back",
+		        id);
 	r->cur = j;
 	r->jobs++;
 	return true;

@@ -336,8 +336,8 @@ static void finish__(struct jobmgr *jm, struct jm_job *j, struct jm_update *u, u
 	}
 	if (jm__job_refresh(j))
 		jm__put_job_runtime(jm, b, j);
-	log_info("jobmgr", "job %s: update %s %s (%u instances done)", j->id, u->id,
-	         state_name(state), u->done);
+	log_job(LOG_INFO, "jobmgr", j->id, "job %s: update %s %s (%u instances done)", j->id, u->id,
+	        state_name(state), u->done);
 }
 
 /* Loads config version ver of j (the retired copy, or the store's). */
@@ -375,10 +375,10 @@ static int rollback__(struct jobmgr *jm, struct jm_job *j, struct jm_update *u,
 	size_t len;
 	uint8_t *bytes = c ? proto_pack_alloc(&c->base, &len) : NULL;
 	if (!bytes || jm__install__(j, c, bytes, len, u->from_ver) != 0) {
-		log_error("jobmgr",
-		          "job %s: update %s cannot roll back (config version %llu "
-		          "unreadable or out of memory); paused",
-		          j->id, u->id, (unsigned long long)u->from_ver);
+		log_job(LOG_ERROR, "jobmgr", j->id,
+		        "job %s: update %s cannot roll back (config version %llu "
+		        "unreadable or out of memory); paused",
+		        j->id, u->id, (unsigned long long)u->from_ver);
 		if (c)
 			protobuf_c_message_free_unpacked(&c->base, NULL);
 		free(bytes);
@@ -410,8 +410,9 @@ static int rollback__(struct jobmgr *jm, struct jm_job *j, struct jm_update *u,
 	}
 	jm__put_job_runtime(jm, b, j);
 	atomic_fetch_add(&jm->upd_rollbacks, 1);
-	log_info("jobmgr", "job %s: update %s rolling back to config version %llu (as %llu)", j->id,
-	         u->id, (unsigned long long)u->from_ver, (unsigned long long)u->to_ver);
+	log_job(LOG_INFO, "jobmgr", j->id,
+	        "job %s: update %s rolling back to config version %llu (as %llu)", j->id, u->id,
+	        (unsigned long long)u->from_ver, (unsigned long long)u->to_ver);
 	return 0;
 }
 
@@ -673,7 +674,8 @@ enum rpc_code jm__rollout_create(struct jobmgr *jm, struct jm_job *j,
 	jm__job_refresh(j);
 	pthread_mutex_unlock(&j->mu);
 	if (store_commit(jm->cfg.store, sb) != STORE_OK)
-		log_error("jobmgr", "job %s: the superseded update's end not persisted", j->id);
+		log_job(LOG_ERROR, "jobmgr", j->id,
+		        "job %s: the superseded update's end not persisted", j->id);
 	char msg[64];
 	snprintf(msg, sizeof(msg), "config version %llu", (unsigned long long)j->cfg_version);
 	struct store_batch *b = store_batch_new(jm->cfg.store);
@@ -691,10 +693,10 @@ enum rpc_code jm__rollout_create(struct jobmgr *jm, struct jm_job *j,
 		          u->id);
 	atomic_fetch_add(&jm->upd_created, 1);
 	snprintf(id_out, 40, "%s", u->id);
-	log_info("jobmgr",
-	         "job %s: update %s to config version %llu, %u -> %u instances, batch %u%s%s",
-	         j->id, u->id, (unsigned long long)u->to_ver, u->from_n, u->to_n, u->batch,
-	         u->stop_first ? ", stop before update" : "", u->start_paused ? ", paused" : "");
+	log_job(LOG_INFO, "jobmgr", j->id,
+	        "job %s: update %s to config version %llu, %u -> %u instances, batch %u%s%s", j->id,
+	        u->id, (unsigned long long)u->to_ver, u->from_n, u->to_n, u->batch,
+	        u->stop_first ? ", stop before update" : "", u->start_paused ? ", paused" : "");
 	return RPC_OK;
 }
 
@@ -777,7 +779,8 @@ static bool load_one(void *arg, const void *key, size_t klen, const void *val, s
 		return false;
 	}
 	if (klen <= jl || il >= sizeof(u->id) || rec_unpack(val, vlen, u) != 0) {
-		log_error("jobmgr", "job %s: an unreadable update record; skipped", c->j->id);
+		log_job(LOG_ERROR, "jobmgr", c->j->id,
+		        "job %s: an unreadable update record; skipped", c->j->id);
 		free(u);
 		return true;
 	}
@@ -822,7 +825,8 @@ int jm__rollout_load(struct jobmgr *jm, struct jm_job *j)
 		j->n = all;
 	}
 	if (u)
-		log_info("jobmgr", "job %s: update %s is %s (%u of %u instances done)", j->id,
-		         u->id, state_name(u->state), u->done, span(u));
+		log_job(LOG_INFO, "jobmgr", j->id,
+		        "job %s: update %s is %s (%u of %u instances done)", j->id, u->id,
+		        state_name(u->state), u->done, span(u));
 	return c.rc;
 }

@@ -154,8 +154,9 @@ static void sweep_all(struct jobmgr *jm, uint64_t now, struct store_batch *b, bo
 		           now - j->done_ns >= keep) {
 			/* (done_ns may be after `now`, taken when the pass began: a job
 			 * that ended meanwhile is not terminal for 2^64 ns) */
-			log_info("jobmgr", "job %s: terminal for %llu s (retention): removing it",
-			         j->id, (unsigned long long)((now - j->done_ns) / 1000000000ull));
+			log_job(LOG_INFO, "jobmgr", j->id,
+			        "job %s: terminal for %llu s (retention): removing it", j->id,
+			        (unsigned long long)((now - j->done_ns) / 1000000000ull));
 			purge_add__(p, j);
 		}
 		pthread_mutex_unlock(&j->mu);
@@ -168,13 +169,14 @@ static void purge(struct jobmgr *jm, struct purge_list *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		if (store_purge_job(jm->cfg.store, p->ids[i]) != STORE_OK) {
-			log_error("jobmgr", "job %s: purge from the store failed", p->ids[i]);
+			log_job(LOG_ERROR, "jobmgr", p->ids[i],
+			        "job %s: purge from the store failed", p->ids[i]);
 			continue;
 		}
 		struct jm_job *pj = jm__find(jm, p->ids[i]);
 		if (pj && !atomic_exchange(&pj->purged, true))
 			atomic_fetch_add(&jm->to_bury, 1);
-		log_info("jobmgr", "job %s deleted", p->ids[i]);
+		log_job(LOG_INFO, "jobmgr", p->ids[i], "job %s deleted", p->ids[i]);
 	}
 	free(p->ids);
 }
