@@ -10,6 +10,8 @@
 "use strict";
 
 const POLL_MS = 2000;
+const CALL_MS = 8000; /* a call not answered by then failed (a daemon that
+                       * accepts but never answers, while it stops) */
 const main = document.getElementById("main");
 const statusEl = document.getElementById("status");
 let timer = null;
@@ -24,6 +26,7 @@ function setStatus(ok, text) {
 
 async function rpc(proc, body) {
   const r = await fetch("/api/v1", {
+    signal: AbortSignal.timeout(CALL_MS),
     method: "POST",
     headers: { "Rpc-Procedure": proc, "Rpc-Encoding": "json", "Rpc-Caller": "ui",
                "Content-Type": "application/json" },
@@ -35,8 +38,10 @@ async function rpc(proc, body) {
 }
 
 async function data(path, body) {
-  const r = await fetch("/ui/data/" + path, body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "text/plain" }, body });
+  const r = await fetch("/ui/data/" + path, body === undefined ?
+    { signal: AbortSignal.timeout(CALL_MS) } : {
+      signal: AbortSignal.timeout(CALL_MS), method: "POST",
+      headers: { "Content-Type": "text/plain" }, body });
   const text = await r.text();
   if (!r.ok) throw new Error(path + ": " + r.status + " " + text.trim());
   return JSON.parse(text);
@@ -403,10 +408,12 @@ async function go() {
 const ok_once = {};
 
 async function poll() {
-  if (location.hash === route && route !== "#/placement") await render(!ok_once[route]).then((ok) => {
-    if (ok) ok_once[route] = true;
-  });
-  timer = setTimeout(poll, POLL_MS);
+  try {
+    if (location.hash === route && route !== "#/placement" && await render(!ok_once[route]))
+      ok_once[route] = true;
+  } finally {
+    timer = setTimeout(poll, POLL_MS); /* whatever happened, the next poll comes */
+  }
 }
 
 window.addEventListener("hashchange", () => { delete ok_once[location.hash]; go(); });
