@@ -442,6 +442,16 @@ class E2E(unittest.TestCase):
         lint = subprocess.run(["promtool", "check", "metrics"], input=m, capture_output=True,
                               text=True, timeout=30)
         self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
+        # every metric the Grafana dashboard (dist/grafana) queries is served
+        families = set(re.findall(r"^# TYPE (\S+) ", m, re.M))
+        with open(os.path.join(EXAMPLES, "..", "dist", "grafana", "pelotond.json")) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        for e in exprs:
+            for name in re.findall(r"\b((?:peloton|process)_[a-z0-9_]+)", e):
+                fam = re.sub(r"_(bucket|sum|count)$", "", name)
+                self.assertIn(fam if fam in families else name, families,
+                              "dashboard query %r names %s" % (e, name))
         self.assertEqual(urllib.request.urlopen(base + "/leaderhealth").status, 200)
         req = urllib.request.Request(base + "/logging-level", data=b"debug", method="PUT")
         self.assertEqual(urllib.request.urlopen(req).read().strip(), b"debug")
