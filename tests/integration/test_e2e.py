@@ -676,6 +676,8 @@ class Preemption(unittest.TestCase):
                 return [e.message for e in r.result[0].event]
             preempted = [i for i in range(10) if "preempted" in events(i)]
             self.assertEqual(len(preempted), 8)
+            self.assertEqual(metric(c.http, 'peloton_preemptions_total{pool="/pa"}'), 8)
+            self.assertEqual(metric(c.http, 'peloton_preemptions_total{pool="/pb"}'), 0)
             # waiting to run again, not killed for good
             for i in preempted:
                 self.assertEqual(task_pb2.TaskState.Name(c.task(ja, i).runtime.state), "PENDING")

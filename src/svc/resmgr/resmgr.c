@@ -90,6 +90,7 @@ struct rm_pool {
 	double alloc[RES_N], alloc_np[RES_N]; /* all / non-preemptible */
 	uint32_t over_periods;
 	size_t at; /* its index in rm->pools (fixed: pools are never removed) */
+	uint64_t preempted; /* tasks chosen for preemption (metrics) */
 };
 
 /*
@@ -1190,7 +1191,9 @@ size_t resmgr_preempt_tick(struct resmgr *rm)
 		}
 		p->over_periods = over ? p->over_periods + 1 : 0;
 		if (p->over_periods >= rm->cfg.preempt_periods) {
-			chosen += preempt_pool(rm, p, excess);
+			size_t n = preempt_pool(rm, p, excess);
+			p->preempted += n;
+			chosen += n;
 			p->over_periods = 0;
 		}
 	}
@@ -1371,8 +1374,24 @@ void resmgr_stop(struct resmgr *rm)
 	rm->drv_running = false;
 }
 
+/* Tasks chosen for preemption per pool (ids and paths from the tree). */
+static void write_preemptions(struct resmgr *rm, FILE *f)
+{
+	fprintf(f, "# HELP peloton_preemptions_total Tasks chosen for preemption, by the pool "
+	           "that ran over its entitlement.\n# TYPE peloton_preemptions_total counter\n");
+	pthread_mutex_lock(&rm->lk);
+	for (size_t i = 0; i < rm->n_pools; i++) {
+		char path[512];
+		if (respool_path(rm->cfg.pools, rm->pools[i]->id, path, sizeof(path)) == 0)
+			fprintf(f, "peloton_preemptions_total{pool=\"%s\"} %llu\n", path,
+			        (unsigned long long)rm->pools[i]->preempted);
+	}
+	pthread_mutex_unlock(&rm->lk);
+}
+
 void resmgr_write_latency(struct resmgr *rm, FILE *f)
 {
+	write_preemptions(rm, f);
 	fprintf(f, "# HELP peloton_task_schedule_seconds From a task's admission (READY) to its "
 	           "placement (PLACED).\n# TYPE peloton_task_schedule_seconds histogram\n");
 	hist_write(&rm->schedule, f, "peloton_task_schedule_seconds", "");

@@ -113,7 +113,7 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum taskevent ev);
 
 /* The schedule (READY -> PLACED) and launch (PLACED -> RUNNING) latency
- * histograms in Prometheus's text format. */
+ * histograms and the preemptions per pool, in Prometheus's text format. */
 void resmgr_write_latency(struct resmgr *rm, FILE *f);
 
 /* KillTasks: RM_OK, RM_NOT_FOUND or RM_INVALID_STATE (already terminal). */
