@@ -342,10 +342,28 @@ defaultConfig:
     max="100000" style="width:90px"></label><button id="go">Explain</button></div>
     <div id="out"></div><h2>Scheduling latency</h2><div id="lat" class="muted"></div>`;
   document.getElementById("go").onclick = explain;
-  const m = await fetch("/metrics").then((r) => r.text()).catch(() => "");
-  const lines = m.split("\n").filter((l) => /^peloton_task_(schedule|launch|submit_to_running)_seconds_bucket/.test(l));
-  document.getElementById("lat").innerHTML = lines.length ? `<pre>${esc(lines.join("\n"))}</pre>` :
-    "no latency histogram served by this daemon yet";
+  const m = await fetch("/metrics", { signal: AbortSignal.timeout(CALL_MS) })
+    .then((r) => r.text()).catch(() => "");
+  const names = [["peloton_task_submit_to_running_seconds", "submit to running"],
+    ["peloton_task_schedule_seconds", "schedule (READY to PLACED)"],
+    ["peloton_task_launch_seconds", "launch (PLACED to RUNNING)"]];
+  const html = names.map(([n, title]) => histogram(m, n, title)).filter((x) => x).join("");
+  document.getElementById("lat").innerHTML = html ||
+    "no latency histogram served by this daemon (its roles run elsewhere)";
+}
+
+/* One histogram family of a /metrics text as bars: tasks per bucket. */
+function histogram(text, name, title) {
+  const re = new RegExp("^" + name + '_bucket\\{(?:[^}]*,)?le="([^"]+)"\\} (\\S+)$', "gm");
+  const cum = [];
+  for (let m; (m = re.exec(text));) cum.push([m[1], +m[2]]);
+  if (!cum.length || !cum[cum.length - 1][1]) return "";
+  const per = cum.map(([le, c], i) => [le, c - (i ? cum[i - 1][1] : 0)]);
+  const top = Math.max(...per.map((x) => x[1]), 1);
+  return `<h2>${esc(title)} <span class="muted">(${fmtInt(cum[cum.length - 1][1])} tasks)</span>
+    </h2><table class="hist">${per.map(([le, n]) => `<tr><td class="muted">≤ ${esc(le)} s</td>
+    <td style="width:70%"><div class="bar"><div class="alloc" style="width:${100 * n / top}%">
+    </div></div></td><td>${fmtInt(n)}</td></tr>`).join("")}</table>`;
 }
 
 async function explain() {
