@@ -169,27 +169,29 @@ static void write_line(enum log_level level, const char *module, const char *con
 	(void)r;
 }
 
-void log_write(enum log_level level, const char *module, const char *fmt, ...)
+static void vlog(enum log_level level, const char *module, const char *const *kv,
+                 const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
-	va_list ap;
 	if ((int)level < threshold())
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	write_line(level, module, NULL, msg);
+	write_line(level, module, kv, msg);
 }
 
-void log_write_kv(enum log_level level, const char *module, const char *const *kv, const char *fmt,
-                  ...)
+void log_write(enum log_level level, const char *module, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX];
 	va_list ap;
-	if ((int)level < threshold())
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(level, module, NULL, fmt, ap);
 	va_end(ap);
-	write_line(level, module, kv, msg);
+}
+
+void log_write_kv(enum log_level level, const char *module, const char *const *kv,
+                  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, module, kv, fmt, ap);
+	va_end(ap);
 }
