@@ -169,8 +169,8 @@ static void write_line(enum log_level level, const char *module, const char *con
 	(void)r;
 }
 
-static void vlog(enum log_level level, const char *module, const char *const *kv,
-                 const char *fmt, va_list ap)
+static void vlog(enum log_level level, const char *module, const char *const *kv, const char *fmt,
+                 va_list ap)
 {
 	char msg[LOG_LINE_MAX];
 	if ((int)level < threshold())
@@ -187,9 +187,22 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_write_kv(enum log_level level, const char *module, const char *const *kv,
-                  const char *fmt, ...)
+void log_write_kv(enum log_level level, const char *module, const char *const *kv, const char *fmt,
+                  ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, module, kv, fmt, ap);
+	va_end(ap);
+}
+
+void log_task(enum log_level level, const char *module, const char *job, unsigned instance,
+              const char *host, const char *fmt, ...)
+{
+	char inst[16], task[160];
+	snprintf(inst, sizeof(inst), "%u", instance);
+	snprintf(task, sizeof(task), "%s-%u", job ? job : "", instance);
+	const char *const kv[] = {"job", job, "instance", inst, "task", task, "host", host, NULL};
 	va_list ap;
 	va_start(ap, fmt);
 	vlog(level, module, kv, fmt, ap);

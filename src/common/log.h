@@ -1,7 +1,7 @@
 /*
  * log: JSON-lines logging to stderr (one object per line: ts, level,
- * module, msg, and the ids a line is about — job, instance, task, pool,
- * host — as fields of their own), the format operators feed to their log
+ * module, msg, and the ids a line is about — job, instance, task, host —
+ * as fields of their own), the format operators feed to their log
  * pipelines. When stderr is the systemd journal (JOURNAL_STREAM names it),
  * each line starts with its syslog priority, <3> error to <7> debug, so
  * `journalctl -p err` finds errors.
@@ -48,6 +48,11 @@ void log_write_kv(enum log_level level, const char *module, const char *const *k
 /* A line about one job (the field "job"). */
 #define log_job(lvl, mod, job, ...) \
 	log_write_kv(lvl, mod, (const char *const[]){"job", (job), NULL}, __VA_ARGS__)
+
+/* A line about one task: fields job, instance, task ("<job>-<instance>")
+ * and host (when known). */
+void log_task(enum log_level level, const char *module, const char *job, unsigned instance,
+              const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 #define log_debug(mod, ...) log_write(LOG_DEBUG, mod, __VA_ARGS__)
 #define log_info(mod, ...) log_write(LOG_INFO, mod, __VA_ARGS__)

@@ -79,7 +79,8 @@ static void rec_task(void *arg, const char *job, uint32_t inst, const void *rt, 
 	if (!j || inst >= j->n)
 		return;
 	if (jm__restore_task(j, inst, rt, len) != 0) {
-		log_error("jobmgr", "task %s-%u: unreadable runtime; skipped", job, inst);
+		log_task(LOG_ERROR, "jobmgr", job, inst, NULL,
+		         "task %s-%u: unreadable runtime; skipped", job, inst);
 		return;
 	}
 	j->tasks[inst].version = version;

@@ -428,9 +428,9 @@ void jm__rollout_observe__(struct jm_job *j, uint32_t inst)
 		t->fail_run = t->run;
 		if (t->upd_fails < UINT8_MAX)
 			t->upd_fails++;
-		log_warn("jobmgr", "update %s: %s-%u failed on config version %llu (%u of %u)",
-		         u->id, j->id, inst, (unsigned long long)u->to_ver, t->upd_fails,
-		         JM_UPDATE_MAX_ATTEMPTS);
+		log_task(LOG_WARN, "jobmgr", j->id, inst, t->host,
+		         "update %s: %s-%u failed on config version %llu (%u of %u)", u->id, j->id,
+		         inst, (unsigned long long)u->to_ver, t->upd_fails, JM_UPDATE_MAX_ATTEMPTS);
 	}
 }
 

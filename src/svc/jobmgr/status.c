@@ -150,8 +150,8 @@ static void unchanged__(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint
 	              jm->cfg.hm.kill;
 	pthread_mutex_unlock(&j->mu);
 	if (orphan) {
-		log_warn("jobmgr", "%s is alive on Mesos but finished here: killing it",
-		         st->task_id->value);
+		log_task(LOG_WARN, "jobmgr", j->id, inst, NULL,
+		         "%s is alive on Mesos but finished here: killing it", st->task_id->value);
 		jm->cfg.hm.kill(jm->cfg.hm.arg, st->task_id->value, st->agent_id->value);
 	}
 }

@@ -60,8 +60,9 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 			jm__kill_run(jm, j, i, now); /* resend */
 		} else if (maxrt && t->state == TASK_RUNNING && t->start_ns &&
 		           now - t->start_ns > (uint64_t)maxrt * 1000000000ull && t->agent) {
-			log_info("jobmgr", "task %s-%u-%u ran past maxRunningTime %u s: killing",
-			         j->id, i, t->run, maxrt);
+			log_task(LOG_INFO, "jobmgr", j->id, i, t->host,
+			         "task %s-%u-%u ran past maxRunningTime %u s: killing", j->id, i,
+			         t->run, maxrt);
 			free(t->reason);
 			t->reason = strdup("MAX_RUNNING_TIME_EXCEEDED");
 			t->goal = TASK_KILLED;
@@ -101,8 +102,8 @@ static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 			const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
 			bool kill_only =
 			    tc->preemptionpolicy && tc->preemptionpolicy->killonpreempt;
-			log_info("jobmgr", "preempting %s-%u-%u%s", j->id, inst, t->run,
-			         kill_only ? " (killOnPreempt)" : "");
+			log_task(LOG_INFO, "jobmgr", j->id, inst, t->host, "preempting %s-%u-%u%s",
+			         j->id, inst, t->run, kill_only ? " (killOnPreempt)" : "");
 			t->restart = !kill_only;
 			if (kill_only)
 				t->goal = TASK_KILLED;

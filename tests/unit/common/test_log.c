@@ -54,6 +54,32 @@ static void test_fields_and_journal_priority(void **state)
 	assert_null(strstr(second, "\"instance\""));
 }
 
+/* A task's line: job, instance, task and host as fields; no host when unknown. */
+static void test_task_fields(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_log.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	int saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_task(LOG_WARN, "t", "j", 7, "host-1", "one");
+	log_task(LOG_WARN, "t", "j", 8, NULL, "two");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	char buf[1024] = "";
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	close(fd);
+	unlink(path);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "\"job\":\"j\",\"instance\":\"7\",\"task\":\"j-7\",\"host\":"
+	                            "\"host-1\",\"msg\":\"one\""));
+	assert_non_null(strstr(buf, "\"task\":\"j-8\",\"msg\":\"two\""));
+}
+
 static void test_temporary_level(void **state)
 {
 	(void)state;
@@ -74,6 +100,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fields_and_journal_priority),
+	    cmocka_unit_test(test_task_fields),
 	    cmocka_unit_test(test_temporary_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
