@@ -257,7 +257,8 @@ async function pageJob(first, id) {
   if (first) {
     main.innerHTML = `<h1>Job <span id="jname"></span></h1><div class="cards" id="cards"></div>
       <div id="update"></div><h2>Instances</h2><div class="legend" id="legend"></div>
-      <canvas class="grid" id="inst"></canvas><h2>Config (YAML)</h2><pre id="cfg"></pre>`;
+      <canvas class="grid" id="inst"></canvas><h2>Config (YAML)</h2>
+      <div class="toolbar">version <select id="ver"></select></div><pre id="cfg"></pre>`;
   }
   document.getElementById("jname").textContent = cfg.name + " (" + id + ")";
   const states = s.states; /* one letter per instance: STATES[code - 'a'] */
@@ -294,7 +295,17 @@ async function pageJob(first, id) {
     const i = cellAt(canvas, ev, states.length);
     if (i >= 0) location.hash = "#/task/" + id + "/" + i;
   };
-  if (first) document.getElementById("cfg").textContent = toYaml(cfg).replace(/^\n/, "");
+  const cur = +(rt.configVersion || 1), sel = document.getElementById("ver");
+  if (first || sel.options.length !== cur) {
+    sel.innerHTML = Array.from({ length: cur }, (_, k) => cur - k).map((v) =>
+      `<option value="${v}">v${v}${v === cur ? " (current)" : ""}</option>`).join("");
+    sel.onchange = async () => {
+      const v = +sel.value;
+      const c = v === cur ? cfg : await data(`job-config/${encodeURIComponent(id)}/${v}`);
+      document.getElementById("cfg").textContent = toYaml(c).replace(/^\n/, "");
+    };
+    document.getElementById("cfg").textContent = toYaml(cfg).replace(/^\n/, "");
+  }
 }
 
 async function pageTask(first, id, inst) {

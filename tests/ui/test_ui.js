@@ -79,6 +79,10 @@ function stdinLine() {
     check("the job's instances turn RUNNING (4 cells)", true);
     const cells = await page.$eval("#inst", (c) => c.width * c.height);
     check("the instance picture is drawn", cells > 0);
+    await waitText(page, "#cfg", /name: e2e-v2/);
+    await page.select("#ver", "1");
+    await waitText(page, "#cfg", /name: e2e\n/);
+    check("the job's config versions: v2 current, v1 on demand", true);
     await shot(page, "job");
 
     /* a task that cannot be placed says why */

@@ -18,7 +18,9 @@ sys.path.insert(0, PYGEN)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 import pelcluster  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
 from pelcluster import Cluster, batch  # noqa: E402
+from peloton.api.job import job_pb2  # noqa: E402
 
 pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +35,11 @@ def main():
         svc = batch(4, "sleep 3600")
         svc["type"] = "SERVICE"
         jid = c.create_job(pool, svc)
+        # a second config version (only the name: no instance restarts)
+        req = job_pb2.UpdateRequest()
+        json_format.ParseDict({"id": {"value": jid}, "config": dict(svc, name="e2e-v2")}, req)
+        r = c.call("/peloton.api.job.JobManager/Update", req, job_pb2.UpdateResponse)
+        assert not r.HasField("error"), r.error
         big = batch(1, "true")
         big["defaultConfig"]["resource"]["cpuLimit"] = 1000  # fits on no host
         pending = c.create_job(pool, big)

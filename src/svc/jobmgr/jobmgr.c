@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "jm.h"
+#include "pjson.h"
+#include "proto_codec.h"
 #include "rollout.h"
 #include "run.h"
 
@@ -180,10 +184,57 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 	        (unsigned long long)atomic_load(&jm->updates));
 }
 
+/* GET /ui/data/job-config/<job>/<version>: that config version as JSON
+ * (every version stays in the store until the job is deleted). */
+static bool job_config_view(struct jobmgr *jm, const char *method, const char *url,
+                            unsigned *status, char **out)
+{
+	static const char pre[] = "/ui/data/job-config/";
+	if (strncmp(url, pre, sizeof(pre) - 1) != 0)
+		return false;
+	char job[64];
+	unsigned long long ver = 0;
+	const char *slash = strrchr(url, '/');
+	size_t jl = (size_t)(slash - (url + sizeof(pre) - 1));
+	*status = 404;
+	*out = NULL;
+	if (strcmp(method, "GET") != 0)
+		*status = 405;
+	else if (slash > url + sizeof(pre) - 1 && jl < sizeof(job) &&
+	         sscanf(slash + 1, "%llu", &ver) == 1) {
+		memcpy(job, url + sizeof(pre) - 1, jl);
+		job[jl] = 0;
+		char key[160];
+		size_t kl = store_key_job_config(key, job, ver);
+		void *v = NULL;
+		size_t vl = 0;
+		uint64_t sv;
+		const char *why;
+		ProtobufCMessage *m =
+		    store_get(jm->cfg.store, STORE_JOB_CONFIG, key, kl, &v, &vl, &sv) == STORE_OK
+		        ? proto_decode(&peloton__api__job__job_config__descriptor, v, vl, NULL,
+		                       &why)
+		        : NULL;
+		free(v);
+		json_t *j = m ? pjson_encode(m) : NULL;
+		if (m)
+			protobuf_c_message_free_unpacked(m, NULL);
+		*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		*status = *out ? 200 : 404;
+	}
+	if (!*out)
+		*out = strdup(*status == 405 ? "{\"error\":\"GET only\"}"
+		                             : "{\"error\":\"no such job or config version\"}");
+	return true;
+}
+
 bool jobmgr_http(struct jobmgr *jm, const char *method, const char *url, unsigned *status,
                  char **out)
 {
 	static const char pre[] = "/ui/data/job-states/";
+	if (job_config_view(jm, method, url, status, out))
+		return true;
 	if (strncmp(url, pre, sizeof(pre) - 1) != 0)
 		return false;
 	const char *id = url + sizeof(pre) - 1;

@@ -128,8 +128,9 @@ int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *cfg, 
                     size_t errlen);
 
 /* GET /ui/data/job-states/<job>: {"states": one letter per instance, 'a'
- * + its task.proto TaskState} (100,000 instances in 100 KB). True when url
- * is that route, with status and a malloc'd JSON body. */
+ * + its task.proto TaskState} (100,000 instances in 100 KB); GET
+ * /ui/data/job-config/<job>/<version>: that config version. True when url
+ * is one of them, with status and a malloc'd JSON body. */
 bool jobmgr_http(struct jobmgr *jm, const char *method, const char *url, unsigned *status,
                  char **out);
 
