@@ -34,7 +34,7 @@ async function shot(page, name) {
 /* Navigates to hash and waits for the page's first render of it. */
 async function open(page, hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
-  await page.waitForFunction((h) => document.body.dataset.rendered === h, { timeout: 20000 },
+  await page.waitForFunction((h) => document.body.dataset.rendered === h, { timeout: 20000, polling: 100 },
                              hash);
 }
 
@@ -42,7 +42,7 @@ async function waitText(page, sel, re, ms) {
   await page.waitForFunction((s, r) => {
     const e = document.querySelector(s);
     return e && new RegExp(r).test(e.textContent);
-  }, { timeout: ms || 20000 }, sel, re.source);
+  }, { timeout: ms || 20000, polling: 100 }, sel, re.source);
 }
 
 function stdinLine() {
@@ -57,8 +57,23 @@ function stdinLine() {
   const browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    /* a page under test is never "in the background": its timers (the
+     * UI's polls) must not be throttled on a loaded machine */
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+           "--disable-backgrounding-occluded-windows"],
   });
+  /* a step that never ends fails the test with what the page showed */
+  const watchdog = setTimeout(async () => {
+    console.error("watchdog: no progress for 150 s after: " + checks.join(", "));
+    try {
+      const pages = await browser.pages();
+      const p = pages[pages.length - 1];
+      console.error("page status: " + await p.$eval("#status", (e) => e.textContent));
+      await p.screenshot({ path: path.join(outDir, "stuck.png") });
+    } catch (e) { console.error("(no page state: " + e.message + ")"); }
+    process.exit(1);
+  }, 150000);
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
@@ -66,7 +81,7 @@ function stdinLine() {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(base + "#/jobs");
     await page.waitForFunction(() => document.body.dataset.rendered === "#/jobs",
-                               { timeout: 20000 });
+                               { timeout: 20000, polling: 100 });
     await waitText(page, "#jobs", new RegExp(jobId));
     check("the jobs page lists the job", true);
     await shot(page, "jobs");
@@ -74,8 +89,8 @@ function stdinLine() {
     /* the job's page, from its row */
     await page.click(`tr[data-job="${jobId}"]`);
     await page.waitForFunction((id) => document.body.dataset.rendered === "#/job/" + id,
-                               { timeout: 20000 }, jobId);
-    await waitText(page, "#legend", /RUNNING 4/, 30000);
+                               { timeout: 20000, polling: 100 }, jobId);
+    await waitText(page, "#legend", /RUNNING 4/, 60000);
     check("the job's instances turn RUNNING (4 cells)", true);
     const cells = await page.$eval("#inst", (c) => c.width * c.height);
     check("the instance picture is drawn", cells > 0);
@@ -123,11 +138,23 @@ function stdinLine() {
     await stdinLine();
     await page.waitForFunction(() => window.wasDown &&
                                /^updated/.test(document.getElementById("status").textContent),
-                               { timeout: 60000 });
+                               { timeout: 60000, polling: 100 });
     await waitText(page, "#legend", /RUNNING 4/, 30000);
     check("the job page says the daemon is gone, then comes back after its restart", true);
     check("no script error on any page", errors.length === 0, errors.join("; "));
+  } catch (e) {
+    /* what the page showed when the check failed */
+    try {
+      const pages = await browser.pages();
+      const p = pages[pages.length - 1];
+      console.error("page " + await p.evaluate(() => location.hash) + ", status: " +
+                    await p.$eval("#status", (x) => x.textContent) + "\n" +
+                    (await p.$eval("#main", (x) => x.innerText)).slice(0, 1500));
+      await p.screenshot({ path: path.join(outDir, "failed.png"), fullPage: true });
+    } catch (e2) { console.error("(no page state: " + e2.message + ")"); }
+    throw e;
   } finally {
+    clearTimeout(watchdog);
     await browser.close();
   }
 })().catch((e) => {
