@@ -155,10 +155,11 @@ function stdinLine() {
     throw e;
   } finally {
     clearTimeout(watchdog);
-    await browser.close();
+    /* a browser slow to go (a loaded machine) does not hold the test */
+    await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 10000))]);
   }
-})().catch((e) => {
+})().then(() => process.exit(0), (e) => {
   console.error(e.message);
   console.error("passed before it: " + checks.join(", "));
   process.exit(1);
-});
+}); /* (exit at once: stdin, read once, would keep the process alive) */

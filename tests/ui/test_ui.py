@@ -54,7 +54,7 @@ def main():
                 time.sleep(3)  # the page polls meanwhile and must say so
                 c.start_daemon(attempts=1)
                 node.stdin.write("go\n")
-                node.stdin.flush()
+                node.stdin.close()
         rc = node.wait(120)
         if rc != 0:
             sys.exit("test_ui: the browser test failed (screenshots so far in %s)\n%s"
