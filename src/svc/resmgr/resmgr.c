@@ -89,7 +89,7 @@ struct rm_pool {
 	size_t n_prios, cap_prios;
 	double alloc[RES_N], alloc_np[RES_N]; /* all / non-preemptible */
 	uint32_t over_periods;
-	size_t at; /* its index in rm->pools (fixed: pools are never removed) */
+	size_t at;          /* its index in rm->pools (fixed: pools are never removed) */
 	uint64_t preempted; /* tasks chosen for preemption (metrics) */
 };
 
