@@ -217,6 +217,8 @@ struct jm_update *jm__update_find(struct jobmgr *jm, const char *id);
 /* Files u (already on its job's list) in the updates table: 0, or -1
  * (ENOMEM). Takes jm->lock. */
 int jm__update_index(struct jobmgr *jm, struct jm_update *u);
+/* Frees what task t holds (host, agent, ports, message, reason), not t. */
+void jm__task_fini(struct jm_task *t);
 /* Frees a per-instance config array of n and the configs in it that are
  * not cfg's shared defaultConfig; NULL is nothing. */
 void jm__free_merged(Peloton__Api__Task__TaskConfig **merged, uint32_t n,

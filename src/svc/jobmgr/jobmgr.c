@@ -6,8 +6,8 @@
 #include <jansson.h>
 
 #include "jm.h"
+#include "persist.h"
 #include "pjson.h"
-#include "proto_codec.h"
 #include "rollout.h"
 #include "run.h"
 
@@ -204,21 +204,10 @@ static bool job_config_view(struct jobmgr *jm, const char *method, const char *u
 	         sscanf(slash + 1, "%llu", &ver) == 1) {
 		memcpy(job, url + sizeof(pre) - 1, jl);
 		job[jl] = 0;
-		char key[160];
-		size_t kl = store_key_job_config(key, job, ver);
-		void *v = NULL;
-		size_t vl = 0;
-		uint64_t sv;
-		const char *why;
-		ProtobufCMessage *m =
-		    store_get(jm->cfg.store, STORE_JOB_CONFIG, key, kl, &v, &vl, &sv) == STORE_OK
-		        ? proto_decode(&peloton__api__job__job_config__descriptor, v, vl, NULL,
-		                       &why)
-		        : NULL;
-		free(v);
-		json_t *j = m ? pjson_encode(m) : NULL;
-		if (m)
-			protobuf_c_message_free_unpacked(m, NULL);
+		Peloton__Api__Job__JobConfig *c = jm__load_config(jm, job, ver);
+		json_t *j = c ? pjson_encode(&c->base) : NULL;
+		if (c)
+			protobuf_c_message_free_unpacked(&c->base, NULL);
 		*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		*status = *out ? 200 : 404;

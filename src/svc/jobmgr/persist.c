@@ -236,6 +236,22 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 	return rc;
 }
 
+Peloton__Api__Job__JobConfig *jm__load_config(struct jobmgr *jm, const char *job, uint64_t ver)
+{
+	char key[160];
+	size_t kl = store_key_job_config(key, job, ver);
+	void *v = NULL;
+	size_t vl = 0;
+	uint64_t sv;
+	if (store_get(jm->cfg.store, STORE_JOB_CONFIG, key, kl, &v, &vl, &sv) != STORE_OK)
+		return NULL;
+	const char *why;
+	Peloton__Api__Job__JobConfig *c = (Peloton__Api__Job__JobConfig *)proto_decode(
+	    &peloton__api__job__job_config__descriptor, v, vl, NULL, &why);
+	free(v);
+	return c;
+}
+
 /* ---- create ---- */
 
 /* Persists the current config version, tasks [from, n) (each with a

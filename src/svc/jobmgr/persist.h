@@ -20,6 +20,9 @@ int jm__put_job_runtime(struct jobmgr *jm, struct store_batch *b, struct jm_job 
 /* Adds task inst's runtime and a TaskEvent (msg) to b. j->mu held. 0 or -1. */
 int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uint32_t inst,
                  const char *msg);
+/* Config version ver of job as stored (malloc'd; free unpacked); NULL when
+ * absent or unreadable. */
+Peloton__Api__Job__JobConfig *jm__load_config(struct jobmgr *jm, const char *job, uint64_t ver);
 /* Commits the config version, tasks [from, n) and then the job runtime, in
  * batches of JOBMGR_CHUNK tasks. 0 or -1. */
 int jm__persist_tasks(struct jobmgr *jm, struct jm_job *j, uint32_t from, const char *msg);

@@ -29,18 +29,7 @@ static bool rec_job(void *arg, const char *id, const void *rt, size_t len, uint6
 		return false;
 	}
 	uint64_t cv = ri->configversion > 0 ? (uint64_t)ri->configversion : 1;
-	char key[128];
-	size_t kl = store_key_job_config(key, id, cv);
-	void *cb = NULL;
-	size_t cl = 0;
-	uint64_t ver;
-	enum store_status st =
-	    store_get(r->jm->cfg.store, STORE_JOB_CONFIG, key, kl, &cb, &cl, &ver);
-	Peloton__Api__Job__JobConfig *cfg =
-	    st == STORE_OK ? (Peloton__Api__Job__JobConfig *)proto_decode(
-	                         &peloton__api__job__job_config__descriptor, cb, cl, NULL, &why)
-	                   : NULL;
-	free(cb);
+	Peloton__Api__Job__JobConfig *cfg = jm__load_config(r->jm, id, cv);
 	struct jm_job *j = cfg ? jm__job_new(id, cfg) : NULL;
 	if (!j) {
 		log_job(LOG_ERROR, "jobmgr", id,

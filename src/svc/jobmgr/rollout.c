@@ -78,17 +78,17 @@ int jm__install__(struct jm_job *j, Peloton__Api__Job__JobConfig *nc, uint8_t *b
 		if ((t->cfg_ver == cur && same) || (also_equal && t->cfg_ver == also_equal))
 			t->cfg_ver = next;
 	}
-	if (all > old_n) {
-		jm__born(j, old_n, all);
-		for (uint32_t i = old_n; i < all; i++)
-			j->tasks[i].goal = jm_long_running(nc) ? TASK_RUNNING : TASK_SUCCEEDED;
-	}
 	free(j->cfg_bytes);
 	j->cfg = nc;
 	j->merged = m;
 	j->cfg_bytes = bytes;
 	j->cfg_len = blen;
 	j->cfg_version = next;
+	if (all > old_n) {
+		jm__born(j, old_n, all);
+		for (uint32_t i = old_n; i < all; i++)
+			j->tasks[i].goal = jm_task_goal(j);
+	}
 	j->n = all;
 	return 0;
 }
@@ -183,6 +183,12 @@ static int rec_unpack(const uint8_t *p, size_t len, struct jm_update *u)
 	return 0;
 }
 
+/* Instances the update goes through. */
+static uint32_t span(const struct jm_update *u)
+{
+	return u->from_n > u->to_n ? u->from_n : u->to_n;
+}
+
 static int put_record(struct store_batch *b, const struct jm_job *j, struct jm_update *u)
 {
 	char key[160];
@@ -220,7 +226,7 @@ Peloton__Api__Update__UpdateInfo *jm__update_info__(const struct jm_job *j,
 	ui->config->batchpercentage = u->batch_pct;
 	ui->config->stopbeforeupdate = u->stop_first;
 	ui->config->startpaused = u->start_paused;
-	uint32_t total = u->from_n > u->to_n ? u->from_n : u->to_n;
+	uint32_t total = span(u);
 	ui->status->numtasksdone = (int32_t)u->done;
 	ui->status->numtasksremaining = (int32_t)(total > u->done ? total - u->done : 0);
 	ui->status->state = (Peloton__Api__Update__State)u->state;
@@ -228,12 +234,6 @@ Peloton__Api__Update__UpdateInfo *jm__update_info__(const struct jm_job *j,
 }
 
 /* ---- the walk ---- */
-
-/* Instances the update goes through. */
-static uint32_t span(const struct jm_update *u)
-{
-	return u->from_n > u->to_n ? u->from_n : u->to_n;
-}
 
 /* Instance i is where u wants it. j->mu held. */
 static bool inst_done(const struct jm_job *j, const struct jm_update *u, uint32_t i)
@@ -325,12 +325,7 @@ static void finish__(struct jobmgr *jm, struct jm_job *j, struct jm_update *u, u
 			kl = store_key_task_prefix(key, j->id, i);
 			store_del_prefix(b, STORE_TASK_EVENTS, key, kl);
 			j->counts[j->tasks[i].state]--;
-			struct jm_task *t = &j->tasks[i];
-			free(t->host);
-			free(t->agent);
-			free(t->ports);
-			free(t->message);
-			free(t->reason);
+			jm__task_fini(&j->tasks[i]);
 		}
 		j->n = u->to_n; /* (merged keeps its tail: defaults, freed with it) */
 	}
@@ -348,18 +343,7 @@ static Peloton__Api__Job__JobConfig *config_of(struct jobmgr *jm, const struct j
 		if (j->retired[k].ver == ver)
 			return (Peloton__Api__Job__JobConfig *)proto_clone(
 			    &j->retired[k].cfg->base);
-	char key[160];
-	size_t kl = store_key_job_config(key, j->id, ver);
-	void *v = NULL;
-	size_t vl = 0;
-	uint64_t sv;
-	if (store_get(jm->cfg.store, STORE_JOB_CONFIG, key, kl, &v, &vl, &sv) != STORE_OK)
-		return NULL;
-	const char *why;
-	Peloton__Api__Job__JobConfig *c = (Peloton__Api__Job__JobConfig *)proto_decode(
-	    &peloton__api__job__job_config__descriptor, v, vl, NULL, &why);
-	free(v);
-	return c;
+	return jm__load_config(jm, j->id, ver);
 }
 
 /*
@@ -472,7 +456,6 @@ void jm__rollout_step__(struct jobmgr *jm, struct jm_job *j, struct store_batch 
 	if (failed && u->state == PELOTON__API__UPDATE__STATE__ROLLING_FORWARD) {
 		u->rolled_back_by_failure = true;
 		rollback__(jm, j, u, b);
-		failed = false;
 	}
 	if (!moving(u))
 		goto out;

@@ -182,6 +182,15 @@ static void purge(struct jobmgr *jm, struct purge_list *p)
 	free(p->ids);
 }
 
+/* A pass's batch to the store (the sweeper waits for none), unless empty. */
+static void submit_or_free(struct jobmgr *jm, struct store_batch *b)
+{
+	if (store_batch_ops(b))
+		store_submit(jm->cfg.store, b, NULL, NULL);
+	else
+		store_batch_free(b);
+}
+
 /* The running updates' passes alone (a kick: an instance got where its
  * update wants it, so the window has room now). */
 static void step_updates(struct jobmgr *jm)
@@ -197,10 +206,7 @@ static void step_updates(struct jobmgr *jm)
 		pthread_mutex_unlock(&j->mu);
 	}
 	pthread_rwlock_unlock(&jm->lock);
-	if (store_batch_ops(b))
-		store_submit(jm->cfg.store, b, NULL, NULL);
-	else
-		store_batch_free(b);
+	submit_or_free(jm, b);
 }
 
 /* Sleeps until tick_ns (CLOCK_MONOTONIC), running the updates' passes
@@ -248,10 +254,7 @@ void *jm__sweeper_main(void *arg)
 		sweep_all(jm, now, b, requeue, &p);
 		purge(jm, &p);
 		jm__bury(jm, now);
-		if (store_batch_ops(b))
-			store_submit(jm->cfg.store, b, NULL, NULL);
-		else
-			store_batch_free(b);
+		submit_or_free(jm, b);
 	}
 	return NULL;
 }

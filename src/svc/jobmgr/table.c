@@ -43,7 +43,7 @@ int jm__insert(struct jobmgr *jm, struct jm_job *j)
 	return rc;
 }
 
-static void task_fini(struct jm_task *t)
+void jm__task_fini(struct jm_task *t)
 {
 	free(t->host);
 	free(t->agent);
@@ -66,7 +66,7 @@ void jm__job_free(struct jm_job *j)
 	if (!j)
 		return;
 	for (uint32_t i = 0; j->tasks && i < j->n; i++)
-		task_fini(&j->tasks[i]);
+		jm__task_fini(&j->tasks[i]);
 	free(j->tasks);
 	if (j->cfg) { /* (merged is NULL without a config) */
 		jm__free_merged(j->merged, j->n, j->cfg);

@@ -18,14 +18,35 @@
 
 #include "log.h"
 
+/* stderr into a temporary file for a test's lines (saved fd returned). */
+static int capture_begin(char *path, int *fd)
+{
+	*fd = mkstemp(path);
+	assert_true(*fd >= 0);
+	int saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(*fd, STDERR_FILENO), STDERR_FILENO);
+	return saved;
+}
+
+/* stderr back; what was written into buf (len bytes at most). */
+static void capture_end(const char *path, int fd, int saved, char *buf, size_t len)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	close(fd);
+	unlink(path);
+	buf[n] = 0;
+}
+
 static void test_fields_and_journal_priority(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/test_log.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	int saved = dup(STDERR_FILENO);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	int fd, saved = capture_begin(path, &fd);
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
 	char js[64];
@@ -35,16 +56,8 @@ static void test_fields_and_journal_priority(void **state)
 	log_job(LOG_ERROR, "t", "j-1", "job %s: broke", "j-1");
 	log_write_kv(LOG_WARN, "t", (const char *const[]){"job", "j-2", "instance", NULL, NULL},
 	             "second line");
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	char buf[1024] = "";
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	close(fd);
-	unlink(path);
-	buf[n] = 0;
+	char buf[1024];
+	capture_end(path, fd, saved, buf, sizeof(buf));
 	assert_true(strncmp(buf, "<3>{", 4) == 0);
 	assert_non_null(strstr(buf, "\"job\":\"j-1\",\"msg\":\"job j-1: broke\""));
 	char *second = strchr(buf, '\n');
@@ -59,22 +72,11 @@ static void test_task_fields(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/test_log.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	int saved = dup(STDERR_FILENO);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	int fd, saved = capture_begin(path, &fd);
 	log_task(LOG_WARN, "t", "j", 7, "host-1", "one");
 	log_task(LOG_WARN, "t", "j", 8, NULL, "two");
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	char buf[1024] = "";
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	close(fd);
-	unlink(path);
-	buf[n] = 0;
+	char buf[1024];
+	capture_end(path, fd, saved, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\"job\":\"j\",\"instance\":\"7\",\"task\":\"j-7\",\"host\":"
 	                            "\"host-1\",\"msg\":\"one\""));
 	assert_non_null(strstr(buf, "\"task\":\"j-8\",\"msg\":\"two\""));
