@@ -766,6 +766,8 @@ size_t resmgr_dequeue_gangs(struct resmgr *rm, enum resmgr_task_type type, size_
 		gang_unref(g);         /* the queue's reference; tasks keep theirs */
 		if (o->n_tasks == 0) { /* every task killed meanwhile: dropped */
 			free(o->task_ids);
+			free(o->payloads);
+			free(o->payload_lens);
 			continue;
 		}
 		n++;

@@ -274,6 +274,13 @@ static void test_kills(void **state)
 	assert_int_equal(resmgr_kill(fx.rm, "k-placed"), RM_OK);
 	assert_int_equal(resmgr_get_placements(fx.rm, 4, 0, &po), 0); /* dropped, not launched */
 	assert_true(fabs(alloc()) < 1e-9);
+	/* killed while READY: the dequeue drops the gang and frees what it built for it */
+	struct resmgr_task_spec r = task("k-ready", 1, 0, true);
+	assert_int_equal(enqueue(&r, 1), RM_OK);
+	capacity(10);
+	assert_int_equal(resmgr_task_state(fx.rm, "k-ready"), TASK_READY);
+	assert_int_equal(resmgr_kill(fx.rm, "k-ready"), RM_OK);
+	assert_int_equal(resmgr_dequeue_gangs(fx.rm, RM_TYPE_BATCH, 4, 0, &g), 0);
 }
 
 static void run_task(const char *id, uint32_t prio)
