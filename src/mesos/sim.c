@@ -16,6 +16,7 @@
 #include "pjson.h"
 #include "proto_codec.h"
 #include "sim.h"
+#include "sim_book.h"
 #include "version.h"
 
 typedef Mesos__V1__Scheduler__Call call_t;
@@ -29,7 +30,8 @@ struct agent {
 	char id[40], host[32], rack[16];
 	uint32_t profile, nth;        /* its profile, and its index among that profile's agents */
 	uint32_t incarnation;         /* the "S<n>" of its id: bumped when it comes back */
-	double cpus, mem, disk, gpus; /* free */
+	double cpus, mem, disk, gpus; /* free and unreserved */
+	struct sim_book book;         /* its reservations and persistent volumes */
 	uint8_t *ports;               /* bit set: port port_lo+i is free */
 	uint32_t n_ports, port_lo;
 	char offer_id[32]; /* outstanding offer for all free resources, or "" */
@@ -42,8 +44,9 @@ struct agent {
 struct task {
 	char *id; /* first: the task table's key (htab.h) */
 	uint32_t agent;
-	int state; /* Mesos__V1__TaskState */
-	double cpus, mem, disk, gpus;
+	int state;                    /* Mesos__V1__TaskState */
+	double cpus, mem, disk, gpus; /* unreserved, taken from its agent */
+	struct sim_claim claim;       /* reserved resources and volume it took */
 	uint32_t *ports;
 	size_t n_ports;
 	uint64_t end_ns;
@@ -199,9 +202,23 @@ static void agent_set_id(struct agent *a, uint32_t index)
 static bool agent_reset(struct sim *s, struct agent *a)
 {
 	const struct sim_profile *p = &s->profiles[a->profile];
-	a->cpus = p->cpus;
-	a->mem = p->mem_mb;
-	a->disk = p->disk_mb;
+	double r[SB_N];
+	/* reservations and volumes are checkpointed on the agent: they come back with it */
+	sim_book_reserved(&a->book, r);
+	for (size_t i = 0; i < a->book.n_v; i++) {
+		free(a->book.v[i].task);
+		a->book.v[i].task = NULL;
+	}
+	for (size_t i = 0; i < a->book.n_r; i++)
+		memset(a->book.r[i].used, 0, sizeof(a->book.r[i].used));
+	for (size_t i = 0; i < a->book.n_v; i++) {
+		for (size_t k = 0; k < a->book.n_r; k++)
+			if (strcmp(a->book.r[k].key, a->book.v[i].resv_key) == 0)
+				a->book.r[k].used[SB_DISK] += a->book.v[i].mb;
+	}
+	a->cpus = p->cpus - r[SB_CPUS];
+	a->mem = p->mem_mb - r[SB_MEM];
+	a->disk = p->disk_mb - r[SB_DISK];
 	a->gpus = p->gpus;
 	a->port_lo = p->port_lo;
 	a->n_ports = p->port_hi - p->port_lo + 1;
@@ -348,6 +365,7 @@ struct sim *sim_create(const struct sim_config *cfg)
 
 static void task_free(struct task *t)
 {
+	sim_claim_fini(&t->claim);
 	free(t->id);
 	free(t->ports);
 	free(t);
@@ -357,8 +375,10 @@ void sim_destroy(struct sim *s)
 {
 	if (s == NULL)
 		return;
-	for (uint32_t i = 0; s->agents && i < s->n_agents; i++)
+	for (uint32_t i = 0; s->agents && i < s->n_agents; i++) {
 		free(s->agents[i].ports);
+		sim_book_fini(&s->agents[i].book);
+	}
 	free(s->agents);
 	free(s->dirty);
 	if (s->tasks_ok) {
@@ -533,7 +553,17 @@ struct offer_buf {
 	Mesos__V1__Value__Text text[SIM_MAX_ATTRS + 1];
 	Mesos__V1__URL url;
 	Mesos__V1__Address addr;
+	/* with reservations or volumes free: resp and the book's (in an arena) */
+	Mesos__V1__Resource **all;
 };
+
+static void offer_buf_fini(struct offer_buf *b)
+{
+	free(b->rangev);
+	free(b->rangep);
+	free(b->all);
+	memset(b, 0, sizeof(*b));
+}
 
 /* cpus, mem, disk (and gpus when any) as scalar resources into res/resp. */
 static size_t scalars(Mesos__V1__Resource *res, Mesos__V1__Resource **resp,
@@ -542,8 +572,8 @@ static size_t scalars(Mesos__V1__Resource *res, Mesos__V1__Resource **resp,
 	static const char *const names[4] = {"cpus", "mem", "disk", "gpus"};
 	size_t n = 0;
 	for (int i = 0; i < 4; i++) {
-		if (i == 3 && v[i] <= 0)
-			break;
+		if (v[i] <= 0) /* a master leaves out what is empty */
+			continue;
 		mesos__v1__resource__init(&res[n]);
 		mesos__v1__value__scalar__init(&sc[n]);
 		sc[n].value = v[i];
@@ -589,7 +619,7 @@ static size_t attributes(struct sim *s, const struct agent *a, Mesos__V1__Attrib
 	return n;
 }
 
-static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
+static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b, struct arena *ar)
 {
 	mesos__v1__offer__init(&b->o);
 	mesos__v1__offer_id__init(&b->id);
@@ -641,6 +671,18 @@ static bool offer_build(struct sim *s, struct agent *a, struct offer_buf *b)
 	}
 	b->o.n_resources = n;
 	b->o.resources = b->resp;
+	if (sim_book_any_free(&a->book)) {
+		/* the reservations' free parts and the volumes not in use */
+		size_t nb = 0;
+		Mesos__V1__Resource **br = sim_book_resources(&a->book, s->fw_role, true, &nb, ar);
+		b->all = calloc(n + nb + 1, sizeof(*b->all));
+		if (!br || !b->all)
+			return false;
+		memcpy(b->all, b->resp, n * sizeof(*b->all));
+		memcpy(b->all + n, br, nb * sizeof(*b->all));
+		b->o.n_resources = n + nb;
+		b->o.resources = b->all;
+	}
 	b->o.n_attributes = attributes(s, a, b->attr, b->attrp, b->text);
 	b->o.attributes = b->attrp;
 	/* the agent's own HTTP endpoint (files/browse): the simulator's address */
@@ -669,24 +711,25 @@ static void send_offers(struct sim *s)
 	struct offer_buf *bufs = calloc(PER_EVENT, sizeof(*bufs));
 	Mesos__V1__Offer *ops[PER_EVENT];
 	size_t n = 0;
+	struct arena ar; /* the reservations' resources of the event's offers */
 	if (bufs == NULL)
 		return;
+	arena_init(&ar, 16384);
 	size_t end = s->n_dirty; /* agents re-marked during the walk are appended after it */
 	for (size_t k = 0; k <= end; k++) {
 		if (k < end) {
 			struct agent *a = &s->agents[s->dirty[k]];
 			a->dirty = false;
-			if (a->gone || a->offer_id[0] || a->cpus < 0.01 || a->mem < 1)
+			if (a->gone || a->offer_id[0] ||
+			    ((a->cpus < 0.01 || a->mem < 1) && !sim_book_any_free(&a->book)))
 				continue;
 			if (a->refuse_until_ns > s->now_ns) {
 				timers_push(&s->refusals, a->refuse_until_ns, s->dirty[k]);
 				continue;
 			}
-			if (!offer_build(s, a, &bufs[n])) {
+			if (!offer_build(s, a, &bufs[n], &ar)) {
 				a->offer_id[0] = '\0';
-				free(bufs[n].rangev);
-				free(bufs[n].rangep);
-				memset(&bufs[n], 0, sizeof(bufs[n]));
+				offer_buf_fini(&bufs[n]);
 				mark_dirty(s, a); /* try again next tick */
 				continue;
 			}
@@ -704,11 +747,9 @@ static void send_offers(struct sim *s)
 			ev.offers = &offers;
 			emit(s, &ev);
 			s->st.offers_sent += n;
-			for (size_t i = 0; i < n; i++) {
-				free(bufs[i].rangev);
-				free(bufs[i].rangep);
-			}
-			memset(bufs, 0, PER_EVENT * sizeof(*bufs));
+			for (size_t i = 0; i < n; i++)
+				offer_buf_fini(&bufs[i]);
+			arena_reset(&ar);
 			n = 0;
 		}
 	}
@@ -716,6 +757,7 @@ static void send_offers(struct sim *s)
 	memmove(s->dirty, s->dirty + end, (s->n_dirty - end) * sizeof(*s->dirty));
 	s->n_dirty -= end;
 	free(bufs);
+	arena_fini(&ar);
 }
 
 static void heartbeat(struct sim *s)
@@ -960,7 +1002,8 @@ static double scalar_of(const Mesos__V1__TaskInfo *ti, const char *name)
 {
 	double v = 0;
 	for (size_t i = 0; i < ti->n_resources; i++)
-		if (strcmp(ti->resources[i]->name, name) == 0 && ti->resources[i]->scalar)
+		if (strcmp(ti->resources[i]->name, name) == 0 && ti->resources[i]->scalar &&
+		    !sim_book_is_reserved(ti->resources[i]))
 			v += ti->resources[i]->scalar->value;
 	return v;
 }
@@ -1208,6 +1251,8 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	uint32_t *ports = NULL;
 	size_t np = 0;
 	const char *why = NULL;
+	char bwhy[200];
+	struct sim_claim claim = {0};
 	/* as a master validates a task (Mesos src/master/validation.cpp): its id
 	 * unique among the tasks the master knows (a finished, acknowledged
 	 * task's id may be used again), some resources (a command task may
@@ -1221,6 +1266,9 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 		why = "Task uses more resources than offered";
 	else if (!take_ports(ag, ti, avail, &ports, &np))
 		why = "Task uses ports that are not offered";
+	else if (sim_book_check_task(&ag->book, s->fw_role, ti->resources, ti->n_resources, &claim,
+	                             bwhy, sizeof(bwhy)) != 0)
+		why = bwhy; /* reserved resources or a volume not offered */
 	if (why != NULL) {
 		free(ports);
 		refuse_task(s, id, (uint32_t)agent, MESOS__V1__TASK_STATE__TASK_ERROR,
@@ -1230,8 +1278,12 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	struct task *t = old ? old : task_new(s, id, (uint32_t)agent);
 	if (t == NULL) {
 		free(ports);
+		sim_claim_fini(&claim);
 		return;
 	}
+	sim_book_take(&ag->book, &claim, id);
+	sim_claim_fini(&t->claim);
+	t->claim = claim;
 	free(t->ports);
 	t->agent = (uint32_t)agent;
 	t->ports = ports;
@@ -1250,7 +1302,11 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 		t->exit_code = atoi(ti->command->value + 5);
 	health_setup(t, ti);
 	if (s->cfg.launch_log) {
-		fprintf(s->cfg.launch_log, "%s\n", id);
+		if (claim.vol_id) /* which volume on which host */
+			fprintf(s->cfg.launch_log, "%s host=%s volume=%s\n", id, ag->host,
+			        claim.vol_id);
+		else
+			fprintf(s->cfg.launch_log, "%s\n", id);
 		fflush(s->cfg.launch_log);
 	}
 	s->st.launched++;
@@ -1267,12 +1323,77 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	start_running(s, t);
 }
 
+/*
+ * RESERVE, UNRESERVE, CREATE or DESTROY on the agent of the offers, as
+ * Master::_accept applies them: in order, each to what the offers hold
+ * after the ones before; an invalid one is dropped with a log line and
+ * the rest go on (no operation feedback: the scheduler sees the result in
+ * the next offer).
+ */
+static void book_op(struct sim *s, int agent, const Mesos__V1__Offer__Operation *op)
+{
+	static const char *const names[] = {"UNKNOWN",   "LAUNCH", "RESERVE",
+	                                    "UNRESERVE", "CREATE", "DESTROY"};
+	char why[256] = "";
+	int rc = -1;
+	const char *name = (unsigned)op->type < 6 ? names[op->type] : "UNKNOWN";
+	if (agent < 0) {
+		s->st.ops_refused++;
+		return; /* the offers were invalid: nothing applied */
+	}
+	struct agent *ag = &s->agents[agent];
+	double unres[SB_N] = {ag->cpus, ag->mem, ag->disk};
+	switch (op->type) {
+	case MESOS__V1__OFFER__OPERATION__TYPE__RESERVE:
+		if (op->reserve)
+			rc = sim_book_reserve(&ag->book, s->fw_role, s->fw_principal,
+			                      op->reserve->resources, op->reserve->n_resources,
+			                      unres, why, sizeof(why));
+		break;
+	case MESOS__V1__OFFER__OPERATION__TYPE__UNRESERVE:
+		if (op->unreserve)
+			rc =
+			    sim_book_unreserve(&ag->book, s->fw_role, op->unreserve->resources,
+			                       op->unreserve->n_resources, unres, why, sizeof(why));
+		break;
+	case MESOS__V1__OFFER__OPERATION__TYPE__CREATE:
+		if (op->create)
+			rc = sim_book_create(&ag->book, s->fw_role, op->create->volumes,
+			                     op->create->n_volumes, why, sizeof(why));
+		break;
+	case MESOS__V1__OFFER__OPERATION__TYPE__DESTROY:
+		if (op->destroy)
+			rc = sim_book_destroy(&ag->book, s->fw_role, op->destroy->volumes,
+			                      op->destroy->n_volumes, why, sizeof(why));
+		break;
+	default:
+		snprintf(why, sizeof(why), "operation type %d is not supported", (int)op->type);
+		break;
+	}
+	if (rc != 0) {
+		if (!why[0])
+			snprintf(why, sizeof(why), "Invalid %s Operation: its %s field is missing",
+			         name, name);
+		s->st.ops_refused++;
+		log_warn("sim", "dropping %s offer operation on agent %s: %s", name, ag->id, why);
+		return;
+	}
+	ag->cpus = unres[SB_CPUS];
+	ag->mem = unres[SB_MEM];
+	ag->disk = unres[SB_DISK];
+	s->st.ops_applied++;
+}
+
 static void sim_accept(struct sim *s, const Mesos__V1__Scheduler__Call__Accept *a)
 {
 	int agent = offers_agent(s, a->offer_ids, a->n_offer_ids);
 	for (size_t o = 0; o < a->n_operations; o++) {
 		const Mesos__V1__Offer__Operation *op = a->operations[o];
-		if (op->type != MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH || op->launch == NULL)
+		if (op->type != MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH) {
+			book_op(s, agent, op);
+			continue;
+		}
+		if (op->launch == NULL)
 			continue;
 		for (size_t k = 0; k < op->launch->n_task_infos; k++)
 			launch_one(s, agent, op->launch->task_infos[k]);
@@ -1307,6 +1428,8 @@ static void release(struct sim *s, struct task *t)
 	}
 	t->cpus = t->mem = t->disk = t->gpus = 0;
 	t->n_ports = 0;
+	sim_book_give(&a->book, &t->claim); /* its volume stays, free for the next run */
+	sim_claim_fini(&t->claim);
 	mark_dirty(s, a);
 }
 
@@ -1527,6 +1650,24 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			              call->kill->agent_id ? call->kill->agent_id->value : NULL);
 		break;
 	}
+	case MESOS__V1__SCHEDULER__CALL__TYPE__SHUTDOWN: {
+		/* a command task's executor has the task's id (Mesos's command
+		 * executor): shutting it down kills the task */
+		const Mesos__V1__Scheduler__Call__Shutdown *sd = call->shutdown;
+		if (sd == NULL || sd->executor_id == NULL || sd->agent_id == NULL) {
+			snprintf(err, err_len,
+			         "Expecting 'shutdown' with executor_id and agent_id");
+			rc = 400;
+			break;
+		}
+		struct task *t = task_find(s, sd->executor_id->value);
+		if (t != NULL && live(t) &&
+		    strcmp(s->agents[t->agent].id, sd->agent_id->value) == 0) {
+			kill_task(s, t, true);
+			s->st.shutdowns++;
+		}
+		break;
+	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE:
 		if (call->reconcile && call->reconcile->n_tasks > 0) {
 			for (size_t i = 0; i < call->reconcile->n_tasks; i++) {
@@ -1562,7 +1703,7 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 		rc = 400;
 		break;
 	default:
-		break; /* MESSAGE, REQUEST, SHUTDOWN, inverse offers: accepted, no effect */
+		break; /* MESSAGE, REQUEST, inverse offers: accepted, no effect */
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -1863,16 +2004,20 @@ static Mesos__V1__Master__Response__GetAgents *op_agents(struct sim *s, struct a
 		char *pid = arena_alloc(ar, 96);
 		if (!ag || !info || !aid || !attr || !attrp || !text || !pid)
 			return NULL;
-		double total[4] = {p->cpus, p->mem_mb, p->disk_mb, p->gpus};
-		double used[4] = {p->cpus - a->cpus, p->mem_mb - a->mem, p->disk_mb - a->disk,
+		double rsv[SB_N];
+		sim_book_reserved(&a->book, rsv);
+		double total[4] = {p->cpus - rsv[SB_CPUS], p->mem_mb - rsv[SB_MEM],
+		                   p->disk_mb - rsv[SB_DISK], p->gpus};
+		double used[4] = {total[0] - a->cpus, total[1] - a->mem, total[2] - a->disk,
 		                  p->gpus - a->gpus};
 		aid->value = a->id;
 		info->id = aid;
 		info->hostname = a->host;
 		info->has_port = true;
 		info->port = s->port;
+		double full[4] = {p->cpus, p->mem_mb, p->disk_mb, p->gpus};
 		info->resources =
-		    op_resources(ar, total, p->port_lo, p->port_hi, &info->n_resources);
+		    op_resources(ar, full, p->port_lo, p->port_hi, &info->n_resources);
 		info->n_attributes = attributes(s, a, attr, attrp, text);
 		info->attributes = attrp;
 		snprintf(pid, 96, "slave(1)@%s:%u", s->ip, (unsigned)s->port);
@@ -1881,8 +2026,19 @@ static Mesos__V1__Master__Response__GetAgents *op_agents(struct sim *s, struct a
 		ag->version = (char *)pel_version();
 		ag->pid = pid;
 		ag->registered_time = op_time(ar, a->registered_s);
-		ag->total_resources = info->resources;
-		ag->n_total_resources = info->n_resources;
+		/* the total with the checkpointed reservations and volumes, as a master
+		 * reports it (AgentInfo keeps the agent's own, unreserved view) */
+		size_t nb = 0, nu = 0;
+		Mesos__V1__Resource **book =
+		    sim_book_resources(&a->book, s->fw_role, false, &nb, ar);
+		Mesos__V1__Resource **unres = op_resources(ar, total, p->port_lo, p->port_hi, &nu);
+		Mesos__V1__Resource **tot = arena_alloc(ar, (nu + nb + 1) * sizeof(*tot));
+		if (!book || !unres || !tot)
+			return NULL;
+		memcpy(tot, unres, nu * sizeof(*tot));
+		memcpy(tot + nu, book, nb * sizeof(*tot));
+		ag->total_resources = tot;
+		ag->n_total_resources = nu + nb;
 		ag->allocated_resources = op_resources(ar, used, 0, 0, &ag->n_allocated_resources);
 		if (a->offer_id[0]) {
 			double free_[4] = {a->cpus, a->mem, a->disk, a->gpus};

@@ -31,6 +31,13 @@
  * minutes), as an agent retries; `dup_rate` sends some twice. RECONCILE
  * answers from state (TASK_LOST for unknown tasks).
  *
+ * Dynamic reservations and persistent volumes (sim_book.h): ACCEPT's
+ * RESERVE / UNRESERVE / CREATE / DESTROY for the framework's role, applied
+ * in order and dropped one by one when invalid, as a master does; offers
+ * carry each reservation's free part and the volumes not in use; a
+ * launch may use them; they survive tasks and the agent's loss and return.
+ * SHUTDOWN of a command task's executor (its id is the task's) kills it.
+ *
  * Faults: an agent can be taken down (its offer RESCINDed, a FAILURE
  * event, its tasks TASK_UNREACHABLE from the master, as for a
  * partition-aware framework) and brought back under a new agent id;
@@ -94,7 +101,8 @@ struct sim_config {
 	uint64_t seed;
 	const char *mesos_version; /* reported in MasterInfo and GET_VERSION; default 1.11.0 */
 	/* every accepted launch appends "<task id>\n" here (a witness for
-	 * exactly-once tests); NULL for none. A task whose command value is
+	 * exactly-once tests), "<task id> host=<hostname> volume=<id>\n" for
+	 * one using a persistent volume; NULL for none. A task whose command value is
 	 * "exit N" (N != 0) ends TASK_FAILED with that status. */
 	FILE *launch_log;
 	/* every task that runs to its end appends "<task id> TASK_FINISHED\n"
@@ -202,7 +210,8 @@ struct sim_stats {
 	uint64_t running_peak; /* the most tasks alive at once (a witness for caps) */
 	uint64_t health_checks, health_kills; /* checks run; tasks they killed */
 	uint64_t running_low;                 /* the fewest tasks alive at once since sim_mark (a
-	                                       * witness for how many an update takes down) */
+	                                       * witness for how many an update takes down) */	uint64_t ops_applied, ops_refused; /* RESERVE/UNRESERVE/CREATE/DESTROY */
+	uint64_t shutdowns;                /* SHUTDOWN calls that stopped an executor */
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
 /* Starts a new window for running_low (at the tasks alive now). */

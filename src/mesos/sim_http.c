@@ -420,7 +420,8 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         "\"killed\":%llu,\"updates_sent\":%llu,\"acks\":%llu,\"events\":%llu,"
 	         "\"rescinds\":%llu,\"duplicates\":%llu,\"unreachable\":%llu,"
 	         "\"agents_down\":%llu,\"lost_launches\":%llu,\"running_peak\":%llu,"
-	         "\"health_checks\":%llu,\"health_kills\":%llu,\"running_low\":%llu}",
+	         "\"health_checks\":%llu,\"health_kills\":%llu,\"running_low\":%llu,"
+	         "\"ops_applied\":%llu,\"ops_refused\":%llu,\"shutdowns\":%llu}",
 	         sim_agent_count(h->sim), (unsigned long long)st.offers_sent,
 	         (unsigned long long)st.accepts, (unsigned long long)st.launched,
 	         (unsigned long long)st.dropped, (unsigned long long)st.running,
@@ -431,7 +432,8 @@ static enum MHD_Result stats(struct sim_http *h, struct MHD_Connection *c)
 	         (unsigned long long)st.unreachable, (unsigned long long)st.agents_down,
 	         (unsigned long long)st.lost_launches, (unsigned long long)st.running_peak,
 	         (unsigned long long)st.health_checks, (unsigned long long)st.health_kills,
-	         (unsigned long long)st.running_low);
+	         (unsigned long long)st.running_low, (unsigned long long)st.ops_applied,
+	         (unsigned long long)st.ops_refused, (unsigned long long)st.shutdowns);
 	return reply_json(c, MHD_HTTP_OK, body);
 }
 
