@@ -42,7 +42,9 @@ def main():
         assert not r.HasField("error"), r.error
         big = batch(1, "true")
         big["defaultConfig"]["resource"]["cpuLimit"] = 1000  # fits on no host
-        pending = c.create_job(pool, big)
+        # in a pool of its own: PriorityFIFO admits nothing past a pool's head, and an
+        # instance the update above enqueues again must not queue behind this one
+        pending = c.create_job(c.create_pool("/ui-big"), big)
         node = subprocess.Popen(
             ["node", os.path.join(HERE, "test_ui.js"), str(c.http), jid, pending, "/ui", OUT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -523,7 +523,11 @@ int respool_set_active_tasks(struct respool_tree *t, const char *id, int64_t del
  *
  *  1. Reservations first: child c gets g_c = min(reservation_c, demand_c,
  *     limit_c). If the sum exceeds E (the cluster is smaller than what was
- *     reserved), every g_c is scaled by E / sum.
+ *     reserved), E is water-filled over the g_c instead (max-min by share,
+ *     each capped at its g_c): a pool reserving more than the cluster has
+ *     and asking for it all does not starve a sibling that asks for little
+ *     (scaling every g_c by E / sum gave a 2-cpu pool 0.26 cpus of 128 next
+ *     to one asking for 1,000).
  *  2. Demand: the rest R = E - sum(g_c) is water-filled among children
  *     whose cap u_c = min(limit_c, demand_c) is not met, in proportion to
  *     share: each active child gets R * share_c / sum(active shares),
@@ -545,17 +549,14 @@ int respool_set_active_tasks(struct respool_tree *t, const char *id, int64_t del
  * per kind; a pool is only as entitled as its parent.
  */
 
-/* Water-fills `rest` into give[] by share, capping child i at cap(i). */
-static double waterfill(struct pool *p, int k, double *give, bool *active, double rest,
-                        bool by_demand)
+/* Water-fills `rest` into give[] by share, child i capped at cap[i]; returns what is left. */
+static double waterfill(struct pool *p, int k, double *give, const double *cap, bool *active,
+                        double rest)
 {
 	size_t n = p->n_kids;
 
-	for (size_t i = 0; i < n; i++) {
-		struct pool *c = p->kids[i];
-		double cap = by_demand ? fmin(c->res[k].limit, c->demand[k]) : c->res[k].limit;
-		active[i] = give[i] + 1e-9 < cap;
-	}
+	for (size_t i = 0; i < n; i++)
+		active[i] = give[i] + 1e-9 < cap[i];
 	while (rest > 1e-9) {
 		double shares = 0, used = 0;
 		for (size_t i = 0; i < n; i++)
@@ -566,14 +567,11 @@ static double waterfill(struct pool *p, int k, double *give, bool *active, doubl
 		for (size_t i = 0; i < n; i++) {
 			if (!active[i])
 				continue;
-			struct pool *c = p->kids[i];
-			double cap =
-			    (by_demand ? fmin(c->res[k].limit, c->demand[k]) : c->res[k].limit) -
-			    give[i];
-			double got = fmin(rest * c->res[k].share / shares, cap);
+			double got =
+			    fmin(rest * p->kids[i]->res[k].share / shares, cap[i] - give[i]);
 			give[i] += got;
 			used += got;
-			if (got >= cap - 1e-9)
+			if (give[i] >= cap[i] - 1e-9)
 				active[i] = false;
 		}
 		rest -= used;
@@ -590,29 +588,38 @@ static void divide(struct pool *p, int k)
 
 	if (n == 0)
 		return;
-	double *give = calloc(n, sizeof(double));
+	double *give = calloc(n, sizeof(double)), *cap = calloc(n, sizeof(double));
 	bool *active = calloc(n, sizeof(bool));
-	if (give == NULL || active == NULL) {
+	if (give == NULL || cap == NULL || active == NULL) {
 		free(give);
+		free(cap);
 		free(active);
 		return; /* ENOMEM: children keep their previous entitlement */
 	}
 	for (size_t i = 0; i < n; i++) { /* pass 1 */
 		struct pool *c = p->kids[i];
-		give[i] = fmax(0, fmin(c->res[k].reservation, fmin(c->res[k].limit, c->demand[k])));
-		sum += give[i];
+		cap[i] = fmax(0, fmin(c->res[k].reservation, fmin(c->res[k].limit, c->demand[k])));
+		sum += cap[i];
 	}
-	if (sum > e && sum > 0)
-		for (size_t i = 0; i < n; i++)
-			give[i] *= e / sum;
-	double rest = e - fmin(sum, e);
-	rest = waterfill(p, k, give, active, rest, true); /* pass 2 */
-	waterfill(p, k, give, active, rest, false);       /* pass 3 */
+	double rest;
+	if (sum > e) { /* reserved more than there is: max-min over the reservations */
+		rest = waterfill(p, k, give, cap, active, e);
+	} else {
+		memcpy(give, cap, n * sizeof(double));
+		rest = e - sum;
+	}
+	for (size_t i = 0; i < n; i++) /* pass 2: demand */
+		cap[i] = fmin(p->kids[i]->res[k].limit, p->kids[i]->demand[k]);
+	rest = waterfill(p, k, give, cap, active, rest);
+	for (size_t i = 0; i < n; i++) /* pass 3: headroom */
+		cap[i] = p->kids[i]->res[k].limit;
+	waterfill(p, k, give, cap, active, rest);
 	for (size_t i = 0; i < n; i++) {
 		p->kids[i]->entitlement[k] = give[i];
 		divide(p->kids[i], k);
 	}
 	free(give);
+	free(cap);
 	free(active);
 }
 

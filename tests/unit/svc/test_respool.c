@@ -236,7 +236,7 @@ static void test_ent_limits(void **state)
 	respool_tree_destroy(t);
 }
 
-/* 6. Cluster smaller than reservations: 60 + 60 reserved of 90 -> scaled 45 / 45. */
+/* 6. Cluster smaller than reservations: 60 + 60 reserved of 90 -> max-min 45 / 45. */
 static void test_ent_cluster_too_small(void **state)
 {
 	(void)state;
@@ -249,6 +249,23 @@ static void test_ent_cluster_too_small(void **state)
 	entitle(t, 90);
 	ASSERT_NEAR(ent(t, a), 45);
 	ASSERT_NEAR(ent(t, b), 45);
+	respool_tree_destroy(t);
+}
+
+/* 6b. Reserved past the cluster, unequal demand: A asks 2 of its 30,000, B 1,000 of
+ * 30,000, capacity 128 -> A gets its 2 (not 128 x 2 / 1002), B the other 126. */
+static void test_ent_small_demand_not_starved(void **state)
+{
+	(void)state;
+	struct respool_tree *t = respool_tree_create();
+	char a[40], b[40];
+	mk(t, "a", NULL, 30000, 1e6, 1, a);
+	mk(t, "b", NULL, 30000, 1e6, 1, b);
+	demand(t, a, 2);
+	demand(t, b, 1000);
+	entitle(t, 128);
+	ASSERT_NEAR(ent(t, a), 2);
+	ASSERT_NEAR(ent(t, b), 126);
 	respool_tree_destroy(t);
 }
 
@@ -315,6 +332,7 @@ int main(void)
 	    cmocka_unit_test(test_ent_idle_lends),
 	    cmocka_unit_test(test_ent_limits),
 	    cmocka_unit_test(test_ent_cluster_too_small),
+	    cmocka_unit_test(test_ent_small_demand_not_starved),
 	    cmocka_unit_test(test_ent_hierarchy),
 	    cmocka_unit_test(test_ent_headroom_limit),
 	    cmocka_unit_test(test_ent_unset_kind),
