@@ -34,6 +34,14 @@ static const struct key keys[] = {
      "gRPC host:port of the host manager, when it runs in another process", false},
     {"master", K_STR, F(master), "127.0.0.1:5050",
      "Mesos master host:port, or several comma-separated (tried in turn)", false},
+    {"mesos-role", K_STR, F(mesos_role), "peloton",
+     "the framework's Mesos role: what it reserves for stateful tasks (persistent volumes) "
+     "is reserved for this role; not * (Mesos lets no framework of role * reserve)",
+     false},
+    {"mesos-principal", K_STR, F(mesos_principal), "",
+     "the framework's Mesos principal (FrameworkInfo.principal, and the principal of its "
+     "reservations and volumes); empty: none",
+     false},
     {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
     {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
     {"http-port", K_UINT, F(http_port), "5292", "HTTP port (0 = any)", false},
@@ -378,6 +386,13 @@ int pconf_load(struct pconf *c, int argc, char **argv)
 	}
 	if (parse_roles(c) != 0)
 		return 2;
+	if (!c->mesos_role[0] || strcmp(c->mesos_role, "*") == 0) {
+		fprintf(stderr,
+		        "pelotond: mesos-role '%s': must name a role, not * (a framework "
+		        "of role * cannot reserve resources for persistent volumes)\n",
+		        c->mesos_role);
+		return 2;
+	}
 	if (c->placement_batch < 1 || c->placement_batch > 256) {
 		fprintf(stderr, "pelotond: placement-batch %u: must be 1 to 256\n",
 		        c->placement_batch);

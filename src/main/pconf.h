@@ -26,6 +26,7 @@ struct pconf {
 	unsigned role_set;
 	char resmgr_addr[128], hostmgr_addr[128];
 	char master[128];
+	char mesos_role[64], mesos_principal[128];
 	char db[512];
 	char ports_file[512];
 	char log_level[16];

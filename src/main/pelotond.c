@@ -90,6 +90,8 @@ static int create_hostmgr(struct daemon *d)
 	const struct pconf *c = &d->cf;
 	struct hostmgr_config hc = {.store = d->store,
 	                            .master = c->master,
+	                            .role = c->mesos_role,
+	                            .principal = c->mesos_principal,
 	                            .lease_secs = c->host_lease_secs,
 	                            .offer_hold_secs = c->offer_hold_secs,
 	                            .reconcile_secs = c->reconcile_secs,

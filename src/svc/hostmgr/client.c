@@ -36,6 +36,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "hostmgr_seam.h"
 #include "hostsvc.h"
+#include "launchable.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -130,6 +131,138 @@ static void *call(struct hostmgr_client *h, struct grpccli *c, _Atomic bool *dow
 
 typedef Peloton__Private__Hostmgr__Hostsvc__LaunchableTask launchable_pb;
 typedef Peloton__Private__Hostmgr__Hostsvc__LaunchableTask__PortsEntry port_pb;
+typedef Peloton__Private__Hostmgr__Hostsvc__OfferOperation op_pb;
+
+/* Storage for one task's volume and, on its first launch, its RESERVE and CREATE. */
+struct vol_pb {
+	Peloton__Private__Hostmgr__Hostsvc__Volume v;
+	Peloton__Api__Peloton__VolumeID id;
+	Mesos__V1__Resource disk, res[4], *resp[4];
+	Mesos__V1__Value__Scalar disk_sc, sc[4];
+	Mesos__V1__Labels labels;
+	Mesos__V1__Label lab[2], *labp[2];
+	char job[64], inst[16];
+	op_pb reserve, create;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Reserve r;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Create c;
+};
+
+static Mesos__V1__Resource *scalar_pb(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *sc,
+                                      const char *name, double v)
+{
+	mesos__v1__resource__init(r);
+	mesos__v1__value__scalar__init(sc);
+	r->name = (char *)name;
+	r->type = MESOS__V1__VALUE__TYPE__SCALAR;
+	sc->value = v;
+	r->scalar = sc;
+	return r;
+}
+
+/* lt's volume into t (LaunchTasks and OfferOperations carry it); on a first
+ * launch also its RESERVE (the config's cpus, mem, disk and the volume's
+ * size, labels job_id and instance_id) and CREATE. */
+static void volume_pb(const struct launchable *lt, launchable_pb *t, struct vol_pb *x)
+{
+	const struct launchable_volume *lv = lt->volume;
+	peloton__private__hostmgr__hostsvc__volume__init(&x->v);
+	peloton__api__peloton__volume_id__init(&x->id);
+	x->id.value = (char *)lv->id;
+	x->v.id = &x->id;
+	x->v.containerpath = (char *)lv->container_path;
+	x->v.resource = scalar_pb(&x->disk, &x->disk_sc, "disk", lv->size_mb);
+	t->volume = &x->v;
+	if (!lv->create ||
+	    launchable_split_id(lt->task_id, x->job, sizeof(x->job), x->inst, sizeof(x->inst)) != 0)
+		return;
+	const Peloton__Api__Task__ResourceConfig *rc = lt->config->resource;
+	size_t n = 0;
+	if (rc && rc->cpulimit > 0)
+		x->resp[n] = scalar_pb(&x->res[n], &x->sc[n], "cpus", rc->cpulimit), n++;
+	if (rc && rc->memlimitmb > 0)
+		x->resp[n] = scalar_pb(&x->res[n], &x->sc[n], "mem", rc->memlimitmb), n++;
+	x->resp[n] =
+	    scalar_pb(&x->res[n], &x->sc[n], "disk", (rc ? rc->disklimitmb : 0) + lv->size_mb);
+	n++;
+	mesos__v1__labels__init(&x->labels);
+	for (int i = 0; i < 2; i++) {
+		mesos__v1__label__init(&x->lab[i]);
+		x->labp[i] = &x->lab[i];
+	}
+	x->lab[0].key = "job_id";
+	x->lab[0].value = x->job;
+	x->lab[1].key = "instance_id";
+	x->lab[1].value = x->inst;
+	x->labels.n_labels = 2;
+	x->labels.labels = x->labp;
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->reserve);
+	peloton__private__hostmgr__hostsvc__offer_operation__reserve__init(&x->r);
+	x->r.n_resources = n;
+	x->r.resources = x->resp;
+	x->reserve.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__RESERVE;
+	x->reserve.reservationlabels = &x->labels;
+	x->reserve.reserve = &x->r;
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->create);
+	peloton__private__hostmgr__hostsvc__offer_operation__create__init(&x->c);
+	x->c.volume = &x->v;
+	x->create.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__CREATE;
+	x->create.reservationlabels = &x->labels;
+	x->create.create = &x->c;
+}
+
+static const char *ops_error(const Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse *r)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse__Error *e = r->error;
+	return e->invalidoffers     ? e->invalidoffers->message
+	       : e->invalidargument ? e->invalidargument->message
+	       : e->failure         ? e->failure->message
+	                            : "(no reason)";
+}
+
+/* OfferOperations on host: 0, or -1 (logged). */
+static int offer_ops(struct hostmgr_client *h, const char *host, op_pb **ops, size_t n)
+{
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperationsRequest req =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATIONS_REQUEST__INIT;
+	req.hostname = (char *)host;
+	req.operations = ops;
+	req.n_operations = n;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse *r = call(
+	    h, h->launch_cli, &h->launch_down, HS_SVC "OfferOperations", &req.base,
+	    &peloton__private__hostmgr__hostsvc__offer_operations_response__descriptor, CALL_MS);
+	int rc = r && !r->error ? 0 : -1;
+	if (r && r->error)
+		log_warn(h->module, "OfferOperations on %s refused: %s", host, ops_error(r));
+	PB_FREE(r);
+	return rc;
+}
+
+/* A first launch of stateful tasks: RESERVE and CREATE for each new
+ * volume, then LAUNCH of every task, in one OfferOperations. */
+static int launch_with_volumes(struct hostmgr_client *h, const char *host, launchable_pb **tp,
+                               size_t n, struct vol_pb *vp, const struct launchable *lts)
+{
+	op_pb **ops = calloc(2 * n + 1, sizeof(*ops)), launch;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Launch l =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__LAUNCH__INIT;
+	size_t no = 0;
+	if (ops == NULL)
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		if (lts[k].volume && lts[k].volume->create && vp[k].reserve.reserve) {
+			ops[no++] = &vp[k].reserve;
+			ops[no++] = &vp[k].create;
+		}
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&launch);
+	l.n_tasks = n;
+	l.tasks = tp;
+	launch.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__LAUNCH;
+	launch.launch = &l;
+	ops[no++] = &launch;
+	int rc = offer_ops(h, host, ops, no);
+	free(ops);
+	return rc;
+}
 
 static int r_launch(void *arg, const char *host, const char *agent, const char *const *offers,
                     size_t n_offers, const struct launchable *lts, size_t n)
@@ -149,8 +282,10 @@ static int r_launch(void *arg, const char *host, const char *agent, const char *
 	launchable_pb *tv = calloc(n ? n : 1, sizeof(*tv)), **tp = calloc(n ? n : 1, sizeof(*tp));
 	Mesos__V1__TaskID *idv = calloc(n ? n : 1, sizeof(*idv));
 	port_pb *pv = calloc(np ? np : 1, sizeof(*pv)), **pp = calloc(np ? np : 1, sizeof(*pp));
+	struct vol_pb *vp = calloc(n ? n : 1, sizeof(*vp));
+	bool creating = false;
 	int rc = -1;
-	if (!tv || !tp || !idv || !pv || !pp) {
+	if (!tv || !tp || !idv || !pv || !pp || !vp) {
 		log_error(h->module, "out of memory launching on %s", host);
 		goto out;
 	}
@@ -175,7 +310,16 @@ static int r_launch(void *arg, const char *host, const char *agent, const char *
 			used++;
 			tv[k].n_ports++;
 		}
+		if (lts[k].volume) {
+			volume_pb(&lts[k], &tv[k], &vp[k]);
+			creating = creating || lts[k].volume->create;
+		}
 		tp[k] = &tv[k];
+	}
+	if (creating) {
+		if ((rc = launch_with_volumes(h, host, tp, n, vp, lts)) == 0)
+			atomic_fetch_add(&h->launched, n);
+		goto out;
 	}
 	Peloton__Private__Hostmgr__Hostsvc__LaunchTasksRequest req =
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__LAUNCH_TASKS_REQUEST__INIT;
@@ -206,7 +350,30 @@ out:
 	free(idv);
 	free(pv);
 	free(pp);
+	free(vp);
 	return rc;
+}
+
+/* The volume's DESTROY and its reservation's UNRESERVE in one OfferOperations. */
+static int r_destroy_volume(void *arg, const char *host, const char *volume_id, const char *job,
+                            uint32_t instance)
+{
+	op_pb des, un, *ops[2] = {&des, &un};
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Destroy d =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__DESTROY__INIT;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Unreserve u =
+	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__UNRESERVE__INIT;
+	char label[256];
+	snprintf(label, sizeof(label), "job_id=%s,instance_id=%u", job, instance);
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&des);
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&un);
+	d.volumeid = (char *)volume_id;
+	u.label = label;
+	des.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__DESTROY;
+	des.destroy = &d;
+	un.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__UNRESERVE;
+	un.unreserve = &u;
+	return offer_ops(arg, host, ops, 2);
 }
 
 /* --- kill ------------------------------------------------------------------ */
@@ -884,6 +1051,7 @@ void hostmgr_client_destroy(struct hostmgr_client *h)
 struct hostmgr_ops hostmgr_client_ops(struct hostmgr_client *h)
 {
 	return (struct hostmgr_ops){.launch = r_launch,
+	                            .destroy_volume = r_destroy_volume,
 	                            .kill = r_kill,
 	                            .start_updates = r_start_updates,
 	                            .stop_updates = r_stop_updates,

@@ -28,6 +28,8 @@ static void on_event(void *arg, const Mesos__V1__Scheduler__Event *ev)
 			break;
 		atomic_fetch_add(&d->offers_in, ev->offers->n_offers);
 		agent_book_note(d->agents, ev->offers->offers, ev->offers->n_offers);
+		for (size_t i = 0; i < ev->offers->n_offers; i++)
+			reserved_note(d->reserved, ev->offers->offers[i]);
 		if (hostsvc_ingest_offers(d->hsvc, ev->offers->offers, ev->offers->n_offers,
 		                          clock_mono_ns(), err, sizeof(err)) != 0)
 			log_warn("hostmgr", "offers refused: %s", err);
@@ -156,6 +158,84 @@ static void on_subscribed(void *arg, const char *fwid)
 	jobmgr_live_fini(&live);
 }
 
+/*
+ * One ACCEPT of `offers` with RESERVE (the resources of every task whose
+ * volume is new), CREATE (those volumes) and LAUNCH (every task), in that
+ * order, as Mesos applies them: a stateful task's first launch. Sent at
+ * once, not batched with other launches. 0 or -1.
+ */
+static int accept_with_volumes(struct hostmgr *d, const char *const *offers, size_t n_offers,
+                               const struct launchable *lts, struct taskinfo_buf *x,
+                               Mesos__V1__TaskInfo **tis, size_t n)
+{
+	size_t nr = 0, nv = 0;
+	for (size_t k = 0; k < n; k++)
+		if (lts[k].volume && lts[k].volume->create) {
+			nr += x[k].n_resv;
+			nv++;
+		}
+	Mesos__V1__Resource **rr = calloc(nr ? nr : 1, sizeof(*rr));
+	Mesos__V1__Resource **vv = calloc(nv ? nv : 1, sizeof(*vv));
+	Mesos__V1__OfferID *oid = calloc(n_offers ? n_offers : 1, sizeof(*oid));
+	Mesos__V1__OfferID **oidp = calloc(n_offers ? n_offers : 1, sizeof(*oidp));
+	int rc = -1;
+	if (!rr || !vv || !oid || !oidp)
+		goto out;
+	nr = nv = 0;
+	for (size_t k = 0; k < n; k++)
+		if (lts[k].volume && lts[k].volume->create) {
+			for (size_t i = 0; i < x[k].n_resv; i++)
+				rr[nr++] = x[k].resv[i];
+			vv[nv++] = x[k].vol;
+		}
+	for (size_t i = 0; i < n_offers; i++) {
+		mesos__v1__offer_id__init(&oid[i]);
+		oid[i].value = (char *)offers[i];
+		oidp[i] = &oid[i];
+	}
+	Mesos__V1__Offer__Operation op[3], *opp[3] = {&op[0], &op[1], &op[2]};
+	Mesos__V1__Offer__Operation__Reserve res = MESOS__V1__OFFER__OPERATION__RESERVE__INIT;
+	Mesos__V1__Offer__Operation__Create cre = MESOS__V1__OFFER__OPERATION__CREATE__INIT;
+	Mesos__V1__Offer__Operation__Launch lau = MESOS__V1__OFFER__OPERATION__LAUNCH__INIT;
+	for (int i = 0; i < 3; i++) {
+		mesos__v1__offer__operation__init(&op[i]);
+		op[i].has_type = true;
+	}
+	res.n_resources = nr;
+	res.resources = rr;
+	op[0].type = MESOS__V1__OFFER__OPERATION__TYPE__RESERVE;
+	op[0].reserve = &res;
+	cre.n_volumes = nv;
+	cre.volumes = vv;
+	op[1].type = MESOS__V1__OFFER__OPERATION__TYPE__CREATE;
+	op[1].create = &cre;
+	lau.n_task_infos = n;
+	lau.task_infos = tis;
+	op[2].type = MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH;
+	op[2].launch = &lau;
+	Mesos__V1__Scheduler__Call call = MESOS__V1__SCHEDULER__CALL__INIT;
+	Mesos__V1__Scheduler__Call__Accept acc = MESOS__V1__SCHEDULER__CALL__ACCEPT__INIT;
+	Mesos__V1__Filters f = MESOS__V1__FILTERS__INIT;
+	f.has_refuse_seconds = true; /* the rest of the agent at the next allocation */
+	acc.n_offer_ids = n_offers;
+	acc.offer_ids = oidp;
+	acc.n_operations = 3;
+	acc.operations = opp;
+	acc.filters = &f;
+	call.has_type = true;
+	call.type = MESOS__V1__SCHEDULER__CALL__TYPE__ACCEPT;
+	call.accept = &acc;
+	rc = mesos_client_call(d->mc, &call);
+	if (rc == 0)
+		atomic_fetch_add(&d->volumes_created, nv);
+out:
+	free(rr);
+	free(vv);
+	free(oid);
+	free(oidp);
+	return rc;
+}
+
 enum hostmgr_launch_result hostmgr__launch(struct hostmgr *d, const char *host, const char *agent,
                                            const char *const *offers, size_t n_offers,
                                            const struct launchable *lts, size_t n, char *err,
@@ -165,6 +245,7 @@ enum hostmgr_launch_result hostmgr__launch(struct hostmgr *d, const char *host, 
 	struct taskinfo_buf *x = calloc(n ? n : 1, sizeof(*x));
 	Mesos__V1__TaskInfo **tis = calloc(n ? n : 1, sizeof(*tis));
 	enum hostmgr_launch_result rc = LAUNCH_FAILED;
+	bool creating = false;
 	if (!x || !tis) {
 		snprintf(err, elen, "out of memory");
 		goto out;
@@ -176,7 +257,9 @@ enum hostmgr_launch_result hostmgr__launch(struct hostmgr *d, const char *host, 
 			rc = LAUNCH_BAD_TASK;
 			goto out;
 		}
+		launchable_reserve(&lts[k], d->role, d->principal, &x[k]);
 		tis[k] = &x[k].ti;
+		creating = creating || (lts[k].volume && lts[k].volume->create);
 	}
 	if (n_offers == 0) {
 		if (host == NULL || !host[0]) {
@@ -190,7 +273,8 @@ enum hostmgr_launch_result hostmgr__launch(struct hostmgr *d, const char *host, 
 		offers = (const char *const *)held.ids;
 		n_offers = held.n;
 	}
-	if (mesos_client_launch(d->mc, agent, offers, n_offers, tis, n) == 0) {
+	if ((creating ? accept_with_volumes(d, offers, n_offers, lts, x, tis, n)
+	              : mesos_client_launch(d->mc, agent, offers, n_offers, tis, n)) == 0) {
 		atomic_fetch_add(&d->offers_used, n_offers);
 		rc = LAUNCH_OK;
 	} else {
@@ -298,11 +382,14 @@ struct hostmgr *hostmgr_create(const struct hostmgr_config *cfg)
 	struct hostidx_config hc = {.lease_ns = (uint64_t)lease * 1000000000ull};
 	hm->cfg.lease_secs = lease;
 	hm->master = strdup(cfg->master ? cfg->master : "127.0.0.1:5050");
+	hm->role = strdup(cfg->role && cfg->role[0] ? cfg->role : "peloton");
+	hm->principal = cfg->principal && cfg->principal[0] ? strdup(cfg->principal) : NULL;
 	hm->idx = hostidx_create(&hc);
 	hm->hsvc = hm->idx ? hostsvc_create(hm->idx, HOSTIDX_PACK) : NULL;
 	hm->es = eventstream_create(65536, consumers, 1);
 	hm->agents = agent_book_new();
-	if (!hm->master || !hm->hsvc || !hm->es || !hm->agents) {
+	hm->reserved = reserved_new();
+	if (!hm->master || !hm->role || !hm->hsvc || !hm->es || !hm->agents || !hm->reserved) {
 		hostmgr_destroy(hm);
 		return NULL;
 	}
@@ -329,6 +416,8 @@ int hostmgr_start(struct hostmgr *hm, const struct jobmgr_ops *jm, char *err, si
 	struct mesos_client_config mc = {
 	    .master = hm->master,
 	    .name = "peloton",
+	    .role = hm->role,
+	    .principal = hm->principal,
 	    .framework_id = have_fw ? fwid : NULL,
 	    .failover_timeout_s = hm->cfg.failover_timeout_secs,
 	    .on_event = on_event,
@@ -355,11 +444,14 @@ void hostmgr_destroy(struct hostmgr *hm)
 		return;
 	hostmgr_stop(hm);
 	agent_book_free(hm->agents);
+	reserved_free(hm->reserved);
 	eventstream_destroy(hm->es);
 	hostsvc_destroy(hm->hsvc);
 	hostidx_destroy(hm->idx);
 	launchwatch_free(hm->lw);
 	free(hm->master);
+	free(hm->role);
+	free(hm->principal);
 	free(hm);
 }
 

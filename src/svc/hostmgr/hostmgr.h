@@ -37,6 +37,8 @@ struct rpc_table;
 struct hostmgr_config {
 	struct store *store;            /* borrowed: the framework id */
 	const char *master;             /* "host:port" of the Mesos master (copied) */
+	const char *role;               /* FrameworkInfo.role; NULL or "" = peloton (copied) */
+	const char *principal;          /* FrameworkInfo.principal; NULL or "" = none (copied) */
 	uint32_t lease_secs;            /* a placement lease on a host; 0 = 60 */
 	uint32_t offer_hold_secs;       /* offers unused this long are declined; 0 = never */
 	uint32_t reconcile_secs;        /* implicit reconciliation period; 0 = never */

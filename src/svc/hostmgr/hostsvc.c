@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hostfilter.h"
+#include "hostmgr_seam.h"
 #include "hostsvc.h"
 #include "htab.h"
 #include "log.h"
@@ -165,6 +166,44 @@ out:
 	free(taken);
 	free(leases);
 	return rc;
+}
+
+int hostsvc_take_host(struct hostsvc *svc, const char *hostname, uint64_t now_ns,
+                      struct hostidx_offer_ids *out, char *agent, size_t alen, char *err,
+                      size_t errlen)
+{
+	struct hostidx_lease lease;
+	struct held *h = held_take(svc, hostname);
+	if (h != NULL) { /* held through AcquireHostOffers: that lease is spent */
+		lease = h->lease;
+		free(h);
+	} else {
+		char label[300];
+		snprintf(label, sizeof(label), "hostname=%s", hostname);
+		struct hostmatch_node byname = {.kind = HOSTMATCH_NODE_LABEL,
+		                                .host_kind = true,
+		                                .condition = HOSTMATCH_EQUAL,
+		                                .requirement = 1,
+		                                .label = {hostmatch_label_hash(label), label}};
+		struct hostmatch_filter f = {.constraint = &byname};
+		struct hostidx_acquire_out got = {.leases = &lease, .cap = 1};
+		const char *why = NULL;
+		if (hostidx_acquire(svc->idx, &f, 1, svc->order, now_ns, &got, &why) != 0 ||
+		    got.n == 0) {
+			errf(err, errlen,
+			     "host %s has no offer now (unknown, down, fully used, or held for a "
+			     "placement)",
+			     hostname);
+			return -1;
+		}
+	}
+	snprintf(agent, alen, "%s", hostidx_lease_agent_id(&lease));
+	if (hostidx_consume_all(svc->idx, &lease, 1, out) != 0) {
+		errf(err, errlen, "the offers of host %s moved meanwhile (rescinded or expired)",
+		     hostname);
+		return -1;
+	}
+	return 0;
 }
 
 /* --- response building (malloc, protobuf-c's unpacked layout) -------------- */
@@ -536,7 +575,7 @@ static int convert_offer(const Mesos__V1__Offer *o, uint64_t now_ns, struct host
 		if (o->resources[i]->ranges)
 			nr += o->resources[i]->ranges->n_range;
 	s->ranges = calloc(nr ? nr : 1, sizeof(*s->ranges));
-	s->attrs = calloc(o->n_attributes ? o->n_attributes : 1, sizeof(*s->attrs));
+	s->attrs = calloc(o->n_attributes + o->n_resources + 1, sizeof(*s->attrs));
 	if (s->ranges == NULL || s->attrs == NULL)
 		return ENOMEM;
 	for (size_t i = 0; i < o->n_resources; i++) {
@@ -578,6 +617,18 @@ static int convert_offer(const Mesos__V1__Offer *o, uint64_t now_ns, struct host
 		if ((s->attrs[s->n_attrs] = attr_text(o->attributes[i])) == NULL)
 			return ENOMEM;
 		s->n_attrs++;
+	}
+	/* each persistent volume offered (free: its task is not running) as a host
+	 * label, so a stateful task's constraint finds the one host holding it */
+	for (size_t i = 0; i < o->n_resources; i++) {
+		const Mesos__V1__Resource *r = o->resources[i];
+		if (!r->disk || !r->disk->persistence || !r->disk->persistence->id)
+			continue;
+		size_t len = strlen(HOSTMGR_VOLUME_LABEL) + strlen(r->disk->persistence->id) + 2;
+		if ((s->attrs[s->n_attrs] = malloc(len)) == NULL)
+			return ENOMEM;
+		snprintf(s->attrs[s->n_attrs++], len, "%s=%s", HOSTMGR_VOLUME_LABEL,
+		         r->disk->persistence->id);
 	}
 	in->n_attrs = s->n_attrs;
 	in->attrs = (const char *const *)s->attrs;

@@ -88,4 +88,15 @@ hostsvc_capacity_resp *hostsvc_capacity(struct hostsvc *svc);
 int hostsvc_ingest_offers(struct hostsvc *svc, Mesos__V1__Offer *const *offers, size_t n,
                           uint64_t now_ns, char *err, size_t errlen);
 
+/*
+ * The offers of one host for an operation now (RESERVE, CREATE, DESTROY,
+ * UNRESERVE, a launch on reserved resources): the lease this edge holds on
+ * it (AcquireHostOffers) if any, else a lease taken on it by name; spent
+ * at once (out: its offer ids; agent: its agent id). 0, or -1 with err (no
+ * offer from it now, or held by a placement).
+ */
+int hostsvc_take_host(struct hostsvc *svc, const char *hostname, uint64_t now_ns,
+                      struct hostidx_offer_ids *out, char *agent, size_t alen, char *err,
+                      size_t errlen);
+
 #endif

@@ -30,8 +30,7 @@ static void add_env(struct taskinfo_buf *x, const char *name, const char *value)
 	x->env.n_variables = n + 1;
 }
 
-/* "<job>-<inst>-<run>": job and instance into x (the job id has dashes). */
-static int split_task_id(const char *id, struct taskinfo_buf *x)
+int launchable_split_id(const char *id, char *job, size_t jl, char *inst, size_t il)
 {
 	const char *d1 = strrchr(id, '-'), *d2 = d1;
 	if (!d1 || d1 == id || !d1[1] || strspn(d1 + 1, "0123456789") != strlen(d1 + 1))
@@ -39,13 +38,21 @@ static int split_task_id(const char *id, struct taskinfo_buf *x)
 	for (d2 = d1 - 1; d2 > id && *d2 != '-'; d2--)
 		;
 	size_t ilen = (size_t)(d1 - d2 - 1), jlen = (size_t)(d2 - id);
-	if (d2 <= id || ilen == 0 || ilen >= sizeof(x->inst) || jlen >= sizeof(x->job) ||
+	if (d2 <= id || ilen == 0 || ilen >= il || jlen >= jl ||
 	    strspn(d2 + 1, "0123456789") != ilen)
 		return -1;
-	memcpy(x->job, id, jlen);
-	x->job[jlen] = 0;
-	memcpy(x->inst, d2 + 1, ilen);
-	x->inst[ilen] = 0;
+	memcpy(job, id, jlen);
+	job[jlen] = 0;
+	memcpy(inst, d2 + 1, ilen);
+	inst[ilen] = 0;
+	return 0;
+}
+
+/* "<job>-<inst>-<run>": job and instance into x (the job id has dashes). */
+static int split_task_id(const char *id, struct taskinfo_buf *x)
+{
+	if (launchable_split_id(id, x->job, sizeof(x->job), x->inst, sizeof(x->inst)) != 0)
+		return -1;
 	snprintf(x->ptask, sizeof(x->ptask), "%s-%s", x->job, x->inst);
 	return 0;
 }
@@ -175,9 +182,69 @@ int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struc
 	return 0;
 }
 
+/* The reservation (role, principal, labels job_id and instance_id) on a resource. */
+static void reserve_one(Mesos__V1__Resource *r, const char *role, struct taskinfo_buf *x)
+{
+	r->role = (char *)role;
+	r->reservation = &x->ri;
+}
+
+void launchable_reserve(const struct launchable *lt, const char *role, const char *principal,
+                        struct taskinfo_buf *x)
+{
+	const struct launchable_volume *v = lt->volume;
+	x->n_resv = 0;
+	x->vol = NULL;
+	if (v == NULL)
+		return;
+	mesos__v1__resource__reservation_info__init(&x->ri);
+	mesos__v1__labels__init(&x->rlabels);
+	for (int i = 0; i < 2; i++) {
+		mesos__v1__label__init(&x->rlab[i]);
+		x->rlabp[i] = &x->rlab[i];
+	}
+	x->rlab[0].key = "job_id";
+	x->rlab[0].value = x->job;
+	x->rlab[1].key = "instance_id";
+	x->rlab[1].value = x->inst;
+	x->rlabels.n_labels = 2;
+	x->rlabels.labels = x->rlabp;
+	x->ri.principal = (char *)principal;
+	x->ri.labels = &x->rlabels;
+	/* the scalars the config asked for, reserved; ports and gpus stay as offered */
+	for (size_t i = 0; i < x->ti.n_resources; i++) {
+		Mesos__V1__Resource *r = x->ti.resources[i];
+		if (strcmp(r->name, "cpus") != 0 && strcmp(r->name, "mem") != 0 &&
+		    strcmp(r->name, "disk") != 0)
+			continue;
+		reserve_one(r, role, x);
+		x->resv[x->n_resv++] = r;
+	}
+	/* the volume's disk: reserved, then made a volume */
+	x->vdisk = (Mesos__V1__Resource)MESOS__V1__RESOURCE__INIT;
+	scalar(&x->vdisk, &x->vdisk_sc, "disk", v->size_mb);
+	reserve_one(&x->vdisk, role, x);
+	x->resv[x->n_resv++] = &x->vdisk;
+	size_t n = x->ti.n_resources;
+	x->res[n] = x->vdisk;
+	mesos__v1__resource__disk_info__init(&x->vdi);
+	mesos__v1__resource__disk_info__persistence__init(&x->vpe);
+	mesos__v1__volume__init(&x->vvol);
+	x->vpe.id = (char *)v->id;
+	x->vpe.principal = (char *)principal;
+	x->vvol.container_path = (char *)v->container_path;
+	x->vvol.mode = MESOS__V1__VOLUME__MODE__RW;
+	x->vdi.persistence = &x->vpe;
+	x->vdi.volume = &x->vvol;
+	x->res[n].disk = &x->vdi;
+	x->resp[n] = &x->res[n];
+	x->vol = &x->res[n];
+	x->ti.n_resources = n + 1;
+}
+
 int launchable_from_proto(const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *p,
-                          uint32_t *ports, size_t cap, struct launchable *out, char *err,
-                          size_t errlen)
+                          uint32_t *ports, size_t cap, struct launchable_volume *vol,
+                          struct launchable *out, char *err, size_t errlen)
 {
 	if (!p->taskid || !p->taskid->value || !p->taskid->value[0]) {
 		snprintf(err, errlen, "a task has no taskId");
@@ -199,6 +266,20 @@ int launchable_from_proto(const Peloton__Private__Hostmgr__Hostsvc__LaunchableTa
 			if (p->ports[k]->key && strcmp(p->ports[k]->key, tc->ports[i]->name) == 0)
 				ports[i] = p->ports[k]->value;
 	}
-	*out = (struct launchable){p->taskid->value, tc, ports, tc->n_ports};
+	*out = (struct launchable){p->taskid->value, tc, ports, tc->n_ports, NULL};
+	if (p->volume == NULL)
+		return 0;
+	const Peloton__Private__Hostmgr__Hostsvc__Volume *v = p->volume;
+	double mb = v->resource && v->resource->scalar ? v->resource->scalar->value : 0;
+	if (!v->id || !v->id->value || !v->id->value[0] || !v->containerpath ||
+	    !v->containerpath[0] || !(mb >= 1 && mb <= 1e9)) {
+		snprintf(err, errlen,
+		         "task %s: its volume needs an id, a containerPath and a disk resource of "
+		         "1 MB to 1e9 MB",
+		         p->taskid->value);
+		return -1;
+	}
+	*vol = (struct launchable_volume){v->id->value, v->containerpath, (uint32_t)mb, false};
+	out->volume = vol;
 	return 0;
 }

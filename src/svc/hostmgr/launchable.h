@@ -22,7 +22,7 @@ struct taskinfo_buf {
 	Mesos__V1__TaskInfo ti;
 	Mesos__V1__TaskID tid;
 	Mesos__V1__AgentID aid;
-	Mesos__V1__Resource res[5], *resp[5];
+	Mesos__V1__Resource res[6], *resp[6];
 	Mesos__V1__Value__Scalar sc[4];
 	Mesos__V1__Value__Ranges rgs;
 	Mesos__V1__Value__Range rg[LAUNCHABLE_MAX_PORTS], *rgp[LAUNCHABLE_MAX_PORTS];
@@ -35,6 +35,18 @@ struct taskinfo_buf {
 	Mesos__V1__Labels labels;
 	Mesos__V1__Label lab[LAUNCHABLE_MAX_LABELS], *labp[LAUNCHABLE_MAX_LABELS];
 	char job[64], inst[16], ptask[96], portv[LAUNCHABLE_MAX_PORTS][12];
+	/* a task on a persistent volume (launchable_reserve) */
+	Mesos__V1__Resource__ReservationInfo ri;
+	Mesos__V1__Labels rlabels;
+	Mesos__V1__Label rlab[2], *rlabp[2];
+	Mesos__V1__Resource__DiskInfo vdi;
+	Mesos__V1__Resource__DiskInfo__Persistence vpe;
+	Mesos__V1__Volume vvol;
+	Mesos__V1__Resource vdisk; /* the volume's size as reserved disk (RESERVE) */
+	Mesos__V1__Value__Scalar vdisk_sc;
+	Mesos__V1__Resource *resv[5]; /* RESERVE's resources */
+	size_t n_resv;
+	Mesos__V1__Resource *vol; /* CREATE's volume (in the task's resources too) */
 };
 
 /*
@@ -50,6 +62,20 @@ struct taskinfo_buf {
  */
 int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struct taskinfo_buf *x);
 
+/* "<job>-<instance>-<run>": its job and instance into job and inst. 0 or -1. */
+int launchable_split_id(const char *id, char *job, size_t jl, char *inst, size_t il);
+
+/*
+ * After launchable_taskinfo, for a launchable with a volume: its cpus, mem
+ * and disk become reserved for `role` (principal may be NULL; reservation
+ * labels job_id and instance_id) and the volume is added to its
+ * resources; x->resv[0..n_resv) are what a RESERVE must reserve for it
+ * (those and the volume's size as disk) and x->vol what CREATE makes.
+ * Ports and GPUs stay unreserved. No-op without a volume.
+ */
+void launchable_reserve(const struct launchable *lt, const char *role, const char *principal,
+                        struct taskinfo_buf *x);
+
 /*
  * A LaunchTasksRequest's task as a launchable: the ports map is read by
  * the config's port names (a port not in the map keeps its static value).
@@ -57,7 +83,7 @@ int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struc
  * has no id or config.
  */
 int launchable_from_proto(const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *p,
-                          uint32_t *ports, size_t cap, struct launchable *out, char *err,
-                          size_t errlen);
+                          uint32_t *ports, size_t cap, struct launchable_volume *vol,
+                          struct launchable *out, char *err, size_t errlen);
 
 #endif

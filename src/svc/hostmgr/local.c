@@ -218,9 +218,20 @@ struct hostmgr_index_ops hostmgr_held_index_ops(struct hostmgr *hm)
 	                                  .arg = hm};
 }
 
+static int l_destroy_volume(void *arg, const char *host, const char *volume_id, const char *job,
+                            uint32_t instance)
+{
+	char err[256];
+	if (hostmgr__destroy_volume(arg, host, volume_id, job, instance, err, sizeof(err)) == 0)
+		return 0;
+	log_info("hostmgr", "volume %s on %s not destroyed yet: %s", volume_id, host, err);
+	return -1;
+}
+
 struct hostmgr_ops hostmgr_local_ops(struct hostmgr *hm)
 {
 	return (struct hostmgr_ops){.launch = l_launch,
+	                            .destroy_volume = l_destroy_volume,
 	                            .kill = l_kill,
 	                            .ack = l_ack,
 	                            .browse = hostmgr__browse,

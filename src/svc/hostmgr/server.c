@@ -1,7 +1,9 @@
 /*
  * The host manager's services: InternalHostService (AcquireHostOffers,
  * ReleaseHostOffers and ClusterCapacity over the RPC edge of the index,
- * hostsvc.c; LaunchTasks and KillTasks for a job manager apart) and
+ * hostsvc.c; LaunchTasks and KillTasks for a job manager apart;
+ * OfferOperations, Reserve/UnreserveResources, Create/DestroyVolumes and
+ * ShutdownExecutors, offerops.c) and
  * EventStreamService (eventstream.c).
  */
 #include <stdio.h>
@@ -92,11 +94,12 @@ static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struc
 	size_t n = r->n_tasks;
 	struct launchable *lts = calloc(n ? n : 1, sizeof(*lts));
 	uint32_t *ports = calloc(n ? n * LAUNCHABLE_MAX_PORTS : 1, sizeof(*ports));
+	struct launchable_volume *vols = calloc(n ? n : 1, sizeof(*vols));
 	char err[256] = "";
 	enum hostmgr_launch_result why = LAUNCH_OK;
 	const Peloton__Private__Hostmgr__Hostsvc__LaunchableTask *bad = NULL;
 	launch_resp *resp = NULL;
-	if (!lts || !ports) {
+	if (!lts || !ports || !vols) {
 		why = LAUNCH_FAILED;
 		snprintf(err, sizeof(err), "out of memory");
 	} else if (!r->hostname || !r->hostname[0] || !r->agentid || !r->agentid->value ||
@@ -106,7 +109,8 @@ static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struc
 	}
 	for (size_t k = 0; why == LAUNCH_OK && k < n; k++)
 		if (launchable_from_proto(r->tasks[k], ports + k * LAUNCHABLE_MAX_PORTS,
-		                          LAUNCHABLE_MAX_PORTS, &lts[k], err, sizeof(err)) != 0) {
+		                          LAUNCHABLE_MAX_PORTS, &vols[k], &lts[k], err,
+		                          sizeof(err)) != 0) {
 			why = LAUNCH_BAD_TASK;
 			bad = r->tasks[k];
 		}
@@ -126,6 +130,7 @@ static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struc
 		         r->hostname ? r->hostname : "?", err);
 	free(lts);
 	free(ports);
+	free(vols);
 	return resp ? &resp->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
@@ -177,6 +182,151 @@ static ProtobufCMessage *h_hs_kill(void *ctx, const ProtobufCMessage *m, struct 
 	return &resp->base;
 }
 
+/* --- offer operations, reservations and volumes (offerops.c) ---------------- */
+
+typedef Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse ops_resp;
+
+static ProtobufCMessage *h_hs_offer_ops(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__OfferOperationsRequest *r = (const void *)m;
+	char err[256] = "";
+	enum hostmgr_ops_result why = hostmgr__offer_ops(
+	    ctx, r->hostname, (const void *)r->operations, r->n_operations, err, sizeof(err));
+	ops_resp *resp = PB_NEW(
+	    ops_resp, peloton__private__hostmgr__hostsvc__offer_operations_response__descriptor);
+	if (resp == NULL)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (why == HOSTMGR_OPS_OK)
+		return &resp->base;
+	log_warn("hostmgr", "OfferOperations on %s: %s", r->hostname ? r->hostname : "?", err);
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse__Error *e = PB_NEW(
+	    Peloton__Private__Hostmgr__Hostsvc__OfferOperationsResponse__Error,
+	    peloton__private__hostmgr__hostsvc__offer_operations_response__error__descriptor);
+	if ((resp->error = e) == NULL) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	if (why == HOSTMGR_OPS_BAD_ARG) {
+		e->invalidargument =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidArgument,
+		           peloton__private__hostmgr__hostsvc__invalid_argument__descriptor);
+		if (e->invalidargument)
+			e->invalidargument->message = strdup(err);
+	} else if (why == HOSTMGR_OPS_NO_OFFER) {
+		e->invalidoffers =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidOffers,
+		           peloton__private__hostmgr__hostsvc__invalid_offers__descriptor);
+		if (e->invalidoffers)
+			e->invalidoffers->message = strdup(err);
+	} else {
+		e->failure =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__OperationsFailure,
+		           peloton__private__hostmgr__hostsvc__operations_failure__descriptor);
+		if (e->failure)
+			e->failure->message = strdup(err);
+	}
+	return &resp->base;
+}
+
+/*
+ * The four single-operation calls: their responses have no error fields,
+ * so a refusal is the call's status (INVALID_ARGUMENT, UNAVAILABLE when
+ * the host offers nothing now, INTERNAL).
+ */
+static ProtobufCMessage *raw(void *ctx, int type, Mesos__V1__Resource *const *res, size_t n,
+                             const ProtobufCMessageDescriptor *rd, struct rpc_status *st)
+{
+	char err[256] = "";
+	enum hostmgr_ops_result why = hostmgr__raw_op(ctx, type, res, n, err, sizeof(err));
+	if (why == HOSTMGR_OPS_BAD_ARG)
+		return rpc_fail(st, RPC_INVALID_ARGUMENT, "%s", err);
+	if (why == HOSTMGR_OPS_NO_OFFER)
+		return rpc_fail(st, RPC_UNAVAILABLE, "%s", err);
+	if (why != HOSTMGR_OPS_OK)
+		return rpc_fail(st, RPC_INTERNAL, "%s", err);
+	ProtobufCMessage *resp = calloc(1, rd->sizeof_message);
+	if (resp == NULL)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	rd->message_init(resp);
+	return resp;
+}
+
+static ProtobufCMessage *h_hs_reserve(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__ReserveResourcesRequest *r = (const void *)m;
+	return raw(ctx, PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__RESERVE,
+	           r->resources, r->n_resources,
+	           &peloton__private__hostmgr__hostsvc__reserve_resources_response__descriptor, st);
+}
+
+static ProtobufCMessage *h_hs_unreserve(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__UnreserveResourcesRequest *r = (const void *)m;
+	return raw(ctx, PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__UNRESERVE,
+	           r->resources, r->n_resources,
+	           &peloton__private__hostmgr__hostsvc__unreserve_resources_response__descriptor,
+	           st);
+}
+
+static ProtobufCMessage *h_hs_create(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__CreateVolumesRequest *r = (const void *)m;
+	return raw(ctx, PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__CREATE,
+	           r->volumes, r->n_volumes,
+	           &peloton__private__hostmgr__hostsvc__create_volumes_response__descriptor, st);
+}
+
+static ProtobufCMessage *h_hs_destroy(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__DestroyVolumesRequest *r = (const void *)m;
+	return raw(ctx, PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__DESTROY,
+	           r->volumes, r->n_volumes,
+	           &peloton__private__hostmgr__hostsvc__destroy_volumes_response__descriptor, st);
+}
+
+/* ShutdownExecutors: a SHUTDOWN per executor (a command task's executor has its id). */
+static ProtobufCMessage *h_hs_shutdown(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Private__Hostmgr__Hostsvc__ShutdownExecutorsRequest *r = (const void *)m;
+	Peloton__Private__Hostmgr__Hostsvc__ShutdownExecutorsResponse *resp =
+	    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__ShutdownExecutorsResponse,
+	           peloton__private__hostmgr__hostsvc__shutdown_executors_response__descriptor);
+	size_t bad = 0, failed = 0;
+	if (resp == NULL)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (hostmgr__shutdown_executors(ctx, r->executors, r->n_executors, &bad, &failed) == 0)
+		return &resp->base;
+	Peloton__Private__Hostmgr__Hostsvc__ShutdownExecutorsResponse__Error *e = PB_NEW(
+	    Peloton__Private__Hostmgr__Hostsvc__ShutdownExecutorsResponse__Error,
+	    peloton__private__hostmgr__hostsvc__shutdown_executors_response__error__descriptor);
+	if ((resp->error = e) == NULL) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	char msg[160];
+	if (bad || r->n_executors == 0) {
+		e->invalidexecutors =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__InvalidExecutors,
+		           peloton__private__hostmgr__hostsvc__invalid_executors__descriptor);
+		snprintf(msg, sizeof(msg),
+		         "%zu of %zu executors lack an executorId or agentId (none shut down)", bad,
+		         r->n_executors);
+		if (r->n_executors == 0)
+			snprintf(msg, sizeof(msg), "no executors named");
+		if (e->invalidexecutors)
+			e->invalidexecutors->message = strdup(msg);
+	} else {
+		e->shutdownfailure =
+		    PB_NEW(Peloton__Private__Hostmgr__Hostsvc__ShutdownFailure,
+		           peloton__private__hostmgr__hostsvc__shutdown_failure__descriptor);
+		snprintf(msg, sizeof(msg), "%zu of %zu shutdowns not queued for Mesos", failed,
+		         r->n_executors);
+		if (e->shutdownfailure)
+			e->shutdownfailure->message = strdup(msg);
+	}
+	return &resp->base;
+}
+
 void hostmgr_bind(struct hostmgr *hm, struct rpc_table *t)
 {
 	static const char hs[] = "peloton.private.hostmgr.hostsvc.InternalHostService";
@@ -189,6 +339,12 @@ void hostmgr_bind(struct hostmgr *hm, struct rpc_table *t)
 	    {"ClusterCapacity", h_hs_capacity},
 	    {"LaunchTasks", h_hs_launch},
 	    {"KillTasks", h_hs_kill},
+	    {"OfferOperations", h_hs_offer_ops},
+	    {"ReserveResources", h_hs_reserve},
+	    {"UnreserveResources", h_hs_unreserve},
+	    {"CreateVolumes", h_hs_create},
+	    {"DestroyVolumes", h_hs_destroy},
+	    {"ShutdownExecutors", h_hs_shutdown},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (rpc_bind(t, hs, tab[i].method, tab[i].fn, hm) != 0)

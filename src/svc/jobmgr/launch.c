@@ -139,7 +139,7 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		if (np)
 			memcpy(x[k].ports, t->ports, np * sizeof(uint32_t));
 		/* the config outlives the launch: j->merged changes only with a new job version */
-		lts[k] = (struct launchable){x[k].id, j->merged[inst], x[k].ports, np};
+		lts[k] = (struct launchable){x[k].id, j->merged[inst], x[k].ports, np, NULL};
 		pthread_mutex_unlock(&j->mu);
 	}
 	if (jm->cfg.hm.launch(jm->cfg.hm.arg, p->hostname, p->agent_id,

@@ -198,7 +198,13 @@ static void ptask_init(struct ptask *t, const char *id, const void *payload, siz
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__HOST_FILTER__INIT;
 	Peloton__Private__Hostmgr__Hostsvc__ResourceConstraint rc =
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__RESOURCE_CONSTRAINT__INIT;
-	rc.minimum = task->resource;
+	/* a stateful task whose volume exists runs on what is reserved for it on
+	 * its host (the constraint names the volume): no unreserved resources but
+	 * ports (the host index counts unreserved ones only) */
+	Peloton__Api__Task__ResourceConfig none = PELOTON__API__TASK__RESOURCE_CONFIG__INIT;
+	bool reserved = task->type == PELOTON__PRIVATE__RESMGR__TASK_TYPE__STATEFUL &&
+	                task->hostname && task->hostname[0];
+	rc.minimum = reserved ? &none : task->resource;
 	rc.numports = task->numports;
 	f.resourceconstraint = &rc;
 	f.schedulingconstraint = task->constraint;

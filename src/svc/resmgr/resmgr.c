@@ -450,6 +450,8 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	return RM_OK;
 }
 
+static size_t launching_timeout(struct resmgr *rm, struct rm_task *t);
+
 /* Enqueues one gang; adds its demand and tasks to *demand and *n_tasks. */
 static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
                                     const struct resmgr_gang_spec *gs, double demand[RES_N],
@@ -463,8 +465,16 @@ static enum resmgr_fail enqueue_one(struct resmgr *rm, struct rm_pool *pool,
 	for (size_t i = 0; i < gs->n_tasks && f == RM_OK; i++) {
 		f = spec_valid(&gs->tasks[i]);
 		struct rm_task *t = f == RM_OK ? task_find(rm, gs->tasks[i].id) : NULL;
-		if (t != NULL && !taskstate_terminal(atomic_load(&t->state)))
+		if (t != NULL && !taskstate_terminal(atomic_load(&t->state))) {
 			f = RM_ALREADY_EXISTS;
+			/* a job manager enqueueing a task it is launching holds no launch
+			 * for it: it restarted before its launch intent was durable, and
+			 * the placement it took went with it. The placement goes back to
+			 * the queue for a launcher now, not after the launching timeout
+			 * (20 minutes: the task would wait that long) */
+			if (atomic_load(&t->state) == TASK_LAUNCHING)
+				launching_timeout(rm, t);
+		}
 		for (size_t k = 0; k < i && f == RM_OK; k++) /* duplicates inside the gang */
 			if (strcmp(gs->tasks[k].id, gs->tasks[i].id) == 0)
 				f = RM_ALREADY_EXISTS;

@@ -36,12 +36,27 @@
  * the Mesos task id, the task's config, the ports chosen for it). Borrowed
  * for the call.
  */
+struct launchable_volume {
+	const char *id;             /* the Mesos persistence id (the Peloton VolumeID) */
+	const char *container_path; /* where it is mounted in the container */
+	uint32_t size_mb;
+	bool create; /* its first launch: the ACCEPT reserves the task's resources and
+	              * creates the volume before launching (RESERVE, CREATE, LAUNCH) */
+};
+
 struct launchable {
 	const char *task_id; /* Mesos task id: <job>-<instance>-<run> */
 	const Peloton__Api__Task__TaskConfig *config;
 	const uint32_t *ports; /* one per config port, in order: static or chosen */
 	size_t n_ports;
+	/* a stateful task: its cpus, mem and disk are reserved for the framework's
+	 * role (labels job_id, instance_id) and the volume is mounted; NULL: none */
+	const struct launchable_volume *volume;
 };
+
+/* The host label each persistent volume in a host's offer appears as
+ * ("peloton.volume=<id>"): a stateful task's constraint names it. */
+#define HOSTMGR_VOLUME_LABEL "peloton.volume"
 
 #define LAUNCHABLE_MAX_PORTS 16
 #define LAUNCHABLE_MAX_LABELS 32
@@ -104,6 +119,13 @@ struct hostmgr_ops {
 	int (*launch)(void *arg, const char *hostname, const char *agent_id,
 	              const char *const *offer_ids, size_t n_offers, const struct launchable *tasks,
 	              size_t n_tasks);
+	/* A stateful task's volume destroyed and its reservation (labels job_id,
+	 * instance_id) released on `hostname`, in one ACCEPT of the host's offers
+	 * (OfferOperations apart). 0 once sent; -1 when it cannot go now (the host
+	 * offers nothing, or not the volume: its task runs, or the host is down):
+	 * try again later. */
+	int (*destroy_volume)(void *arg, const char *hostname, const char *volume_id,
+	                      const char *job_id, uint32_t instance);
 	/* KILL of a Mesos task (agent_id may be ignored). Apart: queued. */
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update once durable. NULL apart (the host manager

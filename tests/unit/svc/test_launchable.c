@@ -90,8 +90,9 @@ static void from_proto_to_taskinfo(void **state)
 
 	uint32_t ports[4];
 	struct launchable lt;
+	struct launchable_volume vol;
 	char err[128];
-	assert_int_equal(launchable_from_proto(&p, ports, 4, &lt, err, sizeof(err)), 0);
+	assert_int_equal(launchable_from_proto(&p, ports, 4, &vol, &lt, err, sizeof(err)), 0);
 	assert_int_equal(lt.n_ports, 2);
 	assert_int_equal(ports[0], 31005); /* from the map, by name */
 	assert_int_equal(ports[1], 9000);  /* static */
@@ -137,29 +138,30 @@ static void refused(void **state)
 	cfg_init(&b);
 	uint32_t ports[4];
 	struct launchable lt;
+	struct launchable_volume vol;
 	char err[128];
 	Peloton__Private__Hostmgr__Hostsvc__LaunchableTask p =
 	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__LAUNCHABLE_TASK__INIT;
-	assert_int_equal(launchable_from_proto(&p, ports, 4, &lt, err, sizeof(err)), -1);
+	assert_int_equal(launchable_from_proto(&p, ports, 4, &vol, &lt, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "taskId"));
 	Mesos__V1__TaskID tid = MESOS__V1__TASK_ID__INIT;
 	tid.value = "job-1-0";
 	p.taskid = &tid;
-	assert_int_equal(launchable_from_proto(&p, ports, 4, &lt, err, sizeof(err)), -1);
+	assert_int_equal(launchable_from_proto(&p, ports, 4, &vol, &lt, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "config"));
 	p.config = &b.tc;
-	assert_int_equal(launchable_from_proto(&p, ports, 1, &lt, err, sizeof(err)), -1);
+	assert_int_equal(launchable_from_proto(&p, ports, 1, &vol, &lt, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ports"));
 
 	struct taskinfo_buf x;
 	const char *bad[] = {"job", "job-1", "job-x-1", "job-1-", "-1-2", "job-1-2x", ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		lt = (struct launchable){bad[i], &b.tc, ports, 0};
+		lt = (struct launchable){bad[i], &b.tc, ports, 0, NULL};
 		assert_int_equal(launchable_taskinfo(&lt, "a", &x), -1);
 	}
-	lt = (struct launchable){"job-1-0", NULL, ports, 0};
+	lt = (struct launchable){"job-1-0", NULL, ports, 0, NULL};
 	assert_int_equal(launchable_taskinfo(&lt, "a", &x), -1);
-	lt = (struct launchable){"job-1-0", &b.tc, ports, 0};
+	lt = (struct launchable){"job-1-0", &b.tc, ports, 0, NULL};
 	assert_int_equal(launchable_taskinfo(&lt, "a", &x), 0);
 	assert_null(res_of(&x.ti, "ports")); /* no ports given: none in the TaskInfo */
 }
@@ -180,7 +182,7 @@ static void health_check(void **state)
 	h.intervalsecs = 5;
 	b.tc.healthcheck = &h;
 	uint32_t ports[4] = {0};
-	struct launchable lt = {"job-1-0", &b.tc, ports, 0};
+	struct launchable lt = {"job-1-0", &b.tc, ports, 0, NULL};
 	struct taskinfo_buf x;
 	assert_int_equal(launchable_taskinfo(&lt, "a", &x), 0);
 	assert_null(x.ti.health_check); /* not enabled: not sent */

@@ -253,6 +253,14 @@ static void test_timeouts(void **state)
 	assert_int_equal(resmgr_get_placements(fx.rm, 1, 0, &po), 1); /* re-queued */
 	assert_string_equal(po.hostname, "host-2");
 	resmgr_placement_free(&po);
+	/* the launcher took it (LAUNCHING) and restarted before its intent was
+	 * durable: its enqueue again re-queues the placement at once */
+	assert_int_equal(resmgr_task_state(fx.rm, "to-0"), TASK_LAUNCHING);
+	assert_int_equal(enqueue(&t, 1), RM_ALREADY_EXISTS);
+	assert_int_equal(resmgr_task_state(fx.rm, "to-0"), TASK_PLACED);
+	assert_int_equal(resmgr_get_placements(fx.rm, 1, 0, &po), 1);
+	assert_string_equal(po.hostname, "host-2");
+	resmgr_placement_free(&po);
 }
 
 static void test_kills(void **state)
