@@ -166,6 +166,15 @@ static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *wher
 		if (check_constraint(tc->constraint, sub, sizeof(sub), 0) != 0)
 			return snprintf(err, len, "%s: %s", where, sub), -1;
 	}
+	const Peloton__Api__Task__PersistentVolumeConfig *v = tc->volume;
+	if (v && (v->sizemb == 0 || !v->containerpath || !v->containerpath[0] ||
+	          v->containerpath[0] == '/' || strstr(v->containerpath, "..") ||
+	          strlen(v->containerpath) > 255))
+		return snprintf(err, len,
+		                "%s: volume needs sizeMB > 0 and a containerPath relative to the "
+		                "sandbox (no '/' first, no '..', at most 255 characters)",
+		                where),
+		       -1;
 	return check_health(tc->healthcheck, where, err, len);
 }
 

@@ -5,6 +5,8 @@
 #include "fsm.h"
 #include "handoff.h"
 #include "log.h"
+#include "volume.h"
+#include "peloton/api/volume/volume.pb-c.h"
 #include "rmtask.h"
 
 static enum resmgr_task_type rm_type(Peloton__Api__Job__JobType t)
@@ -152,14 +154,72 @@ static void daemon_rule(struct daemon_rule *d, const char *job,
 	d->both.andconstraint = &d->and;
 }
 
+/*
+ * A stateful task's pin (the storage): once its volume exists, a HOST
+ * constraint on the label its volume's offer gives (the placement engine
+ * then asks only for what is reserved there); while the volume is not
+ * confirmed, on its host by name. ANDed with the constraint so far.
+ */
+struct pin_rule {
+	Peloton__Api__Peloton__Label label;
+	Peloton__Api__Task__LabelConstraint lc;
+	Peloton__Api__Task__Constraint leaf, both;
+	Peloton__Api__Task__AndConstraint and;
+	Peloton__Api__Task__Constraint *pair[2];
+	char id[64], host[256];
+	bool created;
+};
+
+/* Task i's pin from its volume (copied under vol_mu); false when it has none. */
+static bool pin_of(struct jobmgr *jm, const struct jm_task *t, struct pin_rule *p)
+{
+	if (t->vol == NULL)
+		return false;
+	pthread_mutex_lock(&jm->vol_mu);
+	snprintf(p->id, sizeof(p->id), "%s", t->vol->id);
+	snprintf(p->host, sizeof(p->host), "%s", t->vol->host ? t->vol->host : "");
+	p->created = t->vol->state == PELOTON__API__VOLUME__VOLUME_STATE__CREATED;
+	pthread_mutex_unlock(&jm->vol_mu);
+	return p->host[0] != '\0';
+}
+
+static Peloton__Api__Task__Constraint *pin_rule(struct pin_rule *p,
+                                                Peloton__Api__Task__Constraint *given)
+{
+	peloton__api__peloton__label__init(&p->label);
+	p->label.key = p->created ? HOSTMGR_VOLUME_LABEL : "hostname";
+	p->label.value = p->created ? p->id : p->host;
+	peloton__api__task__label_constraint__init(&p->lc);
+	p->lc.kind = PELOTON__API__TASK__LABEL_CONSTRAINT__KIND__HOST;
+	p->lc.condition = PELOTON__API__TASK__LABEL_CONSTRAINT__CONDITION__CONDITION_EQUAL;
+	p->lc.label = &p->label;
+	p->lc.requirement = 1;
+	peloton__api__task__constraint__init(&p->leaf);
+	p->leaf.type = PELOTON__API__TASK__CONSTRAINT__TYPE__LABEL_CONSTRAINT;
+	p->leaf.labelconstraint = &p->lc;
+	if (given == NULL)
+		return &p->leaf;
+	peloton__api__task__constraint__init(&p->both);
+	peloton__api__task__and_constraint__init(&p->and);
+	p->pair[0] = &p->leaf;
+	p->pair[1] = given;
+	p->and.constraints = p->pair;
+	p->and.n_constraints = 2;
+	p->both.type = PELOTON__API__TASK__CONSTRAINT__TYPE__AND_CONSTRAINT;
+	p->both.andconstraint = &p->and;
+	return &p->both;
+}
+
 /* Task i of j as the resource manager's task spec (its payload malloc'd:
  * the caller frees it); id is the spec's id. False on ENOMEM. */
-static bool task_spec(const struct jm_job *j, uint32_t i, uint32_t gang, char *id,
-                      struct resmgr_task_spec *out)
+static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uint32_t gang,
+                      char *id, struct resmgr_task_spec *out)
 {
 	const Peloton__Api__Task__TaskConfig *tc = j->merged[i];
 	bool daemon = j->cfg->type == PELOTON__API__JOB__JOB_TYPE__DAEMON;
 	struct daemon_rule dr;
+	struct pin_rule pr;
+	Peloton__Api__Task__ResourceConfig with_volume;
 	Peloton__Private__Resmgr__Task t = PELOTON__PRIVATE__RESMGR__TASK__INIT;
 	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
 	Peloton__Api__Peloton__JobID jid = PELOTON__API__PELOTON__JOB_ID__INIT;
@@ -181,6 +241,17 @@ static bool task_spec(const struct jm_job *j, uint32_t i, uint32_t gang, char *i
 	if (daemon) {
 		daemon_rule(&dr, j->id, tc->constraint);
 		t.constraint = tc->constraint ? &dr.both : &dr.leaf;
+	}
+	if (pin_of(jm, &j->tasks[i], &pr)) { /* back to its volume */
+		t.constraint = pin_rule(&pr, t.constraint);
+		t.hostname = pr.host;
+		if (pr.created)
+			t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__STATEFUL;
+	} else if (jm__wants_volume(tc) && tc->resource) {
+		/* the first launch: a host with the volume's disk besides the task's */
+		with_volume = *tc->resource;
+		with_volume.disklimitmb += tc->volume->sizemb;
+		t.resource = &with_volume;
 	}
 	t.mininstances = gang;
 	/* task labels, then the job's (placement strategy lives there), then
@@ -233,7 +304,7 @@ size_t jm__enqueue(struct jobmgr *jm, struct jm_job *j, const uint32_t *insts_in
 		goto out;
 	for (size_t k = 0; k < n; k++) {
 		snprintf(ids[k], sizeof(ids[k]), "%s-%u", j->id, insts[k]);
-		if (!task_spec(j, insts[k], gang, ids[k], &specs[k]))
+		if (!task_spec(jm, j, insts[k], gang, ids[k], &specs[k]))
 			goto out;
 	}
 	/* gangs: consecutive runs of `gang` tasks (the last may be shorter) */

@@ -39,6 +39,20 @@
 #include "taskstate.h"
 
 /* One instance. State values are task.proto's TaskState (= enum taskstate). */
+/*
+ * A stateful task's persistent volume (TaskConfig.volume; volume.c): made
+ * on the host of the task's first launch, where every later run goes.
+ * Owned by jobmgr.volumes (kept after the job, until destroyed); tasks
+ * borrow it. Fields change under jobmgr.vol_mu.
+ */
+struct jm_volume {
+	char *id; /* first: the table's key (htab.h) */
+	char *job, *host, *agent, *path;
+	uint32_t inst, size_mb;
+	uint8_t state, goal;           /* volume.VolumeState */
+	uint64_t create_ns, update_ns; /* wall clock */
+};
+
 struct jm_task {
 	uint8_t state; /* written only by jm__move (fsm.c) */
 	uint8_t goal;
@@ -60,17 +74,18 @@ struct jm_task {
 	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
 	uint32_t event_seq;
-	uint32_t cfg_ver;    /* the job config version its current run was launched
-	                      * with (or one equal to it for this instance); 0
-	                      * before the first launch */
-	uint8_t healthy;     /* task.HealthState of the current run */
-	uint8_t upd_fails;   /* runs on the config an update moves it to that
-	                      * failed (rollout.c); reset when the update takes it */
-	bool upd_taken;      /* its update asked it to move (killed to relaunch, enqueued
-	                      * again): not asked twice */
-	uint32_t fail_run;   /* the run upd_fails last counted (one per run) */
-	uint64_t pending_ns; /* monotonic: when this run became PENDING (0: not
-	                      * in this process's life): submit->running */
+	uint32_t cfg_ver;      /* the job config version its current run was launched
+	                        * with (or one equal to it for this instance); 0
+	                        * before the first launch */
+	uint8_t healthy;       /* task.HealthState of the current run */
+	uint8_t upd_fails;     /* runs on the config an update moves it to that
+	                        * failed (rollout.c); reset when the update takes it */
+	bool upd_taken;        /* its update asked it to move (killed to relaunch, enqueued
+	                        * again): not asked twice */
+	uint32_t fail_run;     /* the run upd_fails last counted (one per run) */
+	uint64_t pending_ns;   /* monotonic: when this run became PENDING (0: not
+	                        * in this process's life): submit->running */
+	struct jm_volume *vol; /* its persistent volume once made (borrowed), or NULL */
 };
 
 /*
@@ -159,7 +174,10 @@ struct jobmgr {
 	pthread_mutex_t kick_mu;
 	pthread_cond_t kick_cv; /* CLOCK_MONOTONIC */
 	bool kicked;
-	bool rm_apart; /* the resource manager runs in another process */
+	bool rm_apart;          /* the resource manager runs in another process */
+	pthread_mutex_t vol_mu; /* guards volumes and the volumes' fields */
+	struct htab volumes;    /* jm_volume by id (volume.c) */
+	_Atomic uint64_t vol_created, vol_destroyed;
 };
 
 /* SERVICE and DAEMON jobs run until stopped: every end of a run is

@@ -10,6 +10,7 @@
 #include "pjson.h"
 #include "rollout.h"
 #include "run.h"
+#include "volume.h"
 
 struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 {
@@ -25,6 +26,11 @@ struct jobmgr *jobmgr_create(const struct jobmgr_config *cfg)
 	if (!jm->cfg.reconcile_after_ns)
 		jm->cfg.reconcile_after_ns = 120000000000ull;
 	if (jm__table_init(jm) != 0) {
+		free(jm);
+		return NULL;
+	}
+	if (jm__volumes_init(jm) != 0) {
+		jm__table_fini(jm);
 		free(jm);
 		return NULL;
 	}
@@ -45,6 +51,7 @@ void jobmgr_destroy(struct jobmgr *jm)
 		return;
 	jobmgr_stop(jm);
 	jm__table_fini(jm);
+	jm__volumes_fini(jm);
 	pthread_mutex_destroy(&jm->launch_mu);
 	pthread_cond_destroy(&jm->launch_cv);
 	pthread_mutex_destroy(&jm->kick_mu);
@@ -182,6 +189,7 @@ void jobmgr_write_metrics(struct jobmgr *jm, FILE *f)
 	        "# TYPE peloton_status_updates_total counter\npeloton_status_updates_total %llu\n",
 	        n_jobs, (unsigned long long)atomic_load(&jm->launched),
 	        (unsigned long long)atomic_load(&jm->updates));
+	jm__volumes_metrics(jm, f);
 }
 
 /* GET /ui/data/job-config/<job>/<version>: that config version as JSON

@@ -8,6 +8,7 @@
 #include "ids.h"
 #include "jobs.h"
 #include "log.h"
+#include "volume.h"
 #include "persist.h"
 #include "proto_codec.h"
 #include "rollout.h"
@@ -191,6 +192,7 @@ enum rpc_code jm__delete(struct jobmgr *jm, struct jm_job *j, char *err, size_t 
 		return snprintf(err, errlen, "cannot delete job %s from the store", j->id),
 		       RPC_INTERNAL;
 	}
+	jm__volumes_release_job(jm, j->id);
 	if (!atomic_exchange(&j->purged, true)) /* the sweeper unlinks it */
 		atomic_fetch_add(&jm->to_bury, 1);
 	log_job(LOG_INFO, "jobmgr", j->id, "job %s deleted", j->id);

@@ -9,10 +9,14 @@
 #include "log.h"
 #include "persist.h"
 #include "run.h"
+#include "volume.h"
 
 struct launch_item {
 	struct jm_job *j;
 	uint32_t inst;
+	struct jm_volume *vol; /* a stateful task's (borrowed), or NULL */
+	bool create;           /* its first launch: reserve and create the volume */
+	bool refuse;           /* placed away from its volume: reported lost, placed again */
 };
 
 /* Ports of task k of a placement: the static ones, then dynamic ones in order. */
@@ -75,11 +79,20 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		t->due_ns = clock_wall_ns() +
 		            jm->cfg.reconcile_after_ns; /* reconciled if Mesos stays silent */
 		t->reconciles = 0;
+		struct launch_item it = {j, inst, NULL, false, false};
+		if (jm__wants_volume(tc)) {
+			const char *why = NULL;
+			it.vol = jm__volume_for_launch__(jm, b, j, inst, p->hostname, p->agent_id,
+			                                 &it.create, &why);
+			if ((it.refuse = it.vol == NULL))
+				log_task(LOG_WARN, "jobmgr", j->id, inst, p->hostname,
+				         "task %s-%u: %s; placing it again", j->id, inst, why);
+		}
 		jm__put_task(jm, b, j, inst, "launching");
 		if (jm__job_refresh(j))
 			jm__put_job_runtime(jm, b, j);
 		pthread_mutex_unlock(&j->mu);
-		items[n++] = (struct launch_item){j, inst};
+		items[n++] = it;
 	}
 	return n;
 }
@@ -89,6 +102,8 @@ struct launch_buf {
 	struct launchable lt;
 	char id[128], ptask[96];
 	uint32_t ports[LAUNCHABLE_MAX_PORTS];
+	struct launchable_volume vol;
+	char vol_id[64], vol_path[256];
 };
 
 /*
@@ -128,20 +143,37 @@ static void send_placement(struct jobmgr *jm, const struct resmgr_placement_out 
 		          p->hostname);
 		goto out;
 	}
+	size_t nl = 0;
 	for (size_t k = 0; k < n; k++) {
 		struct jm_job *j = items[k].j;
 		uint32_t inst = items[k].inst;
+		struct launch_buf *b = &x[nl];
 		pthread_mutex_lock(&j->mu);
 		const struct jm_task *t = &j->tasks[inst];
-		snprintf(x[k].id, sizeof(x[k].id), "%s-%u-%u", j->id, inst, t->run);
-		snprintf(x[k].ptask, sizeof(x[k].ptask), "%s-%u", j->id, inst);
+		snprintf(b->id, sizeof(b->id), "%s-%u-%u", j->id, inst, t->run);
+		snprintf(b->ptask, sizeof(b->ptask), "%s-%u", j->id, inst);
 		size_t np = t->n_ports < LAUNCHABLE_MAX_PORTS ? t->n_ports : LAUNCHABLE_MAX_PORTS;
 		if (np)
-			memcpy(x[k].ports, t->ports, np * sizeof(uint32_t));
+			memcpy(b->ports, t->ports, np * sizeof(uint32_t));
 		/* the config outlives the launch: j->merged changes only with a new job version */
-		lts[k] = (struct launchable){x[k].id, j->merged[inst], x[k].ports, np, NULL};
+		lts[nl] = (struct launchable){b->id, j->merged[inst], b->ports, np, NULL};
+		const struct jm_volume *v = items[k].vol;
+		if (v) { /* id, path and size never change */
+			snprintf(b->vol_id, sizeof(b->vol_id), "%s", v->id);
+			snprintf(b->vol_path, sizeof(b->vol_path), "%s", v->path);
+			b->vol = (struct launchable_volume){b->vol_id, b->vol_path, v->size_mb,
+			                                    items[k].create};
+			lts[nl].volume = &b->vol;
+		}
 		pthread_mutex_unlock(&j->mu);
+		if (items[k].refuse)
+			launch_refused(jm, b->id, p->agent_id);
+		else
+			nl++;
 	}
+	n = nl;
+	if (n == 0)
+		goto out;
 	if (jm->cfg.hm.launch(jm->cfg.hm.arg, p->hostname, p->agent_id,
 	                      (const char *const *)p->offer_ids, p->n_offer_ids, lts, n) != 0) {
 		log_warn("jobmgr",

@@ -9,6 +9,7 @@
 #include "persist.h"
 #include "proto_codec.h"
 #include "rollout.h"
+#include "volume.h"
 
 struct rec {
 	struct jobmgr *jm;
@@ -83,6 +84,8 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 	struct store_recover_stats st;
 	if (store_recover(jm->cfg.store, &ops, &r, &st) != 0)
 		return -1;
+	if (jm__volumes_recover(jm) != 0)
+		log_error("jobmgr", "persistent volumes: their records could not all be read back");
 	size_t requeued = 0;
 	pthread_rwlock_rdlock(&jm->lock);
 	for (struct jm_job *j = jm->all; j; j = j->all_next) {

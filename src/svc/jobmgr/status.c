@@ -5,6 +5,7 @@
 #include "fsm.h"
 #include "handoff.h"
 #include "log.h"
+#include "volume.h"
 #include "persist.h"
 #include "proto_codec.h"
 #include "rollout.h"
@@ -245,6 +246,8 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	}
 	uint64_t now = clock_wall_ns();
 	bool again = apply__(j, inst, ev, st, now);
+	if (t->state == TASK_RUNNING)
+		jm__volume_running__(jm, b, j, inst); /* reserved and created: CREATED */
 	if (t->state == TASK_RUNNING && t->pending_ns) {
 		hist_add_ns(&jm->submit_to_running, clock_mono_ns() - t->pending_ns);
 		t->pending_ns = 0;

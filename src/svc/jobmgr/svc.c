@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "volume.h"
 #include "jobs.h"
 #include "log.h"
 #include "peloton/api/job/svc/job_svc.pb-c.h"
@@ -321,4 +322,5 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 		if (rpc_bind(t, tab[i].svc, tab[i].method, tab[i].fn, jm) != 0)
 			log_error("jobmgr", "schema has no %s/%s", tab[i].svc, tab[i].method);
 	jm__updsvc_bind(jm, t);
+	jm__volsvc_bind(jm, t);
 }

@@ -11,6 +11,7 @@
 #include "fsm.h"
 #include "handoff.h"
 #include "log.h"
+#include "volume.h"
 #include "persist.h"
 #include "rollout.h"
 #include "run.h"
@@ -174,6 +175,7 @@ static void purge(struct jobmgr *jm, struct purge_list *p)
 			        "job %s: purge from the store failed", p->ids[i]);
 			continue;
 		}
+		jm__volumes_release_job(jm, p->ids[i]);
 		struct jm_job *pj = jm__find(jm, p->ids[i]);
 		if (pj && !atomic_exchange(&pj->purged, true))
 			atomic_fetch_add(&jm->to_bury, 1);
@@ -253,6 +255,7 @@ void *jm__sweeper_main(void *arg)
 		struct purge_list p = {NULL, 0};
 		sweep_all(jm, now, b, requeue, &p);
 		purge(jm, &p);
+		jm__volumes_sweep(jm);
 		jm__bury(jm, now);
 		submit_or_free(jm, b);
 	}
