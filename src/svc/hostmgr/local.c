@@ -11,6 +11,7 @@
 #include <time.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "hostmgr_int.h"
 #include "log.h"
 
@@ -224,14 +225,29 @@ static int l_destroy_volume(void *arg, const char *host, const char *volume_id, 
 	char err[256];
 	if (hostmgr__destroy_volume(arg, host, volume_id, job, instance, err, sizeof(err)) == 0)
 		return 0;
-	log_info("hostmgr", "volume %s on %s not destroyed yet: %s", volume_id, host, err);
+	log_debug("hostmgr", "volume %s on %s not destroyed yet: %s", volume_id, host, err);
 	return -1;
+}
+
+static int l_refresh_host(void *arg, const char *host)
+{
+	struct hostmgr *d = arg;
+	struct hostidx_offer_ids o = {0};
+	char agent[256], err[256];
+	if (hostsvc_take_host(d->hsvc, host, clock_mono_ns(), &o, agent, sizeof(agent), err,
+	                      sizeof(err)) != 0)
+		return -1;
+	mesos_client_decline(d->mc, (const char *const *)o.ids, o.n, 0);
+	atomic_fetch_add(&d->offers_declined, o.n);
+	hostidx_offer_ids_fini(&o);
+	return 0;
 }
 
 struct hostmgr_ops hostmgr_local_ops(struct hostmgr *hm)
 {
 	return (struct hostmgr_ops){.launch = l_launch,
 	                            .destroy_volume = l_destroy_volume,
+	                            .refresh_host = l_refresh_host,
 	                            .kill = l_kill,
 	                            .ack = l_ack,
 	                            .browse = hostmgr__browse,

@@ -50,7 +50,9 @@ struct jm_volume {
 	char *job, *host, *agent, *path;
 	uint32_t inst, size_mb;
 	uint8_t state, goal;           /* volume.VolumeState */
+	bool nagged;                   /* "cannot destroy yet" logged */
 	uint64_t create_ns, update_ns; /* wall clock */
+	uint64_t refresh_ns;           /* monotonic: its host's offers last refreshed */
 };
 
 struct jm_task {

@@ -39,6 +39,11 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len)
 	r.configversion = t->cfg_ver ? t->cfg_ver : j->cfg_version;
 	r.desiredconfigversion = j->cfg_version;
 	r.healthy = (Peloton__Api__Task__HealthState)t->healthy;
+	Peloton__Api__Peloton__VolumeID vid = PELOTON__API__PELOTON__VOLUME_ID__INIT;
+	if (t->vol) { /* its id never changes */
+		vid.value = t->vol->id;
+		r.volumeid = &vid;
+	}
 	Peloton__Api__Task__RuntimeInfo__PortsEntry pe[16], *pp[16];
 	const Peloton__Api__Task__TaskConfig *tc = j->merged[inst];
 	size_t np = 0;

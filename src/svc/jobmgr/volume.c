@@ -285,44 +285,97 @@ static bool task_live(struct jobmgr *jm, const char *job, uint32_t inst)
 	return live;
 }
 
-/* A volume to destroy: copies of what the call needs (taken under vol_mu). */
+/* Is task inst of job waiting to be placed (PENDING in the resource manager)? */
+static bool task_waiting(struct jobmgr *jm, const char *job, uint32_t inst)
+{
+	struct jm_job *j = jm__find(jm, job);
+	if (j == NULL || atomic_load(&j->purged))
+		return false;
+	pthread_mutex_lock(&j->mu);
+	bool waiting = inst < j->n && j->tasks[inst].state == TASK_PENDING &&
+	               j->tasks[inst].goal != TASK_KILLED;
+	pthread_mutex_unlock(&j->mu);
+	return waiting;
+}
+
+/* A volume to act on: copies of what the calls need (taken under vol_mu). */
 struct doomed {
 	char id[64], job[64], host[256];
 	uint32_t inst;
+	bool destroy; /* else: its task waits for the host */
 };
 
-void jm__volumes_sweep(struct jobmgr *jm)
+#define REFRESH_NS 3000000000ull /* a waiting task's host refreshed every 3 s at most */
+
+/* Volumes to destroy, and created ones whose host may want refreshing. */
+static size_t collect(struct jobmgr *jm, struct doomed *d, size_t cap)
 {
-	struct doomed d[32];
 	size_t n = 0;
-	if (jm->cfg.hm.destroy_volume == NULL)
-		return;
+	uint64_t now = clock_mono_ns();
 	pthread_mutex_lock(&jm->vol_mu);
 	struct htab_iter it;
 	htab_iter_init(&it);
-	for (struct jm_volume *v; n < 32 && (v = htab_next(&jm->volumes, &it)) != NULL;)
-		if (v->goal == V_DELETED && v->state != V_DELETED && v->host && v->host[0]) {
-			snprintf(d[n].id, sizeof(d[n].id), "%s", v->id);
-			snprintf(d[n].job, sizeof(d[n].job), "%s", v->job);
-			snprintf(d[n].host, sizeof(d[n].host), "%s", v->host);
-			d[n].inst = v->inst;
-			n++;
-		}
+	for (struct jm_volume *v; n < cap && (v = htab_next(&jm->volumes, &it)) != NULL;) {
+		bool destroy = v->goal == V_DELETED && v->state != V_DELETED;
+		bool created = v->state == V_CREATED && v->goal == V_CREATED &&
+		               now - v->refresh_ns >= REFRESH_NS;
+		if ((!destroy && !created) || !v->host || !v->host[0])
+			continue;
+		snprintf(d[n].id, sizeof(d[n].id), "%s", v->id);
+		snprintf(d[n].job, sizeof(d[n].job), "%s", v->job);
+		snprintf(d[n].host, sizeof(d[n].host), "%s", v->host);
+		d[n].inst = v->inst;
+		d[n].destroy = destroy;
+		n++;
+	}
 	pthread_mutex_unlock(&jm->vol_mu);
+	return n;
+}
+
+/* A waiting stateful task's host: its offers refreshed (hostmgr_seam.h, refresh_host). */
+static void refresh(struct jobmgr *jm, const struct doomed *d)
+{
+	if (!jm->cfg.hm.refresh_host || !task_waiting(jm, d->job, d->inst))
+		return;
+	pthread_mutex_lock(&jm->vol_mu);
+	struct jm_volume *v = htab_get(&jm->volumes, d->id);
+	if (v)
+		v->refresh_ns = clock_mono_ns();
+	pthread_mutex_unlock(&jm->vol_mu);
+	if (jm->cfg.hm.refresh_host(jm->cfg.hm.arg, d->host) == 0)
+		log_debug("jobmgr", "task %s-%u waits for %s (its volume %s): its offers refreshed",
+		          d->job, d->inst, d->host, d->id);
+}
+
+void jm__volumes_sweep(struct jobmgr *jm)
+{
+	struct doomed d[64];
+	size_t n = collect(jm, d, 64);
 	for (size_t i = 0; i < n; i++) {
-		if (task_live(jm, d[i].job, d[i].inst))
+		if (!d[i].destroy) {
+			refresh(jm, &d[i]);
+			continue;
+		}
+		if (jm->cfg.hm.destroy_volume == NULL || task_live(jm, d[i].job, d[i].inst))
 			continue; /* its task runs on it: once it ends */
-		if (jm->cfg.hm.destroy_volume(jm->cfg.hm.arg, d[i].host, d[i].id, d[i].job,
-		                              d[i].inst) != 0)
-			continue; /* the host offers it not now: the next pass */
+		bool sent = jm->cfg.hm.destroy_volume(jm->cfg.hm.arg, d[i].host, d[i].id, d[i].job,
+		                                      d[i].inst) == 0;
 		pthread_mutex_lock(&jm->vol_mu);
 		struct jm_volume *v = htab_get(&jm->volumes, d[i].id);
-		if (v) {
+		if (v && sent) {
 			v->state = V_DELETED;
 			v->update_ns = clock_wall_ns();
 			put_now(jm, v);
+		} else if (v && !v->nagged) { /* once: it is tried every pass */
+			v->nagged = true;
+			log_info("jobmgr",
+			         "volume %s on %s: not destroyed yet (the host offers it not now: "
+			         "busy, down, or its offers held); trying again",
+			         d[i].id, d[i].host);
 		}
 		pthread_mutex_unlock(&jm->vol_mu);
+		if (!sent)
+			continue;
 		atomic_fetch_add(&jm->vol_destroyed, 1);
 		log_info("jobmgr",
 		         "volume %s of %s-%u destroyed on %s and its reservation released", d[i].id,

@@ -126,6 +126,13 @@ struct hostmgr_ops {
 	 * try again later. */
 	int (*destroy_volume)(void *arg, const char *hostname, const char *volume_id,
 	                      const char *job_id, uint32_t instance);
+	/* A stateful task waits for `hostname` and the offers held from it show
+	 * no free volume: they go back to Mesos (declined, no filter) so the host
+	 * is offered afresh with what its tasks freed. A master offers freed
+	 * resources in offers of their own anyway; mesos-sim keeps one offer per
+	 * agent, which this refreshes. 0, or -1 (nothing held from it, or held by
+	 * a placement). NULL apart. */
+	int (*refresh_host)(void *arg, const char *hostname);
 	/* KILL of a Mesos task (agent_id may be ignored). Apart: queued. */
 	int (*kill)(void *arg, const char *mesos_task_id, const char *agent_id);
 	/* ACKNOWLEDGE an update once durable. NULL apart (the host manager
