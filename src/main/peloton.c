@@ -70,7 +70,9 @@ static void usage(FILE *out)
 	        "  update create <job-id> <spec.yaml> [--batch-size N | --batch-percentage P]\n"
 	        "                [--stop-before-update] [--start-paused] [--watch]\n"
 	        "  update get|pause|resume|rollback|abort <update-id> [--watch], update list\n"
-	        "  volume list|get|delete [ID]         (not served yet: UNIMPLEMENTED)\n\n"
+	        "  volume list <job-id>, volume get|delete <volume-id>\n"
+	        "                                      persistent volumes (a delete is\n"
+	        "                                      refused while its task runs)\n\n"
 	        "global options:\n"
 	        "  --jobmgr, --hostmgr ADDR            daemon gRPC address host:port\n"
 	        "                                      (env JOBMGR_URL; default "
@@ -772,10 +774,7 @@ static int cmd_update(int argc, char **argv)
 	bad_usage("update: unknown subcommand");
 }
 
-/*
- * volume list|get|delete: the VolumeService calls, with the id given (the
- * daemon answers UNIMPLEMENTED until that service lands).
- */
+/* volume list|get|delete: the VolumeService calls, with the id given. */
 static int cmd_passthrough(const char *cmd, int argc, char **argv)
 {
 	static const struct {
