@@ -1126,6 +1126,34 @@ class SplitEach(unittest.TestCase):
         self.fail("job %s still %s, tasks %s\njm:\n%s\nhm:\n%s" % (
             jid, st, dict(rt.taskStats), self.tail("jm"), self.c.log_tail()))
 
+    def test_a_stateful_job_apart(self):
+        """A stateful job with the job manager apart: each first launch is one
+        OfferOperations (RESERVE, CREATE, LAUNCH) to the host manager."""
+        from peloton.api.volume.svc import volume_svc_pb2 as vs
+        cfg = batch(3, "sleep 3600")
+        cfg["type"] = "SERVICE"
+        cfg["defaultConfig"]["resource"]["cpuLimit"] = 1
+        cfg["defaultConfig"]["volume"] = {"containerPath": "data", "sizeMB": 100}
+        jid = self.create(cfg)
+        self.wait(jid, set(), secs=60, stats={"RUNNING": 3})
+        req = vs.ListVolumesRequest()
+        req.jobId.value = jid
+        v = self.call("/peloton.api.volume.svc.VolumeService/ListVolumes", req,
+                      vs.ListVolumesResponse).volumes
+        self.assertEqual(len(v), 3)
+        launched = [l for l in self.c.launches() if l.startswith(jid)]
+        self.assertEqual(len(launched), 3)
+        for line in launched:  # "<task> host=<host> volume=<id>", the volume listed
+            host, vol = (p.split("=", 1)[1] for p in line.split()[1:])
+            self.assertEqual(v[vol].hostname, host)
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        self.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(self.wait(jid, {"KILLED"}, 60), "KILLED")
+        req = job_pb2.DeleteRequest()
+        req.id.value = jid
+        self.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
+
     def test_jobs_run_and_every_update_is_acknowledged(self):
         jobs = [self.create(batch(40)),
                 self.create(batch(8, sla={"minimumRunningInstances": 4,
