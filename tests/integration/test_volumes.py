@@ -173,6 +173,18 @@ class Volumes(unittest.TestCase):
                       vs.GetVolumeResponse)
         self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
         self.assertEqual(volumes(self.c, self.jid)[1].goalState, 2)
+        # an update may not resize a stateful task: its reservation is fixed
+        cfg = stateful(N)
+        cfg["defaultConfig"]["resource"]["cpuLimit"] = 21
+        from google.protobuf import json_format
+        req = job_pb2.UpdateRequest()
+        json_format.ParseDict({"id": {"value": self.jid}, "config": cfg}, req)
+        try:
+            r = self.c.call("/peloton.api.job.JobManager/Update", req, job_pb2.UpdateResponse)
+            said = str(r.error)
+        except grpc.RpcError as e:
+            said = e.details()
+        self.assertIn("stateful", said)
 
     def test_5_malformed_operations_change_nothing(self):
         before = sim_stats(self.c)["ops_applied"]

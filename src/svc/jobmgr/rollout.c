@@ -8,6 +8,7 @@
 #include "handoff.h"
 #include "ids.h"
 #include "log.h"
+#include "volume.h"
 #include "persist.h"
 #include "proto_codec.h"
 #include "rollout.h"
@@ -529,6 +530,35 @@ static enum rpc_code check_options(const Peloton__Api__Update__UpdateConfig *uc,
 	return RPC_OK;
 }
 
+/* Packed equality of two optional messages. */
+static bool same_msg(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+	size_t la = a ? protobuf_c_message_get_packed_size(a) : 0;
+	size_t lb = b ? protobuf_c_message_get_packed_size(b) : 0;
+	if (la != lb)
+		return false;
+	if (la == 0)
+		return true;
+	uint8_t *pa = malloc(la), *pb = malloc(lb);
+	bool same = pa && pb && protobuf_c_message_pack(a, pa) == la &&
+	            protobuf_c_message_pack(b, pb) == lb && memcmp(pa, pb, la) == 0;
+	free(pa);
+	free(pb);
+	return same;
+}
+
+/* A default config with a volume whose resources or volume would change. */
+static bool stateful_change(const Peloton__Api__Task__TaskConfig *old,
+                            const Peloton__Api__Task__TaskConfig *next)
+{
+	if (!jm__wants_volume(old))
+		return false;
+	return !next ||
+	       !same_msg(old->resource ? &old->resource->base : NULL,
+	                 next->resource ? &next->resource->base : NULL) ||
+	       !same_msg(&old->volume->base, next->volume ? &next->volume->base : NULL);
+}
+
 /* cfg as j's next config (malloc'd clone), its pool filled in when left
  * out; NULL with err when it changes what an update cannot. */
 static Peloton__Api__Job__JobConfig *next_config(const struct jm_job *j,
@@ -546,6 +576,11 @@ static Peloton__Api__Job__JobConfig *next_config(const struct jm_job *j,
 	if (pool[0] && strcmp(pool, j->pool) != 0)
 		return snprintf(err, len, "a job's resource pool cannot change (it is %s)",
 		                j->pool),
+		       NULL;
+	if (stateful_change(j->cfg->defaultconfig, cfg->defaultconfig))
+		return snprintf(err, len,
+		                "the resources and volume of a job's stateful tasks cannot change "
+		                "(their reservations and volumes keep the first launch's sizes)"),
 		       NULL;
 	*rc = RPC_INTERNAL;
 	Peloton__Api__Job__JobConfig *nc = (Peloton__Api__Job__JobConfig *)proto_clone(&cfg->base);
