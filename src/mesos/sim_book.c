@@ -220,7 +220,7 @@ int sim_book_unreserve(struct sim_book *b, const char *role, Mesos__V1__Resource
 		return -1;
 	}
 	/* validate against each reservation's free part, summing what this op asks of it */
-	double *asked = calloc(n * SB_N, sizeof(double));
+	double *asked = calloc((b->n_r ? b->n_r : 1) * SB_N, sizeof(double));
 	struct sim_resv **of = calloc(n, sizeof(*of));
 	int rc = -1;
 	if (!asked || !of) {

@@ -371,11 +371,42 @@ static void test_operator_lists_book(void **state)
 	sim_destroy(sim);
 }
 
+#define RESV_B(name, v)                                                                  \
+	"{\"name\":\"" name "\",\"type\":\"SCALAR\",\"scalar\":{\"value\":" #v "},"      \
+	"\"role\":\"db\",\"reservation\":{\"principal\":\"pel\",\"labels\":{\"labels\":" \
+	"[{\"key\":\"instance\",\"value\":\"j-1\"}]}}}"
+
+/* Two reservations (by their labels); the second one unreserved alone. */
+static void test_unreserve_among_several(void **state)
+{
+	(void)state;
+	struct sim_config cfg = {.agents = 1, .cpus = 4, .mem_mb = 1024, .disk_mb = 1000};
+	sim = sim_create(&cfg);
+	subscribe("db", "pel");
+	assert_int_equal(
+	    call(ACCEPT("{\"type\":\"RESERVE\",\"reserve\":{\"resources\":[" RESV(
+	        "cpus", 1) "]}},"
+	                   "{\"type\":\"RESERVE\",\"reserve\":{\"resources\":[" RESV_B(
+	                       "cpus",
+	                       2) "]}},"
+	                          "{\"type\":\"UNRESERVE\",\"unreserve\":{\"resources\":[" RESV_B(
+	                              "cpus", 2) "]}}")),
+	    202);
+	assert_int_equal(stats().ops_applied, 3);
+	tick();
+	Mesos__V1__Offer *o = last_offer();
+	assert_true(offered(o, "cpus", false, false) == 3);
+	assert_true(offered(o, "cpus", true, false) == 1);
+	clear();
+	sim_destroy(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reserve_create_launch),
 	    cmocka_unit_test(test_operator_lists_book),
+	    cmocka_unit_test(test_unreserve_among_several),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
