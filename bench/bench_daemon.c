@@ -113,3 +113,28 @@ double bd_median(double *v, unsigned n)
 	qsort(v, n, sizeof(*v), cmp_d);
 	return v[n / 2];
 }
+
+void bd_start_pair(const char *who, const char *dir, const char *sim_path, const char *daemon_path,
+                   unsigned agents, const char *task_secs, pid_t *sim, pid_t *d, unsigned *sim_port,
+                   struct grpccli **c)
+{
+	char ag[16], master[64], db[4200], addr[32];
+	unsigned g = 0;
+	snprintf(ag, sizeof(ag), "%u", agents);
+	const char *sargv[16] = {sim_path,      "--port",  "0",           "--agents", ag,
+	                         "--task-secs", task_secs, "--log-level", "warn"};
+	*sim = bd_spawn_listening(who, dir, "sim", sargv, 9, NULL, sim_port);
+	*d = -1;
+	*c = NULL;
+	if (*sim <= 0)
+		return;
+	snprintf(master, sizeof(master), "127.0.0.1:%u", *sim_port);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	const char *dargv[20] = {daemon_path, "--master",    master, "--db",
+	                         db,          "--grpc-port", "0",    "--http-port",
+	                         "0",         "--log-level", "warn"};
+	*d = bd_spawn_listening(who, dir, "pelotond", dargv, 11, &g, NULL);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", g);
+	if (*d > 0)
+		*c = grpccli_create(addr);
+}

@@ -28,6 +28,16 @@ json_t *bd_call(struct grpccli *c, const char *svc, const char *method, const ch
 pid_t bd_spawn_listening(const char *who, const char *dir, const char *name, const char **argv,
                          size_t argc, unsigned *grpc, unsigned *http);
 
+/*
+ * mesos-sim (`agents`, tasks running `task_secs`) and pelotond (every role,
+ * a RocksDB in dir) started in dir on ports the kernel picks, and a gRPC
+ * client of the daemon. Each of *sim, *d is -1 (and *c NULL) for what did
+ * not start (said on stderr, prefixed with who); stop them with bench_reap.
+ */
+void bd_start_pair(const char *who, const char *dir, const char *sim_path, const char *daemon_path,
+                   unsigned agents, const char *task_secs, pid_t *sim, pid_t *d,
+                   unsigned *sim_port, struct grpccli **c);
+
 /* Waits up to 60 s until `agents` agents of 32 cpus have offered. */
 bool bd_wait_capacity(struct grpccli *hm, unsigned agents);
 

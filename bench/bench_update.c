@@ -149,24 +149,15 @@ static void update(struct grpccli *d, const char *pool, const char *jid, bool ba
 static struct result run_once(bool baseline)
 {
 	struct result r = {0};
-	char dir[] = "/tmp/bench_update.XXXXXX", ag[16], master[64], db[256];
+	char dir[] = "/tmp/bench_update.XXXXXX";
 	if (!mkdtemp(dir))
 		return r;
-	unsigned sport = 0, g = 0;
-	snprintf(ag, sizeof(ag), "%u", o.agents);
-	const char *sargv[16] = {o.sim,         "--port", "0",           "--agents", ag,
-	                         "--task-secs", "86400",  "--log-level", "warn"};
-	pid_t sim = bd_spawn_listening("bench_update", dir, "sim", sargv, 9, NULL, &sport), d = -1;
-	snprintf(master, sizeof(master), "127.0.0.1:%u", sport);
-	snprintf(db, sizeof(db), "%s/db", dir);
-	const char *dargv[20] = {o.daemon, "--master",    master, "--db",
-	                         db,       "--grpc-port", "0",    "--http-port",
-	                         "0",      "--log-level", "warn"};
-	if (sim > 0)
-		d = bd_spawn_listening("bench_update", dir, "pelotond", dargv, 11, &g, NULL);
-	char addr[32], pool[64] = "", jid[64] = "";
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", g);
-	struct grpccli *c = d > 0 ? grpccli_create(addr) : NULL;
+	unsigned sport = 0;
+	pid_t sim, d;
+	struct grpccli *c;
+	bd_start_pair("bench_update", dir, o.sim, o.daemon, o.agents, "86400", &sim, &d, &sport,
+	              &c);
+	char pool[64] = "", jid[64] = "";
 	if (c && bd_wait_capacity(c, o.agents) && bd_create_pool(c, pool, sizeof(pool)))
 		create_service(c, pool, jid, sizeof(jid));
 	uint64_t deadline = bench_now_ns() + 300ull * 1000000000ull;

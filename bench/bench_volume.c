@@ -197,24 +197,15 @@ int main(int argc, char **argv)
 		bench_sibling("mesos-sim", simp, sizeof(simp)), o.sim = simp;
 	if (!o.daemon)
 		bench_sibling("pelotond", dp, sizeof(dp)), o.daemon = dp;
-	char dir[] = "/tmp/bench_volume.XXXXXX", ag[16], master[64], db[256];
+	char dir[] = "/tmp/bench_volume.XXXXXX";
 	if (!mkdtemp(dir))
 		return 1;
-	unsigned sport = 0, g = 0;
-	snprintf(ag, sizeof(ag), "%u", o.agents);
-	const char *sargv[16] = {o.sim,         "--port", "0",           "--agents", ag,
-	                         "--task-secs", "86400",  "--log-level", "warn"};
-	pid_t sim = bd_spawn_listening("bench_volume", dir, "sim", sargv, 9, NULL, &sport), d = -1;
-	snprintf(master, sizeof(master), "127.0.0.1:%u", sport);
-	snprintf(db, sizeof(db), "%s/db", dir);
-	const char *dargv[20] = {o.daemon, "--master",    master, "--db",
-	                         db,       "--grpc-port", "0",    "--http-port",
-	                         "0",      "--log-level", "warn"};
-	if (sim > 0)
-		d = bd_spawn_listening("bench_volume", dir, "pelotond", dargv, 11, &g, NULL);
-	char addr[32], pool[64] = "";
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", g);
-	struct grpccli *c = d > 0 ? grpccli_create(addr) : NULL;
+	unsigned sport = 0;
+	pid_t sim, d;
+	struct grpccli *c;
+	bd_start_pair("bench_volume", dir, o.sim, o.daemon, o.agents, "86400", &sim, &d, &sport,
+	              &c);
+	char pool[64] = "";
 	bool ok = c && bd_wait_capacity(c, o.agents) && bd_create_pool(c, pool, sizeof(pool));
 	struct bench_result r[2][32], warm;
 	/* a warm-up job of each kind, not counted (the first job after the start pays

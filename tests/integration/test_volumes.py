@@ -70,6 +70,16 @@ def all_running(c, jid, n=N):
     return all(s == "RUNNING" for s in states(c, jid, n))
 
 
+def restart(c, jid, a, b):
+    """TaskManager.Restart of instances [a, b)."""
+    req = task_pb2.RestartRequest()
+    req.jobId.value = jid
+    rg = req.ranges.add()
+    rg.__setattr__("from", a)
+    rg.to = b
+    c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+
+
 def sim_agents(c):
     """The simulator's GET_AGENTS, as Mesos JSON."""
     req = urllib.request.Request("http://127.0.0.1:%d/api/v1" % c.sim_port,
@@ -130,12 +140,7 @@ class Volumes(unittest.TestCase):
 
     def test_2_restart_keeps_host_and_volume(self):
         before = volumes(self.c, self.jid)
-        req = task_pb2.RestartRequest()
-        req.jobId.value = self.jid
-        rg = req.ranges.add()
-        rg.__setattr__("from", 0)
-        rg.to = 3
-        self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+        restart(self.c, self.jid, 0, 3)
         wait_until("instances 0-2 relaunched",
                    lambda: all(len(volume_launches(self.c, self.jid)[i]) >= 2
                                for i in range(3)), 60)
@@ -253,12 +258,7 @@ class Volumes(unittest.TestCase):
                          {i: (x.id.value, x.hostname, x.state) for i, x in before.items()})
         wait_until("all RUNNING after the restart", lambda: all_running(self.c, self.jid), 60)
         # a task restarted now still goes back to its volume
-        req = task_pb2.RestartRequest()
-        req.jobId.value = self.jid
-        rg = req.ranges.add()
-        rg.__setattr__("from", 7)
-        rg.to = 8
-        self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+        restart(self.c, self.jid, 7, 8)
         wait_until("instance 7 relaunched",
                    lambda: len(volume_launches(self.c, self.jid)[7]) > n0[7], 60)
         last = volume_launches(self.c, self.jid)[7][-1]

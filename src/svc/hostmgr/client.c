@@ -184,17 +184,7 @@ static void volume_pb(const struct launchable *lt, launchable_pb *t, struct vol_
 	x->resp[n] =
 	    scalar_pb(&x->res[n], &x->sc[n], "disk", (rc ? rc->disklimitmb : 0) + lv->size_mb);
 	n++;
-	mesos__v1__labels__init(&x->labels);
-	for (int i = 0; i < 2; i++) {
-		mesos__v1__label__init(&x->lab[i]);
-		x->labp[i] = &x->lab[i];
-	}
-	x->lab[0].key = "job_id";
-	x->lab[0].value = x->job;
-	x->lab[1].key = "instance_id";
-	x->lab[1].value = x->inst;
-	x->labels.n_labels = 2;
-	x->labels.labels = x->labp;
+	launchable_labels(&x->labels, x->lab, x->labp, x->job, x->inst);
 	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->reserve);
 	peloton__private__hostmgr__hostsvc__offer_operation__reserve__init(&x->r);
 	x->r.n_resources = n;
@@ -358,22 +348,9 @@ out:
 static int r_destroy_volume(void *arg, const char *host, const char *volume_id, const char *job,
                             uint32_t instance)
 {
-	op_pb des, un, *ops[2] = {&des, &un};
-	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Destroy d =
-	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__DESTROY__INIT;
-	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Unreserve u =
-	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__UNRESERVE__INIT;
-	char label[256];
-	snprintf(label, sizeof(label), "job_id=%s,instance_id=%u", job, instance);
-	peloton__private__hostmgr__hostsvc__offer_operation__init(&des);
-	peloton__private__hostmgr__hostsvc__offer_operation__init(&un);
-	d.volumeid = (char *)volume_id;
-	u.label = label;
-	des.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__DESTROY;
-	des.destroy = &d;
-	un.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__UNRESERVE;
-	un.unreserve = &u;
-	return offer_ops(arg, host, ops, 2);
+	struct launchable_teardown x;
+	launchable_teardown(&x, volume_id, job, instance);
+	return offer_ops(arg, host, x.ops, 2);
 }
 
 /* --- kill ------------------------------------------------------------------ */

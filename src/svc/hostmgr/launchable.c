@@ -189,6 +189,41 @@ static void reserve_one(Mesos__V1__Resource *r, const char *role, struct taskinf
 	r->reservation = &x->ri;
 }
 
+void launchable_labels(Mesos__V1__Labels *l, Mesos__V1__Label lab[2], Mesos__V1__Label *labp[2],
+                       const char *job, const char *inst)
+{
+	mesos__v1__labels__init(l);
+	for (int i = 0; i < 2; i++) {
+		mesos__v1__label__init(&lab[i]);
+		labp[i] = &lab[i];
+	}
+	lab[0].key = "job_id";
+	lab[0].value = (char *)job;
+	lab[1].key = "instance_id";
+	lab[1].value = (char *)inst;
+	l->n_labels = 2;
+	l->labels = labp;
+}
+
+void launchable_teardown(struct launchable_teardown *x, const char *volume_id, const char *job,
+                         uint32_t instance)
+{
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->des);
+	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->un);
+	peloton__private__hostmgr__hostsvc__offer_operation__destroy__init(&x->d);
+	peloton__private__hostmgr__hostsvc__offer_operation__unreserve__init(&x->u);
+	/* the text reserved_labels_text gives for launchable_labels' labels */
+	snprintf(x->label, sizeof(x->label), "job_id=%s,instance_id=%u", job, instance);
+	x->d.volumeid = (char *)volume_id;
+	x->u.label = x->label;
+	x->des.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__DESTROY;
+	x->des.destroy = &x->d;
+	x->un.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__UNRESERVE;
+	x->un.unreserve = &x->u;
+	x->ops[0] = &x->des;
+	x->ops[1] = &x->un;
+}
+
 void launchable_reserve(const struct launchable *lt, const char *role, const char *principal,
                         struct taskinfo_buf *x)
 {
@@ -198,17 +233,7 @@ void launchable_reserve(const struct launchable *lt, const char *role, const cha
 	if (v == NULL)
 		return;
 	mesos__v1__resource__reservation_info__init(&x->ri);
-	mesos__v1__labels__init(&x->rlabels);
-	for (int i = 0; i < 2; i++) {
-		mesos__v1__label__init(&x->rlab[i]);
-		x->rlabp[i] = &x->rlab[i];
-	}
-	x->rlab[0].key = "job_id";
-	x->rlab[0].value = x->job;
-	x->rlab[1].key = "instance_id";
-	x->rlab[1].value = x->inst;
-	x->rlabels.n_labels = 2;
-	x->rlabels.labels = x->rlabp;
+	launchable_labels(&x->rlabels, x->rlab, x->rlabp, x->job, x->inst);
 	x->ri.principal = (char *)principal;
 	x->ri.labels = &x->rlabels;
 	/* the scalars the config asked for, reserved; ports and gpus stay as offered */

@@ -62,6 +62,22 @@ struct taskinfo_buf {
  */
 int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struct taskinfo_buf *x);
 
+/* A stateful task's reservation labels, job_id and instance_id (storage in l,
+ * lab, labp; the values borrowed). */
+void launchable_labels(Mesos__V1__Labels *l, Mesos__V1__Label lab[2], Mesos__V1__Label *labp[2],
+                       const char *job, const char *inst);
+
+/* DESTROY of a stateful task's volume and UNRESERVE of everything reserved
+ * under its labels, as Peloton offer operations (x->ops[0..2)). */
+struct launchable_teardown {
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation des, un, *ops[2];
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Destroy d;
+	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Unreserve u;
+	char label[256];
+};
+void launchable_teardown(struct launchable_teardown *x, const char *volume_id, const char *job,
+                         uint32_t instance);
+
 /* "<job>-<instance>-<run>": its job and instance into job and inst. 0 or -1. */
 int launchable_split_id(const char *id, char *job, size_t jl, char *inst, size_t il);
 

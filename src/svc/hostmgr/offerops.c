@@ -70,6 +70,17 @@ static int ops_add(struct ops *o, m_op *op)
 	return 0;
 }
 
+/* op (stack-built, its payload set) of type t appended; -1 with err on ENOMEM. */
+static int push(struct ops *o, m_op *op, Mesos__V1__Offer__Operation__Type t, char *err, size_t el)
+{
+	op->has_type = true;
+	op->type = t;
+	if (ops_add(o, op) == 0)
+		return 0;
+	snprintf(err, el, "out of memory");
+	return -1;
+}
+
 static bool scalar_ok(const Mesos__V1__Resource *r)
 {
 	return r && r->name &&
@@ -119,10 +130,8 @@ static int conv_reserve(struct hostmgr *d, const hs_op *p, struct ops *o, char *
 	m_op op = MESOS__V1__OFFER__OPERATION__INIT;
 	res.n_resources = n;
 	res.resources = rp;
-	op.has_type = true;
-	op.type = MESOS__V1__OFFER__OPERATION__TYPE__RESERVE;
 	op.reserve = &res;
-	return ops_add(o, &op) ? snprintf(err, el, "out of memory"), -1 : 0;
+	return push(o, &op, MESOS__V1__OFFER__OPERATION__TYPE__RESERVE, err, el);
 }
 
 static int conv_create(struct hostmgr *d, const hs_op *p, struct ops *o, char *err, size_t el)
@@ -154,10 +163,8 @@ static int conv_create(struct hostmgr *d, const hs_op *p, struct ops *o, char *e
 	m_op op = MESOS__V1__OFFER__OPERATION__INIT;
 	cre.n_volumes = 1;
 	cre.volumes = &rp;
-	op.has_type = true;
-	op.type = MESOS__V1__OFFER__OPERATION__TYPE__CREATE;
 	op.create = &cre;
-	return ops_add(o, &op) ? snprintf(err, el, "out of memory"), -1 : 0;
+	return push(o, &op, MESOS__V1__OFFER__OPERATION__TYPE__CREATE, err, el);
 }
 
 /* The host's reserved resources as offered now (once per request). */
@@ -191,10 +198,8 @@ static int conv_destroy(struct hostmgr *d, const char *host, const hs_op *p, str
 	m_op op = MESOS__V1__OFFER__OPERATION__INIT;
 	des.n_volumes = 1;
 	des.volumes = &vol;
-	op.has_type = true;
-	op.type = MESOS__V1__OFFER__OPERATION__TYPE__DESTROY;
 	op.destroy = &des;
-	return ops_add(o, &op) ? snprintf(err, el, "out of memory"), -1 : 0;
+	return push(o, &op, MESOS__V1__OFFER__OPERATION__TYPE__DESTROY, err, el);
 }
 
 static int conv_unreserve(struct hostmgr *d, const char *host, const hs_op *p, struct ops *o,
@@ -232,10 +237,8 @@ static int conv_unreserve(struct hostmgr *d, const char *host, const hs_op *p, s
 	m_op op = MESOS__V1__OFFER__OPERATION__INIT;
 	un.n_resources = n;
 	un.resources = rp;
-	op.has_type = true;
-	op.type = MESOS__V1__OFFER__OPERATION__TYPE__UNRESERVE;
 	op.unreserve = &un;
-	return ops_add(o, &op) ? snprintf(err, el, "out of memory"), -1 : 0;
+	return push(o, &op, MESOS__V1__OFFER__OPERATION__TYPE__UNRESERVE, err, el);
 }
 
 static int conv_launch(struct hostmgr *d, const hs_op *p, const char *agent, struct ops *o,
@@ -270,10 +273,8 @@ static int conv_launch(struct hostmgr *d, const hs_op *p, const char *agent, str
 	m_op op = MESOS__V1__OFFER__OPERATION__INIT;
 	lau.n_task_infos = n;
 	lau.task_infos = tis;
-	op.has_type = true;
-	op.type = MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH;
 	op.launch = &lau;
-	rc = ops_add(o, &op) ? snprintf(err, el, "out of memory"), -1 : 0;
+	rc = push(o, &op, MESOS__V1__OFFER__OPERATION__TYPE__LAUNCH, err, el);
 out:
 	free(ports);
 	free(x);
@@ -374,22 +375,12 @@ enum hostmgr_ops_result hostmgr__offer_ops(struct hostmgr *d, const char *host,
 int hostmgr__destroy_volume(struct hostmgr *d, const char *host, const char *volume_id,
                             const char *job_id, uint32_t instance, char *err, size_t el)
 {
-	hs_op des = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__INIT;
-	hs_op un = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__INIT;
-	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Destroy dd =
-	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__DESTROY__INIT;
-	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Unreserve uu =
-	    PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__UNRESERVE__INIT;
-	char label[256];
-	snprintf(label, sizeof(label), "job_id=%s,instance_id=%u", job_id, instance);
-	dd.volumeid = (char *)volume_id;
-	uu.label = label;
-	des.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__DESTROY;
-	des.destroy = &dd;
-	un.type = PELOTON__PRIVATE__HOSTMGR__HOSTSVC__OFFER_OPERATION__TYPE__UNRESERVE;
-	un.unreserve = &uu;
-	const hs_op *ops[2] = {&des, &un};
-	return hostmgr__offer_ops(d, host, ops, 2, err, el) == HOSTMGR_OPS_OK ? 0 : -1;
+	struct launchable_teardown x;
+	launchable_teardown(&x, volume_id, job_id, instance);
+	return hostmgr__offer_ops(d, host, (const hs_op *const *)x.ops, 2, err, el) ==
+	               HOSTMGR_OPS_OK
+	           ? 0
+	           : -1;
 }
 
 /* The host a raw operation's resource names: for RESERVE its reservation
