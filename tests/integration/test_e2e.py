@@ -531,10 +531,10 @@ class E2E(unittest.TestCase):
         self.assertEqual(c.cli("respool", "delete", "/cli").returncode, 0)
         r = c.cli("respool", "lookup", "/cli")
         self.assertEqual(r.returncode, 1)
-        # not served yet: a clear UNIMPLEMENTED and exit 1
+        # an unknown volume: NOT_FOUND and exit 1
         r = c.cli("volume", "get", "v1")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("UNIMPLEMENTED", r.stderr)
+        self.assertIn("NOT_FOUND", r.stderr)
         # an unknown update: NOT_FOUND and exit 1; no update running
         r = c.cli("update", "get", "u1")
         self.assertEqual(r.returncode, 1)
