@@ -305,7 +305,8 @@ struct doomed {
 	bool destroy; /* else: its task waits for the host */
 };
 
-#define REFRESH_NS 3000000000ull /* a waiting task's host refreshed every 3 s at most */
+#define REFRESH_NS 3000000000ull     /* a waiting task's host refreshed every 3 s at most */
+#define DESTROY_TRY_NS 1000000000ull /* a volume to destroy tried every second at most */
 
 /* Volumes to destroy, and created ones whose host may want refreshing. */
 static size_t collect(struct jobmgr *jm, struct doomed *d, size_t cap)
@@ -316,7 +317,10 @@ static size_t collect(struct jobmgr *jm, struct doomed *d, size_t cap)
 	struct htab_iter it;
 	htab_iter_init(&it);
 	for (struct jm_volume *v; n < cap && (v = htab_next(&jm->volumes, &it)) != NULL;) {
-		bool destroy = v->goal == V_DELETED && v->state != V_DELETED;
+		/* a try takes the host by name in the index (a scan of it): once a
+		 * second at most per volume */
+		bool destroy = v->goal == V_DELETED && v->state != V_DELETED &&
+		               now - v->refresh_ns >= DESTROY_TRY_NS;
 		bool created = v->state == V_CREATED && v->goal == V_CREATED &&
 		               now - v->refresh_ns >= REFRESH_NS;
 		if ((!destroy && !created) || !v->host || !v->host[0])
@@ -326,6 +330,8 @@ static size_t collect(struct jobmgr *jm, struct doomed *d, size_t cap)
 		snprintf(d[n].host, sizeof(d[n].host), "%s", v->host);
 		d[n].inst = v->inst;
 		d[n].destroy = destroy;
+		if (destroy)
+			v->refresh_ns = now;
 		n++;
 	}
 	pthread_mutex_unlock(&jm->vol_mu);
