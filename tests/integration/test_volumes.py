@@ -151,6 +151,8 @@ class Volumes(unittest.TestCase):
                 self.assertEqual((host, vol), (before[i].hostname, before[i].id.value),
                                  (i, runs[i]))
         self.assertEqual(volumes(self.c, self.jid).keys(), before.keys())
+        # each reservation charged to the pool once, through the runs
+        self.assertAlmostEqual(self.pool_cpus()["allocation"], 20.0 * N)
 
     def test_3_agent_lost_and_back(self):
         v = volumes(self.c, self.jid)
@@ -264,12 +266,24 @@ class Volumes(unittest.TestCase):
         last = volume_launches(self.c, self.jid)[7][-1]
         self.assertEqual(last[1:], (before[7].hostname, before[7].id.value))
 
+    def pool_cpus(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/ui/data/pools" % self.c.http,
+                                    timeout=10) as r:
+            pools = json.loads(r.read())["pools"]
+        return [p for p in pools if p["path"] == "/stateful"][0]["resources"]["cpu"]
+
     def test_7_job_deleted_leaves_nothing_reserved(self):
         self.assertGreater(reserved_on_sim(self.c), 0)
+        # (what pelotond restarted with in test 6 is not charged again: the
+        # resource manager learns only of the runs started since)
+        held = self.pool_cpus()["allocation"]
+        self.assertGreaterEqual(held, 20.0)
         req = task_pb2.StopRequest()
         req.jobId.value = self.jid
         self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
         self.assertEqual(self.c.wait_job(self.jid, {"KILLED"}, 60), "KILLED")
+        # stopped, the reservations stay charged to the pool
+        self.assertAlmostEqual(self.pool_cpus()["allocation"], held)
         req = job_pb2.DeleteRequest()
         req.id.value = self.jid
         self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
@@ -277,6 +291,7 @@ class Volumes(unittest.TestCase):
                    lambda: reserved_on_sim(self.c) == 0, 60)
         wait_until("every volume DELETED",
                    lambda: all(x.state == 3 for x in volumes(self.c, self.jid).values()), 30)
+        self.assertAlmostEqual(self.pool_cpus()["allocation"], 0)
 
 
 if __name__ == "__main__":

@@ -242,11 +242,16 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 		daemon_rule(&dr, j->id, tc->constraint);
 		t.constraint = tc->constraint ? &dr.both : &dr.leaf;
 	}
+	if (jm__wants_volume(tc)) {
+		/* its reservation stays charged to the pool between runs (resmgr.c,
+		 * task_finished); stateful tasks are not preempted, as upstream's */
+		t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__STATEFUL;
+		t.preemptible = false;
+	}
 	if (pin_of(jm, &j->tasks[i], &pr)) { /* back to its volume */
 		t.constraint = pin_rule(&pr, t.constraint);
-		t.hostname = pr.host;
-		if (pr.created)
-			t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__STATEFUL;
+		if (pr.created) /* on what is reserved there (the placement engine) */
+			t.hostname = pr.host;
 	} else if (jm__wants_volume(tc) && tc->resource) {
 		/* the first launch: a host with the volume's disk besides the task's */
 		with_volume = *tc->resource;

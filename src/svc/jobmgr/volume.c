@@ -247,8 +247,9 @@ int jm__volumes_recover(struct jobmgr *jm)
 void jm__volumes_release_job(struct jobmgr *jm, const char *job_id)
 {
 	struct store_batch *b = store_batch_new(jm->cfg.store);
-	size_t n = 0;
+	size_t n = 0, nk = 0;
 	pthread_mutex_lock(&jm->vol_mu);
+	char(*kill)[96] = calloc(htab_count(&jm->volumes) + 1, sizeof(*kill));
 	struct htab_iter it;
 	htab_iter_init(&it);
 	for (struct jm_volume *v; (v = htab_next(&jm->volumes, &it)) != NULL;)
@@ -257,9 +258,14 @@ void jm__volumes_release_job(struct jobmgr *jm, const char *job_id)
 			v->update_ns = clock_wall_ns();
 			if (b)
 				put(b, v);
+			if (kill)
+				snprintf(kill[nk++], sizeof(kill[0]), "%s-%u", v->job, v->inst);
 			n++;
 		}
 	pthread_mutex_unlock(&jm->vol_mu);
+	for (size_t i = 0; i < nk; i++) /* the reservations' charges in their pool */
+		jm->cfg.rm.kill(jm->cfg.rm.arg, kill[i]);
+	free(kill);
 	if (b && n && store_commit(jm->cfg.store, b) != STORE_OK)
 		log_error("jobmgr", "job %s: its volumes' deletion could not be written", job_id);
 	else if (b && !n)
@@ -494,7 +500,7 @@ static ProtobufCMessage *h_get(void *ctx, const ProtobufCMessage *m, struct rpc_
 }
 
 /*
- * DeleteVolume: refused while its task runs (FAILED_PRECONDITION); else
+ * DeleteVolume: refused while its task runs or waits to (FAILED_PRECONDITION); else
  * its goal becomes DELETED and the task lets go of it (a later run of the
  * task makes a new one), and the sweeper destroys it and releases its
  * reservation once the host offers them.
@@ -520,8 +526,8 @@ static ProtobufCMessage *h_delete(void *ctx, const ProtobufCMessage *m, struct r
 	if (j)
 		pthread_mutex_lock(&j->mu);
 	struct jm_task *t = j && inst < j->n ? &j->tasks[inst] : NULL;
-	bool running = t && !taskstate_terminal((enum taskstate)t->state) &&
-	               t->state != TASK_INITIALIZED && t->state != TASK_PENDING;
+	/* running, or about to (waiting for its host): stopped first */
+	bool running = t && !taskstate_terminal((enum taskstate)t->state);
 	if (!running && t && t->vol == v)
 		t->vol = NULL;
 	if (j)
@@ -538,6 +544,9 @@ static ProtobufCMessage *h_delete(void *ctx, const ProtobufCMessage *m, struct r
 	}
 	pthread_mutex_unlock(&jm->vol_mu);
 	log_info("jobmgr", "volume %s of %s-%u: deletion asked", r->id->value, job, inst);
+	char ptask[96];
+	snprintf(ptask, sizeof(ptask), "%s-%u", job, inst);
+	jm->cfg.rm.kill(jm->cfg.rm.arg, ptask); /* its reservation's charge in the pool */
 	jm__volumes_sweep(jm);
 	ProtobufCMessage *resp = (ProtobufCMessage *)PB_NEW(
 	    Peloton__Api__Volume__Svc__DeleteVolumeResponse,

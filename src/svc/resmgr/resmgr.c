@@ -567,7 +567,8 @@ static bool gang_fits(const struct rm_pool *p, const struct rm_gang *g,
 	double need[RES_N] = {0}, need_np[RES_N] = {0};
 
 	for (size_t i = 0; i < g->n_tasks; i++)
-		for (int k = 0; k < RES_N && in_gang(g, i, TASK_PENDING); k++) {
+		for (int k = 0; k < RES_N && in_gang(g, i, TASK_PENDING) && !g->tasks[i]->charged;
+		     k++) { /* (a stateful task's reservation is charged already) */
 			need[k] += g->tasks[i]->res[k];
 			if (!g->tasks[i]->preemptible)
 				need_np[k] += g->tasks[i]->res[k];
@@ -687,7 +688,8 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 			atomic_store(&t->since_ns, t_now);
 			t->ready_ns = t_now;
 			if (taskstate_cas(&t->state, TEV_ADMIT, NULL) == TASK_READY) {
-				charge_local(t, 1, delta);
+				if (!t->charged) /* else: a stateful task's held reservation */
+					charge_local(t, 1, delta);
 				admitted++;
 			}
 		}
@@ -927,10 +929,17 @@ size_t resmgr_get_placements(struct resmgr *rm, size_t limit, uint64_t timeout_n
 /* --- updates, kills ----------------------------------------------------------- */
 
 /* A task reached a terminal state: release what it held (under rm->lk). */
+/*
+ * A run ended. Its allocation goes, except a stateful task's: what it ran
+ * on stays reserved for it on its host (its volume's reservation), so the
+ * pool keeps paying for it until the job manager lets it go (resmgr_kill
+ * of the ended task, when the volume is deleted); its next run is admitted
+ * on that charge.
+ */
 static void task_finished(struct resmgr *rm, struct rm_task *t)
 {
 	double d[RES_N];
-	if (t->charged)
+	if (t->charged && t->type != RM_TYPE_STATEFUL)
 		charge(rm, t, -1);
 	for (int k = 0; k < RES_N; k++)
 		d[k] = -t->res[k];
@@ -975,6 +984,18 @@ enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum task
 enum resmgr_fail resmgr_kill(struct resmgr *rm, const char *task_id)
 {
 	enum resmgr_fail f = resmgr_notify(rm, task_id, TEV_KILL);
+	if (f != RM_INVALID_STATE)
+		return f;
+	/* an ended stateful task: the reservation it held is released */
+	pthread_mutex_lock(&rm->lk);
+	rcu_read_lock();
+	struct rm_task *t = task_find(rm, task_id);
+	if (t && t->charged && taskstate_terminal(atomic_load(&t->state))) {
+		charge(rm, t, -1);
+		f = RM_OK;
+	}
+	rcu_read_unlock();
+	pthread_mutex_unlock(&rm->lk);
 	return f;
 }
 
@@ -1068,7 +1089,8 @@ static bool near(double a, double b)
 /*
  * Debug check (rm->lk held; every 64th tick): each pool's allocation (and its
  * non-preemptible part) equals the sum over the tasks charged to it, and
- * only tasks that hold resources (admitted, not finished) are charged.
+ * only tasks that hold resources (admitted, not finished; a stateful task
+ * also while its run is over or it waits: its reservation) are charged.
  */
 static bool pools_check__(struct resmgr *rm)
 {
@@ -1083,7 +1105,8 @@ static bool pools_check__(struct resmgr *rm)
 		enum taskstate st = (enum taskstate)atomic_load(&t->state);
 		if (!t->charged)
 			continue;
-		ok = ok && st != TASK_PENDING && !taskstate_terminal(st);
+		ok = ok && (t->type == RM_TYPE_STATEFUL ||
+		            (st != TASK_PENDING && !taskstate_terminal(st)));
 		for (int k = 0; ok && k < RES_N; k++) {
 			sum[t->pool->at][0][k] += t->res[k];
 			sum[t->pool->at][1][k] += t->preemptible ? 0 : t->res[k];

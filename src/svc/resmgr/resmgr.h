@@ -116,7 +116,9 @@ enum resmgr_fail resmgr_notify(struct resmgr *rm, const char *task_id, enum task
  * histograms and the preemptions per pool, in Prometheus's text format. */
 void resmgr_write_latency(struct resmgr *rm, FILE *f);
 
-/* KillTasks: RM_OK, RM_NOT_FOUND or RM_INVALID_STATE (already terminal). */
+/* KillTasks: RM_OK, RM_NOT_FOUND or RM_INVALID_STATE (already terminal). An
+ * ended STATEFUL task still holding its reservation's charge (its runs
+ * keep it: task type RM_TYPE_STATEFUL) lets it go: RM_OK. */
 enum resmgr_fail resmgr_kill(struct resmgr *rm, const char *task_id);
 
 /* Timeouts (see above); returns how many tasks moved. */

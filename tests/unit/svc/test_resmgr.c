@@ -308,6 +308,33 @@ static void run_task(const char *id, uint32_t prio)
 	assert_int_equal(resmgr_notify(fx.rm, id, TEV_RUNNING), RM_OK);
 }
 
+/* A stateful task's charge outlives its runs: admitted again on it, released by a kill. */
+static void test_stateful_charge_held(void **state)
+{
+	(void)state;
+	struct resmgr_task_spec t = task("sf-0", 2, 0, false);
+	t.type = RM_TYPE_STATEFUL;
+	struct resmgr_gang_out g;
+	struct resmgr_placement_out po;
+	for (int run = 0; run < 2; run++) {
+		assert_int_equal(enqueue(&t, 1), RM_OK);
+		capacity(100);
+		assert_true(fabs(alloc() - 2) < 1e-9); /* once, not once per run */
+		assert_int_equal(resmgr_dequeue_gangs(fx.rm, RM_TYPE_STATEFUL, 1, 0, &g), 1);
+		resmgr_gang_free(&g);
+		place("sf-0", "h");
+		assert_int_equal(resmgr_get_placements(fx.rm, 1, 0, &po), 1);
+		resmgr_placement_free(&po);
+		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_LAUNCHED), RM_OK);
+		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_RUNNING), RM_OK);
+		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_FAILED), RM_OK);
+		assert_true(fabs(alloc() - 2) < 1e-9); /* ended: its reservation stays */
+	}
+	assert_int_equal(resmgr_kill(fx.rm, "sf-0"), RM_OK); /* the volume deleted */
+	assert_true(fabs(alloc()) < 1e-9);
+	assert_int_equal(resmgr_kill(fx.rm, "sf-0"), RM_INVALID_STATE);
+}
+
 static void test_preemption(void **state)
 {
 	(void)state;
@@ -368,6 +395,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_path_and_updates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kills, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stateful_charge_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preemption, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_driver, setup, teardown),
 	};
