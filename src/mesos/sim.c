@@ -1530,6 +1530,23 @@ static void kill_task(struct sim *s, struct task *t, bool notify)
 		send_update(s, t, t->state, 0, "killed", true);
 }
 
+/* SHUTDOWN: a command task's executor has the task's id (Mesos's command
+ * executor), so shutting it down kills the task. 202, or 400 with err. */
+static int shutdown_executor(struct sim *s, const Mesos__V1__Scheduler__Call__Shutdown *sd,
+                             char *err, size_t err_len)
+{
+	if (sd == NULL || sd->executor_id == NULL || sd->agent_id == NULL) {
+		snprintf(err, err_len, "Expecting 'shutdown' with executor_id and agent_id");
+		return 400;
+	}
+	struct task *t = task_find(s, sd->executor_id->value);
+	if (t != NULL && live(t) && strcmp(s->agents[t->agent].id, sd->agent_id->value) == 0) {
+		kill_task(s, t, true);
+		s->st.shutdowns++;
+	}
+	return 202;
+}
+
 int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err, size_t err_len)
 {
 	int rc = 202;
@@ -1650,24 +1667,9 @@ int sim_call(struct sim *s, const char *stream_id, const call_t *call, char *err
 			              call->kill->agent_id ? call->kill->agent_id->value : NULL);
 		break;
 	}
-	case MESOS__V1__SCHEDULER__CALL__TYPE__SHUTDOWN: {
-		/* a command task's executor has the task's id (Mesos's command
-		 * executor): shutting it down kills the task */
-		const Mesos__V1__Scheduler__Call__Shutdown *sd = call->shutdown;
-		if (sd == NULL || sd->executor_id == NULL || sd->agent_id == NULL) {
-			snprintf(err, err_len,
-			         "Expecting 'shutdown' with executor_id and agent_id");
-			rc = 400;
-			break;
-		}
-		struct task *t = task_find(s, sd->executor_id->value);
-		if (t != NULL && live(t) &&
-		    strcmp(s->agents[t->agent].id, sd->agent_id->value) == 0) {
-			kill_task(s, t, true);
-			s->st.shutdowns++;
-		}
+	case MESOS__V1__SCHEDULER__CALL__TYPE__SHUTDOWN:
+		rc = shutdown_executor(s, call->shutdown, err, err_len);
 		break;
-	}
 	case MESOS__V1__SCHEDULER__CALL__TYPE__RECONCILE:
 		if (call->reconcile && call->reconcile->n_tasks > 0) {
 			for (size_t i = 0; i < call->reconcile->n_tasks; i++) {
