@@ -242,9 +242,14 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 		daemon_rule(&dr, j->id, tc->constraint);
 		t.constraint = tc->constraint ? &dr.both : &dr.leaf;
 	}
-	if (jm__wants_volume(tc)) {
-		/* its reservation stays charged to the pool between runs (resmgr.c,
-		 * task_finished); stateful tasks are not preempted, as upstream's */
+	if (jm__wants_volume(tc) && tc->resource) {
+		/* what it holds on its host: the volume's disk besides the task's,
+		 * the same on every run (its reservation stays charged to the pool
+		 * between runs, resmgr.c task_finished); stateful tasks are not
+		 * preempted, as upstream's */
+		with_volume = *tc->resource;
+		with_volume.disklimitmb += tc->volume->sizemb;
+		t.resource = &with_volume;
 		t.type = PELOTON__PRIVATE__RESMGR__TASK_TYPE__STATEFUL;
 		t.preemptible = false;
 	}
@@ -252,11 +257,6 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 		t.constraint = pin_rule(&pr, t.constraint);
 		if (pr.created) /* on what is reserved there (the placement engine) */
 			t.hostname = pr.host;
-	} else if (jm__wants_volume(tc) && tc->resource) {
-		/* the first launch: a host with the volume's disk besides the task's */
-		with_volume = *tc->resource;
-		with_volume.disklimitmb += tc->volume->sizemb;
-		t.resource = &with_volume;
 	}
 	t.mininstances = gang;
 	/* task labels, then the job's (placement strategy lives there), then

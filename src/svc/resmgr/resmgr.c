@@ -411,6 +411,8 @@ static enum resmgr_fail spec_valid(const struct resmgr_task_spec *s)
 	return RM_OK;
 }
 
+static void charge(struct resmgr *rm, struct rm_task *t, double sign);
+
 /* Finds or creates the record for s; the task is INITIALIZED or terminal. */
 static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task_spec *s,
                                      struct rm_task **out)
@@ -433,6 +435,11 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	}
 	free(t->job_id);
 	t->job_id = s->job_id ? strdup(s->job_id) : NULL;
+	/* a stateful task's held charge follows what its new run asks */
+	bool recharge = t->charged && (memcmp(t->res, s->res, sizeof(t->res)) != 0 ||
+	                               t->preemptible != s->preemptible);
+	if (recharge)
+		charge(rm, t, -1);
 	free(t->payload);
 	t->payload = NULL;
 	t->payload_len = 0;
@@ -446,6 +453,8 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	t->preemptible = s->preemptible;
 	t->type = s->type;
 	t->num_ports = s->num_ports;
+	if (recharge)
+		charge(rm, t, 1);
 	*out = t;
 	return RM_OK;
 }

@@ -327,9 +327,18 @@ static void test_stateful_charge_held(void **state)
 		resmgr_placement_free(&po);
 		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_LAUNCHED), RM_OK);
 		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_RUNNING), RM_OK);
-		assert_int_equal(resmgr_notify(fx.rm, "sf-0", TEV_FAILED), RM_OK);
+		assert_int_equal(resmgr_notify(fx.rm, "sf-0", run ? TEV_LOST : TEV_FAILED), RM_OK);
 		assert_true(fabs(alloc() - 2) < 1e-9); /* ended: its reservation stays */
+		for (int k = 0; k < 64; k++)           /* the debug check of the pools' sums */
+			resmgr_tick(fx.rm);
 	}
+	t.res[RES_CPU] = 3; /* a run asking more: the held charge follows */
+	assert_int_equal(enqueue(&t, 1), RM_OK);
+	assert_true(fabs(alloc() - 3) < 1e-9);
+	assert_int_equal(resmgr_kill(fx.rm, "sf-0"), RM_OK); /* killed while PENDING */
+	for (int k = 0; k < 64; k++)
+		resmgr_tick(fx.rm);
+	assert_true(fabs(alloc() - 3) < 1e-9);
 	assert_int_equal(resmgr_kill(fx.rm, "sf-0"), RM_OK); /* the volume deleted */
 	assert_true(fabs(alloc()) < 1e-9);
 	assert_int_equal(resmgr_kill(fx.rm, "sf-0"), RM_INVALID_STATE);
