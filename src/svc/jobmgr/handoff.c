@@ -259,9 +259,24 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 			t.hostname = pr.host;
 	}
 	t.mininstances = gang;
-	/* task labels, then the job's (placement strategy lives there), then
+	/* the job's placementStrategy, then task labels, then the job's (a
+	 * placement strategy label there wins: the engine reads the last), then
 	 * a daemon's own; 32 at most */
 	size_t nl = 0, room = daemon ? 31 : 32;
+	if (j->cfg->placementstrategy ==
+	        PELOTON__API__JOB__PLACEMENT_STRATEGY__PLACEMENT_STRATEGY_PACK_HOST ||
+	    j->cfg->placementstrategy ==
+	        PELOTON__API__JOB__PLACEMENT_STRATEGY__PLACEMENT_STRATEGY_SPREAD_JOB) {
+		mesos__v1__label__init(&lv[nl]);
+		lv[nl].key = RESMGR_STRATEGY_LABEL;
+		lv[nl].value =
+		    j->cfg->placementstrategy ==
+		            PELOTON__API__JOB__PLACEMENT_STRATEGY__PLACEMENT_STRATEGY_SPREAD_JOB
+		        ? "spread"
+		        : "pack";
+		lp[nl] = &lv[nl];
+		nl++;
+	}
 	for (size_t l = 0; l < tc->n_labels && nl < room; l++, nl++) {
 		mesos__v1__label__init(&lv[nl]);
 		lv[nl].key = tc->labels[l]->key;

@@ -523,6 +523,25 @@ ProtobufCMessage *jm__v0_task_list(void *ctx, const ProtobufCMessage *m, struct 
 	return &resp->base;
 }
 
+/* Task i of j against a QuerySpec: any of its states, names (the task's
+ * config name, else the job's), hosts; an empty list matches all. j->mu held. */
+static bool query_match(const Peloton__Api__Task__QuerySpec *q, const struct jm_job *j, uint32_t i)
+{
+	if (q == NULL)
+		return true;
+	const struct jm_task *t = &j->tasks[i];
+	bool state = !q->n_taskstates, name = !q->n_names, host = !q->n_hosts;
+	for (size_t k = 0; k < q->n_taskstates; k++)
+		state |= (uint32_t)q->taskstates[k] == t->state;
+	const char *tn =
+	    j->merged[i]->name && j->merged[i]->name[0] ? j->merged[i]->name : j->cfg->name;
+	for (size_t k = 0; k < q->n_names && tn; k++)
+		name |= strcmp(q->names[k], tn) == 0;
+	for (size_t k = 0; k < q->n_hosts && t->host; k++)
+		host |= strcmp(q->hosts[k], t->host) == 0;
+	return state && name && host;
+}
+
 ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Task__QueryRequest *r = (const Peloton__Api__Task__QueryRequest *)m;
@@ -541,10 +560,7 @@ ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct
 	resp->records = calloc(lim ? lim : 1, sizeof(*resp->records));
 	pthread_mutex_lock(&j->mu);
 	for (uint32_t i = 0; resp->records && i < j->n; i++) {
-		bool ok = !q || !q->n_taskstates;
-		for (size_t k = 0; q && k < q->n_taskstates; k++)
-			ok |= (uint32_t)q->taskstates[k] == j->tasks[i].state;
-		if (!ok)
+		if (!query_match(q, j, i))
 			continue;
 		if (total >= off && resp->n_records < lim) {
 			Peloton__Api__Task__TaskInfo *ti = task_info(ctx, j, i);

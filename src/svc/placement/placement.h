@@ -110,9 +110,10 @@ void placement_why_render(const struct placement_why *w, char *buf, size_t len);
  * Per-job strategy: a task whose labels carry
  * `peloton.placement.strategy` = `pack` or `spread` is placed with that
  * strategy instead of the engine's (the job manager copies JobConfig.labels
- * onto every task it enqueues, so setting it on the job is enough).
+ * onto every task it enqueues, so setting it on the job is enough, and
+ * turns JobConfig.placementStrategy into this label).
  */
-#define PLACEMENT_STRATEGY_LABEL "peloton.placement.strategy"
+#define PLACEMENT_STRATEGY_LABEL RESMGR_STRATEGY_LABEL
 
 /*
  * Dry run: where `count` tasks of one shape (a packed resmgr.Task: resource,

@@ -40,6 +40,10 @@ enum respool_kind {
 const char *respool_kind_name(enum respool_kind k);
 bool respool_kind_parse(const char *name, enum respool_kind *out);
 
+/* A task label whose value (`pack` or `spread`) overrides the placement
+ * engine's strategy for that task (placement.h). */
+#define RESMGR_STRATEGY_LABEL "peloton.placement.strategy"
+
 enum resmgr_task_type {
 	RM_TYPE_UNKNOWN = 0, /* in DequeueGangs: any type */
 	RM_TYPE_BATCH = 1,
