@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """What clients written for upstream Peloton rely on, on mesos-sim:
 JobConfig.placementStrategy (spread puts each task on a host of its own,
-pack fills one host first) and task queries by name and by host
-(QuerySpec.names, QuerySpec.hosts, with the task states).
+pack fills one host first), task queries by name and by host
+(QuerySpec.names, QuerySpec.hosts, with the task states), and
+ResourcePoolService (the svc pool API: create with or without a client's
+id, get with children, lookup, update, query, delete, errors as statuses).
 
 usage: test_compat.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
@@ -13,8 +15,11 @@ BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
 del sys.argv[1:4]
 sys.path.insert(0, PYGEN)
 
+import grpc  # noqa: E402
 import pelcluster  # noqa: E402
 from pelcluster import Cluster, batch, wait_until  # noqa: E402
+from peloton.api.respool import respool_pb2 as rs  # noqa: E402
+from peloton.api.respool import respool_svc_pb2 as svc  # noqa: E402
 from peloton.api.task import task_pb2  # noqa: E402
 
 pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
@@ -67,6 +72,84 @@ class Compat(unittest.TestCase):
         self.assertEqual(self.query(jid, hosts=[hosts[0], hosts[2]], names=["byname"]), [0, 2])
         self.assertEqual(self.query(jid, hosts=[hosts[0]],
                                     taskStates=[task_pb2.TaskState.Value("PENDING")]), [])
+
+
+class PoolService(unittest.TestCase):
+    """ResourcePoolService (the svc pool API), errors as call statuses."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=2, task_secs=3600)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def rp(self, method, req, resp):
+        return self.c.call("/peloton.api.respool.ResourcePoolService/" + method, req, resp)
+
+    def status(self, method, req, resp):
+        with self.assertRaises(grpc.RpcError) as e:
+            self.rp(method, req, resp)
+        return e.exception.code()
+
+    @staticmethod
+    def config(name, parent=None, cpu=10):
+        cfg = rs.ResourcePoolConfig(name=name, policy=rs.PriorityFIFO)
+        for kind, res in (("cpu", cpu), ("memory", 1000), ("disk", 1000), ("gpu", 0)):
+            cfg.resources.add(kind=kind, reservation=res, limit=res * 2, share=1)
+        if parent:
+            cfg.parent.value = parent
+        return cfg
+
+    def test_pool_lifecycle(self):
+        top = self.rp("CreateResourcePool",
+                      svc.CreateResourcePoolRequest(config=self.config("svc-top")),
+                      svc.CreateResourcePoolResponse).id.value
+        self.assertTrue(top)
+        # a client-chosen id, and that id again: ALREADY_EXISTS
+        req = svc.CreateResourcePoolRequest(config=self.config("svc-leaf", top, 5))
+        req.id.value = "11111111-2222-3333-4444-555555555555"
+        self.assertEqual(self.rp("CreateResourcePool", req, svc.CreateResourcePoolResponse)
+                         .id.value, req.id.value)
+        self.assertEqual(self.status("CreateResourcePool", req, svc.CreateResourcePoolResponse),
+                         grpc.StatusCode.ALREADY_EXISTS)
+        bad = svc.CreateResourcePoolRequest(config=self.config("svc-bad", top, -1))
+        self.assertEqual(self.status("CreateResourcePool", bad, svc.CreateResourcePoolResponse),
+                         grpc.StatusCode.INVALID_ARGUMENT)
+        g = svc.GetResourcePoolRequest(includeChildPools=True)
+        g.id.value = top
+        r = self.rp("GetResourcePool", g, svc.GetResourcePoolResponse)
+        self.assertEqual(r.resPool.config.name, "svc-top")
+        self.assertEqual([c.id.value for c in r.childResPools], [req.id.value])
+        path = rs.ResourcePoolPath(value="/svc-top/svc-leaf")
+        r = self.rp("LookupResourcePoolID", svc.LookupResourcePoolIDRequest(path=path),
+                    svc.LookupResourcePoolIDResponse)
+        self.assertEqual(r.id.value, req.id.value)
+        missing = svc.LookupResourcePoolIDRequest(path=rs.ResourcePoolPath(value="/nope"))
+        self.assertEqual(self.status("LookupResourcePoolID", missing,
+                                     svc.LookupResourcePoolIDResponse),
+                         grpc.StatusCode.NOT_FOUND)
+        u = svc.UpdateResourcePoolRequest(config=self.config("svc-leaf", top, 7))
+        u.id.value = req.id.value
+        self.rp("UpdateResourcePool", u, svc.UpdateResourcePoolResponse)
+        q = self.rp("QueryResourcePools", svc.QueryResourcePoolsRequest(),
+                    svc.QueryResourcePoolsResponse)
+        leaf = [p for p in q.resPools if p.id.value == req.id.value][0]
+        self.assertEqual(leaf.config.resources[0].reservation, 7)
+        d = svc.DeleteResourcePoolRequest()
+        d.id.value = top
+        self.assertEqual(self.status("DeleteResourcePool", d, svc.DeleteResourcePoolResponse),
+                         grpc.StatusCode.INVALID_ARGUMENT)  # not a leaf
+        d.id.value = "no-such-pool"
+        self.assertEqual(self.status("DeleteResourcePool", d, svc.DeleteResourcePoolResponse),
+                         grpc.StatusCode.NOT_FOUND)
+        jid = self.c.create_job(req.id.value, batch(1, "sleep 3600"))
+        wait_until("the job running", lambda: task_pb2.TaskState.Name(
+            self.c.task(jid, 0).runtime.state) == "RUNNING", 60)
+        d.id.value = req.id.value
+        self.assertEqual(self.status("DeleteResourcePool", d, svc.DeleteResourcePoolResponse),
+                         grpc.StatusCode.FAILED_PRECONDITION)  # busy
 
 
 if __name__ == "__main__":

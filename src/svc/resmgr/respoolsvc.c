@@ -96,6 +96,25 @@ static int config_of(const config_pb *c, struct respool_config *out, void **payl
 	return 0;
 }
 
+int respoolsvc_create_id(struct respool_tree *t, const char *id, const config_pb *c, char out[40],
+                         struct respool_error *err)
+{
+	struct respool_config cfg;
+	void *payload = NULL;
+	char why[256];
+	int rc = config_of(c, &cfg, &payload, why, sizeof(why));
+	if (rc != 0)
+		invalid_config(err, why);
+	else if (id && id[0] && strlen(id) >= 40)
+		rc = -1, invalid_config(err, "a resource pool id is at most 39 characters");
+	else if (id && id[0] && (rc = respool_restore(t, id, &cfg, err)) == 0)
+		snprintf(out, 40, "%s", id);
+	else if (!id || !id[0])
+		rc = respool_create(t, &cfg, out, 40, err);
+	free(payload);
+	return rc;
+}
+
 int respoolsvc_restore(struct respool_tree *t, const char *id, const void *bytes, size_t len,
                        char *why, size_t wlen)
 {

@@ -24,6 +24,15 @@ struct store;
  * returns how many, *failed gets those refused (logged with the reason). */
 size_t respoolsvc_recover(struct respool_tree *t, struct store *s, size_t *failed);
 
+/*
+ * ResourcePoolService's create: the pool from config c under `id` when the
+ * client names one (respool_restore's rules), else a new id; its id into
+ * out (40 bytes). 0, or -1 with *err.
+ */
+int respoolsvc_create_id(struct respool_tree *t, const char *id,
+                         const Peloton__Api__Respool__ResourcePoolConfig *c, char out[40],
+                         struct respool_error *err);
+
 int respoolsvc_restore(struct respool_tree *t, const char *id, const void *bytes, size_t len,
                        char *why, size_t wlen);
 

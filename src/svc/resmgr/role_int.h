@@ -4,6 +4,7 @@
 
 #include "resmgr.h"
 #include "resmgr_role.h"
+#include "peloton/api/respool/respool.pb-c.h"
 #include "respool.h"
 #include "taskqueuesvc.h"
 
@@ -14,5 +15,14 @@ struct resmgr_role {
 	struct taskqueue *tq;
 	bool started;
 };
+
+struct rpc_table;
+
+/* A pool's config written to the store under its id (NULL: deleted). */
+void resmgr_role__persist_pool(struct resmgr_role *r, const char *id,
+                               const Peloton__Api__Respool__ResourcePoolConfig *cfg);
+
+/* ResourcePoolService (poolsvc.c) on the RPC table. */
+void resmgr_role__poolsvc_bind(struct resmgr_role *r, struct rpc_table *t);
 
 #endif

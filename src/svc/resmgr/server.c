@@ -38,8 +38,8 @@ ADAPT(h_rm_preempt, resmgrsvc_get_preemptible_tasks, rm, resmgrsvc_preempt_req)
 ADAPT(h_tq_dequeue, taskqueue_dequeue, tq, Peloton__Private__Resmgr__Taskqueue__DequeueRequest)
 
 /* Pool writes: the tree, then the store (the pool's config under its id). */
-static void persist_pool(struct resmgr_role *r, const char *id,
-                         const Peloton__Api__Respool__ResourcePoolConfig *cfg)
+void resmgr_role__persist_pool(struct resmgr_role *r, const char *id,
+                               const Peloton__Api__Respool__ResourcePoolConfig *cfg)
 {
 	size_t len;
 	uint8_t *b = cfg ? proto_pack_alloc(&cfg->base, &len) : NULL;
@@ -65,7 +65,7 @@ static ProtobufCMessage *h_rp_create(void *ctx, const ProtobufCMessage *m, struc
 	if (!resp)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	if (!resp->error && resp->result && resp->result->value)
-		persist_pool(r, resp->result->value, q->config);
+		resmgr_role__persist_pool(r, resp->result->value, q->config);
 	return &resp->base;
 }
 
@@ -77,7 +77,7 @@ static ProtobufCMessage *h_rp_update(void *ctx, const ProtobufCMessage *m, struc
 	if (!resp)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	if (!resp->error && q->id && q->id->value)
-		persist_pool(r, q->id->value, q->config);
+		resmgr_role__persist_pool(r, q->id->value, q->config);
 	return &resp->base;
 }
 
@@ -94,7 +94,7 @@ static ProtobufCMessage *h_rp_delete(void *ctx, const ProtobufCMessage *m, struc
 	if (!resp)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	if (!resp->error && id[0])
-		persist_pool(r, id, NULL);
+		resmgr_role__persist_pool(r, id, NULL);
 	return &resp->base;
 }
 
@@ -282,4 +282,5 @@ void resmgr_role_bind(struct resmgr_role *r, struct rpc_table *t)
 		if ((tab[i].waits ? rpc_bind_long_poll : rpc_bind)(t, tab[i].svc, tab[i].method,
 		                                                   tab[i].fn, r) != 0)
 			log_error("resmgr", "schema has no %s/%s", tab[i].svc, tab[i].method);
+	resmgr_role__poolsvc_bind(r, t);
 }
