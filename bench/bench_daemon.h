@@ -35,8 +35,8 @@ pid_t bd_spawn_listening(const char *who, const char *dir, const char *name, con
  * not start (said on stderr, prefixed with who); stop them with bench_reap.
  */
 void bd_start_pair(const char *who, const char *dir, const char *sim_path, const char *daemon_path,
-                   unsigned agents, const char *task_secs, pid_t *sim, pid_t *d,
-                   unsigned *sim_port, struct grpccli **c);
+                   unsigned agents, const char *task_secs, pid_t *sim, pid_t *d, unsigned *sim_port,
+                   struct grpccli **c);
 
 /* Waits up to 60 s until `agents` agents of 32 cpus have offered. */
 bool bd_wait_capacity(struct grpccli *hm, unsigned agents);

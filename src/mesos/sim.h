@@ -210,8 +210,9 @@ struct sim_stats {
 	uint64_t running_peak; /* the most tasks alive at once (a witness for caps) */
 	uint64_t health_checks, health_kills; /* checks run; tasks they killed */
 	uint64_t running_low;                 /* the fewest tasks alive at once since sim_mark (a
-	                                       * witness for how many an update takes down) */	uint64_t ops_applied, ops_refused; /* RESERVE/UNRESERVE/CREATE/DESTROY */
-	uint64_t shutdowns;                /* SHUTDOWN calls that stopped an executor */
+	                                       * witness for how many an update takes down) */
+	uint64_t ops_applied, ops_refused;    /* RESERVE/UNRESERVE/CREATE/DESTROY */
+	uint64_t shutdowns;                   /* SHUTDOWN calls that stopped an executor */
 };
 void sim_get_stats(struct sim *s, struct sim_stats *out);
 /* Starts a new window for running_low (at the tasks alive now). */
