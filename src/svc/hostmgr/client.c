@@ -147,18 +147,6 @@ struct vol_pb {
 	Peloton__Private__Hostmgr__Hostsvc__OfferOperation__Create c;
 };
 
-static Mesos__V1__Resource *scalar_pb(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *sc,
-                                      const char *name, double v)
-{
-	mesos__v1__resource__init(r);
-	mesos__v1__value__scalar__init(sc);
-	r->name = (char *)name;
-	r->type = MESOS__V1__VALUE__TYPE__SCALAR;
-	sc->value = v;
-	r->scalar = sc;
-	return r;
-}
-
 /* lt's volume into t (LaunchTasks and OfferOperations carry it); on a first
  * launch also its RESERVE (the config's cpus, mem, disk and the volume's
  * size, labels job_id and instance_id) and CREATE. */
@@ -170,7 +158,7 @@ static void volume_pb(const struct launchable *lt, launchable_pb *t, struct vol_
 	x->id.value = (char *)lv->id;
 	x->v.id = &x->id;
 	x->v.containerpath = (char *)lv->container_path;
-	x->v.resource = scalar_pb(&x->disk, &x->disk_sc, "disk", lv->size_mb);
+	x->v.resource = launchable_scalar(&x->disk, &x->disk_sc, "disk", lv->size_mb);
 	t->volume = &x->v;
 	if (!lv->create ||
 	    launchable_split_id(lt->task_id, x->job, sizeof(x->job), x->inst, sizeof(x->inst)) != 0)
@@ -178,11 +166,11 @@ static void volume_pb(const struct launchable *lt, launchable_pb *t, struct vol_
 	const Peloton__Api__Task__ResourceConfig *rc = lt->config->resource;
 	size_t n = 0;
 	if (rc && rc->cpulimit > 0)
-		x->resp[n] = scalar_pb(&x->res[n], &x->sc[n], "cpus", rc->cpulimit), n++;
+		x->resp[n] = launchable_scalar(&x->res[n], &x->sc[n], "cpus", rc->cpulimit), n++;
 	if (rc && rc->memlimitmb > 0)
-		x->resp[n] = scalar_pb(&x->res[n], &x->sc[n], "mem", rc->memlimitmb), n++;
-	x->resp[n] =
-	    scalar_pb(&x->res[n], &x->sc[n], "disk", (rc ? rc->disklimitmb : 0) + lv->size_mb);
+		x->resp[n] = launchable_scalar(&x->res[n], &x->sc[n], "mem", rc->memlimitmb), n++;
+	x->resp[n] = launchable_scalar(&x->res[n], &x->sc[n], "disk",
+	                               (rc ? rc->disklimitmb : 0) + lv->size_mb);
 	n++;
 	launchable_labels(&x->labels, x->lab, x->labp, x->job, x->inst);
 	peloton__private__hostmgr__hostsvc__offer_operation__init(&x->reserve);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Mesos__V1__Resource *scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
-                                   const char *name, double x)
+Mesos__V1__Resource *launchable_scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
+                                       const char *name, double x)
 {
 	mesos__v1__resource__init(r);
 	mesos__v1__value__scalar__init(v);
@@ -129,16 +129,18 @@ int launchable_taskinfo(const struct launchable *lt, const char *agent_id, struc
 	x->ti.task_id = &x->tid;
 	x->ti.agent_id = &x->aid;
 	if (rc) {
-		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "cpus", rc->cpulimit);
+		x->resp[nr] = launchable_scalar(&x->res[nr], &x->sc[nr], "cpus", rc->cpulimit);
 		nr++;
-		x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "mem", rc->memlimitmb);
+		x->resp[nr] = launchable_scalar(&x->res[nr], &x->sc[nr], "mem", rc->memlimitmb);
 		nr++;
 		if (rc->disklimitmb > 0) {
-			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "disk", rc->disklimitmb);
+			x->resp[nr] =
+			    launchable_scalar(&x->res[nr], &x->sc[nr], "disk", rc->disklimitmb);
 			nr++;
 		}
 		if (rc->gpulimit > 0) {
-			x->resp[nr] = scalar(&x->res[nr], &x->sc[nr], "gpus", rc->gpulimit);
+			x->resp[nr] =
+			    launchable_scalar(&x->res[nr], &x->sc[nr], "gpus", rc->gpulimit);
 			nr++;
 		}
 	}
@@ -247,7 +249,7 @@ void launchable_reserve(const struct launchable *lt, const char *role, const cha
 	}
 	/* the volume's disk: reserved, then made a volume */
 	x->vdisk = (Mesos__V1__Resource)MESOS__V1__RESOURCE__INIT;
-	scalar(&x->vdisk, &x->vdisk_sc, "disk", v->size_mb);
+	launchable_scalar(&x->vdisk, &x->vdisk_sc, "disk", v->size_mb);
 	reserve_one(&x->vdisk, role, x);
 	x->resv[x->n_resv++] = &x->vdisk;
 	size_t n = x->ti.n_resources;

@@ -78,6 +78,10 @@ struct launchable_teardown {
 void launchable_teardown(struct launchable_teardown *x, const char *volume_id, const char *job,
                          uint32_t instance);
 
+/* r as the scalar resource name = x (v its value's storage); returns r. */
+Mesos__V1__Resource *launchable_scalar(Mesos__V1__Resource *r, Mesos__V1__Value__Scalar *v,
+                                       const char *name, double x);
+
 /* "<job>-<instance>-<run>": its job and instance into job and inst. 0 or -1. */
 int launchable_split_id(const char *id, char *job, size_t jl, char *inst, size_t il);
 
