@@ -157,7 +157,11 @@ def adopt(items, fields, values, path):
             if fqn in by_fqn or fqn not in values:
                 raise SystemExit("adopted enum %s: already there or unknown" % fqn)
             pkg, _, short = fqn.rpartition(".")
-            home = next(it for it in items if it.package == pkg)
+            home = by_fqn.get(pkg)  # an enum nested in a message
+            if home is not None:
+                short = home.short + "." + short
+            else:
+                home = next(it for it in items if it.package == pkg)
             it = Item(fqn, short, home.section)
             it.kind = "enum"
             it.doc = ["Adopted from upstream: " + why]

@@ -2,7 +2,9 @@
 """What clients written for upstream Peloton rely on, on mesos-sim:
 JobConfig.placementStrategy (spread puts each task on a host of its own,
 pack fills one host first), task queries by name and by host
-(QuerySpec.names, QuerySpec.hosts, with the task states), and
+(QuerySpec.names, QuerySpec.hosts, with the task states), a
+per-instance PreemptionPolicy.type over the job's SLA (seen through
+admission: a pool reserving nothing admits preemptible tasks only), and
 ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses).
 
@@ -72,6 +74,40 @@ class Compat(unittest.TestCase):
         self.assertEqual(self.query(jid, hosts=[hosts[0], hosts[2]], names=["byname"]), [0, 2])
         self.assertEqual(self.query(jid, hosts=[hosts[0]],
                                     taskStates=[task_pb2.TaskState.Value("PENDING")]), [])
+
+
+    def no_reservation_pool(self, name):
+        """A pool reserving no cpu: only preemptible tasks are admitted in it."""
+        cfg = rs.ResourcePoolConfig(name=name, policy=rs.PriorityFIFO)
+        for kind, res, lim in (("cpu", 0, 100), ("memory", 0, 100000), ("disk", 0, 100000),
+                               ("gpu", 0, 0)):
+            cfg.resources.add(kind=kind, reservation=res, limit=lim, share=1)
+        return self.c.call("/peloton.api.respool.ResourcePoolService/CreateResourcePool",
+                           svc.CreateResourcePoolRequest(config=cfg),
+                           svc.CreateResourcePoolResponse).id.value
+
+    def test_preemption_policy_per_instance(self):
+        # preemptible job, instance 2 not: it waits for a reservation the pool lacks
+        cfg = service(3, "mostly-preemptible")
+        cfg["sla"] = {"preemptible": True}
+        cfg["instanceConfig"] = {"2": {"preemptionPolicy": {"type": "TYPE_NON_PREEMPTIBLE"}}}
+        a = self.c.create_job(self.no_reservation_pool("pp-a"), cfg)
+        self.hosts_of(a, [0, 1])
+        # non-preemptible job, instance 0 preemptible: it alone runs
+        cfg = service(2, "mostly-not")
+        cfg["sla"] = {"preemptible": False}
+        cfg["instanceConfig"] = {"0": {"preemptionPolicy": {"type": "TYPE_PREEMPTIBLE"}}}
+        b = self.c.create_job(self.no_reservation_pool("pp-b"), cfg)
+        self.hosts_of(b, [0])
+        for jid, inst in ((a, 2), (b, 1)):
+            rt = self.c.task(jid, inst).runtime
+            self.assertEqual(task_pb2.TaskState.Name(rt.state), "PENDING")
+            self.assertEqual(rt.reason, "WAITING_FOR_ADMISSION", rt)
+
+    def hosts_of(self, jid, insts):
+        return wait_until("instances %s RUNNING" % insts, lambda: all(
+            task_pb2.TaskState.Name(self.c.task(jid, i).runtime.state) == "RUNNING"
+            for i in insts), 60)
 
 
 class PoolService(unittest.TestCase):

@@ -233,6 +233,17 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 	t.resource = tc->resource;
 	t.priority = j->cfg->sla ? j->cfg->sla->priority : 0;
 	t.preemptible = j->cfg->sla ? j->cfg->sla->preemptible : false;
+	if (tc->preemptionpolicy) /* an instance's own word beats the job's SLA (upstream) */
+		switch (tc->preemptionpolicy->type) {
+		case PELOTON__API__TASK__PREEMPTION_POLICY__TYPE__TYPE_PREEMPTIBLE:
+			t.preemptible = true;
+			break;
+		case PELOTON__API__TASK__PREEMPTION_POLICY__TYPE__TYPE_NON_PREEMPTIBLE:
+			t.preemptible = false;
+			break;
+		default:
+			break;
+		}
 	t.type = (Peloton__Private__Resmgr__TaskType)rm_type(j->cfg->type);
 	t.numports = 0;
 	for (size_t p = 0; p < tc->n_ports; p++)
