@@ -2,7 +2,8 @@
 """What clients written for upstream Peloton rely on, on mesos-sim:
 JobConfig.placementStrategy (spread puts each task on a host of its own,
 pack fills one host first), task queries by name and by host
-(QuerySpec.names, QuerySpec.hosts, with the task states), a
+(QuerySpec.names, QuerySpec.hosts, with the task states, ordered by
+pagination.orderBy), a
 per-instance PreemptionPolicy.type over the job's SLA (seen through
 admission: a pool reserving nothing admits preemptible tasks only), and
 ResourcePoolService (the svc pool API: create with or without a client's
@@ -75,6 +76,29 @@ class Compat(unittest.TestCase):
         self.assertEqual(self.query(jid, hosts=[hosts[0]],
                                     taskStates=[task_pb2.TaskState.Value("PENDING")]), [])
 
+
+    def test_query_order_by(self):
+        from peloton.api.query import query_pb2
+        jid = self.c.create_job(self.pool, service(4, "ordered", "PLACEMENT_STRATEGY_SPREAD_JOB"))
+        hosts = self.hosts(jid, 4)
+
+        def ordered(*keys):
+            req = task_pb2.QueryRequest()
+            req.jobId.value = jid
+            for prop, order in keys:
+                ob = req.spec.pagination.orderBy.add()
+                ob.property.value = prop
+                ob.order = query_pb2.OrderBy.Order.Value(order)
+            r = self.c.call("/peloton.api.task.TaskManager/Query", req, task_pb2.QueryResponse)
+            return [t.instanceId for t in r.records]
+        self.assertEqual(ordered(("creation_time", "DESC")), [3, 2, 1, 0])
+        by_host = sorted(range(4), key=lambda i: hosts[i])
+        self.assertEqual(ordered(("host", "ASC")), by_host)
+        self.assertEqual(ordered(("state", "ASC"), ("instance_id", "DESC")), [3, 2, 1, 0])
+        with self.assertRaises(grpc.RpcError) as e:
+            ordered(("colour", "ASC"))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("colour", e.exception.details())
 
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""

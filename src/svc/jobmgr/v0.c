@@ -542,6 +542,81 @@ static bool query_match(const Peloton__Api__Task__QuerySpec *q, const struct jm_
 	return state && name && host;
 }
 
+/* TaskManager.Query's pagination.orderBy: the properties a task sorts by. */
+enum sort_key { SK_INSTANCE, SK_STATE, SK_HOST, SK_NAME, SK_START };
+
+static const struct {
+	const char *name;
+	enum sort_key key;
+} sort_keys[] = {
+    {"instance_id", SK_INSTANCE},  {"instanceId", SK_INSTANCE}, {"creation_time", SK_INSTANCE},
+    {"creationTime", SK_INSTANCE}, /* created in instance order */
+    {"state", SK_STATE},           {"host", SK_HOST},           {"name", SK_NAME},
+    {"start_time", SK_START},      {"startTime", SK_START},
+};
+
+struct sort_ctx {
+	const struct jm_job *j;
+	enum sort_key keys[8];
+	bool desc[8];
+	size_t n;
+};
+
+static __thread const struct sort_ctx *sort_by; /* qsort has no argument */
+
+static int cmp_key(const struct jm_job *j, uint32_t a, uint32_t b, enum sort_key k)
+{
+	const struct jm_task *x = &j->tasks[a], *y = &j->tasks[b];
+	switch (k) {
+	case SK_STATE:
+		return (x->state > y->state) - (x->state < y->state);
+	case SK_HOST:
+		return strcmp(x->host ? x->host : "", y->host ? y->host : "");
+	case SK_NAME:
+		return strcmp(j->merged[a]->name ? j->merged[a]->name : "",
+		              j->merged[b]->name ? j->merged[b]->name : "");
+	case SK_START:
+		return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
+	default:
+		return (a > b) - (a < b);
+	}
+}
+
+static int cmp_tasks(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	for (size_t i = 0; i < sort_by->n; i++) {
+		int c = cmp_key(sort_by->j, a, b, sort_by->keys[i]);
+		if (c)
+			return sort_by->desc[i] ? -c : c;
+	}
+	return (a > b) - (a < b);
+}
+
+/* The orderBy list as sort keys; -1 with err naming an unknown property. */
+static int sort_spec(const Peloton__Api__Query__PaginationSpec *ps, struct sort_ctx *sc, char *err,
+                     size_t len)
+{
+	sc->n = 0;
+	for (size_t i = 0; ps && i < ps->n_orderby && sc->n < 8; i++) {
+		const Peloton__Api__Query__OrderBy *o = ps->orderby[i];
+		const char *p = o->property && o->property->value ? o->property->value : "";
+		size_t k = 0;
+		while (k < sizeof(sort_keys) / sizeof(sort_keys[0]) && strcmp(sort_keys[k].name, p))
+			k++;
+		if (k == sizeof(sort_keys) / sizeof(sort_keys[0]))
+			return snprintf(
+			           err, len,
+			           "orderBy: unknown property '%s' (creation_time, instance_id, "
+			           "state, host, name, start_time)",
+			           p),
+			       -1;
+		sc->keys[sc->n] = sort_keys[k].key;
+		sc->desc[sc->n++] = o->order == PELOTON__API__QUERY__ORDER_BY__ORDER__DESC;
+	}
+	return 0;
+}
+
 ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Task__QueryRequest *r = (const Peloton__Api__Task__QueryRequest *)m;
@@ -557,19 +632,33 @@ ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct
 	if (ps && ps->maxlimit && lim > ps->maxlimit)
 		lim = ps->maxlimit;
 	uint32_t total = 0;
+	struct sort_ctx sc = {.j = j};
+	char err[200];
+	if (sort_spec(ps, &sc, err, sizeof(err)) != 0) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INVALID_ARGUMENT, "%s", err);
+	}
 	resp->records = calloc(lim ? lim : 1, sizeof(*resp->records));
 	pthread_mutex_lock(&j->mu);
-	for (uint32_t i = 0; resp->records && i < j->n; i++) {
-		if (!query_match(q, j, i))
-			continue;
-		if (total >= off && resp->n_records < lim) {
-			Peloton__Api__Task__TaskInfo *ti = task_info(ctx, j, i);
-			if (ti)
-				resp->records[resp->n_records++] = ti;
-		}
-		total++;
+	uint32_t *match = calloc(j->n ? j->n : 1, sizeof(uint32_t));
+	for (uint32_t i = 0; match && i < j->n; i++)
+		if (query_match(q, j, i))
+			match[total++] = i;
+	if (match && sc.n) {
+		sort_by = &sc;
+		qsort(match, total, sizeof(uint32_t), cmp_tasks);
+	}
+	for (uint32_t k = off; resp->records && match && k < total && resp->n_records < lim; k++) {
+		Peloton__Api__Task__TaskInfo *ti = task_info(ctx, j, match[k]);
+		if (ti)
+			resp->records[resp->n_records++] = ti;
 	}
 	pthread_mutex_unlock(&j->mu);
+	free(match);
+	if (!match || !resp->records) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
 	resp->pagination =
 	    PB_NEW(Peloton__Api__Query__Pagination, peloton__api__query__pagination__descriptor);
 	if (resp->pagination) {
