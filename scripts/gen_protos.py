@@ -168,6 +168,19 @@ def adopt(items, fields, values, path):
             it.rows = [[n, v, ""] for n, v in values[fqn]]
             items.append(it)
             by_fqn[fqn] = it
+        elif kind == "message":
+            if fqn in by_fqn or fqn not in fields:
+                raise SystemExit("adopted message %s: already there or unknown" % fqn)
+            pkg, _, short = fqn.rpartition(".")
+            home = next(it for it in items if it.package == pkg)
+            it = Item(fqn, short, home.section)
+            it.kind = "message"
+            it.doc = ["Adopted from upstream: " + why]
+            for name, up in fields[fqn].items():
+                t = up["type"].lstrip(".")
+                it.rows.append([name, t.rpartition(".")[2], t, up["label"], ""])
+            items.append(it)
+            by_fqn[fqn] = it
         elif kind == "field":
             msg, _, name = fqn.rpartition(".")
             up = fields.get(msg, {}).get(name)

@@ -5,7 +5,10 @@ pack fills one host first), task queries by name and by host
 (QuerySpec.names, QuerySpec.hosts, with the task states, ordered by
 pagination.orderBy), a
 per-instance PreemptionPolicy.type over the job's SLA (seen through
-admission: a pool reserving nothing admits preemptible tasks only), and
+admission: a pool reserving nothing admits preemptible tasks only),
+controller tasks within their pool's controllerLimit, admission from
+separate queues per kind (a waiting non-preemptible or controller task
+keeps no other kind waiting), and
 ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses).
 
@@ -126,6 +129,34 @@ class Compat(unittest.TestCase):
         for jid, inst in ((a, 2), (b, 1)):
             rt = self.c.task(jid, inst).runtime
             self.assertEqual(task_pb2.TaskState.Name(rt.state), "PENDING")
+            self.assertEqual(rt.reason, "WAITING_FOR_ADMISSION", rt)
+
+    def test_controller_limit_and_separate_queues(self):
+        # reservation 10 cpus, controllers at most 20% of it: one 2-cpu controller
+        cfg = rs.ResourcePoolConfig(name="ctrl", policy=rs.PriorityFIFO)
+        for kind, res, lim in (("cpu", 10, 100), ("memory", 10000, 100000),
+                               ("disk", 10000, 100000), ("gpu", 0, 0)):
+            cfg.resources.add(kind=kind, reservation=res, limit=lim, share=1)
+        cfg.controllerLimit.maxPercent = 20
+        pool = self.c.call("/peloton.api.respool.ResourcePoolService/CreateResourcePool",
+                           svc.CreateResourcePoolRequest(config=cfg),
+                           svc.CreateResourcePoolResponse).id.value
+
+        def job(name, cpu, controller=False, preemptible=False):
+            j = service(1, name)
+            j["defaultConfig"]["resource"]["cpuLimit"] = cpu
+            j["defaultConfig"]["controller"] = controller
+            j["sla"] = {"preemptible": preemptible}
+            return self.c.create_job(pool, j)
+        first = job("ctrl-1", 2, controller=True)
+        self.hosts_of(first, [0])
+        second = job("ctrl-2", 2, controller=True)    # over the controller limit
+        big = job("too-big", 50)                      # over the reservation
+        small = job("small", 1, preemptible=True)     # behind neither of them
+        self.hosts_of(small, [0])
+        for jid in (second, big):
+            rt = self.c.task(jid, 0).runtime
+            self.assertEqual(task_pb2.TaskState.Name(rt.state), "PENDING", rt)
             self.assertEqual(rt.reason, "WAITING_FOR_ADMISSION", rt)
 
     def hosts_of(self, jid, insts):

@@ -14,6 +14,7 @@ bool rmtask_spec(const Peloton__Private__Resmgr__Task *t, struct resmgr_task_spe
 	    .job_id = t->jobid ? t->jobid->value : NULL,
 	    .priority = t->priority,
 	    .preemptible = t->preemptible,
+	    .controller = t->controller,
 	    .type = known ? (enum resmgr_task_type)t->type : RM_TYPE_BATCH,
 	    .num_ports = t->numports,
 	};

@@ -245,6 +245,7 @@ static bool task_spec(struct jobmgr *jm, const struct jm_job *j, uint32_t i, uin
 			break;
 		}
 	t.type = (Peloton__Private__Resmgr__TaskType)rm_type(j->cfg->type);
+	t.controller = tc->controller;
 	t.numports = 0;
 	for (size_t p = 0; p < tc->n_ports; p++)
 		t.numports += tc->ports[p]->value == 0;

@@ -45,6 +45,7 @@ struct rm_task {
 	double res[RES_N];
 	uint32_t priority, num_ports;
 	bool preemptible, charged; /* charged: counted in its pool's allocation */
+	bool controller;           /* counted in its pool's controller allocation too */
 	int tlist;                 /* timer list it is on: TL_NONE / TL_PLACING / TL_LAUNCHING */
 	struct rm_task *tprev, *tnext;
 	enum resmgr_task_type type;
@@ -83,11 +84,25 @@ struct prio_list {
 	struct rm_gang *head, *tail;
 };
 
+/*
+ * A pool's waiting gangs of one kind, sorted by priority (highest first),
+ * FIFO within a priority. A pool keeps one per kind and admits from each
+ * on its own (upstream's separate queues): a gang that does not fit keeps
+ * the later gangs of its kind waiting, never those of another kind.
+ */
+struct pending_q {
+	struct prio_list *prios;
+	size_t n_prios, cap_prios;
+};
+
+/* The kinds, in the order they are admitted. */
+enum { PQ_NON_PREEMPTIBLE, PQ_CONTROLLER, PQ_REST, PQ_N };
+
 struct rm_pool {
 	char id[40];
-	struct prio_list *prios; /* sorted by priority, highest first */
-	size_t n_prios, cap_prios;
+	struct pending_q q[PQ_N];
 	double alloc[RES_N], alloc_np[RES_N]; /* all / non-preemptible */
+	double alloc_ctrl[RES_N];             /* controller tasks' */
 	uint32_t over_periods;
 	size_t at;          /* its index in rm->pools (fixed: pools are never removed) */
 	uint64_t preempted; /* tasks chosen for preemption (metrics) */
@@ -289,12 +304,15 @@ void resmgr_destroy(struct resmgr *rm)
 			placement_unref(q[i]);
 	for (size_t p = 0; p < rm->n_pools; p++) {
 		struct rm_pool *pool = rm->pools[p];
-		for (size_t i = 0; i < pool->n_prios; i++)
-			for (struct rm_gang *g = pool->prios[i].head, *next; g; g = next) {
-				next = g->next;
-				gang_unref(g);
-			}
-		free(pool->prios);
+		for (int kind = 0; kind < PQ_N; kind++) {
+			struct pending_q *pq = &pool->q[kind];
+			for (size_t i = 0; i < pq->n_prios; i++)
+				for (struct rm_gang *g = pq->prios[i].head, *next; g; g = next) {
+					next = g->next;
+					gang_unref(g);
+				}
+			free(pq->prios);
+		}
 		free(pool);
 	}
 	free(rm->pools);
@@ -371,8 +389,12 @@ static struct rm_pool *pool_get(struct resmgr *rm, const char *id)
 }
 
 /* Appends g to its pool's pending queue (PriorityFIFO). */
-static bool pending_push(struct rm_pool *p, struct rm_gang *g)
+static bool pending_push(struct rm_pool *pool, struct rm_gang *g)
 {
+	const struct rm_task *t0 = g->tasks[0];
+	struct pending_q *p = &pool->q[t0->controller     ? PQ_CONTROLLER
+	                               : !t0->preemptible ? PQ_NON_PREEMPTIBLE
+	                                                  : PQ_REST];
 	size_t i = 0;
 	while (i < p->n_prios && p->prios[i].priority > g->priority)
 		i++;
@@ -436,8 +458,9 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	free(t->job_id);
 	t->job_id = s->job_id ? strdup(s->job_id) : NULL;
 	/* a stateful task's held charge follows what its new run asks */
-	bool recharge = t->charged && (memcmp(t->res, s->res, sizeof(t->res)) != 0 ||
-	                               t->preemptible != s->preemptible);
+	bool recharge =
+	    t->charged && (memcmp(t->res, s->res, sizeof(t->res)) != 0 ||
+	                   t->preemptible != s->preemptible || t->controller != s->controller);
 	if (recharge)
 		charge(rm, t, -1);
 	free(t->payload);
@@ -451,6 +474,7 @@ static enum resmgr_fail task_prepare(struct resmgr *rm, const struct resmgr_task
 	memcpy(t->res, s->res, sizeof(t->res));
 	t->priority = s->priority;
 	t->preemptible = s->preemptible;
+	t->controller = s->controller;
 	t->type = s->type;
 	t->num_ports = s->num_ports;
 	if (recharge)
@@ -573,7 +597,7 @@ static bool in_gang(const struct rm_gang *g, size_t i, enum taskstate st)
 static bool gang_fits(const struct rm_pool *p, const struct rm_gang *g,
                       const struct respool_usage *u)
 {
-	double need[RES_N] = {0}, need_np[RES_N] = {0};
+	double need[RES_N] = {0}, need_np[RES_N] = {0}, need_ctrl[RES_N] = {0};
 
 	for (size_t i = 0; i < g->n_tasks; i++)
 		for (int k = 0; k < RES_N && in_gang(g, i, TASK_PENDING) && !g->tasks[i]->charged;
@@ -581,11 +605,18 @@ static bool gang_fits(const struct rm_pool *p, const struct rm_gang *g,
 			need[k] += g->tasks[i]->res[k];
 			if (!g->tasks[i]->preemptible)
 				need_np[k] += g->tasks[i]->res[k];
+			if (g->tasks[i]->controller)
+				need_ctrl[k] += g->tasks[i]->res[k];
 		}
 	for (int k = 0; k < RES_N; k++) {
 		if (p->alloc[k] + need[k] > u->entitlement[k] + 1e-9)
 			return false;
 		if (need_np[k] > 0 && p->alloc_np[k] + need_np[k] > u->res[k].reservation + 1e-9)
+			return false;
+		/* controller tasks within maxPercent of the reservation (ControllerLimit) */
+		if (need_ctrl[k] > 0 && u->controller_pct > 0 &&
+		    p->alloc_ctrl[k] + need_ctrl[k] >
+		        u->res[k].reservation * u->controller_pct / 100 + 1e-9)
 			return false;
 	}
 	return true;
@@ -601,6 +632,8 @@ static void charge_local(struct rm_task *t, double sign, double d[RES_N])
 		t->pool->alloc[k] += v;
 		if (!t->preemptible)
 			t->pool->alloc_np[k] += v;
+		if (t->controller)
+			t->pool->alloc_ctrl[k] += v;
 	}
 	t->charged = sign > 0;
 }
@@ -663,15 +696,11 @@ static void overflow_flush(struct resmgr *rm)
 }
 
 /* Admits pool p's head gangs while they fit; returns tasks admitted. */
-static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
+/* Admits from one of p's queues while its head fits (PriorityFIFO within the kind). */
+static size_t admit_queue(struct resmgr *rm, struct rm_pool *pool, struct pending_q *p,
+                          const struct respool_usage *u, double delta[RES_N], uint64_t t_now)
 {
-	struct respool_usage u;
 	size_t admitted = 0;
-	double delta[RES_N] = {0}; /* allocation added, reported to the tree once */
-	uint64_t t_now = now(rm);
-
-	if (respool_usage(rm->cfg.pools, p->id, &u) != 0)
-		return 0; /* pool deleted under us: its tasks stay pending */
 	while (p->n_prios > 0) {
 		struct prio_list *l = &p->prios[0];
 		struct rm_gang *g = l->head;
@@ -679,8 +708,8 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 		size_t live = 0;
 		for (size_t i = 0; i < g->n_tasks; i++)
 			live += in_gang(g, i, TASK_PENDING);
-		if (live > 0 && !gang_fits(p, g, &u))
-			break; /* PriorityFIFO: no overtaking inside the pool */
+		if (live > 0 && !gang_fits(pool, g, u))
+			break; /* PriorityFIFO: no overtaking inside the kind */
 		l->head = g->next;
 		if (l->head == NULL) {
 			memmove(&p->prios[0], &p->prios[1], (p->n_prios - 1) * sizeof(p->prios[0]));
@@ -705,6 +734,20 @@ static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
 		/* the pending queue's reference moves to the ready queue */
 		ready_push(rm, g);
 	}
+	return admitted;
+}
+
+static size_t admit_pool(struct resmgr *rm, struct rm_pool *p)
+{
+	struct respool_usage u;
+	size_t admitted = 0;
+	double delta[RES_N] = {0}; /* allocation added, reported to the tree once */
+	uint64_t t_now = now(rm);
+
+	if (respool_usage(rm->cfg.pools, p->id, &u) != 0)
+		return 0; /* pool deleted under us: its tasks stay pending */
+	for (int q = 0; q < PQ_N; q++)
+		admitted += admit_queue(rm, p, &p->q[q], &u, delta, t_now);
 	if (admitted > 0)
 		respool_add_allocation(rm->cfg.pools, p->id, delta);
 	return admitted;
@@ -1103,7 +1146,7 @@ static bool near(double a, double b)
  */
 static bool pools_check__(struct resmgr *rm)
 {
-	double(*sum)[2][RES_N] = calloc(rm->n_pools ? rm->n_pools : 1, sizeof(*sum));
+	double(*sum)[3][RES_N] = calloc(rm->n_pools ? rm->n_pools : 1, sizeof(*sum));
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
 	bool ok = sum != NULL;
@@ -1119,13 +1162,15 @@ static bool pools_check__(struct resmgr *rm)
 		for (int k = 0; ok && k < RES_N; k++) {
 			sum[t->pool->at][0][k] += t->res[k];
 			sum[t->pool->at][1][k] += t->preemptible ? 0 : t->res[k];
+			sum[t->pool->at][2][k] += t->controller ? t->res[k] : 0;
 		}
 	}
 	rcu_read_unlock();
 	for (size_t p = 0; ok && p < rm->n_pools; p++)
 		for (int k = 0; k < RES_N; k++)
 			ok = ok && near(rm->pools[p]->alloc[k], sum[p][0][k]) &&
-			     near(rm->pools[p]->alloc_np[k], sum[p][1][k]);
+			     near(rm->pools[p]->alloc_np[k], sum[p][1][k]) &&
+			     near(rm->pools[p]->alloc_ctrl[k], sum[p][2][k]);
 	free(sum);
 	return ok;
 }

@@ -23,6 +23,7 @@ struct pool {
 	struct pool **kids;
 	size_t n_kids, cap_kids;
 	struct respool_res res[RES_N];
+	double controller_pct;
 	double demand[RES_N];      /* leaves: set by admission; internal: sum of kids */
 	double allocation[RES_N];  /* same */
 	double entitlement[RES_N]; /* output of respool_entitle */
@@ -274,6 +275,7 @@ static int create(struct respool_tree *t, const struct respool_config *cfg, cons
 	else
 		ids_uuid(p->id);
 	memcpy(p->res, res, sizeof(res));
+	p->controller_pct = cfg->controller_pct;
 	p->parent = parent;
 	set_payload(p, cfg);
 	if (!push((void ***)&t->all, &t->n_all, &t->cap_all, p)) {
@@ -372,6 +374,7 @@ int respool_update(struct respool_tree *t, const char *id, const struct respool_
 	free(p->name);
 	p->name = name;
 	memcpy(p->res, res, sizeof(res));
+	p->controller_pct = cfg->controller_pct;
 	set_payload(p, cfg);
 	rc = 0;
 out:
@@ -696,6 +699,7 @@ int respool_usage(struct respool_tree *t, const char *id, struct respool_usage *
 		memcpy(out->allocation, p->allocation, sizeof(out->allocation));
 		memcpy(out->demand, p->demand, sizeof(out->demand));
 		memcpy(out->res, p->res, sizeof(out->res));
+		out->controller_pct = p->controller_pct;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return p ? 0 : -1;

@@ -39,9 +39,11 @@ struct respool_config {
 	const char *name;
 	const char *parent_id; /* NULL or "" = the root */
 	struct respool_res res[RES_N];
-	bool res_set[RES_N]; /* kinds given; others default to 0 / 0 / 1 */
-	const void *payload; /* opaque bytes kept with the pool (the edge keeps the
-	                      * packed ResourcePoolConfig); copied; may be NULL */
+	bool res_set[RES_N];   /* kinds given; others default to 0 / 0 / 1 */
+	double controller_pct; /* controller tasks hold at most this percent of the
+	                        * reservation (ControllerLimit.maxPercent); 0: no limit */
+	const void *payload;   /* opaque bytes kept with the pool (the edge keeps the
+	                        * packed ResourcePoolConfig); copied; may be NULL */
 	size_t payload_len;
 };
 
@@ -133,6 +135,7 @@ char **respool_list(struct respool_tree *t, size_t *n);
 struct respool_usage {
 	double entitlement[RES_N], allocation[RES_N], demand[RES_N];
 	struct respool_res res[RES_N];
+	double controller_pct; /* 0: no controller limit */
 };
 int respool_usage(struct respool_tree *t, const char *id, struct respool_usage *out);
 

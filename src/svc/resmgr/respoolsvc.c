@@ -90,6 +90,14 @@ static int config_of(const config_pb *c, struct respool_config *out, void **payl
 		out->res[k] = (struct respool_res){r->reservation, r->limit, r->share};
 		out->res_set[k] = true;
 	}
+	if (c->controllerlimit) {
+		double pct = c->controllerlimit->maxpercent;
+		if (!(pct >= 0 && pct <= 100)) {
+			snprintf(why, len, "controllerLimit.maxPercent %g: must be 0 to 100", pct);
+			return -1;
+		}
+		out->controller_pct = pct;
+	}
 	*payload = proto_pack_alloc(&c->base, &plen);
 	out->payload = *payload;
 	out->payload_len = plen;

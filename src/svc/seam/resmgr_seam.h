@@ -60,6 +60,7 @@ struct resmgr_task_spec {
 	double res[RES_N]; /* cpu cores, memory MB, disk MB, gpus */
 	uint32_t priority;
 	bool preemptible;
+	bool controller; /* admitted within its pool's controller limit */
 	enum resmgr_task_type type;
 	uint32_t num_ports;
 	const void *payload; /* opaque bytes kept with the task (the packed

@@ -308,6 +308,20 @@ static void run_task(const char *id, uint32_t prio)
 	assert_int_equal(resmgr_notify(fx.rm, id, TEV_RUNNING), RM_OK);
 }
 
+/* Each kind waits in a queue of its own: a non-preemptible gang past the reservation
+ * keeps a later preemptible one waiting no more. */
+static void test_kinds_do_not_block_each_other(void **state)
+{
+	(void)state;
+	struct resmgr_task_spec big = task("np-big", 50, 0, false),
+	                        small = task("p-small", 1, 0, true);
+	assert_int_equal(enqueue(&big, 1), RM_OK);
+	assert_int_equal(enqueue(&small, 1), RM_OK);
+	capacity(100); /* entitlement room for both; reservation 4 cpus */
+	assert_int_equal(resmgr_task_state(fx.rm, "np-big"), TASK_PENDING);
+	assert_int_equal(resmgr_task_state(fx.rm, "p-small"), TASK_READY);
+}
+
 /* A stateful task's charge outlives its runs: admitted again on it, released by a kill. */
 static void test_stateful_charge_held(void **state)
 {
@@ -404,6 +418,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_path_and_updates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kills, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kinds_do_not_block_each_other, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stateful_charge_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preemption, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_driver, setup, teardown),
