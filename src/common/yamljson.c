@@ -22,6 +22,7 @@ struct yamljson_lines {
 
 struct ctx {
 	yaml_parser_t p;
+	const struct yamljson_opts *opts; /* NULL: defaults */
 	struct yamljson_lines *lines;
 	char path[512];
 	char *err;
@@ -113,9 +114,12 @@ static json_t *mapping(struct ctx *c)
 		snprintf(c->path + saved, sizeof(c->path) - saved, "%s%s", saved ? "." : "", key);
 		note(c, line);
 		if (json_object_get(o, key)) {
-			fail(c, line, "duplicate key");
-			json_decref(o);
-			return NULL;
+			if (!c->opts || !c->opts->duplicate) {
+				fail(c, line, "duplicate key");
+				json_decref(o);
+				return NULL;
+			}
+			c->opts->duplicate(c->opts->arg, line, c->path); /* the last one wins */
 		}
 		yaml_event_t v;
 		json_t *val = NULL;
@@ -195,7 +199,13 @@ static json_t *node(struct ctx *c, yaml_event_t *ev)
 json_t *yamljson_parse(const char *text, size_t len, struct yamljson_lines **lines, char *err,
                        size_t errlen)
 {
-	struct ctx c = {.err = err, .errlen = errlen};
+	return yamljson_parse_opts(text, len, NULL, lines, err, errlen);
+}
+
+json_t *yamljson_parse_opts(const char *text, size_t len, const struct yamljson_opts *opts,
+                            struct yamljson_lines **lines, char *err, size_t errlen)
+{
+	struct ctx c = {.opts = opts, .err = err, .errlen = errlen};
 	if (errlen)
 		err[0] = 0;
 	if (lines) {
@@ -250,6 +260,12 @@ json_t *yamljson_parse(const char *text, size_t len, struct yamljson_lines **lin
 json_t *yamljson_load_file(const char *path, struct yamljson_lines **lines, char *err,
                            size_t errlen)
 {
+	return yamljson_load_file_opts(path, NULL, lines, err, errlen);
+}
+
+json_t *yamljson_load_file_opts(const char *path, const struct yamljson_opts *opts,
+                                struct yamljson_lines **lines, char *err, size_t errlen)
+{
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -278,7 +294,7 @@ json_t *yamljson_load_file(const char *path, struct yamljson_lines **lines, char
 	}
 	fclose(f);
 	char sub[256];
-	json_t *j = yamljson_parse(buf ? buf : "", len, lines, sub, sizeof(sub));
+	json_t *j = yamljson_parse_opts(buf ? buf : "", len, opts, lines, sub, sizeof(sub));
 	free(buf);
 	if (!j)
 		snprintf(err, errlen, "%s:%s", path, sub + (strncmp(sub, "line ", 5) == 0 ? 5 : 0));

@@ -27,6 +27,18 @@ json_t *yamljson_parse(const char *text, size_t len, struct yamljson_lines **lin
 json_t *yamljson_load_file(const char *path, struct yamljson_lines **lines, char *err,
                            size_t errlen);
 
+/* What a parse tolerates (the CLI loading upstream's specs as upstream did). */
+struct yamljson_opts {
+	/* non-NULL: a key given twice in a mapping is told here (its line and
+	 * path) and the last one wins, instead of an error */
+	void (*duplicate)(void *arg, unsigned line, const char *path);
+	void *arg;
+};
+json_t *yamljson_parse_opts(const char *text, size_t len, const struct yamljson_opts *opts,
+                            struct yamljson_lines **lines, char *err, size_t errlen);
+json_t *yamljson_load_file_opts(const char *path, const struct yamljson_opts *opts,
+                                struct yamljson_lines **lines, char *err, size_t errlen);
+
 /*
  * The line of the node at `path` ("defaultconfig.resource.cpulimit",
  * "instanceconfig[3].name" — pjson's error paths), or of its nearest

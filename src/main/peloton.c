@@ -29,7 +29,7 @@ static struct {
 	const char *addr, *http;
 	const char *rm_addr; /* the resource manager when it runs apart; NULL: addr */
 	unsigned timeout_ms, count;
-	bool json;
+	bool json, strict;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
 	unsigned limit, offset;
 	int batch_size;   /* update create: -1 when not given */
@@ -82,8 +82,12 @@ static void usage(FILE *out)
 	        "                                      default: the --jobmgr address)\n"
 	        "  --http ADDR                         daemon HTTP address (env PELOTON_HTTP;\n"
 	        "                                      default 127.0.0.1:5292)\n"
-	        "  --timeout MS                        per call (default 10000)\n"
+	        "  --timeout D                         per call: 500ms, 20s, 2m (a bare number\n"
+	        "                                      is milliseconds; default 10s)\n"
 	        "  --json                              print responses as JSON\n"
+	        "  --strict                            refuse spec keys no field has and keys\n"
+	        "                                      given twice (default: warn with\n"
+	        "                                      file:line and skip, as upstream)\n"
 	        "  -V, --version, -h, --help\n");
 }
 
@@ -215,15 +219,45 @@ static void print(json_t *j)
 
 /* ---- specs ---- */
 
+/* What a spec file holds that upstream's loader let pass, said with file:line. */
+struct spec_warn {
+	const char *path;
+	struct yamljson_lines **lines;
+};
+
+static void warn_duplicate(void *arg, unsigned line, const char *key)
+{
+	const struct spec_warn *w = arg;
+	fprintf(stderr,
+	        "peloton: warning: %s:%u: key %s given again: the last one counts (--strict "
+	        "refuses it)\n",
+	        w->path, line, key);
+}
+
+static void warn_unknown(void *arg, const char *key, const char *message)
+{
+	const struct spec_warn *w = arg;
+	fprintf(stderr,
+	        "peloton: warning: %s:%u: %s is not a field of %s: skipped (--strict refuses "
+	        "it)\n",
+	        w->path, yamljson_line(*w->lines, key), key, message);
+}
+
 static json_t *load_spec(const char *path, const char *type)
 {
 	char err[512];
 	struct yamljson_lines *lines = NULL;
-	json_t *j = yamljson_load_file(path, &lines, err, sizeof(err));
+	/* as upstream's loader: stale keys and repeated keys are warned about and
+	 * let pass, unless --strict */
+	struct spec_warn w = {path, &lines};
+	struct yamljson_opts yo = {warn_duplicate, &w};
+	json_t *j = yamljson_load_file_opts(path, g.strict ? NULL : &yo, &lines, err, sizeof(err));
 	if (!j)
 		die("%s", err);
 	const ProtobufCMessageDescriptor *d = proto_registry_message(type);
-	ProtobufCMessage *m = pjson_decode(d, j, PJSON_LOOSE_NAMES, err, sizeof(err));
+	ProtobufCMessage *m =
+	    pjson_decode_skipping(d, j, PJSON_LOOSE_NAMES | (g.strict ? 0 : PJSON_IGNORE_UNKNOWN),
+	                          warn_unknown, &w, err, sizeof(err));
 	if (!m) {
 		/* pjson says "path: problem": map the path to its line */
 		char p[256] = "";
@@ -887,7 +921,8 @@ enum {
 	O_BATCH_PCT,
 	O_STOP_FIRST,
 	O_START_PAUSED,
-	O_WATCH
+	O_WATCH,
+	O_STRICT
 };
 
 static const struct option opts[] = {
@@ -896,6 +931,7 @@ static const struct option opts[] = {
     {"hostmgr", required_argument, NULL, O_JOBMGR},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"json", no_argument, NULL, O_JSON},
+    {"strict", no_argument, NULL, O_STRICT},
     {"job-id", required_argument, NULL, O_JOBID},
     {"state", required_argument, NULL, O_STATE},
     {"label", required_argument, NULL, O_LABEL},
@@ -916,6 +952,23 @@ static const struct option opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* "500ms", "20s", "2m", "1h" or a bare number of milliseconds; 0 when
+ * unreadable or 0 (at most 24 h). */
+static unsigned duration_ms(const char *s)
+{
+	char *end = NULL;
+	double v = strtod(s, &end);
+	double unit = !end || !*end        ? 1
+	              : !strcmp(end, "ms") ? 1
+	              : !strcmp(end, "s")  ? 1000
+	              : !strcmp(end, "m")  ? 60000
+	              : !strcmp(end, "h")  ? 3600000
+	                                   : -1;
+	if (end == s || unit < 0 || !(v > 0) || v * unit > 86400000.0)
+		return 0;
+	return (unsigned)(v * unit + 0.5);
+}
+
 /* An option before the command: -1 to go on, or an exit status. */
 static int global_opt(int c, const char *arg)
 {
@@ -927,12 +980,16 @@ static int global_opt(int c, const char *arg)
 		g.rm_addr = arg;
 		return -1;
 	case O_TIMEOUT:
-		g.timeout_ms = (unsigned)strtoul(arg, NULL, 10);
-		if (!g.timeout_ms)
-			bad_usage("--timeout wants milliseconds > 0");
+		if ((g.timeout_ms = duration_ms(arg)) == 0)
+			bad_usage(
+			    "--timeout wants a duration > 0: 500ms, 20s, 2m (a bare number is "
+			    "milliseconds)");
 		return -1;
 	case O_JSON:
 		g.json = true;
+		return -1;
+	case O_STRICT:
+		g.strict = true;
 		return -1;
 	case O_HTTP:
 		g.http = arg;

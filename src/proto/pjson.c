@@ -385,6 +385,8 @@ char *pjson_dumps_flags(const ProtobufCMessage *m, unsigned flags)
 
 struct dec {
 	unsigned flags;
+	pjson_skip_f skipped; /* with PJSON_IGNORE_UNKNOWN: told of each key skipped */
+	void *skip_arg;
 	char *err;
 	size_t errlen;
 	char path[256];
@@ -834,8 +836,14 @@ static ProtobufCMessage *dec_message(struct dec *c, const ProtobufCMessageDescri
 	{
 		const ProtobufCFieldDescriptor *f = find_field(d, key, c->flags);
 		size_t saved;
-		if (!f && (c->flags & PJSON_IGNORE_UNKNOWN))
+		if (!f && (c->flags & PJSON_IGNORE_UNKNOWN)) {
+			if (c->skipped) { /* whoever asked is told which, and where */
+				path_push(c, key, &saved);
+				c->skipped(c->skip_arg, c->path, d->name);
+				c->path[saved] = 0;
+			}
 			continue; /* as stout's parser: a key naming no field is skipped */
+		}
 		path_push(c, key, &saved);
 		int rc = 0;
 		if (!f)
@@ -862,7 +870,15 @@ error:
 ProtobufCMessage *pjson_decode(const ProtobufCMessageDescriptor *desc, const json_t *j,
                                unsigned flags, char *err, size_t errlen)
 {
-	struct dec c = {.flags = flags, .err = err, .errlen = errlen};
+	return pjson_decode_skipping(desc, j, flags, NULL, NULL, err, errlen);
+}
+
+ProtobufCMessage *pjson_decode_skipping(const ProtobufCMessageDescriptor *desc, const json_t *j,
+                                        unsigned flags, pjson_skip_f skipped, void *arg, char *err,
+                                        size_t errlen)
+{
+	struct dec c = {
+	    .flags = flags, .skipped = skipped, .skip_arg = arg, .err = err, .errlen = errlen};
 	if (errlen)
 		err[0] = 0;
 	return dec_message(&c, desc, j);

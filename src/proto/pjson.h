@@ -59,6 +59,15 @@ char *pjson_dumps_flags(const ProtobufCMessage *m, unsigned flags);
 ProtobufCMessage *pjson_decode(const ProtobufCMessageDescriptor *desc, const json_t *j,
                                unsigned flags, char *err, size_t errlen);
 
+/* A key PJSON_IGNORE_UNKNOWN skipped: its path ("sla.minimumInstanceCount")
+ * and the message that has no such field. */
+typedef void (*pjson_skip_f)(void *arg, const char *path, const char *message);
+
+/* pjson_decode, telling `skipped` of each unknown key it skips. */
+ProtobufCMessage *pjson_decode_skipping(const ProtobufCMessageDescriptor *desc, const json_t *j,
+                                        unsigned flags, pjson_skip_f skipped, void *arg, char *err,
+                                        size_t errlen);
+
 /* Parses text (len bytes, need not be NUL-terminated) and decodes it. */
 ProtobufCMessage *pjson_loads(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
                               char *err, size_t errlen);

@@ -10,11 +10,15 @@ controller tasks within their pool's controllerLimit, admission from
 separate queues per kind (a waiting non-preemptible or controller task
 keeps no other kind waiting), and
 ResourcePoolService (the svc pool API: create with or without a client's
-id, get with children, lookup, update, query, delete, errors as statuses).
+id, get with children, lookup, update, query, delete, errors as statuses);
+specs loaded as upstream's loader took them, --timeout with units.
 
 usage: test_compat.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
+import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -163,6 +167,52 @@ class Compat(unittest.TestCase):
         return wait_until("instances %s RUNNING" % insts, lambda: all(
             task_pb2.TaskState.Name(self.c.task(jid, i).runtime.state) == "RUNNING"
             for i in insts), 60)
+
+
+class Specs(unittest.TestCase):
+    """Specs as upstream's loader took them: a stale key or a key given twice is
+    warned about with file:line and let pass (--strict refuses both); a pool
+    share of 0 is 1; --timeout takes units."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(agents=2, task_secs=0.2)
+        cls.dir = tempfile.mkdtemp()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def spec(self, name, text):
+        p = os.path.join(self.dir, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def test_lenient_specs(self):
+        pool = self.spec("pool.yaml", "name: lenient\npolicy: PriorityFIFO\nresources:\n"
+                         "  - kind: cpu\n    reservation: 8\n    limit: 8\n    share: 0\n"
+                         "  - kind: memory\n    reservation: 1024\n    limit: 1024\n")
+        r = self.c.cli("respool", "create", "/lenient", pool)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        job = self.spec("job.yaml", "name: lenient\ntype: BATCH\ninstanceCount: 2\n"
+                        "sla:\n  minimumInstanceCount: 2\n  priority: 1\n"
+                        "defaultConfig:\n  resource:\n    cpuLimit: 0.5\n    memLimitMb: 32\n"
+                        "  command:\n    value: 'true'\n"
+                        "instanceCount: 3\n")
+        r = self.c.cli("--strict", "job", "create", "/lenient", job)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"job.yaml:\d+")
+        r = self.c.cli("--timeout", "20s", "job", "create", "/lenient", job)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"warning: .*job.yaml:5: sla.minimumInstanceCount")
+        self.assertRegex(r.stderr, r"warning: .*job.yaml:13: key instanceCount given again")
+        jid = r.stdout.strip()
+        self.assertEqual(self.c.job(jid).jobInfo.config.instanceCount, 3)  # the last one
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+        r = self.c.cli("--timeout", "20 parsecs", "job", "query")
+        self.assertEqual(r.returncode, 2)
 
 
 class PoolService(unittest.TestCase):

@@ -550,7 +550,7 @@ class E2E(unittest.TestCase):
             p = os.path.join(d, fn)
             with open(p, "w") as f:
                 f.write(text)
-            r = c.cli("job", "create", "/e2e", p)
+            r = c.cli("--strict", "job", "create", "/e2e", p)  # (else unknown keys are warned)
             self.assertEqual(r.returncode, 1, fn)
             self.assertRegex(r.stderr, r"%s:\d+" % fn)
         shutil.rmtree(d)

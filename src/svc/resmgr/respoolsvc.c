@@ -87,7 +87,9 @@ static int config_of(const config_pb *c, struct respool_config *out, void **payl
 			snprintf(why, len, "resource kind '%s' given twice", r->kind);
 			return -1;
 		}
-		out->res[k] = (struct respool_res){r->reservation, r->limit, r->share};
+		/* a share of 0 (left out) is 1, as upstream's pool validator makes it */
+		out->res[k] =
+		    (struct respool_res){r->reservation, r->limit, r->share == 0 ? 1 : r->share};
 		out->res_set[k] = true;
 	}
 	if (c->controllerlimit) {
