@@ -28,6 +28,7 @@
 static struct {
 	const char *addr, *http;
 	const char *rm_addr; /* the resource manager when it runs apart; NULL: addr */
+	const char *hm_addr; /* the host manager when it runs apart; NULL: addr */
 	unsigned timeout_ms, count;
 	bool json, strict;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
@@ -38,13 +39,20 @@ static struct {
 } g = {.timeout_ms = 10000, .limit = 100, .batch_size = -1, .batch_pct = -1};
 
 static struct rpc_table *tab;
-static struct grpccli *cli, *rm_cli;
+static struct grpccli *cli, *rm_cli, *hm_cli;
 
 /* Pools and the resource manager's own service go to --resmgr when given. */
 static bool to_resmgr(const char *svc)
 {
 	return rm_cli && (strncmp(svc, "peloton.api.respool.", 20) == 0 ||
 	                  strncmp(svc, "peloton.private.resmgr.", 23) == 0);
+}
+
+/* The host manager's services go to --hostmgr when given. */
+static bool to_hostmgr(const char *svc)
+{
+	return hm_cli && (strncmp(svc, "peloton.private.hostmgr.", 24) == 0 ||
+	                  strncmp(svc, "peloton.private.eventstream.", 28) == 0);
 }
 
 static void usage(FILE *out)
@@ -74,9 +82,12 @@ static void usage(FILE *out)
 	        "                                      persistent volumes (a delete is\n"
 	        "                                      refused while its task runs)\n\n"
 	        "global options:\n"
-	        "  --jobmgr, --hostmgr ADDR            daemon gRPC address host:port\n"
+	        "  --jobmgr ADDR                       daemon gRPC address host:port\n"
 	        "                                      (env JOBMGR_URL; default "
 	        "127.0.0.1:5392)\n"
+	        "  --hostmgr ADDR                      the host manager, when it runs apart\n"
+	        "                                      (env HOSTMGR_URL; default: the\n"
+	        "                                      --jobmgr address)\n"
 	        "  --resmgr ADDR                       pools and the resource manager, when\n"
 	        "                                      it runs apart (env RESMGR_URL;\n"
 	        "                                      default: the --jobmgr address)\n"
@@ -128,11 +139,18 @@ static json_t *call(const char *svc, const char *method, json_t *req)
 	uint8_t *resp;
 	size_t rlen;
 	struct rpc_status st;
-	bool rm = to_resmgr(svc);
-	grpccli_call(rm ? rm_cli : cli, path, bytes, len, g.timeout_ms, &resp, &rlen, &st);
+	bool rm = to_resmgr(svc), hm = !rm && to_hostmgr(svc);
+	grpccli_call(rm   ? rm_cli
+	             : hm ? hm_cli
+	                  : cli,
+	             path, bytes, len, g.timeout_ms, &resp, &rlen, &st);
 	free(bytes);
 	if (st.code == RPC_UNAVAILABLE)
-		die("cannot reach the daemon at %s (%s)", rm ? g.rm_addr : g.addr, st.msg);
+		die("cannot reach the daemon at %s (%s)",
+		    rm   ? g.rm_addr
+		    : hm ? g.hm_addr
+		         : g.addr,
+		    st.msg);
 	if (st.code != RPC_OK)
 		die("%s: %s", rpc_code_name(st.code), st.msg);
 	const char *why;
@@ -922,13 +940,14 @@ enum {
 	O_STOP_FIRST,
 	O_START_PAUSED,
 	O_WATCH,
-	O_STRICT
+	O_STRICT,
+	O_HOSTMGR
 };
 
 static const struct option opts[] = {
     {"jobmgr", required_argument, NULL, O_JOBMGR},
     {"resmgr", required_argument, NULL, O_RESMGR},
-    {"hostmgr", required_argument, NULL, O_JOBMGR},
+    {"hostmgr", required_argument, NULL, O_HOSTMGR},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"json", no_argument, NULL, O_JSON},
     {"strict", no_argument, NULL, O_STRICT},
@@ -978,6 +997,9 @@ static int global_opt(int c, const char *arg)
 		return -1;
 	case O_RESMGR:
 		g.rm_addr = arg;
+		return -1;
+	case O_HOSTMGR:
+		g.hm_addr = arg;
 		return -1;
 	case O_TIMEOUT:
 		if ((g.timeout_ms = duration_ms(arg)) == 0)
@@ -1098,6 +1120,7 @@ int main(int argc, char **argv)
 	if (!g.addr)
 		g.addr = "127.0.0.1:5392";
 	g.rm_addr = getenv("RESMGR_URL");
+	g.hm_addr = getenv("HOSTMGR_URL");
 	g.http = getenv("PELOTON_HTTP");
 	if (!g.http)
 		g.http = "127.0.0.1:5292";
@@ -1122,12 +1145,14 @@ int main(int argc, char **argv)
 	}
 	tab = rpc_table_create();
 	cli = tab ? grpccli_create(g.addr) : NULL;
-	if (!cli || (g.rm_addr && !(rm_cli = grpccli_create(g.rm_addr))))
+	if (!cli || (g.rm_addr && !(rm_cli = grpccli_create(g.rm_addr))) ||
+	    (g.hm_addr && !(hm_cli = grpccli_create(g.hm_addr))))
 		die("out of memory");
 	rc = run(cmd, sub_argc, sub);
 	free(sub);
 	grpccli_destroy(cli);
 	grpccli_destroy(rm_cli);
+	grpccli_destroy(hm_cli);
 	rpc_table_destroy(tab);
 	return rc;
 }

@@ -1154,6 +1154,22 @@ class SplitEach(unittest.TestCase):
         req.id.value = jid
         self.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
 
+    def test_cli_host_manager_address(self):
+        """--hostmgr (or HOSTMGR_URL) names the host manager on its own."""
+        jm, hm = "127.0.0.1:%d" % self.ports["jm"][0], "127.0.0.1:%d" % self.c.grpc
+        peloton = os.path.join(BIN, "peloton")
+        r = subprocess.run([peloton, "--jobmgr", jm, "--json", "host", "capacity"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)  # the job manager serves no InternalHostService
+        r = subprocess.run([peloton, "--jobmgr", jm, "--hostmgr", hm, "--json", "host",
+                            "capacity"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        json.loads(r.stdout)
+        env = dict(os.environ, JOBMGR_URL=jm, HOSTMGR_URL=hm)
+        r = subprocess.run([peloton, "--json", "host", "capacity"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_jobs_run_and_every_update_is_acknowledged(self):
         jobs = [self.create(batch(40)),
                 self.create(batch(8, sla={"minimumRunningInstances": 4,
