@@ -49,6 +49,13 @@ static void usage(FILE *out)
 	    "      --ports-file FILE     once listening, write {\"http\":PORT} there (with --port "
 	    "0)\n"
 	    "      --launch-log FILE     append each launched task id (a witness)\n"
+	    "      --exec DIR            run each task's command as an agent would: sh -c in\n"
+	    "                            DIR/<agent id>/<task id> (stdout, stderr there, the\n"
+	    "                            TaskInfo's environment); the task ends with it, its\n"
+	    "                            exit status deciding FINISHED or FAILED; a kill is\n"
+	    "                            SIGTERM, then SIGKILL after 3 s; files served by\n"
+	    "                            /files/browse and /files/read. For tests and small\n"
+	    "                            clusters: every task is a process\n"
 	    "      --mesos-version V     the Mesos version the master reports (MasterInfo,\n"
 	    "                            GET_VERSION; default 1.11.0)\n"
 	    "      --outcome-log FILE    append \"<task id> TASK_FINISHED|TASK_FAILED\" as each\n"
@@ -275,6 +282,7 @@ enum {
 	O_STARTING,
 	O_PORTS_FILE,
 	O_MESOS_VERSION,
+	O_EXEC,
 };
 static const struct option opts[] = {
     {"port", required_argument, NULL, 'p'},
@@ -297,6 +305,7 @@ static const struct option opts[] = {
     {"no-starting", no_argument, NULL, O_STARTING},
     {"ports-file", required_argument, NULL, O_PORTS_FILE},
     {"mesos-version", required_argument, NULL, O_MESOS_VERSION},
+    {"exec", required_argument, NULL, O_EXEC},
     {"log-level", required_argument, NULL, 'l'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -326,6 +335,13 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		break;
 	case O_FAIL:
 		o->cfg.fail_rate = number("fail-rate", arg, 0, 1);
+		break;
+	case O_EXEC:
+		if (!arg[0]) {
+			fprintf(stderr, "mesos-sim: --exec wants a directory\n");
+			return 2;
+		}
+		o->cfg.exec_root = arg;
 		break;
 	case O_LOG:
 	case O_OUTCOME: {

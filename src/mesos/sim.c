@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "proto_codec.h"
 #include "sim.h"
 #include "sim_book.h"
+#include "sim_exec.h"
 #include "version.h"
 
 typedef Mesos__V1__Scheduler__Call call_t;
@@ -67,7 +69,9 @@ struct task {
 		char msg[48];
 	} queued[SIM_QUEUE];
 	uint8_t n_queued;
-	int exit_code; /* from a command "exit N" */
+	int exit_code;       /* from a command "exit N" */
+	pid_t pid;           /* --exec: its process (0: none, or reaped) */
+	uint64_t kill_at_ns; /* --exec: SIGKILL then, if still alive after its SIGTERM */
 	/* its health check (TaskInfo.health_check), run as an agent's health
 	 * checker does (Mesos src/checks/health_checker.cpp) */
 	bool hc;
@@ -102,8 +106,10 @@ struct sim {
 	uint32_t n_agents;
 	uint32_t *dirty; /* agents to look at for an offer */
 	size_t n_dirty;
-	struct htab tasks; /* by id */
-	bool tasks_ok;     /* tasks initialised */
+	struct htab tasks;  /* by id */
+	struct task **exec; /* --exec: tasks whose process is not reaped yet */
+	size_t n_exec, cap_exec;
+	bool tasks_ok; /* tasks initialised */
 	struct timers ends, resends, refusals, checks;
 	char framework_id[48], stream_id[40];
 	char fw_name[64], fw_user[64], fw_role[64], fw_principal[64];
@@ -381,6 +387,9 @@ void sim_destroy(struct sim *s)
 	}
 	free(s->agents);
 	free(s->dirty);
+	for (size_t i = 0; i < s->n_exec; i++) /* --exec: no process outlives the simulator */
+		sim_exec_kill_now(s->exec[i]->pid);
+	free(s->exec);
 	if (s->tasks_ok) {
 		struct htab_iter it;
 		htab_iter_init(&it);
@@ -1139,9 +1148,13 @@ static void void_offers(struct sim *s, Mesos__V1__OfferID *const *ids, size_t n)
 static void start_running(struct sim *s, struct task *t)
 {
 	t->state = MESOS__V1__TASK_STATE__TASK_RUNNING;
-	t->end_ns = s->now_ns + task_duration_ns(s);
 	t->running_ns = s->now_ns;
-	timers_push(&s->ends, t->end_ns, (uintptr_t)t);
+	if (t->pid > 0) { /* --exec: it ends when its process does */
+		t->end_ns = 0;
+	} else {
+		t->end_ns = s->now_ns + task_duration_ns(s);
+		timers_push(&s->ends, t->end_ns, (uintptr_t)t);
+	}
 	if (t->hc) { /* the first check after delay_seconds */
 		t->hc_next_ns = s->now_ns + (uint64_t)(t->hc_delay * 1e9);
 		timers_push(&s->checks, t->hc_next_ns, (uintptr_t)t);
@@ -1229,6 +1242,42 @@ static bool live(const struct task *t)
 
 static bool known(const struct task *t);
 
+/*
+ * --exec: the task's process started; on failure the task ends
+ * TASK_FAILED (REASON_COMMAND_EXECUTOR_FAILED), as an agent whose command
+ * executor could not run it reports. 0 or -1.
+ */
+static int exec_start(struct sim *s, struct task *t, struct agent *ag,
+                      const Mesos__V1__TaskInfo *ti)
+{
+	char dir[4200], why[256];
+	t->kill_at_ns = 0;
+	if (s->n_exec == s->cap_exec) {
+		size_t nc = s->cap_exec ? 2 * s->cap_exec : 64;
+		struct task **v = realloc(s->exec, nc * sizeof(*v));
+		if (v) {
+			s->exec = v;
+			s->cap_exec = nc;
+		}
+	}
+	t->pid = s->n_exec < s->cap_exec ? sim_exec_start(s->cfg.exec_root, ag->id, t->id, ti, dir,
+	                                                  sizeof(dir), why, sizeof(why))
+	                                 : -1;
+	if (t->pid > 0) {
+		s->exec[s->n_exec++] = t;
+		return 0;
+	}
+	if (s->n_exec >= s->cap_exec)
+		snprintf(why, sizeof(why), "out of memory");
+	t->pid = 0;
+	t->state = MESOS__V1__TASK_STATE__TASK_FAILED;
+	release(s, t);
+	s->st.failed++;
+	send_update(s, t, t->state, MESOS__V1__TASK_STATUS__REASON__REASON_COMMAND_EXECUTOR_FAILED,
+	            why, true);
+	return -1;
+}
+
 static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 {
 	const char *id = ti->task_id ? ti->task_id->value : "";
@@ -1301,6 +1350,8 @@ static void launch_one(struct sim *s, int agent, const Mesos__V1__TaskInfo *ti)
 	if (ti->command && ti->command->value && strncmp(ti->command->value, "exit ", 5) == 0)
 		t->exit_code = atoi(ti->command->value + 5);
 	health_setup(t, ti);
+	if (s->cfg.exec_root && exec_start(s, t, ag, ti) != 0)
+		return; /* its failure is sent */
 	if (s->cfg.launch_log) {
 		if (claim.vol_id) /* which volume on which host */
 			fprintf(s->cfg.launch_log, "%s host=%s volume=%s\n", id, ag->host,
@@ -1522,6 +1573,11 @@ static void reconcile_one(struct sim *s, const char *id, const char *agent_id)
 
 static void kill_task(struct sim *s, struct task *t, bool notify)
 {
+	if (t->pid > 0 && !t->kill_at_ns) { /* --exec: SIGTERM, SIGKILL after 3 s (Mesos's
+		                             * default KillPolicy grace period) */
+		sim_exec_signal(t->pid, SIGTERM);
+		t->kill_at_ns = s->now_ns + 3000000000ull;
+	}
 	t->state = MESOS__V1__TASK_STATE__TASK_KILLED;
 	release(s, t);
 	running_dec(s);
@@ -1722,6 +1778,19 @@ bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len)
 	return ok;
 }
 
+bool sim_sandbox_dir(struct sim *s, const char *task_id, char *dir, size_t len)
+{
+	if (!s->cfg.exec_root)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	struct task *t = task_find(s, task_id);
+	bool ok = t != NULL && t->agent < s->n_agents;
+	if (ok)
+		sim_exec_sandbox(s->cfg.exec_root, s->agents[t->agent].id, task_id, dir, len);
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
 /* --- faults ------------------------------------------------------------------------ */
 
 int sim_teardown(struct sim *s, char *err, size_t err_len)
@@ -1773,6 +1842,10 @@ int sim_agent_down(struct sim *s, const char *key, char *err, size_t err_len)
 	for (struct task *t; (t = htab_next(&s->tasks, &it)) != NULL;) {
 		if (t->agent != idx || !live(t))
 			continue;
+		if (t->pid > 0) { /* --exec: the agent is gone with its processes */
+			sim_exec_signal(t->pid, SIGKILL);
+			t->kill_at_ns = UINT64_MAX;
+		}
 		t->state = MESOS__V1__TASK_STATE__TASK_UNREACHABLE;
 		t->unacked = false; /* the agent's pending update dies with it */
 		t->n_queued = 0;
@@ -1859,6 +1932,62 @@ void sim_set_lose_rate(struct sim *s, double rate)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* A running task's end: FINISHED for status 0, else FAILED (its updates, counts, outcome log). */
+static void task_ended(struct sim *s, struct task *t, int code, bool signaled)
+{
+	bool fail = code != 0;
+	t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED : MESOS__V1__TASK_STATE__TASK_FINISHED;
+	release(s, t);
+	running_dec(s);
+	if (fail)
+		s->st.failed++;
+	else
+		s->st.finished++;
+	char msg[48];
+	if (signaled)
+		snprintf(msg, sizeof(msg), "terminated by signal %d", code - 128);
+	else
+		snprintf(msg, sizeof(msg), "exited with status %d", code);
+	if (s->cfg.outcome_log) {
+		fprintf(s->cfg.outcome_log, "%s %s\n", t->id,
+		        fail ? "TASK_FAILED" : "TASK_FINISHED");
+		fflush(s->cfg.outcome_log);
+	}
+	send_update(s, t, t->state, 0, msg, true);
+}
+
+/*
+ * --exec: the processes that ended. A running task's exit ends it (its
+ * status, as the command executor reports it); one that is not RUNNING
+ * yet is left until its RUNNING went out; a killed or lost task's process
+ * is reaped, and SIGKILLed once its grace period is over.
+ */
+static void reap(struct sim *s)
+{
+	for (size_t i = 0; i < s->n_exec;) {
+		struct task *t = s->exec[i];
+		int code;
+		bool sig, running = t->state == MESOS__V1__TASK_STATE__TASK_RUNNING;
+		if (!running && !terminal(t->state) &&
+		    t->state != MESOS__V1__TASK_STATE__TASK_UNREACHABLE) {
+			i++;
+			continue;
+		}
+		if (sim_exec_ended(t->pid, &code, &sig)) {
+			t->pid = 0;
+			if (running)
+				task_ended(s, t, code, sig);
+			s->exec[i] = s->exec[--s->n_exec];
+			continue;
+		}
+		if (!running && t->kill_at_ns && s->now_ns >= t->kill_at_ns) {
+			sim_exec_signal(t->pid, SIGKILL);
+			t->kill_at_ns = UINT64_MAX; /* once */
+		}
+		i++;
+	}
+}
+
 void sim_tick(struct sim *s, uint64_t now_ns)
 {
 	pthread_mutex_lock(&s->mu);
@@ -1870,24 +1999,9 @@ void sim_tick(struct sim *s, uint64_t now_ns)
 			continue; /* killed or lost meanwhile */
 		bool fail =
 		    t->exit_code != 0 || (s->cfg.fail_rate > 0 && rnd01(s) < s->cfg.fail_rate);
-		t->state = fail ? MESOS__V1__TASK_STATE__TASK_FAILED
-		                : MESOS__V1__TASK_STATE__TASK_FINISHED;
-		release(s, t);
-		running_dec(s);
-		if (fail)
-			s->st.failed++;
-		else
-			s->st.finished++;
-		char msg[40];
-		snprintf(msg, sizeof(msg), "exited with status %d",
-		         fail ? (t->exit_code ? t->exit_code : 1) : 0);
-		if (s->cfg.outcome_log) {
-			fprintf(s->cfg.outcome_log, "%s %s\n", t->id,
-			        fail ? "TASK_FAILED" : "TASK_FINISHED");
-			fflush(s->cfg.outcome_log);
-		}
-		send_update(s, t, t->state, 0, msg, true);
+		task_ended(s, t, fail ? (t->exit_code ? t->exit_code : 1) : 0, false);
 	}
+	reap(s);
 	while (timers_due(&s->checks, now_ns)) {
 		struct timer e = timers_pop(&s->checks);
 		struct task *t = (struct task *)e.v;

@@ -105,6 +105,10 @@ struct sim_config {
 	 * one using a persistent volume; NULL for none. A task whose command value is
 	 * "exit N" (N != 0) ends TASK_FAILED with that status. */
 	FILE *launch_log;
+	/* --exec: each task's command runs as a process in <exec_root>/<agent
+	 * id>/<task id> (sim_exec.h) and the task ends when it does; NULL: tasks
+	 * run for task_secs and nothing is run */
+	const char *exec_root;
 	/* every task that runs to its end appends "<task id> TASK_FINISHED\n"
 	 * (or TASK_FAILED) here: with launch_log, a witness that each instance
 	 * succeeded exactly once; NULL for none */
@@ -169,6 +173,9 @@ void sim_tick(struct sim *s, uint64_t now_ns);
  * "stdout" and "stderr".
  */
 bool sim_sandbox(struct sim *s, const char *task_id, char *dir, size_t len);
+/* --exec: the task's real sandbox directory (its stdout, stderr and whatever
+ * its command wrote); false without --exec or for an unknown task. */
+bool sim_sandbox_dir(struct sim *s, const char *task_id, char *dir, size_t len);
 
 /*
  * Fault: agent `agent` (its id, hostname or index) goes down — its

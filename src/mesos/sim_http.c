@@ -5,11 +5,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "clock.h"
@@ -365,11 +368,115 @@ static enum MHD_Result operator_api(struct sim_http *h, struct MHD_Connection *c
  * GET /files/browse?path=/sandbox/<agent>/<task>: the sandbox listing an
  * agent gives (JSON array of path, size, mode, nlink, uid, gid, mtime).
  */
+/* --exec: the real sandbox's files, listed as an agent lists them. */
+static enum MHD_Result browse_real(struct MHD_Connection *c, const char *shown, const char *real)
+{
+	DIR *d = opendir(real);
+	if (d == NULL)
+		return reply(c, MHD_HTTP_NOT_FOUND, "No such sandbox");
+	json_t *a = json_array();
+	for (struct dirent *e; a && (e = readdir(d)) != NULL;) {
+		char p[4480];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", real, e->d_name);
+		if (stat(p, &st) != 0)
+			continue;
+		char sp[4480];
+		snprintf(sp, sizeof(sp), "%s/%s", shown, e->d_name);
+		json_array_append_new(a,
+		                      json_pack("{s:s,s:I,s:s,s:i,s:s,s:s,s:I}", "path", sp, "size",
+		                                (json_int_t)st.st_size, "mode",
+		                                S_ISDIR(st.st_mode) ? "drwxr-xr-x" : "-rw-r--r--",
+		                                "nlink", (int)st.st_nlink, "uid", "root", "gid",
+		                                "root", "mtime", (json_int_t)st.st_mtime));
+	}
+	closedir(d);
+	char *body = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	enum MHD_Result r = body ? reply_json(c, MHD_HTTP_OK, body)
+	                         : reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	free(body);
+	return r;
+}
+
+/*
+ * "/sandbox/<agent>/<task>[/<file>]" as the task's real sandbox path (--exec):
+ * real gets the directory, rest the file part (may be empty). False for an
+ * unknown task, a path outside its sandbox or one with "..".
+ */
+static bool sandbox_path(struct sim_http *h, const char *path, char *real, size_t rlen,
+                         const char **rest)
+{
+	char task[256];
+	const char *p = path && strncmp(path, "/sandbox/", 9) == 0 ? strchr(path + 9, '/') : NULL;
+	if (!p || strstr(path, ".."))
+		return false;
+	const char *end = strchr(p + 1, '/');
+	size_t tl = end ? (size_t)(end - p - 1) : strlen(p + 1);
+	if (tl == 0 || tl >= sizeof(task))
+		return false;
+	memcpy(task, p + 1, tl);
+	task[tl] = '\0';
+	char shown[256];
+	if (!sim_sandbox(h->sim, task, shown, sizeof(shown)) ||
+	    strncmp(path, shown, strlen(shown)) != 0 || !sim_sandbox_dir(h->sim, task, real, rlen))
+		return false;
+	*rest = path + strlen(shown);
+	return true;
+}
+
+/*
+ * GET /files/read?path=...&offset=N&length=M (--exec): a sandbox file's
+ * bytes as an agent serves them, {"data": ..., "offset": N}; offset -1
+ * gives the size only.
+ */
+static enum MHD_Result read_file(struct sim_http *h, struct MHD_Connection *c)
+{
+	const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
+	const char *off = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	const char *len = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "length");
+	char real[4200], file[8400];
+	const char *rest = NULL;
+	if (!sandbox_path(h, path, real, sizeof(real), &rest) || !rest[0])
+		return reply(c, MHD_HTTP_NOT_FOUND, "No such file");
+	snprintf(file, sizeof(file), "%s%s", real, rest);
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		return reply(c, MHD_HTTP_NOT_FOUND, "No such file");
+	long o = off ? atol(off) : 0, l = len ? atol(len) : 65536;
+	if (l < 0 || l > (1 << 20))
+		l = 1 << 20;
+	json_t *j;
+	if (o < 0) { /* the size */
+		fseek(f, 0, SEEK_END);
+		j = json_pack("{s:s,s:I}", "data", "", "offset", (json_int_t)ftell(f));
+	} else {
+		char *buf = malloc((size_t)l + 1);
+		size_t n = 0;
+		if (buf && fseek(f, o, SEEK_SET) == 0)
+			n = fread(buf, 1, (size_t)l, f);
+		j = buf ? json_pack("{s:s%,s:I}", "data", buf, n, "offset", (json_int_t)o) : NULL;
+		free(buf);
+	}
+	fclose(f);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	enum MHD_Result r = body ? reply_json(c, MHD_HTTP_OK, body)
+	                         : reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "unreadable");
+	free(body);
+	return r;
+}
+
 static enum MHD_Result browse(struct sim_http *h, struct MHD_Connection *c)
 {
 	const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
 	const char *task = path ? strrchr(path, '/') : NULL;
-	char dir[256];
+	char dir[256], real[4200];
+	const char *rest = NULL;
+	if (sandbox_path(h, path, real, sizeof(real), &rest) && !rest[0])
+		return browse_real(c, path, real);
 	if (!task || !task[1] || !sim_sandbox(h->sim, task + 1, dir, sizeof(dir)) ||
 	    strcmp(dir, path) != 0)
 		return reply(c, MHD_HTTP_NOT_FOUND, "No such sandbox");
@@ -470,6 +577,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return reply(c, MHD_HTTP_OK, "ok\n");
 	if (strcmp(url, "/files/browse") == 0)
 		return browse(h, c);
+	if (strcmp(url, "/files/read") == 0)
+		return read_file(h, c);
 	if (strcmp(url, "/sim/stats") == 0)
 		return stats(h, c);
 	if (strcmp(url, "/sim/fault") == 0)

@@ -11,15 +11,18 @@ separate queues per kind (a waiting non-preemptible or controller task
 keeps no other kind waiting), and
 ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses);
-specs loaded as upstream's loader took them, --timeout with units.
+specs loaded as upstream's loader took them, --timeout with units;
+mesos-sim --exec running task commands.
 
 usage: test_compat.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
+import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
 del sys.argv[1:4]
@@ -213,6 +216,65 @@ class Specs(unittest.TestCase):
         self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
         r = self.c.cli("--timeout", "20 parsecs", "job", "query")
         self.assertEqual(r.returncode, 2)
+
+
+class Exec(unittest.TestCase):
+    """mesos-sim --exec runs the commands: a job meant to fail fails, output is
+    in the sandbox and readable through the agent's files API, a kill stops
+    the process."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp()
+        cls.c = Cluster(agents=2, task_secs=3600, sim_args=["--exec", cls.root])
+        cls.pool = cls.c.create_pool("/exec")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def read(self, path):
+        url = "http://127.0.0.1:%d/files/read?path=%s&offset=0" % (self.c.sim_port, path)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())["data"]
+
+    def test_commands_run(self):
+        ok = self.c.create_job(self.pool, batch(2, "echo hello-$PELOTON_INSTANCE_ID"))
+        fails = self.c.create_job(self.pool, batch(1, "exit 2"))
+        bg = self.c.create_job(self.pool, batch(1, "echo x & exit 2"))
+        self.assertEqual(self.c.wait_job(ok, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        self.assertEqual(self.c.wait_job(fails, {"SUCCEEDED", "FAILED"}), "FAILED")
+        self.assertEqual(self.c.wait_job(bg, {"SUCCEEDED", "FAILED"}), "FAILED")
+        rt = self.c.task(fails, 0).runtime
+        self.assertIn("status 2", rt.message)
+        r = self.c.cli("--json", "task", "browse", ok, "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        paths = json.loads(r.stdout)["paths"]
+        out = [p for p in paths if p.endswith("/stdout")][0]
+        self.assertEqual(self.read(out), "hello-1\n")
+
+    def test_kill_stops_the_process(self):
+        svc = batch(1, "echo started; exec sleep 3600")
+        svc["type"] = "SERVICE"
+        jid = self.c.create_job(self.pool, svc)
+        wait_until("the service RUNNING", lambda: task_pb2.TaskState.Name(
+            self.c.task(jid, 0).runtime.state) == "RUNNING", 60)
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(self.c.wait_job(jid, {"KILLED"}, 60), "KILLED")
+        # its process is gone (SIGTERM reaches the sleep, exec'd in its place)
+        def gone():
+            for pid in os.listdir("/proc"):
+                try:
+                    cwd = os.readlink("/proc/%s/cwd" % pid)
+                except OSError:
+                    continue
+                if cwd.startswith(self.root) and jid in cwd:
+                    return False
+            return True
+        wait_until("the task's process gone", gone, 30)
 
 
 class PoolService(unittest.TestCase):
