@@ -123,8 +123,8 @@ static bool prof_num(const json_t *o, const char *name, double lo, double hi, do
 static bool prof_one(struct profiles *ps, size_t i, const json_t *o, const char ***vals,
                      const char *path, const struct yamljson_lines *l, char *err, size_t len)
 {
-	static const char *const known[] = {"count", "cpus",  "mem_mb", "disk_mb",
-	                                    "gpus",  "ports", "racks",  "attributes"};
+	static const char *const known[] = {"count", "cpus",  "mem_mb",     "disk_mb", "gpus",
+	                                    "ports", "racks", "attributes", "hostname"};
 	struct sim_profile *p = &ps->v[i];
 	char where[32], key[96];
 	snprintf(where, sizeof(where), "agents[%zu]", i);
@@ -141,7 +141,7 @@ static bool prof_one(struct profiles *ps, size_t i, const json_t *o, const char 
 			snprintf(key, sizeof(key), "%s.%s", where, k);
 			return prof_fail(err, len, path, l, key,
 			                 "unknown key (count, cpus, mem_mb, disk_mb, gpus, ports, "
-			                 "racks, attributes)");
+			                 "racks, attributes, hostname)");
 		}
 	}
 	double count = 0, racks = 10, cpus = 32, mem = 131072, disk = 1e6, gpus = 0;
@@ -174,6 +174,22 @@ static bool prof_one(struct profiles *ps, size_t i, const json_t *o, const char 
 			                 "wants a range such as 31000-32000");
 		p->port_lo = lo;
 		p->port_hi = hi;
+	}
+	const json_t *hn = json_object_get(o, "hostname");
+	if (hn != NULL) {
+		const char *h = json_string_value(hn);
+		snprintf(key, sizeof(key), "%s.hostname", where);
+		if (!h || !h[0] || strlen(h) > 24 ||
+		    strspn(h, "abcdefghijklmnopqrstuvwxyz"
+		              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		              "0123456789-.{}") != strlen(h))
+			return prof_fail(err, len, path, l, key,
+			                 "wants a hostname of at most 24 letters, digits, '-' and "
+			                 "'.', with {i} for the agent's index");
+		if (p->count > 1 && !strstr(h, "{i}"))
+			return prof_fail(err, len, path, l, key,
+			                 "names more than one agent: put {i} in it (db-{i})");
+		p->hostname = h;
 	}
 	const json_t *attrs = json_object_get(o, "attributes");
 	if (attrs == NULL)

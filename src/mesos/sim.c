@@ -287,6 +287,19 @@ static void profile_defaults(struct sim_profile *p)
 		p->n_attrs = SIM_MAX_ATTRS;
 }
 
+/* The agent's hostname: its profile's pattern with {i} its index there, or host-<i>. */
+static void host_name(struct agent *a, const struct sim_profile *p, uint32_t i)
+{
+	const char *pat = p->hostname, *at = pat ? strstr(pat, "{i}") : NULL;
+	if (pat == NULL)
+		snprintf(a->host, sizeof(a->host), "host-%05u", i);
+	else if (at == NULL)
+		snprintf(a->host, sizeof(a->host), "%s", pat);
+	else
+		snprintf(a->host, sizeof(a->host), "%.*s%u%s", (int)(at - pat), pat, a->nth,
+		         at + 3);
+}
+
 struct sim *sim_create(const struct sim_config *cfg)
 {
 	struct sim *s = calloc(1, sizeof(*s));
@@ -358,7 +371,7 @@ struct sim *sim_create(const struct sim_config *cfg)
 			a->profile = (uint32_t)p;
 			a->nth = k;
 			agent_set_id(a, i);
-			snprintf(a->host, sizeof(a->host), "host-%05u", i);
+			host_name(a, &s->profiles[p], i);
 			snprintf(a->rack, sizeof(a->rack), "rack-%u", i % s->profiles[p].racks);
 			if (!agent_reset(s, a)) {
 				sim_destroy(s);

@@ -73,6 +73,9 @@ struct sim_profile {
 	uint32_t racks; /* rack=rack-<i % racks> unless an attribute is named rack; default 10 */
 	struct sim_attr attrs[SIM_MAX_ATTRS];
 	size_t n_attrs;
+	/* the agents' hostnames: "{i}" becomes the agent's index in the profile
+	 * ("db-{i}" -> db-0, db-1, ...); NULL: host-<NNNNN>, their index overall */
+	const char *hostname;
 };
 
 enum sim_dist {

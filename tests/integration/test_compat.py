@@ -277,6 +277,29 @@ class Exec(unittest.TestCase):
         wait_until("the task's process gone", gone, 30)
 
 
+class HostNames(unittest.TestCase):
+    """Agent profiles name their hosts (mesos-sim --agents-file, hostname)."""
+
+    def test_profile_hostnames(self):
+        d = tempfile.mkdtemp()
+        agents = os.path.join(d, "agents.yaml")
+        with open(agents, "w") as f:
+            f.write("agents:\n  - count: 2\n    hostname: db-{i}.example\n"
+                    "  - count: 1\n    hostname: edge\n")
+        c = Cluster(agents=3, task_secs=3600, sim_args=["--agents-file", agents])
+        try:
+            pool = c.create_pool("/named")
+            cfg = batch(3, "sleep 3600", placementStrategy="PLACEMENT_STRATEGY_SPREAD_JOB")
+            jid = c.create_job(pool, cfg)
+            hosts = wait_until("3 tasks placed", lambda: sorted(
+                h for h in (c.task(jid, i).runtime.host for i in range(3)) if h) if all(
+                c.task(jid, i).runtime.host for i in range(3)) else None, 60)
+            self.assertEqual(hosts, ["db-0.example", "db-1.example", "edge"])
+        finally:
+            c.stop()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class PoolService(unittest.TestCase):
     """ResourcePoolService (the svc pool API), errors as call statuses."""
 
