@@ -16,7 +16,7 @@ PKGS=(
   # storage
   librocksdb-dev libzstd-dev
   # tests
-  libcmocka-dev python3-protobuf python3-grpcio
+  libcmocka-dev python3-protobuf python3-grpcio python3-yaml
   # an independent Mesos client for the simulator's conformance test
   golang-go golang-github-mesos-mesos-go-dev
   # RPC, HTTP, config

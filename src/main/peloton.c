@@ -18,6 +18,7 @@
 
 #include "grpccli.h"
 #include "httpcli.h"
+#include "peloton/api/task/task.pb-c.h"
 #include "pjson.h"
 #include "proto_codec.h"
 #include "proto_registry.h"
@@ -36,6 +37,7 @@ static struct {
 	int batch_size;   /* update create: -1 when not given */
 	double batch_pct; /* update create: < 0 when not given */
 	bool stop_first, start_paused, watch;
+	bool want_stderr, follow; /* task logs */
 } g = {.timeout_ms = 10000, .limit = 100, .batch_size = -1, .batch_pct = -1};
 
 static struct rpc_table *tab;
@@ -68,6 +70,9 @@ static void usage(FILE *out)
 	        "  job query [--state S] [--label k=v] [--keyword W] [--respool PATH]\n"
 	        "            [--limit N] [--offset N]\n"
 	        "  task get|events|browse <job-id> <instance>\n"
+	        "  task logs <job-id> <instance> [--stderr] [--follow]\n"
+	        "                                      the task's stdout (stderr) through its\n"
+	        "                                      agent's files API\n"
 	        "  task list|start|stop <job-id> [--range FROM:TO]\n"
 	        "  task query <job-id> [--state S] [--limit N] [--offset N]\n"
 	        "  task restart <job-id> [--range FROM:TO]\n"
@@ -181,6 +186,25 @@ static void check_v0(json_t *resp, const char *const *keys)
 	exit(1);
 }
 
+/* Whether s reads back as the same string when printed plain in YAML. */
+static bool yaml_plain_ok(const char *s)
+{
+	static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "null",
+	                                    "True", "False", "Yes", "No", "On", "Off", "Null",
+	                                    "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL",
+	                                    "~",    "y",     "n",   "Y",  "N"};
+	size_t n = strlen(s);
+	if (n == 0 || strchr("-?:,[]{}#&*!|>'\"%@` \t", s[0]) || s[n - 1] == ' ' ||
+	    s[n - 1] == ':' || strstr(s, ": ") || strstr(s, " #") || strpbrk(s, "\n\r\t"))
+		return false;
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (!strcmp(s, words[i]))
+			return false;
+	char *end = NULL;
+	strtod(s, &end); /* a number would come back as one */
+	return !(end && *end == '\0');
+}
+
 static void yaml_print(json_t *j, int ind, bool in_list)
 {
 	const char *k;
@@ -217,7 +241,14 @@ static void yaml_print(json_t *j, int ind, bool in_list)
 				yaml_print(v, 0, false);
 		}
 	} else if (json_is_string(j)) {
-		printf("%s\n", json_string_value(j));
+		const char *s = json_string_value(j);
+		if (yaml_plain_ok(s)) {
+			printf("%s\n", s);
+		} else { /* a JSON string is a YAML double-quoted scalar */
+			char *q = json_dumps(j, JSON_ENCODE_ANY);
+			printf("%s\n", q ? q : "\"\"");
+			free(q);
+		}
 	} else {
 		char *s = json_dumps(j, JSON_ENCODE_ANY);
 		printf("%s\n", s ? s : "");
@@ -494,9 +525,11 @@ static void job_status_line(json_t *info)
 	       json_string_value(json_object_get(cfg, "name")) ?: "",
 	       (long long)json_integer_value(json_object_get(cfg, "instanceCount")),
 	       int64_of(json_object_get(rt, "configVersion")));
-	const char *k;
-	json_t *v;
-	json_object_foreach(stats, k, v) printf("%s=%lld ", k, (long long)json_integer_value(v));
+	/* every state, zeros included (upstream's status shows them all) */
+	const ProtobufCEnumDescriptor *ts = &peloton__api__task__task_state__descriptor;
+	for (unsigned i = 0; i < ts->n_values; i++)
+		printf("%s=%lld ", ts->values[i].name,
+		       (long long)json_integer_value(json_object_get(stats, ts->values[i].name)));
 	printf("\n");
 }
 
@@ -607,12 +640,94 @@ static int cmd_job(int argc, char **argv)
 	bad_usage("job: unknown subcommand");
 }
 
+/* s percent-encoded for a URL's query (malloc'd); NULL on ENOMEM. */
+static char *curl_escape_copy(const char *s)
+{
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+	for (; out && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (isalnum(ch) || strchr("-._~/", ch))
+			*o++ = (char)ch;
+		else
+			o += sprintf(o, "%%%02X", ch);
+	}
+	if (out)
+		*o = '\0';
+	return out;
+}
+
+/*
+ * task logs: the task's stdout (or stderr) through its agent's files API,
+ * as BrowseSandbox locates it; --follow keeps reading what is appended.
+ */
+static int task_logs(const char *job, int inst)
+{
+	json_t *r = call(TM, "BrowseSandbox",
+	                 json_pack("{s:o,s:i}", "jobId", idv(job), "instanceId", inst));
+	json_t *e = json_object_get(r, "error");
+	if (e && json_object_size(e)) {
+		char *s = json_dumps(e, JSON_COMPACT);
+		json_decref(r);
+		die("no sandbox: %s", s ? s : "");
+	}
+	const char *host = json_string_value(json_object_get(r, "hostname"));
+	const char *port = json_string_value(json_object_get(r, "port"));
+	const char *want = g.want_stderr ? "/stderr" : "/stdout", *file = NULL;
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(r, "paths"), i, p)
+	{
+		const char *s = json_string_value(p);
+		size_t n = s ? strlen(s) : 0;
+		if (n >= strlen(want) && !strcmp(s + n - strlen(want), want))
+			file = s;
+	}
+	if (!host || !port || !file)
+		die("the sandbox lists no %s", want + 1);
+	long long off = 0;
+	for (;;) {
+		char url[1024], err[256], *path = curl_escape_copy(file);
+		snprintf(url, sizeof(url),
+		         "http://%s:%s/files/read?path=%s&offset=%lld&length=65536", host, port,
+		         path ? path : file, off);
+		free(path);
+		char *out = NULL;
+		size_t olen = 0;
+		long code = 0;
+		if (httpcli_do(url, NULL, (long)g.timeout_ms, 1u << 22, &out, &olen, &code, err,
+		               sizeof(err)) != 0 ||
+		    code != 200)
+			die("the agent at %s:%s: %s (HTTP %ld)", host, port, code ? "refused" : err,
+			    code);
+		json_t *j = json_loadb(out, olen, 0, NULL);
+		free(out);
+		const char *data = json_string_value(json_object_get(j, "data"));
+		size_t dlen = json_string_length(json_object_get(j, "data"));
+		if (data && dlen)
+			fwrite(data, 1, dlen, stdout);
+		fflush(stdout);
+		off += (long long)dlen;
+		json_decref(j);
+		if (!data)
+			die("the agent's answer has no data");
+		if (dlen == 65536)
+			continue; /* more there */
+		if (!g.follow)
+			break;
+		usleep(500000);
+	}
+	json_decref(r);
+	return 0;
+}
+
 static int cmd_task(int argc, char **argv)
 {
 	static const char *const task_errs[] = {"notFound", "outOfRange", NULL};
 	const char *sub = need(argc, argv, 0, "task: which subcommand?");
 	const char *id = need(argc, argv, 1, "task <subcommand> <job-id> ...");
 	json_t *r = NULL;
+	if (!strcmp(sub, "logs"))
+		return task_logs(id, atoi(need(argc, argv, 2, "task logs <job-id> <instance>")));
 	if (!strcmp(sub, "get") || !strcmp(sub, "events") || !strcmp(sub, "browse")) {
 		int inst = atoi(need(argc, argv, 2, "task <subcommand> <job-id> <instance>"));
 		const char *m = !strcmp(sub, "get")      ? "Get"
@@ -941,7 +1056,9 @@ enum {
 	O_START_PAUSED,
 	O_WATCH,
 	O_STRICT,
-	O_HOSTMGR
+	O_HOSTMGR,
+	O_STDERR,
+	O_FOLLOW
 };
 
 static const struct option opts[] = {
@@ -966,6 +1083,8 @@ static const struct option opts[] = {
     {"stop-before-update", no_argument, NULL, O_STOP_FIRST},
     {"start-paused", no_argument, NULL, O_START_PAUSED},
     {"watch", no_argument, NULL, O_WATCH},
+    {"stderr", no_argument, NULL, O_STDERR},
+    {"follow", no_argument, NULL, O_FOLLOW},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -1084,6 +1203,12 @@ static int command_opt(int c, const char *arg)
 		return -1;
 	case O_WATCH:
 		g.watch = true;
+		return -1;
+	case O_STDERR:
+		g.want_stderr = true;
+		return -1;
+	case O_FOLLOW:
+		g.follow = true;
 		return -1;
 	case 'V':
 	case 'h':

@@ -24,6 +24,8 @@ import tempfile
 import unittest
 import urllib.request
 
+import yaml
+
 BIN, PYGEN, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
 del sys.argv[1:4]
 sys.path.insert(0, PYGEN)
@@ -253,6 +255,23 @@ class Exec(unittest.TestCase):
         paths = json.loads(r.stdout)["paths"]
         out = [p for p in paths if p.endswith("/stdout")][0]
         self.assertEqual(self.read(out), "hello-1\n")
+
+    def test_logs_and_yaml_output(self):
+        cmd = "echo 'out: here # not a comment'; echo oops >&2"
+        jid = self.c.create_job(self.pool, batch(1, cmd))
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        r = self.c.cli("task", "logs", jid, "0")
+        self.assertEqual((r.returncode, r.stdout), (0, "out: here # not a comment\n"), r.stderr)
+        r = self.c.cli("task", "logs", jid, "0", "--stderr")
+        self.assertEqual((r.returncode, r.stdout), (0, "oops\n"), r.stderr)
+        # the CLI's YAML loads back, values with ': ' and ' #' included
+        r = self.c.cli("job", "get", jid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = yaml.safe_load(r.stdout)
+        self.assertEqual(got["jobInfo"]["config"]["defaultConfig"]["command"]["value"], cmd)
+        r = self.c.cli("job", "status", jid)
+        self.assertIn("PENDING=0", r.stdout)  # every state, zeros too
+        self.assertIn("SUCCEEDED=1", r.stdout)
 
     def test_kill_stops_the_process(self):
         svc = batch(1, "echo started; exec sleep 3600")
