@@ -136,8 +136,23 @@ class E2E(unittest.TestCase):
         self.assertIn(self.c.wait_job(jid, {"KILLED", "SUCCEEDED"}), {"KILLED", "SUCCEEDED"})
         req = task_pb2.StartRequest()
         req.jobId.value = jid
-        self.c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
-        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
+        # a batch job that ended stays ended (upstream: INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("terminated job", e.exception.details())
+        # one still running: its stopped instances start again
+        jid = self.c.create_job(self.pool, batch(2, "sleep 30"))
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        rg = req.ranges.add()
+        rg.__setattr__("from", 0)
+        rg.to = 1
+        self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        req = task_pb2.StartRequest()
+        req.jobId.value = jid
+        r = self.c.call("/peloton.api.task.TaskManager/Start", req, task_pb2.StartResponse)
+        self.assertIn(0, list(r.startedInstanceIds))
 
     def test_invalid_configs(self):
         bad = [batch(0), batch(2, sla={"minimumRunningInstances": 3}),
@@ -496,7 +511,7 @@ class E2E(unittest.TestCase):
                      ["job", "update", jid, os.path.join(EXAMPLES, "hello_world.yaml")],
                      ["placement", "explain", os.path.join(EXAMPLES, "constrained_job.yaml"),
                       "--count", "3"],
-                     ["task", "stop", jid], ["task", "start", jid]):
+                     ["task", "stop", jid]):
             r = subprocess.run([os.path.join(BIN, "peloton"), "--json"] + args, env=env_http,
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, (args, r.stderr))
@@ -541,7 +556,11 @@ class E2E(unittest.TestCase):
         self.assertIn("NOT_FOUND", r.stderr)
         r = c.cli("update", "list")
         self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
-        c.wait_job(jid, {"SUCCEEDED"})
+        # stopped above, the batch job ended: it cannot be started again (upstream)
+        self.assertIn(c.wait_job(jid, {"SUCCEEDED", "KILLED"}), {"SUCCEEDED", "KILLED"})
+        r = c.cli("task", "start", jid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("INVALID_ARGUMENT", r.stderr)
         # bad specs: file:line and exit 1
         d = tempfile.mkdtemp()
         cases = {"syntax.yaml": "name: [unclosed\n", "unknown.yaml": "name: x\nbogusKey: 1\n",
@@ -617,8 +636,19 @@ class LongTasks(unittest.TestCase):
         self.wait_running(jid, 2)
         req = job_pb2.DeleteRequest()
         req.id.value = jid
-        r = self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
-        self.assertFalse(r.HasField("error"))
+        # the v0 Delete refuses a job that is not terminal, as upstream's
+        with self.assertRaises(grpc.RpcError) as e:
+            self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        req.id.value = "no-such-job"
+        with self.assertRaises(grpc.RpcError) as e:
+            self.c.call("/peloton.api.job.JobManager/Delete", req, job_pb2.DeleteResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # JobService.DeleteJob stops it and deletes it
+        from peloton.api.job.svc import job_svc_pb2 as js
+        sreq = js.DeleteJobRequest()
+        sreq.id.value = jid
+        self.c.call("/peloton.api.job.svc.JobService/DeleteJob", sreq, js.DeleteJobResponse)
         end = time.time() + 30
         while time.time() < end and not self.c.job(jid).HasField("error"):
             time.sleep(0.1)

@@ -399,7 +399,27 @@ ProtobufCMessage *jm__v0_delete(void *ctx, const ProtobufCMessage *m, struct rpc
 	    BEGIN(Peloton__Api__Job__DeleteResponse, peloton__api__job__delete_response__descriptor,
 	          r->id, &j);
 	char err[256];
-	if (resp && j && jm__delete(ctx, j, err, sizeof(err)) != RPC_OK) {
+	if (resp && !j) { /* as upstream: the status, not the body */
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->id && r->id->value ? r->id->value : "");
+	}
+	if (resp) { /* as upstream: only a terminal job (JobService.DeleteJob stops one first) */
+		pthread_mutex_lock(&j->mu);
+		Peloton__Api__Job__JobState s = j->state;
+		pthread_mutex_unlock(&j->mu);
+		if (!jm_job_terminal(s)) {
+			PB_FREE(resp);
+			return rpc_fail(st, RPC_FAILED_PRECONDITION,
+			                "job %s is not in a terminal state (%s): stop it first, or "
+			                "use JobService.DeleteJob, which stops it",
+			                j->id,
+			                protobuf_c_enum_descriptor_get_value(
+			                    &peloton__api__job__job_state__descriptor, s)
+			                    ->name);
+		}
+	}
+	if (resp && jm__delete(ctx, j, err, sizeof(err)) != RPC_OK) {
 		PB_FREE(resp);
 		return rpc_fail(st, RPC_INTERNAL, "%s", err);
 	}
@@ -700,6 +720,16 @@ ProtobufCMessage *jm__v0_task_start(void *ctx, const ProtobufCMessage *m, struct
 	          r->jobid, &j);
 	if (!resp || !j)
 		return (ProtobufCMessage *)resp;
+	pthread_mutex_lock(&j->mu);
+	bool ended_batch = !jm_long_running(j->cfg) && jm_job_terminal(j->state);
+	pthread_mutex_unlock(&j->mu);
+	if (ended_batch) { /* as upstream: a batch job that ended stays ended */
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INVALID_ARGUMENT,
+		                "cannot start tasks in a terminated job (batch job %s ended); "
+		                "create a new one",
+		                j->id);
+	}
 	size_t n, ns = 0;
 	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
 	uint32_t *started = calloc(n ? n : 1, sizeof(uint32_t));
