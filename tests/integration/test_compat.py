@@ -139,6 +139,8 @@ class Compat(unittest.TestCase):
             rt = self.c.task(jid, inst).runtime
             self.assertEqual(task_pb2.TaskState.Name(rt.state), "PENDING")
             self.assertEqual(rt.reason, "WAITING_FOR_ADMISSION", rt)
+            # never launched: the id of its first run, as upstream shows it
+            self.assertEqual(rt.mesosTaskId.value, "%s-%d-1" % (jid, inst))
 
     def test_controller_limit_and_separate_queues(self):
         # reservation 10 cpus, controllers at most 20% of it: one 2-cpu controller

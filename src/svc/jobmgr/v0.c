@@ -492,6 +492,17 @@ static Peloton__Api__Task__TaskInfo *task_info(struct jobmgr *jm, struct jm_job 
 	free(b);
 	if (ti->runtime && j->tasks[i].state == TASK_PENDING)
 		pending_reason(jm, j, i, ti->runtime);
+	/* never launched: the id its first run will have, as upstream shows it from
+	 * creation (only here: the stored runtime has no run until it launches) */
+	if (ti->runtime && !ti->runtime->mesostaskid) {
+		char mid[128];
+		snprintf(mid, sizeof(mid), "%s-%u-1", j->id, i);
+		Mesos__V1__TaskID *t = PB_NEW(Mesos__V1__TaskID, mesos__v1__task_id__descriptor);
+		if (t && (t->value = strdup(mid)) != NULL)
+			ti->runtime->mesostaskid = t;
+		else
+			PB_FREE(t);
+	}
 	return ti;
 }
 
