@@ -112,6 +112,28 @@ class Compat(unittest.TestCase):
         self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("colour", e.exception.details())
 
+    def test_out_of_range_instances(self):
+        jid = self.c.create_job(self.pool, service(2, "ranged"))
+        self.hosts(jid, 2)
+        req = task_pb2.StopRequest()
+        req.jobId.value = jid
+        rg = req.ranges.add()
+        rg.__setattr__("from", 1)
+        rg.to = 5
+        r = self.c.call("/peloton.api.task.TaskManager/Stop", req, task_pb2.StopResponse)
+        self.assertEqual(r.error.outOfRange.instanceCount, 2)
+        self.assertEqual(r.error.outOfRange.jobId.value, jid)
+        self.assertEqual(list(r.invalidInstanceIds), [2, 3, 4])
+        self.assertEqual(list(r.stoppedInstanceIds), [])  # refused whole
+        self.assertEqual(task_pb2.TaskState.Name(self.c.task(jid, 1).runtime.state), "RUNNING")
+        req = task_pb2.RestartRequest()
+        req.jobId.value = jid
+        rg = req.ranges.add()
+        rg.__setattr__("from", 7)
+        rg.to = 8
+        r = self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+        self.assertEqual(r.outOfRange.instanceCount, 2)
+
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""
         cfg = rs.ResourcePoolConfig(name=name, policy=rs.PriorityFIFO)

@@ -700,6 +700,43 @@ ProtobufCMessage *jm__v0_task_query(void *ctx, const ProtobufCMessage *m, struct
 	return &resp->base;
 }
 
+/*
+ * Ranges reaching past the job's instances: as upstream, the operation is
+ * refused whole with outOfRange (the job and its instance count) and the
+ * instance ids that do not exist listed (at most 1,000). NULL when every
+ * range is within the job (or on ENOMEM, *oom set).
+ */
+static Peloton__Api__Task__InstanceIdOutOfRange *
+out_of_range(const struct jm_job *j, Peloton__Api__Task__InstanceRange *const *rg, size_t n,
+             uint32_t **ids, size_t *n_ids, bool *oom)
+{
+	*ids = NULL;
+	*n_ids = 0;
+	*oom = false;
+	bool out = false;
+	for (size_t k = 0; k < n; k++)
+		out = out || rg[k]->to > j->n || rg[k]->from >= j->n;
+	if (!out)
+		return NULL;
+	Peloton__Api__Task__InstanceIdOutOfRange *e =
+	    PB_NEW(Peloton__Api__Task__InstanceIdOutOfRange,
+	           peloton__api__task__instance_id_out_of_range__descriptor);
+	*ids = calloc(1000, sizeof(uint32_t));
+	if (!e || !*ids || !(e->jobid = jm__job_id_pb(j->id))) {
+		PB_FREE(e);
+		free(*ids);
+		*ids = NULL;
+		*oom = true;
+		return NULL;
+	}
+	e->instancecount = j->n;
+	for (size_t k = 0; k < n; k++)
+		for (uint64_t i = rg[k]->from > j->n ? rg[k]->from : j->n;
+		     i < rg[k]->to && *n_ids < 1000; i++)
+			(*ids)[(*n_ids)++] = (uint32_t)i;
+	return e;
+}
+
 ProtobufCMessage *jm__v0_task_stop(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Task__StopRequest *r = (const Peloton__Api__Task__StopRequest *)m;
@@ -709,8 +746,21 @@ ProtobufCMessage *jm__v0_task_stop(void *ctx, const ProtobufCMessage *m, struct 
 	          r->jobid, &j);
 	if (!resp || !j)
 		return (ProtobufCMessage *)resp;
+	bool oom;
+	Peloton__Api__Task__InstanceIdOutOfRange *oor =
+	    out_of_range(j, r->ranges, r->n_ranges, &resp->invalidinstanceids,
+	                 &resp->n_invalidinstanceids, &oom);
+	if (oor) {
+		resp->error = PB_NEW(Peloton__Api__Task__StopResponse__Error,
+		                     peloton__api__task__stop_response__error__descriptor);
+		if (resp->error)
+			resp->error->outofrange = oor;
+		else
+			PB_FREE(oor);
+		return &resp->base;
+	}
 	size_t n;
-	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
 	enum store_status ss = v ? jm__stop(ctx, j, v, n) : STORE_ENOMEM;
 	if (ss != STORE_OK) {
 		free(v);
@@ -741,8 +791,21 @@ ProtobufCMessage *jm__v0_task_start(void *ctx, const ProtobufCMessage *m, struct
 		                "create a new one",
 		                j->id);
 	}
-	size_t n, ns = 0;
-	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	bool oom;
+	Peloton__Api__Task__InstanceIdOutOfRange *oor =
+	    out_of_range(j, r->ranges, r->n_ranges, &resp->invalidinstanceids,
+	                 &resp->n_invalidinstanceids, &oom);
+	if (oor) {
+		resp->error = PB_NEW(Peloton__Api__Task__StartResponse__Error,
+		                     peloton__api__task__start_response__error__descriptor);
+		if (resp->error)
+			resp->error->outofrange = oor;
+		else
+			PB_FREE(oor);
+		return &resp->base;
+	}
+	size_t n = 0, ns = 0;
+	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
 	uint32_t *started = calloc(n ? n : 1, sizeof(uint32_t));
 	enum store_status ss = v && started ? jm__start(ctx, j, v, n, started, &ns) : STORE_ENOMEM;
 	free(v);
@@ -764,8 +827,15 @@ ProtobufCMessage *jm__v0_task_restart(void *ctx, const ProtobufCMessage *m, stru
 	          peloton__api__task__restart_response__descriptor, r->jobid, &j);
 	if (!resp || !j)
 		return (ProtobufCMessage *)resp;
+	bool oom;
+	uint32_t *bad = NULL;
+	size_t nbad = 0;
+	if ((resp->outofrange = out_of_range(j, r->ranges, r->n_ranges, &bad, &nbad, &oom))) {
+		free(bad); /* RestartResponse names no instances */
+		return &resp->base;
+	}
 	size_t n;
-	uint32_t *v = jm__instances(j, r->ranges, r->n_ranges, &n);
+	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
 	enum store_status ss = v ? jm__restart(ctx, j, v, n) : STORE_ENOMEM;
 	free(v);
 	if (ss != STORE_OK) {
