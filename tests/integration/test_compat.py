@@ -11,6 +11,7 @@ separate queues per kind (a waiting non-preemptible or controller task
 keeps no other kind waiting), and
 ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses);
+each run of a task apart in Get's results and GetEvents' groups;
 specs loaded as upstream's loader took them, --timeout with units;
 mesos-sim --exec running task commands.
 
@@ -133,6 +134,41 @@ class Compat(unittest.TestCase):
         rg.to = 8
         r = self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
         self.assertEqual(r.outOfRange.instanceCount, 2)
+
+    def test_runs_in_get_and_events(self):
+        """Get's results and GetEvents list each run of a task apart, the
+        oldest first, by the Mesos task id each run had."""
+        from peloton.api.task.svc import task_svc_pb2 as ts
+        jid = self.c.create_job(self.pool, service(1, "runs"))
+        self.hosts(jid, 1)
+        req = task_pb2.RestartRequest()
+        req.jobId.value = jid
+        rg = req.ranges.add()
+        rg.__setattr__("from", 0)
+        rg.to = 1
+        self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
+        second = jid + "-0-2"
+        wait_until("the second run RUNNING", lambda: (
+            self.c.task(jid, 0).runtime.mesosTaskId.value == second and
+            task_pb2.TaskState.Name(self.c.task(jid, 0).runtime.state) == "RUNNING"), 60)
+        g = task_pb2.GetRequest(instanceId=0)
+        g.jobId.value = jid
+        r = self.c.call("/peloton.api.task.TaskManager/Get", g, task_pb2.GetResponse)
+        runs = [(t.runtime.mesosTaskId.value, task_pb2.TaskState.Name(t.runtime.state))
+                for t in r.results]
+        self.assertEqual(runs, [(jid + "-0-1", "KILLED"), (second, "RUNNING")])
+        self.assertTrue(all(t.jobId.value == jid and t.runtime.host for t in r.results))
+        sg = ts.GetTaskRequest(instanceId=0)
+        sg.jobId.value = jid
+        sr = self.c.call("/peloton.api.task.svc.TaskService/GetTask", sg, ts.GetTaskResponse)
+        self.assertEqual([t.runtime.mesosTaskId.value for t in sr.results], [r[0] for r in runs])
+        ev = task_pb2.GetEventsRequest(instanceId=0)
+        ev.jobId.value = jid
+        groups = self.c.call("/peloton.api.task.TaskManager/GetEvents", ev,
+                             task_pb2.GetEventsResponse).result
+        self.assertEqual([{e.taskId.value for e in grp.event} for grp in groups],
+                         [{jid + "-0-1"}, {second}])
+        self.assertEqual(task_pb2.TaskState.Name(groups[0].event[0].state), "KILLED")
 
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""

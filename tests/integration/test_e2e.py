@@ -309,10 +309,12 @@ class E2E(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as cm:
             self.c.call(base + "GetTask", g, ts.GetTaskResponse)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # As upstream: a batch job that ended cannot be started again.
         st = ts.StartTasksRequest()
         st.jobId.value = jid
-        self.assertEqual(sorted(self.c.call(base + "StartTasks", st,
-                                            ts.StartTasksResponse).started), [0, 1, 2, 3])
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call(base + "StartTasks", st, ts.StartTasksResponse)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED"}), "SUCCEEDED")
 
     def test_event_stream_is_not_served_to_callers(self):

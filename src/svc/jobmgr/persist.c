@@ -217,9 +217,14 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 	uint8_t *rt = jm__pack_task(j, inst, &rlen);
 	Peloton__Api__Task__TaskEvent ev = PELOTON__API__TASK__TASK_EVENT__INIT;
 	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
-	char id[96], ts[40];
+	char id[128], ts[40];
 	uint64_t now = clock_wall_ns();
-	snprintf(id, sizeof(id), "%s-%u", j->id, inst);
+	/* the event's run, as a Mesos task id (upstream groups events by it): the
+	 * current run's, or the next one's while the task waits to be launched */
+	uint32_t run = t->run;
+	if (run == 0 || t->state == TASK_PENDING || t->state == TASK_INITIALIZED)
+		run++;
+	snprintf(id, sizeof(id), "%s-%u-%u", j->id, inst, run);
 	tid.value = id;
 	jm__rfc3339(now, ts, sizeof(ts));
 	ev.taskid = &tid;

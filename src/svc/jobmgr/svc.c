@@ -253,6 +253,7 @@ static const char *const M_ID_RANGES[][2] = {
 static const char *const M_QUERY[][2] = {
     {"jobId", "jobId"}, {"spec", "spec"}, {"pagination", "spec.pagination"}, {NULL, NULL}};
 static const char *const R_RESULT[][2] = {{"result", "result"}, {NULL, NULL}};
+static const char *const R_GET[][2] = {{"result", "result"}, {"results", "results"}, {NULL, NULL}};
 
 static const char *const R_TASKS[][2] = {{"result.value", "tasks"}, {NULL, NULL}};
 
@@ -268,7 +269,7 @@ static const char *const R_SANDBOX[][2] = {
     {"hostname", "hostname"}, {"port", "port"}, {"paths", "paths"}, {NULL, NULL}};
 
 SVC_TASK(h_svc_task_get, jm__v0_task_get, peloton__api__task__get_request__descriptor,
-         peloton__api__task__svc__get_task_response__descriptor, M_ID_INST, R_RESULT)
+         peloton__api__task__svc__get_task_response__descriptor, M_ID_INST, R_GET)
 SVC_TASK(h_svc_task_list, jm__v0_task_list, peloton__api__task__list_request__descriptor,
          peloton__api__task__svc__list_tasks_response__descriptor, M_ID_RANGE, R_TASKS)
 SVC_TASK(h_svc_task_query, jm__v0_task_query, peloton__api__task__query_request__descriptor,

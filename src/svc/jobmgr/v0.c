@@ -506,6 +506,143 @@ static Peloton__Api__Task__TaskInfo *task_info(struct jobmgr *jm, struct jm_job 
 	return ti;
 }
 
+struct ev_scan {
+	Peloton__Api__Task__GetEventsResponse__Events *evs;
+	size_t cap;
+};
+
+static bool ev_cb(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t version)
+{
+	struct ev_scan *s = arg;
+	(void)key, (void)klen, (void)version;
+	if (s->evs->n_event == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		Peloton__Api__Task__TaskEvent **nv =
+		    realloc(s->evs->event, s->cap * sizeof(*s->evs->event));
+		if (!nv)
+			return false;
+		s->evs->event = nv;
+	}
+	const char *why;
+	Peloton__Api__Task__TaskEvent *e = (Peloton__Api__Task__TaskEvent *)proto_decode(
+	    &peloton__api__task__task_event__descriptor, val, vlen, NULL, &why);
+	if (e)
+		s->evs->event[s->evs->n_event++] = e;
+	return s->evs->n_event < 10000;
+}
+
+/* The task events of instance inst, newest first, as one group (ev->event). */
+static void scan_events(struct jobmgr *jm, const struct jm_job *j, uint32_t inst,
+                        Peloton__Api__Task__GetEventsResponse__Events *evs)
+{
+	char key[160];
+	size_t kl = store_key_task_prefix(key, j->id, inst);
+	struct ev_scan s = {evs, 0};
+	store_scan(jm->cfg.store, STORE_TASK_EVENTS, key, kl, false, ev_cb, &s);
+}
+
+static const char *event_run(const Peloton__Api__Task__TaskEvent *e)
+{
+	return e->taskid && e->taskid->value ? e->taskid->value : "";
+}
+
+/*
+ * The events split into one group per run (the Mesos task id they carry),
+ * the oldest run first, each group newest first. Takes over all's events.
+ * Returns the groups (n of them), or NULL on ENOMEM.
+ */
+static Peloton__Api__Task__GetEventsResponse__Events **
+group_by_run(Peloton__Api__Task__GetEventsResponse__Events *all, size_t *n)
+{
+	size_t ng = 0;
+	for (size_t i = 0; i < all->n_event; i++)
+		ng += i == 0 || strcmp(event_run(all->event[i]), event_run(all->event[i - 1])) != 0;
+	Peloton__Api__Task__GetEventsResponse__Events **g = calloc(ng ? ng : 1, sizeof(*g));
+	*n = 0;
+	if (!g)
+		return NULL;
+	/* all->event is newest first: the last run seen is the oldest */
+	for (size_t i = 0, end; i < all->n_event; i = end) {
+		for (end = i + 1; end < all->n_event &&
+		                  !strcmp(event_run(all->event[end]), event_run(all->event[i]));
+		     end++)
+			;
+		Peloton__Api__Task__GetEventsResponse__Events *e =
+		    PB_NEW(Peloton__Api__Task__GetEventsResponse__Events,
+		           peloton__api__task__get_events_response__events__descriptor);
+		if (!e || !(e->event = calloc(end - i, sizeof(*e->event)))) {
+			PB_FREE(e);
+			for (size_t k = ng - *n; k < ng; k++)
+				PB_FREE(g[k]);
+			free(g);
+			return NULL;
+		}
+		for (size_t k = i; k < end; k++) {
+			e->event[e->n_event++] = all->event[k];
+			all->event[k] = NULL;
+		}
+		g[ng - 1 - (*n)++] = e;
+	}
+	all->n_event = 0;
+	return g;
+}
+
+/* One run as upstream's Get lists it in results: its newest event. */
+static Peloton__Api__Task__TaskInfo *run_info(const struct jm_job *j, uint32_t inst,
+                                              const Peloton__Api__Task__TaskEvent *e)
+{
+	Peloton__Api__Task__TaskInfo *ti =
+	    PB_NEW(Peloton__Api__Task__TaskInfo, peloton__api__task__task_info__descriptor);
+	Peloton__Api__Peloton__JobID *jid =
+	    PB_NEW(Peloton__Api__Peloton__JobID, peloton__api__peloton__job_id__descriptor);
+	Peloton__Api__Task__RuntimeInfo *rt =
+	    PB_NEW(Peloton__Api__Task__RuntimeInfo, peloton__api__task__runtime_info__descriptor);
+	Mesos__V1__TaskID *mid = PB_NEW(Mesos__V1__TaskID, mesos__v1__task_id__descriptor);
+	if (!ti || !jid || !rt || !mid || !(jid->value = strdup(j->id)) ||
+	    !(mid->value = strdup(event_run(e))) ||
+	    !(rt->host = strdup(e->hostname ? e->hostname : "")) ||
+	    !(rt->message = strdup(e->message ? e->message : "")) ||
+	    !(rt->reason = strdup(e->reason ? e->reason : ""))) {
+		PB_FREE(ti);
+		PB_FREE(jid);
+		PB_FREE(rt);
+		PB_FREE(mid);
+		return NULL;
+	}
+	ti->instanceid = inst;
+	ti->jobid = jid;
+	rt->state = e->state;
+	rt->mesostaskid = mid;
+	ti->runtime = rt;
+	return ti;
+}
+
+/* Get's results: one TaskInfo per run of the task, the oldest first, from
+ * the events each run left. Left empty when memory runs out. */
+static void task_runs(struct jobmgr *jm, const struct jm_job *j, uint32_t inst,
+                      Peloton__Api__Task__GetResponse *resp)
+{
+	Peloton__Api__Task__GetEventsResponse__Events *evs =
+	    PB_NEW(Peloton__Api__Task__GetEventsResponse__Events,
+	           peloton__api__task__get_events_response__events__descriptor);
+	if (!evs)
+		return;
+	scan_events(jm, j, inst, evs);
+	size_t n = 0;
+	Peloton__Api__Task__GetEventsResponse__Events **g = group_by_run(evs, &n);
+	PB_FREE(evs);
+	if (g && n && (resp->results = calloc(n, sizeof(*resp->results))) != NULL)
+		for (size_t i = 0; i < n; i++) {
+			Peloton__Api__Task__TaskInfo *ti = run_info(j, inst, g[i]->event[0]);
+			if (ti)
+				resp->results[resp->n_results++] = ti;
+		}
+	for (size_t i = 0; g && i < n; i++)
+		PB_FREE(g[i]);
+	free(g);
+}
+
 ProtobufCMessage *jm__v0_task_get(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Task__GetRequest *r = (const Peloton__Api__Task__GetRequest *)m;
@@ -517,6 +654,7 @@ ProtobufCMessage *jm__v0_task_get(void *ctx, const ProtobufCMessage *m, struct r
 	pthread_mutex_lock(&j->mu);
 	resp->result = task_info(ctx, j, r->instanceid);
 	pthread_mutex_unlock(&j->mu);
+	task_runs(ctx, j, r->instanceid, resp);
 	return &resp->base;
 }
 
@@ -846,34 +984,9 @@ ProtobufCMessage *jm__v0_task_restart(void *ctx, const ProtobufCMessage *m, stru
 	return &resp->base;
 }
 
-struct ev_scan {
-	Peloton__Api__Task__GetEventsResponse__Events *evs;
-	size_t cap;
-};
-
-static bool ev_cb(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
-                  uint64_t version)
-{
-	struct ev_scan *s = arg;
-	(void)key, (void)klen, (void)version;
-	if (s->evs->n_event == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 16;
-		Peloton__Api__Task__TaskEvent **nv =
-		    realloc(s->evs->event, s->cap * sizeof(*s->evs->event));
-		if (!nv)
-			return false;
-		s->evs->event = nv;
-	}
-	const char *why;
-	Peloton__Api__Task__TaskEvent *e = (Peloton__Api__Task__TaskEvent *)proto_decode(
-	    &peloton__api__task__task_event__descriptor, val, vlen, NULL, &why);
-	if (e)
-		s->evs->event[s->evs->n_event++] = e;
-	return s->evs->n_event < 10000;
-}
-
 /* GetEvents: its response has no error fields; a missing job or instance
- * is the status (NOT_FOUND, OUT_OF_RANGE). */
+ * is the status (NOT_FOUND, OUT_OF_RANGE). One group per run, the oldest
+ * run first, as upstream answers. */
 ProtobufCMessage *jm__v0_task_events(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	struct jobmgr *jm = ctx;
@@ -892,17 +1005,20 @@ ProtobufCMessage *jm__v0_task_events(void *ctx, const ProtobufCMessage *m, struc
 	Peloton__Api__Task__GetEventsResponse__Events *evs =
 	    PB_NEW(Peloton__Api__Task__GetEventsResponse__Events,
 	           peloton__api__task__get_events_response__events__descriptor);
-	if (!resp || !evs || !(resp->result = calloc(1, sizeof(*resp->result)))) {
+	if (!resp || !evs) {
 		PB_FREE(resp);
 		PB_FREE(evs);
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	}
-	resp->result[0] = evs;
-	resp->n_result = 1;
-	char key[160];
-	size_t kl = store_key_task_prefix(key, j->id, r->instanceid);
-	struct ev_scan s = {evs, 0};
-	store_scan(jm->cfg.store, STORE_TASK_EVENTS, key, kl, false, ev_cb, &s);
+	scan_events(jm, j, r->instanceid, evs);
+	size_t n = 0;
+	resp->result = group_by_run(evs, &n);
+	resp->n_result = n;
+	PB_FREE(evs);
+	if (!resp->result) {
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
 	return &resp->base;
 }
 

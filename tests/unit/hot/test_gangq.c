@@ -155,6 +155,7 @@ static void test_ping_pong(void **state)
 static struct gangq *tq;
 static _Atomic uint8_t seen[2 * PER_PRODUCER];
 static _Atomic uint64_t consumed;
+static _Atomic int exited;
 
 static void *producer(void *arg)
 {
@@ -179,6 +180,7 @@ static void *consumer(void *arg)
 		}
 		atomic_fetch_add(&consumed, n);
 	}
+	atomic_fetch_add(&exited, 1);
 	return NULL;
 }
 
@@ -195,7 +197,12 @@ static void test_torture(void **state)
 		pthread_join(p[i], NULL);
 	while (atomic_load(&consumed) < 2 * PER_PRODUCER)
 		sched_yield();
-	gangq_wake_all(tq); /* a consumer asleep on the drained queue */
+	/* a consumer asleep on the drained queue: wake_all wakes only those
+	 * already in dequeue, and one may still be on its way in, so repeat */
+	while (atomic_load(&exited) < 2) {
+		gangq_wake_all(tq);
+		sched_yield();
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(c[i], NULL);
 	assert_int_equal(atomic_load(&consumed), 2 * PER_PRODUCER);
