@@ -172,7 +172,11 @@ def adopt(items, fields, values, path):
             if fqn in by_fqn or fqn not in fields:
                 raise SystemExit("adopted message %s: already there or unknown" % fqn)
             pkg, _, short = fqn.rpartition(".")
-            home = next(it for it in items if it.package == pkg)
+            home = by_fqn.get(pkg)  # a message nested in another
+            if home is not None:
+                short = home.short + "." + short
+            else:
+                home = next(it for it in items if it.package == pkg)
             it = Item(fqn, short, home.section)
             it.kind = "message"
             it.doc = ["Adopted from upstream: " + why]

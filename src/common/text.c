@@ -1,6 +1,8 @@
-/* What a name or a label may hold; see text.h. */
+/* What a name or a label may hold, and timestamps as text; see text.h. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "text.h"
 
@@ -44,4 +46,17 @@ const char *text_check(const char *s, size_t max)
 		i += n;
 	}
 	return NULL;
+}
+
+void text_rfc3339(uint64_t ns, char *buf, size_t len)
+{
+	if (!ns) {
+		buf[0] = 0;
+		return;
+	}
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000ull % 1000));
 }

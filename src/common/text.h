@@ -11,11 +11,15 @@
 #define TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * NULL when s (NUL-terminated, NULL counts as empty) is at most max bytes of
  * valid UTF-8 without control characters; else a static reason.
  */
 const char *text_check(const char *s, size_t max);
+
+/* RFC 3339 (UTC, milliseconds) of a wall-clock time in ns; "" for 0. */
+void text_rfc3339(uint64_t wall_ns, char *buf, size_t len);
 
 #endif

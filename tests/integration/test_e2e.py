@@ -1299,6 +1299,25 @@ class SplitEach(unittest.TestCase):
         t.config.command.value = "true"
         r = launch(req, timeout=10)  # valid, but no lease held on that host
         self.assertTrue(r.error.HasField("invalidOffers"), r)
+        # as upstream, a launch naming a host offer spends that one only
+        acquire = ch.unary_unary(
+            "/peloton.private.hostmgr.hostsvc.InternalHostService/AcquireHostOffers",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=hs.AcquireHostOffersResponse.FromString)
+        areq = hs.AcquireHostOffersRequest()
+        areq.filter.resourceConstraint.minimum.cpuLimit = 1
+        areq.filter.quantity.maxHosts = 1
+        offer = acquire(areq, timeout=10).hostOffers[0]
+        self.assertTrue(offer.id.value)
+        req.hostname, req.agentId.value = offer.hostname, offer.agentId.value
+        req.tasks[0].taskId.value = "stray-0-1"
+        req.id.value = offer.id.value + "-not"
+        r = launch(req, timeout=10)
+        self.assertIn("not held", r.error.invalidOffers.message)
+        req.id.value = offer.id.value  # the lease was kept: the right id spends it
+        self.assertFalse(launch(req, timeout=10).HasField("error"))
+        r = launch(req, timeout=10)  # spent
+        self.assertIn("not held", r.error.invalidOffers.message)
         kill = ch.unary_unary(
             "/peloton.private.hostmgr.hostsvc.InternalHostService/KillTasks",
             request_serializer=lambda m: m.SerializeToString(),

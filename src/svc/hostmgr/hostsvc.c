@@ -1,5 +1,6 @@
 /* InternalHostService edge over the host index; see hostsvc.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -98,6 +99,28 @@ static bool held_put(struct hostsvc *svc, struct hostidx_lease *lease)
 		free(h);
 	}
 	return ok;
+}
+
+void hostsvc_offer_id(const struct hostidx_lease *lease, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%016" PRIx64, hostidx_lease_hostname(lease), lease->token);
+}
+
+int hostsvc_check_offer_id(struct hostsvc *svc, const char *hostname, const char *id, char *err,
+                           size_t errlen)
+{
+	char cur[HOSTSVC_OFFER_ID_MAX] = "";
+	pthread_mutex_lock(&svc->mu);
+	struct held *h = htab_get(&svc->held, hostname);
+	if (h != NULL)
+		hostsvc_offer_id(&h->lease, cur, sizeof(cur));
+	pthread_mutex_unlock(&svc->mu);
+	if (h != NULL && strcmp(cur, id) == 0)
+		return 0;
+	errf(err, errlen, "host offer %s is not held for host %s (%s)", id, hostname,
+	     h != NULL ? "another offer of that host is"
+	               : "none is: released, expired, spent or never acquired");
+	return -1;
 }
 
 /* Removes and returns the lease held for hostname, or NULL. */
@@ -302,6 +325,13 @@ static host_offer_pb *host_offer(const struct hostidx_lease *lease)
 	o->agentid = aid;
 	o->hostname = strdup(hostidx_lease_hostname(lease));
 	aid->value = strdup(hostidx_lease_agent_id(lease));
+	char id[HOSTSVC_OFFER_ID_MAX];
+	hostsvc_offer_id(lease, id, sizeof(id));
+	if ((o->id = malloc(sizeof(*o->id))) == NULL)
+		goto fail;
+	peloton__api__peloton__host_offer_id__init(o->id);
+	if ((o->id->value = strdup(id)) == NULL)
+		goto fail;
 	o->resources = calloc(5, sizeof(*o->resources));
 	o->attributes = calloc(v->n_labels ? v->n_labels : 1, sizeof(*o->attributes));
 	if (o->hostname == NULL || aid->value == NULL || o->resources == NULL ||

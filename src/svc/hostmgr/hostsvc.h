@@ -89,6 +89,17 @@ int hostsvc_ingest_offers(struct hostsvc *svc, Mesos__V1__Offer *const *offers, 
                           uint64_t now_ns, char *err, size_t errlen);
 
 /*
+ * The id of a lease as HostOffer.id carries it ("<hostname>-<claim token>",
+ * opaque to clients): LaunchTasksRequest.id names it back.
+ */
+#define HOSTSVC_OFFER_ID_MAX 300
+void hostsvc_offer_id(const struct hostidx_lease *lease, char *buf, size_t len);
+
+/* 0 when id is the lease held for hostname now; -1 with err otherwise. */
+int hostsvc_check_offer_id(struct hostsvc *svc, const char *hostname, const char *id, char *err,
+                           size_t errlen);
+
+/*
  * The offers of one host for an operation now (RESERVE, CREATE, DESTROY,
  * UNRESERVE, a launch on reserved resources): the lease this edge holds on
  * it (AcquireHostOffers) if any, else a lease taken on it by name; spent

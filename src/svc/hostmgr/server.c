@@ -114,6 +114,9 @@ static ProtobufCMessage *h_hs_launch(void *ctx, const ProtobufCMessage *m, struc
 			why = LAUNCH_BAD_TASK;
 			bad = r->tasks[k];
 		}
+	if (why == LAUNCH_OK && r->id && r->id->value && r->id->value[0] &&
+	    hostsvc_check_offer_id(d->hsvc, r->hostname, r->id->value, err, sizeof(err)) != 0)
+		why = LAUNCH_NO_LEASE; /* as upstream: only the offer held may be spent */
 	if (why == LAUNCH_OK)
 		why = hostmgr__launch(d, r->hostname, r->agentid->value, NULL, 0, lts, n, err,
 		                      sizeof(err));

@@ -250,8 +250,6 @@ void jm__table_fini(struct jobmgr *jm);
 
 /* ---- ids ---- */
 
-/* RFC 3339 of a wall-clock time; "" for 0. */
-void jm__rfc3339(uint64_t ns, char *buf, size_t len);
 /* "<job>-<instance>[-<run>]" -> job, instance, run (run 0 when absent). 0 or -1. */
 int jm__parse_task_id(const char *id, bool with_run, char *job, size_t jlen, uint32_t *inst,
                       uint32_t *run);

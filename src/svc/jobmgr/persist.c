@@ -4,6 +4,7 @@
 
 #include "fsm.h"
 #include "log.h"
+#include "text.h"
 #include "persist.h"
 #include "proto_codec.h"
 
@@ -26,8 +27,8 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len)
 		aid.value = t->agent;
 		r.agentid = &aid;
 	}
-	jm__rfc3339(t->start_ns, st, sizeof(st));
-	jm__rfc3339(t->done_ns, dn, sizeof(dn));
+	text_rfc3339(t->start_ns, st, sizeof(st));
+	text_rfc3339(t->done_ns, dn, sizeof(dn));
 	r.starttime = st;
 	r.completiontime = dn;
 	r.host = t->host ? t->host : "";
@@ -145,11 +146,11 @@ Peloton__Api__Job__RuntimeInfo *jm__job_runtime(const struct jm_job *j)
 	char b[40];
 	r->state = j->state;
 	r->goalstate = j->goal;
-	jm__rfc3339(j->created_ns, b, sizeof(b));
+	text_rfc3339(j->created_ns, b, sizeof(b));
 	r->creationtime = strdup(b);
-	jm__rfc3339(j->started_ns, b, sizeof(b));
+	text_rfc3339(j->started_ns, b, sizeof(b));
 	r->starttime = strdup(b);
-	jm__rfc3339(j->done_ns, b, sizeof(b));
+	text_rfc3339(j->done_ns, b, sizeof(b));
 	r->completiontime = strdup(b);
 	r->configversion = (int64_t)j->cfg_version;
 	size_t n = 0;
@@ -226,7 +227,7 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 		run++;
 	snprintf(id, sizeof(id), "%s-%u-%u", j->id, inst, run);
 	tid.value = id;
-	jm__rfc3339(now, ts, sizeof(ts));
+	text_rfc3339(now, ts, sizeof(ts));
 	ev.taskid = &tid;
 	ev.state = (Peloton__Api__Task__TaskState)t->state;
 	ev.message = (char *)(msg ? msg : "");

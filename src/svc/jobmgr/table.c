@@ -1,25 +1,11 @@
 /* The job manager's job table, job memory and task ids; see jm.h. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "fsm.h"
 #include "htab.h"
 #include "jm.h"
-
-void jm__rfc3339(uint64_t ns, char *buf, size_t len)
-{
-	if (!ns) {
-		buf[0] = 0;
-		return;
-	}
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000ull % 1000));
-}
 
 struct jm_job *jm__find(struct jobmgr *jm, const char *id)
 {

@@ -9,6 +9,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "text.h"
 #include "peloton/api/volume/svc/volume_svc.pb-c.h"
 #include "peloton/api/volume/volume.pb-c.h"
 #include "proto_codec.h"
@@ -83,8 +84,8 @@ static void to_pb(const struct jm_volume *v, vol_pb *pb, Peloton__Api__Peloton__
 	pb->goalstate = (Peloton__Api__Volume__VolumeState)v->goal;
 	pb->sizemb = v->size_mb;
 	pb->containerpath = v->path ? v->path : "";
-	jm__rfc3339(v->create_ns, ct, 40);
-	jm__rfc3339(v->update_ns, ut, 40);
+	text_rfc3339(v->create_ns, ct, 40);
+	text_rfc3339(v->update_ns, ut, 40);
 	pb->createtime = ct;
 	pb->updatetime = ut;
 }

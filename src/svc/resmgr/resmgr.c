@@ -1312,18 +1312,21 @@ void resmgr_foreach_task(struct resmgr *rm, void (*cb)(const struct resmgr_task_
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
 
+	uint64_t t_now = now(rm);
 	/* under rm->lk: hostname and payload are replaced under it */
 	pthread_mutex_lock(&rm->lk);
 	rcu_read_lock();
 	cds_lfht_for_each(rm->tasks, &it, n)
 	{
 		struct rm_task *t = caa_container_of(n, struct rm_task, node);
+		uint64_t since = atomic_load(&t->since_ns);
 		struct resmgr_task_view v = {
 		    .id = t->id,
 		    .job_id = t->job_id,
 		    .pool_id = t->pool ? t->pool->id : NULL,
 		    .hostname = t->hostname,
 		    .state = atomic_load(&t->state),
+		    .age_ns = t_now > since ? t_now - since : 0,
 		    .type = t->type,
 		    .payload = t->payload,
 		    .payload_len = t->payload_len,

@@ -139,6 +139,7 @@ struct resmgr_task_view {
 	const char *id, *job_id, *pool_id;
 	const char *hostname; /* set from its placement; NULL before */
 	enum taskstate state;
+	uint64_t age_ns; /* how long it has been in that state */
 	enum resmgr_task_type type;
 	const void *payload;
 	size_t payload_len;

@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto_codec.h"
 #include "resmgrsvc.h"
 #include "rmtask.h"
+#include "text.h"
 
 typedef Peloton__Private__Resmgr__Task task_pb;
 typedef Peloton__Private__Resmgr__Gang gang_pb;
@@ -489,6 +491,54 @@ struct active_ctx {
 	bool nomem;
 };
 
+typedef Peloton__Private__Resmgr__GetActiveTasksResponse__TaskEntries task_entries;
+
+/* tasksByState's entry for state, created on first use (a dozen states). */
+static task_entries *state_list(struct active_ctx *c, const char *state)
+{
+	resmgrsvc_active_resp *r = c->resp;
+	for (size_t i = 0; i < r->n_tasksbystate; i++)
+		if (strcmp(r->tasksbystate[i]->key, state) == 0)
+			return r->tasksbystate[i]->value;
+	Peloton__Private__Resmgr__GetActiveTasksResponse__TasksByStateEntry *e = PB_NEW(
+	    Peloton__Private__Resmgr__GetActiveTasksResponse__TasksByStateEntry,
+	    peloton__private__resmgr__get_active_tasks_response__tasks_by_state_entry__descriptor);
+	void **slot;
+	if (e == NULL || (e->key = strdup(state)) == NULL ||
+	    (e->value = PB_NEW(
+	         task_entries,
+	         peloton__private__resmgr__get_active_tasks_response__task_entries__descriptor)) ==
+	        NULL ||
+	    (slot = grow((void ***)&r->tasksbystate, &r->n_tasksbystate)) == NULL) {
+		PB_FREE(e);
+		return NULL;
+	}
+	*slot = e;
+	return e->value;
+}
+
+/* The task in tasksByState: id, state, host and when it entered the state. */
+static bool add_entry(struct active_ctx *c, const struct resmgr_task_view *v)
+{
+	task_entries *l = state_list(c, taskstate_name(v->state));
+	Peloton__Private__Resmgr__GetActiveTasksResponse__TaskEntry *e =
+	    PB_NEW(Peloton__Private__Resmgr__GetActiveTasksResponse__TaskEntry,
+	           peloton__private__resmgr__get_active_tasks_response__task_entry__descriptor);
+	char ts[40];
+	void **slot;
+	text_rfc3339(clock_wall_ns() - v->age_ns, ts, sizeof(ts));
+	if (l == NULL || e == NULL || (e->taskid = strdup(v->id)) == NULL ||
+	    (e->taskstate = strdup(taskstate_name(v->state))) == NULL ||
+	    (e->hostname = strdup(v->hostname ? v->hostname : "")) == NULL ||
+	    (e->lastupdatetime = strdup(ts)) == NULL ||
+	    (slot = grow((void ***)&l->taskentry, &l->n_taskentry)) == NULL) {
+		PB_FREE(e);
+		return false;
+	}
+	*slot = e;
+	return true;
+}
+
 static void active_cb(const struct resmgr_task_view *v, void *arg)
 {
 	struct active_ctx *c = arg;
@@ -510,6 +560,7 @@ static void active_cb(const struct resmgr_task_view *v, void *arg)
 		return;
 	}
 	*slot = e;
+	c->nomem = !add_entry(c, v);
 }
 
 resmgrsvc_active_resp *resmgrsvc_get_active_tasks(struct resmgr *rm, const resmgrsvc_active_req *r)

@@ -251,6 +251,15 @@ static void test_updates_kills_queries(void **state)
 	a = resmgrsvc_get_active_tasks(rm, &ar);
 	assert_int_equal(a->n_taskstatesmap, 1);
 	assert_string_equal(a->taskstatesmap[0]->value, "RUNNING");
+	/* the same task in tasksByState, with its state and when it entered it */
+	assert_int_equal(a->n_tasksbystate, 1);
+	assert_string_equal(a->tasksbystate[0]->key, "RUNNING");
+	assert_int_equal(a->tasksbystate[0]->value->n_taskentry, 1);
+	const Peloton__Private__Resmgr__GetActiveTasksResponse__TaskEntry *te =
+	    a->tasksbystate[0]->value->taskentry[0];
+	assert_string_equal(te->taskid, a->taskstatesmap[0]->key);
+	assert_string_equal(te->taskstate, "RUNNING");
+	assert_int_equal(strlen(te->lastupdatetime), 24); /* 2026-12-04T23:59:59.123Z */
 	FREE(a);
 
 	nr.n_events = 1;
