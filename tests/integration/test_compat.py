@@ -134,6 +134,37 @@ class Compat(unittest.TestCase):
         rg.to = 8
         r = self.c.call("/peloton.api.task.TaskManager/Restart", req, task_pb2.RestartResponse)
         self.assertEqual(r.outOfRange.instanceCount, 2)
+        # the svc API lists them in `failed`, changing nothing, and lists
+        # the instances it acted on
+        from peloton.api.task.svc import task_svc_pb2 as ts
+        base = "/peloton.api.task.svc.TaskService/"
+        for method, rq, rp, done in (("StopTasks", ts.StopTasksRequest, ts.StopTasksResponse,
+                                      "stopped"),
+                                     ("StartTasks", ts.StartTasksRequest, ts.StartTasksResponse,
+                                      "started"),
+                                     ("RestartTasks", ts.RestartTasksRequest,
+                                      ts.RestartTasksResponse, "stopped")):
+            q = rq()
+            q.jobId.value = jid
+            rg = q.ranges.add()
+            rg.__setattr__("from", 1)
+            rg.to = 4
+            r = self.c.call(base + method, q, rp)
+            self.assertEqual((list(r.failed), list(getattr(r, done))), ([2, 3], []), method)
+        self.assertEqual(task_pb2.TaskState.Name(self.c.task(jid, 1).runtime.state), "RUNNING")
+        q = ts.RestartTasksRequest()
+        q.jobId.value = jid
+        rg = q.ranges.add()
+        rg.__setattr__("from", 1)
+        rg.to = 2
+        r = self.c.call(base + "RestartTasks", q, ts.RestartTasksResponse)
+        self.assertEqual((list(r.stopped), list(r.failed)), ([1], []))
+        wait_until("instance 1 in its second run", lambda: self.c.task(jid, 1).runtime
+                   .mesosTaskId.value == jid + "-1-2", 60)
+        with self.assertRaises(grpc.RpcError) as e:
+            q.jobId.value = "no-such-job"
+            self.c.call(base + "RestartTasks", q, ts.RestartTasksResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_runs_in_get_and_events(self):
         """Get's results and GetEvents list each run of a task apart, the

@@ -227,7 +227,13 @@ static ProtobufCMessage *svc_over_v0(void *ctx, const ProtobufCMessage *m, struc
 	protobuf_c_message_free_unpacked(r, NULL);
 	if (!jr)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
-	if (v0_error(jr, st)) {
+	/* ranges past the job: the svc answer lists them in `failed` (nothing
+	 * was changed) rather than failing the call */
+	bool lists_failed = false;
+	for (size_t i = 0; resp_map[i][0]; i++)
+		lists_failed |= strcmp(resp_map[i][0], "invalidInstanceIds") == 0 &&
+		                json_array_size(json_object_get(jr, "invalidInstanceIds")) > 0;
+	if (!lists_failed && v0_error(jr, st)) {
 		json_decref(jr);
 		return NULL;
 	}
@@ -263,7 +269,6 @@ static const char *const R_STOP[][2] = {
     {"stoppedInstanceIds", "stopped"}, {"invalidInstanceIds", "failed"}, {NULL, NULL}};
 static const char *const R_START[][2] = {
     {"startedInstanceIds", "started"}, {"invalidInstanceIds", "failed"}, {NULL, NULL}};
-static const char *const R_NONE[][2] = {{NULL, NULL}};
 
 static const char *const R_SANDBOX[][2] = {
     {"hostname", "hostname"}, {"port", "port"}, {"paths", "paths"}, {NULL, NULL}};
@@ -278,8 +283,6 @@ SVC_TASK(h_svc_task_stop, jm__v0_task_stop, peloton__api__task__stop_request__de
          peloton__api__task__svc__stop_tasks_response__descriptor, M_ID_RANGES, R_STOP)
 SVC_TASK(h_svc_task_start, jm__v0_task_start, peloton__api__task__start_request__descriptor,
          peloton__api__task__svc__start_tasks_response__descriptor, M_ID_RANGES, R_START)
-SVC_TASK(h_svc_task_restart, jm__v0_task_restart, peloton__api__task__restart_request__descriptor,
-         peloton__api__task__svc__restart_tasks_response__descriptor, M_ID_RANGES, R_NONE)
 SVC_TASK(h_svc_task_events, jm__v0_task_events, peloton__api__task__get_events_request__descriptor,
          peloton__api__task__svc__get_events_response__descriptor, M_ID_INST, R_RESULT)
 SVC_TASK(h_svc_task_browse, jm__v0_task_browse,
@@ -315,7 +318,7 @@ void jobmgr_bind(struct jobmgr *jm, struct rpc_table *t)
 	    {"peloton.api.task.svc.TaskService", "QueryTasks", h_svc_task_query},
 	    {"peloton.api.task.svc.TaskService", "StopTasks", h_svc_task_stop},
 	    {"peloton.api.task.svc.TaskService", "StartTasks", h_svc_task_start},
-	    {"peloton.api.task.svc.TaskService", "RestartTasks", h_svc_task_restart},
+	    {"peloton.api.task.svc.TaskService", "RestartTasks", jm__svc_task_restart},
 	    {"peloton.api.task.svc.TaskService", "GetEvents", h_svc_task_events},
 	    {"peloton.api.task.svc.TaskService", "BrowseSandbox", h_svc_task_browse},
 	};

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "persist.h"
 #include "proto_codec.h"
+#include "peloton/api/task/svc/task_svc.pb-c.h"
 #include "v0.h"
 
 static char *dupstr(const char *s)
@@ -981,6 +982,39 @@ ProtobufCMessage *jm__v0_task_restart(void *ctx, const ProtobufCMessage *m, stru
 		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
 		                (int)ss);
 	}
+	return &resp->base;
+}
+
+ProtobufCMessage *jm__svc_task_restart(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
+{
+	const Peloton__Api__Task__Svc__RestartTasksRequest *r = (const void *)m;
+	struct jm_job *j = jm__live_job(ctx, r->jobid);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->jobid && r->jobid->value ? r->jobid->value : "");
+	Peloton__Api__Task__Svc__RestartTasksResponse *resp =
+	    PB_NEW(Peloton__Api__Task__Svc__RestartTasksResponse,
+	           peloton__api__task__svc__restart_tasks_response__descriptor);
+	if (!resp)
+		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	bool oom;
+	Peloton__Api__Task__InstanceIdOutOfRange *oor =
+	    out_of_range(j, r->ranges, r->n_ranges, &resp->failed, &resp->n_failed, &oom);
+	if (oor) { /* refused whole: the ids past the job are the answer */
+		PB_FREE(oor);
+		return &resp->base;
+	}
+	size_t n;
+	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
+	enum store_status ss = v ? jm__restart(ctx, j, v, n) : STORE_ENOMEM;
+	if (ss != STORE_OK) {
+		free(v);
+		PB_FREE(resp);
+		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
+		                (int)ss);
+	}
+	resp->stopped = v;
+	resp->n_stopped = n;
 	return &resp->base;
 }
 

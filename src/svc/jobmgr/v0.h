@@ -22,6 +22,10 @@ ProtobufCMessage *jm__v0_task_query(void *jm, const ProtobufCMessage *req, struc
 ProtobufCMessage *jm__v0_task_stop(void *jm, const ProtobufCMessage *req, struct rpc_status *st);
 ProtobufCMessage *jm__v0_task_start(void *jm, const ProtobufCMessage *req, struct rpc_status *st);
 ProtobufCMessage *jm__v0_task_restart(void *jm, const ProtobufCMessage *req, struct rpc_status *st);
+/* svc TaskService.RestartTasks: the instances restarted in `stopped`, ranges
+ * past the job in `failed` (then nothing restarted). */
+ProtobufCMessage *jm__svc_task_restart(void *jm, const ProtobufCMessage *req,
+                                       struct rpc_status *st);
 ProtobufCMessage *jm__v0_task_events(void *jm, const ProtobufCMessage *req, struct rpc_status *st);
 ProtobufCMessage *jm__v0_task_browse(void *jm, const ProtobufCMessage *req, struct rpc_status *st);
 
