@@ -200,6 +200,18 @@ class Compat(unittest.TestCase):
         self.assertEqual([{e.taskId.value for e in grp.event} for grp in groups],
                          [{jid + "-0-1"}, {second}])
         self.assertEqual(task_pb2.TaskState.Name(groups[0].event[0].state), "KILLED")
+        # errors in the answer's error field (v0), statuses (svc)
+        ev.instanceId = 5
+        r = self.c.call("/peloton.api.task.TaskManager/GetEvents", ev, task_pb2.GetEventsResponse)
+        self.assertIn("out of range", r.error.eventError.message)
+        ev.jobId.value = "no-such-job"
+        r = self.c.call("/peloton.api.task.TaskManager/GetEvents", ev, task_pb2.GetEventsResponse)
+        self.assertIn("not found", r.error.eventError.message)
+        se = ts.GetEventsRequest(instanceId=5)
+        se.jobId.value = jid
+        with self.assertRaises(grpc.RpcError) as e:
+            self.c.call("/peloton.api.task.svc.TaskService/GetEvents", se, ts.GetEventsResponse)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
 
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""

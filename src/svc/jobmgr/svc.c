@@ -283,8 +283,25 @@ SVC_TASK(h_svc_task_stop, jm__v0_task_stop, peloton__api__task__stop_request__de
          peloton__api__task__svc__stop_tasks_response__descriptor, M_ID_RANGES, R_STOP)
 SVC_TASK(h_svc_task_start, jm__v0_task_start, peloton__api__task__start_request__descriptor,
          peloton__api__task__svc__start_tasks_response__descriptor, M_ID_RANGES, R_START)
-SVC_TASK(h_svc_task_events, jm__v0_task_events, peloton__api__task__get_events_request__descriptor,
+SVC_TASK(h_svc_task_events_v0, jm__v0_task_events,
+         peloton__api__task__get_events_request__descriptor,
          peloton__api__task__svc__get_events_response__descriptor, M_ID_INST, R_RESULT)
+
+/* svc GetEvents: a missing job or instance is the call's status, as the
+ * rest of the svc API answers (v0 puts it in error.eventError). */
+static ProtobufCMessage *h_svc_task_events(void *ctx, const ProtobufCMessage *m,
+                                           struct rpc_status *st)
+{
+	const Peloton__Api__Task__Svc__GetEventsRequest *r = (const void *)m;
+	struct jm_job *j = jm__live_job(ctx, r->jobid);
+	if (!j)
+		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
+		                r->jobid && r->jobid->value ? r->jobid->value : "");
+	if (r->instanceid >= j->n)
+		return rpc_fail(st, RPC_OUT_OF_RANGE, "instance %u of job %s out of range (%u)",
+		                r->instanceid, j->id, j->n);
+	return h_svc_task_events_v0(ctx, m, st);
+}
 SVC_TASK(h_svc_task_browse, jm__v0_task_browse,
          peloton__api__task__browse_sandbox_request__descriptor,
          peloton__api__task__svc__browse_sandbox_response__descriptor, M_ID_INST, R_SANDBOX)

@@ -8,6 +8,8 @@
  * has. The operations themselves are jobs.c's.
  */
 #define _GNU_SOURCE /* qsort_r */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1018,24 +1020,48 @@ ProtobufCMessage *jm__svc_task_restart(void *ctx, const ProtobufCMessage *m, str
 	return &resp->base;
 }
 
-/* GetEvents: its response has no error fields; a missing job or instance
- * is the status (NOT_FOUND, OUT_OF_RANGE). One group per run, the oldest
- * run first, as upstream answers. */
+/* A GetEvents answer carrying only error.eventError (as upstream answers a
+ * job or an instance it cannot read events of); NULL on ENOMEM. */
+static Peloton__Api__Task__GetEventsResponse *events_error(const char *fmt, ...)
+{
+	Peloton__Api__Task__GetEventsResponse *resp =
+	    PB_NEW(Peloton__Api__Task__GetEventsResponse,
+	           peloton__api__task__get_events_response__descriptor);
+	if (resp &&
+	    (resp->error = PB_NEW(Peloton__Api__Task__GetEventsResponse__Error,
+	                          peloton__api__task__get_events_response__error__descriptor)) &&
+	    (resp->error->eventerror = PB_NEW(Peloton__Api__Task__TaskEventsError,
+	                                      peloton__api__task__task_events_error__descriptor))) {
+		char msg[300];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if ((resp->error->eventerror->message = strdup(msg)) != NULL)
+			return resp;
+	}
+	PB_FREE(resp);
+	return NULL;
+}
+
+/* GetEvents: one group per run, the oldest run first, as upstream answers;
+ * a missing job or instance is error.eventError in the answer. */
 ProtobufCMessage *jm__v0_task_events(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	struct jobmgr *jm = ctx;
 	const Peloton__Api__Task__GetEventsRequest *r =
 	    (const Peloton__Api__Task__GetEventsRequest *)m;
 	struct jm_job *j = jm__live_job(jm, r->jobid);
-	if (!j)
-		return rpc_fail(st, RPC_NOT_FOUND, "job %s not found",
-		                r->jobid && r->jobid->value ? r->jobid->value : "");
-	if (r->instanceid >= j->n)
-		return rpc_fail(st, RPC_OUT_OF_RANGE, "instance %u not below %u", r->instanceid,
-		                j->n);
-	Peloton__Api__Task__GetEventsResponse *resp =
-	    PB_NEW(Peloton__Api__Task__GetEventsResponse,
-	           peloton__api__task__get_events_response__descriptor);
+	Peloton__Api__Task__GetEventsResponse *resp = NULL;
+	if (!j || r->instanceid >= j->n) {
+		resp = !j ? events_error("job %s not found",
+		                         r->jobid && r->jobid->value ? r->jobid->value : "")
+		          : events_error("instance %u of job %s out of range (%u instances)",
+		                         r->instanceid, j->id, j->n);
+		return resp ? &resp->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
+	resp = PB_NEW(Peloton__Api__Task__GetEventsResponse,
+	              peloton__api__task__get_events_response__descriptor);
 	Peloton__Api__Task__GetEventsResponse__Events *evs =
 	    PB_NEW(Peloton__Api__Task__GetEventsResponse__Events,
 	           peloton__api__task__get_events_response__events__descriptor);
