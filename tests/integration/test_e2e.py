@@ -31,7 +31,7 @@ from peloton.api.task import task_pb2  # noqa: E402
 
 import pelcluster  # noqa: E402
 from pelcluster import (Cluster, batch, free_port, metric, start_engine,  # noqa: E402
-                        wait_line)
+                        wait_line, wait_until)
 
 pelcluster.BIN, pelcluster.EXAMPLES = BIN, EXAMPLES
 
@@ -685,6 +685,9 @@ class Preemption(unittest.TestCase):
             shutil.rmtree(d)
             a = batch(10, sla={"preemptible": True})
             a["defaultConfig"]["resource"] = {"cpuLimit": 16, "memLimitMb": 64}
+            # instances 0-4 are killed for good when preempted (goal PREEMPTING)
+            a["instanceConfig"] = {str(i): {"preemptionPolicy": {"killOnPreempt": True}}
+                                   for i in range(5)}
             ja = c.create_job(ids["pa"], a)
             end = time.time() + 30
             while dict(c.job(ja).jobInfo.runtime.taskStats).get("RUNNING") != 10:
@@ -710,9 +713,14 @@ class Preemption(unittest.TestCase):
             self.assertEqual(len(preempted), 8)
             self.assertEqual(metric(c.http, 'peloton_preemptions_total{pool="/pa"}'), 8)
             self.assertEqual(metric(c.http, 'peloton_preemptions_total{pool="/pb"}'), 0)
-            # waiting to run again, not killed for good
+            # waiting to run again, not killed for good, unless killOnPreempt:
+            # then down for good, goal PREEMPTING as upstream
+            def state(i):
+                rt = c.task(ja, i).runtime
+                return task_pb2.TaskState.Name(rt.state), task_pb2.TaskState.Name(rt.goalState)
             for i in preempted:
-                self.assertEqual(task_pb2.TaskState.Name(c.task(ja, i).runtime.state), "PENDING")
+                want = ("KILLED", "PREEMPTING") if i < 5 else ("PENDING", "SUCCEEDED")
+                wait_until("instance %d %s" % (i, want), lambda: state(i) == want, 30)
         finally:
             c.stop()
 
@@ -1155,8 +1163,9 @@ class SplitEach(unittest.TestCase):
                                                for k, v in stats.items())):
                 return st
             time.sleep(0.2)
-        self.fail("job %s still %s, tasks %s\njm:\n%s\nhm:\n%s" % (
-            jid, st, dict(rt.taskStats), self.tail("jm"), self.c.log_tail()))
+        self.fail("job %s still %s, tasks %s\njm:\n%s\nrm:\n%s\npl:\n%s\nhm:\n%s" % (
+            jid, st, dict(rt.taskStats), self.tail("jm"), self.tail("rm"), self.tail("pl"),
+            self.c.log_tail()))
 
     def test_a_stateful_job_apart(self):
         """A stateful job with the job manager apart: each first launch is one

@@ -112,7 +112,7 @@ void jm__admit_held__(struct jobmgr *jm, struct jm_job *j)
 	uint32_t *v = calloc(room, sizeof(uint32_t));
 	size_t k = 0;
 	for (uint32_t i = 0; v && i < j->n && k < room; i++)
-		if (j->tasks[i].held && j->tasks[i].goal != TASK_KILLED && !j->deleted)
+		if (j->tasks[i].held && !jm_goal_down(j->tasks[i].goal) && !j->deleted)
 			v[k++] = i;
 	if (k)
 		jm__enqueue(jm, j, v, k);

@@ -199,6 +199,13 @@ static inline uint8_t jm_task_goal(const struct jm_job *j)
 
 /* A health check Mesos runs for tasks of this config (validation refuses
  * an enabled one of another kind). */
+/* A goal that keeps the task down: KILLED (stopped by its owner) or
+ * PREEMPTING (preempted with preemptionPolicy.killOnPreempt, as upstream). */
+static inline bool jm_goal_down(uint32_t goal)
+{
+	return goal == TASK_KILLED || goal == TASK_PREEMPTING;
+}
+
 static inline bool jm_health_checked(const Peloton__Api__Task__TaskConfig *tc)
 {
 	return tc && tc->healthcheck && tc->healthcheck->enabled;

@@ -59,7 +59,7 @@ static size_t launch_intent(struct jobmgr *jm, const struct resmgr_placement_out
 		size_t dyn = 0;
 		for (size_t i = 0; tc && i < tc->n_ports; i++)
 			dyn += tc->ports[i]->value == 0;
-		if (!t || t->goal == TASK_KILLED || j->deleted ||
+		if (!t || jm_goal_down(t->goal) || j->deleted ||
 		    jm_next((enum taskstate)t->state, JM_LAUNCH) == TASK_UNKNOWN) {
 			cursor += dyn;
 			pthread_mutex_unlock(&j->mu);

@@ -82,7 +82,7 @@ int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t 
 	t->healthy = (uint8_t)r->healthy;
 	/* killed while its goal is still to run: a restart (RestartTasks, a
 	 * config change, a preemption that relaunches) the crash interrupted */
-	t->restart = t->state == TASK_KILLING && t->goal != TASK_KILLED;
+	t->restart = t->state == TASK_KILLING && !jm_goal_down(t->goal);
 	if (r->host && r->host[0])
 		t->host = strdup(r->host);
 	if (r->agentid && r->agentid->value)

@@ -100,7 +100,7 @@ int jobmgr_recover(struct jobmgr *jm, size_t *jobs, size_t *tasks)
 			 * explicitly after SUBSCRIBED, and again later if silent */
 			if (!jm__move(j, i, JM_RECOVER) && jm_on_mesos((enum taskstate)t->state))
 				t->due_ns = clock_wall_ns() + jm->cfg.reconcile_after_ns;
-			if (t->state == TASK_PENDING && t->goal != TASK_KILLED && pend)
+			if (t->state == TASK_PENDING && !jm_goal_down(t->goal) && pend)
 				pend[np++] = i;
 		}
 		if (np)

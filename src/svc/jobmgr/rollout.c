@@ -244,9 +244,9 @@ static bool inst_done(const struct jm_job *j, const struct jm_update *u, uint32_
 	const struct jm_task *t = &j->tasks[i];
 	bool terminal = taskstate_terminal((enum taskstate)t->state);
 	if (i >= u->to_n) /* removed: stopped */
-		return terminal && t->goal == TASK_KILLED;
-	if (t->goal == TASK_KILLED) /* stopped by its owner: it starts on the new version;
-	                             * with stopBeforeUpdate, the update starts it */
+		return terminal && jm_goal_down(t->goal);
+	if (jm_goal_down(t->goal)) /* stopped by its owner: it starts on the new version;
+	                            * with stopBeforeUpdate, the update starts it */
 		return !u->stop_first;
 	if (!jm_long_running(j->cfg) && terminal && t->state != TASK_INITIALIZED)
 		return true; /* a batch task that ran keeps its last run */
@@ -273,14 +273,14 @@ static void take__(struct jobmgr *jm, struct jm_job *j, const struct jm_update *
 	if (i >= u->to_n) {
 		if (jm__stop_task__(jm, j, i))
 			what = "update: instance removed";
-	} else if (s == TASK_INITIALIZED || (t->goal == TASK_KILLED && taskstate_terminal(s))) {
+	} else if (s == TASK_INITIALIZED || (jm_goal_down(t->goal) && taskstate_terminal(s))) {
 		t->goal = jm_task_goal(j);
 		if (jm__move(j, i, JM_ENQUEUE)) {
 			t->start_ns = t->done_ns = 0;
 			q[(*nq)++] = i;
 			what = "update: started on the new version";
 		}
-	} else if (t->upd_taken || t->goal == TASK_KILLED || t->cfg_ver == u->to_ver) {
+	} else if (t->upd_taken || jm_goal_down(t->goal) || t->cfg_ver == u->to_ver) {
 		return; /* on its way */
 	} else if (s == TASK_PENDING && !t->held && !t->due_ns) {
 		char ptask[96];
@@ -306,7 +306,7 @@ static void stop_first__(struct jobmgr *jm, struct jm_job *j, const struct jm_up
 	uint32_t end = u->to_n < j->n ? u->to_n : j->n;
 	for (uint32_t i = u->next; i < end; i++) {
 		struct jm_task *t = &j->tasks[i];
-		if (t->goal != TASK_KILLED && t->cfg_ver != u->to_ver &&
+		if (!jm_goal_down(t->goal) && t->cfg_ver != u->to_ver &&
 		    t->state != TASK_INITIALIZED && jm__stop_task__(jm, j, i))
 			jm__put_task(jm, b, j, i, "update: stopped before the update");
 	}
@@ -408,7 +408,7 @@ void jm__rollout_observe__(struct jm_job *j, uint32_t inst)
 	if (!moving(u) || inst >= u->next || t->cfg_ver != u->to_ver || t->fail_run == t->run)
 		return;
 	bool ended =
-	    taskstate_terminal((enum taskstate)t->state) && t->goal != TASK_KILLED && !t->restart;
+	    taskstate_terminal((enum taskstate)t->state) && !jm_goal_down(t->goal) && !t->restart;
 	if (ended || t->healthy == PELOTON__API__TASK__HEALTH_STATE__UNHEALTHY) {
 		t->fail_run = t->run;
 		if (t->upd_fails < UINT8_MAX)

@@ -41,7 +41,7 @@ static void relaunch(struct jobmgr *jm, struct jm_job *j, uint32_t inst)
 {
 	pthread_mutex_lock(&j->mu);
 	struct jm_task *t = &j->tasks[inst];
-	if (t->state == TASK_PENDING && t->goal != TASK_KILLED) {
+	if (t->state == TASK_PENDING && !jm_goal_down(t->goal)) {
 		/* a resource manager apart: the sweeper's next pass enqueues it (no
 		 * round trip on the store's completion thread, batched per job) */
 		if (t->due_ns == 0 && jm->rm_apart)
@@ -110,7 +110,7 @@ static bool plan_relaunch(struct jm_job *j, uint32_t inst, enum taskstate s, uin
 		t->restart = false; /* killed by RestartTasks: a new run, no failure counted */
 		return true;
 	}
-	if (t->goal == TASK_KILLED || j->deleted)
+	if (jm_goal_down(t->goal) || j->deleted)
 		return false;
 	if (jm_long_running(j->cfg)) {
 		if (s == TASK_FAILED)
@@ -146,7 +146,7 @@ static void unchanged__(struct jobmgr *jm, struct jm_job *j, uint32_t inst, uint
 {
 	const struct jm_task *t = &j->tasks[inst];
 	bool done_here = run != t->run ||
-	                 (taskstate_terminal((enum taskstate)t->state) && t->goal == TASK_KILLED);
+	                 (taskstate_terminal((enum taskstate)t->state) && jm_goal_down(t->goal));
 	bool orphan = done_here && !jm_event_ends(ev) && st->agent_id && st->agent_id->value &&
 	              jm->cfg.hm.kill;
 	pthread_mutex_unlock(&j->mu);
@@ -220,7 +220,7 @@ void jobmgr_on_status_cb(void *jm_arg, const Mesos__V1__TaskStatus *st, hostmgr_
 	 * manager still hears "lost" (the event its state machine has from
 	 * LAUNCHING).
 	 */
-	if (ev == JM_LOST && t->goal == TASK_KILLED && run == t->run)
+	if (ev == JM_LOST && jm_goal_down(t->goal) && run == t->run)
 		ev = JM_KILLED;
 	/* a health check's verdict on a running task: TASK_RUNNING again, with
 	 * `healthy` (Mesos src/launcher/executor.cpp, taskHealthUpdated) */

@@ -34,7 +34,7 @@ static void sweep_job__(struct jobmgr *jm, struct jm_job *j, uint64_t now, struc
 		if (t->state == TASK_PENDING &&
 		    ((t->due_ns && t->due_ns <= now) || (requeue && !t->due_ns))) {
 			t->due_ns = 0;
-			if (t->goal == TASK_KILLED || j->deleted)
+			if (jm_goal_down(t->goal) || j->deleted)
 				continue;
 			if (n_due == cap_due) {
 				size_t nc = cap_due ? cap_due * 2 : 64;
@@ -106,8 +106,8 @@ static void preempt(struct jobmgr *jm, struct store_batch *b, uint64_t now)
 			log_task(LOG_INFO, "jobmgr", j->id, inst, t->host, "preempting %s-%u-%u%s",
 			         j->id, inst, t->run, kill_only ? " (killOnPreempt)" : "");
 			t->restart = !kill_only;
-			if (kill_only)
-				t->goal = TASK_KILLED;
+			if (kill_only) /* as upstream: down for good, and why */
+				t->goal = TASK_PREEMPTING;
 			free(t->reason);
 			t->reason = strdup("PREEMPTED");
 			jm__kill_run(jm, j, inst, now);

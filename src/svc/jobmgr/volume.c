@@ -300,7 +300,7 @@ static bool task_waiting(struct jobmgr *jm, const char *job, uint32_t inst)
 		return false;
 	pthread_mutex_lock(&j->mu);
 	bool waiting = inst < j->n && j->tasks[inst].state == TASK_PENDING &&
-	               j->tasks[inst].goal != TASK_KILLED;
+	               !jm_goal_down(j->tasks[inst].goal);
 	pthread_mutex_unlock(&j->mu);
 	return waiting;
 }
