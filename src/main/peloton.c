@@ -8,8 +8,11 @@
  * Exit codes: 0 ok, 1 error (the daemon's status and message are printed),
  * 2 usage.
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include <ctype.h>
 #include <getopt.h>
+#include <strings.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +36,13 @@ static struct {
 	unsigned timeout_ms, count;
 	bool json, strict;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
+	const char *names, *hosts, *sort, *sortorder; /* task query; job query's sort too */
+	const char *short_r; /* -r: --respool for job query, --range elsewhere (as upstream) */
 	unsigned limit, offset;
 	int batch_size;   /* update create: -1 when not given */
 	double batch_pct; /* update create: < 0 when not given */
 	bool stop_first, start_paused, watch;
-	bool want_stderr, follow; /* task logs */
+	bool want_stderr, follow; /* task logs (--filename stderr = --stderr) */
 } g = {.timeout_ms = 10000, .limit = 100, .batch_size = -1, .batch_pct = -1};
 
 static struct rpc_table *tab;
@@ -65,17 +70,20 @@ static void usage(FILE *out)
 	        "  respool create <path> <spec.yaml>   create a pool (parent must exist)\n"
 	        "  respool lookup|get|delete <path>\n"
 	        "  respool dump                        every pool\n"
-	        "  job create <respool-path> <spec.yaml> [--job-id ID]\n"
+	        "  job create <respool-path> <spec.yaml> [-i|--job-id ID]\n"
 	        "  job get|status|stop|delete <job-id>\n"
-	        "  job query [--state S] [--label k=v] [--keyword W] [--respool PATH]\n"
-	        "            [--limit N] [--offset N]\n"
+	        "  job query [-s|--states S,..] [-l|--labels k=v,..] [-k|--keywords W,..]\n"
+	        "            [-r|--respool ID] [-n|--limit N] [-o|--offset N]\n"
+	        "            [-p|--sort PROPERTY] [-a|--sortorder ASC|DESC]\n"
 	        "  task get|events|browse <job-id> <instance>\n"
-	        "  task logs <job-id> <instance> [--stderr] [--follow]\n"
+	        "  task logs <job-id> <instance> [--stderr | -f|--filename stderr] [--follow]\n"
 	        "                                      the task's stdout (stderr) through its\n"
 	        "                                      agent's files API\n"
-	        "  task list|start|stop <job-id> [--range FROM:TO]\n"
-	        "  task query <job-id> [--state S] [--limit N] [--offset N]\n"
-	        "  task restart <job-id> [--range FROM:TO]\n"
+	        "  task list <job-id> [-r|--range FROM:TO]   a table (--json for every field)\n"
+	        "  task start|stop|restart <job-id> [-r|--range FROM:TO[,FROM:TO..]]\n"
+	        "  task query <job-id> [-s|--states S,..] [--names N,..] [--hosts H,..]\n"
+	        "             [-n|--limit N] [-o|--offset N] [-p|--sort PROPERTY]\n"
+	        "             [-a|--sortorder ASC|DESC]\n"
 	        "  job update <job-id> <spec.yaml>     the new config, every instance at once\n"
 	        "  respool update <path> <spec.yaml>, respool pending <path>\n"
 	        "  host capacity, host offers [--limit N]\n"
@@ -86,25 +94,26 @@ static void usage(FILE *out)
 	        "  volume list <job-id>, volume get|delete <volume-id>\n"
 	        "                                      persistent volumes (a delete is\n"
 	        "                                      refused while its task runs)\n\n"
-	        "global options:\n"
-	        "  --jobmgr ADDR                       daemon gRPC address host:port\n"
+	        "global options (upstream's short forms beside them):\n"
+	        "  -m, --jobmgr ADDR                   daemon gRPC address host:port\n"
 	        "                                      (env JOBMGR_URL; default "
 	        "127.0.0.1:5392)\n"
-	        "  --hostmgr ADDR                      the host manager, when it runs apart\n"
+	        "  -u, --hostmgr ADDR                  the host manager, when it runs apart\n"
 	        "                                      (env HOSTMGR_URL; default: the\n"
 	        "                                      --jobmgr address)\n"
-	        "  --resmgr ADDR                       pools and the resource manager, when\n"
+	        "  -v, --resmgr ADDR                   pools and the resource manager, when\n"
 	        "                                      it runs apart (env RESMGR_URL;\n"
 	        "                                      default: the --jobmgr address)\n"
 	        "  --http ADDR                         daemon HTTP address (env PELOTON_HTTP;\n"
 	        "                                      default 127.0.0.1:5292)\n"
-	        "  --timeout D                         per call: 500ms, 20s, 2m (a bare number\n"
+	        "  -t, --timeout D                     per call: 500ms, 20s, 2m (a bare number\n"
 	        "                                      is milliseconds; default 10s)\n"
-	        "  --json                              print responses as JSON\n"
+	        "  -j, --json                          print responses as JSON\n"
 	        "  --strict                            refuse spec keys no field has and keys\n"
 	        "                                      given twice (default: warn with\n"
 	        "                                      file:line and skip, as upstream)\n"
-	        "  -V, --version, -h, --help\n");
+	        "  -V, --version, -h, --help\n\n"
+	        "Lists (--states, --labels, ...) are comma-separated; states in any case.\n");
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -345,16 +354,56 @@ static char *pool_id(const char *path)
 	return out;
 }
 
+/* --range FROM:TO[,FROM:TO...] (also -r) as InstanceRanges; [] for all. */
 static json_t *ranges(void)
 {
 	json_t *a = json_array();
-	if (g.range) {
+	const char *r = g.range ? g.range : g.short_r;
+	while (r && *r) {
 		unsigned f, t;
-		if (sscanf(g.range, "%u:%u", &f, &t) != 2 || f > t)
-			bad_usage("--range wants FROM:TO");
+		int used = 0;
+		if (sscanf(r, "%u:%u%n", &f, &t, &used) != 2 || f > t ||
+		    (r[used] && r[used] != ','))
+			bad_usage("--range wants FROM:TO, several separated by commas");
 		json_array_append_new(a, json_pack("{s:i,s:i}", "from", (int)f, "to", (int)t));
+		r += used + (r[used] == ',');
 	}
 	return a;
+}
+
+/* "a,b,c" as a JSON array of strings (upper-cased when upper: states); NULL
+ * for NULL. */
+static json_t *csv_array(const char *s, bool upper)
+{
+	if (!s)
+		return NULL;
+	json_t *a = json_array();
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		char buf[256];
+		if (n == 0 || n >= sizeof(buf))
+			bad_usage("a list wants comma-separated items of 1 to 255 characters");
+		for (size_t i = 0; i < n; i++)
+			buf[i] = upper ? (char)toupper((unsigned char)s[i]) : s[i];
+		buf[n] = 0;
+		json_array_append_new(a, json_string(buf));
+		s += n + (s[n] == ',');
+	}
+	return a;
+}
+
+/* --sort/--sortorder as a PaginationSpec's orderBy (into spec.pagination). */
+static void order_by(json_t *pagination)
+{
+	if (!g.sort && !g.sortorder)
+		return;
+	const char *order = g.sortorder ? g.sortorder : "ASC";
+	if (strcasecmp(order, "ASC") && strcasecmp(order, "DESC"))
+		bad_usage("--sortorder wants ASC or DESC");
+	json_object_set_new(pagination, "orderBy",
+	                    json_pack("[{s:{s:s},s:s}]", "property", "value",
+	                              g.sort ? g.sort : "creation_time", "order",
+	                              strcasecmp(order, "ASC") ? "DESC" : "ASC"));
 }
 
 static const char *need(int argc, char **argv, int i, const char *what)
@@ -560,20 +609,26 @@ static int cmd_job(int argc, char **argv)
 		json_t *spec = json_pack("{s:{s:i,s:i}}", "pagination", "limit", (int)g.limit,
 		                         "offset", (int)g.offset);
 		if (g.state)
-			json_object_set_new(spec, "jobStates", json_pack("[s]", g.state));
+			json_object_set_new(spec, "jobStates", csv_array(g.state, true));
 		if (g.keyword)
-			json_object_set_new(spec, "keywords", json_pack("[s]", g.keyword));
-		if (g.label) {
-			const char *eq = strchr(g.label, '=');
+			json_object_set_new(spec, "keywords", csv_array(g.keyword, false));
+		json_t *lv, *labels = csv_array(g.label, false);
+		size_t li;
+		json_array_foreach(labels, li, lv)
+		{
+			const char *kv = json_string_value(lv), *eq = strchr(kv, '=');
 			if (!eq)
-				bad_usage("--label wants key=value");
-			char key[256];
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - g.label), g.label);
-			json_object_set_new(spec, "labels",
-			                    json_pack("[{s:s,s:s}]", "key", key, "value", eq + 1));
+				bad_usage("--labels wants key=value, several separated by commas");
+			json_array_set_new(
+			    labels, li,
+			    json_pack("{s:s#,s:s}", "key", kv, (int)(eq - kv), "value", eq + 1));
 		}
-		if (g.respool)
-			json_object_set_new(spec, "respool", idv(g.respool));
+		if (labels)
+			json_object_set_new(spec, "labels", labels);
+		const char *pool = g.respool ? g.respool : g.short_r;
+		if (pool)
+			json_object_set_new(spec, "respool", idv(pool));
+		order_by(json_object_get(spec, "pagination"));
 		json_t *r = call(JM, "Query", json_pack("{s:o}", "spec", spec));
 		check_v0(r, NULL);
 		if (g.json) {
@@ -720,6 +775,49 @@ static int task_logs(const char *job, int inst)
 	return 0;
 }
 
+/* An RFC 3339 time ("2026-12-04T23:59:59.123Z") as seconds; -1 if none. */
+static double rfc3339_s(const char *t)
+{
+	struct tm tm = {0};
+	const char *rest = t && *t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!rest)
+		return -1;
+	return (double)timegm(&tm) + (*rest == '.' ? strtod(rest, NULL) : 0);
+}
+
+/* TaskInfos as upstream's task list shows them: one row each; a task
+ * with no name of its own has its job's (job_name). */
+static void task_table(json_t *infos, const char *job_name)
+{
+	printf("%-5s %-20s %-10s %-8s %-24s %9s  %-16s %s\n", "INST", "NAME", "STATE", "HEALTH",
+	       "STARTED", "RUN TIME", "HOST", "MESSAGE");
+	size_t i;
+	json_t *ti;
+	json_array_foreach(infos, i, ti)
+	{
+		json_t *rt = json_object_get(ti, "runtime");
+		const char *start = json_string_value(json_object_get(rt, "startTime"));
+		const char *end = json_string_value(json_object_get(rt, "completionTime"));
+		const char *msg = json_string_value(json_object_get(rt, "message"));
+		if (!msg || !*msg)
+			msg = json_string_value(json_object_get(rt, "reason"));
+		double t0 = rfc3339_s(start),
+		       t1 = end && *end ? rfc3339_s(end) : (double)time(NULL);
+		char run[32] = "";
+		if (t0 >= 0 && t1 >= t0)
+			snprintf(run, sizeof(run), "%.0fs", t1 - t0);
+		const char *health = json_string_value(json_object_get(rt, "healthy"));
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(ti, "config"), "name"));
+		printf("%-5lld %-20s %-10s %-8s %-24s %9s  %-16s %s\n",
+		       (long long)json_integer_value(json_object_get(ti, "instanceId")),
+		       name && *name ? name : job_name,
+		       json_string_value(json_object_get(rt, "state")) ?: "UNKNOWN",
+		       health && strcmp(health, "INVALID") ? health : "-", start ? start : "-", run,
+		       json_string_value(json_object_get(rt, "host")) ?: "-", msg ? msg : "");
+	}
+}
+
 static int cmd_task(int argc, char **argv)
 {
 	static const char *const task_errs[] = {"notFound", "outOfRange", NULL};
@@ -751,16 +849,40 @@ static int cmd_task(int argc, char **argv)
 		json_t *spec = json_pack("{s:{s:i,s:i}}", "pagination", "limit", (int)g.limit,
 		                         "offset", (int)g.offset);
 		if (g.state)
-			json_object_set_new(spec, "taskStates", json_pack("[s]", g.state));
+			json_object_set_new(spec, "taskStates", csv_array(g.state, true));
+		if (g.names)
+			json_object_set_new(spec, "names", csv_array(g.names, false));
+		if (g.hosts)
+			json_object_set_new(spec, "hosts", csv_array(g.hosts, false));
+		order_by(json_object_get(spec, "pagination"));
 		r = call(TM, "Query", json_pack("{s:o,s:o}", "jobId", idv(id), "spec", spec));
 	} else {
 		bad_usage("task: unknown subcommand");
 	}
 	check_v0(r, task_errs);
-	if (!g.json && json_object_size(r) == 0)
+	char *job_name = NULL;
+	if (!g.json && (!strcmp(sub, "list") || !strcmp(sub, "query"))) {
+		json_t *jr = call(JM, "Get", json_pack("{s:o}", "id", idv(id)));
+		const char *n = json_string_value(json_object_get(
+		    json_object_get(json_object_get(jr, "jobInfo"), "config"), "name"));
+		job_name = strdup(n ? n : "-");
+		json_decref(jr);
+	}
+	if (!g.json && !strcmp(sub, "list")) {
+		json_t *infos = json_array(), *e;
+		const char *k;
+		json_object_foreach(json_object_get(json_object_get(r, "result"), "value"), k, e)
+		    json_array_append(infos, e);
+		task_table(infos, job_name);
+		json_decref(infos);
+	} else if (!g.json && !strcmp(sub, "query")) {
+		task_table(json_object_get(r, "records"), job_name);
+	} else if (!g.json && json_object_size(r) == 0) {
 		printf("ok\n"); /* Restart answers an empty message */
-	else
+	} else {
 		print(r);
+	}
+	free(job_name);
 	json_decref(r);
 	return 0;
 }
@@ -1058,7 +1180,13 @@ enum {
 	O_STRICT,
 	O_HOSTMGR,
 	O_STDERR,
-	O_FOLLOW
+	O_FOLLOW,
+	O_NAMES,
+	O_HOSTS,
+	O_SORT,
+	O_SORTORDER,
+	O_FILENAME,
+	O_SHORT_R
 };
 
 static const struct option opts[] = {
@@ -1069,9 +1197,18 @@ static const struct option opts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"strict", no_argument, NULL, O_STRICT},
     {"job-id", required_argument, NULL, O_JOBID},
+    {"jobID", required_argument, NULL, O_JOBID},
     {"state", required_argument, NULL, O_STATE},
+    {"states", required_argument, NULL, O_STATE},
     {"label", required_argument, NULL, O_LABEL},
+    {"labels", required_argument, NULL, O_LABEL},
     {"keyword", required_argument, NULL, O_KEYWORD},
+    {"keywords", required_argument, NULL, O_KEYWORD},
+    {"names", required_argument, NULL, O_NAMES},
+    {"hosts", required_argument, NULL, O_HOSTS},
+    {"sort", required_argument, NULL, O_SORT},
+    {"sortorder", required_argument, NULL, O_SORTORDER},
+    {"filename", required_argument, NULL, O_FILENAME},
     {"respool", required_argument, NULL, O_RESPOOL},
     {"limit", required_argument, NULL, O_LIMIT},
     {"offset", required_argument, NULL, O_OFFSET},
@@ -1210,6 +1347,26 @@ static int command_opt(int c, const char *arg)
 	case O_FOLLOW:
 		g.follow = true;
 		return -1;
+	case O_NAMES:
+		g.names = arg;
+		return -1;
+	case O_HOSTS:
+		g.hosts = arg;
+		return -1;
+	case O_SORT:
+		g.sort = arg;
+		return -1;
+	case O_SORTORDER:
+		g.sortorder = arg;
+		return -1;
+	case O_FILENAME:
+		if (strcmp(arg, "stdout") && strcmp(arg, "stderr"))
+			bad_usage("--filename wants stdout or stderr");
+		g.want_stderr = !strcmp(arg, "stderr");
+		return -1;
+	case O_SHORT_R:
+		g.short_r = arg;
+		return -1;
 	case 'V':
 	case 'h':
 		usage(stderr);
@@ -1217,6 +1374,29 @@ static int command_opt(int c, const char *arg)
 	default:
 		return global_opt(c, arg);
 	}
+}
+
+/*
+ * Upstream's one-letter flags as the long options they stand for: global
+ * ones (-j -m -v -u -t) and the commands' (-i -s -l -k -n -o -p -a -f, and
+ * -r: the pool for job query, the instance range elsewhere).
+ */
+static const char SHORT_GLOBAL[] = "+Vhjm:v:u:t:";
+static const char SHORT_ALL[] = "+jm:v:u:t:i:s:l:k:r:n:o:p:a:f:";
+
+static int long_of(int c)
+{
+	static const struct {
+		char c;
+		int o;
+	} map[] = {{'j', O_JSON},    {'m', O_JOBMGR},    {'v', O_RESMGR},  {'u', O_HOSTMGR},
+	           {'t', O_TIMEOUT}, {'i', O_JOBID},     {'s', O_STATE},   {'l', O_LABEL},
+	           {'k', O_KEYWORD}, {'r', O_SHORT_R},   {'n', O_LIMIT},   {'o', O_OFFSET},
+	           {'p', O_SORT},    {'a', O_SORTORDER}, {'f', O_FILENAME}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].c == c)
+			return map[i].o;
+	return c;
 }
 
 /* Runs command cmd with its words (sub); its exit status. */
@@ -1250,8 +1430,8 @@ int main(int argc, char **argv)
 	if (!g.http)
 		g.http = "127.0.0.1:5292";
 	int c, rc;
-	while ((c = getopt_long(argc, argv, "+Vh", opts, NULL)) != -1)
-		if ((rc = global_opt(c, optarg)) >= 0)
+	while ((c = getopt_long(argc, argv, SHORT_GLOBAL, opts, NULL)) != -1)
+		if ((rc = global_opt(long_of(c), optarg)) >= 0)
 			return rc;
 	if (optind >= argc)
 		bad_usage("which command?");
@@ -1263,9 +1443,9 @@ int main(int argc, char **argv)
 		die("out of memory");
 	optind++;
 	while (optind < argc) {
-		if ((c = getopt_long(argc, argv, "+", opts, NULL)) == -1)
+		if ((c = getopt_long(argc, argv, SHORT_ALL, opts, NULL)) == -1)
 			sub[sub_argc++] = argv[optind++];
-		else if ((rc = command_opt(c, optarg)) >= 0)
+		else if ((rc = command_opt(long_of(c), optarg)) >= 0)
 			return rc;
 	}
 	tab = rpc_table_create();

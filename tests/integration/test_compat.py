@@ -213,6 +213,39 @@ class Compat(unittest.TestCase):
             self.c.call("/peloton.api.task.svc.TaskService/GetEvents", se, ts.GetEventsResponse)
         self.assertEqual(e.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
 
+    def test_cli_habits(self):
+        """Upstream's short flags, comma-separated plural lists, task list
+        and task query as tables."""
+        jid = self.c.create_job(self.pool, service(3, "habits", "PLACEMENT_STRATEGY_SPREAD_JOB"))
+        hosts = self.hosts(jid, 3)
+        r = self.c.cli("task", "list", jid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0].split()[:3], ["INST", "NAME", "STATE"])
+        self.assertEqual([ln.split()[:3] for ln in lines[1:]],
+                         [[str(i), "habits", "RUNNING"] for i in range(3)])
+        self.assertTrue(all(hosts[i] in lines[1 + i] for i in range(3)), r.stdout)
+        r = self.c.cli("-j", "-t", "20s", "task", "query", jid, "-s", "running,pending",
+                       "--hosts", "%s,%s" % (hosts[0], hosts[2]), "-p", "instance_id",
+                       "-a", "DESC")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([t.get("instanceId", 0) for t in json.loads(r.stdout)["records"]],
+                         [2, 0])
+        r = self.c.cli("task", "query", jid, "--names", "habits,other", "-n", "2")
+        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)  # a header, 2 rows
+        r = self.c.cli("-j", "job", "query", "--states", "running,pending", "-p",
+                       "creation_time", "-a", "DESC", "-n", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([j["id"]["value"] for j in json.loads(r.stdout)["records"]], [jid])
+        r = self.c.cli("-j", "task", "stop", jid, "-r", "0:1,2:3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(json.loads(r.stdout)["stoppedInstanceIds"]), [0, 2])
+        for bad in (["task", "stop", jid, "-r", "2:1"], ["task", "query", jid, "-a", "UP"],
+                    ["task", "logs", jid, "0", "-f", "nosuchfile"]):
+            r = self.c.cli(*bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stdout))
+            self.assertIn("--", r.stderr)
+
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""
         cfg = rs.ResourcePoolConfig(name=name, policy=rs.PriorityFIFO)
