@@ -12,6 +12,9 @@ keeps no other kind waiting), and
 ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses);
 each run of a task apart in Get's results and GetEvents' groups;
+the typed errors (invalidJobId, invalidRespool, clusterUnavailable);
+JobConfig.changeLog and the task runtime's revision;
+upstream's CLI habits (short flags, plural lists, tables);
 specs loaded as upstream's loader took them, --timeout with units;
 mesos-sim --exec running task commands.
 
@@ -246,6 +249,55 @@ class Compat(unittest.TestCase):
             self.assertEqual(r.returncode, 2, (bad, r.stdout))
             self.assertIn("--", r.stderr)
 
+    def test_typed_errors(self):
+        """The error fields upstream clients branch on: invalidJobId,
+        invalidRespool."""
+        from peloton.api.job import job_pb2
+        req = job_pb2.CreateRequest()
+        req.id.value = "not/a job id"
+        req.config.name = "x"
+        req.config.instanceCount = 1
+        r = self.c.call("/peloton.api.job.JobManager/Create", req, job_pb2.CreateResponse)
+        self.assertEqual(r.error.invalidJobId.id.value, "not/a job id")
+        self.assertIn("job id", r.error.invalidJobId.message)
+        u = job_pb2.UpdateRequest()
+        u.config.name = "x"
+        r = self.c.call("/peloton.api.job.JobManager/Update", u, job_pb2.UpdateResponse)
+        self.assertTrue(r.error.HasField("invalidJobId"), r)
+        q = job_pb2.QueryRequest()
+        q.respoolID.value = "no-such-pool"
+        r = self.c.call("/peloton.api.job.JobManager/Query", q, job_pb2.QueryResponse)
+        self.assertEqual(r.error.invalidRespool.respoolID.value, "no-such-pool")
+        q.respoolID.value = self.pool
+        r = self.c.call("/peloton.api.job.JobManager/Query", q, job_pb2.QueryResponse)
+        self.assertFalse(r.HasField("error"), r)
+
+    def test_change_logs(self):
+        """JobConfig.changeLog and the task runtime's revision, as upstream
+        fills them (versions, ns since the epoch)."""
+        import time
+        from google.protobuf import json_format
+        from peloton.api.job import job_pb2
+        before = time.time_ns()
+        cfg = service(1, "logged")
+        jid = self.c.create_job(self.pool, cfg)
+        self.hosts(jid, 1)
+        log = self.c.job(jid).jobInfo.config.changeLog
+        self.assertEqual(log.version, 1)
+        self.assertGreaterEqual(log.createdAt, before)
+        self.assertEqual(log.updatedAt, log.createdAt)
+        rev = self.c.task(jid, 0).runtime.revision
+        self.assertGreaterEqual(rev.version, 2)  # written at least created, then running
+        self.assertEqual(rev.createdAt, log.createdAt)
+        self.assertGreater(rev.updatedAt, rev.createdAt)
+        req = job_pb2.UpdateRequest()
+        json_format.ParseDict({"id": {"value": jid}, "config": dict(cfg, instanceCount=2)}, req)
+        r = self.c.call("/peloton.api.job.JobManager/Update", req, job_pb2.UpdateResponse)
+        self.assertFalse(r.HasField("error"), r)
+        log2 = self.c.job(jid).jobInfo.config.changeLog
+        self.assertEqual((log2.version, log2.createdAt), (2, log.createdAt))
+        self.assertGreater(log2.updatedAt, log.updatedAt)
+
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""
         cfg = rs.ResourcePoolConfig(name=name, policy=rs.PriorityFIFO)
@@ -308,6 +360,27 @@ class Compat(unittest.TestCase):
         return wait_until("instances %s RUNNING" % insts, lambda: all(
             task_pb2.TaskState.Name(self.c.task(jid, i).runtime.state) == "RUNNING"
             for i in insts), 60)
+
+
+class Unavailable(unittest.TestCase):
+    def test_cluster_capacity_says_the_cluster_is_unavailable(self):
+        """ClusterCapacity answers error.clusterUnavailable once the host
+        manager has lost its Mesos master."""
+        from peloton.private.hostmgr.hostsvc import hostsvc_pb2 as hs
+        c = Cluster(agents=2)
+        try:
+            p = "/peloton.private.hostmgr.hostsvc.InternalHostService/ClusterCapacity"
+            r = c.call(p, hs.ClusterCapacityRequest(), hs.ClusterCapacityResponse)
+            self.assertFalse(r.HasField("error"), r)
+            self.assertTrue(r.physicalResources)
+            c.sim.kill()
+            c.sim.wait(10)
+            r = wait_until("clusterUnavailable", lambda: c.call(
+                p, hs.ClusterCapacityRequest(), hs.ClusterCapacityResponse)
+                .error.clusterUnavailable.message, 30)
+            self.assertIn("Mesos", r)
+        finally:
+            c.stop()
 
 
 class Specs(unittest.TestCase):

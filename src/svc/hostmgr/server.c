@@ -31,11 +31,26 @@ static ProtobufCMessage *h_hs_release(void *ctx, const ProtobufCMessage *m, stru
 	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
+/*
+ * ClusterCapacity: what the index holds; while the host manager is not
+ * subscribed to Mesos, error.clusterUnavailable as well (upstream's), the
+ * figures then being the last the hosts reported.
+ */
 static ProtobufCMessage *h_hs_capacity(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	(void)m;
-	ProtobufCMessage *r = (ProtobufCMessage *)hostsvc_capacity(((struct hostmgr *)ctx)->hsvc);
-	return r ? r : rpc_fail(st, RPC_INTERNAL, "out of memory");
+	struct hostmgr *d = ctx;
+	Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse *r = hostsvc_capacity(d->hsvc);
+	char why[256];
+	if (r && !hostmgr_health(d, why, sizeof(why)) &&
+	    (r->error = PB_NEW(
+	         Peloton__Private__Hostmgr__Hostsvc__ClusterCapacityResponse__Error,
+	         peloton__private__hostmgr__hostsvc__cluster_capacity_response__error__descriptor)) &&
+	    (r->error->clusterunavailable =
+	         PB_NEW(Peloton__Private__Hostmgr__Hostsvc__ClusterUnavailable,
+	                peloton__private__hostmgr__hostsvc__cluster_unavailable__descriptor)))
+		r->error->clusterunavailable->message = strdup(why);
+	return r ? &r->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
 }
 
 typedef Peloton__Private__Hostmgr__Hostsvc__LaunchTasksResponse launch_resp;

@@ -75,6 +75,7 @@ struct jm_task {
 	                      * on leaving PENDING, or by jm__enqueue) */
 	uint16_t flaps;      /* long-running: runs in a row that ended early (backoff) */
 	uint64_t version;    /* runtime version in the store */
+	uint64_t updated_ns; /* wall clock: its runtime last written (revision.updatedAt) */
 	uint32_t event_seq;
 	uint32_t cfg_ver;      /* the job config version its current run was launched
 	                        * with (or one equal to it for this instance); 0

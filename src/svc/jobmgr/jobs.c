@@ -18,6 +18,33 @@ static bool same_config(const struct jm_job *j, const uint8_t *bytes, size_t len
 	return j->cfg_len == len && memcmp(j->cfg_bytes, bytes, len) == 0;
 }
 
+Peloton__Api__Peloton__ChangeLog *jm__changelog(const struct jm_job *j)
+{
+	Peloton__Api__Peloton__ChangeLog *c =
+	    PB_NEW(Peloton__Api__Peloton__ChangeLog, peloton__api__peloton__change_log__descriptor);
+	if (!c)
+		return NULL;
+	c->version = j->cfg_version;
+	c->createdat = c->updatedat = j->created_ns;
+	for (const struct jm_update *u = j->upd; u; u = u->job_next)
+		if (u->to_ver == j->cfg_version) {
+			c->updatedat = u->created_ns;
+			break;
+		}
+	return c;
+}
+
+bool jm__valid_job_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= 48)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] == '/' || (unsigned char)id[i] <= ' ' || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
 enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
                          const Peloton__Api__Job__JobConfig *cfg, char *id_out, char *err,
                          size_t errlen)
@@ -32,7 +59,7 @@ enum rpc_code jm__create(struct jobmgr *jm, const char *given_id,
 		return snprintf(err, errlen, "out of memory"), RPC_INTERNAL;
 	char id[64];
 	if (given_id && given_id[0]) {
-		if (strlen(given_id) >= 48 || strchr(given_id, '/') || strchr(given_id, ' ')) {
+		if (!jm__valid_job_id(given_id)) {
 			free(bytes);
 			return snprintf(err, errlen, "job id '%.60s' is not valid", given_id),
 			       RPC_INVALID_ARGUMENT;

@@ -14,6 +14,13 @@
 #include "store.h"
 
 /* The job named by id, unless deleted; NULL when none. */
+/* An id a job may have (a client's own at Create): 1 to 47 characters, no
+ * '/', whitespace or control character. */
+bool jm__valid_job_id(const char *id);
+/* The job config's changeLog (j->mu held): its version, the job's creation,
+ * and when that version was made (the update that made it; ns since the
+ * epoch). NULL on ENOMEM. */
+Peloton__Api__Peloton__ChangeLog *jm__changelog(const struct jm_job *j);
 struct jm_job *jm__live_job(struct jobmgr *jm, const Peloton__Api__Peloton__JobID *id);
 
 /*

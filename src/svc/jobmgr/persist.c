@@ -40,6 +40,13 @@ uint8_t *jm__pack_task(const struct jm_job *j, uint32_t inst, size_t *len)
 	r.configversion = t->cfg_ver ? t->cfg_ver : j->cfg_version;
 	r.desiredconfigversion = j->cfg_version;
 	r.healthy = (Peloton__Api__Task__HealthState)t->healthy;
+	/* revision, as upstream: the runtime's version in the store, the job's
+	 * creation and the runtime's last write (ns since the epoch) */
+	Peloton__Api__Peloton__ChangeLog rev = PELOTON__API__PELOTON__CHANGE_LOG__INIT;
+	rev.version = t->version;
+	rev.createdat = j->created_ns;
+	rev.updatedat = t->updated_ns;
+	r.revision = &rev;
 	Peloton__Api__Peloton__VolumeID vid = PELOTON__API__PELOTON__VOLUME_ID__INIT;
 	if (t->vol) { /* its id never changes */
 		vid.value = t->vol->id;
@@ -80,6 +87,7 @@ int jm__restore_task(struct jm_job *j, uint32_t inst, const void *bytes, size_t 
 	}
 	t->cfg_ver = t->run ? (uint32_t)r->configversion : 0;
 	t->healthy = (uint8_t)r->healthy;
+	t->updated_ns = r->revision ? r->revision->updatedat : 0;
 	/* killed while its goal is still to run: a restart (RestartTasks, a
 	 * config change, a preemption that relaunches) the crash interrupted */
 	t->restart = t->state == TASK_KILLING && !jm_goal_down(t->goal);
@@ -215,11 +223,15 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 {
 	struct jm_task *t = &j->tasks[inst];
 	size_t rlen, elen;
+	uint64_t now = clock_wall_ns();
+	uint64_t was = t->updated_ns;
+	t->updated_ns = now;
+	t->version++; /* what the store will hold, in the revision written */
 	uint8_t *rt = jm__pack_task(j, inst, &rlen);
+	t->version--;
 	Peloton__Api__Task__TaskEvent ev = PELOTON__API__TASK__TASK_EVENT__INIT;
 	Peloton__Api__Peloton__TaskID tid = PELOTON__API__PELOTON__TASK_ID__INIT;
 	char id[128], ts[40];
-	uint64_t now = clock_wall_ns();
 	/* the event's run, as a Mesos task id (upstream groups events by it): the
 	 * current run's, or the next one's while the task waits to be launched */
 	uint32_t run = t->run;
@@ -242,6 +254,8 @@ int jm__put_task(struct jobmgr *jm, struct store_batch *b, struct jm_job *j, uin
 		                       t->state, eb, elen, now, t->event_seq++);
 	if (rc == 0)
 		t->version++;
+	else
+		t->updated_ns = was;
 	free(rt);
 	free(eb);
 	return rc;

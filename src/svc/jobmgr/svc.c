@@ -70,6 +70,10 @@ static ProtobufCMessage *h_svc_get(void *ctx, const ProtobufCMessage *m, struct 
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
 	pthread_mutex_lock(&j->mu);
 	resp->result = (Peloton__Api__Job__JobConfig *)proto_clone(&j->cfg->base);
+	if (resp->result) {
+		PB_FREE(resp->result->changelog);
+		resp->result->changelog = jm__changelog(j);
+	}
 	pthread_mutex_unlock(&j->mu);
 	return &resp->base;
 }

@@ -146,10 +146,33 @@ static ProtobufCMessage *begin_task(struct jobmgr *jm, const ProtobufCMessageDes
 
 /* ---- JobManager ---- */
 
+/* The error.invalidJobId of Create and Update: an id no job can have. */
+static Peloton__Api__Job__InvalidJobId *invalid_job_id(const char *id)
+{
+	Peloton__Api__Job__InvalidJobId *e =
+	    PB_NEW(Peloton__Api__Job__InvalidJobId, peloton__api__job__invalid_job_id__descriptor);
+	if (e) {
+		e->id = jm__job_id_pb(id ? id : "");
+		e->message = dupstr("a job id is 1 to 47 characters, none of them '/', "
+		                    "whitespace or a control character (a UUID is one)");
+	}
+	return e;
+}
+
 ProtobufCMessage *jm__v0_update(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Job__UpdateRequest *r = (const void *)m;
 	struct jm_job *j;
+	if (!r->id || !r->id->value || !jm__valid_job_id(r->id->value)) {
+		Peloton__Api__Job__UpdateResponse *bad =
+		    PB_NEW(Peloton__Api__Job__UpdateResponse,
+		           peloton__api__job__update_response__descriptor);
+		if (bad &&
+		    (bad->error = PB_NEW(Peloton__Api__Job__UpdateResponse__Error,
+		                         peloton__api__job__update_response__error__descriptor)))
+			bad->error->invalidjobid = invalid_job_id(r->id ? r->id->value : "");
+		return bad ? &bad->base : rpc_fail(st, RPC_INTERNAL, "out of memory");
+	}
 	Peloton__Api__Job__UpdateResponse *resp =
 	    BEGIN(Peloton__Api__Job__UpdateResponse, peloton__api__job__update_response__descriptor,
 	          r->id, &j);
@@ -188,6 +211,13 @@ ProtobufCMessage *jm__v0_create(void *ctx, const ProtobufCMessage *m, struct rpc
 	char id[64] = "", err[256] = "";
 	if (!resp)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	if (r->id && r->id->value && r->id->value[0] && !jm__valid_job_id(r->id->value)) {
+		resp->error = PB_NEW(Peloton__Api__Job__CreateResponse__Error,
+		                     peloton__api__job__create_response__error__descriptor);
+		if (resp->error)
+			resp->error->invalidjobid = invalid_job_id(r->id->value);
+		return &resp->base;
+	}
 	enum rpc_code c =
 	    jm__create(ctx, r->id ? r->id->value : NULL, r->config, id, err, sizeof(err));
 	if (c == RPC_OK) {
@@ -241,6 +271,8 @@ static Peloton__Api__Job__JobInfo *job_info(struct jm_job *j, bool with_config)
 			free(ji->config->instanceconfig);
 			ji->config->instanceconfig = NULL;
 			ji->config->n_instanceconfig = 0;
+			PB_FREE(ji->config->changelog);
+			ji->config->changelog = jm__changelog(j);
 		}
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -363,6 +395,26 @@ ProtobufCMessage *jm__v0_query(void *ctx, const ProtobufCMessage *m, struct rpc_
 	    PB_NEW(Peloton__Api__Job__QueryResponse, peloton__api__job__query_response__descriptor);
 	if (!resp)
 		return rpc_fail(st, RPC_INTERNAL, "out of memory");
+	struct jobmgr *jm = ctx;
+	char path[512];
+	if (r->respoolid && r->respoolid->value && r->respoolid->value[0] &&
+	    jm->cfg.rm.pool_path(jm->cfg.rm.arg, r->respoolid->value, path, sizeof(path)) != 0) {
+		/* as upstream: a pool that does not exist is error.invalidRespool */
+		Peloton__Api__Errors__InvalidRespool *e =
+		    PB_NEW(Peloton__Api__Errors__InvalidRespool,
+		           peloton__api__errors__invalid_respool__descriptor);
+		resp->error = PB_NEW(Peloton__Api__Job__QueryResponse__Error,
+		                     peloton__api__job__query_response__error__descriptor);
+		if (e && resp->error) {
+			e->respoolid = (Peloton__Api__Peloton__ResourcePoolID *)proto_clone(
+			    &r->respoolid->base);
+			e->message = dupstr("no resource pool has that id");
+			resp->error->invalidrespool = e;
+		} else {
+			PB_FREE(e);
+		}
+		return &resp->base;
+	}
 	size_t n;
 	struct jm_job **v = matching(ctx, r, &n);
 	const Peloton__Api__Query__PaginationSpec *ps = r->spec ? r->spec->pagination : NULL;
