@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #define MAX_DEPTH 64
@@ -329,4 +330,138 @@ void yamljson_lines_free(struct yamljson_lines *l)
 		free(l->v[i].path);
 	free(l->v);
 	free(l);
+}
+
+/* ---- emitting ---------------------------------------------------------- */
+
+/* A number in one of YAML 1.1's spellings: with underscores, a sign, 0x /
+ * 0o / 0b prefixes, sexagesimal (1:30), exponents. */
+static bool looks_numeric(const char *s)
+{
+	char buf[128];
+	size_t n = 0;
+	for (; *s && n < sizeof(buf) - 1; s++)
+		if (*s != '_')
+			buf[n++] = *s;
+	if (*s || n == 0)
+		return false; /* longer than any number worth the care */
+	buf[n] = 0;
+	const char *p = buf + (buf[0] == '+' || buf[0] == '-');
+	if (p[0] == '0' && p[1] && strchr("xXoObB", p[1]) && p[2]) {
+		for (p += 2; *p; p++)
+			if (!isxdigit((unsigned char)*p))
+				return false;
+		return true;
+	}
+	if (isdigit((unsigned char)p[0]) && strchr(p, ':')) {
+		for (; *p; p++)
+			if (!isdigit((unsigned char)*p) && *p != ':' && *p != '.')
+				return false;
+		return true;
+	}
+	char *end;
+	strtod(p, &end);
+	return end != p && *end == 0;
+}
+
+/* Whether a plain scalar s would be read back as something but a string by
+ * a YAML 1.1 reader (PyYAML, go-yaml v2): then it is quoted. */
+static bool reads_as_other(const char *s)
+{
+	static const char *const words[] = {"true", "false", "yes", "no", "on", "off",
+	                                    "null", "y",     "n",   "~",  "=",  "<<"};
+	size_t n = strlen(s);
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	if (strcasecmp(s, ".inf") == 0 || strcasecmp(s, "-.inf") == 0 ||
+	    strcasecmp(s, "+.inf") == 0 || strcasecmp(s, ".nan") == 0 || looks_numeric(s))
+		return true;
+	/* timestamps: 2026-12-04, 2026-12-04T23:59:59.123Z */
+	return n >= 10 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[3]) &&
+	       s[4] == '-' && isdigit((unsigned char)s[5]) && s[7] == '-' &&
+	       isdigit((unsigned char)s[8]);
+}
+
+static int emit_scalar(yaml_emitter_t *e, const char *s, bool is_string)
+{
+	yaml_event_t ev;
+	yaml_scalar_style_t style = is_string && reads_as_other(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+	                                                           : YAML_ANY_SCALAR_STYLE;
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+	                                  style))
+		return -1;
+	return yaml_emitter_emit(e, &ev) ? 0 : -1;
+}
+
+static int emit_value(yaml_emitter_t *e, const json_t *v, int depth)
+{
+	yaml_event_t ev;
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (depth > 256)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+		                                         YAML_BLOCK_MAPPING_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -1;
+		json_object_foreach((json_t *)v, k, x)
+		{
+			if (emit_scalar(e, k, true) != 0 || emit_value(e, x, depth + 1) != 0)
+				return -1;
+		}
+		return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev) ? 0 : -1;
+	case JSON_ARRAY:
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+		                                          YAML_BLOCK_SEQUENCE_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -1;
+		json_array_foreach(v, i, x)
+		{
+			if (emit_value(e, x, depth + 1) != 0)
+				return -1;
+		}
+		return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev) ? 0
+		                                                                            : -1;
+	case JSON_STRING:
+		return emit_scalar(e, json_string_value(v), true);
+	default: {
+		char *s = json_dumps(v, JSON_ENCODE_ANY);
+		int rc = s ? emit_scalar(e, s, false) : -1;
+		free(s);
+		return rc;
+	}
+	}
+}
+
+int yamljson_emit(const json_t *v, FILE *out, char *err, size_t errlen)
+{
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	if (!yaml_emitter_initialize(&e)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	yaml_emitter_set_output_file(&e, out);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_width(&e, -1); /* long strings stay on their line */
+	int rc = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+	                 yaml_emitter_emit(&e, &ev) &&
+	                 yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+	                 yaml_emitter_emit(&e, &ev) && emit_value(&e, v, 0) == 0 &&
+	                 yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+	                 yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev) &&
+	                 yaml_emitter_flush(&e)
+	             ? 0
+	             : -1;
+	if (rc != 0)
+		snprintf(err, errlen, "%s",
+		         e.problem ? e.problem : "cannot write YAML (nesting too deep?)");
+	yaml_emitter_delete(&e);
+	return rc;
 }

@@ -11,6 +11,7 @@
 #define YAMLJSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -46,5 +47,14 @@ json_t *yamljson_load_file_opts(const char *path, const struct yamljson_opts *op
  */
 unsigned yamljson_line(const struct yamljson_lines *l, const char *path);
 void yamljson_lines_free(struct yamljson_lines *l);
+
+/*
+ * Writes v as a YAML document through libyaml's emitter: block style, keys
+ * in the value's order; a string that a YAML 1.1 reader would take for
+ * something else (a number, a bool, null, a timestamp) is quoted, so the
+ * output loads back as the same value. 0, or -1 with the emitter's problem
+ * in err.
+ */
+int yamljson_emit(const json_t *v, FILE *out, char *err, size_t errlen);
 
 #endif

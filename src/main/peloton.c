@@ -195,83 +195,16 @@ static void check_v0(json_t *resp, const char *const *keys)
 	exit(1);
 }
 
-/* Whether s reads back as the same string when printed plain in YAML. */
-static bool yaml_plain_ok(const char *s)
-{
-	static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "null",
-	                                    "True", "False", "Yes", "No", "On", "Off", "Null",
-	                                    "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL",
-	                                    "~",    "y",     "n",   "Y",  "N"};
-	size_t n = strlen(s);
-	if (n == 0 || strchr("-?:,[]{}#&*!|>'\"%@` \t", s[0]) || s[n - 1] == ' ' ||
-	    s[n - 1] == ':' || strstr(s, ": ") || strstr(s, " #") || strpbrk(s, "\n\r\t"))
-		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
-		if (!strcmp(s, words[i]))
-			return false;
-	char *end = NULL;
-	strtod(s, &end); /* a number would come back as one */
-	return !(end && *end == '\0');
-}
-
-static void yaml_print(json_t *j, int ind, bool in_list)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-	if (json_is_object(j)) {
-		bool first = true;
-		json_object_foreach(j, k, v)
-		{
-			int pad = (in_list && first) ? 0 : ind;
-			first = false;
-			printf("%*s%s:", pad, "", k);
-			if (json_is_object(v) || json_is_array(v)) {
-				if (json_is_object(v) && json_object_size(v) == 0)
-					printf(" {}\n");
-				else if (json_is_array(v) && json_array_size(v) == 0)
-					printf(" []\n");
-				else {
-					printf("\n");
-					yaml_print(v, ind + 2, false);
-				}
-			} else {
-				printf(" ");
-				yaml_print(v, 0, false);
-			}
-		}
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-		{
-			printf("%*s- ", ind, "");
-			if (json_is_object(v))
-				yaml_print(v, ind + 2, true);
-			else
-				yaml_print(v, 0, false);
-		}
-	} else if (json_is_string(j)) {
-		const char *s = json_string_value(j);
-		if (yaml_plain_ok(s)) {
-			printf("%s\n", s);
-		} else { /* a JSON string is a YAML double-quoted scalar */
-			char *q = json_dumps(j, JSON_ENCODE_ANY);
-			printf("%s\n", q ? q : "\"\"");
-			free(q);
-		}
-	} else {
-		char *s = json_dumps(j, JSON_ENCODE_ANY);
-		printf("%s\n", s ? s : "");
-		free(s);
-	}
-}
-
 static void print(json_t *j)
 {
 	if (g.json) {
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else {
-		yaml_print(j, 0, false);
+		char err[200];
+		fflush(stdout);
+		if (yamljson_emit(j, stdout, err, sizeof(err)) != 0)
+			die("cannot print the answer as YAML: %s (--json prints it)", err);
 	}
 }
 

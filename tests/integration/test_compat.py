@@ -478,6 +478,18 @@ class Exec(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         got = yaml.safe_load(r.stdout)
         self.assertEqual(got["jobInfo"]["config"]["defaultConfig"]["command"]["value"], cmd)
+        # values a YAML 1.1 reader would take for bools, numbers, dates
+        cfg = batch(1, "true")
+        cfg["name"] = "yes"
+        cfg["labels"] = [{"key": k, "value": v} for k, v in
+                         (("on", "off"), ("when", "2026-12-04"), ("n", "1_000"),
+                          ("t", "1:30"))]
+        tricky = self.c.create_job(self.pool, cfg)
+        r = self.c.cli("job", "get", tricky)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conf = yaml.safe_load(r.stdout)["jobInfo"]["config"]
+        self.assertEqual(conf["name"], "yes")
+        self.assertEqual(conf["labels"], cfg["labels"])
         r = self.c.cli("job", "status", jid)
         self.assertIn("PENDING=0", r.stdout)  # every state, zeros too
         self.assertIn("SUCCEEDED=1", r.stdout)
