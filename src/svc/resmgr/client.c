@@ -603,7 +603,10 @@ static enum taskstate r_task_state(void *arg, const char *task_id)
 		snapshot_drop__(r, NULL, 0);
 		r->sc_resp = resp;
 		r->sc_sorted = sorted;
-		r->sc_at_ns = now;
+		/* its age counts from its arrival: a large job's answer may take
+		 * longer than SNAPSHOT_NS to come, and would be stale at once
+		 * (every lookup a new call: 1,000 lookups, 1,000 calls) */
+		r->sc_at_ns = clock_mono_ns();
 		snprintf(r->sc_job, sizeof(r->sc_job), "%s", job);
 	}
 	enum taskstate st = TASK_UNKNOWN;

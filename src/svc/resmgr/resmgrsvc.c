@@ -487,6 +487,7 @@ nomem:
 
 struct active_ctx {
 	const char *job, *pool;
+	uint64_t wall_ns; /* now, for tasksByState's lastUpdateTime */
 	resmgrsvc_active_resp *resp;
 	bool nomem;
 };
@@ -526,7 +527,7 @@ static bool add_entry(struct active_ctx *c, const struct resmgr_task_view *v)
 	           peloton__private__resmgr__get_active_tasks_response__task_entry__descriptor);
 	char ts[40];
 	void **slot;
-	text_rfc3339(clock_wall_ns() - v->age_ns, ts, sizeof(ts));
+	text_rfc3339(c->wall_ns - v->age_ns, ts, sizeof(ts));
 	if (l == NULL || e == NULL || (e->taskid = strdup(v->id)) == NULL ||
 	    (e->taskstate = strdup(taskstate_name(v->state))) == NULL ||
 	    (e->hostname = strdup(v->hostname ? v->hostname : "")) == NULL ||
@@ -568,6 +569,7 @@ resmgrsvc_active_resp *resmgrsvc_get_active_tasks(struct resmgr *rm, const resmg
 	struct active_ctx c = {
 	    .job = r ? r->jobid : NULL,
 	    .pool = r ? r->respoolid : NULL,
+	    .wall_ns = clock_wall_ns(),
 	    .resp = PB_NEW(resmgrsvc_active_resp,
 	                   peloton__private__resmgr__get_active_tasks_response__descriptor),
 	};
