@@ -13,7 +13,8 @@ ResourcePoolService (the svc pool API: create with or without a client's
 id, get with children, lookup, update, query, delete, errors as statuses);
 each run of a task apart in Get's results and GetEvents' groups;
 the typed errors (invalidJobId, invalidRespool, clusterUnavailable);
-JobConfig.changeLog and the task runtime's revision;
+JobConfig.changeLog and the task runtime's revision; jobs with no
+instances;
 upstream's CLI habits (short flags, plural lists, tables);
 specs loaded as upstream's loader took them, --timeout with units;
 mesos-sim --exec running task commands.
@@ -297,6 +298,25 @@ class Compat(unittest.TestCase):
         log2 = self.c.job(jid).jobInfo.config.changeLog
         self.assertEqual((log2.version, log2.createdAt), (2, log.createdAt))
         self.assertGreater(log2.updatedAt, log.updatedAt)
+
+    def test_a_job_with_no_instances(self):
+        """As upstream: instanceCount 0 is a job with no instances yet; an
+        update adds them, a stop makes it KILLED, then it can be deleted."""
+        from google.protobuf import json_format
+        from peloton.api.job import job_pb2
+        cfg = service(1, "empty")
+        cfg["instanceCount"] = 0
+        jid = self.c.create_job(self.pool, cfg)
+        self.assertEqual(job_pb2.JobState.Name(self.c.job(jid).jobInfo.runtime.state), "PENDING")
+        req = job_pb2.UpdateRequest()
+        json_format.ParseDict({"id": {"value": jid}, "config": dict(cfg, instanceCount=1)}, req)
+        r = self.c.call("/peloton.api.job.JobManager/Update", req, job_pb2.UpdateResponse)
+        self.assertFalse(r.HasField("error"), r)
+        self.hosts(jid, 1)
+        other = self.c.create_job(self.pool, cfg)
+        self.assertEqual(self.c.cli("job", "stop", other).returncode, 0)
+        self.assertEqual(self.c.wait_job(other, {"KILLED"}), "KILLED")
+        self.assertEqual(self.c.cli("job", "delete", other).returncode, 0)
 
     def no_reservation_pool(self, name):
         """A pool reserving no cpu: only preemptible tasks are admitted in it."""

@@ -180,8 +180,8 @@ static int check_task(const Peloton__Api__Task__TaskConfig *tc, const char *wher
 
 int jobmgr_validate(struct jobmgr *jm, const Peloton__Api__Job__JobConfig *c, char *err, size_t len)
 {
-	if (c->instancecount == 0)
-		return snprintf(err, len, "instanceCount must be > 0"), -1;
+	/* instanceCount 0 is a job with no instances yet, as upstream has it
+	 * (an update adds them) */
 	if (c->instancecount > jm->cfg.max_instances)
 		return snprintf(err, len, "instanceCount %u above the maximum %u", c->instancecount,
 		                jm->cfg.max_instances),

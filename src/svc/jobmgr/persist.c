@@ -128,6 +128,9 @@ static Peloton__Api__Job__JobState job_state_of(const struct jm_job *j)
 		else if (jm_on_mesos((enum taskstate)s))
 			live += j->counts[s];
 	}
+	/* as upstream: a job with no instances that is stopped is KILLED */
+	if (j->n == 0 && j->goal == PELOTON__API__JOB__JOB_STATE__KILLED && !jm_update_live(j->upd))
+		return PELOTON__API__JOB__JOB_STATE__KILLED;
 	/* (an update in flight, stopBeforeUpdate, may have every task down) */
 	if (j->n && term == j->n && !jm_update_live(j->upd)) {
 		if (jm_long_running(j->cfg) && j->goal == PELOTON__API__JOB__JOB_STATE__KILLED)
