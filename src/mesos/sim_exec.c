@@ -41,19 +41,34 @@ static bool safe(const char *id)
 	return id && id[0] && !strchr(id, '/') && strcmp(id, ".") && strcmp(id, "..");
 }
 
-/* "NAME=value" strings: the TaskInfo's variables, MESOS_*, then PATH and HOME. */
+/*
+ * "NAME=value" strings: the TaskInfo's variables; the docker parameters
+ * `env` (or `e`) a docker containerizer passes to `docker run --env`; then
+ * MESOS_*, PATH and HOME.
+ */
 static char **environment(const Mesos__V1__TaskInfo *ti, const char *dir, const char *task_id)
 {
 	const Mesos__V1__Environment *e =
 	    ti->command && ti->command->environment ? ti->command->environment : NULL;
-	size_t n = e ? e->n_variables : 0;
-	char **env = calloc(n + 5, sizeof(char *));
+	const Mesos__V1__ContainerInfo__DockerInfo *d =
+	    ti->container ? ti->container->docker : NULL;
+	size_t n = e ? e->n_variables : 0, np = d ? d->n_parameters : 0;
+	char **env = calloc(n + np + 5, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; env && i < n; i++) {
 		const Mesos__V1__Environment__Variable *v = e->variables[i];
 		if (!v->name || !v->name[0] || strchr(v->name, '='))
 			continue;
 		if (asprintf(&env[k], "%s=%s", v->name, v->value ? v->value : "") >= 0)
+			k++;
+	}
+	for (size_t i = 0; env && i < np; i++) {
+		const Mesos__V1__Parameter *p = d->parameters[i];
+		const char *eq = p->value ? strchr(p->value, '=') : NULL;
+		if (!p->key || (strcmp(p->key, "env") && strcmp(p->key, "e")) || !eq ||
+		    eq == p->value)
+			continue;
+		if ((env[k] = strdup(p->value)) != NULL)
 			k++;
 	}
 	if (env) {

@@ -470,6 +470,36 @@ class Exec(unittest.TestCase):
         with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read())["data"]
 
+    def test_docker_env_parameters(self):
+        """A spec in the shape upstream's tutorial uses (lower-case keys, the
+        command's variables given as docker `env` parameters, as `docker run
+        --env` takes them) runs, and its output reads back with upstream's
+        `task logs --filename`."""
+        spec = os.path.join(self.root, "greeting.yaml")
+        with open(spec, "w") as f:
+            f.write("name: Greeting\n"
+                    "instancecount: 1\n"
+                    "defaultconfig:\n"
+                    "  resource: {cpulimit: 0.5, memlimitmb: 64, disklimitmb: 64, fdlimit: 10}\n"
+                    "  container:\n"
+                    "    type: 1\n"
+                    "    docker:\n"
+                    "      image: debian\n"
+                    "      parameters:\n"
+                    "        - {key: env, value: GREETING=hello-there}\n"
+                    "        - {key: env, value: WHO=tutorial}\n"
+                    "  command:\n"
+                    "    shell: true\n"
+                    "    value: 'echo $GREETING $WHO && echo warned >&2'\n")
+        r = self.c.cli("job", "create", "/exec", spec)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        jid = r.stdout.split()[-1]
+        self.assertEqual(self.c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+        r = self.c.cli("task", "logs", jid, "0", "--filename=stdout")
+        self.assertEqual((r.returncode, r.stdout), (0, "hello-there tutorial\n"), r.stderr)
+        r = self.c.cli("task", "logs", jid, "0", "-f", "stderr")
+        self.assertEqual((r.returncode, r.stdout), (0, "warned\n"), r.stderr)
+
     def test_commands_run(self):
         ok = self.c.create_job(self.pool, batch(2, "echo hello-$PELOTON_INSTANCE_ID"))
         fails = self.c.create_job(self.pool, batch(1, "exit 2"))
