@@ -20,6 +20,11 @@ Rules:
 
 The output is committed (it is the schema); rerun after changing the inputs:
     scripts/gen_protos.py proto/spec
+
+    scripts/gen_protos.py --upstream-v0 DIR
+writes instead, for the compatibility tests, upstream's view of the public
+API: every field the tables hold (not only the reference's), packages named
+peloton.api.v0.X as upstream renamed them, under DIR/peloton/api/v0/.
 """
 import collections
 import csv
@@ -430,7 +435,77 @@ class Generator:
         return written
 
 
+def widen_to_upstream(items, fields, values):
+    """Upstream's whole schema for the messages and enums: every field and
+    value the tables hold, messages and enums only upstream has included
+    (nested ones under their parent), fields whose type is unknown left
+    out. For the compatibility tests' stand-in for upstream's own protos."""
+    by_fqn = {it.fqn: it for it in items}
+    pending = sorted(set(fields) | set(values), key=lambda f: f.count("."))
+    for fqn in pending:
+        if fqn in by_fqn:
+            continue
+        pkg, _, short = fqn.rpartition(".")
+        home = by_fqn.get(pkg)
+        if home is not None:
+            short = home.short + "." + short
+        else:
+            home = next((it for it in items if it.package == pkg), None)
+            if home is None:
+                continue  # a package the reference lacks: not served
+        it = Item(fqn, short, home.section)
+        it.kind = "enum" if fqn in values else "message"
+        it.doc = ["Upstream's, not in the reference."]
+        items.append(it)
+        by_fqn[fqn] = it
+    for it in items:
+        if it.kind == "enum" and it.fqn in values:
+            # upstream's values as upstream numbers them (update.State was
+            # renumbered upstream after the reference)
+            it.rows = [[n, v, ""] for n, v in values[it.fqn]]
+        elif it.kind == "message" and it.fqn in fields:
+            have = {r[0] for r in it.rows}
+            for name, up in fields[it.fqn].items():
+                t = up["type"].lstrip(".")
+                if name in have or (t not in SCALARS and t not in by_fqn):
+                    continue
+                it.rows.append([name, t.rpartition(".")[2], t, up["label"], ""])
+
+
+def write_upstream_v0(items, fields, maxnum, values, outdir):
+    """The peloton.api files as upstream names them (peloton.api.v0.X, under
+    peloton/api/v0/), importing our mesos files as they are."""
+    import tempfile
+    widen_to_upstream(items, fields, values)
+    gen = Generator(items, fields, maxnum)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = gen.generate(tmp, "the upstream tables (compatibility tests)")
+        out = []
+        for path in written:
+            if not path.startswith("peloton/api/"):
+                continue
+            with open(os.path.join(tmp, path), encoding="utf-8") as f:
+                text = f.read()
+            text = re.sub(r"\bpeloton\.api\.(?!v0\.)", "peloton.api.v0.", text)
+            text = text.replace('import "peloton/api/', 'import "peloton/api/v0/')
+            dest = os.path.join(outdir, "peloton/api/v0", path[len("peloton/api/"):])
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "w", encoding="utf-8") as f:
+                f.write(text)
+            out.append(os.path.relpath(dest, outdir))
+    print("\n".join(out))
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--upstream-v0":
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        shared = os.path.join(top, "proto", "spec")
+        items = parse_reference(os.path.join(shared, "seed", "peloton-api-reference.md"))
+        fields, maxnum, values = load_tsv([os.path.join(shared, "protocol", n)
+                                           for n in ("mesos-fields.tsv", "peloton-fields.tsv")])
+        adopt(items, fields, values, os.path.join(shared, "protocol", "adopted.tsv"))
+        write_upstream_v0(items, fields, maxnum, values, sys.argv[2])
+        return
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "proto", "spec")
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     items = parse_reference(os.path.join(shared, "seed",
