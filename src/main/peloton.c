@@ -73,7 +73,7 @@ static void usage(FILE *out)
 	        "  job create <respool-path> <spec.yaml> [-i|--job-id ID]\n"
 	        "  job get|status|stop|delete <job-id>\n"
 	        "  job query [-s|--states S,..] [-l|--labels k=v,..] [-k|--keywords W,..]\n"
-	        "            [-r|--respool ID] [-n|--limit N] [-o|--offset N]\n"
+	        "            [-r|--respool PATH] [-n|--limit N] [-o|--offset N]\n"
 	        "            [-p|--sort PROPERTY] [-a|--sortorder ASC|DESC]\n"
 	        "  task get|events|browse <job-id> <instance>\n"
 	        "  task logs <job-id> <instance> [--stderr | -f|--filename stderr] [--follow]\n"
