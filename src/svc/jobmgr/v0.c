@@ -930,6 +930,26 @@ out_of_range(const struct jm_job *j, Peloton__Api__Task__InstanceRange *const *r
 	return e;
 }
 
+typedef enum store_status (*instances_op)(struct jobmgr *, struct jm_job *, const uint32_t *,
+                                          size_t);
+
+/*
+ * op (stop, restart) on the instances of rg (every instance when none):
+ * those instances (malloc'd, *n set), or NULL with the failure in st.
+ */
+static uint32_t *on_instances(struct jobmgr *jm, struct jm_job *j,
+                              Peloton__Api__Task__InstanceRange *const *rg, size_t nrg,
+                              instances_op op, const char *what, size_t *n, struct rpc_status *st)
+{
+	uint32_t *v = jm__instances(j, rg, nrg, n);
+	enum store_status ss = v ? op(jm, j, v, *n) : STORE_ENOMEM;
+	if (ss == STORE_OK)
+		return v;
+	free(v);
+	rpc_fail(st, RPC_INTERNAL, "cannot persist the %s (status %d)", what, (int)ss);
+	return NULL;
+}
+
 ProtobufCMessage *jm__v0_task_stop(void *ctx, const ProtobufCMessage *m, struct rpc_status *st)
 {
 	const Peloton__Api__Task__StopRequest *r = (const Peloton__Api__Task__StopRequest *)m;
@@ -953,12 +973,11 @@ ProtobufCMessage *jm__v0_task_stop(void *ctx, const ProtobufCMessage *m, struct 
 		return &resp->base;
 	}
 	size_t n;
-	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
-	enum store_status ss = v ? jm__stop(ctx, j, v, n) : STORE_ENOMEM;
-	if (ss != STORE_OK) {
-		free(v);
+	uint32_t *v = oom ? rpc_fail(st, RPC_INTERNAL, "out of memory")
+	                  : on_instances(ctx, j, r->ranges, r->n_ranges, jm__stop, "stop", &n, st);
+	if (!v) {
 		PB_FREE(resp);
-		return rpc_fail(st, RPC_INTERNAL, "cannot persist the stop (status %d)", (int)ss);
+		return NULL;
 	}
 	resp->stoppedinstanceids = v;
 	resp->n_stoppedinstanceids = n;
@@ -1028,14 +1047,14 @@ ProtobufCMessage *jm__v0_task_restart(void *ctx, const ProtobufCMessage *m, stru
 		return &resp->base;
 	}
 	size_t n;
-	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
-	enum store_status ss = v ? jm__restart(ctx, j, v, n) : STORE_ENOMEM;
-	free(v);
-	if (ss != STORE_OK) {
+	uint32_t *v =
+	    oom ? rpc_fail(st, RPC_INTERNAL, "out of memory")
+	        : on_instances(ctx, j, r->ranges, r->n_ranges, jm__restart, "restart", &n, st);
+	if (!v) {
 		PB_FREE(resp);
-		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
-		                (int)ss);
+		return NULL;
 	}
+	free(v);
 	return &resp->base;
 }
 
@@ -1059,13 +1078,12 @@ ProtobufCMessage *jm__svc_task_restart(void *ctx, const ProtobufCMessage *m, str
 		return &resp->base;
 	}
 	size_t n;
-	uint32_t *v = oom ? NULL : jm__instances(j, r->ranges, r->n_ranges, &n);
-	enum store_status ss = v ? jm__restart(ctx, j, v, n) : STORE_ENOMEM;
-	if (ss != STORE_OK) {
-		free(v);
+	uint32_t *v =
+	    oom ? rpc_fail(st, RPC_INTERNAL, "out of memory")
+	        : on_instances(ctx, j, r->ranges, r->n_ranges, jm__restart, "restart", &n, st);
+	if (!v) {
 		PB_FREE(resp);
-		return rpc_fail(st, RPC_INTERNAL, "cannot persist the restart (status %d)",
-		                (int)ss);
+		return NULL;
 	}
 	resp->stopped = v;
 	resp->n_stopped = n;
