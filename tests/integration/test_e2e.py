@@ -155,7 +155,9 @@ class E2E(unittest.TestCase):
         self.assertIn(0, list(r.startedInstanceIds))
 
     def test_invalid_configs(self):
-        bad = [batch(0), batch(2, sla={"minimumRunningInstances": 3}),
+        # (instanceCount 0 is valid, as upstream: a job with no instances yet)
+        bad = [batch(2, sla={"maximumRunningInstances": 3}),
+               batch(2, sla={"minimumRunningInstances": 3}),
                batch(2, instanceConfig={"5": {"name": "x"}})]
         bad[1]["sla"]["maximumRunningInstances"] = 2
         for cfg in bad:
@@ -234,7 +236,8 @@ class E2E(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as cm:
             self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
-        req.config.instanceCount = 0
+        req.config.instanceCount = 3
+        req.config.defaultConfig.resource.cpuLimit = -1
         req.id.value = ""
         with self.assertRaises(grpc.RpcError) as cm:
             self.c.call(base + "CreateJob", req, svc.CreateJobResponse)
