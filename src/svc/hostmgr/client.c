@@ -858,6 +858,14 @@ static void r_release(void *arg, struct hostidx_lease *lease)
 	free(agent);
 }
 
+/* A refused placement: the host manager holds the host for nothing; back it goes. */
+static void r_unspend(void *arg, const char *hostname, const char *agent_id)
+{
+	struct pl_thread *t = thr(arg);
+	if (t != NULL)
+		release_remote(t, &hostname, &agent_id, 1);
+}
+
 /*
  * The mirror's offers are spent; the host manager's real ones are spent by
  * SetPlacements (which names these hosts), so the ids given back are none.
@@ -1023,6 +1031,7 @@ struct hostmgr_ops hostmgr_client_ops(struct hostmgr_client *h)
 	                            .index = {.acquire = r_acquire,
 	                                      .release = r_release,
 	                                      .consume_all = r_consume_all,
+	                                      .unspend = r_unspend,
 	                                      .capacity = r_capacity,
 	                                      .arg = h},
 	                            .arg = h};

@@ -132,6 +132,15 @@ static struct held *held_take(struct hostsvc *svc, const char *hostname)
 	return found;
 }
 
+void hostsvc_unhold(struct hostsvc *svc, const char *hostname)
+{
+	struct held *h = held_take(svc, hostname);
+	if (h != NULL) {
+		hostidx_release(svc->idx, &h->lease);
+		free(h);
+	}
+}
+
 int hostsvc_hold(struct hostsvc *svc, struct hostidx_lease *leases, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

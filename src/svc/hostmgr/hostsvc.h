@@ -68,6 +68,10 @@ hostsvc_release_resp *hostsvc_release(struct hostsvc *svc, const hostsvc_release
 int hostsvc_consume_held(struct hostsvc *svc, const char *const *hostnames, size_t n,
                          struct hostidx_offer_ids *out, char *err, size_t errlen);
 
+/* The lease held for hostname (hostsvc_hold), if any, released: its
+ * placement was refused. */
+void hostsvc_unhold(struct hostsvc *svc, const char *hostname);
+
 /*
  * Keeps leases taken from the index (by an engine in this process) as if
  * AcquireHostOffers had granted them, until a launch or SetPlacements

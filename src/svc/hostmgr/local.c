@@ -205,6 +205,12 @@ static int h_hold(void *arg, struct hostidx_lease *leases, size_t n, struct host
 	return hostsvc_hold(((struct hostmgr *)arg)->hsvc, leases, n);
 }
 
+static void h_unspend(void *arg, const char *hostname, const char *agent_id)
+{
+	(void)agent_id;
+	hostsvc_unhold(((struct hostmgr *)arg)->hsvc, hostname);
+}
+
 static void h_capacity(void *arg, double out[RES_N])
 {
 	i_capacity(((struct hostmgr *)arg)->idx, out);
@@ -215,6 +221,7 @@ struct hostmgr_index_ops hostmgr_held_index_ops(struct hostmgr *hm)
 	return (struct hostmgr_index_ops){.acquire = h_acquire,
 	                                  .release = h_release,
 	                                  .consume_all = h_hold,
+	                                  .unspend = h_unspend,
 	                                  .capacity = h_capacity,
 	                                  .arg = hm};
 }

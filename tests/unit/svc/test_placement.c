@@ -306,6 +306,53 @@ static void *task_bytes(double cpus, uint32_t ports, size_t *len)
 	return proto_pack_alloc(&t.base, len);
 }
 
+/* The resource manager refuses a placement (its task was killed while
+ * placing): what the engine kept for that host goes back through unspend. */
+static struct resmgr_ops real_rm;
+static char unspent[64];
+
+static size_t kill_then_set(void *arg, const struct resmgr_placement *p, size_t n,
+                            enum resmgr_fail *fail)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < p[i].n_tasks; k++)
+			resmgr_kill(rm, p[i].task_ids[k]);
+	return real_rm.set_placements(arg, p, n, fail);
+}
+
+static void note_unspend(void *arg, const char *hostname, const char *agent_id)
+{
+	(void)arg;
+	(void)agent_id;
+	snprintf(unspent, sizeof(unspent), "%s", hostname);
+}
+
+static void test_refused_placement_gives_back(void **state)
+{
+	(void)state;
+	placement_destroy(pl);
+	real_rm = resmgr_local_ops(rm);
+	struct resmgr_ops wrapped = real_rm;
+	wrapped.set_placements = kill_then_set;
+	struct hostmgr_index_ops hosts = hostmgr_index_ops(idx);
+	hosts.unspend = note_unspend;
+	struct placement_config pc = {.rm = wrapped,
+	                              .hosts = hosts,
+	                              .idx = idx,
+	                              .dequeue_timeout_ns = 1,
+	                              .max_rounds = 2,
+	                              .backoff_ns = 10,
+	                              .now = clock_fn};
+	pl = placement_create(&pc);
+	add_host("only", 8, 10);
+	unspent[0] = 0;
+	enqueue("doomed", 1, 1, 0, NULL, NULL);
+	assert_int_equal(placement_round(pl), 0); /* refused: nothing placed */
+	assert_string_equal(unspent, "only");
+	struct resmgr_placement_out po[2];
+	assert_int_equal(resmgr_get_placements(rm, 2, 0, po), 0);
+}
+
 static void test_explain_is_read_only(void **state)
 {
 	(void)state;
@@ -362,6 +409,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gangs_share_a_round, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_strategy_override, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explain_is_read_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_placement_gives_back, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();
