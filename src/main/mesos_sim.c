@@ -56,6 +56,13 @@ static void usage(FILE *out)
 	    "                            SIGTERM, then SIGKILL after 3 s; files served by\n"
 	    "                            /files/browse and /files/read. For tests and small\n"
 	    "                            clusters: every task is a process\n"
+	    "      --authenticate-http-frameworks\n"
+	    "                            as the master's flag: scheduler calls must carry HTTP\n"
+	    "                            basic credentials of a principal in --credentials\n"
+	    "                            (else 401), and a framework's principal must be the\n"
+	    "                            authenticated one\n"
+	    "      --credentials FILE    the principals and secrets, in Mesos's JSON:\n"
+	    "                            {\"credentials\": [{\"principal\": P, \"secret\": S}]}\n"
 	    "      --mesos-version V     the Mesos version the master reports (MasterInfo,\n"
 	    "                            GET_VERSION; default 1.11.0)\n"
 	    "      --outcome-log FILE    append \"<task id> TASK_FINISHED|TASK_FAILED\" as each\n"
@@ -274,7 +281,8 @@ static void profiles_free(struct profiles *ps)
 struct opts {
 	struct sim_config cfg;
 	struct profiles ps;
-	const char *redirect, *ports_file;
+	const char *redirect, *ports_file, *credentials;
+	bool authenticate; /* --authenticate-http-frameworks */
 	double unavailable;
 	unsigned port;
 };
@@ -299,6 +307,8 @@ enum {
 	O_PORTS_FILE,
 	O_MESOS_VERSION,
 	O_EXEC,
+	O_CREDENTIALS,
+	O_AUTHN,
 };
 static const struct option opts[] = {
     {"port", required_argument, NULL, 'p'},
@@ -322,6 +332,8 @@ static const struct option opts[] = {
     {"ports-file", required_argument, NULL, O_PORTS_FILE},
     {"mesos-version", required_argument, NULL, O_MESOS_VERSION},
     {"exec", required_argument, NULL, O_EXEC},
+    {"credentials", required_argument, NULL, O_CREDENTIALS},
+    {"authenticate-http-frameworks", no_argument, NULL, O_AUTHN},
     {"log-level", required_argument, NULL, 'l'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -351,6 +363,12 @@ static int parse_opt(int c, const char *arg, struct opts *o)
 		break;
 	case O_FAIL:
 		o->cfg.fail_rate = number("fail-rate", arg, 0, 1);
+		break;
+	case O_CREDENTIALS:
+		o->credentials = arg;
+		break;
+	case O_AUTHN:
+		o->authenticate = true;
 		break;
 	case O_EXEC:
 		if (!arg[0]) {
@@ -454,6 +472,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "p:a:l:Vh", opts, NULL)) != -1)
 		if ((rc = parse_opt(c, optarg, o)) >= 0)
 			return rc;
+	if (o->authenticate && !o->credentials) {
+		fprintf(stderr,
+		        "mesos-sim: --authenticate-http-frameworks needs --credentials FILE\n");
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "mesos-sim: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -506,7 +529,8 @@ int main(int argc, char **argv)
 		profiles_free(&o.ps);
 		return 1;
 	}
-	if ((o.redirect && sim_http_fault(h, "redirect", o.redirect, 0, err, sizeof(err)) != 0) ||
+	if ((o.authenticate && sim_http_auth(h, o.credentials, err, sizeof(err)) != 0) ||
+	    (o.redirect && sim_http_fault(h, "redirect", o.redirect, 0, err, sizeof(err)) != 0) ||
 	    (o.unavailable > 0 &&
 	     sim_http_fault(h, "unavailable", NULL, o.unavailable, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "mesos-sim: %s\n", err);

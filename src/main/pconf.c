@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "version.h"
@@ -41,6 +42,12 @@ static const struct key keys[] = {
     {"mesos-principal", K_STR, F(mesos_principal), "",
      "the framework's Mesos principal (FrameworkInfo.principal, and the principal of its "
      "reservations and volumes); empty: none",
+     false},
+    {"mesos-secret-file", K_STR, F(mesos_secret_file), "",
+     "a file holding the principal's secret: every call to the master then authenticates "
+     "as --mesos-principal (HTTP basic, as a master started with "
+     "--authenticate_http_frameworks requires); the file should be readable by its owner "
+     "only; empty: no authentication",
      false},
     {"db", K_STR, F(db), "", "RocksDB directory (default: a new temp dir)", false},
     {"grpc-port", K_UINT, F(grpc_port), "5392", "gRPC port (0 = any)", false},
@@ -320,6 +327,47 @@ static void usage(FILE *out)
 	             "signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the log level.\n");
 }
 
+/*
+ * The framework's secret from --mesos-secret-file: its first line, without
+ * the line end. A principal must be set; a file others may read is warned
+ * about. 0, or -1 with the reason on stderr (never the secret).
+ */
+static int read_secret(struct pconf *c)
+{
+	const char *path = c->mesos_secret_file;
+	if (!c->mesos_principal[0]) {
+		fprintf(stderr,
+		        "pelotond: --mesos-secret-file needs --mesos-principal (whose secret "
+		        "it is)\n");
+		return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "pelotond: --mesos-secret-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		fprintf(
+		    stderr,
+		    "pelotond: warning: --mesos-secret-file %s can be read by others (mode %03o): "
+		    "chmod 600 it\n",
+		    path, (unsigned)(st.st_mode & 0777));
+	char *line = fgets(c->mesos_secret, sizeof(c->mesos_secret), f);
+	fclose(f);
+	size_t n = line ? strcspn(c->mesos_secret, "\r\n") : 0;
+	if (line)
+		c->mesos_secret[n] = 0;
+	if (n == 0 || n == sizeof(c->mesos_secret) - 1) {
+		explicit_bzero(c->mesos_secret, sizeof(c->mesos_secret));
+		fprintf(stderr, "pelotond: --mesos-secret-file %s: %s\n", path,
+		        n == 0 ? "empty (the secret is its first line)"
+		               : "its first line is too long (254 characters at most)");
+		return -1;
+	}
+	return 0;
+}
+
 int pconf_load(struct pconf *c, int argc, char **argv)
 {
 	memset(c, 0, sizeof(*c));
@@ -393,6 +441,8 @@ int pconf_load(struct pconf *c, int argc, char **argv)
 		        c->mesos_role);
 		return 2;
 	}
+	if (c->mesos_secret_file[0] && read_secret(c) != 0)
+		return 2;
 	if (c->placement_batch < 1 || c->placement_batch > 256) {
 		fprintf(stderr, "pelotond: placement-batch %u: must be 1 to 256\n",
 		        c->placement_batch);

@@ -27,6 +27,8 @@ struct pconf {
 	char resmgr_addr[128], hostmgr_addr[128];
 	char master[128];
 	char mesos_role[64], mesos_principal[128];
+	char mesos_secret_file[512];
+	char mesos_secret[256]; /* read from mesos_secret_file at start */
 	char db[512];
 	char ports_file[512];
 	char log_level[16];

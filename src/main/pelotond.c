@@ -92,6 +92,7 @@ static int create_hostmgr(struct daemon *d)
 	                            .master = c->master,
 	                            .role = c->mesos_role,
 	                            .principal = c->mesos_principal,
+	                            .secret = c->mesos_secret[0] ? c->mesos_secret : NULL,
 	                            .lease_secs = c->host_lease_secs,
 	                            .offer_hold_secs = c->offer_hold_secs,
 	                            .reconcile_secs = c->reconcile_secs,

@@ -301,6 +301,16 @@ static struct curl_slist *call_headers(const struct mesos_client *c, const char 
 	return h;
 }
 
+/* HTTP basic authentication of the framework's principal, when it has a secret. */
+static void authenticate(const struct mesos_client *c, CURL *h)
+{
+	if (c->cfg.secret == NULL || c->cfg.principal == NULL)
+		return;
+	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(h, CURLOPT_USERNAME, c->cfg.principal);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, c->cfg.secret);
+}
+
 static void url_of(const struct mesos_client *c, char *url, size_t len)
 {
 	snprintf(url, len, "http://%s/api/v1/scheduler", c->master);
@@ -370,6 +380,7 @@ static void subscribe(struct mesos_client *c)
 	c->sub_text[0] = '\0';
 	c->location[0] = '\0';
 	curl_easy_setopt(c->sub, CURLOPT_URL, url);
+	authenticate(c, c->sub);
 	curl_easy_setopt(c->sub, CURLOPT_HTTPHEADER, c->sub_hdrs);
 	curl_easy_setopt(c->sub, CURLOPT_POSTFIELDS, c->sub_body);
 	curl_easy_setopt(c->sub, CURLOPT_POSTFIELDSIZE, (long)len);
@@ -532,6 +543,7 @@ static void call_send(struct mesos_client *c, struct pending *q)
 	q->text[0] = '\0';
 	q->location[0] = '\0';
 	curl_easy_setopt(q->h, CURLOPT_URL, url);
+	authenticate(c, q->h);
 	curl_easy_setopt(q->h, CURLOPT_HEADERFUNCTION, call_header);
 	curl_easy_setopt(q->h, CURLOPT_HEADERDATA, q);
 	curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdrs);

@@ -46,12 +46,16 @@ struct mesos_client_config {
 	                     * 127.0.0.1:5050 default */
 	const char *name, *user, *role, *principal; /* FrameworkInfo; defaults peloton, root, * */
 	const char *framework_id;                   /* persisted id to resubscribe with, or NULL */
-	double failover_timeout_s;                  /* default 100 weeks, as upstream */
-	double backoff_max_s;                       /* resubscribe backoff cap; default 15 */
-	unsigned batch_window_ms;                   /* default 2 */
-	unsigned batch_max_tasks;                   /* default 512 */
-	double accept_refuse_s; /* ACCEPT's Filters.refuse_seconds: the remainder of an agent
-	                         * comes back after this; default 0 (the next allocation) */
+	/* the principal's secret: every call carries HTTP basic authentication
+	 * (principal:secret), as a master with --authenticate_http_frameworks
+	 * requires; NULL = none */
+	const char *secret;
+	double failover_timeout_s; /* default 100 weeks, as upstream */
+	double backoff_max_s;      /* resubscribe backoff cap; default 15 */
+	unsigned batch_window_ms;  /* default 2 */
+	unsigned batch_max_tasks;  /* default 512 */
+	double accept_refuse_s;    /* ACCEPT's Filters.refuse_seconds: the remainder of an agent
+	                            * comes back after this; default 0 (the next allocation) */
 	/* on the I/O thread; the event is borrowed for the call */
 	void (*on_event)(void *arg, const Mesos__V1__Scheduler__Event *ev);
 	void (*on_subscribed)(void *arg, const char *framework_id);

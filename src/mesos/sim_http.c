@@ -47,6 +47,16 @@ struct sim_http {
 	uint64_t unavailable_until_ns; /* 503 until then */
 	char redirect[128];            /* 307 to this address while set */
 	uint64_t redirect_until_ns;    /* 0: until cleared */
+	/* --authenticate-http-frameworks: the principals and secrets of
+	 * --credentials; set once before the first call (sim_http_auth) */
+	_Atomic(struct sim_creds *) creds;
+};
+
+struct sim_creds {
+	size_t n;
+	struct {
+		char *principal, *secret;
+	} * v;
 };
 
 struct req {
@@ -305,6 +315,43 @@ static bool faulted(struct sim_http *h, struct MHD_Connection *c, const char *ur
 	return false;
 }
 
+/*
+ * A master started with --authenticate_http_frameworks: a scheduler call
+ * carries HTTP basic credentials of a known principal, else 401 with
+ * `WWW-Authenticate: Basic realm="Mesos master"` (the master's realm).
+ * The principal (malloc'd) goes to *who; true to go on, false with *ret.
+ */
+static bool authenticated(struct sim_http *h, struct MHD_Connection *c, char **who,
+                          enum MHD_Result *ret)
+{
+	struct sim_creds *cr = atomic_load(&h->creds);
+	*who = NULL;
+	if (cr == NULL)
+		return true;
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool ok = false;
+	for (size_t i = 0; user && pass && i < cr->n && !ok; i++)
+		ok = strcmp(cr->v[i].principal, user) == 0 && strcmp(cr->v[i].secret, pass) == 0;
+	if (ok)
+		*who = strdup(user);
+	if (user)
+		MHD_free(user);
+	if (pass)
+		MHD_free(pass);
+	if (ok && *who)
+		return true;
+	static const char msg[] = "Authentication required: the principal and secret of "
+	                          "--credentials, as HTTP basic authentication";
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+	*ret = r ? MHD_queue_basic_auth_fail_response(c, "Mesos master", r) : MHD_NO;
+	if (r)
+		MHD_destroy_response(r);
+	log_debug("sim", "scheduler call refused: %s",
+	          user ? "wrong credentials" : "no credentials");
+	return false;
+}
+
 static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, struct req *rq)
 {
 	char err[256];
@@ -314,12 +361,30 @@ static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, s
 		return ret;
 	if (rq->too_big)
 		return reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
+	char *who;
+	if (!authenticated(h, c, &who, &ret))
+		return ret;
 	Mesos__V1__Scheduler__Call *call = (Mesos__V1__Scheduler__Call *)decode_body(
 	    &mesos__v1__scheduler__call__descriptor, json_in, rq, err, sizeof(err));
-	if (call == NULL)
+	if (call == NULL) {
+		free(who);
 		return reply(c, MHD_HTTP_BAD_REQUEST, err);
+	}
 	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mesos-Stream-Id");
-	if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE && sid) {
+	Mesos__V1__FrameworkInfo *fi = call->subscribe ? call->subscribe->framework_info : NULL;
+	if (who && fi && !fi->principal) {
+		fi->principal = who; /* the master sets it; freed with the call */
+		who = NULL;
+	}
+	if (who && fi && strcmp(fi->principal, who) != 0) {
+		/* as the master: the framework is who authenticated (master/http.cpp) */
+		snprintf(err, sizeof(err),
+		         "Authenticated principal '%s' does not match principal '%s' set in "
+		         "`FrameworkInfo`",
+		         who, fi->principal);
+		ret = reply(c, MHD_HTTP_BAD_REQUEST, err);
+	} else if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE &&
+	           sid) {
 		ret = reply(c, MHD_HTTP_BAD_REQUEST,
 		            "Subscribe calls should not include the 'Mesos-Stream-Id' header");
 	} else if (call->has_type && call->type == MESOS__V1__SCHEDULER__CALL__TYPE__SUBSCRIBE) {
@@ -328,8 +393,56 @@ static enum MHD_Result scheduler(struct sim_http *h, struct MHD_Connection *c, s
 		int code = sim_call(h->sim, sid, call, err, sizeof(err));
 		ret = reply(c, (unsigned)code, code == 202 ? "" : err);
 	}
+	free(who);
 	protobuf_c_message_free_unpacked(&call->base, NULL);
 	return ret;
+}
+
+int sim_http_auth(struct sim_http *h, const char *credentials_path, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(credentials_path, 0, &je), *list, *e;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s: %s (line %d)", credentials_path, je.text, je.line);
+		return -1;
+	}
+	list = json_object_get(root, "credentials");
+	struct sim_creds *cr = calloc(1, sizeof(*cr));
+	size_t n = json_array_size(list), i;
+	if (cr)
+		cr->v = calloc(n ? n : 1, sizeof(*cr->v));
+	json_array_foreach(list, i, e)
+	{
+		const char *p = json_string_value(json_object_get(e, "principal"));
+		const char *s = json_string_value(json_object_get(e, "secret"));
+		if (!cr || !cr->v || !p || !s || !*p) {
+			snprintf(err, errlen,
+			         "%s: credentials[%zu] needs a principal and a secret (Mesos's "
+			         "{\"credentials\": [{\"principal\": ..., \"secret\": ...}]})",
+			         credentials_path, i);
+			break;
+		}
+		cr->v[cr->n].principal = strdup(p);
+		cr->v[cr->n].secret = strdup(s);
+		cr->n++;
+	}
+	json_decref(root);
+	if (!cr || cr->n == 0 || cr->n != n) {
+		if (cr && cr->n == 0 && n == 0)
+			snprintf(err, errlen, "%s: no credentials", credentials_path);
+		for (size_t k = 0; cr && k < cr->n; k++) {
+			free(cr->v[k].principal);
+			free(cr->v[k].secret);
+		}
+		if (cr)
+			free(cr->v);
+		free(cr);
+		return -1;
+	}
+	atomic_store(&h->creds, cr);
+	log_info("sim", "scheduler calls must authenticate: %zu principal(s) from %s", cr->n,
+	         credentials_path);
+	return 0;
 }
 
 /* POST /api/v1: the operator API. */
@@ -741,5 +854,13 @@ void sim_http_stop(struct sim_http *h)
 	sim_http_drop_stream(h);
 	MHD_stop_daemon(h->d);
 	pthread_mutex_destroy(&h->mu);
+	struct sim_creds *cr = atomic_load(&h->creds);
+	for (size_t k = 0; cr && k < cr->n; k++) {
+		free(cr->v[k].principal);
+		free(cr->v[k].secret);
+	}
+	if (cr)
+		free(cr->v);
+	free(cr);
 	free(h);
 }

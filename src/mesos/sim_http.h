@@ -30,6 +30,17 @@ struct sim_http;
 struct sim_http *sim_http_start(struct sim *s, uint16_t port, char *err, size_t err_len);
 uint16_t sim_http_port(const struct sim_http *h);
 
+/*
+ * As a master started with --authenticate_http_frameworks and --credentials
+ * PATH (Mesos's JSON: {"credentials": [{"principal": P, "secret": S}]}):
+ * from now on every scheduler call must carry HTTP basic credentials of one
+ * of them (else 401, realm "Mesos master"), and a SUBSCRIBE's
+ * FrameworkInfo.principal must be the authenticated one (else 400; unset,
+ * it is set to it). Call once, before the scheduler connects. 0, or -1
+ * with err.
+ */
+int sim_http_auth(struct sim_http *h, const char *credentials_path, char *err, size_t errlen);
+
 /* Drops the subscription stream (fault injection: the client must resubscribe). */
 void sim_http_drop_stream(struct sim_http *h);
 

@@ -6,9 +6,16 @@ simulator's outcome log (each task that ran to its end) is the witness.
 
 usage: test_faults.py BIN_DIR PYGEN_DIR EXAMPLE_DIR [unittest args]
 """
+import base64
 import collections
+import json
+import os
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -181,6 +188,67 @@ for i, fault in enumerate(FAULTS):
         setattr(FaultMatrix, "test_%02d_%s_%s" % (i, fault.replace("-", "_"),
                                                    "running" if running else "idle"),
                 make(fault, running))
+
+
+class MesosAuthentication(unittest.TestCase):
+    """A master that authenticates HTTP frameworks (mesos-sim
+    --authenticate-http-frameworks --credentials): pelotond with
+    --mesos-principal and --mesos-secret-file subscribes and runs a job; a
+    wrong secret gets 401 and nothing more; a call with no credentials is
+    401 with the master's realm; a FrameworkInfo principal other than the
+    authenticated one is refused."""
+
+    def test_framework_authentication(self):
+        d = tempfile.mkdtemp()
+        creds = os.path.join(d, "credentials.json")
+        with open(creds, "w") as f:
+            json.dump({"credentials": [{"principal": "peloton", "secret": "s3cret"}]}, f)
+        secret, wrong = os.path.join(d, "secret"), os.path.join(d, "wrong")
+        for path, text in ((secret, "s3cret\n"), (wrong, "guess\n")):
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o600)
+        c = Cluster(agents=4, sim_args=["--authenticate-http-frameworks", "--credentials", creds],
+                    daemon_args=["--mesos-principal", "peloton", "--mesos-secret-file", secret])
+        try:
+            pool = c.create_pool("/auth")
+            jid = c.create_job(pool, batch(4))
+            self.assertEqual(c.wait_job(jid, {"SUCCEEDED", "FAILED"}), "SUCCEEDED")
+            url = "http://127.0.0.1:%d/api/v1/scheduler" % c.sim_port
+            body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+                "user": "u", "name": "n", "principal": "someone-else"}}}
+            req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(e.exception.code, 401)
+            self.assertEqual(e.exception.headers["WWW-Authenticate"], 'Basic realm="Mesos master"')
+            req.add_header("Authorization",
+                           "Basic " + base64.b64encode(b"peloton:s3cret").decode())
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=10)
+            self.assertEqual(e.exception.code, 400)
+            self.assertIn("does not match principal", e.exception.read().decode())
+            # the wrong secret: refused, said in the log, never subscribed
+            r = subprocess.run([os.path.join(BIN, "pelotond"), "--master",
+                                "127.0.0.1:%d" % c.sim_port, "--grpc-port", "0", "--http-port",
+                                "0", "--mesos-principal", "peloton", "--mesos-secret-file",
+                                wrong, "--db", os.path.join(d, "db")],
+                               capture_output=True, text=True, timeout=60,
+                               preexec_fn=lambda: signal.alarm(6))
+            self.assertIn("HTTP 401", r.stderr)
+            self.assertNotIn("subscribed as framework", r.stderr)
+            self.assertNotIn("guess", r.stderr)  # the secret is never logged
+            for bad in ([], ["--mesos-principal", "peloton", "--mesos-secret-file",
+                             os.path.join(d, "missing")]):
+                r = subprocess.run([os.path.join(BIN, "pelotond"), "--mesos-secret-file",
+                                    secret] if not bad else [os.path.join(BIN, "pelotond")] + bad,
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--mesos-secret-file", r.stderr)
+        finally:
+            c.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

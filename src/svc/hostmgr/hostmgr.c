@@ -384,6 +384,7 @@ struct hostmgr *hostmgr_create(const struct hostmgr_config *cfg)
 	hm->master = strdup(cfg->master ? cfg->master : "127.0.0.1:5050");
 	hm->role = strdup(cfg->role && cfg->role[0] ? cfg->role : "peloton");
 	hm->principal = cfg->principal && cfg->principal[0] ? strdup(cfg->principal) : NULL;
+	hm->secret = cfg->secret && cfg->secret[0] ? strdup(cfg->secret) : NULL;
 	hm->idx = hostidx_create(&hc);
 	hm->hsvc = hm->idx ? hostsvc_create(hm->idx, HOSTIDX_PACK) : NULL;
 	hm->es = eventstream_create(65536, consumers, 1);
@@ -418,6 +419,7 @@ int hostmgr_start(struct hostmgr *hm, const struct jobmgr_ops *jm, char *err, si
 	    .name = "peloton",
 	    .role = hm->role,
 	    .principal = hm->principal,
+	    .secret = hm->secret,
 	    .framework_id = have_fw ? fwid : NULL,
 	    .failover_timeout_s = hm->cfg.failover_timeout_secs,
 	    .on_event = on_event,
@@ -452,6 +454,9 @@ void hostmgr_destroy(struct hostmgr *hm)
 	free(hm->master);
 	free(hm->role);
 	free(hm->principal);
+	if (hm->secret) /* not left in freed memory */
+		explicit_bzero(hm->secret, strlen(hm->secret));
+	free(hm->secret);
 	free(hm);
 }
 

@@ -35,13 +35,14 @@ struct store;
 struct rpc_table;
 
 struct hostmgr_config {
-	struct store *store;            /* borrowed: the framework id */
-	const char *master;             /* "host:port" of the Mesos master (copied) */
-	const char *role;               /* FrameworkInfo.role; NULL or "" = peloton (copied) */
-	const char *principal;          /* FrameworkInfo.principal; NULL or "" = none (copied) */
-	uint32_t lease_secs;            /* a placement lease on a host; 0 = 60 */
-	uint32_t offer_hold_secs;       /* offers unused this long are declined; 0 = never */
-	uint32_t reconcile_secs;        /* implicit reconciliation period; 0 = never */
+	struct store *store;      /* borrowed: the framework id */
+	const char *master;       /* "host:port" of the Mesos master (copied) */
+	const char *role;         /* FrameworkInfo.role; NULL or "" = peloton (copied) */
+	const char *principal;    /* FrameworkInfo.principal; NULL or "" = none (copied) */
+	const char *secret;       /* the principal's secret for the master; NULL = none (copied) */
+	uint32_t lease_secs;      /* a placement lease on a host; 0 = 60 */
+	uint32_t offer_hold_secs; /* offers unused this long are declined; 0 = never */
+	uint32_t reconcile_secs;  /* implicit reconciliation period; 0 = never */
 	uint32_t reconcile_launch_secs; /* a silent launch for a job manager apart; 0 = 120 */
 	double failover_timeout_secs;   /* FrameworkInfo.failover_timeout; 0 = 100 weeks */
 };

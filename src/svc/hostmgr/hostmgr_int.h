@@ -19,6 +19,7 @@ struct hostmgr {
 	struct hostmgr_config cfg;
 	char *master;
 	char *role, *principal; /* the framework's: reservations and volumes are made for them */
+	char *secret;           /* the principal's secret for the master, or NULL */
 	struct hostidx *idx;
 	struct hostsvc *hsvc;      /* the RPC edge's leases, offers into the index */
 	struct eventstream *es;    /* status updates on their way to the consumer */
