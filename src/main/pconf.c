@@ -471,4 +471,5 @@ void pconf_fini(struct pconf *c)
 	for (size_t i = 0; i < c->n_files; i++)
 		free(c->files[i]);
 	free(c->files);
+	explicit_bzero(c->mesos_secret, sizeof(c->mesos_secret));
 }
