@@ -37,6 +37,7 @@ static struct {
 	bool json, strict;
 	const char *job_id, *state, *label, *keyword, *respool, *range;
 	const char *names, *hosts, *sort, *sortorder; /* task query; job query's sort too */
+	const char *owner, *name;                     /* job query */
 	const char *short_r; /* -r: --respool for job query, --range elsewhere (as upstream) */
 	unsigned limit, offset;
 	int batch_size;   /* update create: -1 when not given */
@@ -75,6 +76,7 @@ static void usage(FILE *out)
 	        "  job query [-s|--states S,..] [-l|--labels k=v,..] [-k|--keywords W,..]\n"
 	        "            [-r|--respool PATH] [-n|--limit N] [-o|--offset N]\n"
 	        "            [-p|--sort PROPERTY] [-a|--sortorder ASC|DESC]\n"
+	        "            [--owner TEAM] [--name NAME]\n"
 	        "  task get|events|browse <job-id> <instance>\n"
 	        "  task logs <job-id> <instance> [--stderr | -f|--filename stderr] [--follow]\n"
 	        "                                      the task's stdout (stderr) through its\n"
@@ -558,6 +560,10 @@ static int cmd_job(int argc, char **argv)
 		}
 		if (labels)
 			json_object_set_new(spec, "labels", labels);
+		if (g.owner)
+			json_object_set_new(spec, "owner", json_string(g.owner));
+		if (g.name)
+			json_object_set_new(spec, "name", json_string(g.name));
 		const char *pool = g.respool ? g.respool : g.short_r;
 		if (pool)
 			json_object_set_new(spec, "respool", idv(pool));
@@ -1119,7 +1125,9 @@ enum {
 	O_SORT,
 	O_SORTORDER,
 	O_FILENAME,
-	O_SHORT_R
+	O_SHORT_R,
+	O_OWNER,
+	O_NAME
 };
 
 static const struct option opts[] = {
@@ -1142,6 +1150,8 @@ static const struct option opts[] = {
     {"sort", required_argument, NULL, O_SORT},
     {"sortorder", required_argument, NULL, O_SORTORDER},
     {"filename", required_argument, NULL, O_FILENAME},
+    {"owner", required_argument, NULL, O_OWNER},
+    {"name", required_argument, NULL, O_NAME},
     {"respool", required_argument, NULL, O_RESPOOL},
     {"limit", required_argument, NULL, O_LIMIT},
     {"offset", required_argument, NULL, O_OFFSET},
@@ -1299,6 +1309,12 @@ static int command_opt(int c, const char *arg)
 		return -1;
 	case O_SHORT_R:
 		g.short_r = arg;
+		return -1;
+	case O_OWNER:
+		g.owner = arg;
+		return -1;
+	case O_NAME:
+		g.name = arg;
 		return -1;
 	case 'V':
 	case 'h':

@@ -316,6 +316,11 @@ static bool job_matches(struct jobmgr *jm, struct jm_job *j,
 		if (!ok)
 			return false;
 	}
+	/* upstream's owner is the owning team; the name is matched whole */
+	if (q->owner && q->owner[0] && strcmp(q->owner, j->cfg->owningteam) != 0)
+		return false;
+	if (q->name && q->name[0] && strcmp(q->name, j->cfg->name) != 0)
+		return false;
 	for (size_t i = 0; i < q->n_keywords; i++) {
 		const char *w = q->keywords[i];
 		if (!strstr(j->cfg->name, w) && !strstr(j->cfg->description, w) &&
