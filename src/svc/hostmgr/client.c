@@ -859,8 +859,10 @@ static void r_release(void *arg, struct hostidx_lease *lease)
 }
 
 /* A refused placement: the host manager holds the host for nothing; back it goes. */
-static void r_unspend(void *arg, const char *hostname, const char *agent_id)
+static void r_unspend(void *arg, const char *hostname, const char *agent_id,
+                      const struct hostidx_offer_ids *ids)
 {
+	(void)ids; /* none apart: the host manager holds the host's offers */
 	struct pl_thread *t = thr(arg);
 	if (t != NULL)
 		release_remote(t, &hostname, &agent_id, 1);

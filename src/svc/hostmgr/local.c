@@ -205,15 +205,37 @@ static int h_hold(void *arg, struct hostidx_lease *leases, size_t n, struct host
 	return hostsvc_hold(((struct hostmgr *)arg)->hsvc, leases, n);
 }
 
-static void h_unspend(void *arg, const char *hostname, const char *agent_id)
+static void h_unspend(void *arg, const char *hostname, const char *agent_id,
+                      const struct hostidx_offer_ids *ids)
 {
 	(void)agent_id;
+	(void)ids; /* none: the lease is held whole (h_hold) */
 	hostsvc_unhold(((struct hostmgr *)arg)->hsvc, hostname);
 }
 
 static void h_capacity(void *arg, double out[RES_N])
 {
 	i_capacity(((struct hostmgr *)arg)->idx, out);
+}
+
+static int l_consume_all(void *arg, struct hostidx_lease *leases, size_t n,
+                         struct hostidx_offer_ids *out)
+{
+	return hostidx_consume_all(((struct hostmgr *)arg)->idx, leases, n, out);
+}
+
+/* A refused placement's offers, spent from the index: declined at once, so
+ * the master offers the host again now rather than after --offer-hold-secs. */
+static void l_unspend(void *arg, const char *hostname, const char *agent_id,
+                      const struct hostidx_offer_ids *ids)
+{
+	struct hostmgr *d = arg;
+	(void)hostname;
+	(void)agent_id;
+	if (d->mc == NULL || ids == NULL || ids->n == 0)
+		return;
+	mesos_client_decline(d->mc, (const char *const *)ids->ids, ids->n, 0);
+	atomic_fetch_add(&d->offers_declined, ids->n);
 }
 
 struct hostmgr_index_ops hostmgr_held_index_ops(struct hostmgr *hm)
@@ -261,7 +283,12 @@ struct hostmgr_ops hostmgr_local_ops(struct hostmgr *hm)
 	                            .reconcile = l_reconcile,
 	                            .start_updates = l_start_updates,
 	                            .stop_updates = l_stop_updates,
-	                            .index = hostmgr_index_ops(hm->idx),
+	                            .index = {.acquire = h_acquire,
+	                                      .release = h_release,
+	                                      .consume_all = l_consume_all,
+	                                      .unspend = l_unspend,
+	                                      .capacity = h_capacity,
+	                                      .arg = hm},
 	                            .consume_held = l_consume_held,
 	                            .arg = hm};
 }

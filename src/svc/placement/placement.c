@@ -846,7 +846,8 @@ static size_t round_commit(struct placement *pl, struct group *groups, size_t ng
 			log_info("placement", "placement on %s refused: %s", hosts[k],
 			         resmgr_fail_name(fail[k]));
 			if (pl->cfg.hosts.unspend)
-				pl->cfg.hosts.unspend(pl->cfg.hosts.arg, hosts[k], agents[k]);
+				pl->cfg.hosts.unspend(pl->cfg.hosts.arg, hosts[k], agents[k],
+				                      &ids[k]);
 		}
 		hostidx_offer_ids_fini(&ids[k]);
 	}

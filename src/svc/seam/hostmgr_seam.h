@@ -97,9 +97,11 @@ struct hostmgr_index_ops {
 	                   struct hostidx_offer_ids *out);
 	/* Optional: the resource manager refused the placement on hostname
 	 * (its tasks were killed or enqueued again meanwhile), so what
-	 * consume_all kept for it goes back at once. NULL: the host's offers
-	 * wait for the host manager's hold limit (--offer-hold-secs). */
-	void (*unspend)(void *arg, const char *hostname, const char *agent_id);
+	 * consume_all spent for it (ids: the offers it gave) goes back at
+	 * once. NULL: the host's offers wait for the host manager's hold
+	 * limit (--offer-hold-secs). */
+	void (*unspend)(void *arg, const char *hostname, const char *agent_id,
+	                const struct hostidx_offer_ids *ids);
 	/* The cluster's physical capacity (0s while unreachable, logged). */
 	hostmgr_capacity_f capacity;
 	void *arg;

@@ -320,11 +320,15 @@ static size_t kill_then_set(void *arg, const struct resmgr_placement *p, size_t 
 	return real_rm.set_placements(arg, p, n, fail);
 }
 
-static void note_unspend(void *arg, const char *hostname, const char *agent_id)
+static uint32_t unspent_offers;
+
+static void note_unspend(void *arg, const char *hostname, const char *agent_id,
+                         const struct hostidx_offer_ids *ids)
 {
 	(void)arg;
 	(void)agent_id;
 	snprintf(unspent, sizeof(unspent), "%s", hostname);
+	unspent_offers = ids ? ids->n : 0;
 }
 
 static void test_refused_placement_gives_back(void **state)
@@ -349,6 +353,7 @@ static void test_refused_placement_gives_back(void **state)
 	enqueue("doomed", 1, 1, 0, NULL, NULL);
 	assert_int_equal(placement_round(pl), 0); /* refused: nothing placed */
 	assert_string_equal(unspent, "only");
+	assert_int_equal(unspent_offers, 1); /* the offer it spent, to give back */
 	struct resmgr_placement_out po[2];
 	assert_int_equal(resmgr_get_placements(rm, 2, 0, po), 0);
 }
